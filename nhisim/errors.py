@@ -1,0 +1,77 @@
+"""Errors a user can act on: bad input, told in one screen.
+
+Every mistake in a scenario file, a command-line value or a results folder is raised as
+:class:`InputError`, which carries where it is (file and location), what is wrong, and a
+suggestion. The CLI prints it and exits with code 2; Python callers can catch it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the input."""
+
+    message: str
+    location: str = ""
+    line: int | None = None
+    suggestion: str = ""
+
+    def render(self, file: str = "") -> str:
+        where = file
+        if self.line is not None:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        if self.location:
+            where = f"{where} at {self.location}" if where else self.location
+        text = f"{where}: {self.message}" if where else self.message
+        if self.suggestion:
+            text += f"\n    hint: {self.suggestion}"
+        return text
+
+
+@dataclass
+class InputError(Exception):
+    """Bad input: a file, a value or a folder the user gave us is wrong."""
+
+    problems: list[Problem]
+    file: str = ""
+    title: str = "invalid input"
+    exit_code: int = 2
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(self.render())
+
+    @classmethod
+    def single(cls, message: str, *, file: str = "", location: str = "", line: int | None = None,
+               suggestion: str = "", title: str = "invalid input") -> "InputError":
+        return cls([Problem(message, location, line, suggestion)], file=file, title=title)
+
+    def render(self, limit: int = 15) -> str:
+        lines = [p.render(self.file) for p in self.problems[:limit]]
+        if len(self.problems) > limit:
+            lines.append(f"... and {len(self.problems) - limit} more problem(s)")
+        return "\n".join(lines)
+
+
+def nearest(value: str, candidates: Iterable[str], cutoff: float = 0.5) -> str | None:
+    """The candidate closest to ``value`` (for 'did you mean ...?'), or None."""
+    pool = sorted(set(candidates))
+    found = difflib.get_close_matches(value, pool, n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def did_you_mean(value: str, candidates: Iterable[str], what: str = "") -> str:
+    """A suggestion sentence naming the nearest valid name, or listing a few valid ones."""
+    pool = sorted(set(candidates))
+    best = nearest(value, pool)
+    if best:
+        return f"did you mean {best!r}?"
+    if not pool:
+        return f"no {what or 'names'} are defined" if what else ""
+    shown = ", ".join(pool[:8]) + (", ..." if len(pool) > 8 else "")
+    return f"valid {what or 'names'}: {shown}"

@@ -1,0 +1,413 @@
+"""Loading scenario files: safe YAML, ``extends:`` inheritance, dotted-path overrides.
+
+``load_scenario(path, overrides)`` reads a YAML file with the safe loader (a tag that
+would build a Python object is refused, never executed), follows ``extends:`` (one file
+or a list, relative to the file; deep-merged, lists of items with ``id`` merged by id),
+applies overrides by dotted path (``strategies.zsp.ttl=1h``,
+``agents.support-bot.behaviour.discovery_probability=0.1``), validates the models and
+every cross-reference, and raises :class:`~nhisim.errors.InputError` naming the file,
+the YAML line, what is wrong and the nearest valid name.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim.scenario.models import PRESET_NAMES, Scenario
+from nhisim.scenario.validate import check_references
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+Lines = dict[tuple, int]
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[Any, Lines]:
+    """Safely parse one YAML file; return the data and the line of every key path."""
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise InputError.single("file not found", file=name, suggestion="check the path; scenario files end in .yaml")
+    if p.is_dir():
+        yamls = sorted(x.name for x in p.glob("*.y*ml"))[:5]
+        hint = f"give a file inside it, e.g. {p / yamls[0]}" if yamls else "give a scenario file, not a folder"
+        raise InputError.single("is a directory, not a scenario file", file=name, suggestion=hint)
+    size = p.stat().st_size
+    if size > max_bytes:
+        raise InputError.single(
+            f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit for scenario files",
+            file=name, suggestion="split the estate, or generate it in Python with nhisim.generate_estate",
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError.single(f"cannot read the file: {exc}", file=name) from None
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
+    """Parse YAML text with the safe loader, keeping line numbers of keys and items."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise InputError.single("the file is empty", file=name,
+                                    suggestion="a scenario needs at least 'name:'; see scenarios/ for examples")
+        data = loader.construct_document(node)
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise InputError.single(
+            f"refused YAML tag: {exc.problem}", file=name, line=line,
+            suggestion="scenario files hold plain data; tags such as !!python/object are never executed",
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
+        raise InputError.single(message, file=name, line=line,
+                                suggestion="check indentation and that every 'key: value' has a space after the colon")
+    finally:
+        loader.dispose()
+    lines: Lines = {}
+    _collect_lines(node, (), lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node, path: tuple, lines: Lines) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _collect_lines(value_node, path + (key,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _collect_lines(item, path + (i,), lines)
+
+
+# --------------------------------------------------------------------------- extends
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Merge ``override`` into ``base``: dicts recursively, lists of id'd items by id, else replace."""
+    if isinstance(base, Mapping) and isinstance(override, Mapping):
+        merged = dict(base)
+        for key, value in override.items():
+            merged[key] = deep_merge(base[key], value) if key in base else copy.deepcopy(value)
+        return merged
+    if _is_id_list(base) and _is_id_list(override):
+        merged_items = {item["id"]: item for item in base}
+        for item in override:
+            merged_items[item["id"]] = deep_merge(merged_items[item["id"]], item) if item["id"] in merged_items else item
+        return list(merged_items.values())
+    return copy.deepcopy(override)
+
+
+def _is_id_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(x, Mapping) and "id" in x for x in value)
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tuple[Any, Lines, Path]:
+    data, lines = read_yaml(path, max_bytes=max_bytes)
+    if not isinstance(data, Mapping):
+        raise InputError.single(
+            f"a scenario must be a mapping of keys (name:, agents:, ...), not a {type(data).__name__}",
+            file=str(path), line=1)
+    parents = data.get("extends")
+    if parents is None:
+        return data, lines, path
+    if isinstance(parents, str):
+        parents = [parents]
+    if not isinstance(parents, list) or not all(isinstance(x, str) for x in parents):
+        raise InputError.single("extends must be a file name or a list of file names", file=str(path),
+                                line=lines.get(("extends",)), location="extends")
+    merged: Any = {}
+    for parent in parents:
+        parent_path = Path(os.path.relpath((path.parent / parent).resolve()))
+        if parent_path.resolve() in chain:
+            cycle = " -> ".join(p.name for p in chain + (parent_path,))
+            raise InputError.single(f"cyclic extends: {cycle}", file=str(path), line=lines.get(("extends",)),
+                                    location="extends", suggestion="a scenario cannot extend itself, even indirectly")
+        if not parent_path.exists():
+            raise InputError.single(f"extends a file that does not exist: {parent}", file=str(path),
+                                    line=lines.get(("extends",)), location="extends",
+                                    suggestion=f"paths are relative to {path.parent}")
+        parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes)
+        merged = deep_merge(merged, parent_data)
+    own = {k: v for k, v in data.items() if k != "extends"}
+    return deep_merge(merged, own), lines, path
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Split ``path=value`` (CLI ``--set``) and parse the value as a YAML scalar."""
+    if "=" not in text:
+        raise InputError.single(f"override {text!r} has no '='", location="--set",
+                                suggestion="write PATH=VALUE, e.g. strategies.zsp.ttl=1h")
+    path, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return path.strip(), value
+
+
+def apply_overrides(data: dict, overrides: Mapping[str, Any] | None, *, source: str = "overrides") -> dict:
+    """Set each dotted path in ``data`` (a raw scenario mapping) to its value."""
+    if not overrides:
+        return data
+    data = copy.deepcopy(data)
+    for path, value in overrides.items():
+        set_path(data, path, value, source=source)
+    return data
+
+
+def set_path(data: dict, path: str, value: Any, *, source: str = "overrides") -> None:
+    """Set one dotted path. Lists of id'd items are addressed by id, other lists by index."""
+    parts = [p for p in path.split(".") if p]
+    if not parts:
+        raise InputError.single("empty override path", location=source)
+    if parts[0] == "strategies" and "strategies" not in data:
+        data["strategies"] = {name: {"base": name} for name in PRESET_NAMES}
+    node: Any = data
+    model: Any = Scenario
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            index = _list_index(node, part)
+            if index is None:
+                ids = [str(x.get("id")) for x in node if isinstance(x, Mapping) and "id" in x]
+                raise InputError.single(f"no item {part!r} in {'.'.join(parts[:depth]) or 'the scenario'}",
+                                        location=f"{source}: {path}", suggestion=did_you_mean(part, ids, "ids"))
+            if last:
+                node[index] = value
+                return
+            node = node[index]
+            model = _item_model(model)
+            continue
+        if not isinstance(node, dict):
+            raise InputError.single(f"{'.'.join(parts[:depth])} is a value, not a section", location=f"{source}: {path}")
+        fields = _field_names(model)
+        if part not in node and fields is not None and part not in fields:
+            raise InputError.single(f"unknown path {where!r}", location=f"{source}: {path}",
+                                    suggestion=did_you_mean(part, fields, "keys here"))
+        if last:
+            node[part] = value
+            return
+        if part not in node or node[part] is None:
+            node[part] = {}
+        elif isinstance(node[part], str) and _is_strategies(parts, depth):
+            node[part] = {"base": node[part]}
+        node = node[part]
+        model = _field_model(model, part)
+
+
+def _is_strategies(parts: list[str], depth: int) -> bool:
+    return depth == 1 and parts[0] == "strategies"
+
+
+def _list_index(items: list, part: str) -> int | None:
+    for i, item in enumerate(items):
+        if isinstance(item, Mapping) and str(item.get("id")) == part:
+            return i
+    if part.lstrip("-").isdigit() and -len(items) <= int(part) < len(items):
+        return int(part) % len(items)
+    return None
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The model classes (or containers) an annotation can hold."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(tp):
+            out.extend(_unwrap(arg))
+        return out
+    return [tp]
+
+
+def _field_model(model: Any, name: str) -> Any:
+    if isinstance(model, type) and issubclass(model, BaseModel) and name in model.model_fields:
+        candidates = _unwrap(model.model_fields[name].annotation)
+        for c in candidates:
+            if typing.get_origin(c) in (dict, list) or (isinstance(c, type) and issubclass(c, BaseModel)):
+                return c
+        return None
+    if typing.get_origin(model) is dict:
+        values = _unwrap(typing.get_args(model)[1])
+        return next((v for v in values if isinstance(v, type) and issubclass(v, BaseModel)), None)
+    return None
+
+
+def _item_model(model: Any) -> Any:
+    if typing.get_origin(model) is list:
+        items = _unwrap(typing.get_args(model)[0])
+        models = [m for m in items if isinstance(m, type) and issubclass(m, BaseModel)]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _field_names(model: Any) -> list[str] | None:
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None) -> Scenario:
+    """Validate a raw mapping into a :class:`Scenario`, with every cross-reference checked."""
+    lines = lines or {}
+    if not isinstance(data, Mapping):
+        raise InputError.single("a scenario must be a mapping of keys", file=file)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise InputError([_problem_from_pydantic(err, data, lines) for err in exc.errors()], file=file) from None
+    problems = check_references(scenario)
+    if problems:
+        for p in problems:
+            p.line = _line_of(p.location, lines)
+        raise InputError(problems, file=file)
+    return scenario
+
+
+def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+                  max_bytes: int = MAX_FILE_BYTES) -> Scenario:
+    """Load, merge, override and validate a scenario file."""
+    p = Path(path)
+    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes)
+    if overrides:
+        data = apply_overrides(dict(data), overrides)
+    return validate_data(data, file=str(path), lines=lines)
+
+
+def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:
+    loc = tuple(err["loc"])
+    data_loc = _data_path(loc, data)
+    location = _format_loc(data_loc, data)
+    line = lines.get(data_loc) or _nearest_line(data_loc, lines)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = data_loc[-1] if data_loc else "?"
+        parent_model = _model_at(data_loc[:-1], data)
+        fields = _field_names(parent_model) or []
+        section = _format_loc(data_loc[:-1], data) or "the top level"
+        return Problem(f"unknown key {key!r} in {section}", location, line,
+                       did_you_mean(str(key), fields, "keys"))
+    if kind == "missing":
+        return Problem(f"missing required key {data_loc[-1]!r}", _format_loc(data_loc[:-1], data) or "top level",
+                       line, "add it; `nhisim schema` lists every key")
+    value = err.get("input")
+    shown = repr(value) if not isinstance(value, (dict, list)) else type(value).__name__
+    message = err["msg"]
+    if message.startswith("Value error, "):
+        return Problem(message[len("Value error, "):], location, line)
+    if kind == "union_tag_invalid":
+        expected = [t.strip(" '") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",")]
+        tag = str(err.get("ctx", {}).get("tag", ""))
+        return Problem(f"unknown threat kind {tag!r}", location, line, did_you_mean(tag, expected, "kinds"))
+    return Problem(f"{message} (got {shown})", location, line)
+
+
+def _data_path(loc: tuple, data: Any) -> tuple:
+    """Drop the union-tag parts pydantic inserts, keeping only keys present in the data."""
+    path: list = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, Mapping) and isinstance(part, str) and not _looks_like_tag(part):
+            path.append(part)
+            node = None
+        # else: a union discriminator or model name; skip it
+    return tuple(path)
+
+
+def _looks_like_tag(part: str) -> bool:
+    return (part.startswith(("function-", "union[", "tagged-union[")) or part[:1].isupper()
+            or part in {"secret_leak", "agent_hijack", "shared_credential_compromise", "runtime_discovery",
+                        "delegation_abuse", "improper_offboarding", "issuer_outage", "str", "int", "float"})
+
+
+def _format_loc(path: tuple, data: Any) -> str:
+    out = ""
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            label = f"[{part}]"
+            if isinstance(node, list) and part < len(node) and isinstance(node[part], Mapping) and "id" in node[part]:
+                label = f"[{part}] ({node[part]['id']})"
+            out += label
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, Mapping) else None
+    return out
+
+
+def _model_at(path: tuple, data: Any) -> Any:
+    model: Any = Scenario
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            model = _item_model(model)
+            node = node[part] if isinstance(node, list) else None
+            if model is None and isinstance(node, Mapping) and "kind" in node:
+                model = _threat_model(node["kind"])
+        else:
+            model = _field_model(model, part)
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if model is None:
+            return None
+    return model
+
+
+def _threat_model(kind: str) -> Any:
+    from nhisim.scenario import models
+
+    for cls in vars(models).values():
+        if isinstance(cls, type) and issubclass(cls, BaseModel) and "kind" in getattr(cls, "model_fields", {}):
+            default = typing.get_args(cls.model_fields["kind"].annotation)
+            if kind in default:
+                return cls
+    return None
+
+
+def _line_of(location: str, lines: Lines) -> int | None:
+    path: list = []
+    for chunk in location.replace("]", "").replace("[", ".").split("."):
+        if chunk:
+            path.append(int(chunk) if chunk.isdigit() else chunk)
+    return lines.get(tuple(path)) or _nearest_line(tuple(path), lines)
+
+
+def _nearest_line(path: tuple, lines: Lines) -> int | None:
+    while path:
+        path = path[:-1]
+        if path in lines:
+            return lines[path]
+    return None

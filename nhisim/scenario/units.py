@@ -1,0 +1,252 @@
+"""Units of the scenario language: durations, rates, probabilities, distributions.
+
+Every quantity is stored in SI base units so the engine never parses text:
+
+- a **duration** is seconds (``float``); written ``15m``, ``2h``, ``90d``, ``500ms``,
+  ``1w``, a bare number of seconds, or ``never`` / ``inf`` for no end;
+- a **rate** is events per second; written ``12/h``, ``1/min``, ``0.5/d`` (a bare
+  number is per second);
+- a **distribution** is a small typed object with a ``sample(rng)`` method and a
+  ``mean`` property. Written as a duration (fixed), or one of::
+
+      {fixed: 30s}
+      {exponential: 30s}                    # mean
+      {uniform: [10s, 1m]}
+      {lognormal: {median: 2h, sigma: 1.0}}
+      {empirical: [10s, 20s, 1m]}           # equally likely values
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from random import Random
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|sec|s|min|m|h|d|w)?\s*$")
+_RATE_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|sec|s|min|m|h|d|w)\s*$")
+_INFINITE_WORDS = {"never", "inf", "infinite", "forever"}
+
+
+def parse_duration(value: Any) -> float:
+    """Return a duration in seconds from ``15m``, ``2h``, ``90d``, a number, or ``never``."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration such as 15m or 2h, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str):
+        if value.strip().lower() in _INFINITE_WORDS:
+            return math.inf
+        match = _DURATION_RE.match(value)
+        if not match:
+            raise ValueError(
+                f"{value!r} is not a duration; write a number and a unit, e.g. 30s, 15m, 2h, 90d"
+            )
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"expected a duration such as 15m or 2h, got {value!r}")
+    if seconds < 0 or math.isnan(seconds):
+        raise ValueError(f"a duration cannot be negative, got {value!r}")
+    return seconds
+
+
+def parse_rate(value: Any) -> float:
+    """Return a rate in events per second from ``12/h``, ``1/min``, ``3/2h`` or a number."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a rate such as 12/h, got {value!r}")
+    if isinstance(value, (int, float)):
+        rate = float(value)
+    elif isinstance(value, str):
+        match = _RATE_RE.match(value)
+        if not match:
+            raise ValueError(f"{value!r} is not a rate; write events per unit, e.g. 12/h, 1/min, 0.5/d")
+        per = float(match.group(2) or 1.0) * _UNIT_SECONDS[match.group(3)]
+        rate = float(match.group(1)) / per
+    else:
+        raise ValueError(f"expected a rate such as 12/h, got {value!r}")
+    if rate < 0 or math.isnan(rate):
+        raise ValueError(f"a rate cannot be negative, got {value!r}")
+    return rate
+
+
+def format_duration(seconds: float) -> str:
+    """Short human form of a duration: ``0 s``, ``45 s``, ``12.5 min``, ``3.2 h``, ``9.2 d``."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "n/a"
+    if math.isinf(seconds):
+        return "never"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def _duration_json(description: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": "number", "minimum": 0},
+            {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|sec|s|min|m|h|d|w)?\s*$|^(never|inf|infinite|forever)$"},
+        ],
+        "description": description,
+    }
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(lambda v: "never" if math.isinf(v) else v, return_type=Any),
+    WithJsonSchema(_duration_json("a duration: seconds, or text such as 30s, 15m, 2h, 90d, never")),
+]
+Rate = Annotated[
+    float,
+    BeforeValidator(parse_rate),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*/\s*(\d+(\.\d+)?)?\s*(ms|sec|s|min|m|h|d|w)\s*$"},
+            ],
+            "description": "a rate: events per second, or text such as 12/h, 1/min, 0.5/d",
+        }
+    ),
+]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Dist(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fixed(_Dist):
+    """Always the same duration."""
+
+    fixed: Duration
+
+    @property
+    def mean(self) -> float:
+        return self.fixed
+
+    def sample(self, rng: Random) -> float:
+        return self.fixed
+
+
+class Exponential(_Dist):
+    """Memoryless duration with the given mean (e.g. time between independent events)."""
+
+    exponential: Duration
+
+    @property
+    def mean(self) -> float:
+        return self.exponential
+
+    def sample(self, rng: Random) -> float:
+        if self.exponential == 0 or math.isinf(self.exponential):
+            return self.exponential
+        return rng.expovariate(1.0 / self.exponential)
+
+
+class Uniform(_Dist):
+    """Equally likely anywhere between two durations."""
+
+    uniform: tuple[Duration, Duration]
+
+    @field_validator("uniform")
+    @classmethod
+    def _ordered(cls, bounds: tuple[float, float]) -> tuple[float, float]:
+        if bounds[0] > bounds[1]:
+            raise ValueError("uniform bounds must be [low, high] with low <= high")
+        return bounds
+
+    @property
+    def mean(self) -> float:
+        return (self.uniform[0] + self.uniform[1]) / 2
+
+    def sample(self, rng: Random) -> float:
+        return rng.uniform(*self.uniform)
+
+
+class LognormalParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    median: Duration
+    sigma: Annotated[float, Field(ge=0.0)] = 1.0
+
+
+class Lognormal(_Dist):
+    """Right-skewed duration (human review, detection): a median and a spread ``sigma``."""
+
+    lognormal: LognormalParams
+
+    @property
+    def mean(self) -> float:
+        return self.lognormal.median * math.exp(self.lognormal.sigma**2 / 2)
+
+    def sample(self, rng: Random) -> float:
+        if self.lognormal.median == 0:
+            return 0.0
+        return rng.lognormvariate(math.log(self.lognormal.median), self.lognormal.sigma)
+
+
+class Empirical(_Dist):
+    """One of the listed durations, equally likely (observed data)."""
+
+    empirical: Annotated[list[Duration], Field(min_length=1)]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.empirical) / len(self.empirical)
+
+    def sample(self, rng: Random) -> float:
+        return self.empirical[int(rng.random() * len(self.empirical))]
+
+
+def _coerce_distribution(value: Any) -> Any:
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"fixed": value}
+    return value
+
+
+Distribution = Annotated[
+    Union[Fixed, Exponential, Uniform, Lognormal, Empirical],
+    BeforeValidator(_coerce_distribution),
+]
+
+
+def fixed(seconds: float | str) -> Fixed:
+    """A fixed duration, for building scenarios in Python."""
+    return Fixed(fixed=seconds)
+
+
+def exponential(mean: float | str) -> Exponential:
+    """An exponential duration with the given mean, for building scenarios in Python."""
+    return Exponential(exponential=mean)
+
+
+class Window(BaseModel):
+    """A time window: when it starts and how long it lasts (both may be drawn)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: Distribution
+    duration: Distribution

@@ -1,0 +1,155 @@
+"""Cross-reference checks: every id a scenario mentions must exist.
+
+Pydantic checks each value on its own; this module checks the scenario as a whole
+(owners are humans, roles exist, grants name an operation a tool really exposes, a
+delegated sub-task is served by its delegate, ...). Each problem names its location as
+a path (``agents[2].roles[0]``) and suggests the nearest valid name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import networkx as nx
+
+from nhisim.errors import Problem, did_you_mean
+from nhisim.scenario.models import (
+    AgentHijack,
+    CallStep,
+    DelegateStep,
+    DelegationAbuse,
+    ImproperOffboarding,
+    RuntimeDiscovery,
+    Scenario,
+    SecretLeak,
+    SharedCredentialCompromise,
+)
+
+
+def check_references(scenario: Scenario) -> list[Problem]:
+    """Every problem with the scenario's cross-references, in file order."""
+    problems: list[Problem] = []
+    ix = scenario.index()
+    operations = {
+        tool.id: {(op.action, op.resource) for op in tool.operations} for tool in scenario.tools
+    }
+
+    def ref(value: str, pool: Iterable[str], what: str, location: str) -> bool:
+        pool = list(pool)
+        if value in pool:
+            return True
+        problems.append(Problem(f"unknown {what} {value!r}", location, suggestion=did_you_mean(value, pool, what + "s")))
+        return False
+
+    def grant(g, location: str) -> None:
+        if not ref(g.tool, ix.tools, "tool", location):
+            return
+        if (g.action, g.resource) not in operations[g.tool]:
+            offered = sorted(f"{g.tool}:{a}:{r}" for a, r in operations[g.tool])
+            problems.append(
+                Problem(
+                    f"tool {g.tool!r} exposes no operation {g.action} on {g.resource!r}",
+                    location,
+                    suggestion=did_you_mean(str(g), offered, f"operations of {g.tool}"),
+                )
+            )
+
+    for section in ("resources", "tools", "roles", "humans", "agents", "shared_accounts", "tasks"):
+        seen: set[str] = set()
+        for i, item in enumerate(getattr(scenario, section)):
+            if item.id in seen:
+                problems.append(Problem(f"duplicate id {item.id!r}", f"{section}[{i}].id",
+                                        suggestion="every id must be unique within its section"))
+            seen.add(item.id)
+    for i, account in enumerate(scenario.shared_accounts):
+        if account.id in ix.agents:
+            problems.append(Problem(f"shared account {account.id!r} has the id of an agent", f"shared_accounts[{i}].id",
+                                    suggestion="agents and shared accounts are both principals; give them distinct ids"))
+
+    for i, tool in enumerate(scenario.tools):
+        for j, op in enumerate(tool.operations):
+            ref(op.action, scenario.weights.action_damage, "action", f"tools[{i}].operations[{j}].action")
+            ref(op.resource, ix.resources, "resource", f"tools[{i}].operations[{j}].resource")
+    for i, role in enumerate(scenario.roles):
+        for j, g in enumerate(role.grants):
+            grant(g, f"roles[{i}].grants[{j}]")
+    for i, agent in enumerate(scenario.agents):
+        base = f"agents[{i}]"
+        ref(agent.owner, ix.humans, "human", f"{base}.owner")
+        for j, r in enumerate(agent.roles):
+            ref(r, ix.roles, "role", f"{base}.roles[{j}]")
+        for j, t in enumerate(agent.tools):
+            ref(t, ix.tools, "tool", f"{base}.tools[{j}]")
+        for j, t in enumerate(agent.tasks):
+            ref(t, ix.tasks, "task", f"{base}.tasks[{j}]")
+        for j, d in enumerate(agent.may_delegate_to):
+            ref(d, ix.agents, "agent", f"{base}.may_delegate_to[{j}]")
+    for i, account in enumerate(scenario.shared_accounts):
+        for j, h in enumerate(account.holders):
+            ref(h, ix.agents, "agent", f"shared_accounts[{i}].holders[{j}]")
+        for j, r in enumerate(account.roles):
+            ref(r, ix.roles, "role", f"shared_accounts[{i}].roles[{j}]")
+
+    servers: dict[str, list[str]] = {}
+    for agent in scenario.agents:
+        for t in agent.tasks:
+            servers.setdefault(t, []).append(agent.id)
+    task_graph = nx.DiGraph()
+    for i, task in enumerate(scenario.tasks):
+        base = f"tasks[{i}]"
+        task_graph.add_node(task.id)
+        if task.requested_by is not None:
+            ref(task.requested_by, ix.humans, "human", f"{base}.requested_by")
+        for j, g in enumerate(task.intent.operations):
+            grant(g, f"{base}.intent.operations[{j}]")
+        for j, step in enumerate(task.steps):
+            if isinstance(step, CallStep):
+                grant(step.call, f"{base}.steps[{j}].call")
+            elif isinstance(step, DelegateStep):
+                d = step.delegate
+                loc = f"{base}.steps[{j}].delegate"
+                ok_agent = ref(d.agent, ix.agents, "agent", f"{loc}.agent")
+                ok_task = ref(d.task, ix.tasks, "task", f"{loc}.task")
+                if ok_task:
+                    task_graph.add_edge(task.id, d.task)
+                if ok_agent and ok_task and d.task not in ix.agents[d.agent].tasks:
+                    problems.append(Problem(f"agent {d.agent!r} does not serve task {d.task!r}", f"{loc}",
+                                            suggestion=f"add {d.task!r} to the tasks of agent {d.agent!r}"))
+                if ok_agent:
+                    for server in servers.get(task.id, []):
+                        if d.agent not in ix.agents[server].may_delegate_to and d.agent != server:
+                            problems.append(Problem(
+                                f"agent {server!r} serves task {task.id!r}, which delegates to {d.agent!r}, "
+                                f"but {server!r} may not delegate to {d.agent!r}",
+                                f"{loc}.agent",
+                                suggestion=f"add {d.agent!r} to may_delegate_to of agent {server!r}"))
+    for cycle in nx.simple_cycles(task_graph):
+        problems.append(Problem("sub-tasks delegate to each other in a cycle: " + " -> ".join(cycle + cycle[:1]),
+                                "tasks", suggestion="a delegated sub-task must not lead back to its parent task"))
+        break
+
+    principals = list(ix.agents) + list(ix.shared_accounts)
+    for i, threat in enumerate(scenario.threats):
+        base = f"threats[{i}]"
+        if isinstance(threat, SecretLeak):
+            ref(threat.principal, principals, "agent or shared account", f"{base}.principal")
+        elif isinstance(threat, (AgentHijack, ImproperOffboarding)):
+            ref(threat.agent, ix.agents, "agent", f"{base}.agent")
+        elif isinstance(threat, SharedCredentialCompromise):
+            if ref(threat.account, ix.shared_accounts, "shared account", f"{base}.account"):
+                holders = ix.shared_accounts[threat.account].holders
+                ref(threat.via, holders, f"holder of {threat.account}", f"{base}.via")
+        elif isinstance(threat, DelegationAbuse):
+            ref(threat.agent, ix.agents, "agent", f"{base}.agent")
+            ref(threat.deputy, ix.agents, "agent", f"{base}.deputy")
+            ref(threat.task, ix.tasks, "task", f"{base}.task")
+        elif isinstance(threat, RuntimeDiscovery):
+            for j, a in enumerate(threat.agents):
+                ref(a, ix.agents, "agent", f"{base}.agents[{j}]")
+    threat_ids = [t.id for t in scenario.threats if t.id]
+    for tid in {t for t in threat_ids if threat_ids.count(t) > 1}:
+        problems.append(Problem(f"duplicate threat id {tid!r}", "threats"))
+
+    if scenario.run.baseline is not None:
+        ref(scenario.run.baseline, scenario.strategies, "strategy", "run.baseline")
+    return problems
