@@ -27,10 +27,17 @@ class Problem:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         if self.location:
             where = f"{where} at {self.location}" if where else self.location
-        text = f"{where}: {self.message}" if where else self.message
+        message = _shorten(self.message)
+        text = f"{where}: {message}" if where else message
         if self.suggestion:
-            text += f"\n    hint: {self.suggestion}"
+            text += f"\n    hint: {_shorten(self.suggestion)}"
         return text
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    """One line of at most ``limit`` characters (a huge bad value must not flood the screen)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass
@@ -51,10 +58,18 @@ class InputError(Exception):
                suggestion: str = "", title: str = "invalid input") -> "InputError":
         return cls([Problem(message, location, line, suggestion)], file=file, title=title)
 
-    def render(self, limit: int = 15) -> str:
-        lines = [p.render(self.file) for p in self.problems[:limit]]
-        if len(self.problems) > limit:
-            lines.append(f"... and {len(self.problems) - limit} more problem(s)")
+    def render(self, limit: int = 15, max_lines: int = 20) -> str:
+        """At most ``limit`` problems and about ``max_lines`` lines: one screen, whatever the input."""
+        lines: list[str] = []
+        shown = 0
+        for p in self.problems[:limit]:
+            text = p.render(self.file).splitlines()
+            if shown and len(lines) + len(text) > max_lines:
+                break
+            lines.extend(text)
+            shown += 1
+        if len(self.problems) > shown:
+            lines.append(f"... and {len(self.problems) - shown} more problem(s)")
         return "\n".join(lines)
 
 

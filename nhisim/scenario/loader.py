@@ -27,14 +27,35 @@ from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.validate import check_references
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
 Lines = dict[tuple, int]
+
+
+def max_file_bytes() -> int:
+    """The size limit of one scenario file: ``$NHISIM_MAX_SCENARIO_BYTES`` if set, else ``MAX_FILE_BYTES``.
+
+    Read at call time, so a test or a shared server can lower it without code changes.
+    """
+    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not raw:
+        return MAX_FILE_BYTES
+    try:
+        value = int(raw)
+        if value <= 0:
+            raise ValueError
+    except ValueError:
+        raise InputError.single(f"{MAX_BYTES_ENV}={raw!r} is not a positive whole number of bytes",
+                                location=MAX_BYTES_ENV, suggestion="unset it, or give e.g. 1048576") from None
+    return value
 
 
 # --------------------------------------------------------------------------- YAML
 
 
-def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[Any, Lines]:
+def read_yaml(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple[Any, Lines]:
     """Safely parse one YAML file; return the data and the line of every key path."""
+    if max_bytes is None:
+        max_bytes = max_file_bytes()
     p = Path(path)
     name = str(path)
     if not p.exists():
@@ -46,8 +67,8 @@ def read_yaml(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> tu
     size = p.stat().st_size
     if size > max_bytes:
         raise InputError.single(
-            f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit for scenario files",
-            file=name, suggestion="split the estate, or generate it in Python with nhisim.generate_estate",
+            f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for scenario files",
+            file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}",
         )
     try:
         text = p.read_text(encoding="utf-8")
@@ -65,6 +86,11 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
             raise InputError.single("the file is empty", file=name,
                                     suggestion="a scenario needs at least 'name:'; see scenarios/ for examples")
         data = loader.construct_document(node)
+        lines: Lines = {}
+        _collect_lines(node, (), lines, set())
+    except RecursionError:
+        raise InputError.single("the file is nested too deeply to be a scenario", file=name,
+                                suggestion="scenario files are a few levels deep; check for runaway brackets") from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError.single(
@@ -81,21 +107,22 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
                                 suggestion="check indentation and that every 'key: value' has a space after the colon")
     finally:
         loader.dispose()
-    lines: Lines = {}
-    _collect_lines(node, (), lines)
     return data, lines
 
 
-def _collect_lines(node: yaml.Node, path: tuple, lines: Lines) -> None:
+def _collect_lines(node: yaml.Node, path: tuple, lines: Lines, seen: set[int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    if id(node) in seen:  # an alias (*name) of a node already walked: do not expand it again
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _collect_lines(value_node, path + (key,), lines)
+            _collect_lines(value_node, path + (key,), lines, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            _collect_lines(item, path + (i,), lines)
+            _collect_lines(item, path + (i,), lines, seen)
 
 
 # --------------------------------------------------------------------------- extends
@@ -148,7 +175,37 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tup
         parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes)
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}
-    return deep_merge(merged, own), lines, path
+    result = deep_merge(merged, own)
+    return result, _remap_lines(lines, own, result), path
+
+
+def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:
+    """Re-key the line numbers of a file's own data by their path in the merged data.
+
+    Lists of id'd items are merged by id, so an item's index in the merged list can differ
+    from its index in the file; without this an error would point at the wrong line.
+    """
+    out: Lines = {(): lines.get((), 1)}
+
+    def walk(own_node: Any, merged_node: Any, own_path: tuple, merged_path: tuple) -> None:
+        if isinstance(own_node, Mapping) and isinstance(merged_node, Mapping):
+            for key, value in own_node.items():
+                if key in merged_node and (own_path + (key,)) in lines:
+                    out[merged_path + (key,)] = lines[own_path + (key,)]
+                    walk(value, merged_node[key], own_path + (key,), merged_path + (key,))
+        elif isinstance(own_node, list) and isinstance(merged_node, list):
+            by_id = {item.get("id"): j for j, item in enumerate(merged_node) if isinstance(item, Mapping)}
+            for i, item in enumerate(own_node):
+                if _is_id_list(own_node) and _is_id_list(merged_node):
+                    j = by_id.get(item["id"])
+                else:
+                    j = i if i < len(merged_node) else None
+                if j is not None and (own_path + (i,)) in lines:
+                    out[merged_path + (j,)] = lines[own_path + (i,)]
+                    walk(item, merged_node[j], own_path + (i,), merged_path + (j,))
+
+    walk(own, merged, (), ())
+    return out
 
 
 # --------------------------------------------------------------------------- overrides
@@ -292,13 +349,35 @@ def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None
 
 
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-                  max_bytes: int = MAX_FILE_BYTES) -> Scenario:
-    """Load, merge, override and validate a scenario file."""
+                  max_bytes: int | None = None) -> Scenario:
+    """Load, merge, override and validate a scenario file.
+
+    ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
+    """
     p = Path(path)
+    if max_bytes is None:
+        max_bytes = max_file_bytes()
     data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes)
     if overrides:
-        data = apply_overrides(dict(data), overrides)
+        try:
+            data = apply_overrides(dict(data), overrides)
+        except InputError as exc:
+            raise InputError(exc.problems, file=exc.file or str(path), title=exc.title) from None
     return validate_data(data, file=str(path), lines=lines)
+
+
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, name: str = "<scenario>") -> Scenario:
+    """A copy of ``scenario`` with values changed by dotted path, validated again.
+
+    The what-if in one line: ``with_overrides(s, {"strategies.zsp.ttl": "1h"})``. Paths are
+    the ones ``--set`` takes; lists of id'd items are addressed by id, others by index.
+    """
+    data = scenario.model_dump(mode="json", by_alias=True, warnings=False)
+    try:
+        data = apply_overrides(data, overrides)
+    except InputError as exc:
+        raise InputError(exc.problems, file=exc.file or name, title=exc.title) from None
+    return validate_data(data, file=name)
 
 
 def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:
@@ -411,3 +490,11 @@ def _nearest_line(path: tuple, lines: Lines) -> int | None:
         if path in lines:
             return lines[path]
     return None
+
+
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None) -> Scenario:
+    """A copy of ``scenario`` with dotted-path overrides applied (a one-line what-if)."""
+    if not overrides:
+        return scenario
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    return validate_data(apply_overrides(data, overrides), file=f"<{scenario.name}>")

@@ -66,7 +66,7 @@ DEFAULT_ACTION_DAMAGE = {
 class Model(BaseModel):
     """Base of every scenario model: unknown keys are errors, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
 
 # --------------------------------------------------------------------------- world
@@ -404,10 +404,14 @@ PRESET_NAMES = ("shared_account", "rbac", "zsp", "intent")
 
 
 class Knobs(Model):
-    """The orthogonal control knobs a strategy is made of (SPEC §3). ``None`` = keep the base."""
+    """The orthogonal control knobs a strategy is made of (SPEC §3). ``None`` = keep the base.
+
+    Standing access follows from ``credential``: a static key is standing access to the
+    holder's role scope (the union of the holders' roles for a shared key); JIT tokens
+    leave nothing standing between tasks.
+    """
 
     identity: Literal["shared", "per_agent", "workload"] | None = None
-    standing_access: bool | None = None
     credential: Literal["static_key", "jit_token"] | None = None
     ttl: Duration | None = Field(None, description="lifetime of a JIT token")
     rotation: Duration | None = Field(None, description="rotation period of a static key")

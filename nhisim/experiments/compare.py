@@ -1,0 +1,136 @@
+"""Compare strategies on one scenario with common random numbers.
+
+Replication ``r`` runs every strategy with the same seed, so every strategy sees the
+same task arrivals, service times, attack times and detection draws: differences are
+paired. :meth:`Comparison.summary` gives each metric's mean with a 95% confidence
+interval (Student t over replications) and the paired difference against a baseline
+strategy with its own interval.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from nhisim.errors import InputError, did_you_mean
+from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed, simulate
+from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS
+from nhisim.scenario.models import Scenario
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and a Student-t confidence interval; NaNs are ignored, an infinite value makes it infinite."""
+    x = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], dtype=float)
+    n = len(x)
+    if n == 0:
+        return math.nan, math.nan, math.nan, 0
+    if not np.all(np.isfinite(x)):
+        m = float(np.mean(x)) if not (np.any(x == np.inf) and np.any(x == -np.inf)) else math.nan
+        return m, m, m, n
+    m = float(x.mean())
+    if n < 2:
+        return m, math.nan, math.nan, n
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
+    return m, m - half, m + half, n
+
+
+@dataclass
+class Comparison:
+    """Runs of several strategies on one scenario, paired by replication."""
+
+    scenario: Scenario
+    strategies: list[str]
+    baseline: str
+    seed: int
+    replications: int
+    runs: pd.DataFrame
+    run_events: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Every run's event log, with ``strategy`` and ``replication`` columns."""
+        frames = []
+        for (strategy, replication), frame in self.run_events.items():
+            frames.append(frame.assign(strategy=strategy, replication=replication))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+        """Tidy table: one row per (strategy, metric) with mean, CI, and paired difference vs baseline."""
+        metrics = list(metrics or METRIC_COLUMNS)
+        rows = []
+        base = self.runs[self.runs["strategy"] == self.baseline].set_index("replication")
+        for strategy in self.strategies:
+            own = self.runs[self.runs["strategy"] == strategy].set_index("replication")
+            for metric in metrics:
+                mean, lo, hi, n = mean_ci(own[metric].tolist(), level)
+                diffs = (own[metric] - base[metric].reindex(own.index)).tolist()
+                with np.errstate(invalid="ignore"):
+                    d_mean, d_lo, d_hi, _ = mean_ci(diffs, level)
+                rows.append({"strategy": strategy, "metric": metric, "mean": mean, "ci_low": lo, "ci_high": hi,
+                             "n": n, "baseline": self.baseline, "diff": d_mean, "diff_ci_low": d_lo,
+                             "diff_ci_high": d_hi, "better": _better(metric, d_lo, d_hi)})
+        return pd.DataFrame(rows)
+
+    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """Wide table of means: one row per strategy, one column per metric."""
+        s = self.summary(metrics)
+        return s.pivot(index="strategy", columns="metric", values="mean").reindex(self.strategies)[
+            list(metrics or METRIC_COLUMNS)]
+
+
+def _better(metric: str, lo: float, hi: float) -> str:
+    """Whether the paired difference vs baseline is significantly better, worse, or neither."""
+    if any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+        return ""
+    if lo > 0 or hi < 0:
+        good = (hi < 0) if metric in LOWER_IS_BETTER else (lo > 0)
+        return "better" if good else "worse"
+    return "same"
+
+
+def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[str]:
+    """Strategy names to run: those asked for (checked), else every strategy the scenario declares."""
+    from nhisim.sim.strategies import presets
+
+    known = list(scenario.strategies) + [p for p in presets() if p not in scenario.strategies]
+    names = list(strategies) if strategies else list(scenario.strategies)
+    for name in names:
+        if name not in known:
+            raise InputError.single(f"unknown strategy {name!r}", location="--strategies",
+                                    suggestion=did_you_mean(name, known, "strategies"))
+    return names
+
+
+def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | None = None,
+            replications: int | None = None, seed: int | None = None, baseline: str | None = None,
+            overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
+            progress: Callable[[int, int], None] | None = None) -> Comparison:
+    """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`."""
+    model = as_scenario(scenario, overrides)
+    names = resolve_names(model, strategies)
+    replications = model.run.replications if replications is None else int(replications)
+    if replications < 1:
+        raise InputError.single("replications must be at least 1", location="--replications")
+    seed = model.run.seed if seed is None else int(seed)
+    baseline = baseline or model.run.baseline or names[0]
+    if baseline not in names:
+        raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
+                                location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
+    results: list[RunResult] = []
+    total = replications * len(names)
+    for r in range(replications):
+        run_seed = replication_seed(seed, r)
+        for name in names:
+            results.append(simulate(model, name, run_seed, r, keep_events=keep_events, name=name))
+            if progress:
+                progress(len(results), total)
+    runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
+    events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
+    return Comparison(model, names, baseline, seed, replications, runs, events)

@@ -1,0 +1,45 @@
+"""Metrics of one run (SPEC §5), computed from its event log alone.
+
+One module per family: ``attack`` (what the attacker did), ``exposure`` (for how long
+and how fast it was cut), ``utility`` (work done and friction), ``accountability``
+(attribution), ``cost`` (standing privilege and operational cost). Each defines
+``COLUMNS`` and ``compute(log) -> dict``. Where a metric has no meaning in a run (no
+compromise), it is NaN, never 0.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from nhisim.metrics import accountability, attack, cost, exposure, utility
+from nhisim.metrics.lifecycle import RunLog
+
+FAMILIES = (attack, exposure, utility, accountability, cost)
+
+METRIC_COLUMNS = (
+    "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
+    "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",
+    "time_to_contain_s", "standing_privilege", "overreach_attempts", "overreach_allowed", "legit_denied",
+    "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate", "task_latency_p95_s",
+    "attribution", "credentials_issued", "policy_evaluations",
+)
+
+# which way is better, for summaries and figures
+LOWER_IS_BETTER = {
+    "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed", "malicious_allowed",
+    "exposure_window_s", "time_to_detect_s", "time_to_revoke_s", "time_to_contain_s", "standing_privilege",
+    "overreach_allowed", "legit_denied", "approval_wait_s", "collateral_denials", "task_latency_p95_s",
+    "credentials_issued", "policy_evaluations",
+}
+
+
+def compute_metrics(events: pd.DataFrame) -> dict[str, float]:
+    """Every metric column of SPEC §5 for one run's event log."""
+    log = RunLog(events)
+    values: dict[str, float] = {}
+    for family in FAMILIES:
+        values.update(family.compute(log))
+    return {name: values[name] for name in METRIC_COLUMNS}
+
+
+__all__ = ["METRIC_COLUMNS", "LOWER_IS_BETTER", "compute_metrics"]

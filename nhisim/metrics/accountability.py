@@ -1,0 +1,24 @@
+"""Attribution: can the audit trail tie each malicious action to who really did it?
+
+A malicious action is attributed when its record names an agent that is also the one
+that presented the credential (not a shared account, not a stolen copy replayed from
+elsewhere), and the credential binds a task and an originating human.
+"""
+
+from __future__ import annotations
+
+import math
+
+from nhisim.metrics.lifecycle import RunLog
+
+COLUMNS = ("attribution",)
+
+
+def compute(log: RunLog) -> dict[str, float]:
+    req = log.requests
+    allowed = req[req["malicious"] & (req["decision"] == "allow")]
+    if not len(allowed):
+        return {"attribution": math.nan}
+    attributed = ((allowed["principal"] == allowed["presenter"]) & allowed["audit_task"].notna()
+                  & allowed["audit_human"].notna())
+    return {"attribution": float(attributed.mean())}

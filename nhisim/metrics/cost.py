@@ -1,0 +1,25 @@
+"""Standing privilege (attack surface at rest) and operational cost."""
+
+from __future__ import annotations
+
+from nhisim.metrics.lifecycle import RunLog
+
+COLUMNS = ("standing_privilege", "credentials_issued", "policy_evaluations")
+
+
+def compute(log: RunLog) -> dict[str, float]:
+    ev = log.events
+    issued = ev[(ev["event"] == "issue") & (ev["decision"] == "allow")]
+    ends = log.credential_end
+    horizon = log.horizon
+    standing = 0.0
+    for cred, t, value in zip(issued["credential"], issued["t"], issued["value"], strict=True):
+        end = min(ends.get(cred, horizon), horizon)
+        if end > t and value > 0:
+            standing += value * (end - t)
+    evaluations = ev["event"].isin(("request", "issue")).sum()
+    return {
+        "standing_privilege": standing,
+        "credentials_issued": float(len(issued)),
+        "policy_evaluations": float(evaluations),
+    }

@@ -1,0 +1,1 @@
+"""The simulation layer: engine, enforcement point, strategies, threats, detection."""

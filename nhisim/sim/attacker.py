@@ -1,0 +1,234 @@
+"""The attacker's playbook.
+
+Enumerate what the stolen or steered authority reaches; try the highest-value operation
+first (value = sensitivity weight × action damage), one attempt at a time at the
+scenario's rate; keep re-using what works (persistence, repeated exfiltration) and drop
+what was denied; give up after ``give_up_after`` denials in a row. Every attempt goes
+through the same enforcement point as benign work and is logged with ``malicious``.
+
+A hijacked agent acts with its own live authority: it presents its own credentials,
+may ask the issuer for tokens as itself, and tries what its tools expose. A confused
+deputy attack has a higher-privilege agent (the deputy) act for the compromised one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from nhisim.sim.credentials import Credential
+
+if TYPE_CHECKING:
+    from nhisim.sim.engine import Incident, Simulation, TaskRun
+
+INTENT_CODES = ("intent_operation", "intent_sensitivity", "intent_destination", "risk")
+
+
+def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
+    """Operations the attacker could reach right now with what it holds or can obtain."""
+    now = sim.env.now
+    ops: set[int] = set()
+    for cred in incident.acquired.values():
+        if cred.usable(now) and cred.bound_to(incident.presenter):
+            ops |= cred.scope | cred.mint_scope
+    strategy = sim.strategy
+    if incident.can_mint_as and strategy.credential == "jit_token" and strategy.jit_scope == "role":
+        ops |= sim.world.agents[incident.can_mint_as].role_scope
+    if incident.deputy:
+        deputy = sim.world.agents[incident.deputy]
+        if strategy.delegation == "pass_through":
+            ops |= deputy.role_scope
+        else:
+            ops &= sim.world.tasks[incident.sub_task].intent
+    return frozenset(ops)
+
+
+def _targets(sim: Simulation, incident: Incident) -> list[int]:
+    ops = set(potential_scope(sim, incident))
+    if incident.targets_from_host and incident.host:
+        agent = sim.world.agents[incident.host]
+        ops |= agent.tool_ops | agent.role_scope
+    if incident.deputy:
+        deputy = sim.world.agents[incident.deputy]
+        ops |= deputy.tool_ops | deputy.role_scope
+    for cred in incident.acquired.values():  # enumerate what the stolen credentials claim
+        ops |= cred.scope
+    value = sim.world.op_value
+    return sorted(ops, key=lambda op: (-value[op], op))
+
+
+def attacker_process(sim: Simulation, incident: Incident) -> Generator:
+    """The attacker's loop for one incident (a SimPy process)."""
+    env = sim.env
+    rng = incident.rng_attacker
+    playbook = sim.scenario.attacker
+    if incident.start_delay > 0:
+        yield env.timeout(incident.start_delay)
+    denied_ops: set[int] = set()
+    working: list[int] = []
+    cursor = 0
+    denials_in_a_row = 0
+    while incident.active:
+        if incident.host and incident.kind == "agent_hijack":
+            for cred in sim.usable_holdings(incident.host):
+                sim.acquire(incident, cred)
+        fresh = [op for op in _targets(sim, incident) if op not in denied_ops and op not in working]
+        if fresh:
+            op = fresh[0]
+        elif working:
+            op = working[cursor % len(working)]
+            cursor += 1
+        else:
+            incident.gave_up = True
+            sim.log.add(env.now, "give_up", presenter=incident.presenter, actor=incident.actor, malicious=True,
+                        reason="nothing left to try", incident=incident.id)
+            return
+        allowed = yield from attempt(sim, incident, op)
+        if allowed:
+            denials_in_a_row = 0
+            if op not in working:
+                working.append(op)
+        else:
+            denials_in_a_row += 1
+            denied_ops.add(op)
+            if op in working:
+                working.remove(op)
+            if denials_in_a_row >= playbook.give_up_after:
+                incident.gave_up = True
+                sim.log.add(env.now, "give_up", presenter=incident.presenter, actor=incident.actor, malicious=True,
+                            reason=f"gave up after {denials_in_a_row} denials in a row", incident=incident.id)
+                return
+        yield env.timeout(rng.expovariate(playbook.rate) if playbook.rate > 0 else float("inf"))
+
+
+def _choose(sim: Simulation, incident: Incident, op: int) -> Credential | None:
+    """The stolen credential the attacker would present for ``op`` (it cannot see revocations)."""
+    best = None
+    for cred in incident.acquired.values():
+        if op in cred.scope and (best is None or cred.expires_at > best.expires_at):
+            best = cred
+    if best is not None and sim.env.now >= best.expires_at and (incident.can_mint_as or incident.minting):
+        return None  # better to mint a fresh token than to present an expired one
+    return best
+
+
+def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any, bool]:
+    """One malicious request, through the enforcement point."""
+    env = sim.env
+    strategy = sim.strategy
+    host_ctx: TaskRun | None = sim.current_task.get(incident.host) if incident.host else None
+    presenter = incident.deputy or incident.presenter
+    cred = None
+    if incident.deputy:
+        cred = yield from _deputy_credential(sim, incident, op, host_ctx)
+    else:
+        cred = _choose(sim, incident, op)
+        if cred is None and (incident.can_mint_as or incident.minting):
+            cred = yield from _mint(sim, incident, op, host_ctx)
+        if cred is None and incident.host:
+            holdings = [c for c in incident.acquired.values() if now_usable(sim, c)]
+            cred = holdings[0] if holdings else None
+    if cred is None:
+        sim.raise_alert(incident.host, incident, "a request the attacker could not back with any credential")
+        return False
+    intent = host_ctx.template if host_ctx is not None else None
+    destination = sim.scenario.attacker.destination
+    decision, code, reason = sim.pep.decide(env.now, presenter, cred, op, destination, intent)
+    wait = 0.0
+    if decision == "escalate":
+        review = sim.scenario.approval.review_time.sample(incident.rng_attacker)
+        fooled = incident.rng_attacker.random() < sim.scenario.approval.attacker_approval_probability
+        approved, wait = yield from sim._approval(review, fooled)
+        decision, code = ("allow", "approved") if approved else ("deny", "rejected")
+        reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
+    tool, action, resource = sim.world.op_keys[op]
+    in_intent = (op in intent.intent) if intent is not None else False
+    principal = cred.chain[-1] if cred.chain else cred.subject
+    chain = cred.chain_text or (f"{incident.host}>{incident.deputy}" if incident.deputy else "")
+    sim.log.append((env.now, "request", principal, presenter, incident.actor, cred.id, chain, tool, action,
+                    resource, host_ctx.id if host_ctx else None, cred.task, cred.human, True, in_intent, decision,
+                    code, reason, sim.world.op_value[op], sim.world.op_records[op], None, wait, None, incident.id,
+                    None))
+    if decision != "allow":
+        sim.raise_alert(incident.host or incident.deputy, incident, reason)
+    elif strategy.runtime_check == "intent" and code in INTENT_CODES:
+        sim.raise_alert(incident.host, incident, reason)
+    return decision == "allow"
+
+
+def now_usable(sim: Simulation, cred: Credential) -> bool:
+    return sim.env.now < cred.expires_at
+
+
+def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
+          ) -> Generator[Any, Any, Credential | None]:
+    """Ask the issuer for a token with stolen or steered identity."""
+    strategy = sim.strategy
+    if strategy.credential != "jit_token":
+        return None
+    if incident.can_mint_as:
+        agent = incident.can_mint_as
+        identity = None
+    else:
+        doc = max(incident.minting, key=lambda c: c.expires_at)
+        agent, identity = doc.subject, doc
+    scope = sim.world.agents[agent].role_scope
+    intent = None
+    if strategy.jit_scope == "intent":
+        intent = host_ctx.template if host_ctx is not None else None
+        scope = scope & intent.intent if intent is not None else frozenset()
+    if op not in scope and scope:
+        return None
+    token = yield from sim.obtain_token(agent, scope, host_ctx, presenter=incident.presenter, identity=identity,
+                                        malicious=True, incident=incident, intent=intent)
+    if token is not None:
+        sim.acquire(incident, token)
+    return token
+
+
+def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
+                       ) -> Generator[Any, Any, Credential | None]:
+    """What the deputy presents when acting for the compromised agent."""
+    strategy = sim.strategy
+    now = sim.env.now
+    deputy = incident.deputy
+    host_creds = [c for c in sim.usable_holdings(incident.host)]
+    if strategy.delegation == "pass_through":
+        for cred in host_creds:
+            if op in cred.scope:
+                sim.acquire(incident, cred)
+                return cred
+        # the deputy falls back on its own authority: the confused deputy
+        if strategy.credential == "static_key":
+            keys = sim._static_keys_of(deputy)
+            for cred in keys:
+                if op in cred.scope:
+                    sim.acquire(incident, cred)
+                    return cred
+            return keys[0] if keys else None
+        existing = [c for c in incident.acquired.values() if c.subject == deputy and c.usable(now) and op in c.scope]
+        if existing:
+            return existing[0]
+        scope = sim.world.agents[deputy].role_scope
+        sub = sim.world.tasks[incident.sub_task]
+        if strategy.jit_scope == "intent":
+            scope = scope & sub.intent
+        token = yield from sim.obtain_token(deputy, scope, None, presenter=deputy, malicious=True, incident=incident,
+                                            intent=None)
+        if token is not None:
+            sim.acquire(incident, token)
+        return token
+    # token exchange: the deputy gets the delegator's scope ∩ the sub-task's intent, nothing more
+    existing = [c for c in incident.acquired.values() if c.kind == "delegated_token" and c.usable(now)]
+    if existing:
+        return existing[0]
+    if host_ctx is None:
+        sim._log_refusal(deputy, deputy, None, ("no_delegator_token",
+                                                f"{incident.host} has no task token to exchange"), True, incident)
+        return None
+    sub = sim.world.tasks[incident.sub_task]
+    sub_id = sim._next_task_id(deputy, sub)
+    token = yield from sim.exchange_token(host_ctx, deputy, sub, sub_id, malicious=True, incident=incident)
+    if token is not None:
+        sim.acquire(incident, token)
+    return token

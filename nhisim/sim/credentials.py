@@ -1,0 +1,75 @@
+"""Credentials as events in time: issue, use, rotate, expire, revoke, propagate.
+
+A credential names a **subject** (an agent or a shared account; for a delegated token
+the current actor), is held by one or more agents, carries a **scope** (operation
+numbers), lives from ``issued_at`` to ``expires_at`` (infinite for a static key until
+it is rotated), has a **binding** (bearer, or sender-constrained so only its subject
+can present it) and may be **revoked**. A revocation is effective at the enforcement
+points only after it propagates: at once, after a cache TTL, or only at expiry for
+self-contained tokens that resource servers do not introspect.
+
+Kinds: ``static_key``, ``shared_key``, ``jit_token``, ``delegated_token`` (token
+exchange, with an actor chain), ``workload_identity`` (mints JIT tokens; no direct
+scope). Some credentials **mint** others (``mint_scope``): whoever holds a workload
+identity document can ask the issuer for tokens until the document dies.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+INF = math.inf
+
+
+@dataclass(slots=True, eq=False)
+class Credential:
+    id: str
+    kind: str
+    subject: str
+    holders: set[str]
+    scope: frozenset[int]
+    issued_at: float
+    expires_at: float
+    binding: str
+    mint_scope: frozenset[int] = frozenset()
+    task: str | None = None
+    human: str | None = None
+    intent: object | None = None  # CompiledTask whose intent the credential is bound to
+    chain: tuple[str, ...] = ()
+    parent: str | None = None
+    revoked_at: float = INF
+    effective_at: float = INF
+    revoked_by_response: bool = False
+    revoke_reason: str = ""
+
+    def usable(self, now: float) -> bool:
+        """Not expired and no revocation in force at the enforcement points."""
+        return now < self.expires_at and now < self.effective_at
+
+    @property
+    def unusable_at(self) -> float:
+        return min(self.expires_at, self.effective_at)
+
+    def bound_to(self, presenter: str) -> bool:
+        """Whether ``presenter`` may present it (always for bearer credentials)."""
+        if self.binding != "sender_constrained":
+            return True
+        current_actor = self.chain[-1] if self.chain else self.subject
+        return presenter == current_actor or (presenter in self.holders and self.kind == "shared_key")
+
+    @property
+    def chain_text(self) -> str:
+        return ">".join(self.chain)
+
+
+def propagation_delay(propagation: str, cache_ttl: float, now: float, expires_at: float) -> float:
+    """When a revocation made at ``now`` is effective at every enforcement point."""
+    if propagation == "immediate":
+        return now
+    if propagation == "cache":
+        return min(now + cache_ttl, expires_at)
+    if propagation == "at_expiry":
+        # a self-contained token is honoured until it expires; a key with no expiry is looked up
+        return expires_at if math.isfinite(expires_at) else now
+    raise ValueError(f"unknown propagation {propagation!r}")

@@ -1,0 +1,134 @@
+"""Detection and response.
+
+Detection is a process: from the compromise, a baseline delay drawn from the
+distribution of the scenario's monitoring level; each alert (a denied or anomalous
+malicious request) leads to detection after a triage delay with some probability,
+whichever comes first. On detection the responder acts after the strategy's revocation
+latency (a ticket a person works, or automation): it revokes every credential the
+attacker holds, quarantines a steered agent, and re-provisions legitimate holders: a
+per-agent key is rotated in place at once; a shared key reaches its other holders only
+after a redeploy delay, and their work fails meanwhile (collateral).
+
+Times beyond the horizon are projected from the same draws, so an exposure window that
+outlives the simulated day is still measured, not cut off.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+from nhisim.sim.rng import stream
+
+if TYPE_CHECKING:
+    from nhisim.sim.engine import Incident, Simulation
+
+
+def detection_process(sim: Simulation, incident: Incident) -> Generator:
+    detection = sim.scenario.detection
+    if detection.enabled:
+        level = detection.levels.get(detection.monitoring)
+        baseline = level.baseline_delay.sample(incident.rng_detection) if level else math.inf
+    else:
+        baseline = math.inf
+    incident.pending_detection = min(incident.pending_detection, incident.start + baseline)
+    if math.isfinite(baseline):
+        yield sim.env.timeout(baseline)
+        detect(sim, incident, f"baseline monitoring ({detection.monitoring})")
+
+
+def on_alert(sim: Simulation, incident: Incident, why: str) -> None:
+    detection = sim.scenario.detection
+    if not detection.enabled or math.isfinite(incident.detected_at):
+        return
+    rng = incident.rng_detection
+    if rng.random() < detection.alert_detection_probability:
+        delay = detection.alert_triage_delay.sample(rng)
+        incident.pending_detection = min(incident.pending_detection, sim.env.now + delay)
+        sim.env.process(_detect_later(sim, incident, delay, f"an alert was triaged: {why}"))
+
+
+def _detect_later(sim: Simulation, incident: Incident, delay: float, how: str) -> Generator:
+    yield sim.env.timeout(delay)
+    detect(sim, incident, how)
+
+
+def _response_latency(sim: Simulation, incident: Incident) -> float:
+    detection = sim.scenario.detection
+    rng = stream(sim.seed, "response", incident.id)
+    manual = detection.manual_revocation_latency.sample(rng)
+    automated = detection.automated_revocation_latency.sample(rng)
+    return manual if sim.strategy.revocation == "manual" else automated
+
+
+def detect(sim: Simulation, incident: Incident, how: str, at: float | None = None) -> None:
+    if math.isfinite(incident.detected_at):
+        return
+    now = sim.env.now if at is None else at
+    incident.detected_at = now
+    latency = _response_latency(sim, incident)
+    incident.response_at = now + latency
+    projected = " (projected beyond the horizon)" if now > sim.horizon else ""
+    sim.log.add(now, "detect", presenter=incident.presenter, actor=incident.actor, malicious=True,
+                code="projected" if projected else "detected", reason=f"detected by {how}{projected}",
+                incident=incident.id, until=incident.response_at)
+    if at is None:
+        sim.env.process(_respond_later(sim, incident, latency))
+
+
+def _respond_later(sim: Simulation, incident: Incident, latency: float) -> Generator:
+    yield sim.env.timeout(latency)
+    respond(sim, incident)
+
+
+def respond(sim: Simulation, incident: Incident, at: float | None = None) -> None:
+    """Revoke what the attacker holds, quarantine a steered agent, re-provision the innocent."""
+    if incident.responded:
+        return
+    incident.responded = True
+    now = sim.env.now if at is None else at
+    mode = "a revocation ticket" if sim.strategy.revocation == "manual" else "automated response"
+    reason = f"{mode} for incident {incident.id}"
+    live = [c for c in incident.acquired.values() if now < c.unusable_at]
+    for cred in live:
+        sim.revoke(cred, reason, by_response=True, incident=incident.id, at=now)
+    steered = [a for a in (incident.host, incident.deputy if incident.kind == "delegation_abuse" else None) if a]
+    if incident.kind in ("agent_hijack", "delegation_abuse") and sim.scenario.detection.quarantine_hijacked:
+        host = incident.host
+        sim.quarantined[host] = now
+        sim.log.add(now, "quarantine", principal=host, malicious=True, reason=f"{host} quarantined ({reason})",
+                    incident=incident.id)
+        if at is None:
+            for cred in sim.usable_holdings(host):
+                sim.revoke(cred, f"{host} quarantined", by_response=True, incident=incident.id)
+    if at is None:
+        sim.release(incident, f"contained: {reason}")
+        _reprovision(sim, incident, live, excluded=set(steered))
+
+
+def _reprovision(sim: Simulation, incident: Incident, revoked: list, excluded: set[str]) -> None:
+    rng = stream(sim.seed, "reprovision", incident.id)
+    for cred in revoked:
+        if sim.keys.get(cred.subject) is cred:
+            if cred.kind == "shared_key":
+                delay = sim.scenario.detection.shared_reprovision_delay.sample(rng)
+                sim.env.process(_reissue_later(sim, cred, delay))
+            elif cred.subject not in excluded:
+                sim._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
+        elif sim.identity_docs.get(cred.subject) is cred and cred.subject not in excluded:
+            sim._issue_identity(cred.subject)
+
+
+def _reissue_later(sim: Simulation, cred, delay: float) -> Generator:
+    yield sim.env.timeout(delay)
+    sim._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
+
+
+def finalize_incidents(sim: Simulation) -> None:
+    """At the horizon: project detection and revocation that fall after it."""
+    for incident in sim.incidents:
+        if not math.isfinite(incident.detected_at) and math.isfinite(incident.pending_detection):
+            detect(sim, incident, "baseline monitoring", at=incident.pending_detection)
+        if math.isfinite(incident.detected_at) and not incident.responded and math.isfinite(incident.response_at):
+            respond(sim, incident, at=incident.response_at)

@@ -1,0 +1,643 @@
+"""The simulation engine: agents at work, credentials in time, attacks, detection, response.
+
+One :class:`Simulation` is one scenario × one strategy × one seed. ``run()`` returns the
+:class:`~nhisim.sim.eventlog.EventLog`.
+
+Workload. Each agent receives tasks of each template it serves as a Poisson process.
+A task's whole plan (service times, approval dice, discovery dice, sub-task plans) is
+drawn at its arrival from the stream of (agent, template), so every strategy sees the
+same work. A task obtains credentials as the strategy says, runs its steps (tool calls
+through the enforcement point, human approvals, delegated sub-tasks) and ends ``ok``
+or ``failed`` (a denied call fails the task).
+
+Credentials. Static-key strategies issue one key per identity at time 0 (with a random
+age, so rotations fall anywhere in the rotation period); JIT strategies give each agent
+a workload identity document (renewed at expiry, when the issuer is up) and issue a
+token per task, renewed when it expires mid-task, revoked at task end if the strategy
+says so. Delegation either passes the delegator's credentials through (the delegate
+then holds them, and falls back on its own authority for what they do not cover), or
+exchanges them for a token scoped to the delegator's scope ∩ the sub-task's intent,
+no longer-lived than the delegator's, with the actor chain kept.
+
+Threats plug in from ``nhisim.sim.threats`` (one file each); an attack becomes an
+:class:`Incident` that the attacker playbook and the detection process work on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from random import Random
+from typing import Any
+
+import simpy
+
+from nhisim.scenario.models import Scenario
+from nhisim.sim.credentials import INF, Credential, propagation_delay
+from nhisim.sim.eventlog import COLUMNS, EventLog
+from nhisim.sim.pep import NativeEvaluator
+from nhisim.sim.rng import stream
+from nhisim.sim.strategies import Strategy, resolve_strategy
+from nhisim.sim.world import CompiledTask, CompiledWorld, compile_world
+
+_NONE_ROW = (None,) * len(COLUMNS)
+
+
+class TaskRun:
+    """One task instance in flight."""
+
+    __slots__ = ("id", "agent", "template", "human", "plan", "creds", "token", "own", "chain", "parent",
+                 "start", "exchanged")
+
+    def __init__(self, id: str, agent: str, template: CompiledTask, human: str | None, plan: list,
+                 chain: tuple[str, ...], parent: TaskRun | None, start: float) -> None:
+        self.id = id
+        self.agent = agent
+        self.template = template
+        self.human = human
+        self.plan = plan
+        self.creds: list[Credential] = []  # passed through from the delegator
+        self.token: Credential | None = None  # this task's own JIT (or exchanged) token
+        self.own: list[Credential] = []  # tokens this task obtained (revoked at its end)
+        self.chain = chain
+        self.parent = parent
+        self.start = start
+        self.exchanged = False
+
+
+class Incident:
+    """One compromise: what the attacker holds, from when, and what has been done about it."""
+
+    def __init__(self, id: str, kind: str, start: float, presenter: str, *, host: str | None = None,
+                 deputy: str | None = None, window_end: float = INF, can_mint_as: str | None = None,
+                 targets_from_host: bool = False, sub_task: str | None = None, start_delay: float = 0.0) -> None:
+        self.id = id
+        self.kind = kind
+        self.start = start
+        self.presenter = presenter  # who presents requests: attacker:<id>, or the hijacked agent
+        self.actor = f"attacker:{id}"
+        self.host = host
+        self.deputy = deputy
+        self.sub_task = sub_task
+        self.window_end = window_end
+        self.start_delay = start_delay
+        self.response_at = INF
+        self.can_mint_as = can_mint_as
+        self.targets_from_host = targets_from_host
+        self.acquired: dict[str, Credential] = {}
+        self.minting: list[Credential] = []
+        self.detected_at = INF
+        self.pending_detection = INF
+        self.responded = False
+        self.released_at = INF
+        self.gave_up = False
+        self.rng_attacker: Random | None = None
+        self.rng_detection: Random | None = None
+
+    @property
+    def active(self) -> bool:
+        return not self.gave_up and not math.isfinite(self.released_at)
+
+
+class Simulation:
+    """One run: a scenario, a strategy, a seed."""
+
+    def __init__(self, scenario: Scenario, strategy: str | Strategy | Any = "rbac", seed: int | None = None,
+                 horizon: float | None = None, world: CompiledWorld | None = None) -> None:
+        self.scenario = scenario
+        if isinstance(strategy, str) and strategy in scenario.strategies:
+            self.strategy = resolve_strategy(scenario.strategies[strategy], name=strategy)
+        else:
+            self.strategy = resolve_strategy(strategy)
+        self.seed = scenario.run.seed if seed is None else int(seed)
+        self.horizon = scenario.run.horizon if horizon is None else float(horizon)
+        self.world = world or compile_world(scenario)
+        self.env = simpy.Environment()
+        self.log = EventLog(meta={"scenario": scenario.name, "strategy": self.strategy.name, "seed": self.seed,
+                                  "horizon": self.horizon})
+        self.quarantined: dict[str, float] = {}
+        self.alerts: dict[str, int] = {}
+        self.retired: set[str] = set()
+        self.pep = NativeEvaluator(self.strategy, self.world, self.quarantined, self.alerts)
+        self.keys: dict[str, Credential] = {}  # current static key of each identity
+        self.identity_docs: dict[str, Credential] = {}
+        self.holdings: dict[str, list[Credential]] = {a: [] for a in self.world.agents}
+        self.last_token: dict[str, Credential] = {}
+        self.current_task: dict[str, TaskRun] = {}
+        self.incidents: list[Incident] = []
+        self.outages: list[tuple[float, float]] = []
+        self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
+        self._cred_counter = 0
+        self._task_counter: dict[str, int] = {}
+        self._issuer_rng = stream(self.seed, "issuer")
+        self._response_rng = stream(self.seed, "response")
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> EventLog:
+        """Simulate until the horizon and return the event log."""
+        from nhisim.sim.detection import finalize_incidents
+        from nhisim.sim.threats import install_threats
+
+        self._issue_standing_credentials()
+        for agent in self.world.agents.values():
+            for template_id in agent.tasks:
+                template = self.world.tasks[template_id]
+                rate = template.rate * agent.rate_multiplier
+                if rate > 0:
+                    self.env.process(self._arrivals(agent.id, template, rate))
+        install_threats(self)
+        self.env.run(until=self.horizon)
+        finalize_incidents(self)
+        self.log.add(self.horizon, "run_end", reason=f"horizon reached ({self.horizon:g} s)")
+        return self.log
+
+    # ------------------------------------------------------------------ credentials
+
+    def new_credential(self, kind: str, subject: str, holders: set[str], scope: frozenset[int], lifetime: float,
+                       *, binding: str | None = None, task: TaskRun | None = None, intent: CompiledTask | None = None,
+                       chain: tuple[str, ...] = (), parent: Credential | None = None,
+                       mint_scope: frozenset[int] = frozenset(), issued_at: float | None = None,
+                       malicious: bool = False, actor: str | None = None, incident: str = "",
+                       reason: str = "") -> Credential:
+        """Create a credential and log its issue."""
+        self._cred_counter += 1
+        now = self.env.now if issued_at is None else issued_at
+        cred = Credential(
+            id=f"{kind[:3]}-{self._cred_counter}", kind=kind, subject=subject, holders=holders, scope=scope,
+            issued_at=now, expires_at=now + lifetime, binding=binding or self.strategy.binding,
+            mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
+            intent=intent, chain=chain, parent=parent.id if parent else None,
+        )
+        for holder in holders:
+            if holder in self.holdings:
+                self.holdings[holder].append(cred)
+        self.log.add(self.env.now, "issue", principal=subject, presenter=subject, actor=actor or subject,
+                     credential=cred.id, chain=cred.chain_text, task=cred.task, audit_task=cred.task,
+                     audit_human=cred.human, malicious=malicious, decision="allow", code=kind,
+                     reason=reason or f"{kind.replace('_', ' ')} issued to {subject}",
+                     value=self.world.value(scope), until=cred.expires_at, incident=incident or None)
+        return cred
+
+    def revoke(self, cred: Credential, reason: str, *, by_response: bool = False, incident: str = "",
+               at: float | None = None) -> None:
+        """Revoke a credential; the revocation is effective after it propagates."""
+        now = self.env.now if at is None else at
+        if cred.revoked_at <= now or now >= cred.expires_at:
+            return
+        cred.revoked_at = now
+        cred.effective_at = propagation_delay(self.strategy.propagation, self.strategy.cache_ttl, now,
+                                              cred.expires_at)
+        cred.revoked_by_response = by_response
+        cred.revoke_reason = reason
+        self.log.add(now, "revoke", principal=cred.subject, credential=cred.id, chain=cred.chain_text,
+                     decision="revoke", code="response" if by_response else "lifecycle", reason=reason,
+                     until=cred.effective_at, incident=incident or None)
+
+    def _issue_standing_credentials(self) -> None:
+        s = self.strategy
+        world = self.world
+        if s.credential == "static_key":
+            covered: set[str] = set()
+            if s.identity == "shared":
+                for account in world.accounts.values():
+                    self._issue_key(account.id, "shared_key", set(account.holders), account.scope)
+                    covered.update(account.holders)
+            for agent in world.agents.values():
+                if agent.id not in covered:
+                    self._issue_key(agent.id, "static_key", {agent.id}, agent.role_scope)
+        else:
+            for agent in world.agents.values():
+                age = stream(self.seed, "identity-age", agent.id).uniform(0, min(s.identity_ttl, 1e9))
+                self._issue_identity(agent.id, lifetime=max(s.identity_ttl - age, 1.0))
+
+    def _issue_key(self, subject: str, kind: str, holders: set[str], scope: frozenset[int],
+                   fresh: bool = False) -> Credential:
+        rotation = self.strategy.rotation
+        if fresh or not math.isfinite(rotation):
+            lifetime = rotation
+        else:  # keys in service have random ages, so rotations fall anywhere in the period
+            lifetime = rotation - stream(self.seed, "key-age", subject).uniform(0, rotation)
+        cred = self.new_credential(kind, subject, holders, scope, lifetime, binding="bearer",
+                                   reason=f"{kind.replace('_', ' ')} of {subject}, held by {', '.join(sorted(holders))}")
+        self.keys[subject] = cred
+        if math.isfinite(cred.expires_at):
+            self.env.process(self._rotate(cred))
+        return cred
+
+    def _rotate(self, cred: Credential) -> Generator:
+        yield self.env.timeout(cred.expires_at - self.env.now)
+        if self.keys.get(cred.subject) is cred and cred.effective_at > self.env.now:
+            self.log.add(self.env.now, "rotate", principal=cred.subject, credential=cred.id,
+                         reason=f"scheduled rotation of {cred.id} ({self.strategy.rotation / 86400:g}-day policy)")
+            self._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
+
+    def _issue_identity(self, agent: str, lifetime: float | None = None) -> Credential:
+        s = self.strategy
+        mint_scope = self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset()
+        doc = self.new_credential("workload_identity", agent, {agent}, frozenset(),
+                                  s.identity_ttl if lifetime is None else lifetime, mint_scope=mint_scope,
+                                  reason=f"workload identity document of {agent} (attested, no secret at rest)")
+        self.identity_docs[agent] = doc
+        self.env.process(self._renew_identity(doc))
+        return doc
+
+    def _renew_identity(self, doc: Credential) -> Generator:
+        yield self.env.timeout(max(doc.expires_at - self.env.now, 0.0))
+        agent = doc.subject
+        while agent not in self.retired and agent not in self.quarantined:
+            if self.issuer_up(self.env.now) and self.identity_docs.get(agent) is doc:
+                self._issue_identity(agent)
+                return
+            yield self.env.timeout(self.scenario.issuer.retry_after)
+
+    def issuer_up(self, now: float) -> bool:
+        for start, end in self.outages:
+            if start <= now < end:
+                return False
+        return True
+
+    def obtain_token(self, agent: str, scope: frozenset[int], ctx: TaskRun | None, *, presenter: str | None = None,
+                     identity: Credential | None = None, malicious: bool = False, incident: Incident | None = None,
+                     kind: str = "jit_token", lifetime: float | None = None, chain: tuple[str, ...] = (),
+                     parent: Credential | None = None, intent: CompiledTask | None = None,
+                     latency: float | None = None) -> Generator[Any, Any, Credential | None]:
+        """Ask the issuer for a token (a SimPy sub-process); None when refused."""
+        s = self.strategy
+        presenter = presenter or agent
+        retries = self.scenario.issuer.max_retries
+        attempt = 0
+        while True:
+            delay = latency if latency is not None and attempt == 0 else self.scenario.issuer.latency.sample(
+                self._issuer_rng)
+            yield self.env.timeout(delay)
+            now = self.env.now
+            doc = identity or self.identity_docs.get(agent)
+            refusal = None
+            if not self.issuer_up(now):
+                refusal = ("issuer_down", "the token issuer is unavailable")
+            elif agent in self.retired:
+                refusal = ("retired", f"{agent} has been offboarded")
+            elif agent in self.quarantined and now >= self.quarantined[agent]:
+                refusal = ("quarantined", f"{agent} is quarantined")
+            elif s.credential == "jit_token" and kind == "jit_token" and (doc is None or not doc.usable(now)):
+                refusal = ("identity_unusable", f"the workload identity of {agent} is expired or revoked")
+            elif doc is not None and kind == "jit_token" and not doc.bound_to(presenter):
+                refusal = ("sender_constraint", "the identity document is bound to its workload; the presenter is not")
+            elif s.jit_scope == "intent" and kind == "jit_token" and (intent is None or ctx is None):
+                refusal = ("no_intent", "intent-scoped tokens need a human-originated task intent")
+            if refusal is None:
+                break
+            attempt += 1
+            if refusal[0] == "issuer_down" and attempt <= retries and not malicious:
+                yield self.env.timeout(self.scenario.issuer.retry_after)
+                continue
+            self._log_refusal(agent, presenter, ctx, refusal, malicious, incident)
+            return None
+        ttl = s.ttl if lifetime is None else lifetime
+        actor = incident.actor if incident else agent
+        return self.new_credential(kind, agent if not chain else chain[-1], {agent}, scope, ttl, task=ctx,
+                                   intent=intent, chain=chain, parent=parent, malicious=malicious, actor=actor,
+                                   incident=incident.id if incident else "",
+                                   reason=f"{kind.replace('_', ' ')} for {ctx.id if ctx else 'no task'}, "
+                                          f"TTL {ttl:g} s")
+
+    def _log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
+                     malicious: bool, incident: Incident | None) -> None:
+        self.log.add(self.env.now, "issue", principal=agent, presenter=presenter,
+                     actor=incident.actor if incident else agent, task=ctx.id if ctx else None,
+                     malicious=malicious, decision="deny", code=refusal[0], reason=refusal[1],
+                     incident=incident.id if incident else None)
+
+    # ------------------------------------------------------------------ workload
+
+    def _arrivals(self, agent: str, template: CompiledTask, rate: float) -> Generator:
+        rng = stream(self.seed, "arrivals", f"{agent}/{template.id}")
+        plan_rng = stream(self.seed, "plans", f"{agent}/{template.id}")
+        while True:
+            yield self.env.timeout(rng.expovariate(rate))
+            plan = self._draw_plan(agent, template, plan_rng, 0)
+            if agent in self.retired:
+                continue
+            self.env.process(self._task(agent, template, plan, None))
+
+    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int) -> list:
+        """Everything random about one task, drawn up front so every strategy sees the same."""
+        approval = self.scenario.approval
+        steps = []
+        for step in template.steps:
+            if step.delegate_to is not None:
+                sub = self.world.tasks[step.sub_task]
+                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else [])
+            else:
+                steps.append((step.duration.sample(rng), approval.review_time.sample(rng), rng.random()))
+        discovery = self.world.agents[agent].discovery_probability
+        roll, where, which = rng.random(), rng.random(), rng.random()
+        overreach = (int(where * len(template.steps)), which) if roll < discovery else None
+        issuer_latency = self.scenario.issuer.latency.sample(rng)
+        return [steps, overreach, issuer_latency, approval.review_time.sample(rng), rng.random()]
+
+    def _next_task_id(self, agent: str, template: CompiledTask) -> str:
+        key = f"{agent}/{template.id}"
+        n = self._task_counter.get(key, 0) + 1
+        self._task_counter[key] = n
+        return f"{key}#{n}"
+
+    def _task(self, agent: str, template: CompiledTask, plan: list, parent: TaskRun | None,
+              passed: list[Credential] | None = None, token: Credential | None = None,
+              task_id: str | None = None) -> Generator[Any, Any, bool]:
+        """One task instance; a sub-task receives passed-through credentials or an exchanged token."""
+        env = self.env
+        human = template.human if parent is None else parent.human
+        chain = (parent.chain if parent else ()) + (agent,)
+        ctx = TaskRun(task_id or self._next_task_id(agent, template), agent, template, human, plan, chain, parent,
+                      env.now)
+        if passed:
+            ctx.creds = passed
+        if token is not None:
+            ctx.token = token
+            ctx.exchanged = True
+        self.log.add(env.now, "task_start", principal=agent, presenter=agent, actor=agent, task=ctx.id,
+                     audit_human=human, chain=">".join(chain),
+                     reason=f"{agent} starts {template.id}" + (f" for {parent.agent}" if parent else "")
+                     + (" on an exchanged token" if token is not None else ""))
+        previous = self.current_task.get(agent)
+        self.current_task[agent] = ctx
+        ok, why = yield from self._run_steps(ctx)
+        if self.current_task.get(agent) is ctx:
+            if previous is not None:
+                self.current_task[agent] = previous
+            else:
+                del self.current_task[agent]
+        if self.strategy.revoke_at_task_end:
+            for cred in ctx.own:
+                self.revoke(cred, f"task {ctx.id} ended")
+        self.log.add(env.now, "task_end", principal=agent, presenter=agent, actor=agent, task=ctx.id,
+                     audit_human=human, decision="ok" if ok else "failed", code="root" if parent is None else "sub",
+                     reason=why, latency=env.now - ctx.start)
+        return ok
+
+    def _run_steps(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str]]:
+        env = self.env
+        template = ctx.template
+        steps_plan, overreach, _, _, _ = ctx.plan
+        for index, step in enumerate(template.steps):
+            if env.now - ctx.start > template.deadline:
+                return False, f"deadline of {template.deadline:g} s passed"
+            if overreach is not None and overreach[0] == index:
+                yield from self._overreach(ctx, overreach[1])
+            if step.delegate_to is not None:
+                ok = yield from self._delegate(ctx, step.delegate_to, self.world.tasks[step.sub_task],
+                                               steps_plan[index])
+                if not ok:
+                    return False, f"sub-task {step.sub_task} delegated to {step.delegate_to} failed"
+                continue
+            duration, review_time, approve_roll = steps_plan[index]
+            if step.approval:
+                approved, wait = yield from self._approval(review_time, approve_roll < self.scenario.approval
+                                                           .approval_probability)
+                self.log.add(env.now, "approval", principal=ctx.agent, presenter=ctx.agent, actor=ctx.agent,
+                             task=ctx.id, decision="allow" if approved else "deny",
+                             code="approved" if approved else "rejected", wait=wait,
+                             reason=f"a human {'approved' if approved else 'rejected'} "
+                                    f"{self.world.label(step.op)} after {wait:.0f} s")
+                if not approved:
+                    return False, f"a human rejected {self.world.label(step.op)}"
+            allowed = yield from self._call(ctx, step.op, step.destination, True)
+            if not allowed:
+                return False, f"{self.world.label(step.op)} was denied"
+            yield env.timeout(duration)
+        return True, "all steps done"
+
+    def _overreach(self, ctx: TaskRun, which: float) -> Generator:
+        agent = self.world.agents[ctx.agent]
+        candidates = sorted(agent.tool_ops - ctx.template.intent)
+        if candidates:
+            op = candidates[int(which * len(candidates))]
+            yield from self._call(ctx, op, "internal", False)
+
+    def _approval(self, review_time: float, approve: bool) -> Generator[Any, Any, tuple[bool, float]]:
+        start = self.env.now
+        with self.approvers.request() as slot:
+            yield slot
+            yield self.env.timeout(review_time)
+        return approve, self.env.now - start
+
+    # ------------------------------------------------------------------ calls
+
+    def credential_for(self, ctx: TaskRun, op: int) -> Generator[Any, Any, Credential | None]:
+        """The credential a benign agent presents for ``op`` in task ``ctx``."""
+        now = self.env.now
+        s = self.strategy
+        if ctx.token is not None and ctx.exchanged:
+            return ctx.token  # a delegate acting on an exchanged token has no other authority
+        for cred in ctx.creds:  # passed through by the delegator
+            if op in cred.scope and cred.usable(now):
+                break
+        else:
+            cred = None
+        if cred is not None:
+            return cred
+        if s.credential == "static_key":
+            candidates = [self.keys[a] for a in self.world.agents[ctx.agent].shared_accounts
+                          if s.identity == "shared" and a in self.keys]
+            if ctx.agent in self.keys:
+                candidates.append(self.keys[ctx.agent])
+            for cred in candidates:
+                if op in cred.scope:
+                    return cred
+            return candidates[0] if candidates else None
+        token = ctx.token
+        if token is None or now >= token.expires_at or (now >= token.effective_at and not token.revoked_by_response):
+            scope = self.world.agents[ctx.agent].role_scope
+            if s.jit_scope == "intent":
+                scope = scope & ctx.template.intent
+            latency = ctx.plan[2] if token is None else None
+            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template, latency=latency)
+            if token is None:
+                return None
+            ctx.token = token
+            ctx.own.append(token)
+            self.last_token[ctx.agent] = token
+        return token
+
+    def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool) -> Generator[Any, Any, bool]:
+        cred = yield from self.credential_for(ctx, op)
+        if cred is None:
+            return False  # the issuer refused; already logged
+        env = self.env
+        decision, code, reason = self.pep.decide(env.now, ctx.agent, cred, op, destination, ctx.template)
+        wait = 0.0
+        if decision == "escalate":
+            _, review_time, approve_roll = (0, ctx.plan[3], ctx.plan[4])
+            approved, wait = yield from self._approval(review_time, approve_roll < self.scenario.approval
+                                                       .approval_probability)
+            decision, code = ("allow", "approved") if approved else ("deny", "rejected")
+            reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
+        elif decision == "deny" and code in ("intent_operation", "intent_sensitivity", "intent_destination"):
+            self.alerts[ctx.agent] = self.alerts.get(ctx.agent, 0) + 1
+        tool, action, resource = self.world.op_keys[op]
+        principal = cred.chain[-1] if cred.chain else cred.subject
+        self.log.append((env.now, "request", principal, ctx.agent, ctx.agent, cred.id, cred.chain_text, tool,
+                         action, resource, ctx.id, cred.task, cred.human, False, in_intent, decision, code, reason,
+                         self.world.op_value[op], self.world.op_records[op], None, wait, None, None, None))
+        return decision == "allow"
+
+    # ------------------------------------------------------------------ delegation
+
+    def _delegate(self, ctx: TaskRun, delegate: str, sub: CompiledTask, plan: list) -> Generator[Any, Any, bool]:
+        if not plan:
+            return False
+        if delegate in self.retired:
+            return False
+        if self.strategy.delegation == "pass_through":
+            passed = ([ctx.token] if ctx.token is not None else []) + list(ctx.creds)
+            if self.strategy.credential == "static_key":
+                passed += [c for c in self._static_keys_of(ctx.agent) if c not in passed]
+            for cred in passed:
+                if delegate not in cred.holders:
+                    cred.holders.add(delegate)
+                    self.holdings[delegate].append(cred)
+            ok = yield from self._task(delegate, sub, plan, ctx, passed=passed)
+            return ok
+        sub_id = self._next_task_id(delegate, sub)
+        token = yield from self.exchange_token(ctx, delegate, sub, sub_id)
+        if token is None:
+            return False
+        ok = yield from self._task(delegate, sub, plan, ctx, token=token, task_id=sub_id)
+        return ok
+
+    def _static_keys_of(self, agent: str) -> list[Credential]:
+        keys = [self.keys[a] for a in self.world.agents[agent].shared_accounts
+                if self.strategy.identity == "shared" and a in self.keys]
+        if agent in self.keys:
+            keys.append(self.keys[agent])
+        return keys
+
+    def delegator_scope(self, ctx: TaskRun) -> tuple[frozenset[int], float]:
+        """What a delegator can hand on (scope) and until when (its credentials' lifetime)."""
+        creds = ([ctx.token] if ctx.token is not None else []) + ctx.creds
+        if not creds and self.strategy.credential == "static_key":
+            creds = self._static_keys_of(ctx.agent)
+        now = self.env.now
+        usable = [c for c in creds if c.usable(now)]
+        scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
+        until = max((c.unusable_at for c in usable), default=now)
+        return scope, until
+
+    def exchange_token(self, ctx: TaskRun, delegate: str, sub: CompiledTask, sub_id: str, *,
+                       malicious: bool = False, incident: Incident | None = None
+                       ) -> Generator[Any, Any, Credential | None]:
+        """RFC 8693 token exchange: scope = delegator's ∩ sub-task intent, TTL ≤ delegator's, chain kept."""
+        if ctx.token is None and self.strategy.credential == "jit_token" and not ctx.exchanged:
+            scope = self.world.agents[ctx.agent].role_scope
+            if self.strategy.jit_scope == "intent":
+                scope = scope & ctx.template.intent
+            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template)
+            if token is None:
+                return None
+            ctx.token = token
+            ctx.own.append(token)
+        scope, until = self.delegator_scope(ctx)
+        lifetime = min(self.strategy.ttl, until - self.env.now)
+        if lifetime <= 0:
+            return None
+        chain = ctx.chain + (delegate,)
+        sub_ctx = TaskRun(sub_id, delegate, sub, ctx.human, [], chain, ctx, self.env.now)
+        token = yield from self.obtain_token(
+            delegate, scope & sub.intent, sub_ctx, kind="delegated_token", lifetime=lifetime, chain=chain,
+            parent=ctx.token, intent=sub, malicious=malicious, incident=incident)
+        if token is not None:
+            ctx.own.append(token)
+        return token
+
+    # ------------------------------------------------------------------ incidents
+
+    def usable_holdings(self, agent: str) -> list[Credential]:
+        """Credentials an agent holds right now (pruning dead ones)."""
+        now = self.env.now
+        alive = [c for c in self.holdings[agent] if c.usable(now)]
+        self.holdings[agent] = alive
+        return alive
+
+    def open_incident(self, incident: Incident, stolen: list[Credential], minting: list[Credential] = ()) -> None:
+        """A compromise starts: log it, hand the attacker its credentials, start detection and the attacker."""
+        from nhisim.sim.attacker import attacker_process, potential_scope
+        from nhisim.sim.detection import detection_process
+
+        incident.rng_attacker = stream(self.seed, "attacker", incident.id)
+        incident.rng_detection = stream(self.seed, "detection", incident.id)
+        self.incidents.append(incident)
+        for cred in stolen:
+            self.acquire(incident, cred)
+        incident.minting.extend(minting)
+        for cred in minting:
+            self.acquire(incident, cred)
+        scope = potential_scope(self, incident)
+        self.log.add(self.env.now, "compromise", principal=incident.host or (stolen[0].subject if stolen else None),
+                     presenter=incident.presenter, actor=incident.actor, malicious=True, code=incident.kind,
+                     reason=self._compromise_sentence(incident, stolen), value=self.world.value(scope),
+                     incident=incident.id, scope=self.world.describe_scope(scope),
+                     until=incident.window_end if math.isfinite(incident.window_end) else None)
+        self.env.process(detection_process(self, incident))
+        self.env.process(attacker_process(self, incident))
+
+    def _compromise_sentence(self, incident: Incident, stolen: list[Credential]) -> str:
+        if incident.kind in ("agent_hijack", "delegation_abuse"):
+            return f"the attacker steers {incident.host}" + (f" and has {incident.deputy} act for it"
+                                                              if incident.deputy else "")
+        if not stolen:
+            return "the leak exposed no live credential"
+        return "the attacker obtained " + ", ".join(f"{c.id} ({c.kind.replace('_', ' ')} of {c.subject})"
+                                                    for c in stolen)
+
+    def acquire(self, incident: Incident, cred: Credential) -> None:
+        """The attacker now holds ``cred``; log what it reaches with it."""
+        if cred.id in incident.acquired:
+            return
+        incident.acquired[cred.id] = cred
+        now = self.env.now
+        if not cred.usable(now):
+            scope, cap = frozenset(), now
+            why = "already unusable (expired or revoked) when the attacker got it"
+        elif not cred.bound_to(incident.presenter):
+            scope, cap = frozenset(), now
+            why = "sender-constrained: useless to the attacker"
+        else:
+            scope = cred.scope | cred.mint_scope
+            cap = incident.window_end if math.isfinite(incident.window_end) else None
+            why = f"usable until {min(cred.unusable_at, incident.window_end):g} s unless revoked"
+        self.log.add(self.env.now, "acquire", principal=cred.subject, presenter=incident.presenter,
+                     actor=incident.actor, credential=cred.id, chain=cred.chain_text, malicious=True,
+                     code=cred.kind, reason=why, value=self.world.value(scope), until=cap, incident=incident.id,
+                     scope=self.world.describe_scope(scope))
+
+    def release(self, incident: Incident, reason: str) -> None:
+        """The attacker loses control (hijack window over, or quarantine)."""
+        if math.isfinite(incident.released_at):
+            return
+        incident.released_at = self.env.now
+        self.log.add(self.env.now, "release", presenter=incident.presenter, actor=incident.actor, malicious=True,
+                     reason=reason, incident=incident.id)
+
+    def raise_alert(self, agent: str | None, incident: Incident | None, why: str) -> None:
+        """A denied or anomalous request raised an alert; it may speed detection."""
+        from nhisim.sim.detection import on_alert
+
+        if agent is not None:
+            self.alerts[agent] = self.alerts.get(agent, 0) + 1
+        if incident is not None:
+            on_alert(self, incident, why)
+
+    def retire(self, agent: str) -> None:
+        """Offboard an agent: it stops working; its credentials are revoked only if the strategy says so."""
+        self.retired.add(agent)
+        revoked = []
+        if self.strategy.offboarding_revokes:
+            for cred in self.usable_holdings(agent):
+                if cred.subject == agent:
+                    self.revoke(cred, f"{agent} offboarded")
+                    revoked.append(cred.id)
+        self.log.add(self.env.now, "retire", principal=agent, code="revoked" if revoked else "orphaned",
+                     reason=f"{agent} retired; " + (f"revoked {', '.join(revoked)}" if revoked
+                                                    else "its credentials stay valid (orphaned)"))

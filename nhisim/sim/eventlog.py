@@ -1,0 +1,111 @@
+"""The event log: one row per request, decision and lifecycle event, stored by column.
+
+Rows are appended as tuples to a small buffer (one list append in the hot loop) and
+moved into per-column lists every few thousand rows, so memory holds columns, not row
+objects. :meth:`EventLog.to_frame` builds a pandas DataFrame on demand.
+
+Columns
+-------
+t            simulated time, seconds
+event        request | issue | revoke | task_start | task_end | compromise | acquire |
+             detect | quarantine | alert | give_up | outage | retire | run_end
+principal    the identity the record names (credential subject, or current actor of a
+             delegated token): what an auditor sees
+presenter    who actually presented the credential (an agent, or ``attacker:<threat>``)
+actor        the true actor: the agent itself, or ``attacker:<threat>`` when malicious
+credential   credential id
+chain        actor chain of a delegated token, ``a>b>c`` (earliest first)
+tool, action, resource   the operation
+task         the task instance the request belongs to (ground truth)
+audit_task   the task bound into the credential (what the audit trail can show)
+audit_human  the originating human bound into the credential
+malicious    True for the attacker's requests
+in_intent    whether the operation is in the task's declared intent (None: no task)
+decision     allow | deny (requests, issues); ok | failed (task_end)
+code         short machine reason: allowed, expired, revoked, revoked_response, scope,
+             sender_constraint, intent_operation, intent_sensitivity, intent_destination,
+             risk, quarantined, issuer_down, no_intent, approved, rejected, ...
+reason       the decision or event told in one sentence
+value        sensitivity × damage of the operation (requests), scope value (issue,
+             acquire), potential blast radius (compromise)
+records      records of the resource (requests)
+until        issue: expiry; revoke: when the revocation is effective everywhere
+wait         time spent waiting for human approval
+latency      task_end: seconds from arrival to end
+incident     the threat a row belongs to
+scope        acquire rows: the operations the attacker can reach with the credential,
+             ``action:resource=value|...``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+COLUMNS = (
+    "t", "event", "principal", "presenter", "actor", "credential", "chain", "tool", "action", "resource",
+    "task", "audit_task", "audit_human", "malicious", "in_intent", "decision", "code", "reason", "value",
+    "records", "until", "wait", "latency", "incident", "scope",
+)
+_WIDTH = len(COLUMNS)
+_FLUSH_EVERY = 4096
+
+
+class EventLog:
+    """Columnar, append-only log of one run."""
+
+    __slots__ = ("_buffer", "_columns", "meta")
+
+    def __init__(self, meta: dict[str, Any] | None = None) -> None:
+        self._buffer: list[tuple] = []
+        self._columns: list[list] = [[] for _ in COLUMNS]
+        self.meta: dict[str, Any] = dict(meta or {})
+
+    def append(self, row: tuple) -> None:
+        """Add one full row (a tuple in :data:`COLUMNS` order)."""
+        buffer = self._buffer
+        buffer.append(row)
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
+
+    def add(self, t: float, event: str, **fields: Any) -> None:
+        """Add a row by keyword (for rare lifecycle events; the hot loop uses :meth:`append`)."""
+        row = [None] * _WIDTH
+        row[0] = t
+        row[1] = event
+        for key, value in fields.items():
+            row[_INDEX[key]] = value
+        if row[_INDEX["malicious"]] is None:
+            row[_INDEX["malicious"]] = False
+        self.append(tuple(row))
+
+    def _flush(self) -> None:
+        if self._buffer:
+            for column, values in zip(self._columns, zip(*self._buffer, strict=True), strict=True):
+                column.extend(values)
+            self._buffer.clear()
+
+    def __len__(self) -> int:
+        return len(self._columns[0]) + len(self._buffer)
+
+    def column(self, name: str) -> list:
+        self._flush()
+        return self._columns[_INDEX[name]]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole log as a DataFrame, sorted by time (stable)."""
+        self._flush()
+        frame = pd.DataFrame({name: self._columns[i] for i, name in enumerate(COLUMNS)})
+        frame["malicious"] = frame["malicious"].astype(bool)
+        for name in ("t", "value", "records", "until", "wait", "latency"):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+        for name in ("event", "decision", "code"):
+            frame[name] = frame[name].astype("category")
+        frame = frame.sort_values("t", kind="stable").reset_index(drop=True)
+        frame.attrs.update(self.meta)
+        return frame
+
+
+_INDEX = {name: i for i, name in enumerate(COLUMNS)}
+I = _INDEX  # noqa: E741  (short alias for row building in the engine)

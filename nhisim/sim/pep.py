@@ -1,0 +1,86 @@
+"""The policy enforcement point: the ONE place every privileged request is decided.
+
+Benign or malicious, every tool call goes through :meth:`NativeEvaluator.decide`, which
+returns a decision (``allow``, ``deny`` or ``escalate``), a short code and a reason in
+words. Checks, in order:
+
+1. the credential is not expired (or rotated away);
+2. no revocation of it is in force at the enforcement point;
+3. the presenter is not quarantined;
+4. a sender-constrained credential is presented by its subject;
+5. the operation is in the credential's scope;
+6. with ``runtime_check: intent``: the operation is in the task's intent, the resource's
+   sensitivity is within the intent's ceiling, the destination is allowed, and the
+   agent's risk posture does not call for step-up approval.
+"""
+
+from __future__ import annotations
+
+from nhisim.sim.credentials import Credential
+from nhisim.sim.strategies import Strategy
+from nhisim.sim.world import CompiledTask, CompiledWorld
+
+ALLOW = ("allow", "allowed", "operation in the credential's scope")
+ALLOW_INTENT = ("allow", "allowed", "operation in scope and in the task's declared intent")
+EXPIRED = ("deny", "expired", "the credential has expired (or was rotated away)")
+REVOKED = ("deny", "revoked", "the credential was revoked and the revocation has reached the enforcement point")
+REVOKED_RESPONSE = ("deny", "revoked_response",
+                    "the credential was revoked by the incident response aimed at the attacker")
+QUARANTINED = ("deny", "quarantined", "the presenting agent is quarantined")
+SENDER = ("deny", "sender_constraint", "the credential is sender-constrained and the presenter is not its subject")
+SCOPE = ("deny", "scope", "the operation is outside the credential's scope")
+NO_INTENT = ("deny", "no_intent", "no human-originated task intent is bound to this request")
+INTENT_OP = "intent_operation", "the operation is not in the task's declared intent"
+INTENT_SENS = "intent_sensitivity", "the resource is more sensitive than the task's intent allows"
+INTENT_DEST = "intent_destination", "the destination is not one the task's intent allows"
+RISK = ("escalate", "risk", "the agent's risk posture is elevated: sensitive operations need a human's approval")
+
+
+class NativeEvaluator:
+    """The strategy's rules in plain Python (fast path)."""
+
+    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_escalate", "_risk_after")
+
+    def __init__(self, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
+                 alerts: dict[str, int]) -> None:
+        self.strategy = strategy
+        self.world = world
+        self.quarantined = quarantined
+        self.alerts = alerts
+        self._intent = strategy.runtime_check == "intent"
+        self._escalate = strategy.out_of_intent == "escalate"
+        self._risk_after = strategy.risk_escalation_alerts
+
+    def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
+               intent: CompiledTask | None) -> tuple[str, str, str]:
+        """Decide one request. ``intent`` is the task the request claims to serve, if any."""
+        if now >= cred.expires_at:
+            return EXPIRED
+        if now >= cred.effective_at:
+            return REVOKED_RESPONSE if cred.revoked_by_response else REVOKED
+        quarantined_at = self.quarantined.get(presenter)
+        if quarantined_at is not None and now >= quarantined_at:
+            return QUARANTINED
+        if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
+            return SENDER
+        if op not in cred.scope:
+            return SCOPE
+        if not self._intent:
+            return ALLOW
+        bound = cred.intent if cred.intent is not None else intent
+        if bound is None:
+            return NO_INTENT
+        failure = None
+        if op not in bound.intent:
+            failure = INTENT_OP
+        elif self.world.op_level[op] > bound.ceiling:
+            failure = INTENT_SENS
+        elif destination not in bound.destinations:
+            failure = INTENT_DEST
+        if failure is not None:
+            return ("escalate" if self._escalate else "deny", failure[0], failure[1])
+        if self._risk_after is not None and self.world.op_level[op] >= 2:
+            subject = cred.chain[-1] if cred.chain else cred.subject
+            if self.alerts.get(subject, 0) >= self._risk_after:
+                return RISK
+        return ALLOW_INTENT

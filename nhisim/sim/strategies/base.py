@@ -1,0 +1,97 @@
+"""A control strategy: a resolved set of knobs (SPEC §3).
+
+Presets live one per file beside this one (``rbac.py``, ``zsp.py``, ...); each defines a
+module-level ``PRESET``. A user strategy names a preset as ``base`` and overrides knobs;
+:func:`resolve_strategy` turns either into a :class:`Strategy` the engine reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any
+
+from nhisim.errors import InputError, did_you_mean
+from nhisim.scenario.models import Knobs, StrategySpec
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    """Every knob the engine honours. Times are seconds."""
+
+    name: str
+    identity: str  # shared | per_agent | workload
+    credential: str  # static_key | jit_token
+    ttl: float  # JIT token lifetime
+    rotation: float  # static key rotation period
+    jit_scope: str  # role | intent
+    revoke_at_task_end: bool
+    binding: str  # bearer | sender_constrained
+    runtime_check: str  # scope | intent
+    out_of_intent: str  # deny | escalate
+    delegation: str  # pass_through | token_exchange
+    revocation: str  # manual | automated
+    propagation: str  # immediate | cache | at_expiry
+    cache_ttl: float
+    identity_ttl: float  # workload identity document lifetime
+    offboarding_revokes: bool
+    risk_escalation_alerts: int | None
+    description: str = ""
+
+    @property
+    def jit(self) -> bool:
+        return self.credential == "jit_token"
+
+    def with_knobs(self, name: str | None = None, **knobs: Any) -> "Strategy":
+        """A copy with some knobs changed (unknown knob names are an error)."""
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = [k for k in knobs if k not in fields]
+        if unknown:
+            raise InputError.single(f"unknown strategy knob {unknown[0]!r}", location="strategy",
+                                    suggestion=did_you_mean(unknown[0], fields - {"name"}, "knobs"))
+        return dataclasses.replace(self, name=name or self.name, **knobs)
+
+    def knobs(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("name", "description")}
+
+
+def presets() -> dict[str, Strategy]:
+    """The built-in presets, one module each in this package."""
+    found: dict[str, Strategy] = {}
+    package = importlib.import_module(__package__)
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{__package__}.{info.name}")
+        preset = getattr(module, "PRESET", None)
+        if isinstance(preset, Strategy):
+            found[preset.name] = preset
+    return found
+
+
+_PRESETS: dict[str, Strategy] | None = None
+
+
+def preset(name: str) -> Strategy:
+    """A built-in preset by name."""
+    global _PRESETS
+    if _PRESETS is None:
+        _PRESETS = presets()
+    if name not in _PRESETS:
+        raise InputError.single(f"unknown strategy preset {name!r}", location="strategy",
+                                suggestion=did_you_mean(name, _PRESETS, "presets"))
+    return _PRESETS[name]
+
+
+def resolve_strategy(spec: "str | StrategySpec | Strategy | dict", name: str | None = None) -> Strategy:
+    """A preset name, a user spec (base + overrides) or a Strategy, as a Strategy."""
+    if isinstance(spec, Strategy):
+        return spec if name is None else spec.with_knobs(name=name)
+    if isinstance(spec, str):
+        return preset(spec).with_knobs(name=name or spec)
+    if isinstance(spec, dict):
+        spec = StrategySpec.model_validate(spec)
+    base = preset(spec.base)
+    overrides = {k: v for k, v in spec.model_dump(exclude={"base", "description"}).items()
+                 if k in Knobs.model_fields and v is not None}
+    return base.with_knobs(name=name or spec.base, description=spec.description or base.description, **overrides)

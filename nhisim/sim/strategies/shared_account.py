@@ -1,0 +1,31 @@
+"""Shared account: several agents hold one service account's static key.
+
+The anti-pattern OWASP calls NHI reuse (NHI9). The key's scope is the union of what its
+holders need, it never expires (rotated every 90 days), it is a bearer secret, and
+revoking it breaks every holder. Audit logs name the account, not the agent.
+"""
+
+from nhisim.sim.strategies.base import Strategy
+
+DAY = 86400.0
+
+PRESET = Strategy(
+    name="shared_account",
+    identity="shared",
+    credential="static_key",
+    ttl=900.0,
+    rotation=90 * DAY,
+    jit_scope="role",
+    revoke_at_task_end=False,
+    binding="bearer",
+    runtime_check="scope",
+    out_of_intent="deny",
+    delegation="pass_through",
+    revocation="manual",
+    propagation="immediate",
+    cache_ttl=0.0,
+    identity_ttl=3600.0,
+    offboarding_revokes=False,
+    risk_escalation_alerts=None,
+    description="one shared service-account key, rotated every 90 days; manual revocation",
+)

@@ -1,0 +1,276 @@
+"""The world as a typed graph: who can act as whom, and what each identity may do.
+
+Grammar (in the spirit of CyberBattleSim's typed world and PMapper's explained edges).
+The graph is a ``networkx.MultiDiGraph``. Every node has a ``type`` and a ``label`` (its
+bare scenario id); its node id is ``"<type>:<label>"`` (see :func:`node_id`)::
+
+    node types   human | agent | shared_account | tool | resource | role | credential
+
+Every edge has a ``type`` and a ``reason``: one sentence saying why the hop exists::
+
+    human          -owns------------> agent           the human is accountable for the agent
+    agent          -has_role--------> role            standing role of the agent
+    shared_account -has_role--------> role            standing role of the shared account
+    agent          -holds-----------> shared_account  the agent holds the account's key: it can act as it
+    agent          -holds-----------> credential      the agent can present the credential
+    credential     -acts_for--------> agent | shared_account
+                                                      presenting it is acting as its subject
+    role           -grants----------> resource        one operation (tool, action) on the resource
+    credential     -grants----------> resource        explicit scope of a scoped (runtime) credential
+    tool           -exposes---------> resource        one operation the tool offers
+    agent          -may_delegate_to-> agent           the delegate acts for the delegator (confused deputy)
+
+``grants`` and ``exposes`` edges carry ``tool``, ``action``, ``resource``, ``value``
+(sensitivity weight of the resource × damage weight of the action) and ``records``; their
+edge key is ``"<type>:<tool>:<action>"`` so that parallel operations stay distinct.
+
+Credentials. By default the graph holds the standing credentials of a static-key RBAC
+estate: one key per agent (``credential:key:<agent>``, held by the agent) and one per
+shared account (``credential:key:<account>``, held by every holder). A standing key has
+no ``grants`` edges of its own: its ``acts_for`` edge has ``inherits_scope=True`` and its
+scope is the subject's roles. A scoped credential (``CredentialDescriptor`` with
+``grants``) has explicit ``grants`` edges and an ``acts_for`` edge with
+``inherits_scope=False`` (kept for attribution, not for reach). A ``holds`` edge to a
+credential whose scope its holder already has by another edge (its own key, or the key of
+a shared account it holds) carries ``implied=True``; analysis does not traverse it, so
+paths are not reported twice.
+
+Reach (what :mod:`nhisim.world.analysis` computes): an agent reaches the grants of its
+roles, of the shared accounts and credentials it holds, and everything its delegates
+reach, transitively. A shared account reaches its roles' grants. A credential reaches its
+scope. Acting as an agent through its credential gives its roles, not its delegates nor
+the keys it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim.scenario.models import Scenario
+
+NODE_TYPES = ("human", "agent", "shared_account", "tool", "resource", "role", "credential")
+EDGE_TYPES = ("owns", "has_role", "holds", "grants", "exposes", "may_delegate_to", "acts_for")
+PRINCIPAL_TYPES = ("agent", "shared_account", "credential")
+GRAMMAR_VERSION = "nhisim-world/1"
+
+
+def node_id(type: str, id: str) -> str:
+    """The graph node id of a scenario object: ``node_id("agent", "support-bot") == "agent:support-bot"``."""
+    if type not in NODE_TYPES:
+        raise ValueError(f"unknown node type {type!r}; expected one of {', '.join(NODE_TYPES)}")
+    return f"{type}:{id}"
+
+
+def split_node_id(node: str) -> tuple[str, str]:
+    """``"agent:support-bot"`` -> ``("agent", "support-bot")``."""
+    type_, _, label = node.partition(":")
+    return type_, label
+
+
+@dataclass(frozen=True)
+class CredentialDescriptor:
+    """A credential to draw in the graph.
+
+    ``subject`` is the agent or shared account the credential acts for; ``holders`` are the
+    agents that can present it; ``grants`` (``"tool:action:resource"`` strings, grant
+    models or 3-tuples) is its explicit scope, or ``None`` for the subject's roles.
+    ``attributes`` are extra scalar node attributes (expiry, binding, ...).
+    """
+
+    id: str
+    subject: str
+    holders: tuple[str, ...] = ()
+    grants: tuple[Any, ...] | None = None
+    kind: str = "static_key"
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def standing_credentials(scenario: Scenario) -> list[CredentialDescriptor]:
+    """The standing keys of a static-key RBAC estate: one per agent and one per shared account."""
+    creds = [
+        CredentialDescriptor(id=f"key:{a.id}", subject=a.id, holders=(a.id,), kind="static_key")
+        for a in scenario.agents
+    ]
+    creds += [
+        CredentialDescriptor(id=f"key:{s.id}", subject=s.id, holders=tuple(dict.fromkeys(s.holders)),
+                             kind="shared_account_key")
+        for s in scenario.shared_accounts
+    ]
+    return creds
+
+
+def _grant_key(grant: Any) -> tuple[str, str, str]:
+    if isinstance(grant, str):
+        parts = grant.split(":")
+        if len(parts) != 3 or not all(parts):
+            raise InputError.single(f"{grant!r} is not a grant", suggestion="write tool:action:resource")
+        return parts[0], parts[1], parts[2]
+    if isinstance(grant, tuple) and len(grant) == 3:
+        return str(grant[0]), str(grant[1]), str(grant[2])
+    return grant.tool, grant.action, grant.resource
+
+
+class _Builder:
+    def __init__(self, scenario: Scenario) -> None:
+        self.s = scenario
+        self.ix = scenario.index()
+        self.g = nx.MultiDiGraph(name=scenario.name, scenario=scenario.name, grammar=GRAMMAR_VERSION)
+        self.problems: list[Problem] = []
+
+    # -- references ---------------------------------------------------------------------
+    def ref(self, value: str, pool: Iterable[str], what: str, location: str) -> bool:
+        if value in pool:
+            return True
+        self.problems.append(Problem(f"unknown {what} {value!r}", location,
+                                     suggestion=did_you_mean(value, pool, what + "s")))
+        return False
+
+    def operation(self, tool: str, action: str, resource: str, location: str) -> dict[str, Any] | None:
+        ok = self.ref(tool, self.ix.tools, "tool", location)
+        ok &= self.ref(action, self.s.weights.action_damage, "action", location)
+        ok &= self.ref(resource, self.ix.resources, "resource", location)
+        if not ok:
+            return None
+        res = self.ix.resources[resource]
+        sens = self.s.weights.sensitivity[res.sensitivity]
+        damage = self.s.weights.action_damage[action]
+        return {"tool": tool, "action": action, "resource": resource, "value": float(sens * damage),
+                "records": int(res.records), "sensitivity": res.sensitivity}
+
+    # -- nodes --------------------------------------------------------------------------
+    def add_node(self, type_: str, label: str, **attrs: Any) -> str:
+        n = node_id(type_, label)
+        self.g.add_node(n, type=type_, label=label, **attrs)
+        return n
+
+    def add_edge(self, u: str, v: str, type_: str, reason: str, key: str | None = None, **attrs: Any) -> None:
+        self.g.add_edge(u, v, key=key or type_, type=type_, reason=reason, **attrs)
+
+    def build(self, credentials: Sequence[CredentialDescriptor] | None) -> nx.MultiDiGraph:
+        s, w = self.s, self.s.weights
+        for h in s.humans:
+            self.add_node("human", h.id, title=h.title, approver=h.approver)
+        for r in s.resources:
+            self.add_node("resource", r.id, kind=r.kind, sensitivity=r.sensitivity,
+                          sensitivity_weight=float(w.sensitivity[r.sensitivity]), records=int(r.records),
+                          environment=r.environment, description=r.description)
+        for t in s.tools:
+            self.add_node("tool", t.id, kind=t.kind, description=t.description)
+        for r in s.roles:
+            self.add_node("role", r.id, description=r.description)
+        for a in s.agents:
+            self.add_node("agent", a.id, owner=a.owner, environment=a.environment, description=a.description,
+                          discovery_probability=float(a.behaviour.discovery_probability))
+        for sa in s.shared_accounts:
+            self.add_node("shared_account", sa.id, environments=",".join(sa.environments),
+                          description=sa.description)
+
+        for i, t in enumerate(s.tools):
+            for j, op in enumerate(t.operations):
+                info = self.operation(t.id, op.action, op.resource, f"tools[{i}].operations[{j}]")
+                if info:
+                    self.add_edge(node_id("tool", t.id), node_id("resource", op.resource), "exposes",
+                                  f"tool {t.id} exposes {op.action} on {op.resource}",
+                                  key=f"exposes:{t.id}:{op.action}", **info)
+        for i, r in enumerate(s.roles):
+            for j, gr in enumerate(r.grants):
+                info = self.operation(gr.tool, gr.action, gr.resource, f"roles[{i}].grants[{j}]")
+                if info:
+                    self.add_edge(node_id("role", r.id), node_id("resource", gr.resource), "grants",
+                                  f"role {r.id} grants {gr.action} on {gr.resource} through {gr.tool} "
+                                  f"({info['sensitivity']} sensitivity; value {info['value']:g})",
+                                  key=f"grants:{gr.tool}:{gr.action}", **info)
+        for i, a in enumerate(s.agents):
+            me = node_id("agent", a.id)
+            if self.ref(a.owner, self.ix.humans, "human", f"agents[{i}].owner"):
+                self.add_edge(node_id("human", a.owner), me, "owns", f"{a.owner} owns agent {a.id}")
+            for j, r in enumerate(a.roles):
+                if self.ref(r, self.ix.roles, "role", f"agents[{i}].roles[{j}]"):
+                    self.add_edge(me, node_id("role", r), "has_role",
+                                  f"{a.id} has role {r}, so it can use every grant of {r}")
+            for j, d in enumerate(a.may_delegate_to):
+                if self.ref(d, self.ix.agents, "agent", f"agents[{i}].may_delegate_to[{j}]") and d != a.id:
+                    self.add_edge(me, node_id("agent", d), "may_delegate_to",
+                                  f"{a.id} may delegate to {d}, so it can have {d} act for it "
+                                  f"with {d}'s own authority (confused deputy)")
+        for i, sa in enumerate(s.shared_accounts):
+            me = node_id("shared_account", sa.id)
+            for j, r in enumerate(sa.roles):
+                if self.ref(r, self.ix.roles, "role", f"shared_accounts[{i}].roles[{j}]"):
+                    self.add_edge(me, node_id("role", r), "has_role",
+                                  f"shared account {sa.id} has role {r}, so whoever acts as {sa.id} "
+                                  f"can use every grant of {r}")
+            for j, h in enumerate(dict.fromkeys(sa.holders)):
+                if self.ref(h, self.ix.agents, "agent", f"shared_accounts[{i}].holders[{j}]"):
+                    self.add_edge(node_id("agent", h), me, "holds",
+                                  f"{h} holds the key of shared account {sa.id}, so it can act as {sa.id}")
+
+        creds = standing_credentials(s) if credentials is None else list(credentials)
+        for c in creds:
+            self.credential(c)
+        if self.problems:
+            raise InputError(self.problems, title="cannot build the world graph")
+        return self.g
+
+    def credential(self, c: CredentialDescriptor) -> None:
+        loc = f"credential {c.id}"
+        subject = c.subject.split(":", 1)[1] if c.subject.startswith(("agent:", "shared_account:")) else c.subject
+        if subject in self.ix.agents:
+            subject_type, subject_text = "agent", f"agent {subject}"
+        elif subject in self.ix.shared_accounts:
+            subject_type, subject_text = "shared_account", f"shared account {subject}"
+        else:
+            self.problems.append(Problem(f"unknown subject {subject!r}", loc, suggestion=did_you_mean(
+                subject, list(self.ix.agents) + list(self.ix.shared_accounts), "agents or shared accounts")))
+            return
+        scoped = c.grants is not None
+        attrs = {k: v for k, v in c.attributes.items() if k not in ("type", "label")}
+        me = self.add_node("credential", c.id, kind=c.kind, subject=node_id(subject_type, subject),
+                           scoped=scoped, **attrs)
+        sub = node_id(subject_type, subject)
+        if scoped:
+            self.add_edge(me, sub, "acts_for",
+                          f"credential {c.id} acts for {subject_text}, within its own scope only",
+                          inherits_scope=False)
+            for g in c.grants or ():
+                tool, action, resource = _grant_key(g)
+                info = self.operation(tool, action, resource, loc)
+                if info:
+                    self.add_edge(me, node_id("resource", resource), "grants",
+                                  f"credential {c.id} is scoped to {action} on {resource} through {tool} "
+                                  f"({info['sensitivity']} sensitivity; value {info['value']:g})",
+                                  key=f"grants:{tool}:{action}", **info)
+        else:
+            self.add_edge(me, sub, "acts_for",
+                          f"credential {c.id} acts for {subject_text}: whoever presents it is {subject} "
+                          f"and gets the grants of its roles", inherits_scope=True)
+        for h in dict.fromkeys(c.holders):
+            h = h.split(":", 1)[1] if h.startswith("agent:") else h
+            if not self.ref(h, self.ix.agents, "agent", f"{loc} holders"):
+                continue
+            holder = node_id("agent", h)
+            implied = not scoped and (holder == sub or self.g.has_edge(holder, sub, key="holds"))
+            self.add_edge(holder, me, "holds",
+                          f"{h} holds credential {c.id} ({c.kind.replace('_', ' ')}), so it can present it",
+                          implied=implied)
+
+
+def build_graph(scenario: Scenario, credentials: Sequence[CredentialDescriptor] | None = None) -> nx.MultiDiGraph:
+    """The world graph of ``scenario`` (grammar in the module docstring).
+
+    ``credentials=None`` draws the standing keys of a static-key estate
+    (:func:`standing_credentials`); pass a list to draw other credentials instead
+    (``standing_credentials(s) + runtime`` for both). Raises :class:`InputError` on a
+    reference the graph cannot resolve.
+    """
+    return _Builder(scenario).build(credentials)
+
+
+def nodes_of_type(graph: nx.MultiDiGraph, type: str) -> list[str]:
+    """Node ids of one type, in insertion order."""
+    return [n for n, t in graph.nodes(data="type") if t == type]
