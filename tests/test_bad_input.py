@@ -2,9 +2,10 @@
 file (and the line, where the parser gives one), never a traceback; the Python API raises
 :class:`InputError` with the same text.
 
-Every case runs ``python -m nhisim validate ...`` in a subprocess. The subprocesses are
-started together once per module and awaited, so the whole file takes about as long as
-one start of the interpreter.
+The cases SPEC §10 and the brief name (``CLI_CASES``) run ``python -m nhisim validate ...``
+in a subprocess, all started together once per module and then awaited. The extra cases
+(``EXTRA_CASES``) run the same entry point, ``nhisim.cli.app.main``, in this process:
+as strict, much faster.
 """
 
 from __future__ import annotations
@@ -61,29 +62,19 @@ def _child(text: str) -> dict[str, str]:
     return {"base.yaml": BASE, "bad.yaml": "extends: base.yaml\n" + text}
 
 
-CASES: dict[str, Case] = {
+CLI_CASES: dict[str, Case] = {
     "yaml_syntax": Case(
         {"bad.yaml": "name: x\nagents:\n  - id: a\n   owner: b\n"}, "bad.yaml",
         ["YAML syntax error", "hint: check indentation"], line=4),
-    "yaml_unclosed_bracket": Case(
-        {"bad.yaml": "name: x\nexpectations: [a, b\nrun: {}\n"}, "bad.yaml", ["YAML syntax error"], line=4),
     "empty_file": Case({"bad.yaml": ""}, "bad.yaml", ["the file is empty"]),
-    "comments_only": Case({"bad.yaml": "# nothing here\n\n"}, "bad.yaml", ["the file is empty"]),
     "missing_file": Case({}, "nowhere.yaml", ["file not found"]),
     "directory": Case({"adir": None, "adir/x.yaml": BASE}, "adir",
                       ["is a directory, not a scenario file", "adir/x.yaml"]),
-    "not_a_mapping": Case({"bad.yaml": "- a\n- b\n"}, "bad.yaml", ["must be a mapping"], line=1),
-    "not_utf8": Case({"bad.yaml": b"name: \xff\xfe\n"}, "bad.yaml", ["cannot read the file", "utf-8"]),
     "unknown_top_level_key": Case(
         _child("name: c\nagnets: []\n"), "bad.yaml", ["unknown key 'agnets'", "did you mean 'agents'?"], line=3),
-    "missing_name": Case({"bad.yaml": "nmae: x\n"}, "bad.yaml",
-                         ["missing required key 'name'", "unknown key 'nmae'", "did you mean 'name'?"], line=1),
     "unknown_reference": Case(
         _child("agents:\n  - id: bot\n    owner: alise\n"), "bad.yaml",
         ["unknown human 'alise'", "agents[0].owner", "did you mean 'alice'?"], line=4),
-    "unknown_grant": Case(
-        _child("roles:\n  - id: reader\n    grants: ['api:raed:db']\n"), "bad.yaml",
-        ["exposes no operation raed", "did you mean 'api:read:db'?"], line=4),
     "wrong_type": Case(_child("run:\n  replications: lots\n"), "bad.yaml",
                        ["run.replications", "valid integer", "'lots'"], line=3),
     "negative_duration": Case(_child("run:\n  horizon: -5h\n"), "bad.yaml",
@@ -97,16 +88,8 @@ CASES: dict[str, Case] = {
     "python_tag": Case(
         {"bad.yaml": f"name: x\ntitle: !!python/object/apply:os.system ['touch {MARKER}']\n"}, "bad.yaml",
         ["refused YAML tag", "python/object/apply:os.system"], line=2),
-    "python_tag_in_parent": Case(
-        {"parent.yaml": f"name: !!python/object/new:os.system ['touch {MARKER}']\n",
-         "bad.yaml": "extends: parent.yaml\n"}, "bad.yaml", ["refused YAML tag"], named="parent.yaml", line=1),
-    "python_name_tag": Case({"bad.yaml": "name: x\ntitle: !!python/name:os.system\n"}, "bad.yaml",
-                            ["refused YAML tag"], line=2),
     "over_size_limit": Case({"bad.yaml": BASE}, "bad.yaml", ["over the 200-byte limit", MAX_BYTES_ENV],
                             env={MAX_BYTES_ENV: "200"}),
-    "parent_over_size_limit": Case({"base.yaml": BASE + "#" * 500, "bad.yaml": "extends: base.yaml\n"},
-                                   "bad.yaml", ["over the 600-byte limit"], named="base.yaml",
-                                   env={MAX_BYTES_ENV: "600"}),
     "unknown_threat_kind": Case(
         _child("threats:\n  - {kind: secret_leek, principal: bot, at: 1h}\n"), "bad.yaml",
         ["unknown threat kind 'secret_leek'", "did you mean 'secret_leak'?"], line=3),
@@ -115,6 +98,27 @@ CASES: dict[str, Case] = {
                                  sets=["strategies.zsp.tll=1h"]),
     "bad_set_no_equals": Case({"base.yaml": BASE}, "base.yaml", ["has no '='", "PATH=VALUE"],
                               named="--set", sets=["strategies.zsp.ttl"]),
+}
+
+EXTRA_CASES: dict[str, Case] = {
+    "yaml_unclosed_bracket": Case(
+        {"bad.yaml": "name: x\nexpectations: [a, b\nrun: {}\n"}, "bad.yaml", ["YAML syntax error"], line=3),
+    "comments_only": Case({"bad.yaml": "# nothing here\n\n"}, "bad.yaml", ["the file is empty"]),
+    "not_a_mapping": Case({"bad.yaml": "- a\n- b\n"}, "bad.yaml", ["must be a mapping"], line=1),
+    "not_utf8": Case({"bad.yaml": b"name: \xff\xfe\n"}, "bad.yaml", ["cannot read the file", "utf-8"]),
+    "missing_name": Case({"bad.yaml": "nmae: x\n"}, "bad.yaml",
+                         ["missing required key 'name'", "unknown key 'nmae'", "did you mean 'name'?"], line=1),
+    "unknown_grant": Case(
+        _child("roles:\n  - id: reader\n    grants: ['api:raed:db']\n"), "bad.yaml",
+        ["exposes no operation raed", "did you mean 'api:read:db'?"], line=4),
+    "python_tag_in_parent": Case(
+        {"parent.yaml": f"name: !!python/object/new:os.system ['touch {MARKER}']\n",
+         "bad.yaml": "extends: parent.yaml\n"}, "bad.yaml", ["refused YAML tag"], named="parent.yaml", line=1),
+    "python_name_tag": Case({"bad.yaml": "name: x\ntitle: !!python/name:os.system\n"}, "bad.yaml",
+                            ["refused YAML tag"], line=2),
+    "parent_over_size_limit": Case({"base.yaml": BASE + "#" * 500, "bad.yaml": "extends: base.yaml\n"},
+                                   "bad.yaml", ["over the 600-byte limit"], named="base.yaml",
+                                   env={MAX_BYTES_ENV: "600"}),
     "bad_set_unknown_item": Case({"base.yaml": BASE}, "base.yaml", ["no item 'robot' in agents", "did you mean 'bot'?"],
                                  sets=["agents.robot.behaviour.discovery_probability=0.1"]),
     "bad_set_value": Case({"base.yaml": BASE}, "base.yaml", ["run.replications", "greater than or equal to 1"],
@@ -131,6 +135,7 @@ CASES: dict[str, Case] = {
          + "".join(f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10))},
         "bad.yaml", ["unknown key 'l0'"], line=2),
 }
+CASES = {**CLI_CASES, **EXTRA_CASES}
 
 
 def _materialise(root: Path, case: Case) -> None:
@@ -145,41 +150,75 @@ def _materialise(root: Path, case: Case) -> None:
             path.write_text(content)
 
 
-def _argv(case: Case) -> list[str]:
-    argv = [sys.executable, "-m", "nhisim", "validate", case.target]
+def _args(case: Case) -> list[str]:
+    args = ["validate", case.target]
     for s in case.sets:
-        argv += ["--set", s]
-    return argv
+        args += ["--set", s]
+    return args
+
+
+@dataclass
+class Result:
+    root: Path
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
-    """Start every case's subprocess at once, then collect them."""
+def cli_runs(tmp_path_factory) -> dict[str, Result]:
+    """Start every CLI case's subprocess at once, then collect them."""
     base_env = {k: v for k, v in os.environ.items() if k != MAX_BYTES_ENV}
-    base_env["COLUMNS"] = "100"
     started = {}
-    for name, case in CASES.items():
+    for name, case in CLI_CASES.items():
         root = tmp_path_factory.mktemp(name)
         _materialise(root, case)
-        proc = subprocess.Popen(_argv(case), cwd=root, env={**base_env, **case.env}, text=True,
+        proc = subprocess.Popen([sys.executable, "-m", "nhisim", *_args(case)], cwd=root,
+                                env={**base_env, **case.env}, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         started[name] = (root, proc)
     done = {}
     for name, (root, proc) in started.items():
         try:
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
             err += "\n<timed out>"
-        done[name] = (root, subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+        done[name] = Result(root, proc.returncode, out, err)
     return done
 
 
+def run_in_process(case: Case, root: Path, monkeypatch, capsys) -> Result:
+    """``nhisim.cli.app.main`` in this process, in ``root``, with the case's environment."""
+    from nhisim.cli.app import main
+
+    _materialise(root, case)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv(MAX_BYTES_ENV, raising=False)
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(_args(case))
+    out, err = capsys.readouterr()
+    return Result(root, info.value.code, out, err)
+
+
+@pytest.fixture
+def result_of(cli_runs, tmp_path, monkeypatch, capsys):
+    def get(name: str) -> Result:
+        if name in cli_runs:
+            return cli_runs[name]
+        return run_in_process(EXTRA_CASES[name], tmp_path, monkeypatch, capsys)
+
+    return get
+
+
 @pytest.mark.parametrize("name", list(CASES))
-def test_cli_reports_bad_input_on_one_screen(name, runs):
+def test_cli_reports_bad_input_on_one_screen(name, result_of):
     case = CASES[name]
-    root, result = runs[name]
+    result = result_of(name)
     output = result.stdout + result.stderr
     assert "<timed out>" not in result.stderr
     assert "Traceback" not in output, output
@@ -195,45 +234,38 @@ def test_cli_reports_bad_input_on_one_screen(name, runs):
         assert f"{named}:{case.line}" in result.stderr, result.stderr
     for text in case.expect:
         assert text in result.stderr, f"{text!r} not in:\n{result.stderr}"
-    assert not (root / MARKER).exists(), "a YAML tag was executed"
+    assert not (result.root / MARKER).exists(), "a YAML tag was executed"
 
 
-@pytest.mark.parametrize("name", [n for n, c in CASES.items() if c.named != "--set"])
-def test_python_api_raises_the_same_error(name, runs, monkeypatch):
+@pytest.mark.parametrize("name", list(CASES))
+def test_python_api_raises_the_same_error(name, result_of, monkeypatch):
     case = CASES[name]
-    root, result = runs[name]
-    monkeypatch.chdir(root)
+    result = result_of(name)
+    monkeypatch.chdir(result.root)
     monkeypatch.delenv(MAX_BYTES_ENV, raising=False)
     for key, value in case.env.items():
         monkeypatch.setenv(key, value)
-    overrides = dict(parse_override(s) for s in case.sets)
     with pytest.raises(InputError) as info:
+        overrides = dict(parse_override(s) for s in case.sets)
         load_scenario(case.target, overrides)
     error = info.value
     assert error.exit_code == 2
     text = error.render()
-    assert text in result.stderr  # the CLI prints exactly this
     assert str(error) == text
+    assert "error: invalid input\n" + text + "\n" == result.stderr  # the CLI prints exactly this
     for expected in case.expect:
         assert expected in text
     if case.line is not None:
         assert any(p.line == case.line for p in error.problems)
-    assert not (root / MARKER).exists()
+    assert not (result.root / MARKER).exists()
 
 
-def test_python_api_set_without_equals():
-    with pytest.raises(InputError) as info:
-        parse_override("strategies.zsp.ttl")
-    assert info.value.render() in "\n".join(
-        subprocess.run(_argv(CASES["bad_set_no_equals"]), capture_output=True, text=True,
-                       cwd=Path(__file__).parent).stderr.splitlines()[1:])
-
-
-def test_python_tag_is_never_executed_even_outside_a_value(tmp_path):
+def test_python_tag_is_never_executed_wherever_it_is(tmp_path):
     marker = tmp_path / "marker"
     for text in (f"!!python/object/apply:os.system ['touch {marker}']\n",
                  f"name: x\n? !!python/object/apply:os.system ['touch {marker}']\n: 1\n",
-                 f"name: x\nextends: !!python/object/apply:os.system ['touch {marker}']\n"):
+                 f"name: x\nextends: !!python/object/apply:os.system ['touch {marker}']\n",
+                 f"name: x\nrun: !!python/object/apply:subprocess.call [['touch', '{marker}']]\n"):
         path = tmp_path / "evil.yaml"
         path.write_text(text)
         with pytest.raises(InputError, match="refused YAML tag"):
@@ -241,18 +273,28 @@ def test_python_tag_is_never_executed_even_outside_a_value(tmp_path):
     assert not marker.exists()
 
 
-def test_bad_size_limit_variable_is_bad_input(tmp_path):
-    (tmp_path / "base.yaml").write_text(BASE)
-    env = {**os.environ, MAX_BYTES_ENV: "lots"}
-    result = subprocess.run([sys.executable, "-m", "nhisim", "validate", "base.yaml"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True)
+def test_bad_size_limit_variable_is_bad_input(tmp_path, monkeypatch, capsys):
+    case = Case({"base.yaml": BASE}, "base.yaml", [], env={MAX_BYTES_ENV: "lots"})
+    result = run_in_process(case, tmp_path, monkeypatch, capsys)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert MAX_BYTES_ENV in result.stderr and "positive whole number" in result.stderr
 
 
-def test_good_file_still_validates(tmp_path):
-    (tmp_path / "base.yaml").write_text(BASE)
-    result = subprocess.run([sys.executable, "-m", "nhisim", "validate", "base.yaml", "--set", "strategies.zsp.ttl=1h"],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "ok base.yaml" in result.stdout
+def test_good_file_still_validates(tmp_path, monkeypatch, capsys):
+    case = Case({"base.yaml": BASE}, "base.yaml", [], sets=["strategies.zsp.ttl=1h"])
+    result = run_in_process(case, tmp_path, monkeypatch, capsys)
+    assert result.returncode in (0, None), result.stderr
+    assert "ok base.yaml" in result.stdout and result.stderr == ""
+
+
+def test_one_bad_file_among_good_ones(tmp_path, monkeypatch, capsys):
+    case = Case({"base.yaml": BASE, "bad.yaml": "name: [\n"}, "base.yaml", [])
+    _materialise(tmp_path, case)
+    monkeypatch.chdir(tmp_path)
+    from nhisim.cli.app import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["validate", "base.yaml", "bad.yaml", "base.yaml"])
+    out, err = capsys.readouterr()
+    assert info.value.code == 2
+    assert out.count("ok base.yaml") == 2 and "bad.yaml:" in err

@@ -25,8 +25,13 @@ from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS
 from nhisim.scenario.models import Scenario
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean and a Student-t confidence interval; NaNs are ignored, an infinite value makes it infinite."""
+def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf
+            ) -> tuple[float, float, float, int]:
+    """Mean and a Student-t confidence interval (not below ``floor``).
+
+    NaNs (runs where the metric has no meaning) are ignored; an infinite value makes the
+    mean infinite.
+    """
     x = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], dtype=float)
     n = len(x)
     if n == 0:
@@ -38,7 +43,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float,
     if n < 2:
         return m, math.nan, math.nan, n
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return m, m - half, m + half, n
+    return m, max(m - half, floor), m + half, n
 
 
 @dataclass
@@ -69,7 +74,7 @@ class Comparison:
         for strategy in self.strategies:
             own = self.runs[self.runs["strategy"] == strategy].set_index("replication")
             for metric in metrics:
-                mean, lo, hi, n = mean_ci(own[metric].tolist(), level)
+                mean, lo, hi, n = mean_ci(own[metric].tolist(), level, floor=0.0)
                 diffs = (own[metric] - base[metric].reindex(own.index)).tolist()
                 with np.errstate(invalid="ignore"):
                     d_mean, d_lo, d_hi, _ = mean_ci(diffs, level)
@@ -111,7 +116,7 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[
 def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
             overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
-            progress: Callable[[int, int], None] | None = None) -> Comparison:
+            progress: Callable[[int, int], None] | None = None, engine: str | None = None) -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`."""
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
@@ -128,7 +133,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
     for r in range(replications):
         run_seed = replication_seed(seed, r)
         for name in names:
-            results.append(simulate(model, name, run_seed, r, keep_events=keep_events, name=name))
+            results.append(simulate(model, name, run_seed, r, keep_events=keep_events, name=name, engine=engine))
             if progress:
                 progress(len(results), total)
     runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])

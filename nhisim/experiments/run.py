@@ -54,9 +54,9 @@ class RunResult:
 
 
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,
-             keep_events: bool = True, name: str | None = None) -> RunResult:
+             keep_events: bool = True, name: str | None = None, engine: str | None = None) -> RunResult:
     """Run the engine once and compute the metrics (the unit of work every executor runs)."""
-    sim = Simulation(scenario, strategy, seed=seed)
+    sim = Simulation(scenario, strategy, seed=seed, engine=engine)
     events = sim.run().to_frame()
     metrics = compute_metrics(events)
     return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics,
@@ -64,11 +64,11 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
 
 
 def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac", seed: int | None = None,
-        overrides: Mapping[str, Any] | None = None) -> RunResult:
+        overrides: Mapping[str, Any] | None = None, engine: str | None = None) -> RunResult:
     """Run one scenario under one strategy with one seed.
 
     ``strategy`` is a name from the scenario's ``strategies`` (or a preset), or a
     :class:`~nhisim.sim.strategies.Strategy`. Same inputs and seed, same event log.
     """
     model = as_scenario(scenario, overrides)
-    return simulate(model, strategy, model.run.seed if seed is None else seed)
+    return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)

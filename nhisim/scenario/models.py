@@ -436,6 +436,10 @@ class StrategySpec(Knobs):
 
     base: Literal["shared_account", "rbac", "zsp", "intent"]
     description: str = ""
+    engine: Literal["native", "cedar"] | None = Field(
+        None, description="decision engine behind the enforcement point (default native)")
+    policies: list[str] = Field(
+        default_factory=list, description="Cedar policy files (relative to the scenario file) used with engine: cedar")
 
 
 def _strategy_from_text(value: Any) -> Any:

@@ -35,7 +35,7 @@ import simpy
 from nhisim.scenario.models import Scenario
 from nhisim.sim.credentials import INF, Credential, propagation_delay
 from nhisim.sim.eventlog import COLUMNS, EventLog
-from nhisim.sim.pep import NativeEvaluator
+from nhisim.sim.pep import make_evaluator
 from nhisim.sim.rng import stream
 from nhisim.sim.strategies import Strategy, resolve_strategy
 from nhisim.sim.world import CompiledTask, CompiledWorld, compile_world
@@ -103,7 +103,7 @@ class Simulation:
     """One run: a scenario, a strategy, a seed."""
 
     def __init__(self, scenario: Scenario, strategy: str | Strategy | Any = "rbac", seed: int | None = None,
-                 horizon: float | None = None, world: CompiledWorld | None = None) -> None:
+                 horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None) -> None:
         self.scenario = scenario
         if isinstance(strategy, str) and strategy in scenario.strategies:
             self.strategy = resolve_strategy(scenario.strategies[strategy], name=strategy)
@@ -118,7 +118,10 @@ class Simulation:
         self.quarantined: dict[str, float] = {}
         self.alerts: dict[str, int] = {}
         self.retired: set[str] = set()
-        self.pep = NativeEvaluator(self.strategy, self.world, self.quarantined, self.alerts)
+        spec = scenario.strategies.get(self.strategy.name)
+        self.engine = engine or (spec.engine if spec is not None and spec.engine else "native")
+        self.pep = make_evaluator(self.engine, self.strategy, self.world, self.quarantined, self.alerts,
+                                  scenario=scenario, policies=list(spec.policies) if spec is not None else [])
         self.keys: dict[str, Credential] = {}  # current static key of each identity
         self.identity_docs: dict[str, Credential] = {}
         self.holdings: dict[str, list[Credential]] = {a: [] for a in self.world.agents}

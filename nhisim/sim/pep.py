@@ -84,3 +84,18 @@ class NativeEvaluator:
             if self.alerts.get(subject, 0) >= self._risk_after:
                 return RISK
         return ALLOW_INTENT
+
+
+def make_evaluator(engine: str, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
+                   alerts: dict[str, int], *, scenario=None, policies: list[str] | None = None):
+    """The decision engine behind the enforcement point: ``native`` (plain Python) or ``cedar``."""
+    if engine == "native":
+        return NativeEvaluator(strategy, world, quarantined, alerts)
+    if engine == "cedar":
+        from nhisim.sim.cedar import CedarEvaluator
+
+        return CedarEvaluator(strategy, world, quarantined, alerts, scenario=scenario, policies=policies or [])
+    from nhisim.errors import InputError, did_you_mean
+
+    raise InputError.single(f"unknown engine {engine!r}", location="--engine",
+                            suggestion=did_you_mean(engine, ["native", "cedar"], "engines"))

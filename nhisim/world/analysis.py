@@ -47,6 +47,7 @@ __all__ = [
     "escalation_paths",
     "exposure",
     "resolve",
+    "SEARCH_LIMIT",
 ]
 
 _TYPE_WORDS = {"agent": "agent", "shared_account": "shared account", "credential": "credential"}
@@ -602,49 +603,56 @@ def _bit_values(bitsets: list[int], n_ops: int, values: np.ndarray, chunk: int =
 # --------------------------------------------------------------------------- public API
 
 
-def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50) -> BlastRadius:
+SEARCH_LIMIT = 200_000
+
+
+def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50,
+                 search_limit: int = SEARCH_LIMIT) -> BlastRadius:
     """What ``principal`` (agent, shared account or credential; bare id or node id) can reach.
 
     Returns the total value over distinct (action, resource) operations, each operation
-    with all its escalation paths (at most ``max_paths`` each, the shortest always kept).
+    with its escalation paths, shortest first: all of them, or the ``max_paths`` shortest
+    (``truncated`` set). ``search_limit`` bounds the path search on huge cyclic estates
+    (operations it could not finish are flagged ``truncated`` and keep one shortest path).
     """
     g = _graph_of(world)
     node = resolve(g, principal)
     idx = _Reach(g)
     bits = idx.principal_bits(node)
-    ops = idx.operations(node, bits, max_paths)
+    ops = idx.operations(node, bits, max_paths, search_limit)
     return BlastRadius(principal=node, type=idx.types[node], value=idx.value(bits),
-                       own_value=idx.value(idx.own_bits(node) & bits), operations=ops, max_paths=max_paths)
+                       own_value=idx.value(idx.scope(node) & bits), operations=ops, max_paths=max_paths)
 
 
-def escalation_paths(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50) -> list[Path]:
+def escalation_paths(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50,
+                     search_limit: int = SEARCH_LIMIT) -> list[Path]:
     """Paths to operations beyond the principal's own roles (through shared accounts, credentials, delegation).
 
-    Highest value first, then shortest first.
+    Highest-value operation first, then shortest path first.
     """
-    radius = blast_radius(world, principal, max_paths=max_paths)
+    radius = blast_radius(world, principal, max_paths=max_paths, search_limit=search_limit)
     return [p for op in radius.operations if not op.own for p in op.paths]
 
 
 def exposure(world: Scenario | nx.MultiDiGraph, resource: str, max_paths: int = 50,
-             types: Iterable[str] = PRINCIPAL_TYPES) -> Exposure:
-    """Which principals (agents, shared accounts, credentials) can reach ``resource``, and how."""
+             types: Iterable[str] = PRINCIPAL_TYPES, search_limit: int = SEARCH_LIMIT) -> Exposure:
+    """Which principals (agents, shared accounts, credentials) can reach ``resource``, and how.
+
+    ``types`` narrows the principals listed; ``max_paths`` and ``search_limit`` are per
+    principal, as in :func:`blast_radius`.
+    """
     g = _graph_of(world)
     node = resolve(g, resource, types=("resource",), what="resource")
     idx = _Reach(g)
-    mask = 0
-    for (_, res), i in idx.bit.items():
-        if res == node:
-            mask |= 1 << i
-    wanted = tuple(types)
+    mask = sum(1 << i for (_, res), i in idx.bit.items() if res == node)
+    wanted = set(types)
     principals = []
     if mask:
+        levels = _Levels(idx, idx.all_states(), mask)
         for p, t in idx.types.items():
-            if t not in wanted:
-                continue
-            bits = idx.principal_bits(p) & mask
-            if bits:
-                ops = idx.operations(p, bits, max_paths)
+            if t in wanted and levels.final(idx.start(p)):
+                bits = idx.principal_bits(p) & mask
+                ops = idx.operations(p, bits, max_paths, search_limit, levels)
                 principals.append(PrincipalExposure(principal=p, type=t, value=idx.value(bits), operations=ops))
     order = {t: i for i, t in enumerate(PRINCIPAL_TYPES)}
     principals.sort(key=lambda e: (-e.value, order.get(e.type, 9), e.principal))

@@ -1,0 +1,170 @@
+"""Commands that simulate: ``run`` and ``compare``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from nhisim.cli.app import app
+from nhisim.cli.commands_scenario import parse_sets
+from nhisim.errors import InputError
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _split(values: str | None) -> list[str] | None:
+    return [v.strip() for v in values.split(",") if v.strip()] if values else None
+
+
+def _json_safe(records: list[dict]) -> list[dict]:
+    def clean(v):
+        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+            return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
+        return v.item() if hasattr(v, "item") else v
+
+    return [{k: clean(v) for k, v in r.items()} for r in records]
+
+
+def output_dir(path: Path) -> Path:
+    """A results folder we may write to (created if missing), or a clear error."""
+    if path.exists() and not path.is_dir():
+        raise InputError.single("is a file, not a folder", file=str(path), suggestion="give a folder for --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".nhisim-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError.single(f"cannot write to this folder: {exc.strerror or exc}", file=str(path),
+                                suggestion="choose a folder you can write to") from None
+    return path
+
+
+@app.command()
+def run(
+    file: Path = typer.Argument(..., help="scenario file"),
+    strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy name (scenario's or a preset)"),
+    seed: int = typer.Option(None, "--seed", help="random seed (default: the scenario's run.seed)"),
+    set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
+    events: Path = typer.Option(None, "--events", help="write the event log to this Parquet or CSV file"),
+    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+) -> None:
+    """Run one scenario under one strategy with one seed and print its metrics."""
+    from nhisim.experiments import run as run_once
+    from nhisim.reports.format import fmt, label
+
+    result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_))
+    if events is not None:
+        events.parent.mkdir(parents=True, exist_ok=True)
+        frame = result.events
+        if events.suffix == ".csv":
+            frame.to_csv(events, index=False)
+        else:
+            frame.to_parquet(events, index=False)
+    if as_json:
+        typer.echo(json.dumps(_json_safe([result.row])[0], indent=2))
+        return
+    table = Table(title=f"{result.scenario} · {result.strategy} · seed {result.seed}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for metric, value in result.metrics.items():
+        table.add_row(label(metric), fmt(metric, value))
+    console.print(table)
+
+
+def comparison_table(comparison, metrics=None) -> Table:
+    """The Rich summary table of a comparison: one row per metric, one column per strategy.
+
+    Cells are the mean and its 95% CI; green/red mark a paired difference vs the baseline
+    that is significantly better/worse.
+    """
+    from nhisim.reports.format import HEADLINE, fmt_ci, label
+
+    metrics = list(metrics or HEADLINE)
+    summary = comparison.summary(metrics).set_index(["strategy", "metric"])
+    table = Table(title=f"{comparison.scenario.name}: {comparison.replications} paired replications, "
+                        f"baseline {comparison.baseline} (mean, 95% CI)")
+    table.add_column("metric", style="bold")
+    for strategy in comparison.strategies:
+        table.add_column(strategy, justify="right")
+    for metric in metrics:
+        cells = []
+        for strategy in comparison.strategies:
+            r = summary.loc[(strategy, metric)]
+            text = fmt_ci(metric, r["mean"], r["ci_low"], r["ci_high"])
+            colour = {"better": "green", "worse": "red"}.get(r["better"])
+            cells.append(f"[{colour}]{text}[/]" if colour else text)
+        table.add_row(label(metric), *cells)
+    return table
+
+
+def run_comparisons(files: list[Path], strategies: list[str] | None, replications: int | None, seed: int | None,
+                    baseline: str | None, overrides: dict, quiet: bool):
+    """Compare on each file with a progress bar; return the Comparison objects."""
+    from nhisim.experiments import compare
+
+    out = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as progress:
+        for file in files:
+            task = progress.add_task(f"{file.name}", total=None)
+
+            def tick(done: int, total: int, task=task) -> None:
+                progress.update(task, completed=done, total=total)
+
+            out.append(compare(file, strategies=strategies, replications=replications, seed=seed,
+                               baseline=baseline, overrides=overrides, progress=tick))
+    return out
+
+
+@app.command()
+def compare(
+    files: list[Path] = typer.Argument(..., help="scenario files"),
+    strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
+    replications: int = typer.Option(None, "--replications", "-r", min=1, help="paired replications per strategy"),
+    seed: int = typer.Option(None, "--seed", help="base seed"),
+    baseline: str = typer.Option(None, "--baseline", help="strategy the others are compared against"),
+    out: Path = typer.Option(None, "--out", help="folder for runs.parquet and events.parquet"),
+    set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+    as_json: bool = typer.Option(False, "--json", help="print the runs as a JSON array"),
+) -> None:
+    """Compare strategies on scenarios with paired random runs and confidence intervals."""
+    if out is not None:
+        output_dir(out)
+    comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
+                                  quiet=as_json)
+    runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
+    if out is not None:
+        write_results(out, comparisons)
+    if as_json:
+        typer.echo(json.dumps(_json_safe(runs.to_dict("records"))))
+        return
+    for comparison in comparisons:
+        console.print(comparison_table(comparison))
+    if out is not None:
+        console.print(f"wrote {out / 'runs.parquet'} and {out / 'events.parquet'}")
+
+
+def write_results(out: Path, comparisons) -> None:
+    """runs.parquet (one row per run) and events.parquet (every run's event log)."""
+    runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
+    runs.to_parquet(out / "runs.parquet", index=False)
+    frames = []
+    for c in comparisons:
+        ev = c.events
+        if len(ev):
+            frames.append(ev.assign(scenario=c.scenario.name))
+    if frames:
+        events = pd.concat(frames, ignore_index=True)
+        for col in ("event", "decision", "code"):
+            events[col] = events[col].astype(str)
+        events["in_intent"] = events["in_intent"].astype("boolean")
+        events.to_parquet(out / "events.parquet", index=False)
