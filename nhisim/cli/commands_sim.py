@@ -164,7 +164,5 @@ def write_results(out: Path, comparisons) -> None:
             frames.append(ev.assign(scenario=c.scenario.name))
     if frames:
         events = pd.concat(frames, ignore_index=True)
-        for col in ("event", "decision", "code"):
-            events[col] = events[col].astype(str)
         events["in_intent"] = events["in_intent"].astype("boolean")
         events.to_parquet(out / "events.parquet", index=False)

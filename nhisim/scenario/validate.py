@@ -2,8 +2,11 @@
 
 Pydantic checks each value on its own; this module checks the scenario as a whole
 (owners are humans, roles exist, grants name an operation a tool really exposes, a
-delegated sub-task is served by its delegate, ...). Each problem names its location as
-a path (``agents[2].roles[0]``) and suggests the nearest valid name.
+delegated sub-task is served by its delegate, ...), that every tag is an id of the
+threat catalog (:mod:`nhisim.scenario.catalog`) and that every expectation parses
+(:mod:`nhisim.scenario.expectations`). Each problem names its location as a path
+(``agents[2].roles[0]``, ``tags.owasp_asi[0]``, ``expectations[1]``) and suggests the
+nearest valid name.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from collections.abc import Iterable
 import networkx as nx
 
 from nhisim.errors import Problem, did_you_mean
+from nhisim.scenario.catalog import check_tags
+from nhisim.scenario.expectations import ClaimError, parse_claim
 from nhisim.scenario.models import (
     AgentHijack,
     CallStep,
@@ -38,7 +43,8 @@ def check_references(scenario: Scenario) -> list[Problem]:
         pool = list(pool)
         if value in pool:
             return True
-        problems.append(Problem(f"unknown {what} {value!r}", location, suggestion=did_you_mean(value, pool, what + "s")))
+        plural = what[:-1] + "ies" if what.endswith("y") else what + "s"
+        problems.append(Problem(f"unknown {what} {value!r}", location, suggestion=did_you_mean(value, pool, plural)))
         return False
 
     def grant(g, location: str) -> None:
@@ -152,4 +158,11 @@ def check_references(scenario: Scenario) -> list[Problem]:
 
     if scenario.run.baseline is not None:
         ref(scenario.run.baseline, scenario.strategies, "strategy", "run.baseline")
+
+    problems.extend(check_tags(scenario.tags))
+    for i, text in enumerate(scenario.expectations):
+        try:
+            parse_claim(text, scenario.strategies)
+        except ClaimError as exc:
+            problems.append(Problem(exc.message, f"expectations[{i}]", suggestion=exc.suggestion))
     return problems

@@ -141,6 +141,9 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
         approved, wait = yield from sim._approval(review, fooled)
         decision, code = ("allow", "approved") if approved else ("deny", "rejected")
         reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
+        died = sim.pep.still_valid(env.now, presenter, cred) if approved else None
+        if died is not None:
+            decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
     tool, action, resource = sim.world.op_keys[op]
     in_intent = (op in intent.intent) if intent is not None else False
     principal = cred.chain[-1] if cred.chain else cred.subject

@@ -41,6 +41,7 @@ from nhisim.sim.strategies import Strategy, resolve_strategy
 from nhisim.sim.world import CompiledTask, CompiledWorld, compile_world
 
 _NONE_ROW = (None,) * len(COLUMNS)
+RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
 
 
 class TaskRun:
@@ -477,8 +478,16 @@ class Simulation:
                                                        .approval_probability)
             decision, code = ("allow", "approved") if approved else ("deny", "rejected")
             reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
+            died = self.pep.still_valid(env.now, ctx.agent, cred) if approved else None
+            if died is not None and died[1] == "expired":  # the approval stands: renew the token and go on
+                renewed = yield from self.credential_for(ctx, op)
+                if renewed is not None and renewed.usable(env.now):
+                    cred = renewed
+                    died = self.pep.still_valid(env.now, ctx.agent, cred)
+            if died is not None:
+                decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
         elif decision == "deny" and code in ("intent_operation", "intent_sensitivity", "intent_destination"):
-            self.alerts[ctx.agent] = self.alerts.get(ctx.agent, 0) + 1
+            self.note_alert(ctx.agent)
         tool, action, resource = self.world.op_keys[op]
         principal = cred.chain[-1] if cred.chain else cred.subject
         self.log.append((env.now, "request", principal, ctx.agent, ctx.agent, cred.id, cred.chain_text, tool,
@@ -628,9 +637,18 @@ class Simulation:
         from nhisim.sim.detection import on_alert
 
         if agent is not None:
-            self.alerts[agent] = self.alerts.get(agent, 0) + 1
+            self.note_alert(agent)
         if incident is not None:
             on_alert(self, incident, why)
+
+    def note_alert(self, agent: str) -> None:
+        """Count an alert on ``agent`` for its risk posture; alerts older than the window are forgotten."""
+        self.alerts[agent] = self.alerts.get(agent, 0) + 1
+        self.env.process(self._forget_alert(agent))
+
+    def _forget_alert(self, agent: str) -> Generator:
+        yield self.env.timeout(RISK_WINDOW)
+        self.alerts[agent] -= 1
 
     def retire(self, agent: str) -> None:
         """Offboard an agent: it stops working; its credentials are revoked only if the strategy says so."""

@@ -100,8 +100,6 @@ class EventLog:
         frame["malicious"] = frame["malicious"].astype(bool)
         for name in ("t", "value", "records", "until", "wait", "latency"):
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-        for name in ("event", "decision", "code"):
-            frame[name] = frame[name].astype("category")
         frame = frame.sort_values("t", kind="stable").reset_index(drop=True)
         frame.attrs.update(self.meta)
         return frame

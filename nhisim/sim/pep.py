@@ -11,7 +11,9 @@ words. Checks, in order:
 5. the operation is in the credential's scope;
 6. with ``runtime_check: intent``: the operation is in the task's intent, the resource's
    sensitivity is within the intent's ceiling, the destination is allowed, and the
-   agent's risk posture does not call for step-up approval.
+   agent's risk posture does not call for step-up approval. An operation outside an
+   intent-scoped token is an out-of-intent request: denied, or escalated to a human
+   when the strategy says so and the subject's roles entitle it.
 """
 
 from __future__ import annotations
@@ -51,6 +53,17 @@ class NativeEvaluator:
         self._escalate = strategy.out_of_intent == "escalate"
         self._risk_after = strategy.risk_escalation_alerts
 
+    def still_valid(self, now: float, presenter: str, cred: Credential) -> tuple[str, str, str] | None:
+        """After a wait for approval: the denial if the credential or presenter died meanwhile."""
+        if now >= cred.expires_at:
+            return EXPIRED
+        if now >= cred.effective_at:
+            return REVOKED_RESPONSE if cred.revoked_by_response else REVOKED
+        quarantined_at = self.quarantined.get(presenter)
+        if quarantined_at is not None and now >= quarantined_at:
+            return QUARANTINED
+        return None
+
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
                intent: CompiledTask | None) -> tuple[str, str, str]:
         """Decide one request. ``intent`` is the task the request claims to serve, if any."""
@@ -63,11 +76,18 @@ class NativeEvaluator:
             return QUARANTINED
         if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
             return SENDER
-        if op not in cred.scope:
-            return SCOPE
         if not self._intent:
-            return ALLOW
+            return ALLOW if op in cred.scope else SCOPE
         bound = cred.intent if cred.intent is not None else intent
+        if op not in cred.scope:
+            if bound is None or op in bound.intent:
+                return SCOPE
+            # outside an intent-scoped token: an out-of-intent request; a human may step it up,
+            # but never beyond what the subject is entitled to
+            subject = self.world.agents.get(cred.chain[-1] if cred.chain else cred.subject)
+            if self._escalate and subject is not None and op in subject.role_scope:
+                return ("escalate", INTENT_OP[0], INTENT_OP[1])
+            return ("deny", INTENT_OP[0], INTENT_OP[1])
         if bound is None:
             return NO_INTENT
         failure = None

@@ -1,0 +1,329 @@
+"""A strategy and a scenario as Cedar: schema, entities and policies (pure text, no engine).
+
+The enforcement point's question, in Cedar terms (SPEC §3):
+
+- **principal**: who presents the request: ``Agent::"<id>"`` for an agent of the estate,
+  ``External::"<id>"`` for anyone else (an attacker with a stolen key, say);
+- **action**: the operation's action, ``Action::"read"``, ``Action::"export"``, ...;
+- **resource**: ``Resource::"<id>"``, with its ``sensitivity`` (0 low, 1 medium, 2 high,
+  3 critical), kind, records and environment;
+- **context**: the operation (``"tool:action:resource"``), the tool, the destination of
+  the output, the presenter (and whether it is quarantined), the credential presented
+  (kind, binding, subject, actor chain, scope, and whether it is expired or revoked at
+  the enforcement point right now), the task intent bound to the request (a ``Task``
+  entity: its operations, sensitivity ceiling and destinations), the number of alerts
+  raised on the acting agent (risk posture) and the time.
+
+Time-dependent facts are given to Cedar as booleans computed when the request is made
+(``credential.expired``, ``credential.revoked``, ``presenter_quarantined``), so the same
+request always gets the same answer and answers can be cached.
+
+Entities are the scenario's humans, roles, agents, shared accounts, tools, resources and
+task templates. Credentials are created during a run, so they travel in the request's
+context (like the claims of a token), not in the entity store.
+
+Policies. :func:`strategy_policies` writes the native evaluator's checks
+(:mod:`nhisim.sim.pep`) as one ``permit`` and a list of ``forbid`` policies, each
+annotated with the ``@code`` and ``@reason`` the enforcement point records. Cedar
+denies when any ``forbid`` applies; nhisim reports the *first* applicable ``forbid``
+in file order (the order of the native checks), and ``@effect("escalate")`` on a forbid
+means "send it to a human approver" instead of "deny" (Cedar itself only has allow and
+deny).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
+from nhisim.sim import pep
+from nhisim.sim.strategies import Strategy
+from nhisim.sim.world import CompiledWorld
+
+PRINCIPAL_TYPES = ("Agent", "External")
+
+# the context attributes a request may carry; the last two change with time and are
+# sent only when a policy reads them (so that cached answers stay valid)
+OPTIONAL_CONTEXT = ("actor_alerts", "now")
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _t(name: str) -> dict:
+    return {"type": name}
+
+
+def _entity(name: str) -> dict:
+    return {"type": "Entity", "name": name}
+
+
+def _set(element: dict) -> dict:
+    return {"type": "Set", "element": element}
+
+
+def _record(**attributes: dict) -> dict:
+    return {"type": "Record", "attributes": attributes}
+
+
+def _optional(attr: dict) -> dict:
+    return {**attr, "required": False}
+
+
+_STR, _LONG, _BOOL = _t("String"), _t("Long"), _t("Boolean")
+
+CREDENTIAL_TYPE = _record(
+    kind=_STR,  # static_key | shared_key | jit_token | delegated_token | workload_identity
+    binding=_STR,  # bearer | sender_constrained
+    subject=_STR,  # the agent or shared account it was issued to
+    actor=_STR,  # the current actor: the last of the chain, else the subject
+    chain=_set(_STR),  # actor chain of a delegated token (token exchange), empty otherwise
+    chain_depth=_LONG,
+    scope=_set(_STR),  # operations it grants, as "tool:action:resource"
+    expired=_BOOL,
+    revoked=_BOOL,  # a revocation is in force at the enforcement point
+    revoked_by_response=_BOOL,  # ... and it was the incident response's
+    presenter_holds=_BOOL,  # the presenter is one of its holders
+)
+
+CONTEXT_TYPE = _record(
+    operation=_STR,
+    tool=_entity("Tool"),
+    destination=_STR,
+    presenter=_STR,
+    presenter_quarantined=_BOOL,
+    credential=_t("Credential"),
+    intent=_optional(_entity("Task")),
+    actor_alerts=_LONG,
+    now=_LONG,
+)
+
+ENTITY_TYPES: dict[str, dict] = {
+    "Human": {"shape": _record(title=_STR, approver=_BOOL)},
+    "Role": {"shape": _record(grants=_set(_STR))},
+    "Agent": {"memberOfTypes": ["Role"], "shape": _record(
+        owner=_entity("Human"), environment=_STR, tools=_set(_entity("Tool")), tasks=_set(_entity("Task")),
+        may_delegate_to=_set(_entity("Agent")))},
+    "SharedAccount": {"memberOfTypes": ["Role"], "shape": _record(holders=_set(_entity("Agent")),
+                                                                  environments=_set(_STR))},
+    "External": {},
+    "Tool": {"shape": _record(kind=_STR)},
+    "Resource": {"shape": _record(kind=_STR, sensitivity=_LONG, sensitivity_name=_STR, records=_LONG,
+                                  environment=_STR)},
+    "Task": {"shape": _record(operations=_set(_STR), ceiling=_LONG, ceiling_name=_STR, destinations=_set(_STR),
+                              requested_by=_optional(_entity("Human")))},
+}
+
+
+def actions_of(world: CompiledWorld) -> list[str]:
+    """The actions of the scenario's operations (Cedar actions), sorted."""
+    return sorted({action for _, action, _ in world.op_keys})
+
+
+def schema_json(world: CompiledWorld) -> dict:
+    """The Cedar schema (JSON format) of a scenario's requests."""
+    applies = {"principalTypes": list(PRINCIPAL_TYPES), "resourceTypes": ["Resource"],
+               "context": _t("RequestContext")}
+    return {"": {
+        "commonTypes": {"Credential": CREDENTIAL_TYPE, "RequestContext": CONTEXT_TYPE},
+        "entityTypes": ENTITY_TYPES,
+        "actions": {action: {"appliesTo": applies} for action in actions_of(world)},
+    }}
+
+
+def _human_type(t: dict) -> str:
+    kind = t["type"]
+    if kind == "Entity":
+        return t["name"]
+    if kind == "Set":
+        return f"Set<{_human_type(t['element'])}>"
+    if kind == "Record":
+        return _human_record(t)
+    return {"Boolean": "Bool"}.get(kind, kind)
+
+
+def _human_record(t: dict, indent: str = "  ") -> str:
+    inner = ",\n".join(f"{indent}{name}{'' if a.get('required', True) else '?'}: {_human_type(a)}"
+                       for name, a in t["attributes"].items())
+    return "{\n" + inner + "\n" + indent[:-2] + "}"
+
+
+def schema_text(world: CompiledWorld) -> str:
+    """The same schema in Cedar's human-readable schema format (``.cedarschema``)."""
+    out = ["// Cedar schema of nhisim's enforcement point (see the policies file for how to read a request).", ""]
+    out.append("// The credential presented with a request (time-dependent facts are booleans).")
+    out.append(f"type Credential = {_human_record(CREDENTIAL_TYPE)};")
+    out.append("")
+    out.append("// What the enforcement point knows about a request besides principal, action and resource.")
+    out.append("// actor_alerts and now are sent only when a policy reads them.")
+    out.append(f"type RequestContext = {_human_record(CONTEXT_TYPE)};")
+    out.append("")
+    for name, spec in ENTITY_TYPES.items():
+        parents = spec.get("memberOfTypes")
+        head = f"entity {name}" + (f" in [{', '.join(parents)}]" if parents else "")
+        shape = spec.get("shape")
+        out.append(head + (f" = {_human_record(shape)};" if shape else ";"))
+    out.append("")
+    for action in actions_of(world):
+        out.append(f"action {json.dumps(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
+                   "  resource: [Resource],\n  context: RequestContext\n};")
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- entities
+
+
+def uid(kind: str, id: str) -> dict:
+    return {"type": kind, "id": id}
+
+
+def ref(kind: str, id: str) -> dict:
+    """An entity reference inside attribute values (Cedar JSON)."""
+    return {"__entity": uid(kind, id)}
+
+
+def entities_json(scenario: Scenario, world: CompiledWorld) -> list[dict]:
+    """The scenario's entities in Cedar's JSON entity format."""
+    out: list[dict] = []
+
+    def add(kind: str, id: str, attrs: dict, parents: list[dict] | None = None) -> None:
+        out.append({"uid": uid(kind, id), "attrs": attrs, "parents": parents or []})
+
+    for h in scenario.humans:
+        add("Human", h.id, {"title": h.title, "approver": h.approver})
+    for r in scenario.roles:
+        add("Role", r.id, {"grants": sorted(str(g) for g in r.grants)})
+    for a in scenario.agents:
+        add("Agent", a.id, {"owner": ref("Human", a.owner), "environment": a.environment,
+                            "tools": [ref("Tool", t) for t in a.tools], "tasks": [ref("Task", t) for t in a.tasks],
+                            "may_delegate_to": [ref("Agent", d) for d in a.may_delegate_to]},
+            [uid("Role", r) for r in a.roles])
+    for s in scenario.shared_accounts:
+        add("SharedAccount", s.id, {"holders": [ref("Agent", h) for h in s.holders],
+                                    "environments": list(s.environments)}, [uid("Role", r) for r in s.roles])
+    for t in scenario.tools:
+        add("Tool", t.id, {"kind": t.kind})
+    for r in scenario.resources:
+        add("Resource", r.id, {"kind": r.kind, "sensitivity": SENSITIVITY_LEVELS.index(r.sensitivity),
+                               "sensitivity_name": r.sensitivity, "records": r.records,
+                               "environment": r.environment})
+    for task in world.tasks.values():
+        attrs: dict[str, Any] = {"operations": sorted(world.label(op) for op in task.intent),
+                                 "ceiling": task.ceiling, "ceiling_name": SENSITIVITY_LEVELS[task.ceiling],
+                                 "destinations": sorted(task.destinations)}
+        if task.human is not None:
+            attrs["requested_by"] = ref("Human", task.human)
+        add("Task", task.id, attrs)
+    return out
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, str], condition: str,
+            comment: list[str], escalate: bool = False) -> str:
+    code, reason = outcome[-2], outcome[-1]
+    lines = [f"// {c}" if c else "//" for c in comment]
+    lines += [f"@id({_quote(name)})", f"@code({_quote(code)})", f"@reason({_quote(reason)})"]
+    if effect == "forbid":
+        lines.append(f"@effect({_quote('escalate' if escalate else 'deny')})")
+    lines.append(f"{effect} (principal, action, resource)")
+    lines.append(condition + ";")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
+def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> str:
+    """The enforcement point of ``strategy`` as Cedar policies, with comments for a person.
+
+    The same text the Cedar engine evaluates during a run (``engine: cedar``).
+    """
+    s = strategy
+    intent = s.runtime_check == "intent"
+    escalate = s.out_of_intent == "escalate"
+    head = [
+        f"// nhisim enforcement point for strategy {s.name!r}"
+        + (f" on scenario {scenario_name!r}" if scenario_name else ""),
+        f"// {s.description}" if s.description else "//",
+        "//",
+        "// The knobs below act outside the enforcement point (they shape which credentials exist);",
+        "// the policies in this file are the enforcement point itself:",
+        f"//   identity={s.identity} credential={s.credential} jit_scope={s.jit_scope} "
+        f"ttl={_duration(s.ttl)} rotation={_duration(s.rotation)}",
+        f"//   binding={s.binding} delegation={s.delegation} revocation={s.revocation} "
+        f"propagation={s.propagation} revoke_at_task_end={str(s.revoke_at_task_end).lower()}",
+        f"//   runtime_check={s.runtime_check} out_of_intent={s.out_of_intent} "
+        f"risk_escalation_alerts={s.risk_escalation_alerts}",
+        "//",
+        "// How to read it. A request is (principal = who presents it, action = the operation's",
+        "// action, resource = the resource), with a context giving the operation as",
+        "// \"tool:action:resource\", the destination, the credential presented and the task intent",
+        "// bound to the request (see schema.cedarschema). Cedar allows a request when a permit",
+        "// applies and no forbid does. When several forbids apply, nhisim records the FIRST one in",
+        "// this file, with its @code and @reason; @effect(\"escalate\") sends the request to a",
+        "// human approver instead of denying it.",
+    ]
+    allow = pep.ALLOW_INTENT if intent else pep.ALLOW
+    policies = [
+        _policy("in-scope", "permit", allow,
+                "when { context.credential.scope.contains(context.operation) }",
+                ["Allow what the presented credential's scope grants, unless a forbid below applies."]),
+        _policy("expired", "forbid", pep.EXPIRED, "when { context.credential.expired }",
+                ["1. The credential must be alive: not past its expiry, not rotated away."]),
+        _policy("revoked-by-response", "forbid", pep.REVOKED_RESPONSE,
+                "when { context.credential.revoked && context.credential.revoked_by_response }",
+                ["2. No revocation may be in force at this enforcement point (after propagation):",
+                 "   first the incident response's revocations ..."]),
+        _policy("revoked", "forbid", pep.REVOKED,
+                "when { context.credential.revoked && !context.credential.revoked_by_response }",
+                ["   ... then any other (task end, offboarding, rotation ticket)."]),
+        _policy("quarantined", "forbid", pep.QUARANTINED, "when { context.presenter_quarantined }",
+                ["3. A quarantined agent presents nothing."]),
+        _policy("sender-constraint", "forbid", pep.SENDER,
+                "when {\n  context.credential.binding == \"sender_constrained\" &&\n"
+                "  context.presenter != context.credential.actor &&\n"
+                "  !(context.credential.kind == \"shared_key\" && context.credential.presenter_holds)\n}",
+                ["4. A sender-constrained credential (proof of possession) works only for its current actor",
+                 "   (or, for a shared key, one of its holders); a stolen copy is useless."]),
+        _policy("scope", "forbid", pep.SCOPE, "unless { context.credential.scope.contains(context.operation) }",
+                ["5. The operation must be in the credential's scope."]),
+    ]
+    if intent:
+        verb = "escalated to a human approver" if escalate else "denied"
+        policies += [
+            _policy("no-intent", "forbid", pep.NO_INTENT, "unless { context has intent }",
+                    ["6. Intent-based authorization: every request must carry a human-originated task intent",
+                     "   (the one its token is bound to, else the task it serves)."]),
+            _policy("intent-operation", "forbid", pep.INTENT_OP,
+                    "when { context has intent && !context.intent.operations.contains(context.operation) }",
+                    [f"7. Out-of-intent requests are {verb} (out_of_intent={s.out_of_intent}):",
+                     "   the operation must be one the task's intent declares ..."], escalate),
+            _policy("intent-sensitivity", "forbid", pep.INTENT_SENS,
+                    "when { context has intent && resource.sensitivity > context.intent.ceiling }",
+                    ["   ... the resource no more sensitive than the intent's ceiling",
+                     "   (0 low, 1 medium, 2 high, 3 critical) ..."], escalate),
+            _policy("intent-destination", "forbid", pep.INTENT_DEST,
+                    "when { context has intent && !context.intent.destinations.contains(context.destination) }",
+                    ["   ... and the output going to a destination the intent allows."], escalate),
+        ]
+        if s.risk_escalation_alerts is not None:
+            policies.append(_policy(
+                "risk", "forbid", pep.RISK,
+                f"when {{ resource.sensitivity >= 2 && context.actor_alerts >= {int(s.risk_escalation_alerts)} }}",
+                [f"8. Risk posture: once {int(s.risk_escalation_alerts)} alerts have been raised on the acting agent,",
+                 "   its requests on high or critical resources need a human's approval."], True))
+    return "\n".join(head) + "\n\n" + "\n\n".join(policies) + "\n"
