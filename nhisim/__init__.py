@@ -7,36 +7,52 @@ The public API, in the order a notebook uses it::
     result = nhisim.compare(scenario, replications=20)
     result.summary()                      # mean, 95% CI, paired difference vs the baseline
     nhisim.blast_radius(scenario, "support-bot").explain()
+
+Names are imported on first use, so ``import nhisim`` (and every CLI command) stays fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
-from nhisim.errors import InputError
-from nhisim.experiments import Comparison, RunResult, compare, run
-from nhisim.scenario.loader import load_scenario as load
-from nhisim.scenario.loader import with_overrides
-from nhisim.scenario.models import Scenario
-from nhisim.sim.strategies import Strategy, preset, resolve_strategy
+_EXPORTS = {
+    "InputError": "nhisim.errors",
+    "load": ("nhisim.scenario.loader", "load_scenario"),
+    "with_overrides": "nhisim.scenario.loader",
+    "Scenario": "nhisim.scenario.models",
+    "ScenarioBuilder": "nhisim.scenario.builder",
+    "generate_estate": "nhisim.scenario.generate",
+    "estate_to_yaml": "nhisim.scenario.generate",
+    "build_graph": "nhisim.world.graph",
+    "blast_radius": "nhisim.world.analysis",
+    "exposure": "nhisim.world.analysis",
+    "all_blast_radii": "nhisim.world.analysis",
+    "escalation_paths": "nhisim.world.analysis",
+    "Strategy": "nhisim.sim.strategies",
+    "preset": "nhisim.sim.strategies",
+    "resolve_strategy": "nhisim.sim.strategies",
+    "run": "nhisim.experiments",
+    "compare": "nhisim.experiments",
+    "sweep": "nhisim.experiments",
+    "RunResult": "nhisim.experiments",
+    "Comparison": "nhisim.experiments",
+}
 
-__all__ = [
-    "Comparison", "InputError", "RunResult", "Scenario", "Strategy", "__version__", "compare", "load", "preset",
-    "resolve_strategy", "run", "with_overrides",
-]
+__all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):  # lazy: the graph layer and the generator are only loaded when asked for
-    if name in ("blast_radius", "exposure", "all_blast_radii", "escalation_paths", "build_graph"):
-        from nhisim.world import analysis, graph
+def __getattr__(name: str) -> Any:
+    target = _EXPORTS.get(name)
+    if target is None:
+        raise AttributeError(f"module 'nhisim' has no attribute {name!r}")
+    module_name, attr = target if isinstance(target, tuple) else (target, name)
+    value = getattr(importlib.import_module(module_name), attr)
+    globals()[name] = value
+    return value
 
-        return getattr(analysis, name, None) or getattr(graph, name)
-    if name in ("generate_estate", "estate_to_yaml"):
-        from nhisim.scenario import generate
 
-        return getattr(generate, name)
-    if name == "ScenarioBuilder":
-        from nhisim.scenario.builder import ScenarioBuilder
-
-        return ScenarioBuilder
-    raise AttributeError(f"module 'nhisim' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -35,9 +35,15 @@ class Problem:
 
 
 def _shorten(text: str, limit: int = 300) -> str:
-    """One line of at most ``limit`` characters (a huge bad value must not flood the screen)."""
+    """One line of at most about ``limit`` characters: a huge bad value must not flood the screen.
+
+    The middle goes, so both the start and the end of the sentence (what is wrong) stay.
+    """
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return text[:half] + " ... " + text[-half:]
 
 
 @dataclass
@@ -55,7 +61,7 @@ class InputError(Exception):
 
     @classmethod
     def single(cls, message: str, *, file: str = "", location: str = "", line: int | None = None,
-               suggestion: str = "", title: str = "invalid input") -> "InputError":
+               suggestion: str = "", title: str = "invalid input") -> InputError:
         return cls([Problem(message, location, line, suggestion)], file=file, title=title)
 
     def render(self, limit: int = 15, max_lines: int = 20) -> str:

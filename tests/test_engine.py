@@ -119,15 +119,17 @@ def test_leak_without_detection_is_bounded_by_ttl_under_zsp(seed):
 
 
 def test_leaked_sender_constrained_credential_gives_the_attacker_nothing():
-    scenario = build(support_estate(threats=[leak(at="3h", delay=0)],
+    scenario = build(support_estate(threats=[leak(at="3h", delay=0, credential="minting")],
                                     strategies={"zsp_bound": {"base": "zsp", "binding": "sender_constrained"},
                                                 "intent": "intent", "rbac": "rbac"}))
     for strategy in ("intent", "zsp_bound"):
         events, metrics = run(scenario, strategy, seed=4)
         assert metrics["malicious_allowed"] == 0
         assert metrics["blast_radius"] == 0
-        codes = set(events[(events.event == "request") & events.malicious].code)
-        assert "sender_constraint" in codes and codes <= {"sender_constraint", "expired", "revoked"}
+        attempts = events[events.event.isin(["request", "issue"]) & events.malicious]
+        assert set(attempts.code) <= {"sender_constraint"}
+        if strategy == "zsp_bound":
+            assert len(attempts) > 0  # it tries to mint role-scoped tokens, and is refused every time
 
 
 def test_leaked_minting_credential_outlives_the_token_ttl_unless_bound():

@@ -241,8 +241,7 @@ def test_error_lines_follow_items_merged_by_id(tmp_path, base):
 
 def test_the_example_scenario_loads():
     s = load_scenario(LEAKED_KEY)
-    assert s.name == "leaked-key"
-    assert set(s.strategies) == set(PRESET_NAMES)
+    assert s.name == "leaked-key" and s.agents and s.threats and s.strategies
 
 
 # --------------------------------------------------------------------------- overrides
@@ -257,7 +256,7 @@ def test_override_strategy_on_a_file_without_strategies(base):
 
 
 def test_override_strategy_given_as_preset_name(tmp_path, base):
-    child = write(tmp_path / "child.yaml", "extends: base.yaml\nstrategies: {fast: zsp, rbac: rbac}\n")
+    child = write(tmp_path / "child.yaml", "extends: base.yaml\nstrategies: {fast: zsp, rbac: rbac}\nexpectations: []\n")
     s = load_scenario(child, {"strategies.fast.ttl": "5m"})
     assert set(s.strategies) == {"fast", "rbac"}
     assert (s.strategies["fast"].base, s.strategies["fast"].ttl) == ("zsp", 300.0)
@@ -370,15 +369,13 @@ def test_with_overrides_is_a_one_line_what_if(base):
     assert t.strategies["zsp"].ttl == 3600.0 and t.agents[0].behaviour.discovery_probability == 0.2
     assert s.strategies["zsp"].ttl is None and s.agents[0].behaviour.discovery_probability == 0.05  # untouched
     # everything else survives the round trip
-    assert t.run == s.run and t.tasks == s.tasks and t.resources == s.resources and t.humans == s.humans
-    assert t.threats[0].at == s.threats[0].at and t.threats[0].principal == s.threats[0].principal
-    assert t.strategies["rbac"] == s.strategies["rbac"]
+    # everything else survives the round trip: undoing the two changes gives the original back
+    assert with_overrides(t, {"strategies.zsp.ttl": None, "agents.bot.behaviour.discovery_probability": 0.05}) == s
+    assert with_overrides(s, {}) == s and with_overrides(s, None) is not s
 
 
-@pytest.mark.xfail(strict=True, reason="models.py: pydantic does not validate defaults, so a Distribution "
-                   "default such as SecretLeak.attacker_delay stays a plain dict with no .sample(); "
-                   "fix: validate_default=True in models.Model.model_config")
 def test_distribution_defaults_are_distributions(base):
+    # defaults written as plain data (e.g. {"fixed": 600}) must be validated into distributions
     s = load_scenario(base)
     for dist in (s.threats[0].attacker_delay, s.issuer.latency, s.approval.review_time,
                  s.detection.alert_triage_delay, s.detection.manual_revocation_latency):
@@ -400,8 +397,11 @@ def test_with_overrides_errors(base):
 
 
 def test_with_overrides_on_the_example():
-    s = with_overrides(load_scenario(LEAKED_KEY), {"strategies.zsp.ttl": "1h", "threats.0.at": "2h"})
-    assert s.strategies["zsp"].ttl == 3600.0 and s.threats[0].at.mean == 7200.0
+    base = load_scenario(LEAKED_KEY)
+    name = next(iter(base.strategies))
+    s = with_overrides(base, {f"strategies.{name}.ttl": "1h", "run.seed": 99})
+    assert s.strategies[name].ttl == 3600.0 and s.run.seed == 99
+    assert s.agents == base.agents and s.threats == base.threats and s.tasks == base.tasks
 
 
 # --------------------------------------------------------------------------- odds and ends

@@ -56,12 +56,14 @@ def run(
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
     events: Path = typer.Option(None, "--events", help="write the event log to this Parquet or CSV file"),
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
+                                                      "engine, else native)"),
 ) -> None:
     """Run one scenario under one strategy with one seed and print its metrics."""
     from nhisim.experiments import run as run_once
     from nhisim.reports.format import fmt, label
 
-    result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_))
+    result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_), engine=engine)
     if events is not None:
         events.parent.mkdir(parents=True, exist_ok=True)
         frame = result.events
@@ -107,7 +109,8 @@ def comparison_table(comparison, metrics=None) -> Table:
 
 
 def run_comparisons(files: list[Path], strategies: list[str] | None, replications: int | None, seed: int | None,
-                    baseline: str | None, overrides: dict, quiet: bool):
+                    baseline: str | None, overrides: dict, quiet: bool, engine: str | None = None,
+                    executor: str = "serial", workers: int | None = None):
     """Compare on each file with a progress bar; return the Comparison objects."""
     from nhisim.experiments import compare
 
@@ -121,7 +124,8 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
                 progress.update(task, completed=done, total=total)
 
             out.append(compare(file, strategies=strategies, replications=replications, seed=seed,
-                               baseline=baseline, overrides=overrides, progress=tick))
+                               baseline=baseline, overrides=overrides, progress=tick, engine=engine,
+                               executor=executor, workers=workers))
     return out
 
 
@@ -135,15 +139,19 @@ def compare(
     out: Path = typer.Option(None, "--out", help="folder for runs.parquet and events.parquet"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
     as_json: bool = typer.Option(False, "--json", help="print the runs as a JSON array"),
+    engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
+                                                      "engine, else native)"),
+    executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
+    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     if out is not None:
         output_dir(out)
     comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                  quiet=as_json)
+                                  quiet=as_json, engine=engine, executor=executor, workers=workers)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     if out is not None:
-        write_results(out, comparisons)
+        write_results(out, comparisons, files)
     if as_json:
         typer.echo(json.dumps(_json_safe(runs.to_dict("records"))))
         return
@@ -153,10 +161,14 @@ def compare(
         console.print(f"wrote {out / 'runs.parquet'} and {out / 'events.parquet'}")
 
 
-def write_results(out: Path, comparisons) -> None:
-    """runs.parquet (one row per run) and events.parquet (every run's event log)."""
+def write_results(out: Path, comparisons, files: list[Path] | None = None) -> None:
+    """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
+    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications)."""
+    from nhisim.reports.results import write_comparison_meta
+
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     runs.to_parquet(out / "runs.parquet", index=False)
+    write_comparison_meta(out, comparisons, files)
     frames = []
     for c in comparisons:
         ev = c.events

@@ -20,7 +20,8 @@ import pandas as pd
 from scipy import stats
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed, simulate
+from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, chunk_size_for, run_specs, using_executor
+from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS
 from nhisim.scenario.models import Scenario
 
@@ -116,8 +117,15 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[
 def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
             overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
-            progress: Callable[[int, int], None] | None = None, engine: str | None = None) -> Comparison:
-    """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`."""
+            progress: Callable[[int, int], None] | None = None, engine: str | None = None,
+            executor: str | Executor | None = "serial", workers: int | None = None,
+            scheduler: str | None = None) -> Comparison:
+    """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
+
+    ``executor`` (``serial``, ``processes``, ``dask`` or an
+    :class:`~nhisim.experiments.executors.Executor`) says where the runs execute; the
+    results are identical whichever runs them.
+    """
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
     replications = model.run.replications if replications is None else int(replications)
@@ -128,14 +136,20 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
     if baseline not in names:
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
-    results: list[RunResult] = []
-    total = replications * len(names)
-    for r in range(replications):
-        run_seed = replication_seed(seed, r)
-        for name in names:
-            results.append(simulate(model, name, run_seed, r, keep_events=keep_events, name=name, engine=engine))
-            if progress:
-                progress(len(results), total)
+    specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
+    shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)
+    done = [0]
+
+    def tick(outcomes: list) -> None:
+        done[0] += len(outcomes)
+        if progress:
+            progress(done[0], len(specs))
+
+    with using_executor(executor, workers, scheduler) as ex:
+        size = 1 if ex.name == "serial" else chunk_size_for(len(specs), ex.workers)
+        outcomes = run_specs(ex, shared, specs, None, size, tick)
+    results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)
+               for o in outcomes]
     runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
     return Comparison(model, names, baseline, seed, replications, runs, events)

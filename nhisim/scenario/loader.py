@@ -104,7 +104,8 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
         context = getattr(exc, "context", None)
         message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
         raise InputError.single(message, file=name, line=line,
-                                suggestion="check indentation and that every 'key: value' has a space after the colon")
+                                suggestion="check indentation and that every 'key: value' has a space after the colon",
+                                ) from None
     finally:
         loader.dispose()
     return data, lines
@@ -348,6 +349,17 @@ def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None
     return scenario
 
 
+def load_data(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+              max_bytes: int | None = None) -> dict:
+    """The raw data of a scenario file, ``extends:`` resolved and overrides applied, not validated."""
+    p = Path(path)
+    data, _, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes)
+    try:
+        return apply_overrides(dict(data), overrides)
+    except InputError as exc:
+        raise InputError(exc.problems, file=exc.file or str(path), title=exc.title) from None
+
+
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
                   max_bytes: int | None = None) -> Scenario:
     """Load, merge, override and validate a scenario file.
@@ -366,13 +378,17 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
     return validate_data(data, file=str(path), lines=lines)
 
 
-def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], *, name: str = "<scenario>") -> Scenario:
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, name: str | None = None) -> Scenario:
     """A copy of ``scenario`` with values changed by dotted path, validated again.
 
     The what-if in one line: ``with_overrides(s, {"strategies.zsp.ttl": "1h"})``. Paths are
     the ones ``--set`` takes; lists of id'd items are addressed by id, others by index.
+    Errors raise :class:`InputError` naming ``name`` (default ``<scenario name>``).
     """
-    data = scenario.model_dump(mode="json", by_alias=True, warnings=False)
+    if not overrides:
+        return scenario.model_copy(deep=True)
+    name = name or f"<{scenario.name}>"
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
     try:
         data = apply_overrides(data, overrides)
     except InputError as exc:
@@ -491,10 +507,3 @@ def _nearest_line(path: tuple, lines: Lines) -> int | None:
             return lines[path]
     return None
 
-
-def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None) -> Scenario:
-    """A copy of ``scenario`` with dotted-path overrides applied (a one-line what-if)."""
-    if not overrides:
-        return scenario
-    data = scenario.model_dump(mode="json", exclude_unset=True)
-    return validate_data(apply_overrides(data, overrides), file=f"<{scenario.name}>")

@@ -31,7 +31,7 @@ dictates.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -115,7 +115,7 @@ class Weights(Model):
     )
 
     @model_validator(mode="after")
-    def _complete(self) -> "Weights":
+    def _complete(self) -> Weights:
         for level, weight in DEFAULT_SENSITIVITY_WEIGHTS.items():
             self.sensitivity.setdefault(level, weight)
         return self
@@ -219,7 +219,7 @@ class DelegateStep(Model):
     delegate: Delegation
 
 
-Step = Union[CallStep, DelegateStep]
+Step = CallStep | DelegateStep
 
 
 class TaskTemplate(Model):
@@ -310,15 +310,7 @@ class IssuerOutage(_Threat):
 
 
 Threat = Annotated[
-    Union[
-        SecretLeak,
-        AgentHijack,
-        SharedCredentialCompromise,
-        RuntimeDiscovery,
-        DelegationAbuse,
-        ImproperOffboarding,
-        IssuerOutage,
-    ],
+    SecretLeak | AgentHijack | SharedCredentialCompromise | RuntimeDiscovery | DelegationAbuse | ImproperOffboarding | IssuerOutage,
     Field(discriminator="kind"),
 ]
 
@@ -488,7 +480,7 @@ class Scenario(Model):
     )
 
     # -- lookups used by the graph and the engine; cheap, built on demand
-    def index(self) -> "ScenarioIndex":
+    def index(self) -> ScenarioIndex:
         return ScenarioIndex(self)
 
 

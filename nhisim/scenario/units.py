@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from random import Random
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -229,7 +229,7 @@ def _coerce_distribution(value: Any) -> Any:
 
 
 Distribution = Annotated[
-    Union[Fixed, Exponential, Uniform, Lognormal, Empirical],
+    Fixed | Exponential | Uniform | Lognormal | Empirical,
     BeforeValidator(_coerce_distribution),
 ]
 

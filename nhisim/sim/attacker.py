@@ -52,7 +52,7 @@ def _targets(sim: Simulation, incident: Incident) -> list[int]:
         deputy = sim.world.agents[incident.deputy]
         ops |= deputy.tool_ops | deputy.role_scope
     for cred in incident.acquired.values():  # enumerate what the stolen credentials claim
-        ops |= cred.scope
+        ops |= cred.scope | cred.mint_scope
     value = sim.world.op_value
     return sorted(ops, key=lambda op: (-value[op], op))
 

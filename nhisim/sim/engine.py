@@ -41,6 +41,13 @@ from nhisim.sim.strategies import Strategy, resolve_strategy
 from nhisim.sim.world import CompiledTask, CompiledWorld, compile_world
 
 _NONE_ROW = (None,) * len(COLUMNS)
+ISSUE_REASONS = {
+    "jit_token": "just-in-time token issued for a task",
+    "delegated_token": "token exchanged for a delegated sub-task (scope narrowed, actor chain kept)",
+    "workload_identity": "workload identity document issued (attested, no secret at rest)",
+    "static_key": "static key issued",
+    "shared_key": "shared account key issued",
+}
 RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
 
 
@@ -132,6 +139,9 @@ class Simulation:
         self.outages: list[tuple[float, float]] = []
         self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
         self._cred_counter = 0
+        self._static = self.strategy.credential == "static_key"
+        self._static_cache: dict[str, list[Credential]] = {}
+        self._scope_values: dict[frozenset[int], float] = {}
         self._task_counter: dict[str, int] = {}
         self._issuer_rng = stream(self.seed, "issuer")
         self._response_rng = stream(self.seed, "response")
@@ -174,13 +184,18 @@ class Simulation:
             intent=intent, chain=chain, parent=parent.id if parent else None,
         )
         for holder in holders:
-            if holder in self.holdings:
-                self.holdings[holder].append(cred)
-        self.log.add(self.env.now, "issue", principal=subject, presenter=subject, actor=actor or subject,
-                     credential=cred.id, chain=cred.chain_text, task=cred.task, audit_task=cred.task,
-                     audit_human=cred.human, malicious=malicious, decision="allow", code=kind,
-                     reason=reason or f"{kind.replace('_', ' ')} issued to {subject}",
-                     value=self.world.value(scope), until=cred.expires_at, incident=incident or None)
+            held = self.holdings.get(holder)
+            if held is not None:
+                held.append(cred)
+                if len(held) > 32:  # forget dead credentials so memory stays flat over long runs
+                    held[:] = [c for c in held if c.usable(now)]
+        value = self._scope_values.get(scope)
+        if value is None:
+            value = self._scope_values[scope] = self.world.value(scope)
+        self.log.append((self.env.now, "issue", subject, subject, actor or subject, cred.id, cred.chain_text, None,
+                         None, None, cred.task, cred.task, cred.human, malicious, None, "allow", kind,
+                         reason or ISSUE_REASONS.get(kind, kind), value, None, cred.expires_at, None, None,
+                         incident or None, None))
         return cred
 
     def revoke(self, cred: Credential, reason: str, *, by_response: bool = False, incident: str = "",
@@ -194,9 +209,9 @@ class Simulation:
                                               cred.expires_at)
         cred.revoked_by_response = by_response
         cred.revoke_reason = reason
-        self.log.add(now, "revoke", principal=cred.subject, credential=cred.id, chain=cred.chain_text,
-                     decision="revoke", code="response" if by_response else "lifecycle", reason=reason,
-                     until=cred.effective_at, incident=incident or None)
+        self.log.append((now, "revoke", cred.subject, None, None, cred.id, cred.chain_text, None, None, None, None,
+                         None, None, False, None, "revoke", "response" if by_response else "lifecycle", reason,
+                         None, None, cred.effective_at, None, None, incident or None, None))
 
     def _issue_standing_credentials(self) -> None:
         s = self.strategy
@@ -225,6 +240,7 @@ class Simulation:
         cred = self.new_credential(kind, subject, holders, scope, lifetime, binding="bearer",
                                    reason=f"{kind.replace('_', ' ')} of {subject}, held by {', '.join(sorted(holders))}")
         self.keys[subject] = cred
+        self._static_cache.clear()
         if math.isfinite(cred.expires_at):
             self.env.process(self._rotate(cred))
         return cred
@@ -302,9 +318,7 @@ class Simulation:
         actor = incident.actor if incident else agent
         return self.new_credential(kind, agent if not chain else chain[-1], {agent}, scope, ttl, task=ctx,
                                    intent=intent, chain=chain, parent=parent, malicious=malicious, actor=actor,
-                                   incident=incident.id if incident else "",
-                                   reason=f"{kind.replace('_', ' ')} for {ctx.id if ctx else 'no task'}, "
-                                          f"TTL {ttl:g} s")
+                                   incident=incident.id if incident else "")
 
     def _log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
                      malicious: bool, incident: Incident | None) -> None:
@@ -333,8 +347,10 @@ class Simulation:
             if step.delegate_to is not None:
                 sub = self.world.tasks[step.sub_task]
                 steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else [])
-            else:
+            elif step.approval:
                 steps.append((step.duration.sample(rng), approval.review_time.sample(rng), rng.random()))
+            else:
+                steps.append((step.duration.sample(rng), 0.0, 1.0))
         discovery = self.world.agents[agent].discovery_probability
         roll, where, which = rng.random(), rng.random(), rng.random()
         overreach = (int(where * len(template.steps)), which) if roll < discovery else None
@@ -361,10 +377,10 @@ class Simulation:
         if token is not None:
             ctx.token = token
             ctx.exchanged = True
-        self.log.add(env.now, "task_start", principal=agent, presenter=agent, actor=agent, task=ctx.id,
-                     audit_human=human, chain=">".join(chain),
-                     reason=f"{agent} starts {template.id}" + (f" for {parent.agent}" if parent else "")
-                     + (" on an exchanged token" if token is not None else ""))
+        self.log.append((env.now, "task_start", agent, agent, agent, None, ">".join(chain), None, None, None, ctx.id,
+                         None, human, False, None, None, "exchanged" if token is not None else
+                         ("delegated" if parent is not None else "arrival"), None, None, None, None, None, None,
+                         None, None))
         previous = self.current_task.get(agent)
         self.current_task[agent] = ctx
         ok, why = yield from self._run_steps(ctx)
@@ -376,9 +392,9 @@ class Simulation:
         if self.strategy.revoke_at_task_end:
             for cred in ctx.own:
                 self.revoke(cred, f"task {ctx.id} ended")
-        self.log.add(env.now, "task_end", principal=agent, presenter=agent, actor=agent, task=ctx.id,
-                     audit_human=human, decision="ok" if ok else "failed", code="root" if parent is None else "sub",
-                     reason=why, latency=env.now - ctx.start)
+        self.log.append((env.now, "task_end", agent, agent, agent, None, None, None, None, None, ctx.id, None,
+                         human, False, None, "ok" if ok else "failed", "root" if parent is None else "sub", why,
+                         None, None, None, None, env.now - ctx.start, None, None))
         return ok
 
     def _run_steps(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str]]:
@@ -443,14 +459,7 @@ class Simulation:
         if cred is not None:
             return cred
         if s.credential == "static_key":
-            candidates = [self.keys[a] for a in self.world.agents[ctx.agent].shared_accounts
-                          if s.identity == "shared" and a in self.keys]
-            if ctx.agent in self.keys:
-                candidates.append(self.keys[ctx.agent])
-            for cred in candidates:
-                if op in cred.scope:
-                    return cred
-            return candidates[0] if candidates else None
+            return self._static_credential(ctx.agent, op)
         token = ctx.token
         if token is None or now >= token.expires_at or (now >= token.effective_at and not token.revoked_by_response):
             scope = self.world.agents[ctx.agent].role_scope
@@ -465,8 +474,21 @@ class Simulation:
             self.last_token[ctx.agent] = token
         return token
 
+    def _static_credential(self, agent: str, op: int) -> Credential | None:
+        """The static key an agent presents for ``op`` (its shared account's first, then its own)."""
+        keys = self._static_cache.get(agent)
+        if keys is None:
+            keys = self._static_cache[agent] = self._static_keys_of(agent)
+        for cred in keys:
+            if op in cred.scope:
+                return cred
+        return keys[0] if keys else None
+
     def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool) -> Generator[Any, Any, bool]:
-        cred = yield from self.credential_for(ctx, op)
+        if self._static and not ctx.creds and not ctx.exchanged:
+            cred = self._static_credential(ctx.agent, op)
+        else:
+            cred = yield from self.credential_for(ctx, op)
         if cred is None:
             return False  # the issuer refused; already logged
         env = self.env

@@ -44,7 +44,7 @@ class Strategy:
     def jit(self) -> bool:
         return self.credential == "jit_token"
 
-    def with_knobs(self, name: str | None = None, **knobs: Any) -> "Strategy":
+    def with_knobs(self, name: str | None = None, **knobs: Any) -> Strategy:
         """A copy with some knobs changed (unknown knob names are an error)."""
         fields = {f.name for f in dataclasses.fields(self)}
         unknown = [k for k in knobs if k not in fields]
@@ -83,7 +83,7 @@ def preset(name: str) -> Strategy:
     return _PRESETS[name]
 
 
-def resolve_strategy(spec: "str | StrategySpec | Strategy | dict", name: str | None = None) -> Strategy:
+def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | None = None) -> Strategy:
     """A preset name, a user spec (base + overrides) or a Strategy, as a Strategy."""
     if isinstance(spec, Strategy):
         return spec if name is None else spec.with_knobs(name=name)

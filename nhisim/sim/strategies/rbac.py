@@ -5,8 +5,8 @@ agent), but the key is long-lived (rotated every 90 days), a bearer secret, chec
 only against role scope, and revoked by a ticket a person works.
 """
 
-from nhisim.sim.strategies.shared_account import DAY
 from nhisim.sim.strategies.base import Strategy
+from nhisim.sim.strategies.shared_account import DAY
 
 PRESET = Strategy(
     name="rbac",

@@ -1,0 +1,75 @@
+"""Engine speed: tool-call events per second on a generated estate, per strategy.
+
+Reported as a ratio to a bare SimPy timeout loop timed in the same process (so the
+figure does not depend on the machine), plus the peak memory of one simulated day.
+
+    python benchmarks/bench_engine.py [--agents 1000] [--horizon 1d] [--engine native]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+import tracemalloc
+
+import simpy
+
+from nhisim.scenario.generate import generate_estate
+from nhisim.scenario.units import parse_duration
+from nhisim.sim.engine import Simulation
+
+
+def bare_simpy_events_per_second(n: int = 300_000) -> float:
+    """A SimPy process that only yields timeouts: the floor any SimPy model pays per event."""
+    env = simpy.Environment()
+
+    def loop(env):
+        for _ in range(n):
+            yield env.timeout(1)
+
+    env.process(loop(env))
+    start = time.perf_counter()
+    env.run()
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--horizon", default="1d")
+    parser.add_argument("--engine", default="native")
+    parser.add_argument("--strategies", default="shared_account,rbac,zsp,intent")
+    parser.add_argument("--no-memory", action="store_true", help="skip the (slower) traced-memory run")
+    args = parser.parse_args()
+    horizon = parse_duration(args.horizon)
+    scenario = generate_estate(agents=args.agents, tools=max(10, args.agents // 20),
+                               resources=max(20, args.agents // 10), seed=7)
+    threats = [{"id": "leak", "kind": "secret_leak", "principal": scenario.agents[0].id, "at": "2h"},
+               {"id": "overreach", "kind": "runtime_discovery", "probability": 0.05}]
+    scenario = scenario.model_copy(update={"threats": [type(scenario).model_validate(
+        {"name": "x", "threats": threats}).threats[i] for i in range(2)]})
+    bare = bare_simpy_events_per_second()
+    print(f"estate: {len(scenario.agents)} agents, {len(scenario.tasks)} task templates; horizon {args.horizon}")
+    print(f"bare SimPy timeout loop: {bare:,.0f} events/s")
+    print(f"{'strategy':<16}{'tool calls':>12}{'rows':>12}{'seconds':>10}{'calls/s':>12}{'ratio':>8}")
+    for name in args.strategies.split(","):
+        gc.collect()
+        sim = Simulation(scenario, name, seed=1, horizon=horizon, engine=args.engine)
+        start = time.perf_counter()
+        log = sim.run()
+        elapsed = time.perf_counter() - start
+        calls = sum(1 for e in log.column("event") if e == "request")
+        rate = calls / elapsed
+        print(f"{name:<16}{calls:>12,}{len(log):>12,}{elapsed:>10.2f}{rate:>12,.0f}{rate / bare:>8.2f}")
+    if not args.no_memory:
+        gc.collect()
+        tracemalloc.start()
+        Simulation(scenario, "zsp", seed=1, horizon=horizon, engine=args.engine).run()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"peak traced memory of one simulated {args.horizon} (zsp): {peak / 2**20:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
