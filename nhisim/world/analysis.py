@@ -11,12 +11,15 @@ What a principal reaches follows the grammar of :mod:`nhisim.world.graph`:
 An *operation* is an ``(action, resource)`` pair whatever the tool; its value is the
 resource's sensitivity weight × the action's damage weight, and a blast radius is the sum
 of values over distinct operations. Every reached operation comes with its escalation
-paths (all of them, up to ``max_paths`` per operation; the shortest one is always kept),
-each hop explained by its edge's ``reason``.
+paths, each a simple path whose hops are explained by their edge's ``reason``: all of
+them, shortest first, or the ``max_paths`` shortest with ``truncated`` set.
 
 Sets of operations are Python ``int`` bitsets. The delegation graph may have cycles: it is
 condensed into strongly connected components and reach is propagated over the resulting
-DAG in reverse topological order, so a whole estate is analysed in one linear pass.
+DAG in reverse topological order, so a whole estate is analysed in one linear pass
+(:func:`all_blast_radii`). Paths are enumerated by iterative deepening on their length,
+guided by per-state "operations completable within d hops" bitsets, so the work follows
+the number of paths reported even where delegation is dense and cyclic.
 """
 
 from __future__ import annotations
@@ -103,7 +106,12 @@ class Path:
 
 @dataclass
 class ReachedOperation:
-    """An operation a principal can perform, and every way it gets there."""
+    """An operation a principal can perform, and every way it gets there.
+
+    ``own``: reachable through the principal's own roles (or, for a credential, its own
+    scope). ``truncated``: more paths exist than listed (``max_paths`` reached), or the
+    search stopped at its ``search_limit`` before finding them all.
+    """
 
     action: str
     resource: str
@@ -147,7 +155,7 @@ def _explain_ops(operations: list[ReachedOperation], max_paths: int, indent: str
     lines = []
     for op in operations:
         more = "+" if op.truncated else ""
-        tag = "own role" if op.own else "escalation"
+        tag = "own" if op.own else "escalation"
         lines.append(f"{indent}{op.action} {op.resource}: value {op.value:g}, {op.records} records, "
                      f"{len(op.paths)}{more} path(s), {tag}")
         for i, path in enumerate(op.paths[:max_paths], 1):
@@ -294,6 +302,7 @@ class _Reach:
         self._full: dict[str, int] = {}
         self._delegation: nx.DiGraph | None = None
         self._succ: dict[State, list[tuple[Edge, Any]]] = {}
+        self._hops: dict[Edge, Hop] = {}
 
     # -- the grammar, as successor steps --------------------------------------------------
     def _out(self, node: str) -> Iterator[tuple[str, Any, dict]]:
@@ -457,13 +466,15 @@ class _Reach:
         paths: dict[int, list[list[Edge]]] = {}
         truncated = 0
         remaining = targets & levels.final(start)
+        level_d, level_b, final = levels.d, levels.b, levels.final_bits  # hot loop: local names
+        succ = self.succ
         work, bound = 0, 0
         while remaining and work <= limit:
             bound += 1
             cut = False
             visited = {start[0]}
             trail: list[Edge] = []
-            stack = [iter(self.succ(start))]
+            stack = [iter(succ(start))]
             while stack and remaining:
                 step = next(stack[-1], None)
                 if step is None:
@@ -472,7 +483,7 @@ class _Reach:
                         visited.discard(trail.pop()[1])
                     continue
                 edge, nxt = step
-                if isinstance(nxt, int):
+                if nxt.__class__ is int:
                     if len(trail) + 1 == bound and (remaining >> nxt) & 1:
                         found = paths.setdefault(nxt, [])
                         if len(found) < max_paths:
@@ -483,14 +494,24 @@ class _Reach:
                     continue
                 if nxt[0] in visited:
                     continue
-                if levels.within(nxt, bound - len(trail) - 1) & remaining:
+                ds = level_d.get(nxt)
+                if not ds:
+                    continue
+                budget = bound - len(trail) - 1
+                if budget >= ds[-1]:
+                    within = level_b[nxt][-1]
+                elif budget >= ds[0]:
+                    within = level_b[nxt][bisect_right(ds, budget) - 1]
+                else:
+                    within = 0
+                if within & remaining:
                     work += 1
                     if work > limit:
                         break
                     visited.add(nxt[0])
                     trail.append(edge)
-                    stack.append(iter(self.succ(nxt)))
-                elif levels.final(nxt) & remaining:
+                    stack.append(iter(succ(nxt)))
+                elif final.get(nxt, 0) & remaining:
                     cut = True
             if not cut:
                 break
@@ -499,15 +520,21 @@ class _Reach:
         return paths, truncated
 
     def hop(self, edge: Edge) -> Hop:
-        u, v, k = edge
-        d = self.g.edges[u, v, k]
-        return Hop(source=u, target=v, type=d["type"], reason=d.get("reason", ""), key=str(k))
+        """The (shared, immutable) Hop of an edge."""
+        hop = self._hops.get(edge)
+        if hop is None:
+            u, v, k = edge
+            d = self._adj[u][v][k]
+            hop = self._hops[edge] = Hop(source=u, target=v, type=d["type"], reason=d.get("reason", ""), key=str(k))
+        return hop
 
     def operations(self, node: str, targets: int, max_paths: int, limit: int,
                    levels: _Levels | None = None) -> list[ReachedOperation]:
         """Operations among ``targets`` that ``node`` reaches, with their paths, highest value first."""
         start = self.start(node)
         targets &= self.principal_bits(node)
+        if max_paths <= 0:
+            return self._bare_operations(node, targets)
         if levels is None:
             levels = _Levels(self, self.region([start]), targets)
         paths, truncated = self.search(start, targets, levels, max_paths, limit)
@@ -525,6 +552,19 @@ class _Reach:
                 action=op["action"], resource=op["resource"], value=op["value"], records=op["records"],
                 sensitivity=op["sensitivity"], tools=tuple(sorted(op["tools"])), own=bool((own >> i) & 1),
                 paths=built, truncated=bool((truncated >> i) & 1)))
+        out.sort(key=lambda o: (-o.value, o.resource, o.action))
+        return out
+
+    def _bare_operations(self, node: str, targets: int) -> list[ReachedOperation]:
+        """Reached operations without paths (``max_paths=0``)."""
+        own = self.scope(node)
+        out = []
+        for i in self.indices(targets):
+            op = self.ops[i]
+            out.append(ReachedOperation(
+                action=op["action"], resource=op["resource"], value=op["value"], records=op["records"],
+                sensitivity=op["sensitivity"], tools=tuple(sorted(op["tools"])), own=bool((own >> i) & 1),
+                paths=[], truncated=True))
         out.sort(key=lambda o: (-o.value, o.resource, o.action))
         return out
 
@@ -550,8 +590,8 @@ class _Levels:
                     preds.setdefault(nxt, []).append(s)
             direct[s] = bits & mask
         cur = dict(direct)
-        self._d: dict[State, list[int]] = {s: [1] for s, b in direct.items() if b}
-        self._b: dict[State, list[int]] = {s: [b] for s, b in direct.items() if b}
+        self.d: dict[State, list[int]] = {s: [1] for s, b in direct.items() if b}  # levels where bits grew
+        self.b: dict[State, list[int]] = {s: [b] for s, b in direct.items() if b}  # bits from that level on
         changed = [s for s, b in direct.items() if b]
         level = 1
         while changed:
@@ -567,21 +607,21 @@ class _Levels:
                     updates[s] = bits
             for s, bits in updates.items():
                 cur[s] = bits
-                self._d.setdefault(s, []).append(level)
-                self._b.setdefault(s, []).append(bits)
+                self.d.setdefault(s, []).append(level)
+                self.b.setdefault(s, []).append(bits)
             changed = list(updates)
-        self._final = cur
+        self.final_bits = cur
 
     def final(self, state: State) -> int:
         """Target operations completable at any distance (ignoring that paths must be simple)."""
-        return self._final.get(state, 0)
+        return self.final_bits.get(state, 0)
 
     def within(self, state: State, hops: int) -> int:
         """Target operations completable within ``hops`` hops."""
-        ds = self._d.get(state)
+        ds = self.d.get(state)
         if not ds or hops < ds[0]:
             return 0
-        return self._b[state][bisect_right(ds, hops) - 1]
+        return self.b[state][bisect_right(ds, hops) - 1]
 
 
 def _bit_values(bitsets: list[int], n_ops: int, values: np.ndarray, chunk: int = 2048) -> np.ndarray:
@@ -612,8 +652,9 @@ def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: i
 
     Returns the total value over distinct (action, resource) operations, each operation
     with its escalation paths, shortest first: all of them, or the ``max_paths`` shortest
-    (``truncated`` set). ``search_limit`` bounds the path search on huge cyclic estates
-    (operations it could not finish are flagged ``truncated`` and keep one shortest path).
+    (``truncated`` set); ``max_paths=0`` skips paths (fast). ``search_limit`` bounds the
+    path search on huge cyclic estates (operations it could not finish are flagged
+    ``truncated`` and keep one shortest path).
     """
     g = _graph_of(world)
     node = resolve(g, principal)

@@ -17,15 +17,15 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from nhisim.errors import InputError
 from nhisim.world.graph import EDGE_TYPES, NODE_TYPES, split_node_id
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 NODE_KINDS = {
     "human": "NHI_Human",
@@ -170,6 +170,8 @@ def to_opengraph(graph: nx.MultiDiGraph, source_kind: str = "nhisim", id_prefix:
         label = d.get("label", split_node_id(n)[1])
         props = {"name": label, "displayname": label, "objectid": id_prefix + n, "nhi_type": ntype}
         props.update(_og_properties({k: v for k, v in d.items() if k not in ("type", "label")}))
+        if ntype == "credential" and d.get("subject") in graph:
+            props["subject"] = id_prefix + d["subject"]
         nodes.append({"id": id_prefix + n, "kinds": kinds, "properties": props})
 
     merged: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
@@ -255,18 +257,28 @@ def _layout(graph: nx.MultiDiGraph) -> tuple[dict[str, tuple[float, float]], lis
 
 
 def draw(graph: nx.MultiDiGraph, path: str | os.PathLike | None = None, format: str | None = None,
-         highlight: Any = None, title: str | None = None, labels: bool | None = None) -> Figure:
+         highlight: Any = None, title: str | None = None, labels: bool | None = None,
+         hide: Iterable[str] = (), dpi: int = 150) -> Figure:
     """Draw the graph in layered columns by node type; save it to ``path`` if given.
 
     ``format`` is ``"png"`` or ``"svg"`` (default: from the file suffix, else png).
     ``highlight`` (a BlastRadius, an Exposure, paths or node ids) is drawn bold and the
-    rest faded. Returns the matplotlib Figure (not registered with pyplot).
+    rest faded. ``hide`` leaves node types out (e.g. ``("credential", "tool")``);
+    ``labels`` defaults to on up to 400 nodes. Returns the matplotlib Figure (not
+    registered with pyplot, so nothing accumulates in loops).
     """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported here: the engine never draws
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
     if format is None:
         suffix = FsPath(path).suffix.lower().lstrip(".") if path is not None else ""
         format = suffix if suffix in ("png", "svg", "pdf") else "png"
     if format not in ("png", "svg", "pdf"):
         raise InputError.single(f"cannot draw to format {format!r}", suggestion="use png or svg")
+    hidden = set(hide)
+    if hidden:
+        graph = graph.subgraph(n for n, t in graph.nodes(data="type") if t not in hidden)
     pos, layers = _layout(graph)
     tallest = max((sum(1 for _, d in graph.nodes(data="type") if d == t) for t in layers), default=1)
     n_nodes = graph.number_of_nodes()
@@ -274,7 +286,7 @@ def draw(graph: nx.MultiDiGraph, path: str | os.PathLike | None = None, format: 
         labels = n_nodes <= 400
     width = max(8.0, 2.4 * len(layers))
     height = min(max(4.5, 0.32 * tallest + 1.5), 80.0)
-    fig = Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     ax.set_axis_off()
@@ -325,9 +337,9 @@ def draw(graph: nx.MultiDiGraph, path: str | os.PathLike | None = None, format: 
                     for t in EDGE_TYPES if t in present]
     handles = node_handles + edge_handles
     if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 7), fontsize=8,
-                   frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncols=min(len(handles), 7), fontsize=8, frameon=False)
     fig.suptitle(title or f"world graph: {graph.graph.get('scenario', graph.graph.get('name', ''))}", fontsize=12)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=min(0.3, 0.75 / height), top=1 - min(0.2, 0.55 / height))
     if path is not None:
-        fig.savefig(path, format=format, dpi=150 if format == "png" else None)
+        fig.savefig(path, format=format, dpi=dpi if format == "png" else None)
     return fig

@@ -1,0 +1,88 @@
+"""Commands on the estate graph: ``graph`` (draw or export) and ``analyze`` (static analysis)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nhisim.cli.app import app
+from nhisim.cli.commands_scenario import parse_sets
+from nhisim.errors import InputError, did_you_mean
+
+console = Console(highlight=False)
+FORMATS = ("png", "svg", "graphml", "opengraph")
+
+
+@app.command()
+def graph(
+    file: Path = typer.Argument(..., help="scenario file"),
+    format: str = typer.Option(None, "--format", "-f", help="png | svg | graphml | opengraph (default: from --out)"),
+    out: Path = typer.Option(..., "--out", help="file to write"),
+    set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+) -> None:
+    """Draw the estate graph (PNG/SVG) or export it (GraphML, BloodHound OpenGraph JSON)."""
+    from nhisim.scenario.loader import load_scenario
+    from nhisim.world.export import draw, to_graphml, write_opengraph
+    from nhisim.world.graph import build_graph
+
+    fmt = (format or out.suffix.lstrip(".").replace("json", "opengraph")).lower()
+    if fmt not in FORMATS:
+        raise InputError.single(f"unknown format {fmt!r}", location="--format",
+                                suggestion=did_you_mean(fmt, FORMATS, "formats"))
+    scenario = load_scenario(file, overrides=parse_sets(set_))
+    g = build_graph(scenario)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "graphml":
+        to_graphml(g, out)
+    elif fmt == "opengraph":
+        write_opengraph(g, out)
+    else:
+        draw(g, out, format=fmt, title=scenario.title or scenario.name, hide=("credential",))
+    console.print(f"wrote {out} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
+
+
+@app.command()
+def analyze(
+    file: Path = typer.Argument(..., help="scenario file"),
+    principal: str = typer.Option(None, "--principal", "-p", help="agent, shared account or credential id"),
+    resource: str = typer.Option(None, "--resource", "-r", help="resource id: who can reach it"),
+    max_paths: int = typer.Option(3, "--max-paths", min=0, help="paths shown per operation"),
+    top: int = typer.Option(20, "--top", min=1, help="rows of the estate-wide table"),
+    as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+) -> None:
+    """Static blast radius of a principal, exposure of a resource, or every agent's blast radius."""
+    from nhisim.scenario.loader import load_scenario
+    from nhisim.world.analysis import all_blast_radii, blast_radius, exposure
+
+    if principal and resource:
+        raise InputError.single("give --principal or --resource, not both", location="analyze")
+    scenario = load_scenario(file, overrides=parse_sets(set_))
+    if principal:
+        result = blast_radius(scenario, principal, max_paths=max(max_paths, 1))
+        if as_json:
+            typer.echo(result.to_frame(paths=True).to_json(orient="records"))
+        else:
+            console.print(result.explain(max_paths=max_paths), markup=False)
+        return
+    if resource:
+        result = exposure(scenario, resource, max_paths=max(max_paths, 1))
+        if as_json:
+            typer.echo(result.to_frame(paths=True).to_json(orient="records"))
+        else:
+            console.print(result.explain(max_paths=max_paths), markup=False)
+        return
+    frame = all_blast_radii(scenario)
+    if as_json:
+        typer.echo(json.dumps(frame.to_dict("records")))
+        return
+    table = Table(title=f"{scenario.name}: static blast radius of every agent (top {min(top, len(frame))})")
+    for column in frame.columns:
+        table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
+    for row in frame.head(top).itertuples(index=False):
+        table.add_row(*(f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
