@@ -10,6 +10,14 @@ COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicio
 DATA_ACTIONS = ("read", "export", "list")
 
 
+def _union_value(log: RunLog) -> float:
+    """Value of everything any incident could reach at its compromise, each operation once."""
+    reach: dict[str, float] = {}
+    for incident in log.incidents.values():
+        reach.update(incident.scope)
+    return float(sum(reach.values()))
+
+
 def compute(log: RunLog) -> dict[str, float]:
     if not log.compromised:
         return dict.fromkeys(COLUMNS, math.nan)
@@ -18,11 +26,11 @@ def compute(log: RunLog) -> dict[str, float]:
     allowed = malicious[malicious["decision"] == "allow"]
     pairs = allowed.drop_duplicates(["action", "resource"])
     data = allowed[allowed["action"].isin(DATA_ACTIONS)].drop_duplicates("resource")
-    issue_refusals = log.events[(log.events["event"] == "issue") & log.events["malicious"]
-                                & (log.events["decision"] == "deny")]
+    issues = log.of("issue")
+    issue_refusals = issues[issues["malicious"] & (issues["decision"] == "deny")]
     return {
         "blast_radius": float(pairs["value"].sum()),
-        "potential_blast_radius": float(sum(i.potential for i in log.incidents.values())),
+        "potential_blast_radius": _union_value(log),
         "records_exposed": float(data["records"].sum()),
         "malicious_allowed": float(len(allowed)),
         "malicious_denied": float((malicious["decision"] != "allow").sum() + len(issue_refusals)),

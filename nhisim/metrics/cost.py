@@ -8,8 +8,8 @@ COLUMNS = ("standing_privilege", "credentials_issued", "policy_evaluations")
 
 
 def compute(log: RunLog) -> dict[str, float]:
-    ev = log.events
-    issued = ev[(ev["event"] == "issue") & (ev["decision"] == "allow")]
+    issues = log.of("issue")
+    issued = issues[issues["decision"] == "allow"]
     ends = log.credential_end
     horizon = log.horizon
     standing = 0.0
@@ -17,7 +17,7 @@ def compute(log: RunLog) -> dict[str, float]:
         end = min(ends.get(cred, horizon), horizon)
         if end > t and value > 0:
             standing += value * (end - t)
-    evaluations = ev["event"].isin(("request", "issue")).sum()
+    evaluations = len(log.requests) + len(issues)
     return {
         "standing_privilege": standing,
         "credentials_issued": float(len(issued)),

@@ -26,6 +26,7 @@ class IncidentView:
     kind: str
     start: float
     potential: float
+    scope: dict[str, float] = field(default_factory=dict)
     detected: float = math.inf
     last_success: float = math.nan
     holdings: list[Holding] = field(default_factory=list)
@@ -51,20 +52,30 @@ class RunLog:
 
     def __init__(self, events: pd.DataFrame) -> None:
         self.events = events
-        run_end = events.loc[events["event"] == "run_end", "t"]
+        kinds = events["event"].to_numpy()
+        self._by_event = {kind: events[kinds == kind] for kind in
+                          ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end",
+                           "task_end", "approval", "quarantine")}
+        run_end = self._by_event["run_end"]["t"]
         self.horizon = float(run_end.iloc[-1]) if len(run_end) else float(events["t"].max())
 
-    @cached_property
+    def of(self, *kinds: str) -> pd.DataFrame:
+        """Rows of the given event kinds (computed once per kind)."""
+        if len(kinds) == 1:
+            return self._by_event[kinds[0]]
+        return pd.concat([self._by_event[k] for k in kinds])
+
+    @property
     def requests(self) -> pd.DataFrame:
-        return self.events[self.events["event"] == "request"]
+        return self._by_event["request"]
 
     @cached_property
     def credential_end(self) -> dict[str, float]:
         """When each credential became unusable: expiry, or revocation effective everywhere."""
-        ev = self.events
-        issued = ev[(ev["event"] == "issue") & (ev["decision"] == "allow")]
+        issues = self.of("issue")
+        issued = issues[issues["decision"] == "allow"]
         ends = dict(zip(issued["credential"], issued["until"].fillna(math.inf), strict=True))
-        revoked = ev[ev["event"] == "revoke"]
+        revoked = self.of("revoke")
         for cred, until in zip(revoked["credential"], revoked["until"], strict=True):
             if cred in ends and not np.isnan(until):
                 ends[cred] = min(ends[cred], until)
@@ -72,19 +83,18 @@ class RunLog:
 
     @cached_property
     def incidents(self) -> dict[str, IncidentView]:
-        ev = self.events
         out: dict[str, IncidentView] = {}
-        for row in ev[ev["event"] == "compromise"].itertuples(index=False):
-            view = IncidentView(row.incident, row.code, row.t, row.value)
-            if row.code in STEERING:
-                releases = ev[(ev["event"] == "release") & (ev["incident"] == row.incident)]["t"]
-                end = float(releases.min()) if len(releases) else (row.until if not np.isnan(row.until) else math.inf)
-                view.holdings.append(Holding("(steered agent)", row.t, end, parse_scope(row.scope)))
-            out[row.incident] = view
-        if not out:
+        compromises = self.of("compromise")
+        if not len(compromises):
             return out
-        release = ev[ev["event"] == "release"].groupby("incident")["t"].min().to_dict()
-        for row in ev[ev["event"] == "acquire"].itertuples(index=False):
+        release = self.of("release").groupby("incident")["t"].min().to_dict()
+        for row in compromises.itertuples(index=False):
+            view = IncidentView(row.incident, row.code, row.t, row.value, scope=parse_scope(row.scope))
+            if row.code in STEERING:
+                end = release.get(row.incident, row.until if not np.isnan(row.until) else math.inf)
+                view.holdings.append(Holding("(steered agent)", row.t, end, view.scope))
+            out[row.incident] = view
+        for row in self.of("acquire").itertuples(index=False):
             view = out.get(row.incident)
             if view is None:
                 continue
@@ -94,10 +104,11 @@ class RunLog:
             if view.kind in STEERING and row.incident in release:
                 end = min(end, release[row.incident])
             view.holdings.append(Holding(row.credential, row.t, max(end, row.t), parse_scope(row.scope)))
-        for row in ev[ev["event"] == "detect"].itertuples(index=False):
-            if row.incident in out:
-                out[row.incident].detected = min(out[row.incident].detected, row.t)
-        mal = self.requests[self.requests["malicious"] & (self.requests["decision"] == "allow")]
+        for incident, t in self.of("detect").groupby("incident")["t"].min().items():
+            if incident in out:
+                out[incident].detected = t
+        req = self.requests
+        mal = req[req["malicious"].to_numpy() & (req["decision"] == "allow").to_numpy()]
         for incident, t in mal.groupby("incident")["t"].max().items():
             if incident in out:
                 out[incident].last_success = t

@@ -316,12 +316,17 @@ Threat = Annotated[
 
 
 class Tags(Model):
-    """Threat taxonomy tags (checked against the catalog)."""
+    """Threat taxonomy tags, checked against the threat catalog (``nhisim catalog`` lists the IDs)."""
 
-    maestro: list[str] = Field(default_factory=list)
-    owasp_agentic: list[str] = Field(default_factory=list, description="OWASP Agentic Threats & Mitigations T-IDs")
-    owasp_asi: list[str] = Field(default_factory=list, description="OWASP Top 10 for Agentic Applications ASI IDs")
-    owasp_nhi: list[str] = Field(default_factory=list, description="OWASP NHI Top 10 IDs")
+    maestro: list[str] = Field(
+        default_factory=list,
+        description="CSA MAESTRO: a layer L1..L7, a layer's threat L<n>:<slug> (L7:agent-identity-attack), "
+                    "or a cross-layer threat cross:<slug> (cross:privilege-escalation)")
+    owasp_agentic: list[str] = Field(default_factory=list,
+                                     description="OWASP Agentic AI Threats & Mitigations T1..T17")
+    owasp_asi: list[str] = Field(default_factory=list,
+                                 description="OWASP Top 10 for Agentic Applications 2026 ASI01..ASI10")
+    owasp_nhi: list[str] = Field(default_factory=list, description="OWASP Non-Human Identities Top 10 NHI1..NHI10")
 
 
 # --------------------------------------------------------------------------- operations
@@ -361,6 +366,8 @@ class Detection(Model):
         description="after a shared key is revoked, time until each other holder has a new one",
     )
     quarantine_hijacked: bool = True
+    quarantine_duration: Duration = Field(
+        4 * 3600.0, description="how long a steered agent stays quarantined before it is rebuilt and reinstated")
 
 
 class Issuer(Model):

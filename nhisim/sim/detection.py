@@ -102,9 +102,25 @@ def respond(sim: Simulation, incident: Incident, at: float | None = None) -> Non
         if at is None:
             for cred in sim.usable_holdings(host):
                 sim.revoke(cred, f"{host} quarantined", by_response=True, incident=incident.id)
+            sim.env.process(_reinstate(sim, host, sim.scenario.detection.quarantine_duration))
     if at is None:
         sim.release(incident, f"contained: {reason}")
         _reprovision(sim, incident, live, excluded=set(steered))
+
+
+def _reinstate(sim: Simulation, agent: str, after: float) -> Generator:
+    """A quarantined agent is rebuilt and gets fresh credentials after ``after`` seconds."""
+    if not math.isfinite(after):
+        return
+    yield sim.env.timeout(after)
+    sim.quarantined.pop(agent, None)
+    sim.log.add(sim.env.now, "reinstate", principal=agent, reason=f"{agent} rebuilt and reinstated after quarantine")
+    if sim.strategy.credential == "static_key":
+        if agent in sim.keys:
+            key = sim.keys[agent]
+            sim._issue_key(agent, key.kind, set(key.holders), key.scope, fresh=True)
+    elif agent not in sim.retired:
+        sim._issue_identity(agent)
 
 
 def _reprovision(sim: Simulation, incident: Incident, revoked: list, excluded: set[str]) -> None:

@@ -266,7 +266,9 @@ class Simulation:
         yield self.env.timeout(max(doc.expires_at - self.env.now, 0.0))
         agent = doc.subject
         while agent not in self.retired and agent not in self.quarantined:
-            if self.issuer_up(self.env.now) and self.identity_docs.get(agent) is doc:
+            if self.identity_docs.get(agent) is not doc:
+                return  # replaced meanwhile (re-provisioned): its successor renews itself
+            if self.issuer_up(self.env.now):
                 self._issue_identity(agent)
                 return
             yield self.env.timeout(self.scenario.issuer.retry_after)
