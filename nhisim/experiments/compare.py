@@ -22,11 +22,11 @@ from scipy import stats
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, chunk_size_for, run_specs, using_executor
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
-from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS
+from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS, NEUTRAL, SHARES
 from nhisim.scenario.models import Scenario
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf
+def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf, ceiling: float = math.inf
             ) -> tuple[float, float, float, int]:
     """Mean and a Student-t confidence interval (not below ``floor``).
 
@@ -44,7 +44,7 @@ def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.i
     if n < 2:
         return m, math.nan, math.nan, n
     half = float(stats.t.ppf(0.5 + level / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return m, max(m - half, floor), m + half, n
+    return m, max(m - half, floor), min(m + half, ceiling), n
 
 
 @dataclass
@@ -75,7 +75,8 @@ class Comparison:
         for strategy in self.strategies:
             own = self.runs[self.runs["strategy"] == strategy].set_index("replication")
             for metric in metrics:
-                mean, lo, hi, n = mean_ci(own[metric].tolist(), level, floor=0.0)
+                mean, lo, hi, n = mean_ci(own[metric].tolist(), level, floor=0.0,
+                                          ceiling=1.0 if metric in SHARES else math.inf)
                 diffs = (own[metric] - base[metric].reindex(own.index)).tolist()
                 with np.errstate(invalid="ignore"):
                     d_mean, d_lo, d_hi, _ = mean_ci(diffs, level)
@@ -93,7 +94,7 @@ class Comparison:
 
 def _better(metric: str, lo: float, hi: float) -> str:
     """Whether the paired difference vs baseline is significantly better, worse, or neither."""
-    if any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+    if metric in NEUTRAL or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
         return ""
     if lo > 0 or hi < 0:
         good = (hi < 0) if metric in LOWER_IS_BETTER else (lo > 0)

@@ -33,6 +33,11 @@ LOWER_IS_BETTER = {
 }
 
 
+# counts with no better direction: more denials may mean more attacks, not better control
+NEUTRAL = {"malicious_denied", "overreach_attempts", "tasks_completed"}
+SHARES = {"task_success_rate", "attribution"}
+
+
 def compute_metrics(events: pd.DataFrame) -> dict[str, float]:
     """Every metric column of SPEC §5 for one run's event log."""
     log = RunLog(events)
@@ -42,4 +47,4 @@ def compute_metrics(events: pd.DataFrame) -> dict[str, float]:
     return {name: values[name] for name in METRIC_COLUMNS}
 
 
-__all__ = ["METRIC_COLUMNS", "LOWER_IS_BETTER", "compute_metrics"]
+__all__ = ["METRIC_COLUMNS", "LOWER_IS_BETTER", "NEUTRAL", "SHARES", "compute_metrics"]

@@ -50,8 +50,9 @@ def fmt(metric: str, value: float) -> str:
         return sign + format_duration(abs(value))
     if metric in ("task_success_rate", "attribution"):
         return f"{value:.0%}"
-    if abs(value) >= 1e6:
-        return f"{value:.3g}"
+    for size, suffix in ((1e12, " T"), (1e9, " G"), (1e6, " M")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
     if float(value).is_integer():
         return f"{value:,.0f}"
     return f"{value:,.1f}"

@@ -46,7 +46,7 @@ def on_alert(sim: Simulation, incident: Incident, why: str) -> None:
     if rng.random() < detection.alert_detection_probability:
         delay = detection.alert_triage_delay.sample(rng)
         incident.pending_detection = min(incident.pending_detection, sim.env.now + delay)
-        sim.env.process(_detect_later(sim, incident, delay, f"an alert was triaged: {why}"))
+        sim.env.process(_detect_later(sim, incident, delay, f"a triaged alert: {why}"))
 
 
 def _detect_later(sim: Simulation, incident: Incident, delay: float, how: str) -> Generator:

@@ -1,0 +1,115 @@
+"""A Markdown report of a comparison, with its figures saved beside it as PNG.
+
+``write_report(comparison, "reports/leak.md")`` writes ``reports/leak.md`` and the folder
+``reports/leak_files/`` holding one PNG per figure, linked by relative paths, so the pair
+can be committed, rendered on a forge, or converted with pandoc. Same sections as the
+HTML report; the key findings are under ``## Key findings``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nhisim.reports.content import ReportContent, write_atomically
+from nhisim.reports.findings import grouped
+from nhisim.reports.narrate import clock
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str:
+    """The report as Markdown; ``figure_links`` maps a figure's name to its relative path."""
+    import nhisim
+
+    sc = content.scenario
+    out = [f"# {content.title}", "",
+           f"*{sc.name} · strategies {', '.join(content.strategies)} · baseline {content.baseline}*", "",
+           "## Scenario", ""]
+    out += [f"- **{k}**: {v}" for k, v in content.brief]
+    out.append("")
+    if content.header_comment:
+        out += ["```text", content.header_comment, "```", ""]
+    if content.threats:
+        out += ["### Threats", ""]
+        out += [f"- **{tid}** ({kind})" + (f": {text}" if text else "") for tid, kind, text in content.threats]
+        out.append("")
+    out += ["### Threat tags", ""]
+    if content.tags:
+        out += [f"- {framework} **{tag}**" + (f" — {title}" if title else "") for framework, tag, title in content.tags]
+    else:
+        out.append("This scenario names no threat tags.")
+    out += ["", "## Key findings", ""]
+    for head, details in grouped(content.findings):
+        out.append(f"- {head.text}")
+        out += [f"  - {f.text}" for f in details]
+    out += ["", "## Results", "",
+            f"Mean over replications with its 95% confidence interval. ▲ better / ▼ worse: the paired difference "
+            f"against the baseline {content.baseline} is significant at 95%; n/a: no run had a meaningful value.", ""]
+    header = ["metric"] + [s + (" (baseline)" if s == content.baseline else "") for s in content.strategies]
+    out.append("| " + " | ".join(_cell(h) for h in header) + " |")
+    out.append("|" + "---|" + "---:|" * len(content.strategies))
+    for _metric, name, direction, cells in content.table:
+        row = [f"{name} ({direction})"]
+        for cell in cells:
+            text = cell.text + {"better": " ▲", "worse": " ▼"}.get(cell.verdict, "")
+            if cell.interval:
+                text += f" ({cell.interval})"
+            row.append(text)
+        out.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    out += ["", "## Figures", ""]
+    out += [f"*{note}*" for note in content.notes]
+    for spec in content.figures:
+        link = figure_links.get(spec.name)
+        if link:
+            out += [f"### {spec.title}", "", f"![{spec.title}]({link})", "", spec.caption, ""]
+    if content.replays:
+        out += [f"## Replay (replication {content.replay_replication})", ""]
+        for strategy, story in content.replays.items():
+            out += [f"### {strategy}", ""]
+            out += [f"- `{clock(t)}` {text}" for t, text, _ in story]
+            out.append("")
+    out += ["## Method", ""]
+    out += [f"- **{k}**: {v}" for k, v in content.method]
+    out += ["", "### Strategies' knobs", ""]
+    frame = content.knobs
+    out.append("| knob | " + " | ".join(_cell(c) for c in frame.columns) + " |")
+    out.append("|---|" + "---|" * len(frame.columns))
+    for knob in frame.index:
+        out.append(f"| {_cell(str(knob).replace('_', ' '))} | " + " | ".join(_cell(v) for v in frame.loc[knob]) + " |")
+    descriptions = {s: d for s, d in frame.attrs.get("descriptions", {}).items() if d}
+    if descriptions:
+        out.append("")
+        out += [f"- **{s}**: {d}" for s, d in descriptions.items()]
+    out += ["", f"*Made by nhisim {nhisim.__version__}.*", ""]
+    return "\n".join(out)
+
+
+def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 100) -> Path:
+    """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it; return ``path``."""
+    from nhisim.reports.html import figure_png
+
+    target = Path(path)
+    folder = target.with_name(f"{target.stem}_files")
+    folder.mkdir(parents=True, exist_ok=True)
+    links = {}
+    for spec in content.figures:
+        fig = spec.draw()
+        file = folder / f"{spec.name}.png"
+        write_atomically(file, figure_png(fig, dpi))
+        fig.clear()
+        links[spec.name] = f"{folder.name}/{file.name}"
+    write_atomically(target, render_markdown(content, links))
+    return target
+
+
+def write_report(comparison, path: str | os.PathLike, format: str = "md", **options) -> Path:
+    """Same as :func:`nhisim.reports.html.write_report`, Markdown by default."""
+    from nhisim.reports.html import write_report as write
+
+    return write(comparison, path, format=format, **options)
+
+
+__all__ = ["render_markdown", "write_markdown", "write_report"]

@@ -1,0 +1,170 @@
+"""Results folders: what ``nhisim compare --out DIR`` writes, read back as Comparisons.
+
+A results folder holds ``runs.parquet`` (one row per run), ``events.parquet`` (every
+run's event log, with ``scenario``, ``strategy`` and ``replication`` columns) and
+``comparison.json``, which says how to rebuild each comparison::
+
+    {"format": "nhisim-comparison/1", "nhisim": "0.1.0",
+     "comparisons": [{"scenario_name": ..., "scenario_file": ..., "scenario": {...effective scenario...},
+                      "strategies": [...], "baseline": ..., "seed": 1, "replications": 20}]}
+
+The effective scenario (after ``--set`` overrides) is stored whole, so a report can be
+made after the scenario file changed or moved. Reading the events keeps only the
+replication a report draws (``replication``), so a large folder stays cheap to report on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nhisim.errors import InputError, did_you_mean
+
+META_FILE = "comparison.json"
+FORMAT = "nhisim-comparison/1"
+ID_EVENT_COLUMNS = ("scenario", "strategy", "replication")
+
+
+def comparison_meta(comparison, file: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What rebuilds ``comparison`` from its runs: scenario, strategies, baseline, seed, replications."""
+    return {
+        "scenario_name": comparison.scenario.name,
+        "scenario_file": str(Path(file).resolve()) if file is not None else None,
+        "strategies": list(comparison.strategies),
+        "baseline": comparison.baseline,
+        "seed": int(comparison.seed),
+        "replications": int(comparison.replications),
+        "scenario": comparison.scenario.model_dump(mode="json", exclude_unset=True),
+    }
+
+
+def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
+    """Write ``comparison.json`` into the results folder ``out``."""
+    import nhisim
+
+    files = list(files or [])
+    entries = [comparison_meta(c, files[i] if i < len(files) else None) for i, c in enumerate(comparisons)]
+    path = Path(out) / META_FILE
+    path.write_text(json.dumps({"format": FORMAT, "nhisim": nhisim.__version__, "comparisons": entries},
+                               indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _bad(folder: Path, message: str, suggestion: str) -> InputError:
+    return InputError.single(message, file=str(folder), suggestion=suggestion, title="not a usable results folder")
+
+
+def read_meta(folder: str | os.PathLike) -> list[dict[str, Any]]:
+    """The comparisons a results folder describes (clear errors for anything missing or broken)."""
+    folder = Path(folder)
+    if not (folder / "runs.parquet").is_file():
+        raise _bad(folder, "no runs.parquet here", "give a folder written by `nhisim compare FILE --out DIR`, "
+                                                   "or a scenario file")
+    path = folder / META_FILE
+    if not path.is_file():
+        raise _bad(folder, f"no {META_FILE} here, so the comparison cannot be rebuilt",
+                   "re-run `nhisim compare FILE --out DIR` (it writes comparison.json), or report on the "
+                   "scenario file directly")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["comparisons"]
+        if not isinstance(entries, list) or not entries:
+            raise ValueError("no comparisons listed")
+        for entry in entries:
+            for key in ("scenario_name", "strategies", "baseline", "seed", "replications"):
+                if key not in entry:
+                    raise ValueError(f"missing {key!r}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError.single(f"cannot read {META_FILE}: {exc}", file=str(path),
+                                suggestion="re-run `nhisim compare FILE --out DIR`") from None
+    return entries
+
+
+def _scenario(entry: dict[str, Any], folder: Path):
+    from nhisim.scenario.loader import load_scenario, validate_data
+
+    if entry.get("scenario"):
+        return validate_data(entry["scenario"], file=str(folder / META_FILE))
+    file = entry.get("scenario_file")
+    if file and Path(file).is_file():
+        return load_scenario(file)
+    raise _bad(folder, f"the scenario of {entry['scenario_name']!r} is neither stored nor found"
+                       + (f" at {file}" if file else ""), "re-run `nhisim compare FILE --out DIR`")
+
+
+def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[str, int], pd.DataFrame]:
+    path = folder / "events.parquet"
+    if not path.is_file():
+        return {}
+    filters = [("scenario", "==", scenario)]
+    if replication is not None:
+        filters.append(("replication", "==", int(replication)))
+    try:
+        frame = pd.read_parquet(path, filters=filters)
+    except Exception as exc:  # a truncated or foreign file: report without events rather than fail
+        raise InputError.single(f"cannot read events.parquet: {exc}", file=str(path),
+                                suggestion="re-run `nhisim compare FILE --out DIR`") from None
+    out = {}
+    for (strategy, rep), group in frame.groupby(["strategy", "replication"], sort=False):
+        events = group.drop(columns=[c for c in ID_EVENT_COLUMNS if c in group.columns]).reset_index(drop=True)
+        if "in_intent" in events.columns:
+            events["in_intent"] = events["in_intent"].astype(object).where(events["in_intent"].notna(), None)
+        out[(str(strategy), int(rep))] = events
+    return out
+
+
+def load_results(folder: str | os.PathLike, scenario: str | None = None, replication: int | None = 0):
+    """Rebuild a :class:`~nhisim.experiments.Comparison` from a results folder.
+
+    ``scenario`` names the comparison when the folder holds several (one per scenario
+    file given to ``compare``). Only the event logs of ``replication`` are read (all of
+    them with ``None``). Returns ``(comparison, scenario_file or None)``.
+    """
+    from nhisim.experiments.compare import Comparison
+
+    folder = Path(folder)
+    entries = read_meta(folder)
+    names = [e["scenario_name"] for e in entries]
+    if scenario is None:
+        if len(entries) > 1:
+            raise InputError.single(f"this folder holds {len(entries)} comparisons: {', '.join(names)}",
+                                    file=str(folder), location="--scenario",
+                                    suggestion="pick one with --scenario NAME")
+        entry = entries[0]
+    else:
+        if scenario not in names:
+            raise InputError.single(f"no comparison of scenario {scenario!r} here", file=str(folder),
+                                    location="--scenario", suggestion=did_you_mean(scenario, names, "scenarios"))
+        entry = entries[names.index(scenario)]
+    model = _scenario(entry, folder)
+    try:
+        runs = pd.read_parquet(folder / "runs.parquet")
+    except Exception as exc:
+        raise InputError.single(f"cannot read runs.parquet: {exc}", file=str(folder / "runs.parquet"),
+                                suggestion="re-run `nhisim compare FILE --out DIR`") from None
+    strategies = list(entry["strategies"])
+    runs = runs[runs["scenario"] == entry["scenario_name"]]
+    missing = [s for s in strategies if s not in set(runs["strategy"])]
+    if runs.empty or missing:
+        raise _bad(folder, f"runs.parquet has no runs of {', '.join(missing) or entry['scenario_name']}",
+                   "re-run `nhisim compare FILE --out DIR`")
+    order = {s: i for i, s in enumerate(strategies)}
+    runs = runs[runs["strategy"].isin(order)].sort_values(
+        ["replication", "strategy"], key=lambda col: col.map(order) if col.name == "strategy" else col,
+        kind="stable").reset_index(drop=True)
+    events = _events(folder, entry["scenario_name"], replication)
+    horizon = float(model.run.horizon)
+    seeds = dict(zip(zip(runs["strategy"], runs["replication"], strict=True), runs["seed"], strict=True))
+    for (strategy, rep), frame in events.items():
+        frame.attrs.update({"scenario": model.name, "strategy": strategy, "horizon": horizon,
+                            "seed": int(seeds.get((strategy, rep), 0))})
+    comparison = Comparison(model, strategies, entry["baseline"], int(entry["seed"]), int(entry["replications"]),
+                            runs, events)
+    return comparison, entry.get("scenario_file")
+
+
+__all__ = ["META_FILE", "comparison_meta", "load_results", "read_meta", "write_comparison_meta"]
