@@ -1,0 +1,543 @@
+"""Executors: where the runs of a comparison or a sweep execute (SPEC §6).
+
+Three executors run the same unit of work, :func:`run_chunk` (a batch of runs of one
+scenario), and give identical results, because every run is deterministic given its
+scenario, strategy and seed:
+
+- ``serial``: in this process, one chunk after another;
+- ``processes``: a local process pool, one worker per core (forked on Linux, so workers
+  start in milliseconds with every module already imported);
+- ``dask``: Dask distributed, on a LocalCluster, or on a real cluster through a
+  scheduler address (``pip install 'nhisim[dask]'``).
+
+Runs are batched into chunks so that the cost of shipping work stays small next to the
+work itself; a chunk carries the scenario once (as its JSON data, or the validated model)
+and each worker validates it once per chunk, not once per run. At most a few chunks per
+worker are in flight at a time, so memory stays flat and an interrupt loses little.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from nhisim.errors import InputError, did_you_mean
+
+EXECUTORS = ("serial", "processes", "dask")
+FAIL_RUNS_ENV = "NHISIM_FAIL_RUNS"  # test-only hook: "strategy/replication,..." runs that raise
+MAX_ERROR_CHARS = 2000
+
+
+class ExecutorError(RuntimeError):
+    """The executor itself failed (a worker process died, the cluster went away)."""
+
+
+def default_workers() -> int:
+    """One worker per core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def chunk_size_for(n_runs: int, workers: int, per_worker: int = 8, largest: int = 32) -> int:
+    """Runs per chunk: about ``per_worker`` chunks per worker (load balance, fine resume), at most ``largest``."""
+    if n_runs <= 0:
+        return 1
+    return max(1, min(largest, math.ceil(n_runs / (max(1, workers) * per_worker))))
+
+
+def chunked(items: Sequence[Any], size: int) -> list[list[Any]]:
+    """Consecutive slices of at most ``size`` items."""
+    size = max(1, int(size))
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+# --------------------------------------------------------------------------- the unit of work
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a parameter point (0 when there is none) × a strategy × a replication's seed."""
+
+    point: int
+    strategy: str
+    seed: int
+    replication: int
+
+    @property
+    def key(self) -> tuple[int, str, int]:
+        return (self.point, self.strategy, self.replication)
+
+
+@dataclass
+class SharedScenario:
+    """What every chunk of one experiment shares: the scenario and how to run it.
+
+    ``data`` is the effective scenario as JSON-able data (what a sweep sends, so any worker
+    on any machine can rebuild it); ``model`` a validated scenario object (what a comparison
+    sends, so its runs are exactly those of the serial API). One of the two is set.
+    """
+
+    data: dict | None = None
+    model: Any = None
+    engine: str | None = None
+    keep_events: bool = False
+    capture_errors: bool = True
+
+
+@dataclass
+class ChunkJob:
+    """A batch of runs, and the overrides of each parameter point they touch."""
+
+    specs: list[RunSpec]
+    overrides: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class RunOutcome:
+    """What one run gave: its metrics and (if kept) its event log, or the error it raised."""
+
+    spec: RunSpec
+    scenario: str
+    metrics: dict[str, float] | None
+    events: pd.DataFrame | None = None
+    error: str | None = None
+
+
+def _describe(exc: BaseException) -> str:
+    text = exc.render() if isinstance(exc, InputError) else str(exc)
+    text = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def _failing_runs() -> set[str]:
+    raw = os.environ.get(FAIL_RUNS_ENV, "")
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
+    """Run a batch of runs; every executor runs exactly this.
+
+    The base scenario is validated once per chunk and each parameter point's scenario
+    once per chunk. With ``capture_errors`` a run that raises becomes an outcome with its
+    error and no metrics, and the batch goes on; without it the error propagates.
+    """
+    from nhisim.experiments.run import simulate
+    from nhisim.scenario.loader import apply_overrides, validate_data
+
+    failing = _failing_runs()
+    scenarios: dict[int, Any] = {}
+    base: Any = shared.model
+    outcomes: list[RunOutcome] = []
+    for spec in job.specs:
+        name = ""
+        try:
+            model = scenarios.get(spec.point)
+            if model is None:
+                overrides = job.overrides.get(spec.point)
+                if overrides:
+                    if shared.data is not None:
+                        data = apply_overrides(shared.data, overrides, source="parameters")
+                    else:
+                        data = apply_overrides(base.model_dump(mode="json", exclude_unset=True), overrides,
+                                               source="parameters")
+                    model = validate_data(data, file=f"<point {spec.point}>")
+                else:
+                    if base is None:
+                        base = validate_data(shared.data, file="<scenario>")
+                    model = base
+                scenarios[spec.point] = model
+            name = model.name
+            if failing and (f"{spec.strategy}/{spec.replication}" in failing
+                            or f"{spec.point}/{spec.strategy}/{spec.replication}" in failing):
+                raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
+            result = simulate(model, spec.strategy, spec.seed, spec.replication, keep_events=shared.keep_events,
+                              name=spec.strategy, engine=shared.engine)
+            outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
+        except Exception as exc:
+            if not shared.capture_errors:
+                raise
+            outcomes.append(RunOutcome(spec, name, None, None, _describe(exc)))
+    return outcomes
+
+
+# --------------------------------------------------------------------------- executors
+
+
+class Executor:
+    """Runs ``fn(shared, task)`` for many tasks and yields ``(index, result)`` as each finishes.
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`. :meth:`terminate`
+    stops at once (what an interrupt does): work in flight is dropped.
+    """
+
+    name = "serial"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = 1 if workers is None else int(workers)
+
+    def start(self) -> Executor:
+        return self
+
+    def imap_unordered(self, fn: Callable[[Any, Any], Any], tasks: Iterable[Any],
+                       shared: Any = None) -> Iterator[tuple[int, Any]]:
+        for i, task in enumerate(tasks):
+            yield i, fn(shared, task)
+
+    def cancel(self) -> None:
+        """Drop the work not yet started (the executor stays usable)."""
+
+    def close(self) -> None:
+        """Release the workers after the work in flight is done."""
+
+    def terminate(self) -> None:
+        """Stop now: drop queued work and stop the workers."""
+        self.close()
+
+    def __enter__(self) -> Executor:
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.terminate()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workers={self.workers})"
+
+
+class SerialExecutor(Executor):
+    """In this process, one task after another."""
+
+    name = "serial"
+
+    def __init__(self, workers: int | None = None) -> None:
+        super().__init__(1)
+
+
+def _init_worker(parent: int) -> None:
+    """A process-pool worker: ignore Ctrl-C (the parent decides), fresh stdio, die with the parent."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a fork copies the locks held by the parent's other threads (a progress bar writing to
+    # stderr); give this process stdio objects of its own so a warning can never block on them
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        with contextlib.suppress(OSError, ValueError):
+            setattr(sys, name, open(os.dup(fd), "w", buffering=1, closefd=True))
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:  # the parent was killed (kill -9): stop, do not linger
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nhisim-parent-watch", daemon=True).start()
+
+
+def _ping(_shared: Any = None, _task: Any = None) -> int:
+    return os.getpid()
+
+
+class ProcessExecutor(Executor):
+    """A local pool of worker processes (default: one per core).
+
+    On Linux workers are forked, so they start at once with every module imported and the
+    first chunk pays no import time. Elsewhere the platform's default start method is used.
+    """
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None, context: str | None = None, window: int = 2) -> None:
+        super().__init__(default_workers() if workers is None else workers)
+        if self.workers < 1:
+            raise InputError.single("workers must be at least 1", location="--workers")
+        if context is None:
+            context = "fork" if sys.platform.startswith("linux") else None
+        self.context = context
+        self.window = max(1, window)
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: dict[Future, int] = {}
+
+    def start(self) -> ProcessExecutor:
+        if self._pool is None:
+            ctx = multiprocessing.get_context(self.context) if self.context else None
+            with _sigint_ignored():
+                self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
+                                                 initializer=_init_worker, initargs=(os.getpid(),))
+                # start every worker now (before a progress bar starts a thread), and check they answer
+                pings = [self._pool.submit(_ping) for _ in range(self.workers)]
+            for f in pings:
+                f.result()
+        return self
+
+    def imap_unordered(self, fn, tasks, shared=None):
+        from concurrent.futures.process import BrokenProcessPool
+
+        pool = self.start()._pool
+        assert pool is not None
+        items = iter(enumerate(tasks))
+        pending = self._pending
+        limit = self.workers * self.window
+
+        def fill() -> None:
+            while len(pending) < limit:
+                try:
+                    i, task = next(items)
+                except StopIteration:
+                    return
+                pending[pool.submit(fn, shared, task)] = i
+
+        try:
+            fill()
+            while pending:
+                done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: pending[f]):
+                    i = pending.pop(future)
+                    yield i, future.result()
+                fill()
+        except BrokenProcessPool as exc:
+            raise ExecutorError(f"a worker process died ({exc}); finished work is kept") from None
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        for future in list(self._pending):
+            future.cancel()
+        self._pending.clear()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def terminate(self) -> None:
+        self.cancel()
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        processes = list(getattr(pool, "_processes", {}).values() or [])
+        for p in processes:
+            with contextlib.suppress(Exception):
+                p.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in processes:
+            with contextlib.suppress(Exception):
+                p.join(timeout=2)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while starting worker processes, so they inherit that and leave it to us.
+
+    A terminal sends Ctrl-C to the whole process group; the workers must not die with a
+    traceback each: the driver stops them.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to do
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _require_dask() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise InputError.single(
+            "the dask executor needs Dask distributed, which is not installed", location="--executor",
+            suggestion="pip install 'nhisim[dask]' (or 'dask[distributed]'), or use --executor processes",
+        ) from None
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: a LocalCluster of worker processes, or a scheduler's address.
+
+    Workers of a real cluster need nhisim installed (the same version as here). Extra
+    keyword arguments go to ``LocalCluster`` (``multiprocessing_method="spawn"`` to start
+    its workers afresh rather than forked).
+    """
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, window: int = 2,
+                 **cluster_options: Any) -> None:
+        super().__init__(default_workers() if workers is None else workers)
+        if self.workers < 1:
+            raise InputError.single("workers must be at least 1", location="--workers")
+        _require_dask()
+        self.scheduler = scheduler
+        self.window = max(1, window)
+        self.cluster_options = cluster_options
+        self.client: Any = None
+        self.cluster: Any = None
+        self._pending: dict[Any, int] = {}
+
+    def start(self) -> DaskExecutor:
+        if self.client is not None:
+            return self
+        _require_dask()
+        from distributed import Client, LocalCluster
+
+        if self.scheduler:
+            try:
+                self.client = Client(self.scheduler, timeout="10s")
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise InputError.single(f"cannot reach the Dask scheduler at {self.scheduler!r}: {exc}",
+                                        location="--scheduler",
+                                        suggestion="give the address the scheduler prints, e.g. "
+                                                   "tcp://10.0.0.5:8786") from None
+            nthreads = sum(self.client.nthreads().values())
+            self.workers = max(1, nthreads)
+        else:
+            import dask
+
+            # no dashboard; the scheduler's own HTTP server on a free loopback port, not 8787
+            options = {"n_workers": self.workers, "threads_per_worker": 1, "processes": True,
+                       "dashboard_address": None, "host": "127.0.0.1", "silence_logs": logging.ERROR,
+                       "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
+            options.update(self.cluster_options)
+            # fork the workers on Linux: they start in a fraction of a second with every module
+            # imported, where spawned ones import Dask, pandas and nhisim again (seconds each)
+            method = options.pop("multiprocessing_method", "fork" if sys.platform.startswith("linux") else None)
+            config = {"distributed.worker.multiprocessing-method": method} if method else {}
+            with dask.config.set(config), _sigint_ignored():
+                self.cluster = LocalCluster(**options)
+            self.client = Client(self.cluster)
+        return self
+
+    def imap_unordered(self, fn, tasks, shared=None):
+        from distributed import as_completed
+
+        client = self.start().client
+        items = iter(enumerate(tasks))
+        pending = self._pending
+        limit = self.workers * self.window
+        shared_ref = client.scatter([shared], broadcast=True, hash=False)[0] if shared is not None else None
+        queue = as_completed()
+
+        def fill() -> None:
+            while len(pending) < limit:
+                try:
+                    i, task = next(items)
+                except StopIteration:
+                    return
+                future = client.submit(fn, shared_ref, task, pure=False)
+                pending[future] = i
+                queue.add(future)
+
+        try:
+            fill()
+            for future in queue:
+                i = pending.pop(future)
+                result = future.result()
+                future.release()
+                yield i, result
+                fill()
+        finally:
+            self.cancel()
+            if shared_ref is not None:
+                with contextlib.suppress(Exception):
+                    shared_ref.release()
+
+    def cancel(self) -> None:
+        if self.client is not None and self._pending:
+            with contextlib.suppress(Exception):
+                self.client.cancel(list(self._pending))
+        self._pending.clear()
+
+    def close(self) -> None:
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        for thing in (client, cluster):
+            if thing is not None:
+                with contextlib.suppress(Exception):
+                    thing.close()
+
+    def terminate(self) -> None:
+        self.cancel()
+        self.close()
+
+
+def make_executor(kind: str | Executor | None = "serial", workers: int | None = None,
+                  scheduler: str | None = None) -> Executor:
+    """An executor by name: ``serial``, ``processes`` or ``dask`` (or the instance given)."""
+    if isinstance(kind, Executor):
+        return kind
+    kind = (kind or "serial").strip().lower()
+    if workers is not None and int(workers) < 1:
+        raise InputError.single(f"workers must be at least 1, got {workers}", location="--workers")
+    if scheduler and kind != "dask":
+        raise InputError.single("--scheduler is for the dask executor", location="--scheduler",
+                                suggestion="add --executor dask")
+    if kind == "serial":
+        return SerialExecutor()
+    if kind == "processes":
+        return ProcessExecutor(workers)
+    if kind == "dask":
+        return DaskExecutor(workers, scheduler)
+    raise InputError.single(f"unknown executor {kind!r}", location="--executor",
+                            suggestion=did_you_mean(kind, EXECUTORS, "executors"))
+
+
+@contextlib.contextmanager
+def using_executor(kind: str | Executor | None, workers: int | None = None, scheduler: str | None = None,
+                   owned: bool | None = None) -> Iterator[Executor]:
+    """An executor for one experiment: started, then closed (or stopped at once on an error or Ctrl-C).
+
+    An instance passed in belongs to the caller (unless ``owned``): it is started but not
+    closed, and on an error only its queued work is dropped.
+    """
+    if owned is None:
+        owned = not isinstance(kind, Executor)
+    executor = make_executor(kind, workers, scheduler)
+    try:
+        executor.start()
+        yield executor
+    except BaseException:
+        if owned:
+            executor.terminate()
+        else:
+            executor.cancel()
+        raise
+    if owned:
+        executor.close()
+
+
+def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpec],
+              overrides: Mapping[int, Mapping[str, Any]] | None = None, chunk_size: int | None = None,
+              on_chunk: Callable[[list[RunOutcome]], None] | None = None) -> list[RunOutcome]:
+    """Run ``specs`` in chunks on ``executor``; call ``on_chunk`` as each chunk completes.
+
+    Returns every outcome in the order of ``specs``, whatever order the chunks finished in.
+    """
+    size = chunk_size or chunk_size_for(len(specs), executor.workers)
+    jobs = []
+    for batch in chunked(list(specs), size):
+        points = {spec.point for spec in batch}
+        jobs.append(ChunkJob(batch, {p: dict(overrides[p]) for p in points if overrides and overrides.get(p)}))
+    by_chunk: dict[int, list[RunOutcome]] = {}
+    for i, outcomes in executor.imap_unordered(run_chunk, jobs, shared):
+        by_chunk[i] = outcomes
+        if on_chunk is not None:
+            on_chunk(outcomes)
+    return [outcome for i in range(len(jobs)) for outcome in by_chunk.get(i, [])]
