@@ -59,6 +59,9 @@ class InputError(Exception):
     def __post_init__(self) -> None:
         super().__init__(self.render())
 
+    def __reduce__(self):  # picklable, so an error raised in a worker process reaches the CLI intact
+        return (self.__class__, (self.problems, self.file, self.title, self.exit_code, self.extra))
+
     @classmethod
     def single(cls, message: str, *, file: str = "", location: str = "", line: int | None = None,
                suggestion: str = "", title: str = "invalid input") -> InputError:

@@ -445,3 +445,25 @@ def test_max_bytes_argument_and_environment(monkeypatch, base):
     with pytest.raises(InputError, match="over the 100-byte limit"):
         load_scenario(base)
     assert load_scenario(base, max_bytes=10**6).name == "base"  # an explicit argument wins
+
+
+def test_policy_files_are_relative_to_the_scenario_that_names_them(tmp_path, monkeypatch):
+    from nhisim.scenario.loader import load_scenario
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    (folder / "mine.cedar").write_text("permit(principal, action, resource);\n")
+    (folder / "s.yaml").write_text("name: s\nstrategies:\n  mine: {base: rbac, engine: cedar, policies: [mine.cedar]}\n")
+    monkeypatch.chdir(tmp_path)
+    scenario = load_scenario("pack/s.yaml")
+    assert scenario.strategies["mine"].policies == [str((folder / "mine.cedar").resolve())]
+
+
+def test_policy_files_without_the_cedar_engine_are_an_error(tmp_path):
+    from nhisim.errors import InputError
+    from nhisim.scenario.loader import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\nstrategies:\n  mine: {base: rbac, policies: [mine.cedar]}\n")
+    with pytest.raises(InputError, match="does not use the Cedar engine"):
+        load_scenario(path)

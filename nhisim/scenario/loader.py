@@ -154,6 +154,7 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tup
         raise InputError.single(
             f"a scenario must be a mapping of keys (name:, agents:, ...), not a {type(data).__name__}",
             file=str(path), line=1)
+    _anchor_policy_paths(data, path.parent)
     parents = data.get("extends")
     if parents is None:
         return data, lines, path
@@ -178,6 +179,18 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tup
     own = {k: v for k, v in data.items() if k != "extends"}
     result = deep_merge(merged, own)
     return result, _remap_lines(lines, own, result), path
+
+
+def _anchor_policy_paths(data: Mapping, folder: Path) -> None:
+    """Cedar policy files named by a strategy are relative to the file that names them."""
+    strategies = data.get("strategies")
+    if not isinstance(strategies, Mapping):
+        return
+    for spec in strategies.values():
+        policies = spec.get("policies") if isinstance(spec, dict) else None
+        if isinstance(policies, list):
+            spec["policies"] = [str((folder / p).resolve()) if isinstance(p, str) and not os.path.isabs(p) else p
+                                for p in policies]
 
 
 def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:

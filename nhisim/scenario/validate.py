@@ -156,6 +156,11 @@ def check_references(scenario: Scenario) -> list[Problem]:
     for tid in {t for t in threat_ids if threat_ids.count(t) > 1}:
         problems.append(Problem(f"duplicate threat id {tid!r}", "threats"))
 
+    for name, spec in scenario.strategies.items():
+        if spec.policies and spec.engine != "cedar":
+            problems.append(Problem(f"strategy {name!r} names policy files but does not use the Cedar engine",
+                                    f"strategies.{name}.policies",
+                                    suggestion=f"add 'engine: cedar' to strategy {name!r}, or drop 'policies'"))
     if scenario.run.baseline is not None:
         ref(scenario.run.baseline, scenario.strategies, "strategy", "run.baseline")
 

@@ -141,7 +141,7 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
         approved, wait = yield from sim._approval(review, fooled)
         decision, code = ("allow", "approved") if approved else ("deny", "rejected")
         reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
-        died = sim.pep.still_valid(env.now, presenter, cred) if approved else None
+        died = sim.pep.still_valid(env.now, presenter, cred, op, destination, intent) if approved else None
         if died is not None:
             decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
     tool, action, resource = sim.world.op_keys[op]

@@ -15,11 +15,11 @@ On Deny, the first determining ``forbid`` in policy order gives the code and rea
 the request), or ``policy_error`` when a policy could not be evaluated.
 
 Speed. Policies, schema and entities are parsed once (and shared by the runs of one
-process that use the same ones). Decisions are cached: the cache key is every input of
-the Cedar request, and the request is built from the key alone, so a cached answer is
-always the one Cedar would give. Time enters the key only as booleans computed at the
-call (expired, revoked, quarantined), plus ``now`` and the alert count when a policy
-reads them.
+process that use the same ones). A request carries only the context attributes the
+policies read (found in their syntax tree), and answers are cached under a key made of
+exactly what the request is built from, so a cached answer is always the one Cedar would
+give. Time enters the key only as booleans computed at the call (expired, revoked,
+quarantined), plus ``now`` and the alert count when a policy reads them.
 
 User policies. A strategy with ``engine: cedar`` and ``policies: [file.cedar, ...]`` is
 decided by those files instead of the generated ones. They are parsed and validated
@@ -41,8 +41,9 @@ from typing import Any
 import cedarpy
 
 from nhisim.errors import InputError, Problem
+from nhisim.scenario.loader import max_file_bytes
 from nhisim.sim.cedar_export import (
-    OPTIONAL_CONTEXT,
+    CONTEXT_FEATURES,
     entities_json,
     schema_json,
     strategy_policies,
@@ -52,6 +53,10 @@ from nhisim.sim.strategies import Strategy
 from nhisim.sim.world import CompiledTask, CompiledWorld
 
 NO_PERMIT = ("deny", "no_permit", "no policy permits this request")
+MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the process on deep nesting)
+MAX_OPERATORS = 400  # operators in one policy (each one is a level of Cedar's expression tree)
+_OPERATOR = re.compile(r"&&|\|\||==|!=|<=|>=|[<>+\-*!.]|\b(?:if|in|has|like|is)\b")
+LIVENESS_CODES = frozenset({"expired", "revoked", "revoked_response", "quarantined"})
 MAX_CACHED_DECISIONS = 200_000
 
 
@@ -85,29 +90,50 @@ class CompiledPolicies:
 
     policy_set: Any  # cedarpy.PolicySet
     info: dict[str, PolicyInfo]
-    features: frozenset[str]  # optional context attributes the policies read
+    features: frozenset[str]  # the context attributes the policies read (names of CONTEXT_FEATURES)
     sources: tuple[PolicySource, ...]
 
 
-def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.PathLike | None = None
-                      ) -> list[PolicySource]:
+def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.PathLike | None = None,
+                      location: str = "policies") -> list[PolicySource]:
     """Read ``.cedar`` files (relative paths from ``base_dir``, default the working directory)."""
     sources = []
-    for raw in paths:
+    for i, raw in enumerate(paths):
         path = Path(raw)
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         try:
+            if path.is_file() and path.stat().st_size > max_file_bytes():
+                raise InputError.single(f"policy file is larger than {max_file_bytes()} bytes", file=str(raw),
+                                        location=f"{location}[{i}]",
+                                        suggestion="the limit is NHISIM_MAX_SCENARIO_BYTES") from None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise InputError.single("policy file not found", file=str(raw), location="strategies.*.policies",
+            raise InputError.single("policy file not found", file=str(raw), location=f"{location}[{i}]",
                                     suggestion="paths are relative to the working directory; "
                                                "an absolute path always works") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError.single(f"cannot read policy file: {getattr(exc, 'strerror', None) or exc}",
-                                    file=str(raw)) from None
+                                    file=str(raw), location=f"{location}[{i}]") from None
         sources.append(PolicySource(str(raw), text))
     return sources
+
+
+_NOISE = re.compile(r'//[^\n]*|"(?:[^"\\]|\\.)*"?', re.S)  # a comment, or a string (maybe unterminated)
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blank(m: re.Match) -> str:
+    text = m.group()
+    if text.startswith('"'):  # keep the quotes, blank what is inside (newlines stay)
+        inner = _NOT_NEWLINE.sub(" ", text[1:-1] if len(text) > 1 and text.endswith('"') else text[1:])
+        return '"' + inner + ('"' if len(text) > 1 and text.endswith('"') else "")
+    return " " * len(text)
+
+
+def _code_only(text: str) -> str:
+    """The text with comments and the insides of strings blanked out (same length, same lines)."""
+    return _NOISE.sub(_blank, text)
 
 
 def split_statements(text: str) -> list[tuple[int, str]]:
@@ -116,55 +142,53 @@ def split_statements(text: str) -> list[tuple[int, str]]:
     Returns ``(line of the statement's first token, statement text)`` for each statement,
     and for trailing text with no ``;`` (an unfinished policy).
     """
+    code = _code_only(text)
     out: list[tuple[int, str]] = []
     start = 0
-    first_line: int | None = None
-    line = 1
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "\n":
-            line += 1
-        elif c == "/" and text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-            continue
-        elif c == '"':
-            if first_line is None:
-                first_line = line
-            i += 1
-            while i < n and text[i] != '"':
-                if text[i] == "\\":
-                    i += 1
-                elif text[i] == "\n":
-                    line += 1
-                i += 1
-        elif c == ";":
-            out.append((first_line or line, text[start:i + 1]))
-            start, first_line = i + 1, None
-        elif not c.isspace() and first_line is None:
-            first_line = line
-        i += 1
-    if first_line is not None:
-        out.append((first_line, text[start:]))
+    for end in [m.start() for m in re.finditer(";", code)] + [len(code)]:
+        token = re.search(r"\S", code[start:end + 1])
+        if token is not None:
+            first = start + token.start()
+            out.append((code.count("\n", 0, first) + 1, text[start:end + 1]))
+        start = end + 1
     return out
 
 
+def _complexity_problem(source: PolicySource) -> InputError | None:
+    """A policy too deeply nested or too long for Cedar to handle safely, as an InputError."""
+    for index, (line, statement) in enumerate(split_statements(source.text), start=1):
+        code = _code_only(statement)
+        depth = deepest = 0
+        for ch in code:
+            if ch in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in ")]}":
+                depth -= 1
+        operators = len(_OPERATOR.findall(code))
+        if deepest > MAX_NESTING or operators > MAX_OPERATORS:
+            what = (f"brackets nested {deepest} deep (at most {MAX_NESTING})" if deepest > MAX_NESTING
+                    else f"{operators} operators (at most {MAX_OPERATORS})")
+            return InputError([Problem(f"this policy is too complex to evaluate safely: {what}",
+                                       location=f"policy {index}", line=line,
+                                       suggestion="split it into several policies, or use sets and `in`")],
+                              file=source.name, title="invalid Cedar policy")
+    return None
+
+
 def _parse_error_line(statement: str, first_line: int) -> int:
-    """The line of a statement where Cedar's parse error starts (prefixes before it only run out of input)."""
+    """The line of a statement where Cedar's parse error is (prefixes before it only run out of input)."""
+    code = _code_only(statement)
+    start = len(code) - len(code.lstrip())
+    raw_start = first_line - statement[:start].count("\n")  # line of the statement text's first character
     lines = statement.split("\n")
-    offset = len(statement) - len(statement.lstrip())
-    skipped = statement[:offset].count("\n")
-    body = lines[skipped:]
-    for k in range(1, len(body) + 1):
-        prefix = "\n".join(body[:k])
+    for k in range(1, len(lines) + 1):
         try:
-            cedarpy.PolicySet.from_str(prefix)
-            continue
+            cedarpy.PolicySet.from_str("\n".join(lines[:k]))
         except ValueError as exc:
             if "end of input" not in str(exc).lower():
-                return first_line + k - 1
-    return first_line + len(body) - 1
+                return raw_start + k - 1
+    return raw_start + len(lines) - 1
 
 
 def _parse_problem(source: PolicySource, message: str) -> InputError:
@@ -182,51 +206,100 @@ def _parse_problem(source: PolicySource, message: str) -> InputError:
                       title="invalid Cedar policy")
 
 
-def _walk_context(node: Any, found: set[str], counts: list[int]) -> None:
-    """Collect ``context.X`` / ``context has X`` attributes in a policy's JSON form; count other uses."""
-    if isinstance(node, dict):
+def _context_path(node: Any) -> tuple[str, ...] | None:
+    """``("credential", "scope")`` for the JSON form of ``context.credential.scope``; None if not a context path."""
+    path: list[str] = []
+    while isinstance(node, dict):
+        if node == {"Var": "context"}:
+            return tuple(reversed(path))
+        inner = node.get(".")
+        if not isinstance(inner, dict) or "attr" not in inner:
+            return None
+        path.append(inner["attr"])
+        node = inner.get("left")
+    return None
+
+
+def context_features(conditions: Any) -> set[str]:
+    """The request context attributes that policy conditions (Cedar's JSON form) read.
+
+    Names are those of :data:`CONTEXT_FEATURES`; a use of ``context`` (or of
+    ``context.credential``) as a whole reads all of it.
+    """
+    found: set[str] = set()
+    stack = [conditions]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if node == {"Var": "context"}:
+            found.update(CONTEXT_FEATURES)
+            continue
+        handled = False
         for op in (".", "has"):
             inner = node.get(op)
-            if isinstance(inner, dict) and inner.get("left") == {"Var": "context"} and "attr" in inner:
-                found.add(inner["attr"])
-                counts[0] += 1
-        if node.get("Var") == "context":
-            counts[1] += 1
-        for value in node.values():
-            _walk_context(value, found, counts)
-    elif isinstance(node, list):
-        for value in node:
-            _walk_context(value, found, counts)
+            if isinstance(inner, dict) and "attr" in inner:
+                base = _context_path(inner.get("left"))
+                if base is not None:
+                    path = base + (inner["attr"],)
+                    if path[0] == "credential" and len(path) > 1:
+                        found.add(f"credential.{path[1]}")
+                    elif path[0] == "credential":
+                        found.update(f for f in CONTEXT_FEATURES if f.startswith("credential."))
+                    else:
+                        found.add(path[0])
+                    handled = True
+        if not handled:
+            stack.extend(node.values())
+    return found
 
 
 def compile_policies(sources: Sequence[PolicySource], schema: dict | str) -> CompiledPolicies:
     """Parse and validate policy texts (in order) against a schema; raise InputError on any problem."""
     texts = []
-    places: list[tuple[str, int | None]] = []  # (file, line) of each policy, in Cedar's order
+    places: list[tuple[str, int | None, str]] = []  # (file, line, text) of each policy, in Cedar's order
     for source in sources:
+        problem = _complexity_problem(source)
+        if problem is not None:
+            raise problem
         try:
             count = len(cedarpy.PolicySet.from_str(source.text))
         except ValueError as exc:
             raise _parse_problem(source, str(exc)) from None
-        lines = [line for line, stmt in split_statements(source.text) if stmt.strip()]
-        if len(lines) != count:
-            lines = [None] * count
-        places += [(source.name, line) for line in lines]
+        statements = split_statements(source.text)
+        if len(statements) != count:
+            statements = [(None, "")] * count
+        places += [(source.name, line, text) for line, text in statements]
         texts.append(source.text)
     combined = "\n".join(texts)
     policy_set = cedarpy.PolicySet.from_str(combined)
     result = cedarpy.validate_policies(combined, schema if isinstance(schema, str) else json.dumps(schema))
     if not result.validation_passed:
         problems: dict[str, list[Problem]] = {}
+        seen: set[tuple[str, str]] = set()
         for err in result.errors:
+            same = (err.policy_id, re.sub(r'Action::"[^"]*"', "Action", err.error))
+            if same in seen:  # the same mistake checked once per action
+                continue
+            seen.add(same)
             file, line, where = _place(err.policy_id, places, sources)
-            problems.setdefault(file, []).append(Problem(f"Cedar: {err.error}", location=where, line=line))
+            line, hint = _explain(err.error, err.policy_id, places, line, schema)
+            problems.setdefault(file, []).append(Problem(f"Cedar: {err.error}", location=where, line=line,
+                                                         suggestion=hint))
         file, found = next(iter(problems.items()))
         raise InputError(found, file=file, title="Cedar policy does not match the scenario's schema")
     est = json.loads(cedarpy.policies_to_json_str(combined))
+    for pid in est.get("templates") or {}:
+        file, line, where = _place(pid, places, sources)
+        raise InputError([Problem("a policy template (with ?principal or ?resource) decides nothing: nhisim links "
+                                  "no templates", location=where, line=line,
+                                  suggestion="name the principal or resource, or leave it unconstrained")],
+                         file=file, title="invalid Cedar policy")
     info: dict[str, PolicyInfo] = {}
     features: set[str] = set()
-    counts = [0, 0]
     for pid, policy in est.get("staticPolicies", {}).items():
         index = _index(pid)
         file, line, _ = _place(pid, places, sources)
@@ -247,11 +320,51 @@ def compile_policies(sources: Sequence[PolicySource], schema: dict | str) -> Com
                                  title="invalid Cedar policy")
             outcome = (how, notes.get("code") or "forbidden", notes.get("reason") or f"forbidden by policy {name}")
         info[pid] = PolicyInfo(index, pid, name, effect, outcome, file, line)
-        _walk_context(policy.get("conditions", []), features, counts)
-    if counts[1] > counts[0]:  # context used whole (not attribute by attribute): send everything
-        features |= set(OPTIONAL_CONTEXT)
-    return CompiledPolicies(policy_set, info, frozenset(f for f in features if f in OPTIONAL_CONTEXT),
+        features |= context_features(policy.get("conditions", []))
+    return CompiledPolicies(policy_set, info, frozenset(f for f in features if f in CONTEXT_FEATURES),
                             tuple(sources))
+
+
+def _schema_names(schema: dict | str) -> tuple[dict[str, list[str]], list[str]]:
+    """Attribute names by entity type, and the context's attribute names, from a JSON schema."""
+    data = json.loads(schema) if isinstance(schema, str) else schema
+    ns = data.get("", {})
+    common = ns.get("commonTypes", {})
+    entity_attrs = {name: list(spec.get("shape", {}).get("attributes", {})) for name, spec in
+                    ns.get("entityTypes", {}).items()}
+    context = list(common.get("RequestContext", {}).get("attributes", {}))
+    context += list(common.get("Credential", {}).get("attributes", {}))
+    return entity_attrs, context
+
+
+def _explain(error: str, pid: str, places: list[tuple[str, int | None, str]], line: int | None,
+             schema: dict | str) -> tuple[int | None, str]:
+    """A better line (where the offending name is) and a 'did you mean' for a Cedar validation error."""
+    index = _index(pid)
+    names = re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", error)
+    if index < len(places) and line is not None:
+        code = _code_only(places[index][2])
+        skipped = code[:len(code) - len(code.lstrip())].count("\n")  # lines before the first token
+        for name in names:
+            if name == pid:
+                continue
+            for k, row in enumerate(code.split("\n")[skipped:]):
+                if re.search(rf"\b{re.escape(name)}\b", row):
+                    line = line + k
+                    break
+            else:
+                continue
+            break
+    hint = ""
+    m = re.search(r"attribute `([^`]+)` (?:on entity type `([^`]+)`|in context)", error)
+    if m:
+        from nhisim.errors import nearest
+
+        entity_attrs, context = _schema_names(schema)
+        pool = entity_attrs.get(m.group(2), []) if m.group(2) else context
+        best = nearest(m.group(1), pool, cutoff=0.75)
+        hint = f"did you mean {best!r}?" if best else ("valid attributes: " + ", ".join(sorted(set(pool))))
+    return line, hint
 
 
 def _index(pid: str) -> int:
@@ -259,13 +372,13 @@ def _index(pid: str) -> int:
     return int(m.group(1)) if m else 1 << 30
 
 
-def _place(pid: str, places: list[tuple[str, int | None]], sources: Sequence[PolicySource]
+def _place(pid: str, places: list[tuple[str, int | None, str]], sources: Sequence[PolicySource]
            ) -> tuple[str, int | None, str]:
     index = _index(pid)
     if index < len(places):
-        file, line = places[index]
+        file, line, _ = places[index]
         first = next(i for i, p in enumerate(places) if p[0] == file)
-        return file, line, f"policy {index - first + 1}"
+        return file, line, f"policy {index - first + 1} (Cedar's {pid})"
     return (sources[0].name if sources else ""), None, pid or "policies"
 
 
@@ -299,7 +412,7 @@ def policy_sources(strategy: Strategy, policies: Sequence[str | os.PathLike] = (
                    base_dir: str | os.PathLike | None = None) -> list[PolicySource]:
     """The policies that decide for ``strategy``: the user's files if any, else the generated ones."""
     if policies:
-        return read_policy_files(policies, base_dir)
+        return read_policy_files(policies, base_dir, location=f"strategies.{strategy.name}.policies")
     return [PolicySource(f"<generated:{strategy.name}>", strategy_policies(strategy, scenario_name))]
 
 
@@ -307,7 +420,15 @@ def policy_sources(strategy: Strategy, policies: Sequence[str | os.PathLike] = (
 
 
 class CedarEvaluator:
-    """The enforcement point's decisions made by Cedar (same interface as NativeEvaluator)."""
+    """The enforcement point's decisions made by Cedar (same interface as NativeEvaluator).
+
+    Two caches, both shared by the runs of a process that use the same policies, schema,
+    entities and operations. The first is keyed by the request's full inputs (see
+    :meth:`key`), and answers repeated requests at the cost of a dictionary lookup. On a
+    miss, the key is reduced to what the policies read (:meth:`reduce`) and the second
+    cache is looked up; only on a miss there is Cedar asked, with a request built from
+    the reduced key alone (:meth:`request`), so a cached answer is always Cedar's.
+    """
 
     def __init__(self, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
                  alerts: dict[str, int], *, scenario=None, policies: Sequence[str | os.PathLike] = (),
@@ -323,13 +444,21 @@ class CedarEvaluator:
         self.compiled = _memo(_COMPILED, (sources, schema), lambda: compile_policies(sources, schema))
         entities = json.dumps(entities_json(scenario, world), sort_keys=True)
         self.entities = _memo(_ENTITIES, entities, lambda: cedarpy.Entities.from_json_str(entities))
-        # answers depend only on (policies, schema, entities) and the key: runs that share them share the cache
-        self._cache: dict = _memo(_DECISIONS, (sources, schema, entities, tuple(world.op_keys)), dict)
-        self._alerts_feature = "actor_alerts" in self.compiled.features
-        self._now_feature = "now" in self.compiled.features
         self._labels = [world.label(op) for op in range(len(world.op_keys))]
         self._scopes: dict[frozenset[int], list[str]] = {}
+        self._escalated: dict[str, tuple] = {}
         self.cedar_calls = 0
+        self.use_features(self.compiled.features)
+        # answers depend only on (policies, schema, entities, operations) and the key
+        self._cache, self._reduced = _memo(_DECISIONS, (sources, schema, entities, tuple(world.op_keys)),
+                                           lambda: ({}, {}))
+
+    def use_features(self, features) -> None:
+        """Send (and key decisions on) these context attributes (with caches of its own)."""
+        self.features = tuple(f for f in CONTEXT_FEATURES if f in set(features))
+        self._cache, self._reduced = {}, {}
+        self._alerts_feature = "actor_alerts" in self.features
+        self._now_feature = "now" in self.features
 
     @property
     def policy_text(self) -> str:
@@ -338,6 +467,7 @@ class CedarEvaluator:
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
                intent: CompiledTask | None) -> tuple[str, str, str]:
         """Decide one request (same contract as :meth:`NativeEvaluator.decide`)."""
+        # the hot path: :meth:`key`, inlined
         bound = cred.intent
         if bound is None:
             bound = intent
@@ -350,38 +480,106 @@ class CedarEvaluator:
                int(now) if self._now_feature else None)
         answer = self._cache.get(key)
         if answer is None:
-            answer = self._ask(key)
-            if len(self._cache) >= MAX_CACHED_DECISIONS:
-                self._cache.clear()
-            self._cache[key] = answer
+            answer = self._answer(key)
+        if answer[0] == "escalate":
+            self._escalated[presenter] = (op, destination, intent)
         return answer
 
-    def request(self, key: tuple) -> dict:
-        """The Cedar request for a cache key (built from the key alone, so the key is complete)."""
+    def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
+                    destination: str | None = None, intent: CompiledTask | None = None
+                    ) -> tuple[str, str, str] | None:
+        """After a wait for approval: the denial if the credential or presenter died meanwhile.
+
+        Cedar decides the escalated request again (``op``, ``destination``, ``intent``;
+        by default the presenter's last escalated request); a denial whose code says the
+        credential or the presenter died (expired, revoked, quarantined) is returned.
+        """
+        if op is None:
+            op, destination, intent = self._escalated.get(presenter) or (
+                min(cred.scope) if cred.scope else 0, "internal", None)
+        key = self.key(now, presenter, cred, op, destination or "internal", intent)
+        answer = self._cache.get(key) or self._answer(key)
+        return answer if answer[0] == "deny" and answer[1] in LIVENESS_CODES else None
+
+    def key(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
+            intent: CompiledTask | None) -> tuple:
+        """Every input of a request: presenter, operation, destination, bound intent, the credential's
+        kind, binding, subject, chain and scope, whether it is expired, revoked (and by the response),
+        held by the presenter, whether the presenter is quarantined, and (when policies read them)
+        the acting agent's alert count and the time in whole seconds."""
+        bound = cred.intent
+        if bound is None:
+            bound = intent
+        q = self.quarantined.get(presenter)
+        chain = cred.chain
+        return (presenter, op, destination, None if bound is None else bound.id, cred.kind, cred.binding,
+                cred.subject, chain, cred.scope, now >= cred.expires_at, now >= cred.effective_at,
+                cred.revoked_by_response, presenter in cred.holders, q is not None and now >= q,
+                self.alerts.get(chain[-1] if chain else cred.subject, 0) if self._alerts_feature else None,
+                int(now) if self._now_feature else None)
+
+    def reduce(self, key: tuple) -> tuple:
+        """The part of a key the policies read: ``(presenter, op, value of each feature...)``."""
+        values = self._feature_values(key)
+        return (key[0], key[1], *(values[f] for f in self.features))
+
+    def _feature_values(self, key: tuple) -> dict[str, Any]:
         (presenter, op, destination, intent_id, kind, binding, subject, chain, scope, expired, revoked,
          by_response, holds, quarantined, alerts, now) = key
-        tool, action, resource = self.world.op_keys[op]
-        labels = self._scopes.get(scope)
-        if labels is None:
-            labels = self._scopes[scope] = sorted(self._labels[o] for o in scope)
-        context: dict[str, Any] = {
-            "operation": self._labels[op],
-            "tool": {"__entity": {"type": "Tool", "id": tool}},
-            "destination": destination,
-            "presenter": presenter,
-            "presenter_quarantined": quarantined,
-            "credential": {
-                "kind": kind, "binding": binding, "subject": subject, "actor": chain[-1] if chain else subject,
-                "chain": list(chain), "chain_depth": len(chain), "scope": labels, "expired": expired,
-                "revoked": revoked, "revoked_by_response": by_response, "presenter_holds": holds,
-            },
+        actor = chain[-1] if chain else subject
+        return {
+            "operation": op, "tool": op, "destination": destination, "presenter": presenter,
+            "presenter_quarantined": quarantined, "intent": intent_id, "actor_alerts": alerts, "now": now,
+            "credential.kind": kind, "credential.binding": binding, "credential.subject": subject,
+            "credential.actor": actor, "credential.actor_agent": actor, "credential.chain": chain,
+            "credential.chain_depth": len(chain), "credential.scope": scope, "credential.expired": expired,
+            "credential.revoked": revoked, "credential.revoked_by_response": by_response,
+            "credential.presenter_holds": holds,
         }
-        if intent_id is not None:
-            context["intent"] = {"__entity": {"type": "Task", "id": intent_id}}
-        if alerts is not None:
-            context["actor_alerts"] = alerts
-        if now is not None:
-            context["now"] = now
+
+    def _answer(self, key: tuple) -> tuple[str, str, str]:
+        reduced = self.reduce(key)
+        answer = self._reduced.get(reduced)
+        if answer is None:
+            answer = self._ask(reduced)
+            if len(self._reduced) >= MAX_CACHED_DECISIONS:
+                self._reduced.clear()
+            self._reduced[reduced] = answer
+        if len(self._cache) >= MAX_CACHED_DECISIONS:
+            self._cache.clear()
+        self._cache[key] = answer
+        return answer
+
+    def request(self, reduced: tuple) -> dict:
+        """The Cedar request for a reduced key (built from it alone, so the key is complete)."""
+        presenter, op = reduced[0], reduced[1]
+        values = dict(zip(self.features, reduced[2:], strict=True))
+        tool, action, resource = self.world.op_keys[op]
+        context: dict[str, Any] = {}
+        credential: dict[str, Any] = {}
+        for name, value in values.items():
+            if name == "operation":
+                value = self._labels[value]
+            elif name == "tool":
+                value = {"__entity": {"type": "Tool", "id": tool}}
+            elif name in ("intent", "credential.actor_agent"):
+                if name == "intent" and value is None or name == "credential.actor_agent" and \
+                        value not in self.world.agents:
+                    continue  # optional attributes, absent
+                value = {"__entity": {"type": "Task" if name == "intent" else "Agent", "id": value}}
+            elif name == "credential.chain":
+                value = list(value)
+            elif name == "credential.scope":
+                labels = self._scopes.get(value)
+                if labels is None:
+                    labels = self._scopes[value] = sorted(self._labels[o] for o in value)
+                value = labels
+            if name.startswith("credential."):
+                credential[name[len("credential."):]] = value
+            else:
+                context[name] = value
+        if credential:
+            context["credential"] = credential
         return {
             "principal": {"type": "Agent" if presenter in self.world.agents else "External", "id": presenter},
             "action": {"type": "Action", "id": action},
@@ -389,9 +587,9 @@ class CedarEvaluator:
             "context": context,
         }
 
-    def _ask(self, key: tuple) -> tuple[str, str, str]:
+    def _ask(self, reduced: tuple) -> tuple[str, str, str]:
         self.cedar_calls += 1
-        result = cedarpy.is_authorized(self.request(key), self.compiled.policy_set, self.entities)
+        result = cedarpy.is_authorized(self.request(reduced), self.compiled.policy_set, self.entities)
         return self.interpret(result)
 
     def interpret(self, result: Any) -> tuple[str, str, str]:
@@ -404,5 +602,77 @@ class CedarEvaluator:
             return ("allow", "allowed", "permitted by policy")
         errors = result.diagnostics.errors
         if errors:
-            return ("deny", "policy_error", f"a policy could not be evaluated: {errors[0]}")
+            text = re.sub(r"`(policy\d+)`", lambda m: f"`{info[m.group(1)].name}`" if m.group(1) in info
+                          else m.group(0), str(errors[0]))
+            return ("deny", "policy_error", f"a policy could not be evaluated: {text}")
         return NO_PERMIT
+
+
+# --------------------------------------------------------------------------- export
+
+
+def scenario_strategy(scenario, name: str) -> tuple[Strategy, list[str]]:
+    """A strategy of the scenario (or a preset) by name, and the user policy files it names."""
+    from nhisim.sim.strategies import resolve_strategy
+
+    spec = scenario.strategies.get(name)
+    if spec is None:
+        return resolve_strategy(name), []
+    return resolve_strategy(spec, name=name), list(spec.policies)
+
+
+def example_request(scenario, world: CompiledWorld, strategy: Strategy) -> dict | None:
+    """A benign request of the scenario in the Cedar CLI's request format (the first step of the first task)."""
+    for agent in world.agents.values():
+        for task_id in agent.tasks:
+            task = world.tasks[task_id]
+            step = next((s for s in task.steps if s.op is not None), None)
+            if step is None:
+                continue
+            scope = agent.role_scope & task.intent if strategy.jit_scope == "intent" and strategy.jit else \
+                agent.role_scope
+            kind = "jit_token" if strategy.jit else "static_key"
+            cred = Credential(id="example", kind=kind, subject=agent.id, holders={agent.id}, scope=scope,
+                              issued_at=0.0, expires_at=strategy.ttl if strategy.jit else strategy.rotation,
+                              binding=strategy.binding, intent=task if strategy.jit else None)
+            evaluator = CedarEvaluator(strategy, world, {}, {}, scenario=scenario)
+            evaluator.use_features(CONTEXT_FEATURES)  # the schema's whole context, for `cedar authorize`
+            request = evaluator.request(evaluator.reduce(evaluator.key(0.0, agent.id, cred, step.op,
+                                                                       step.destination, task)))
+            for part in ("principal", "action", "resource"):
+                uid_ = request[part]
+                request[part] = f'{uid_["type"]}::{json.dumps(uid_["id"])}'
+            return request
+    return None
+
+
+def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike | None = None) -> dict[str, str]:
+    """The files that express ``strategy_name`` on ``scenario`` in Cedar, by file name.
+
+    ``<strategy>.cedar`` (the policies that decide: the strategy's own files if it names
+    some, else the generated ones), ``schema.cedarschema`` and ``schema.cedarschema.json``
+    (the same schema in Cedar's two formats), ``entities.json`` and
+    ``example-request.json`` (for the Cedar CLI: ``cedar authorize``).
+    """
+    from nhisim.sim.cedar_export import schema_text
+    from nhisim.sim.world import compile_world
+
+    world = compile_world(scenario)
+    strategy, files = scenario_strategy(scenario, strategy_name)
+    sources = policy_sources(strategy, files, scenario_name=scenario.name, base_dir=base_dir)
+    schema = schema_json(world)
+    compile_policies(sources, schema)  # never export something Cedar would reject
+    if files:
+        text = "\n".join(f"// ---- from {s.name}\n{s.text.rstrip()}\n" for s in sources)
+    else:
+        text = sources[0].text
+    out = {
+        f"{strategy_name}.cedar": text,
+        "schema.cedarschema": schema_text(world),
+        "schema.cedarschema.json": json.dumps(schema, indent=2) + "\n",
+        "entities.json": json.dumps(entities_json(scenario, world), indent=2) + "\n",
+    }
+    request = example_request(scenario, world, strategy)
+    if request is not None:
+        out["example-request.json"] = json.dumps(request, indent=2) + "\n"
+    return out

@@ -44,9 +44,15 @@ from nhisim.sim.world import CompiledWorld
 
 PRINCIPAL_TYPES = ("Agent", "External")
 
-# the context attributes a request may carry; the last two change with time and are
-# sent only when a policy reads them (so that cached answers stay valid)
-OPTIONAL_CONTEXT = ("actor_alerts", "now")
+# the context attributes a request may carry (``credential.x``: an attribute of the
+# credential record). The engine sends only those the policies read, so that the
+# decisions it caches depend on as little as possible.
+CONTEXT_FEATURES = (
+    "operation", "tool", "destination", "presenter", "presenter_quarantined", "intent", "actor_alerts", "now",
+    "credential.kind", "credential.binding", "credential.subject", "credential.actor", "credential.actor_agent",
+    "credential.chain", "credential.chain_depth", "credential.scope", "credential.expired", "credential.revoked",
+    "credential.revoked_by_response", "credential.presenter_holds",
+)
 
 
 # --------------------------------------------------------------------------- schema
@@ -79,6 +85,7 @@ CREDENTIAL_TYPE = _record(
     binding=_STR,  # bearer | sender_constrained
     subject=_STR,  # the agent or shared account it was issued to
     actor=_STR,  # the current actor: the last of the chain, else the subject
+    actor_agent=_optional(_entity("Agent")),  # the same, as an entity, when the actor is an agent
     chain=_set(_STR),  # actor chain of a delegated token (token exchange), empty otherwise
     chain_depth=_LONG,
     scope=_set(_STR),  # operations it grants, as "tool:action:resource"
@@ -105,7 +112,7 @@ ENTITY_TYPES: dict[str, dict] = {
     "Role": {"shape": _record(grants=_set(_STR))},
     "Agent": {"memberOfTypes": ["Role"], "shape": _record(
         owner=_entity("Human"), environment=_STR, tools=_set(_entity("Tool")), tasks=_set(_entity("Task")),
-        may_delegate_to=_set(_entity("Agent")))},
+        may_delegate_to=_set(_entity("Agent")), entitlements=_set(_STR))},
     "SharedAccount": {"memberOfTypes": ["Role"], "shape": _record(holders=_set(_entity("Agent")),
                                                                   environments=_set(_STR))},
     "External": {},
@@ -157,7 +164,7 @@ def schema_text(world: CompiledWorld) -> str:
     out.append(f"type Credential = {_human_record(CREDENTIAL_TYPE)};")
     out.append("")
     out.append("// What the enforcement point knows about a request besides principal, action and resource.")
-    out.append("// actor_alerts and now are sent only when a policy reads them.")
+    out.append("// nhisim sends only the attributes its policies read (all of them for `cedar authorize`).")
     out.append(f"type RequestContext = {_human_record(CONTEXT_TYPE)};")
     out.append("")
     for name, spec in ENTITY_TYPES.items():
@@ -198,7 +205,8 @@ def entities_json(scenario: Scenario, world: CompiledWorld) -> list[dict]:
     for a in scenario.agents:
         add("Agent", a.id, {"owner": ref("Human", a.owner), "environment": a.environment,
                             "tools": [ref("Tool", t) for t in a.tools], "tasks": [ref("Task", t) for t in a.tasks],
-                            "may_delegate_to": [ref("Agent", d) for d in a.may_delegate_to]},
+                            "may_delegate_to": [ref("Agent", d) for d in a.may_delegate_to],
+                            "entitlements": sorted(world.label(op) for op in world.agents[a.id].role_scope)},
             [uid("Role", r) for r in a.roles])
     for s in scenario.shared_accounts:
         add("SharedAccount", s.id, {"holders": [ref("Agent", h) for h in s.holders],
@@ -299,11 +307,34 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
                 "  !(context.credential.kind == \"shared_key\" && context.credential.presenter_holds)\n}",
                 ["4. A sender-constrained credential (proof of possession) works only for its current actor",
                  "   (or, for a shared key, one of its holders); a stolen copy is useless."]),
-        _policy("scope", "forbid", pep.SCOPE, "unless { context.credential.scope.contains(context.operation) }",
-                ["5. The operation must be in the credential's scope."]),
     ]
-    if intent:
+    if not intent:
+        policies.append(_policy("scope", "forbid", pep.SCOPE,
+                                "unless { context.credential.scope.contains(context.operation) }",
+                                ["5. The operation must be in the credential's scope."]))
+    else:
         verb = "escalated to a human approver" if escalate else "denied"
+        out_of_scope = ("!context.credential.scope.contains(context.operation) &&\n"
+                        "  context has intent && !context.intent.operations.contains(context.operation)")
+        policies.append(_policy(
+            "scope", "forbid", pep.SCOPE,
+            "unless {\n  context.credential.scope.contains(context.operation) ||\n"
+            "  (context has intent && !context.intent.operations.contains(context.operation))\n}",
+            ["5. The operation must be in the credential's scope (an operation outside both the scope",
+             "   and the task's intent is an out-of-intent request: see 5a)."]))
+        if escalate:
+            policies.append(_policy(
+                "intent-operation-entitled", "forbid", pep.INTENT_OP,
+                f"when {{\n  {out_of_scope} &&\n  context.credential has actor_agent &&\n"
+                "  context.credential.actor_agent.entitlements.contains(context.operation)\n}",
+                ["5a. An out-of-intent request outside an intent-scoped token goes to a human approver",
+                 "    (out_of_intent=escalate) when the acting agent's roles entitle it to the operation ..."],
+                True))
+        policies.append(_policy(
+            "intent-operation-out-of-scope", "forbid", pep.INTENT_OP, f"when {{\n  {out_of_scope}\n}}",
+            ["    ... and is denied otherwise: a human may step a request up, never beyond what the",
+             "    acting agent is entitled to."] if escalate else
+            ["5a. An out-of-intent request outside an intent-scoped token is denied (out_of_intent=deny)."]))
         policies += [
             _policy("no-intent", "forbid", pep.NO_INTENT, "unless { context has intent }",
                     ["6. Intent-based authorization: every request must carry a human-originated task intent",

@@ -502,12 +502,13 @@ class Simulation:
                                                        .approval_probability)
             decision, code = ("allow", "approved") if approved else ("deny", "rejected")
             reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
-            died = self.pep.still_valid(env.now, ctx.agent, cred) if approved else None
+            died = (self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.template)
+                    if approved else None)
             if died is not None and died[1] == "expired":  # the approval stands: renew the token and go on
                 renewed = yield from self.credential_for(ctx, op)
                 if renewed is not None and renewed.usable(env.now):
                     cred = renewed
-                    died = self.pep.still_valid(env.now, ctx.agent, cred)
+                    died = self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.template)
             if died is not None:
                 decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
         elif decision == "deny" and code in ("intent_operation", "intent_sensitivity", "intent_destination"):

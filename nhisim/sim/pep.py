@@ -53,8 +53,14 @@ class NativeEvaluator:
         self._escalate = strategy.out_of_intent == "escalate"
         self._risk_after = strategy.risk_escalation_alerts
 
-    def still_valid(self, now: float, presenter: str, cred: Credential) -> tuple[str, str, str] | None:
-        """After a wait for approval: the denial if the credential or presenter died meanwhile."""
+    def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
+                    destination: str | None = None, intent: CompiledTask | None = None
+                    ) -> tuple[str, str, str] | None:
+        """After a wait for approval: the denial if the credential or presenter died meanwhile.
+
+        The request (``op``, ``destination``, ``intent``) is passed for evaluators that need
+        it; the native checks do not depend on it.
+        """
         if now >= cred.expires_at:
             return EXPIRED
         if now >= cred.effective_at:
