@@ -37,6 +37,8 @@ _EXPORTS = {
     "run": "nhisim.experiments",
     "compare": "nhisim.experiments",
     "sweep": "nhisim.experiments",
+    "sensitivity": "nhisim.experiments",
+    "read_runs": "nhisim.experiments",
     "RunResult": "nhisim.experiments",
     "Comparison": "nhisim.experiments",
 }

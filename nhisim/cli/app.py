@@ -31,7 +31,15 @@ def report_input_error(exc: InputError) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    from nhisim.cli import commands_scenario, commands_sim  # noqa: F401  (registers commands)
+    from nhisim.cli import (  # noqa: F401  (registers commands)
+        commands_pack,
+        commands_policy,
+        commands_report,
+        commands_scenario,
+        commands_sim,
+        commands_sweep,
+        commands_world,
+    )
 
     try:
         app(args=argv, standalone_mode=True)

@@ -1,0 +1,391 @@
+"""A sweep's results folder: provenance, results written chunk by chunk, and resume.
+
+Layout of ``DIR``::
+
+    manifest.json         what was swept and how: fingerprint, version, seeds, parameters, sessions
+    scenario.yaml         the effective base scenario (after extends: and --set)
+    params.csv            the parameter table: one row per point, one column per PATH
+    runs.parquet/         a Parquet dataset: part-00000.parquet, part-00001.parquet, ...
+                          one file per finished chunk; ``pandas.read_parquet(DIR / "runs.parquet")``
+
+Every file is written atomically (a hidden temporary file, then ``os.replace``), so a sweep
+killed at any moment, even with ``kill -9``, leaves only whole files: it loses at most the
+chunks in flight. Started again, it reads which runs are done (by run key: point, strategy,
+replication) and runs only the rest. Reading drops duplicate keys, preferring a run that
+succeeded over one that raised. A folder holding another sweep (a different fingerprint)
+is refused, never mixed or overwritten; so is a non-empty folder that holds no sweep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from nhisim.errors import InputError
+
+FORMAT = "nhisim-sweep/1"
+MANIFEST = "manifest.json"
+SCENARIO = "scenario.yaml"
+PARAMS = "params.csv"
+RUNS = "runs.parquet"
+LOCK = ".nhisim.lock"
+KEY = ("point", "strategy", "replication")
+_PART_RE = re.compile(r"^part-(\d+)\.parquet$")
+FINGERPRINT_PARTS = ("scenario", "parameters", "points", "strategies", "replications", "seed", "engine")
+
+
+def package_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("nhisim")
+    except Exception:  # pragma: no cover - not installed as a distribution
+        from nhisim import __version__
+
+        return __version__
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a whole file or nothing: a hidden temporary beside it, fsync, then ``os.replace``."""
+    payload = data.encode() if isinstance(data, str) else data
+    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _is_own_hidden(name: str) -> bool:
+    return name == LOCK or name.startswith(".tmp-")
+
+
+def _cannot(path: Path, what: str, exc: OSError) -> InputError:
+    return InputError.single(f"cannot {what}: {exc.strerror or exc}", file=str(path),
+                             suggestion="choose a folder you can read and write, e.g. --out results/my-sweep")
+
+
+def prepare_folder(path: Path) -> Path:
+    """The results folder, created if missing and checked writable, or a clear InputError."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError.single("is a file, not a folder", file=str(path), suggestion="give a folder for --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cannot(path, "create this folder", exc) from None
+    try:
+        probe = path / f".tmp-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise _cannot(path, "write to this folder", exc) from None
+    return path
+
+
+def load_manifest(root: str | os.PathLike) -> dict:
+    """The manifest of a sweep folder, or a clear InputError if there is none or it is unreadable."""
+    path = Path(root) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError.single("no sweep here (no manifest.json)", file=str(root),
+                                suggestion="give the --out folder of an `nhisim sweep`") from None
+    except OSError as exc:
+        raise _cannot(path, "read the manifest", exc) from None
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError.single(f"manifest.json is not valid JSON ({exc.msg}, line {exc.lineno})", file=str(path),
+                                suggestion="this folder's manifest was edited or damaged; use a new --out folder"
+                                ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise InputError.single(f"not a results folder of this nhisim (format {manifest.get('format')!r}"
+                                if isinstance(manifest, dict) else "manifest.json is not a mapping",
+                                file=str(path), suggestion="use a new --out folder")
+    return manifest
+
+
+def _refuse_foreign(root: Path) -> None:
+    """Refuse a non-empty folder that holds no sweep: its files are not ours to mix with."""
+    try:
+        foreign = sorted(p.name for p in root.iterdir() if not _is_own_hidden(p.name))
+    except OSError as exc:
+        raise _cannot(root, "list this folder", exc) from None
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise InputError.single(f"this folder is not empty and holds no nhisim sweep ({shown})",
+                                file=str(root), title="folder holds other files",
+                                suggestion="give a new or empty folder for --out; nothing was written")
+
+
+def _describe_difference(old: Mapping, new: Mapping) -> list[str]:
+    old_fp, new_fp = old.get("fingerprint", {}), new.get("fingerprint", {})
+    return [part for part in FINGERPRINT_PARTS if old_fp.get(part) != new_fp.get(part)]
+
+
+class SweepStore:
+    """An open results folder of one sweep (holds a lock while open)."""
+
+    def __init__(self, root: Path, manifest: dict, schema: pa.Schema, lock: Any = None) -> None:
+        self.root = root
+        self.manifest = manifest
+        self.schema = schema
+        self._lock = lock
+        self.notes: list[str] = []
+        self.runs_dir = root / RUNS
+        self._next_part: int | None = None
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, root: str | os.PathLike, manifest: dict, files: Mapping[str, str | bytes],
+             schema: pa.Schema, session: Mapping[str, Any] | None = None) -> SweepStore:
+        """Create the folder for this sweep, or reopen it to resume; refuse another sweep's folder.
+
+        ``manifest`` must hold ``fingerprint`` (a mapping of part name to hash); ``files``
+        are the provenance files to (re)write, e.g. the effective scenario and the
+        parameter table.
+        """
+        root = prepare_folder(Path(root))
+        if not (root / MANIFEST).exists():
+            _refuse_foreign(root)  # before the lock file is made: a refused folder is left as it was
+        lock = _lock(root)
+        try:
+            store = cls._open_locked(root, manifest, files, schema, session, lock)
+        except BaseException:
+            _unlock(lock)
+            raise
+        return store
+
+    @classmethod
+    def _open_locked(cls, root, manifest, files, schema, session, lock) -> SweepStore:
+        manifest = dict(manifest)
+        manifest_path = root / MANIFEST
+        now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        entry = {"started": now, "pid": os.getpid(), **(session or {})}
+        notes = []
+        if manifest_path.exists():
+            old = load_manifest(root)
+            differs = _describe_difference(old, manifest)
+            if differs:
+                raise InputError.single(
+                    f"this folder holds the results of another sweep (different {', '.join(differs)}); "
+                    "they are kept untouched", file=str(root), title="folder holds another sweep",
+                    suggestion="give a new --out folder, or rerun the exact sweep that made it "
+                               f"(see {manifest_path})")
+            if old.get("nhisim_version") != manifest.get("nhisim_version"):
+                notes.append(f"this sweep was started with nhisim {old.get('nhisim_version')}; "
+                             f"it goes on with {manifest.get('nhisim_version')}")
+            manifest["created"] = old.get("created", now)
+            manifest["sessions"] = [*old.get("sessions", []), entry]
+        else:
+            _refuse_foreign(root)
+            manifest["created"] = now
+            manifest["sessions"] = [entry]
+        try:
+            # the manifest first: a sweep killed right after it resumes into the same folder
+            atomic_write(manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+            for name, content in files.items():
+                atomic_write(root / name, content)
+            runs_dir = root / RUNS
+            runs_dir.mkdir(exist_ok=True)
+            for stale in runs_dir.glob(".part-*.tmp"):
+                stale.unlink()
+        except OSError as exc:
+            raise _cannot(root, "write the results folder", exc) from None
+        store = cls(root, manifest, schema, lock)
+        store.notes.extend(notes)
+        return store
+
+    def close(self) -> None:
+        _unlock(self._lock)
+        self._lock = None
+
+    def __enter__(self) -> SweepStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ parts
+
+    def part_files(self) -> list[Path]:
+        return part_files(self.runs_dir)
+
+    def done(self, retry_errors: bool = False) -> set[tuple[int, str, int]]:
+        """Run keys already recorded (with ``retry_errors``, only those that succeeded)."""
+        keys: set[tuple[int, str, int]] = set()
+        for path in self.part_files():
+            table = self._read_part(path, columns=[*KEY, "error"])
+            if table is None:
+                continue
+            frame = table.to_pandas()
+            if retry_errors:
+                frame = frame[frame["error"].isna()]
+            keys.update(zip(frame["point"].astype(int), frame["strategy"].astype(str),
+                            frame["replication"].astype(int), strict=True))
+        return keys
+
+    def write_part(self, frame: pd.DataFrame) -> Path:
+        """Write one finished chunk's rows as the next part file, atomically."""
+        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        if self._next_part is None:
+            numbers = [int(m.group(1)) for p in self.runs_dir.iterdir() if (m := _PART_RE.match(p.name))]
+            self._next_part = max(numbers, default=-1) + 1
+        number = self._next_part
+        self._next_part += 1
+        path = self.runs_dir / f"part-{number:05d}.parquet"
+        tmp = self.runs_dir / f".{path.name}.tmp"
+        try:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if isinstance(exc, OSError):
+                raise InputError.single(f"cannot write results: {exc.strerror or exc}", file=str(self.runs_dir),
+                                        title="cannot write results",
+                                        suggestion="free space or fix permissions; finished chunks are kept: "
+                                                   "run the same sweep again to go on") from None
+            raise
+        _fsync_dir(self.runs_dir)
+        return path
+
+    def _read_part(self, path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
+        try:
+            return pq.read_table(path, columns=list(columns) if columns else None)
+        except (OSError, pa.ArrowException) as exc:
+            # a damaged part (a disk fault, a hand edit): set it aside, its runs run again
+            aside = path.with_name(f".damaged-{path.name}")
+            with contextlib.suppress(OSError):
+                os.replace(path, aside)
+            self.notes.append(f"{path.name} could not be read ({exc}); moved to {aside.name}, its runs run again")
+            return None
+
+    def read(self) -> pd.DataFrame:
+        """Every recorded run, one row per run key, sorted."""
+        tables = [t for p in self.part_files() if (t := self._read_part(p)) is not None]
+        return tidy_runs(tables, self.schema, self.manifest.get("strategies"))
+
+
+def part_files(runs_dir: Path) -> list[Path]:
+    if not runs_dir.is_dir():
+        return []
+    return sorted((p for p in runs_dir.iterdir() if _PART_RE.match(p.name)),
+                  key=lambda p: int(_PART_RE.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: Sequence[str] | None
+              ) -> pd.DataFrame:
+    """Concatenate part tables; drop duplicate run keys (a success wins over an error); sort by run key."""
+    if tables:
+        table = pa.concat_tables([t.cast(schema) if schema is not None else t for t in tables])
+    elif schema is not None:
+        table = schema.empty_table()
+    else:
+        return pd.DataFrame()
+    frame = table.to_pandas()
+    if frame.empty:
+        return frame
+    failed = frame["error"].notna().to_numpy()
+    frame = frame.assign(_failed=failed).sort_values("_failed", kind="stable")
+    frame = frame.drop_duplicates(list(KEY), keep="first").drop(columns="_failed")
+    return sort_runs(frame, strategies)
+
+
+def sort_runs(frame: pd.DataFrame, strategies: Sequence[str] | None) -> pd.DataFrame:
+    """Order by point, replication, then strategy in the order the sweep named them."""
+    order = {name: i for i, name in enumerate(strategies or sorted(frame["strategy"].unique()))}
+    rank = frame["strategy"].map(lambda s: order.get(s, len(order)))
+    frame = frame.assign(_rank=rank).sort_values(["point", "replication", "_rank", "strategy"], kind="stable")
+    return frame.drop(columns="_rank").reset_index(drop=True)
+
+
+def read_runs(root: str | os.PathLike) -> pd.DataFrame:
+    """The runs recorded in a sweep folder (finished or not), deduplicated and sorted.
+
+    ``frame.attrs["sweep"]`` holds the manifest (parameters, sample, seeds) so that
+    :func:`nhisim.experiments.sensitivity` can analyse it.
+    """
+    root = Path(root)
+    manifest = load_manifest(root)
+    tables = []
+    for path in part_files(root / RUNS):
+        with contextlib.suppress(OSError, pa.ArrowException):
+            tables.append(pq.read_table(path))
+    frame = tidy_runs(tables, None, manifest.get("strategies"))
+    frame.attrs["sweep"] = manifest
+    return frame
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def _lock(root: Path) -> Any:
+    """An exclusive lock on the folder, so two sweeps never write to it at once."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no lock
+        return None
+    path = root / LOCK
+    try:
+        fh = open(path, "a+")  # held open while the sweep runs
+    except OSError as exc:
+        raise _cannot(root, "create the lock file", exc) from None
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip()
+        fh.close()
+        raise InputError.single(f"another nhisim sweep is writing to this folder{f' (pid {holder})' if holder else ''}",
+                                file=str(root), title="folder in use",
+                                suggestion="wait for it to finish, or give another --out folder") from None
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
+def _unlock(fh: Any) -> None:
+    if fh is None:
+        return
+    with contextlib.suppress(Exception):
+        fh.seek(0)
+        fh.truncate()
+        fh.flush()
+    with contextlib.suppress(Exception):
+        fh.close()
+
+
+__all__ = ["SweepStore", "atomic_write", "load_manifest", "prepare_folder", "read_runs"]

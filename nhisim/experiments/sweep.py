@@ -1,0 +1,663 @@
+"""Sweeps: a grid or a sample over any scenario value × strategies × replications (SPEC §6).
+
+A parameter is any scenario value addressed by a dotted path, the same paths ``--set``
+takes (``strategies.zsp.ttl``, ``detection.monitoring``, ``attacker.rate``,
+``threats.0.attacker_delay``; lists of id'd items by id, other lists by index). A grid
+lists values (YAML scalars, parsed like ``--set``: ``15m``, ``1h``, ``basic``); a sample
+draws points between numeric bounds (random, Latin hypercube, Sobol or Morris designs
+through SALib; a bound may be a duration such as ``5m`` or a rate such as ``6/h``, used
+in seconds or per second). Grid and sample combine as a product.
+
+Every point runs every strategy with the same replication seeds (common random numbers):
+``replication_seed(seed, r)``, so differences between points and between strategies are
+paired. The result is one tidy row per run: ``point``, one column per PATH, ``scenario``,
+``strategy``, ``seed``, ``replication``, the metric columns of SPEC §5 and ``error``
+(empty unless the run raised; its metrics are then NaN).
+
+With ``out=DIR`` the sweep writes its provenance and its results chunk by chunk
+(:mod:`nhisim.experiments.store`) and resumes: the same call again runs only what is
+missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import platform
+import time
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import yaml
+
+from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim.experiments.executors import (
+    Executor,
+    RunOutcome,
+    RunSpec,
+    SharedScenario,
+    chunk_size_for,
+    make_executor,
+    run_specs,
+    using_executor,
+)
+from nhisim.experiments.run import ID_COLUMNS, as_scenario, replication_seed
+from nhisim.experiments.store import FORMAT, KEY, PARAMS, RUNS, SCENARIO, SweepStore, package_version, tidy_runs
+from nhisim.metrics import METRIC_COLUMNS
+from nhisim.scenario.loader import apply_overrides, parse_override, set_path, validate_data
+from nhisim.scenario.models import Scenario
+from nhisim.scenario.units import parse_duration, parse_rate
+from nhisim.sim.rng import stream_seed
+
+SAMPLES = ("random", "lhs", "sobol", "morris")
+ENGINES = ("native", "cedar")
+MORRIS_LEVELS = 4
+RESERVED = {"point", *ID_COLUMNS, *METRIC_COLUMNS, "error"}
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: finished chunks are kept; run the same sweep again to finish."""
+
+    def __init__(self, done: int, total: int, out: str | None) -> None:
+        self.done, self.total, self.out = done, total, out
+        where = f"; {done} of {total} runs are saved in {out}: run the same sweep again to finish" if out else ""
+        super().__init__(f"sweep interrupted{where}")
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+@dataclass
+class Parameter:
+    """One swept scenario value: a grid of values, or numeric bounds to sample between."""
+
+    path: str
+    kind: str  # "grid" or "sample"
+    values: list[Any] = field(default_factory=list)
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""  # "duration" (seconds), "rate" (per second) or "" (a plain number)
+    integer: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        if self.kind == "grid":
+            return {"path": self.path, "kind": "grid", "values": self.values}
+        return {"path": self.path, "kind": "sample", "bounds": [self.low, self.high], "unit": self.unit,
+                "integer": self.integer}
+
+
+def split_values(raw: str) -> list[str]:
+    """Split ``V1,V2,...`` at top-level commas (not inside brackets or quotes)."""
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
+    quote = ""
+    for ch in raw:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    items.append("".join(current).strip())
+    return items
+
+
+def parse_grid(text: str) -> tuple[str, list[Any]]:
+    """``--grid PATH=V1,V2,...`` → (path, values), each value parsed like ``--set``."""
+    if "=" not in text:
+        raise InputError.single(f"--grid {text!r} has no '='", location="--grid",
+                                suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
+    path, raw = (part.strip() for part in text.split("=", 1))
+    if not path:
+        raise InputError.single(f"--grid {text!r} has no path before '='", location="--grid",
+                                suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
+    items = split_values(raw)
+    if not raw.strip() or any(not item for item in items):
+        raise InputError.single(f"--grid {text!r} has an empty value", location=f"--grid {path}",
+                                suggestion="list values separated by commas, e.g. 5m,15m,1h")
+    return path, [parse_override(f"{path}={item}")[1] for item in items]
+
+
+def parse_bounds(text: str) -> tuple[str, tuple[str, str]]:
+    """``--bounds PATH=LO:HI`` → (path, (lo, hi)) as text; see :func:`bound_value`."""
+    if "=" not in text:
+        raise InputError.single(f"--bounds {text!r} has no '='", location="--bounds",
+                                suggestion="write PATH=LO:HI, e.g. strategies.zsp.ttl=5m:2h or attacker.rate=0.01:1")
+    path, raw = (part.strip() for part in text.split("=", 1))
+    parts = raw.split(":")
+    if not path or len(parts) != 2 or not all(p.strip() for p in parts):
+        raise InputError.single(f"--bounds {text!r} is not PATH=LO:HI", location=f"--bounds {path or text}",
+                                suggestion="write PATH=LO:HI, e.g. strategies.zsp.ttl=5m:2h or attacker.rate=0.01:1")
+    return path, (parts[0].strip(), parts[1].strip())
+
+
+def bound_value(value: Any, where: str) -> tuple[float, str]:
+    """A bound as a number and its unit: a number, a duration (``5m`` → 300 s) or a rate (``6/h``)."""
+    if isinstance(value, bool):
+        raise InputError.single(f"bound {value!r} is not a number", location=where)
+    if isinstance(value, (int, float)):
+        number, unit = float(value), ""
+    else:
+        text = str(value).strip()
+        try:
+            number, unit = float(text), ""
+        except ValueError:
+            try:
+                number, unit = parse_duration(text), "duration"
+            except ValueError:
+                try:
+                    number, unit = parse_rate(text), "rate"
+                except ValueError:
+                    raise InputError.single(f"bound {text!r} is not a number, a duration or a rate",
+                                            location=where,
+                                            suggestion="bounds are numeric: 0.1:0.9, 5m:2h (durations) or "
+                                                       "1/h:10/h (rates)") from None
+    if not math.isfinite(number):
+        raise InputError.single(f"bound {value!r} is not a finite number", location=where,
+                                suggestion="sampling needs finite bounds, e.g. 5m:90d rather than 5m:never")
+    return number, unit
+
+
+def get_path(data: Any, path: str) -> Any:
+    """The value at a dotted path in raw scenario data (None if it is not there)."""
+    node = data
+    for part in (p for p in path.split(".") if p):
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        elif isinstance(node, list):
+            match = next((x for x in node if isinstance(x, Mapping) and str(x.get("id")) == part), None)
+            if match is None and part.lstrip("-").isdigit() and -len(node) <= int(part) < len(node):
+                match = node[int(part)]
+            node = match
+        else:
+            return None
+        if node is None:
+            return None
+    return node
+
+
+def _as_mapping(value: Any, what: str) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, str):
+        value = [value]
+    out: dict = {}
+    for item in value:
+        path, rest = (parse_grid(item) if what == "--grid" else parse_bounds(item))
+        if path in out:
+            raise InputError.single(f"{path!r} is given twice", location=what)
+        out[path] = rest
+    return out
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, allow_nan=True)
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(_canonical(obj).encode()).hexdigest()[:16]
+
+
+def _column(values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """A parameter column's type and values: numbers and booleans kept, anything else as text."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present) and len(present) == len(values):
+        return "bool", list(values)
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present) \
+            and len(present) == len(values):
+        return "int64", [int(v) for v in values]
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "float64", [math.nan if v is None else float(v) for v in values]
+    return "string", [None if v is None else v if isinstance(v, str) else _canonical(v) for v in values]
+
+
+_ARROW = {"bool": pa.bool_(), "int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+
+
+@dataclass
+class SweepPlan:
+    """Everything a sweep will run, decided up front (and so fingerprinted for resume)."""
+
+    scenario: Scenario
+    base: dict
+    parameters: list[Parameter]
+    points: list[dict[str, Any]]
+    strategies: list[str]
+    replications: int
+    seed: int
+    engine: str | None = None
+    sample: dict[str, Any] | None = None
+    source: str = ""
+    _columns: dict[str, tuple[str, list[Any]]] | None = field(default=None, init=False, repr=False, compare=False)
+    _schema: pa.Schema | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [replication_seed(self.seed, r) for r in range(self.replications)]
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.points) * self.replications * len(self.strategies)
+
+    def specs(self) -> list[RunSpec]:
+        """Every run, point by point, replication by replication, strategy by strategy."""
+        seeds = self.seeds
+        return [RunSpec(point, name, seeds[r], r) for point in range(len(self.points))
+                for r in range(self.replications) for name in self.strategies]
+
+    def columns(self) -> dict[str, tuple[str, list[Any]]]:
+        """Each parameter column's type and its value at every point (as shown in results)."""
+        if self._columns is None:
+            self._columns = {path: _column([point[path] for point in self.points]) for path in self.paths}
+        return self._columns
+
+    def schema(self) -> pa.Schema:
+        if self._schema is None:
+            self._schema = self._make_schema()
+        return self._schema
+
+    def _make_schema(self) -> pa.Schema:
+        fields = [pa.field("point", pa.int64())]
+        fields += [pa.field(path, _ARROW[dtype]) for path, (dtype, _) in self.columns().items()]
+        fields += [pa.field("scenario", pa.string()), pa.field("strategy", pa.string()),
+                   pa.field("seed", pa.int64()), pa.field("replication", pa.int64())]
+        fields += [pa.field(m, pa.float64()) for m in METRIC_COLUMNS]
+        fields += [pa.field("error", pa.string())]
+        return pa.schema(fields)
+
+    def point_table(self) -> pd.DataFrame:
+        table = pd.DataFrame({"point": np.arange(len(self.points), dtype="int64")})
+        for path, (dtype, values) in self.columns().items():
+            table[path] = pd.Series(values, dtype="object" if dtype == "string" else dtype)
+        return table
+
+    def frame(self, outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+        """Tidy rows for finished runs (the columns of :meth:`schema`)."""
+        shown = {path: values for path, (_, values) in self.columns().items()}
+        schema = self.schema()
+        rows = []
+        nan_metrics = dict.fromkeys(METRIC_COLUMNS, math.nan)
+        for o in outcomes:
+            s = o.spec
+            row: dict[str, Any] = {"point": s.point}
+            for path, values in shown.items():
+                row[path] = values[s.point]
+            row.update(scenario=o.scenario or self.scenario.name, strategy=s.strategy, seed=s.seed,
+                       replication=s.replication)
+            row.update({m: float(v) for m, v in (o.metrics or nan_metrics).items()})
+            row["error"] = o.error
+            rows.append(row)
+        frame = pd.DataFrame(rows, columns=schema.names)
+        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).to_pandas()
+
+    def fingerprint(self) -> dict[str, str]:
+        return {"scenario": _digest(self.base), "parameters": _digest([p.describe() for p in self.parameters]),
+                "points": _digest(self.points), "strategies": _digest(self.strategies),
+                "replications": _digest(self.replications), "seed": _digest(self.seed),
+                "engine": _digest(self.engine)}
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint(),
+            "nhisim_version": package_version(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "scenario": {"name": self.scenario.name, "source": self.source, "effective": SCENARIO},
+            "parameters": [p.describe() for p in self.parameters],
+            "sample": self.sample,
+            "strategies": self.strategies,
+            "replications": self.replications,
+            "seed": self.seed,
+            "replication_seeds": self.seeds,
+            "engine": self.engine,
+            "n_points": len(self.points),
+            "n_runs": self.n_runs,
+            "key": list(KEY),
+            "columns": {f.name: str(f.type) for f in self.schema()},
+            "files": {"scenario": SCENARIO, "parameters": PARAMS, "runs": RUNS},
+        }
+
+    def files(self) -> dict[str, str]:
+        header = (f"# The effective scenario of the sweep in this folder (nhisim {package_version()}).\n"
+                  f"# Point i is this scenario with the values of row i of {PARAMS} set by dotted path.\n")
+        return {SCENARIO: header + yaml.safe_dump(self.base, sort_keys=False, allow_unicode=True),
+                PARAMS: self.point_table().to_csv(index=False)}
+
+    def shared(self, keep_events: bool = False) -> SharedScenario:
+        return SharedScenario(data=self.base, engine=self.engine, keep_events=keep_events, capture_errors=True)
+
+    def overrides(self) -> dict[int, dict[str, Any]]:
+        return {i: point for i, point in enumerate(self.points) if point}
+
+
+def _check_path(base: dict, path: str, value: Any, where: str) -> None:
+    """An unknown path is bad input, named with the nearest valid key."""
+    if path in RESERVED:
+        raise InputError.single(f"{path!r} is a results column, not a scenario path", location=where)
+    try:
+        set_path(json.loads(json.dumps(base)), path, value, source=where)
+    except InputError as exc:
+        raise InputError(exc.problems, title="unknown parameter path") from None
+
+
+def _invalid(base: dict, values: Mapping[str, Any]) -> InputError | None:
+    try:
+        validate_data(apply_overrides(base, values, source="parameters"), file="<sweep>")
+    except InputError as exc:
+        return exc
+    return None
+
+
+def _bad_value(path: str, value: Any, where: str, exc: InputError) -> InputError:
+    first = exc.problems[0]
+    shown = value if isinstance(value, str) else json.dumps(value, default=str)
+    return InputError([Problem(f"{path}={shown} makes the scenario invalid: {first.message}",
+                               f"{where} {path}", None, first.suggestion)], title="invalid parameter value")
+
+
+def _check_values(base: dict, grid: Sequence[Parameter], sampled: Sequence[Parameter], tries: int = 8) -> None:
+    """A value that makes the scenario invalid wherever it appears is bad input, told before any run.
+
+    A grid value is tried with a few combinations of the other grid values (it may be valid
+    only with some of them: those points are then recorded with their error); a sample's
+    bounds are tried with the first valid grid combination.
+    """
+    cache: dict[str, InputError | None] = {}
+
+    def invalid(values: dict[str, Any]) -> InputError | None:
+        key = _canonical(values)
+        if key not in cache:
+            cache[key] = _invalid(base, values)
+        return cache[key]
+
+    paths = [p.path for p in grid]
+    combos = lambda: itertools.product(*(p.values for p in grid))  # noqa: E731
+    for i, param in enumerate(grid):
+        for value in param.values:
+            first: InputError | None = None
+            for combo in itertools.islice((c for c in combos() if c[i] == value), tries):
+                error = invalid(dict(zip(paths, combo, strict=True)))
+                if error is None:
+                    break
+                first = first or error
+            else:
+                raise _bad_value(param.path, value, "--grid", first or InputError.single("invalid"))
+    context: dict[str, Any] = {}
+    for combo in itertools.islice(combos(), tries):
+        if invalid(dict(zip(paths, combo, strict=True))) is None:
+            context = dict(zip(paths, combo, strict=True))
+            break
+    for param in sampled:
+        for end in (param.low, param.high):
+            value = _convert(param, end)
+            error = invalid({**context, param.path: value})
+            if error is not None:
+                raise _bad_value(param.path, value, "--bounds", error)
+
+
+def _sample_matrix(method: str, n: int, params: Sequence[Parameter], seed: int) -> np.ndarray:
+    problem = {"num_vars": len(params), "names": [p.path for p in params],
+               "bounds": [[p.low, p.high] for p in params]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method == "random":
+            rng = np.random.default_rng(seed)
+            lows = np.array([p.low for p in params])
+            highs = np.array([p.high for p in params])
+            return lows + rng.random((n, len(params))) * (highs - lows)
+        if method == "lhs":
+            from SALib.sample import latin
+
+            return latin.sample(problem, n, seed=seed)
+        if method == "sobol":
+            from SALib.sample import sobol
+
+            return sobol.sample(problem, n, calc_second_order=False, scramble=True, seed=seed)
+        from SALib.sample import morris
+
+        return morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
+
+
+def plan_sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[Any]] | Sequence[str] | None = None,
+               *, sample: str | None = None, n: int | None = None,
+               bounds: Mapping[str, Any] | Sequence[str] | None = None, strategies: Sequence[str] | None = None,
+               replications: int | None = None, seed: int | None = None, overrides: Mapping[str, Any] | None = None,
+               engine: str | None = None) -> SweepPlan:
+    """Check a sweep's inputs and decide every point and run; bad input raises :class:`InputError`."""
+    from nhisim.experiments.compare import resolve_names
+
+    model = as_scenario(scenario, overrides)
+    source = "" if isinstance(scenario, Scenario) else str(scenario)
+    base = model.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
+    full = model.model_dump(mode="json", by_alias=True, warnings=False)
+    names = resolve_names(model, strategies)
+    replications = model.run.replications if replications is None else int(replications)
+    if replications < 1:
+        raise InputError.single("replications must be at least 1", location="--replications")
+    seed = model.run.seed if seed is None else int(seed)
+    if engine is not None and engine not in ENGINES:
+        raise InputError.single(f"unknown engine {engine!r}", location="--engine",
+                                suggestion=did_you_mean(engine, ENGINES, "engines"))
+
+    grid_map = _as_mapping(grid, "--grid")
+    bounds_map = _as_mapping(bounds, "--bounds")
+    parameters: list[Parameter] = []
+    for path, values in grid_map.items():
+        if isinstance(values, str):
+            values = parse_grid(f"{path}={values}")[1]
+        values = [v.item() if isinstance(v, np.generic) else v for v in values]  # numpy scalars as Python's
+        if not values:
+            raise InputError.single(f"--grid {path} has no values", location=f"--grid {path}")
+        _check_path(base, path, values[0], "--grid")
+        seen = []
+        for value in values:
+            if _canonical(value) in seen:
+                raise InputError.single(f"value {value!r} is listed twice", location=f"--grid {path}")
+            seen.append(_canonical(value))
+        parameters.append(Parameter(path, "grid", values=values))
+
+    sample_params: list[Parameter] = []
+    if sample is not None or bounds_map:
+        method = (sample or "").strip().lower()
+        if not method:
+            raise InputError.single("--bounds needs --sample", location="--sample",
+                                    suggestion=f"add --sample with one of {', '.join(SAMPLES)} and --n")
+        if method not in SAMPLES:
+            raise InputError.single(f"unknown sample {sample!r}", location="--sample",
+                                    suggestion=did_you_mean(method, SAMPLES, "samples"))
+        if not bounds_map:
+            raise InputError.single(f"--sample {method} needs at least one --bounds PATH=LO:HI", location="--bounds",
+                                    suggestion="e.g. --bounds strategies.zsp.ttl=5m:2h")
+        if n is None:
+            raise InputError.single(f"--sample {method} needs --n", location="--n",
+                                    suggestion={"sobol": "--n is the base sample size, a power of 2, e.g. 16",
+                                                "morris": "--n is the number of trajectories, e.g. 10"}.get(
+                                        method, "--n is the number of points, e.g. 32"))
+        n = int(n)
+        if n < (2 if method == "morris" else 1):
+            raise InputError.single(f"--n must be at least {2 if method == 'morris' else 1}, got {n}", location="--n")
+        if method == "sobol" and n & (n - 1):
+            low = 1 << (n.bit_length() - 1)
+            raise InputError.single(f"--n {n} is not a power of 2 (Sobol sequences need one)", location="--n",
+                                    suggestion=f"use --n {low} or --n {low * 2}")
+        for path, pair in bounds_map.items():
+            where = f"--bounds {path}"
+            if path in grid_map:
+                raise InputError.single(f"{path!r} is both in --grid and in --bounds", location=where)
+            if isinstance(pair, str):
+                pair = parse_bounds(f"{path}={pair}")[1]
+            try:
+                lo_raw, hi_raw = pair
+            except (TypeError, ValueError):
+                raise InputError.single(f"bounds of {path} must be (low, high), got {pair!r}", location=where) from None
+            (lo, lo_unit), (hi, hi_unit) = bound_value(lo_raw, where), bound_value(hi_raw, where)
+            units = {u for u in (lo_unit, hi_unit) if u}
+            if len(units) > 1:
+                raise InputError.single(f"bounds {lo_raw!r}:{hi_raw!r} mix a duration and a rate", location=where)
+            if not lo < hi:
+                raise InputError.single(f"low bound {lo_raw!r} is not below high bound {hi_raw!r}", location=where,
+                                        suggestion="write PATH=LO:HI with LO < HI")
+            current = get_path(full, path)
+            integer = isinstance(current, int) and not isinstance(current, bool) and not units
+            if integer and math.ceil(lo) > math.floor(hi):
+                raise InputError.single(f"{path} takes whole numbers and no whole number lies in {lo_raw}:{hi_raw}",
+                                        location=where)
+            _check_path(base, path, lo, "--bounds")
+            sample_params.append(Parameter(path, "sample", low=lo, high=hi, unit=units.pop() if units else "",
+                                           integer=integer))
+
+    _check_values(base, parameters, sample_params)
+
+    sample_info = None
+    sample_rows: list[dict[str, Any]] = [{}]
+    if sample_params:
+        sample_seed = stream_seed(seed, "sweep-sample", method) % (2**32)
+        matrix = _sample_matrix(method, n, sample_params, sample_seed)
+        sample_rows = [{p.path: _convert(p, x) for p, x in zip(sample_params, row, strict=True)} for row in matrix]
+        sample_info = {"method": method, "n": n, "seed": sample_seed, "names": [p.path for p in sample_params],
+                       "bounds": [[p.low, p.high] for p in sample_params],
+                       **({"num_levels": MORRIS_LEVELS} if method == "morris" else {}),
+                       **({"calc_second_order": False} if method == "sobol" else {})}
+        parameters.extend(sample_params)
+    grid_params = [p for p in parameters if p.kind == "grid"]
+    grid_rows = [dict(zip([p.path for p in grid_params], combo, strict=True))
+                 for combo in itertools.product(*(p.values for p in grid_params))]
+    points = [{**g, **s} for g in grid_rows for s in sample_rows]
+    return SweepPlan(model, base, parameters, points, names, replications, seed, engine, sample_info, source)
+
+
+def _convert(param: Parameter, x: float) -> float | int:
+    return int(round(float(x))) if param.integer else float(x)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[Any]] | Sequence[str] | None = None,
+          *, sample: str | None = None, n: int | None = None, bounds: Mapping[str, Any] | Sequence[str] | None = None,
+          strategies: Sequence[str] | None = None, replications: int | None = None, seed: int | None = None,
+          overrides: Mapping[str, Any] | None = None, out: str | os.PathLike | None = None,
+          executor: str | Executor = "serial", workers: int | None = None, scheduler: str | None = None,
+          chunk_size: int | None = None, engine: str | None = None, retry_errors: bool = False,
+          progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Run a sweep and return one tidy row per run.
+
+    ``grid`` maps dotted paths to values (``{"strategies.zsp.ttl": ["5m", "1h"]}``);
+    ``sample`` (``random``, ``lhs``, ``sobol``, ``morris``) draws ``n`` points (Sobol: ``n``
+    base samples, ``n·(D+2)`` points; Morris: ``n`` trajectories, ``n·(D+1)`` points) between
+    ``bounds`` (``{"attacker.rate": (0.001, 0.1), "strategies.zsp.ttl": ("5m", "2h")}``).
+    Grid and sample combine as a product; each point runs every strategy ``replications``
+    times with the same replication seeds.
+
+    ``executor`` is ``serial``, ``processes`` or ``dask`` (or an
+    :class:`~nhisim.experiments.executors.Executor`); results are identical whichever runs
+    them. With ``out`` the sweep is written to that folder as it goes and resumes there;
+    ``retry_errors`` also reruns runs recorded with an error. ``progress(done, total)`` is
+    called as chunks finish. A run that raises is recorded in the ``error`` column with NaN
+    metrics; Ctrl-C raises :class:`SweepInterrupted` after keeping the finished chunks.
+
+    ``frame.attrs["sweep"]`` holds the manifest (parameters, sample design, seeds), which
+    :func:`~nhisim.experiments.sensitivity.sensitivity` reads.
+    """
+    plan = plan_sweep(scenario, grid, sample=sample, n=n, bounds=bounds, strategies=strategies,
+                      replications=replications, seed=seed, overrides=overrides, engine=engine)
+    return execute_plan(plan, out=out, executor=executor, workers=workers, scheduler=scheduler,
+                        chunk_size=chunk_size, retry_errors=retry_errors, progress=progress)
+
+
+def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, executor: str | Executor = "serial",
+                 workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
+                 retry_errors: bool = False, progress: Callable[[int, int], None] | None = None,
+                 invocation: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """Run a :class:`SweepPlan` (see :func:`sweep`)."""
+    if chunk_size is not None and int(chunk_size) < 1:
+        raise InputError.single(f"chunk size must be at least 1, got {chunk_size}", location="--chunk-size")
+    owned = not isinstance(executor, Executor)
+    runner = make_executor(executor, workers, scheduler)  # a bad name is refused before the folder is touched
+    manifest = plan.manifest()
+    store: SweepStore | None = None
+    if out is not None:
+        session = {"executor": runner.name, "workers": workers, **({"cli": dict(invocation)} if invocation else {})}
+        store = SweepStore.open(out, manifest, plan.files(), plan.schema(), session=session)
+        manifest = store.manifest
+    specs = plan.specs()
+    total = len(specs)
+    collected: list[pd.DataFrame] = []
+    started = time.perf_counter()
+    state = {"done": 0, "ran": 0, "failed": 0, "workers": runner.workers}
+    try:
+        done_keys = store.done(retry_errors) if store is not None else set()
+        todo = [s for s in specs if s.key not in done_keys]
+        state["done"] = total - len(todo)
+        if todo:
+            with using_executor(runner, owned=owned) as ex:
+                state["workers"] = ex.workers
+                size = int(chunk_size) if chunk_size else chunk_size_for(len(todo), ex.workers)
+                if progress:
+                    progress(state["done"], total)
+
+                def on_chunk(outcomes: list[RunOutcome]) -> None:
+                    frame = plan.frame(outcomes)
+                    if store is not None:
+                        store.write_part(frame)
+                    else:
+                        collected.append(frame)
+                    state["done"] += len(outcomes)
+                    state["ran"] += len(outcomes)
+                    state["failed"] += sum(o.error is not None for o in outcomes)
+                    if progress:
+                        progress(state["done"], total)
+
+                run_specs(ex, plan.shared(), todo, plan.overrides(), size, on_chunk)
+        elif progress:
+            progress(total, total)
+        if store is not None:
+            frame = store.read()
+        else:
+            frame = tidy_runs([pa.Table.from_pandas(f, schema=plan.schema(), preserve_index=False)
+                               for f in collected], plan.schema(), plan.strategies)
+    except KeyboardInterrupt:
+        raise SweepInterrupted(state["done"], total, str(out) if out is not None else None) from None
+    finally:
+        if store is not None:
+            store.close()
+    frame.attrs["sweep"] = manifest
+    frame.attrs["session"] = {"ran": state["ran"], "failed": state["failed"], "skipped": total - len(todo),
+                              "total": total, "elapsed_s": time.perf_counter() - started,
+                              "executor": runner.name, "workers": state["workers"],
+                              "notes": list(store.notes) if store is not None else [],
+                              "out": str(out) if out is not None else None}
+    return frame
+
+
+__all__ = ["Parameter", "SweepInterrupted", "SweepPlan", "execute_plan", "parse_bounds", "parse_grid", "plan_sweep",
+           "sweep"]

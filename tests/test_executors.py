@@ -1,0 +1,118 @@
+"""Executors: serial, a process pool and a Dask LocalCluster give identical results."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pandas as pd
+import pytest
+from sweep_helpers import FAST, SCENARIO, small_sweep
+
+from nhisim.errors import InputError
+from nhisim.experiments import compare
+from nhisim.experiments.executors import (
+    FAIL_RUNS_ENV,
+    ProcessExecutor,
+    SerialExecutor,
+    chunk_size_for,
+    chunked,
+    make_executor,
+)
+
+
+@pytest.fixture(scope="module")
+def serial_runs():
+    return small_sweep(executor="serial")
+
+
+def _key_sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values(["point", "strategy", "replication"]).reset_index(drop=True)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 3])
+def test_process_pool_gives_identical_results(serial_runs, chunk_size):
+    runs = small_sweep(executor="processes", workers=2, chunk_size=chunk_size)
+    pd.testing.assert_frame_equal(runs, serial_runs)
+    pd.testing.assert_frame_equal(_key_sorted(runs), _key_sorted(serial_runs))
+
+
+def _dask_available() -> bool:
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _dask_available(), reason="dask[distributed] is not installed (it is in CI)")
+def test_dask_local_cluster_gives_identical_results(serial_runs):
+    from nhisim.experiments.executors import DaskExecutor
+
+    with DaskExecutor(workers=2) as executor:
+        assert executor.cluster is not None and executor.workers == 2
+        runs = small_sweep(executor=executor, chunk_size=3)
+        comparison = compare(SCENARIO, strategies=["rbac", "zsp"], replications=2, seed=3, overrides=FAST,
+                             executor=executor)
+    pd.testing.assert_frame_equal(runs, serial_runs)
+    reference = compare(SCENARIO, strategies=["rbac", "zsp"], replications=2, seed=3, overrides=FAST)
+    pd.testing.assert_frame_equal(comparison.runs, reference.runs)
+    for key, events in reference.run_events.items():
+        pd.testing.assert_frame_equal(comparison.run_events[key], events)
+
+
+def test_compare_through_a_process_pool_is_identical():
+    kw = {"strategies": ["rbac", "zsp", "intent"], "replications": 3, "seed": 5, "overrides": FAST}
+    ticks = []
+    serial = compare(SCENARIO, **kw, progress=lambda done, total: ticks.append((done, total)))
+    assert ticks == [(i, 9) for i in range(1, 10)]  # the serial API still reports every run
+    parallel = compare(SCENARIO, **kw, executor="processes", workers=2)
+    pd.testing.assert_frame_equal(parallel.runs, serial.runs)
+    assert list(parallel.run_events) == list(serial.run_events)
+    for key, events in serial.run_events.items():
+        pd.testing.assert_frame_equal(parallel.run_events[key], events)
+    pd.testing.assert_frame_equal(parallel.summary(), serial.summary())
+
+
+def test_compare_still_raises_the_error_of_a_run(monkeypatch):
+    monkeypatch.setenv(FAIL_RUNS_ENV, "zsp/0")
+    with pytest.raises(RuntimeError, match="injected failure"):
+        compare(SCENARIO, strategies=["rbac", "zsp"], replications=1, overrides=FAST)
+
+
+def test_an_executor_can_serve_several_experiments(serial_runs):
+    with ProcessExecutor(workers=2) as executor:
+        first = small_sweep(executor=executor)
+        second = small_sweep(executor=executor, chunk_size=5)
+        assert executor._pool is not None  # the caller's pool stays open between experiments
+    pd.testing.assert_frame_equal(first, serial_runs)
+    pd.testing.assert_frame_equal(second, serial_runs)
+
+
+def test_chunking():
+    assert chunk_size_for(16, 2) == 1
+    assert chunk_size_for(200, 2) == 13
+    assert chunk_size_for(100_000, 8) == 32
+    assert chunk_size_for(0, 2) == 1
+    assert chunked(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+
+
+def test_executor_names():
+    assert isinstance(make_executor("serial"), SerialExecutor)
+    assert make_executor("processes", workers=3).workers == 3
+    with pytest.raises(InputError, match="did you mean 'processes'"):
+        make_executor("process")
+    with pytest.raises(InputError, match="at least 1"):
+        make_executor("processes", workers=0)
+    with pytest.raises(InputError, match="--scheduler is for the dask executor"):
+        make_executor("processes", scheduler="tcp://127.0.0.1:8786")
+
+
+def test_missing_dask_is_a_clear_message(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    with pytest.raises(InputError) as info:
+        make_executor("dask", workers=2)
+    text = info.value.render()
+    assert "not installed" in text and "pip install 'nhisim[dask]'" in text
