@@ -126,7 +126,7 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
         if cred is None and (incident.can_mint_as or incident.minting):
             cred = yield from _mint(sim, incident, op, host_ctx)
         if cred is None and incident.host:
-            holdings = [c for c in incident.acquired.values() if now_usable(sim, c)]
+            holdings = [c for c in incident.acquired.values() if sim.env.now < c.expires_at]
             cred = holdings[0] if holdings else None
     if cred is None:
         sim.raise_alert(incident.host, incident, "a request the attacker could not back with any credential")
@@ -157,10 +157,6 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
     elif strategy.runtime_check == "intent" and code in INTENT_CODES:
         sim.raise_alert(incident.host, incident, reason)
     return decision == "allow"
-
-
-def now_usable(sim: Simulation, cred: Credential) -> bool:
-    return sim.env.now < cred.expires_at
 
 
 def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None

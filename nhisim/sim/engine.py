@@ -34,13 +34,12 @@ import simpy
 
 from nhisim.scenario.models import Scenario
 from nhisim.sim.credentials import INF, Credential, propagation_delay
-from nhisim.sim.eventlog import COLUMNS, EventLog
+from nhisim.sim.eventlog import EventLog
 from nhisim.sim.pep import make_evaluator
 from nhisim.sim.rng import stream
 from nhisim.sim.strategies import Strategy, resolve_strategy
 from nhisim.sim.world import CompiledTask, CompiledWorld, compile_world
 
-_NONE_ROW = (None,) * len(COLUMNS)
 ISSUE_REASONS = {
     "jit_token": "just-in-time token issued for a task",
     "delegated_token": "token exchanged for a delegated sub-task (scope narrowed, actor chain kept)",
@@ -144,7 +143,6 @@ class Simulation:
         self._scope_values: dict[frozenset[int], float] = {}
         self._task_counter: dict[str, int] = {}
         self._issuer_rng = stream(self.seed, "issuer")
-        self._response_rng = stream(self.seed, "response")
 
     # ------------------------------------------------------------------ running
 
