@@ -164,3 +164,11 @@ def test_graph_records_its_scenario_and_grammar():
     assert g.graph["scenario"] == "demo"
     assert g.graph["grammar"].startswith("nhisim-world/")
     assert g.is_directed() and g.is_multigraph()
+
+
+def test_scenario_graph_is_the_world_graph():
+    from nhisim.scenario.loader import load_scenario
+
+    scenario = load_scenario("scenarios/leaked_key.yaml")
+    g = scenario.graph()
+    assert "agent:support-bot" in g and g.nodes["agent:support-bot"]["type"] == "agent"

@@ -490,6 +490,16 @@ class Scenario(Model):
     def index(self) -> ScenarioIndex:
         return ScenarioIndex(self)
 
+    def graph(self) -> Any:
+        """The estate as a networkx MultiDiGraph (see :mod:`nhisim.world.graph`).
+
+        A convenience for notebooks; the import is local because the world layer is built
+        from this one, not the other way round.
+        """
+        from nhisim.world.graph import build_graph
+
+        return build_graph(self)
+
 
 class ScenarioIndex:
     """Dictionaries by id for every section of a scenario."""
