@@ -27,10 +27,10 @@ from nhisim.sim.cedar import (
     split_statements,
 )
 from nhisim.sim.cedar_export import entities_json, schema_json, schema_text, strategy_policies
+from nhisim.sim.compiled import compile_world
 from nhisim.sim.credentials import Credential
 from nhisim.sim.engine import Simulation
 from nhisim.sim.strategies import preset
-from nhisim.sim.world import compile_world
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAKED_KEY = ROOT / "scenarios" / "leaked_key.yaml"

@@ -14,11 +14,11 @@ from hypothesis import strategies as st
 from nhisim.scenario.generate import generate_estate
 from nhisim.scenario.loader import load_scenario
 from nhisim.sim.cedar import CedarEvaluator, clear_caches
+from nhisim.sim.compiled import compile_world
 from nhisim.sim.credentials import Credential
 from nhisim.sim.engine import Simulation
 from nhisim.sim.pep import NativeEvaluator
 from nhisim.sim.strategies import preset
-from nhisim.sim.world import compile_world
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["shared_account", "rbac", "zsp", "intent"]

@@ -71,7 +71,7 @@ def validate(
     from nhisim.scenario.loader import load_scenario
     from nhisim.sim.cedar import compile_policies, policy_sources, read_policy_files, scenario_strategy
     from nhisim.sim.cedar_export import schema_json
-    from nhisim.sim.world import compile_world
+    from nhisim.sim.compiled import compile_world
 
     scenario = load_scenario(file, overrides=parse_sets(set_))
     schema = schema_json(compile_world(scenario))

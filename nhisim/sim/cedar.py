@@ -48,9 +48,9 @@ from nhisim.sim.cedar_export import (
     schema_json,
     strategy_policies,
 )
+from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
 from nhisim.sim.strategies import Strategy
-from nhisim.sim.world import CompiledTask, CompiledWorld
 
 NO_PERMIT = ("deny", "no_permit", "no policy permits this request")
 MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the process on deep nesting)
@@ -655,7 +655,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
     ``example-request.json`` (for the Cedar CLI: ``cedar authorize``).
     """
     from nhisim.sim.cedar_export import schema_text
-    from nhisim.sim.world import compile_world
+    from nhisim.sim.compiled import compile_world
 
     world = compile_world(scenario)
     strategy, files = scenario_strategy(scenario, strategy_name)

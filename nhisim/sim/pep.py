@@ -18,9 +18,9 @@ words. Checks, in order:
 
 from __future__ import annotations
 
+from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
 from nhisim.sim.strategies import Strategy
-from nhisim.sim.world import CompiledTask, CompiledWorld
 
 ALLOW = ("allow", "allowed", "operation in the credential's scope")
 ALLOW_INTENT = ("allow", "allowed", "operation in scope and in the task's declared intent")

@@ -3,7 +3,7 @@
 Not malicious: with the threat's probability per task, an agent discovers an operation
 its declared tools expose outside the task's intent and tries it once. The question is
 how many such attempts each strategy allows. The probability is folded into each
-agent's behaviour when the world is compiled (``nhisim.sim.world``); the attempts are
+agent's behaviour when the world is compiled (``nhisim.sim.compiled``); the attempts are
 made by the task process and logged as benign requests with ``in_intent = False``.
 """
 

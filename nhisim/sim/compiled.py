@@ -1,4 +1,4 @@
-"""The scenario compiled for the engine: integers and frozensets, no pydantic in the hot loop.
+"""The scenario compiled for the engine (not the world graph of nhisim.world): integers and frozensets, no pydantic in the hot loop.
 
 Operations are numbered; scopes and intents are frozensets of operation numbers; each
 operation carries its value (sensitivity weight × action damage), records and
