@@ -1,4 +1,6 @@
-"""The scenario compiled for the engine (not the world graph of nhisim.world): integers and frozensets, no pydantic in the hot loop.
+"""The scenario compiled for the engine: integers and frozensets, no pydantic in the hot loop.
+
+(Not to be confused with the world *graph* of :mod:`nhisim.world`, used for static analysis.)
 
 Operations are numbered; scopes and intents are frozensets of operation numbers; each
 operation carries its value (sensitivity weight × action damage), records and
