@@ -34,6 +34,45 @@ def bare_simpy_events_per_second(n: int = 300_000) -> float:
     return n / (time.perf_counter() - start)
 
 
+def structural_floor(scenario, horizon: float) -> float:
+    """Tool calls/s of a logic-free SimPy model with the engine's process structure.
+
+    One arrival process per (agent, template), one process per task, one timeout per call,
+    a sub-process per delegation; no credentials, decisions or log. No engine built as
+    one SimPy process per task can beat this figure.
+    """
+    import random
+
+    from nhisim.sim.compiled import compile_world
+
+    world = compile_world(scenario)
+    env = simpy.Environment()
+    calls = [0]
+    rng = random.Random(1)
+
+    def task(template):
+        for step in template.steps:
+            if step.delegate_to is not None:
+                yield env.process(task(world.tasks[step.sub_task]))
+            else:
+                calls[0] += 1
+                yield env.timeout(rng.expovariate(0.1))
+
+    def arrivals(template, rate):
+        while True:
+            yield env.timeout(rng.expovariate(rate))
+            env.process(task(template))
+
+    for agent in world.agents.values():
+        for template_id in agent.tasks:
+            template = world.tasks[template_id]
+            if template.rate > 0:
+                env.process(arrivals(template, template.rate))
+    start = time.perf_counter()
+    env.run(until=horizon)
+    return calls[0] / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
@@ -52,6 +91,10 @@ def main() -> None:
     print(f"estate: {len(scenario.agents)} agents, {len(scenario.tasks)} task templates; horizon {args.horizon}")
     print("ratio = engine tool calls/s ÷ bare SimPy timeout events/s, the bare loop timed just before and after")
     print(f"{'strategy':<16}{'tool calls':>12}{'rows':>12}{'seconds':>10}{'calls/s':>12}{'bare ev/s':>12}{'ratio':>8}")
+    before = bare_simpy_events_per_second()
+    floor = structural_floor(scenario, horizon)
+    bare = (before + bare_simpy_events_per_second()) / 2
+    print(f"{'(floor: no logic)':<16}{'':>12}{'':>12}{'':>10}{floor:>12,.0f}{bare:>12,.0f}{floor / bare:>8.3f}")
     for name in args.strategies.split(","):
         gc.collect()
         before = bare_simpy_events_per_second()
