@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 from engine_fixtures import build, chain_estate, shared_estate, support_estate
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nhisim.metrics import compute_metrics
@@ -73,7 +73,7 @@ def test_no_request_is_allowed_on_an_expired_or_revoked_credential(case):
     events, _ = run(scenario, strategy, seed)
     ends = credential_end(events)
     allowed = events[(events.event == "request") & (events.decision == "allow")]
-    assert len(allowed) > 0
+    assume(len(allowed) > 0)  # an estate whose few tasks all failed says nothing about the invariant
     for cred, t in zip(allowed.credential, allowed.t, strict=True):
         assert t < ends[cred], f"{cred} used at {t} after it became unusable at {ends[cred]}"
 

@@ -460,10 +460,20 @@ class Simulation:
             return cred
         if s.credential == "static_key":
             return self._static_credential(ctx.agent, op)
+        token = yield from self._task_token(ctx)
+        return token
+
+    def _task_token(self, ctx: TaskRun) -> Generator[Any, Any, Credential | None]:
+        """This task's own JIT token: obtained from the issuer, or renewed when it has expired.
+
+        A token revoked by an incident response is kept: the agent does not know, and its
+        requests are denied (collateral) until it is re-provisioned.
+        """
         token = ctx.token
+        now = self.env.now
         if token is None or now >= token.expires_at or (now >= token.effective_at and not token.revoked_by_response):
             scope = self.world.agents[ctx.agent].role_scope
-            if s.jit_scope == "intent":
+            if self.strategy.jit_scope == "intent":
                 scope = scope & ctx.template.intent
             latency = ctx.plan[2] if token is None else None
             token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template, latency=latency)
@@ -564,15 +574,10 @@ class Simulation:
                        malicious: bool = False, incident: Incident | None = None
                        ) -> Generator[Any, Any, Credential | None]:
         """RFC 8693 token exchange: scope = delegator's ∩ sub-task intent, TTL ≤ delegator's, chain kept."""
-        if ctx.token is None and self.strategy.credential == "jit_token" and not ctx.exchanged:
-            scope = self.world.agents[ctx.agent].role_scope
-            if self.strategy.jit_scope == "intent":
-                scope = scope & ctx.template.intent
-            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template)
-            if token is None:
+        if self.strategy.credential == "jit_token" and not ctx.exchanged:
+            own = yield from self._task_token(ctx)
+            if own is None:
                 return None
-            ctx.token = token
-            ctx.own.append(token)
         scope, until = self.delegator_scope(ctx)
         lifetime = min(self.strategy.ttl, until - self.env.now)
         if lifetime <= 0:
