@@ -62,15 +62,11 @@ def analyze(
     if principal and resource:
         raise InputError.single("give --principal or --resource, not both", location="analyze")
     scenario = load_scenario(file, overrides=parse_sets(set_))
-    if principal:
-        result = blast_radius(scenario, principal, max_paths=max(max_paths, 1))
-        if as_json:
-            typer.echo(result.to_frame(paths=True).to_json(orient="records"))
+    if principal or resource:
+        if principal:
+            result = blast_radius(scenario, principal, max_paths=max(max_paths, 1))
         else:
-            console.print(result.explain(max_paths=max_paths), markup=False)
-        return
-    if resource:
-        result = exposure(scenario, resource, max_paths=max(max_paths, 1))
+            result = exposure(scenario, resource, max_paths=max(max_paths, 1))
         if as_json:
             typer.echo(result.to_frame(paths=True).to_json(orient="records"))
         else:

@@ -13,16 +13,12 @@ import pandas as pd
 
 from nhisim.metrics import accountability, attack, cost, exposure, utility
 from nhisim.metrics.lifecycle import RunLog
+from nhisim.scenario.expectations import METRIC_NAMES, SHARE_METRICS
 
 FAMILIES = (attack, exposure, utility, accountability, cost)
 
-METRIC_COLUMNS = (
-    "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
-    "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",
-    "time_to_contain_s", "standing_privilege", "overreach_attempts", "overreach_allowed", "legit_denied",
-    "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate", "task_latency_p95_s",
-    "attribution", "credentials_issued", "policy_evaluations",
-)
+# the result columns of SPEC §5; named in the scenario layer, where expectations refer to them
+METRIC_COLUMNS = METRIC_NAMES
 
 # which way is better, for summaries and figures
 LOWER_IS_BETTER = {
@@ -35,7 +31,7 @@ LOWER_IS_BETTER = {
 
 # counts with no better direction: more denials may mean more attacks, not better control
 NEUTRAL = {"malicious_denied", "overreach_attempts", "tasks_completed"}
-SHARES = {"task_success_rate", "attribution"}
+SHARES = set(SHARE_METRICS)
 
 
 def compute_metrics(events: pd.DataFrame) -> dict[str, float]:

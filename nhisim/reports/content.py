@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS
+from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS, SHARES
 from nhisim.reports.findings import Finding, key_findings
 from nhisim.reports.format import HEADLINE, fmt, label
 from nhisim.scenario.units import format_duration
@@ -166,7 +166,7 @@ def results_table(comparison, metrics=None, level: float = 0.95) -> list[tuple[s
         for s in comparison.strategies:
             r = summary.loc[(s, metric)]
             lo, hi = r["ci_low"], r["ci_high"]
-            if metric in ("task_success_rate", "attribution") and not any(math.isnan(v) for v in (lo, hi)):
+            if metric in SHARES and not any(math.isnan(v) for v in (lo, hi)):
                 lo, hi = max(lo, 0.0), min(hi, 1.0)
             interval = "" if (math.isnan(lo) or math.isnan(hi) or lo == hi) else f"{fmt(metric, lo)}–{fmt(metric, hi)}"
             diff = ""

@@ -30,7 +30,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.metrics import LOWER_IS_BETTER
+from nhisim.metrics import LOWER_IS_BETTER, SHARES
 from nhisim.reports.format import HEADLINE, fmt, label
 from nhisim.scenario.units import format_duration
 
@@ -66,7 +66,6 @@ STYLE = {
 }
 
 DEFAULT_METRICS = HEADLINE
-SHARES = ("task_success_rate", "attribution")
 NEUTRAL = frozenset({"overreach_attempts", "malicious_denied"})  # no better direction
 VALUE_TIME = ("time_weighted_exposure", "standing_privilege")
 VALUES = ("blast_radius", "potential_blast_radius")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from nhisim.metrics import LOWER_IS_BETTER
+from nhisim.metrics import LOWER_IS_BETTER, SHARES
 from nhisim.reports.format import fmt, label
 
 # the order findings are told in, and how each metric reads in a sentence
@@ -46,7 +46,6 @@ PHRASES = {
     "attribution": "{v} of malicious actions were attributable to one agent, task and human",
 }
 SECURITY_SET = set(SECURITY)
-SHARES = ("task_success_rate", "attribution")
 NEUTRAL = frozenset({"overreach_attempts", "malicious_denied"})  # no better direction
 
 
@@ -69,7 +68,7 @@ def _ci_text(metric: str, mean: float, lo: float, hi: float, level: float, paire
     text = fmt(metric, mean)
     if _nan(lo) or _nan(hi) or not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
         return text
-    if metric in ("task_success_rate", "attribution"):
+    if metric in SHARES:
         lo, hi = max(lo, 0.0), min(hi, 1.0) if not paired else hi
     kind = "paired " if paired else ""
     return f"{text} ({kind}{level:.0%} CI {fmt(metric, lo)}–{fmt(metric, hi)})"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from nhisim.metrics import SHARES
 from nhisim.scenario.units import format_duration
 
 HEADLINE = ("blast_radius", "exposure_window_s", "time_to_revoke_s", "malicious_allowed", "collateral_denials",
@@ -48,7 +49,7 @@ def fmt(metric: str, value: float) -> str:
     if metric.endswith("_s"):
         sign = "-" if value < 0 else ""
         return sign + format_duration(abs(value))
-    if metric in ("task_success_rate", "attribution"):
+    if metric in SHARES:
         return f"{value:.0%}"
     for size, suffix in ((1e12, " T"), (1e9, " G"), (1e6, " M")):
         if abs(value) >= size:

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from nhisim.errors import did_you_mean
 from nhisim.scenario.units import parse_duration
 
-#: the result columns of SPEC §5 (kept equal to ``nhisim.metrics.METRIC_COLUMNS`` by a test;
-#: the scenario layer may not import the metrics layer)
+#: the result columns of SPEC §5, in order (``nhisim.metrics.METRIC_COLUMNS`` is this tuple)
 METRIC_NAMES = (
     "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
     "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",

@@ -61,6 +61,10 @@ class NativeEvaluator:
         The request (``op``, ``destination``, ``intent``) is passed for evaluators that need
         it; the native checks do not depend on it.
         """
+        return self._dead(now, presenter, cred)
+
+    def _dead(self, now: float, presenter: str, cred: Credential) -> tuple[str, str, str] | None:
+        """The denial when the credential has expired or been revoked, or the presenter is quarantined."""
         if now >= cred.expires_at:
             return EXPIRED
         if now >= cred.effective_at:
@@ -73,13 +77,9 @@ class NativeEvaluator:
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
                intent: CompiledTask | None) -> tuple[str, str, str]:
         """Decide one request. ``intent`` is the task the request claims to serve, if any."""
-        if now >= cred.expires_at:
-            return EXPIRED
-        if now >= cred.effective_at:
-            return REVOKED_RESPONSE if cred.revoked_by_response else REVOKED
-        quarantined_at = self.quarantined.get(presenter)
-        if quarantined_at is not None and now >= quarantined_at:
-            return QUARANTINED
+        dead = self._dead(now, presenter, cred)
+        if dead is not None:
+            return dead
         if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
             return SENDER
         if not self._intent:
