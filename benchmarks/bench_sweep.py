@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from bench_engine import bare_simpy_events_per_second  # the same reference loop as the engine benchmark
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "leaked_key.yaml"
 STRATEGIES = ["shared_account", "rbac", "zsp", "intent"]
@@ -42,18 +43,7 @@ STRATEGIES = ["shared_account", "rbac", "zsp", "intent"]
 
 def bare_simpy_loop(events: int = 200_000) -> float:
     """Seconds for a SimPy process doing ``events`` timeouts (the reference every benchmark reports)."""
-    import simpy
-
-    env = simpy.Environment()
-
-    def proc(env):
-        for _ in range(events):
-            yield env.timeout(1)
-
-    env.process(proc(env))
-    start = time.perf_counter()
-    env.run()
-    return time.perf_counter() - start
+    return events / bare_simpy_events_per_second(events)
 
 
 def sweep_args(runs: int, horizon: str) -> dict:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "leaked_key.yaml"
 FAST = {"run.horizon": "2h"}
@@ -27,13 +25,3 @@ CLI_SMALL = ["sweep", str(SCENARIO), "--set", "run.horizon=2h", "--grid", "strat
              "--grid", "detection.monitoring=basic,advanced", "--strategies", "rbac,zsp", "-r", "2", "--seed", "7"]
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """``nhisim.cli.app.main`` in this process: (exit code, stdout, stderr)."""
-    from nhisim.cli.app import main
-
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err

@@ -148,7 +148,7 @@ def chromium() -> str:
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory) -> Path:
     """``nhisim demo --replications 2`` (the enterprise estate; a small estate if it is not there yet)."""
-    from sweep_helpers import run_cli
+    from cli_helpers import run_cli
 
     folder = tmp_path_factory.mktemp("demo")
     args = ["demo", "--replications", "2", "--out", str(folder), "--workers", "2"]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 
 from nhisim.errors import InputError
 from nhisim.scenario.catalog import FRAMEWORKS, check_tags, load_catalog, lookup, slugify
@@ -45,16 +46,6 @@ tasks:
       - {{call: "api:read:db"}}
 """
 
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    from nhisim.cli.app import main
-
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 def test_catalog_loads_every_framework():

@@ -6,6 +6,7 @@ import json
 import math
 
 import pytest
+from cli_helpers import run_cli
 
 from nhisim.errors import InputError
 from nhisim.experiments.check import check, failures, paired_test, threshold_test
@@ -58,16 +59,6 @@ def write(tmp_path, expectations=("intent < rbac on blast_radius",), leak_at="1h
     path.write_text(SMALL.format(expectations=lines, leak_at=leak_at))
     return path
 
-
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    from nhisim.cli.app import main
-
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(argv)
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (0 if code is None else int(code)), out, err
 
 
 # --------------------------------------------------------------------------- grammar

@@ -6,17 +6,13 @@ import json
 
 import networkx as nx
 import pytest
-
-from nhisim.cli.app import main
+from cli_helpers import run_cli
 
 SCENARIO = "scenarios/leaked_key.yaml"
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return exit_info.value.code or 0, out, err
+    return run_cli(list(args), capsys)
 
 
 def test_analyze_principal_explains_every_hop(capsys):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import report_fixtures as R
-from sweep_helpers import run_cli
+from cli_helpers import run_cli
 
 from nhisim.experiments import run
 from nhisim.reports.narrate import KINDS, MAJOR, clock, lines, narrate

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import report_fixtures as R
-from sweep_helpers import run_cli
+from cli_helpers import run_cli
 
 import nhisim
 from nhisim.errors import InputError

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_helpers import CLI_SMALL, ROOT, SCENARIO, run_cli, small_sweep
+from cli_helpers import run_cli
+from sweep_helpers import CLI_SMALL, ROOT, SCENARIO, small_sweep
 
 from nhisim.errors import InputError
 from nhisim.experiments import read_runs

@@ -8,7 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_helpers import ATTACKED, CLI_SMALL, FAST, SCENARIO, STRATEGIES, run_cli, small_sweep
+from cli_helpers import run_cli
+from sweep_helpers import ATTACKED, CLI_SMALL, FAST, SCENARIO, STRATEGIES, small_sweep
 
 from nhisim.errors import InputError
 from nhisim.experiments import compare, read_runs, run, sensitivity
