@@ -13,6 +13,7 @@ deputy attack has a higher-privilege agent (the deputy) act for the compromised 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -58,12 +59,12 @@ def _targets(sim: Simulation, incident: Incident) -> list[int]:
 
 
 def attacker_process(sim: Simulation, incident: Incident) -> Generator:
-    """The attacker's loop for one incident (a SimPy process)."""
+    """The attacker's loop for one incident (a workload generator on the agenda)."""
     env = sim.env
     rng = incident.rng_attacker
     playbook = sim.scenario.attacker
     if incident.start_delay > 0:
-        yield env.timeout(incident.start_delay)
+        yield incident.start_delay
     denied_ops: set[int] = set()
     working: list[int] = []
     cursor = 0
@@ -98,7 +99,7 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
                 sim.log.add(env.now, "give_up", presenter=incident.presenter, actor=incident.actor, malicious=True,
                             reason=f"gave up after {denials_in_a_row} denials in a row", incident=incident.id)
                 return
-        yield env.timeout(rng.expovariate(playbook.rate) if playbook.rate > 0 else float("inf"))
+        yield rng.expovariate(playbook.rate) if playbook.rate > 0 else math.inf
 
 
 def _choose(sim: Simulation, incident: Incident, op: int) -> Credential | None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 
 def detection_process(sim: Simulation, incident: Incident) -> Generator:
+    """Baseline detection of one incident (a workload generator on the agenda)."""
     detection = sim.scenario.detection
     if detection.enabled:
         level = detection.levels.get(detection.monitoring)
@@ -34,7 +35,7 @@ def detection_process(sim: Simulation, incident: Incident) -> Generator:
         baseline = math.inf
     incident.pending_detection = min(incident.pending_detection, incident.start + baseline)
     if math.isfinite(baseline):
-        yield sim.env.timeout(baseline)
+        yield baseline
         detect(sim, incident, f"baseline monitoring ({detection.monitoring})")
 
 
