@@ -35,39 +35,41 @@ def bare_simpy_events_per_second(n: int = 300_000) -> float:
 
 
 def structural_floor(scenario, horizon: float) -> float:
-    """Tool calls/s of a logic-free SimPy model with the engine's process structure.
+    """Tool calls/s of a logic-free model with the engine's structure.
 
-    One arrival process per (agent, template), one process per task, one timeout per call,
-    a sub-process per delegation; no credentials, decisions or log. No engine built as
-    one SimPy process per task can beat this figure.
+    The engine's own agenda, one arrival generator per (agent, template), one generator per
+    task, one wait per call, sub-tasks inline; no plans, credentials, decisions or log. No
+    engine built this way can beat this figure: it is the cost of time alone.
     """
     import random
 
+    from nhisim.sim.agenda import Agenda
     from nhisim.sim.compiled import compile_world
 
     world = compile_world(scenario)
     env = simpy.Environment()
+    agenda = Agenda(env)
     calls = [0]
     rng = random.Random(1)
 
     def task(template):
         for step in template.steps:
             if step.delegate_to is not None:
-                yield env.process(task(world.tasks[step.sub_task]))
+                yield from task(world.tasks[step.sub_task])
             else:
                 calls[0] += 1
-                yield env.timeout(rng.expovariate(0.1))
+                yield rng.expovariate(0.1)
 
     def arrivals(template, rate):
         while True:
-            yield env.timeout(rng.expovariate(rate))
-            env.process(task(template))
+            yield rng.expovariate(rate)
+            agenda.start(task(template))
 
     for agent in world.agents.values():
         for template_id in agent.tasks:
             template = world.tasks[template_id]
             if template.rate > 0:
-                env.process(arrivals(template, template.rate))
+                agenda.start(arrivals(template, template.rate))
     start = time.perf_counter()
     env.run(until=horizon)
     return calls[0] / (time.perf_counter() - start)

@@ -509,10 +509,16 @@ class Simulation:
         return keys[0] if keys else None
 
     def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool) -> Generator[Any, Any, bool]:
-        if self._static and not ctx.creds and not ctx.exchanged:
-            cred = self._static_credential(ctx.agent, op)
-        else:
+        token = ctx.token
+        now = self.env.now
+        if ctx.creds or ctx.exchanged:
             cred = yield from self.credential_for(ctx, op)
+        elif self._static:
+            cred = self._static_credential(ctx.agent, op)
+        elif token is not None and now < token.expires_at and (now < token.effective_at or token.revoked_by_response):
+            cred = token  # the task's own token, still good: what _task_token would return
+        else:
+            cred = yield from self._task_token(ctx)
         if cred is None:
             return False  # the issuer refused; already logged
         env = self.env
