@@ -420,6 +420,9 @@ class DaskExecutor(Executor):
             # imported, where spawned ones import Dask, pandas and nhisim again (seconds each)
             method = options.pop("multiprocessing_method", "fork" if sys.platform.startswith("linux") else None)
             config = {"distributed.worker.multiprocessing-method": method} if method else {}
+            # runs are CPU-bound pure Python on one thread per worker: Dask's sampling profiler
+            # (100 stack walks a second, each taking the GIL from the run) only slows them down
+            config["distributed.worker.profile.enabled"] = False
             with dask.config.set(config), _sigint_ignored():
                 self.cluster = LocalCluster(**options)
             self.client = Client(self.cluster)

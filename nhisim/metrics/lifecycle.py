@@ -47,15 +47,29 @@ def parse_scope(text: object) -> dict[str, float]:
     return out
 
 
+def _rows(frame: pd.DataFrame, *columns: str):
+    """The rows of a few columns as tuples (itertuples would build every column)."""
+    return zip(*(frame[name].to_numpy() for name in columns), strict=True)
+
+
 class RunLog:
     """An event log with the derived views the metric families share."""
 
     def __init__(self, events: pd.DataFrame) -> None:
         self.events = events
-        kinds = events["event"].to_numpy()
-        self._by_event = {kind: events[kinds == kind] for kind in
-                          ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end",
-                           "task_end", "approval", "quarantine")}
+        # one reordering of the log by kind (stable: time order kept within a kind), then each
+        # kind is a slice of it: one gather per column instead of one per column and kind
+        kinds = events["event"].to_numpy(dtype=object)
+        order = np.argsort(kinds, kind="stable")
+        grouped = events.take(order)
+        grouped.attrs = {}  # pandas deep-copies attrs into every frame derived from this one
+        sorted_kinds = kinds[order]
+        self._by_event = {}
+        for kind in ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end",
+                     "task_end", "approval", "quarantine"):
+            start = np.searchsorted(sorted_kinds, kind, side="left")
+            end = np.searchsorted(sorted_kinds, kind, side="right")
+            self._by_event[kind] = grouped.iloc[start:end]
         run_end = self._by_event["run_end"]["t"]
         self.horizon = float(run_end.iloc[-1]) if len(run_end) else float(events["t"].max())
 
@@ -88,22 +102,24 @@ class RunLog:
         if not len(compromises):
             return out
         release = self.of("release").groupby("incident")["t"].min().to_dict()
-        for row in compromises.itertuples(index=False):
-            view = IncidentView(row.incident, row.code, row.t, row.value, scope=parse_scope(row.scope))
-            if row.code in STEERING:
-                end = release.get(row.incident, row.until if not np.isnan(row.until) else math.inf)
-                view.holdings.append(Holding("(steered agent)", row.t, end, view.scope))
-            out[row.incident] = view
-        for row in self.of("acquire").itertuples(index=False):
-            view = out.get(row.incident)
+        for incident, code, t, value, scope, until in _rows(compromises, "incident", "code", "t", "value", "scope",
+                                                           "until"):
+            view = IncidentView(incident, code, t, value, scope=parse_scope(scope))
+            if code in STEERING:
+                end = release.get(incident, until if not np.isnan(until) else math.inf)
+                view.holdings.append(Holding("(steered agent)", t, end, view.scope))
+            out[incident] = view
+        for incident, credential, t, scope, until in _rows(self.of("acquire"), "incident", "credential", "t", "scope",
+                                                           "until"):
+            view = out.get(incident)
             if view is None:
                 continue
-            end = self.credential_end.get(row.credential, math.inf)
-            if not np.isnan(row.until):
-                end = min(end, row.until)
-            if view.kind in STEERING and row.incident in release:
-                end = min(end, release[row.incident])
-            view.holdings.append(Holding(row.credential, row.t, max(end, row.t), parse_scope(row.scope)))
+            end = self.credential_end.get(credential, math.inf)
+            if not np.isnan(until):
+                end = min(end, until)
+            if view.kind in STEERING and incident in release:
+                end = min(end, release[incident])
+            view.holdings.append(Holding(credential, t, max(end, t), parse_scope(scope)))
         for incident, t in self.of("detect").groupby("incident")["t"].min().items():
             if incident in out:
                 out[incident].detected = t

@@ -13,25 +13,34 @@ COLUMNS = ("overreach_attempts", "overreach_allowed", "legit_denied", "approval_
            "tasks_completed", "task_success_rate", "task_latency_p95_s")
 
 
+def _column(frame: pd.DataFrame, name: str, dtype: type = object) -> np.ndarray:
+    return frame[name].to_numpy(dtype=dtype)
+
+
 def compute(log: RunLog) -> dict[str, float]:
-    requests = log.requests[~log.requests["malicious"]]
+    # masks over single columns: filtering whole frames would copy every column each time
+    req = log.requests
+    benign = ~_column(req, "malicious", bool)
+    decision = _column(req, "decision")[benign]
+    overreach = _column(req, "in_intent")[benign] == False  # noqa: E712  (None: a request outside any task)
     issues = log.of("issue")
-    overreach = requests[requests["in_intent"] == False]  # noqa: E712  (object column: None means no task)
-    denied_issues = issues[~issues["malicious"] & (issues["decision"] == "deny")]
-    denied = (requests["decision"] == "deny").sum() + len(denied_issues)
+    denied_issues = (~_column(issues, "malicious", bool) & (_column(issues, "decision") == "deny")).sum()
     quarantined = set(log.of("quarantine")["principal"])
-    collateral = requests[(requests["code"] == "revoked_response") & ~requests["presenter"].isin(quarantined)]
+    collateral = sum(1 for code, presenter in zip(_column(req, "code")[benign], _column(req, "presenter")[benign],
+                                                  strict=True)
+                     if code == "revoked_response" and presenter not in quarantined)
     ends = log.of("task_end")
-    roots = ends[~ends["malicious"] & (ends["code"] == "root")]
-    waits = pd.concat([requests["wait"], log.of("approval")["wait"]])
-    ok = roots[roots["decision"] == "ok"]
+    roots = ~_column(ends, "malicious", bool) & (_column(ends, "code") == "root")
+    ok = roots & (_column(ends, "decision") == "ok")
+    latencies = _column(ends, "latency", float)[ok]
+    waits = np.nansum(_column(req, "wait", float)[benign]) + np.nansum(_column(log.of("approval"), "wait", float))
     return {
-        "overreach_attempts": float(len(overreach)),
-        "overreach_allowed": float((overreach["decision"] == "allow").sum()),
-        "legit_denied": float(denied),
-        "approval_wait_s": float(waits.fillna(0).sum()),
-        "collateral_denials": float(len(collateral)),
-        "tasks_completed": float(len(ok)),
-        "task_success_rate": float(len(ok) / len(roots)) if len(roots) else math.nan,
-        "task_latency_p95_s": float(np.percentile(ok["latency"], 95)) if len(ok) else math.nan,
+        "overreach_attempts": float(overreach.sum()),
+        "overreach_allowed": float((decision[overreach] == "allow").sum()),
+        "legit_denied": float((decision == "deny").sum() + denied_issues),
+        "approval_wait_s": float(waits),
+        "collateral_denials": float(collateral),
+        "tasks_completed": float(ok.sum()),
+        "task_success_rate": float(ok.sum() / roots.sum()) if roots.any() else math.nan,
+        "task_latency_p95_s": float(np.percentile(latencies, 95)) if len(latencies) else math.nan,
     }

@@ -109,14 +109,23 @@ class EventLog:
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame, sorted by time (stable)."""
-        frame = pd.DataFrame({name: self._array(i) for i, name in enumerate(COLUMNS)}, copy=False)
-        frame["malicious"] = frame["malicious"].astype(bool)
-        for name in ("t", "value", "records", "until", "wait", "latency"):
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
-        frame = frame.sort_values("t", kind="stable").reset_index(drop=True)
+        columns = {}
+        for i, name in enumerate(COLUMNS):
+            values = self._array(i)
+            if name in _NUMBERS:
+                values = values.astype(float)  # None becomes NaN
+            elif name == "malicious":
+                values = values.astype(bool)
+            columns[name] = values
+        t = columns["t"]
+        if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
+            order = np.argsort(t, kind="stable")
+            columns = {name: values[order] for name, values in columns.items()}
+        frame = pd.DataFrame(columns, copy=False)
         frame.attrs.update(self.meta)
         return frame
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
+_NUMBERS = frozenset(("t", "value", "records", "until", "wait", "latency"))
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
