@@ -1,0 +1,59 @@
+"""The columnar event log: what goes in comes out, in time order, with the documented types."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nhisim.sim import eventlog
+from nhisim.sim.eventlog import COLUMNS, EventLog
+
+
+def _request(t: float, i: int, *, value: float | None = 1.0) -> tuple:
+    row = dict.fromkeys(COLUMNS)
+    row.update(t=t, event="request", principal=f"agent-{i}", malicious=i % 3 == 0, in_intent=None if i % 2 else True,
+               decision="allow", code="allowed", reason="operation in the credential's scope", value=value)
+    return tuple(row[c] for c in COLUMNS)
+
+
+@given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=0, max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_frame_is_sorted_by_time_and_stable_for_ties(times):
+    log = EventLog()
+    for i, t in enumerate(times):
+        log.append(_request(t, i))
+    frame = log.to_frame()
+    assert len(frame) == len(log) == len(times)
+    expected = sorted(range(len(times)), key=lambda i: times[i])  # sorted() is stable
+    assert frame["principal"].tolist() == [f"agent-{i}" for i in expected]
+
+
+def test_many_rows_across_flushes_keep_their_order_and_types(monkeypatch):
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 7)  # many chunks
+    log = EventLog(meta={"strategy": "rbac"})
+    for i in range(50):
+        log.append(_request(float(i), i, value=None if i == 4 else float(i)))
+    log.add(25.5, "revoke", credential="key-1", reason="task ended")
+    assert len(log) == 51
+    assert log.column("event").count("request") == 50
+    frame = log.to_frame()
+    assert frame.attrs["strategy"] == "rbac"
+    assert frame["t"].is_monotonic_increasing
+    assert frame.loc[frame["event"] == "revoke", "t"].item() == 25.5
+    assert frame["t"].dtype == float and frame["value"].dtype == float and frame["malicious"].dtype == bool
+    assert math.isnan(frame.loc[frame["principal"] == "agent-4", "value"].item())  # None becomes NaN
+    assert not frame.loc[frame["event"] == "revoke", "malicious"].item()  # add() fills malicious
+    assert frame["in_intent"].tolist()[:3] == [True, None, True]
+    assert log.to_frame().equals(frame)  # reading twice gives the same frame
+
+
+def test_stored_columns_are_invisible_to_the_garbage_collector():
+    log = EventLog()
+    for i in range(eventlog._FLUSH_EVERY + 1):
+        log.append(_request(float(i), i))
+    log.to_frame()
+    tracked = [chunk for column in log._chunks for chunk in column if gc.is_tracked(chunk)]
+    assert tracked == []
