@@ -91,7 +91,7 @@ def overhead_per_run_ms(executor, plan) -> float:
     for _ in range(3):
         start = time.perf_counter()
         for _i, outcomes in executor.imap_unordered(noop_chunk, jobs, plan.shared()):
-            plan.frame(outcomes)  # the driver's share: rows from outcomes
+            plan.table(outcomes)  # the driver's share: rows from outcomes
         best = min(best, time.perf_counter() - start)
     return 1000 * best / len(specs)
 

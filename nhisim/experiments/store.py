@@ -253,9 +253,10 @@ class SweepStore:
                             frame["replication"].astype(int), strict=True))
         return keys
 
-    def write_part(self, frame: pd.DataFrame) -> Path:
+    def write_part(self, rows: pa.Table | pd.DataFrame) -> Path:
         """Write one finished chunk's rows as the next part file, atomically."""
-        table = pa.Table.from_pandas(frame, schema=self.schema, preserve_index=False)
+        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, schema=self.schema,
+                                                                              preserve_index=False)
         if self._next_part is None:
             numbers = [int(m.group(1)) for p in self.runs_dir.iterdir() if (m := _PART_RE.match(p.name))]
             self._next_part = max(numbers, default=-1) + 1

@@ -299,24 +299,29 @@ class SweepPlan:
             table[path] = pd.Series(values, dtype="object" if dtype == "string" else dtype)
         return table
 
-    def frame(self, outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
-        """Tidy rows for finished runs (the columns of :meth:`schema`)."""
+    def table(self, outcomes: Sequence[RunOutcome]) -> pa.Table:
+        """Tidy rows for finished runs, as an Arrow table of :meth:`schema` (what parts store)."""
         shown = {path: values for path, (_, values) in self.columns().items()}
         schema = self.schema()
-        rows = []
+        columns: dict[str, list[Any]] = {name: [] for name in schema.names}
         nan_metrics = dict.fromkeys(METRIC_COLUMNS, math.nan)
         for o in outcomes:
             s = o.spec
-            row: dict[str, Any] = {"point": s.point}
+            columns["point"].append(s.point)
             for path, values in shown.items():
-                row[path] = values[s.point]
-            row.update(scenario=o.scenario or self.scenario.name, strategy=s.strategy, seed=s.seed,
-                       replication=s.replication)
-            row.update({m: float(v) for m, v in (o.metrics or nan_metrics).items()})
-            row["error"] = o.error
-            rows.append(row)
-        frame = pd.DataFrame(rows, columns=schema.names)
-        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).to_pandas()
+                columns[path].append(values[s.point])
+            columns["scenario"].append(o.scenario or self.scenario.name)
+            columns["strategy"].append(s.strategy)
+            columns["seed"].append(s.seed)
+            columns["replication"].append(s.replication)
+            for name, value in (o.metrics or nan_metrics).items():
+                columns[name].append(float(value))
+            columns["error"].append(o.error)
+        return pa.Table.from_pydict(columns, schema=schema)
+
+    def frame(self, outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
+        """Tidy rows for finished runs (the columns of :meth:`schema`)."""
+        return self.table(outcomes).to_pandas()
 
     def fingerprint(self) -> dict[str, str]:
         return {"scenario": _digest(self.base), "parameters": _digest([p.describe() for p in self.parameters]),
@@ -611,7 +616,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         manifest = store.manifest
     specs = plan.specs()
     total = len(specs)
-    collected: list[pd.DataFrame] = []
+    collected: list[pa.Table] = []
     started = time.perf_counter()
     state = {"done": 0, "ran": 0, "failed": 0, "workers": runner.workers}
     try:
@@ -626,11 +631,11 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
                     progress(state["done"], total)
 
                 def on_chunk(outcomes: list[RunOutcome]) -> None:
-                    frame = plan.frame(outcomes)
+                    table = plan.table(outcomes)
                     if store is not None:
-                        store.write_part(frame)
+                        store.write_part(table)
                     else:
-                        collected.append(frame)
+                        collected.append(table)
                     state["done"] += len(outcomes)
                     state["ran"] += len(outcomes)
                     state["failed"] += sum(o.error is not None for o in outcomes)
@@ -643,8 +648,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         if store is not None:
             frame = store.read()
         else:
-            frame = tidy_runs([pa.Table.from_pandas(f, schema=plan.schema(), preserve_index=False)
-                               for f in collected], plan.schema(), plan.strategies)
+            frame = tidy_runs(collected, plan.schema(), plan.strategies)
     except KeyboardInterrupt:
         raise SweepInterrupted(state["done"], total, str(out) if out is not None else None) from None
     finally:
