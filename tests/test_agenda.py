@@ -122,3 +122,25 @@ def test_same_inputs_same_order():
     rng = random.Random(3)
     plan = [[float(rng.randint(0, 9)) for _ in range(20)] for _ in range(30)]
     assert _run(plan, [3.0, 7.0, 7.0], 120.0) == _run(plan, [3.0, 7.0, 7.0], 120.0)
+
+
+def test_close_stops_work_still_in_flight():
+    env = simpy.Environment()
+    agenda = Agenda(env)
+    reviewers = simpy.Resource(env, capacity=1)
+    stopped = []
+
+    def worker(name: str):
+        try:
+            with reviewers.request() as slot:
+                yield slot
+                yield 100.0  # still reviewing at the horizon
+        finally:
+            stopped.append(name)
+
+    agenda.start(worker("a"))
+    agenda.start(worker("b"))  # waits for the slot a holds
+    env.run(until=10)
+    assert stopped == [] and reviewers.count == 1
+    agenda.close()
+    assert sorted(stopped) == ["a", "b"] and len(agenda) == 0

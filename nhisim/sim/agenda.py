@@ -36,7 +36,7 @@ from simpy.events import Event, Timeout
 class Agenda:
     """Generators waiting for a time, kept in step with a SimPy environment."""
 
-    __slots__ = ("env", "_heap", "_order", "_armed_at", "_wake_up", "_draining")
+    __slots__ = ("env", "_heap", "_order", "_armed_at", "_wake_up", "_draining", "_waiting")
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
@@ -45,6 +45,7 @@ class Agenda:
         self._armed_at = math.inf  # when the next wake-up from SimPy is due
         self._wake_up: Timeout | None = None  # that wake-up (earlier ones it replaced are ignored)
         self._draining = False
+        self._waiting: set[Generator] = set()  # generators waiting for a SimPy event
 
     def __len__(self) -> int:
         return len(self._heap)
@@ -62,6 +63,7 @@ class Agenda:
             if wait.callbacks is None:  # already processed: go on at once
                 self._resume(process, wait._value)
             else:
+                self._waiting.add(process)
                 wait.callbacks.append(partial(self._on_event, process))
             return
         at = self.env._now + wait
@@ -71,7 +73,20 @@ class Agenda:
                 self._arm(at)
 
     def _on_event(self, process: Generator, event: Event) -> None:
+        self._waiting.discard(process)
         self._resume(process, event._value)
+
+    def close(self) -> None:
+        """Close every generator still waiting (at the end of a run), latest wake-up first.
+
+        Their cleanup then runs here, in a known order, not whenever the garbage collector
+        (or interpreter exit, in any order) gets to them.
+        """
+        pending = [entry[2] for entry in sorted(self._heap, reverse=True)] + list(self._waiting)
+        self._heap.clear()
+        self._waiting.clear()
+        for process in pending:
+            process.close()
 
     def _arm(self, at: float) -> None:
         """Ask SimPy to hand over the clock at ``at``."""

@@ -174,6 +174,7 @@ class Simulation:
             self.env.run(until=self.horizon)
         finally:
             gc.unfreeze()
+            self.agenda.close()  # work still in flight at the horizon stops here
         finalize_incidents(self)
         self.log.add(self.horizon, "run_end", reason=f"horizon reached ({self.horizon:g} s)")
         return self.log
