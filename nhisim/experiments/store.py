@@ -253,10 +253,8 @@ class SweepStore:
                             frame["replication"].astype(int), strict=True))
         return keys
 
-    def write_part(self, rows: pa.Table | pd.DataFrame) -> Path:
-        """Write one finished chunk's rows as the next part file, atomically."""
-        table = rows if isinstance(rows, pa.Table) else pa.Table.from_pandas(rows, schema=self.schema,
-                                                                              preserve_index=False)
+    def write_part(self, table: pa.Table) -> Path:
+        """Write one finished chunk's rows (a table of the sweep's schema) as the next part file, atomically."""
         if self._next_part is None:
             numbers = [int(m.group(1)) for p in self.runs_dir.iterdir() if (m := _PART_RE.match(p.name))]
             self._next_part = max(numbers, default=-1) + 1

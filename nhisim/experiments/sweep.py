@@ -319,10 +319,6 @@ class SweepPlan:
             columns["error"].append(o.error)
         return pa.Table.from_pydict(columns, schema=schema)
 
-    def frame(self, outcomes: Sequence[RunOutcome]) -> pd.DataFrame:
-        """Tidy rows for finished runs (the columns of :meth:`schema`)."""
-        return self.table(outcomes).to_pandas()
-
     def fingerprint(self) -> dict[str, str]:
         return {"scenario": _digest(self.base), "parameters": _digest([p.describe() for p in self.parameters]),
                 "points": _digest(self.points), "strategies": _digest(self.strategies),

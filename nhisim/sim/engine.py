@@ -478,15 +478,20 @@ class Simulation:
         token = yield from self._task_token(ctx)
         return token
 
-    def _task_token(self, ctx: TaskRun) -> Generator[Any, Any, Credential | None]:
-        """This task's own JIT token: obtained from the issuer, or renewed when it has expired.
+    @staticmethod
+    def _keeps_token(token: Credential | None, now: float) -> bool:
+        """Whether a task goes on presenting its own token rather than asking the issuer for one.
 
         A token revoked by an incident response is kept: the agent does not know, and its
         requests are denied (collateral) until it is re-provisioned.
         """
+        return token is not None and now < token.expires_at and (now < token.effective_at
+                                                                   or token.revoked_by_response)
+
+    def _task_token(self, ctx: TaskRun) -> Generator[Any, Any, Credential | None]:
+        """This task's own JIT token: obtained from the issuer, or renewed when it has expired."""
         token = ctx.token
-        now = self.env.now
-        if token is None or now >= token.expires_at or (now >= token.effective_at and not token.revoked_by_response):
+        if not self._keeps_token(token, self.env.now):
             scope = self.world.agents[ctx.agent].role_scope
             if self.strategy.jit_scope == "intent":
                 scope = scope & ctx.template.intent
@@ -510,14 +515,12 @@ class Simulation:
         return keys[0] if keys else None
 
     def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool) -> Generator[Any, Any, bool]:
-        token = ctx.token
-        now = self.env.now
         if ctx.creds or ctx.exchanged:
             cred = yield from self.credential_for(ctx, op)
         elif self._static:
             cred = self._static_credential(ctx.agent, op)
-        elif token is not None and now < token.expires_at and (now < token.effective_at or token.revoked_by_response):
-            cred = token  # the task's own token, still good: what _task_token would return
+        elif self._keeps_token(ctx.token, self.env.now):
+            cred = ctx.token  # what _task_token returns, without a generator round-trip
         else:
             cred = yield from self._task_token(ctx)
         if cred is None:
