@@ -12,13 +12,15 @@ checks that every executor gives the same rows. Printed per executor:
 - speed-up over serial, taken pairwise within each repeat (so a machine whose load
   drifts compares like with like): the median and the best of the repeats;
 - startup: seconds to start the executor (fork the pool's workers, start the cluster),
-  shown apart from the sweep's wall time;
+  shown apart from the sweep's wall time; with ``--warm`` the timed sweep is each
+  executor's second one (a long-lived pool or cluster), without the first sweep's costs;
 - overhead per run, measured with the simulation taken out: the same chunks of the same
   sweep shipped to the workers and their results back, with a no-op in place of the run
   (shipping, scheduling, (de)serialising, collecting), in milliseconds per run;
 - cores used: CPU seconds of driver and workers per wall second (on a machine that other
   work keeps busy the speed-up is bounded by the cores the sweep gets: Linux shares CPU
-  between sessions first), and the driver's CPU per run.
+  between sessions first; with ``--warm`` the workers' share includes their warm-up
+  sweep), and the driver's CPU per run.
 
 As every benchmark here, it also times a bare SimPy loop in the same process, so that
 figures from a loaded or slower machine can be put side by side.
@@ -107,6 +109,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="repeats (best wall, median speed-up)")
     parser.add_argument("--horizon", default="2h", help="simulated horizon of each run (default 2h)")
     parser.add_argument("--executors", default="serial,processes,dask", help="comma-separated executors to time")
+    parser.add_argument("--warm", action="store_true",
+                        help="time each executor's second sweep (a pool or cluster that already ran one)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
@@ -137,6 +141,8 @@ def main() -> None:
             before = children_cpu()
             executor = make(name)
             _, startup, _ = timed(executor.start)
+            if args.warm:  # a long-lived pool or cluster: it has run a sweep before this one
+                sweep(SCENARIO, **{**kw, "replications": 1}, executor=executor)
             frame, wall, cpu = timed(lambda executor=executor: sweep(SCENARIO, **kw, executor=executor))
             executor.close()
             if name == "dask":
