@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import strategies as st
+
+from nhisim.scenario.generate import generate_estate
 from nhisim.scenario.loader import validate_data
 from nhisim.scenario.models import Scenario
 
@@ -92,3 +95,33 @@ def chain_estate(depth: int, **extra: Any) -> dict:
 
 def build(data: dict) -> Scenario:
     return validate_data(data, file="<test>")
+
+
+def draw_attacked_estate(draw: st.DrawFn, *, agents: tuple[int, int], depth: tuple[int, int], latest: int,
+                         max_delay: int, overreach: list[float]) -> tuple[dict, int]:
+    """For hypothesis: a small generated estate under a leak, a hijack, overreach and (when it has
+    a shared account) a shared-credential compromise, over 2 h; returns its data and seed.
+
+    ``latest`` bounds when attacks start (seconds), ``max_delay`` the attacker's delay after a leak.
+    """
+    seed = draw(st.integers(0, 10_000))
+    scenario = generate_estate(agents=draw(st.integers(*agents)), tools=3, resources=5, fanout=2,
+                               depth=draw(st.integers(*depth)), shared_share=0.4, seed=seed)
+    ids = [a.id for a in scenario.agents]
+    threats = [
+        {"id": "leak", "kind": "secret_leak", "principal": draw(st.sampled_from(ids)),
+         "at": draw(st.integers(60, latest)), "attacker_delay": draw(st.integers(0, max_delay)),
+         "credential": draw(st.sampled_from(["access", "minting"]))},
+        {"id": "hijack", "kind": "agent_hijack", "agent": draw(st.sampled_from(ids)),
+         "window": {"start": draw(st.integers(60, latest)), "duration": draw(st.integers(60, 3600))}},
+        {"id": "overreach", "kind": "runtime_discovery", "probability": draw(st.sampled_from(overreach))},
+    ]
+    if scenario.shared_accounts:
+        account = scenario.shared_accounts[0]
+        threats.append({"id": "shared", "kind": "shared_credential_compromise", "account": account.id,
+                        "via": account.holders[0], "at": draw(st.integers(60, latest))})
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    data.update(threats=threats, run={"horizon": "2h"},
+                detection={"monitoring": draw(st.sampled_from(["none", "advanced"])),
+                           "alert_detection_probability": 0.5})
+    return data, seed

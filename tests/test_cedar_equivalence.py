@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from engine_fixtures import build
+from engine_fixtures import build, draw_attacked_estate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -230,23 +230,8 @@ def test_the_threatened_estate_exercises_many_decision_codes():
 @st.composite
 def estates_under_attack(draw):
     """A random small estate, its threats, and a random strategy (a preset with random knobs)."""
-    seed = draw(st.integers(0, 10_000))
-    scenario = generate_estate(agents=draw(st.integers(3, 8)), tools=3, resources=5, fanout=2,
-                               depth=draw(st.integers(0, 2)), shared_share=0.4, seed=seed)
-    agents = [a.id for a in scenario.agents]
-    data = scenario.model_dump(mode="json", exclude_unset=True)
-    threats = [
-        {"id": "leak", "kind": "secret_leak", "principal": draw(st.sampled_from(agents)),
-         "at": draw(st.integers(60, 5000)), "attacker_delay": draw(st.integers(0, 600)),
-         "credential": draw(st.sampled_from(["access", "minting"]))},
-        {"id": "hijack", "kind": "agent_hijack", "agent": draw(st.sampled_from(agents)),
-         "window": {"start": draw(st.integers(60, 5000)), "duration": draw(st.integers(60, 3600))}},
-        {"id": "overreach", "kind": "runtime_discovery", "probability": draw(st.sampled_from([0.1, 0.5]))},
-    ]
-    if scenario.shared_accounts:
-        account = scenario.shared_accounts[0]
-        threats.append({"id": "shared", "kind": "shared_credential_compromise", "account": account.id,
-                        "via": account.holders[0], "at": draw(st.integers(60, 5000))})
+    data, _ = draw_attacked_estate(draw, agents=(3, 8), depth=(0, 2), latest=5000, max_delay=600,
+                                   overreach=[0.1, 0.5])
     strategy = {"base": draw(st.sampled_from(PRESETS))}
     for knob, values in (("runtime_check", ["scope", "intent"]), ("out_of_intent", ["deny", "escalate"]),
                          ("binding", ["bearer", "sender_constrained"]),
@@ -254,9 +239,7 @@ def estates_under_attack(draw):
                          ("risk_escalation_alerts", [1, 2, 5])):
         if draw(st.booleans()):
             strategy[knob] = draw(st.sampled_from(values))
-    data.update(threats=threats, strategies={"drawn": strategy}, run={"horizon": "2h"},
-                detection={"monitoring": draw(st.sampled_from(["none", "advanced"])),
-                           "alert_detection_probability": 0.5})
+    data["strategies"] = {"drawn": strategy}
     return build(data), draw(st.integers(0, 1000))
 
 

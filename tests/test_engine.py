@@ -6,12 +6,11 @@ import math
 
 import pandas as pd
 import pytest
-from engine_fixtures import build, chain_estate, shared_estate, support_estate
+from engine_fixtures import build, chain_estate, draw_attacked_estate, shared_estate, support_estate
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nhisim.metrics import compute_metrics
-from nhisim.scenario.generate import generate_estate
 from nhisim.sim.engine import Simulation
 from nhisim.sim.strategies import preset
 
@@ -43,26 +42,8 @@ def leak(at="3h", delay="5m", principal="bot", **kw):
 
 @st.composite
 def estates_with_attacks(draw):
-    seed = draw(st.integers(0, 10_000))
-    scenario = generate_estate(agents=draw(st.integers(4, 10)), tools=3, resources=5, fanout=2,
-                               depth=draw(st.integers(1, 3)), shared_share=0.4, seed=seed)
-    agents = [a.id for a in scenario.agents]
-    data = scenario.model_dump(mode="json", exclude_unset=True)
-    threats = [
-        {"id": "leak", "kind": "secret_leak", "principal": draw(st.sampled_from(agents)),
-         "at": draw(st.integers(60, 7000)), "attacker_delay": draw(st.integers(0, 900)),
-         "credential": draw(st.sampled_from(["access", "minting"]))},
-        {"id": "hijack", "kind": "agent_hijack", "agent": draw(st.sampled_from(agents)),
-         "window": {"start": draw(st.integers(60, 7000)), "duration": draw(st.integers(60, 3600))}},
-        {"id": "overreach", "kind": "runtime_discovery", "probability": 0.3},
-    ]
-    if scenario.shared_accounts:
-        account = scenario.shared_accounts[0]
-        threats.append({"id": "shared", "kind": "shared_credential_compromise", "account": account.id,
-                        "via": account.holders[0], "at": draw(st.integers(60, 7000))})
-    data.update(threats=threats, run={"horizon": "2h"},
-                detection={"monitoring": draw(st.sampled_from(["none", "advanced"])),
-                           "alert_detection_probability": 0.5})
+    data, seed = draw_attacked_estate(draw, agents=(4, 10), depth=(1, 3), latest=7000, max_delay=900,
+                                      overreach=[0.3])
     return build(data), draw(st.sampled_from(PRESETS)), seed
 
 
@@ -116,6 +97,19 @@ def test_leak_without_detection_is_bounded_by_ttl_under_zsp(seed):
         if len(revoked):
             leaked_at = events[events.event == "compromise"].t.iloc[0]
             assert metrics["exposure_window_s"] <= max(0.0, revoked["until"].iloc[0] - leaked_at) + 1e-9
+
+
+def test_a_stolen_token_is_refused_once_it_expires():
+    """Only expiry stops the attacker here: no revocation at task end, no detection."""
+    scenario = build(support_estate(threats=[leak(at="2h", delay=0)], detection=NO_DETECTION,
+                                    strategies={"rbac": {"base": "rbac"},
+                                                "ttl_only": {"base": "zsp", "revoke_at_task_end": False}}))
+    events, _ = run(scenario, "ttl_only", seed=1)
+    ends = credential_end(events)
+    malicious = events[(events.event == "request") & events.malicious]
+    late = malicious[malicious.t >= malicious.credential.map(ends)]
+    assert len(late) > 0, "the attacker should try the token after it expired"
+    assert set(late.decision) == {"deny"} and set(late.code) == {"expired"}
 
 
 def test_leaked_sender_constrained_credential_gives_the_attacker_nothing():
