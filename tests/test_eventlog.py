@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import gc
 import math
+from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nhisim.metrics import compute_metrics
+from nhisim.scenario.loader import load_scenario
 from nhisim.sim import eventlog
+from nhisim.sim.engine import Simulation
 from nhisim.sim.eventlog import COLUMNS, EventLog
 
 
@@ -57,3 +62,15 @@ def test_stored_columns_are_invisible_to_the_garbage_collector():
     log.to_frame()
     tracked = [chunk for column in log._chunks for chunk in column if gc.is_tracked(chunk)]
     assert tracked == []
+
+
+@pytest.mark.parametrize("strategy", ["shared_account", "zsp", "intent"])
+def test_metrics_are_the_same_from_str_or_object_text_columns(strategy):
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "enterprise.yaml")
+    log = Simulation(scenario, strategy, seed=2).run()
+    as_str, as_object = log.to_frame(), log.to_frame(text="object")
+    assert str(as_str["event"].dtype) == "str" and as_object["event"].dtype == object
+    assert as_object["credential"].isna().sum() == as_str["credential"].isna().sum() > 0
+    metrics, again = compute_metrics(as_str), compute_metrics(as_object)
+    assert metrics["malicious_allowed"] + metrics["malicious_denied"] > 0  # the run has an attack to measure
+    assert all(metrics[k] == again[k] or (math.isnan(metrics[k]) and math.isnan(again[k])) for k in metrics)

@@ -107,9 +107,14 @@ class EventLog:
         """One column's values, in the order they were logged."""
         return self._array(_INDEX[name]).tolist()
 
-    def to_frame(self) -> pd.DataFrame:
-        """The whole log as a DataFrame, sorted by time (stable)."""
-        columns = {}
+    def to_frame(self, text: str = "str") -> pd.DataFrame:
+        """The whole log as a DataFrame, sorted by time (stable).
+
+        Text columns are pandas' ``str`` dtype; ``text="object"`` leaves them as Python
+        objects (None where missing), which is faster to build and to filter when the
+        frame only feeds the metrics and is thrown away.
+        """
+        columns: dict[str, Any] = {}
         for i, name in enumerate(COLUMNS):
             values = self._array(i)
             if name in _NUMBERS:
@@ -121,6 +126,9 @@ class EventLog:
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
             columns = {name: values[order] for name, values in columns.items()}
+        if text == "object":  # a Series of explicit dtype keeps it: no str inference
+            columns = {name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
+                       for name, values in columns.items()}
         frame = pd.DataFrame(columns, copy=False)
         frame.attrs.update(self.meta)
         return frame
