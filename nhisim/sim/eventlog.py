@@ -41,7 +41,7 @@ scope        acquire rows: the operations the attacker can reach with the creden
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -107,13 +107,15 @@ class EventLog:
         """One column's values, in the order they were logged."""
         return self._array(_INDEX[name]).tolist()
 
-    def to_frame(self, text: str = "str") -> pd.DataFrame:
+    def to_frame(self, text: Literal["str", "object"] = "str") -> pd.DataFrame:
         """The whole log as a DataFrame, sorted by time (stable).
 
         Text columns are pandas' ``str`` dtype; ``text="object"`` leaves them as Python
         objects (None where missing), which is faster to build and to filter when the
         frame only feeds the metrics and is thrown away.
         """
+        if text not in ("str", "object"):
+            raise ValueError(f"text must be 'str' or 'object', not {text!r}")
         columns: dict[str, Any] = {}
         for i, name in enumerate(COLUMNS):
             values = self._array(i)
