@@ -82,13 +82,12 @@ def noop_chunk(shared, job):
 
 def overhead_per_run_ms(executor, plan) -> float:
     """Milliseconds per run of shipping the sweep's chunks through ``executor`` with no-op runs."""
-    from nhisim.experiments.executors import ChunkJob, chunk_size_for, chunked
+    from nhisim.experiments.executors import ChunkJob, plan_chunks
 
     specs = plan.specs()
     overrides = plan.overrides()
-    size = chunk_size_for(len(specs), executor.workers)
     jobs = [ChunkJob(batch, {p: overrides[p] for p in {s.point for s in batch} if p in overrides})
-            for batch in chunked(specs, size)]
+            for batch in plan_chunks(specs, executor)]
     best = math.inf
     for _ in range(3):
         start = time.perf_counter()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sweep_helpers import FAST, SCENARIO, small_sweep
 
 from nhisim.errors import InputError
@@ -16,8 +19,10 @@ from nhisim.experiments.executors import (
     ProcessExecutor,
     SerialExecutor,
     chunk_size_for,
+    chunk_sizes,
     chunked,
     make_executor,
+    plan_chunks,
 )
 
 
@@ -53,7 +58,7 @@ def test_dask_local_cluster_gives_identical_results(serial_runs):
 
     with DaskExecutor(workers=2) as executor:
         assert executor.cluster is not None and executor.workers == 2
-        runs = small_sweep(executor=executor, chunk_size=3)
+        runs = small_sweep(executor=executor, chunk_size=1)  # 16 chunks: more than one batch in flight
         comparison = compare(SCENARIO, strategies=["rbac", "zsp"], replications=2, seed=3, overrides=FAST,
                              executor=executor)
     pd.testing.assert_frame_equal(runs, serial_runs)
@@ -97,6 +102,40 @@ def test_chunking():
     assert chunk_size_for(100_000, 8) == 32
     assert chunk_size_for(0, 2) == 1
     assert chunked(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert chunked(list(range(7)), [4, 2, 1]) == [[0, 1, 2, 3], [4, 5], [6]]
+    with pytest.raises(ValueError, match="short of 7"):
+        chunked(list(range(7)), [4, 2])
+
+
+def test_guided_chunks_taper_so_the_workers_finish_together():
+    sizes = chunk_sizes(200, 2)
+    assert sizes[:8] == [13] * 8  # steady chunks first
+    assert sizes[-1] < 13 and sizes == sorted(sizes, reverse=True)
+    assert sum(sizes) == 200 and len(sizes) <= 24  # a few more chunks than uniform 13s (16), not many
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 5000), st.integers(1, 16), st.integers(1, 16), st.integers(1, 64))
+def test_guided_chunk_sizes_cover_every_run_once(n_runs, workers, per_worker, largest):
+    sizes = chunk_sizes(n_runs, workers, per_worker, largest)
+    steady = chunk_size_for(n_runs, workers, per_worker, largest)
+    assert sum(sizes) == n_runs and all(size >= 1 for size in sizes)
+    assert sizes == sorted(sizes, reverse=True) and (not sizes or sizes[0] <= steady)
+    # tapering adds at most a few chunks per worker: the number of chunks stays bounded
+    assert len(sizes) <= math.ceil(n_runs / steady) + 8 * workers + 4
+
+
+@pytest.mark.skipif(not _dask_available(), reason="dask[distributed] is not installed (it is in CI)")
+def test_executors_chunk_to_their_cost_per_chunk():
+    from nhisim.experiments.executors import DaskExecutor, RunSpec
+
+    specs = [RunSpec(0, "rbac", seed, seed) for seed in range(200)]
+    pool_chunks = plan_chunks(specs, ProcessExecutor(workers=2))
+    dask_chunks = plan_chunks(specs, DaskExecutor(workers=2))  # planning starts no cluster
+    for chunks in (pool_chunks, dask_chunks):
+        assert [spec for chunk in chunks for spec in chunk] == specs  # every run once, in order
+    assert len(dask_chunks) < len(pool_chunks)  # a Dask task costs milliseconds: fewer, larger chunks
+    assert [len(c) for c in plan_chunks(specs, SerialExecutor(), chunk_size=7)][:2] == [7, 7]
 
 
 def test_executor_names():

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, chunk_size_for, run_specs, using_executor
+from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS, NEUTRAL, SHARES
 from nhisim.scenario.models import Scenario
@@ -147,7 +147,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
             progress(done[0], len(specs))
 
     with using_executor(executor, workers, scheduler) as ex:
-        size = 1 if ex.name == "serial" else chunk_size_for(len(specs), ex.workers)
+        size = 1 if ex.name == "serial" else None  # serially, progress after every run
         outcomes = run_specs(ex, shared, specs, None, size, tick)
     results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)
                for o in outcomes]

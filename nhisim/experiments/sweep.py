@@ -44,7 +44,6 @@ from nhisim.experiments.executors import (
     RunOutcome,
     RunSpec,
     SharedScenario,
-    chunk_size_for,
     make_executor,
     run_specs,
     using_executor,
@@ -622,7 +621,6 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         if todo:
             with using_executor(runner, owned=owned) as ex:
                 state["workers"] = ex.workers
-                size = int(chunk_size) if chunk_size else chunk_size_for(len(todo), ex.workers)
                 if progress:
                     progress(state["done"], total)
 
@@ -638,7 +636,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
                     if progress:
                         progress(state["done"], total)
 
-                run_specs(ex, plan.shared(), todo, plan.overrides(), size, on_chunk)
+                run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
         elif progress:
             progress(total, total)
         if store is not None:
