@@ -45,6 +45,15 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
 
 
 def _targets(sim: Simulation, incident: Incident) -> list[int]:
+    """Every operation the attacker would try, highest value first.
+
+    It counts what every stolen credential claims, working or not (the attacker cannot see
+    revocations), so it changes only when the incident acquires a credential (acquisitions
+    are never undone): it is computed again only then.
+    """
+    cached = incident.targets
+    if cached is not None and cached[0] == len(incident.acquired):
+        return cached[1]
     ops = set(potential_scope(sim, incident))
     if incident.targets_from_host and incident.host:
         agent = sim.world.agents[incident.host]
@@ -55,7 +64,9 @@ def _targets(sim: Simulation, incident: Incident) -> list[int]:
     for cred in incident.acquired.values():  # enumerate what the stolen credentials claim
         ops |= cred.scope | cred.mint_scope
     value = sim.world.op_value
-    return sorted(ops, key=lambda op: (-value[op], op))
+    targets = sorted(ops, key=lambda op: (-value[op], op))
+    incident.targets = (len(incident.acquired), targets)
+    return targets
 
 
 def attacker_process(sim: Simulation, incident: Incident) -> Generator:
@@ -69,13 +80,19 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
     working: list[int] = []
     cursor = 0
     denials_in_a_row = 0
+    targets: list[int] = []
+    tried = 0  # targets[:tried] were all tried: an op once tried is never fresh again
     while incident.active:
         if incident.host and incident.kind == "agent_hijack":
             for cred in sim.usable_holdings(incident.host):
                 sim.acquire(incident, cred)
-        fresh = [op for op in _targets(sim, incident) if op not in denied_ops and op not in working]
-        if fresh:
-            op = fresh[0]
+        latest = _targets(sim, incident)
+        if latest is not targets:
+            targets, tried = latest, 0
+        while tried < len(targets) and (targets[tried] in denied_ops or targets[tried] in working):
+            tried += 1
+        if tried < len(targets):
+            op = targets[tried]
         elif working:
             op = working[cursor % len(working)]
             cursor += 1

@@ -99,6 +99,7 @@ class Incident:
         self.can_mint_as = can_mint_as
         self.targets_from_host = targets_from_host
         self.acquired: dict[str, Credential] = {}
+        self.targets: tuple[int, list[int]] | None = None  # the attacker's list, for len(acquired)
         self.minting: list[Credential] = []
         self.detected_at = INF
         self.pending_detection = INF
