@@ -57,10 +57,10 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
              keep_events: bool = True, name: str | None = None, engine: str | None = None) -> RunResult:
     """Run the engine once and compute the metrics (the unit of work every executor runs)."""
     sim = Simulation(scenario, strategy, seed=seed, engine=engine)
-    events = sim.run().to_frame(text="str" if keep_events else "object")  # the same metrics either way
-    metrics = compute_metrics(events)
+    log = sim.run()
+    metrics = compute_metrics(log.columns())  # the log's own arrays: no DataFrame needed for the metrics
     return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics,
-                     events if keep_events else None)
+                     log.to_frame() if keep_events else None)
 
 
 def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac", seed: int | None = None,

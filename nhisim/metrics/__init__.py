@@ -9,6 +9,9 @@ compromise), it is NaN, never 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 import pandas as pd
 
 from nhisim.metrics import accountability, attack, cost, exposure, utility
@@ -34,8 +37,8 @@ NEUTRAL = {"malicious_denied", "overreach_attempts", "tasks_completed"}
 SHARES = set(SHARE_METRICS)
 
 
-def compute_metrics(events: pd.DataFrame) -> dict[str, float]:
-    """Every metric column of SPEC §5 for one run's event log."""
+def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, float]:
+    """Every metric column of SPEC §5 for one run's event log (a DataFrame, or its columns)."""
     log = RunLog(events)
     values: dict[str, float] = {}
     for family in FAMILIES:

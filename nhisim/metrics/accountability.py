@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import math
 
-from nhisim.metrics.lifecycle import RunLog
+from nhisim.metrics.lifecycle import RunLog, present
 
 COLUMNS = ("attribution",)
 
 
 def compute(log: RunLog) -> dict[str, float]:
     req = log.requests
-    allowed = req[req["malicious"] & (req["decision"] == "allow")]
+    allowed = req.where(req["malicious"] & (req["decision"] == "allow"))
     if not len(allowed):
         return {"attribution": math.nan}
-    attributed = ((allowed["principal"] == allowed["presenter"]) & allowed["audit_task"].notna()
-                  & allowed["audit_human"].notna())
+    principal = allowed["principal"]
+    attributed = ((principal == allowed["presenter"]) & present(principal) & present(allowed["audit_task"])
+                  & present(allowed["audit_human"]))
     return {"attribution": float(attributed.mean())}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from nhisim.metrics.lifecycle import RunLog
+import numpy as np
+
+from nhisim.metrics.lifecycle import Rows, RunLog
 
 COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied")
 DATA_ACTIONS = ("read", "export", "list")
@@ -18,20 +20,29 @@ def _union_value(log: RunLog) -> float:
     return float(sum(reach.values()))
 
 
+def _sum_first(rows: Rows, key: tuple[str, ...], column: str) -> float:
+    """Σ ``column`` over the first row of each distinct ``key`` (a later repeat adds nothing)."""
+    first: dict[tuple, float] = {}
+    for *k, value in rows.tuples(*key, column):
+        first.setdefault(tuple(k), value)
+    return float(np.nansum(np.fromiter(first.values(), dtype=float, count=len(first))))
+
+
 def compute(log: RunLog) -> dict[str, float]:
     if not log.compromised:
         return dict.fromkeys(COLUMNS, math.nan)
     req = log.requests
-    malicious = req[req["malicious"]]
-    allowed = malicious[malicious["decision"] == "allow"]
-    pairs = allowed.drop_duplicates(["action", "resource"])
-    data = allowed[allowed["action"].isin(DATA_ACTIONS)].drop_duplicates("resource")
+    malicious = req["malicious"]
+    allowed_mask = req["decision"] == "allow"
+    allowed = req.where(malicious & allowed_mask)
+    data = allowed.where(np.fromiter((action in DATA_ACTIONS for action in allowed["action"]), dtype=bool,
+                                     count=len(allowed)))
     issues = log.of("issue")
-    issue_refusals = issues[issues["malicious"] & (issues["decision"] == "deny")]
+    issue_refusals = int((issues["malicious"] & (issues["decision"] == "deny")).sum())
     return {
-        "blast_radius": float(pairs["value"].sum()),
+        "blast_radius": _sum_first(allowed, ("action", "resource"), "value"),
         "potential_blast_radius": _union_value(log),
-        "records_exposed": float(data["records"].sum()),
+        "records_exposed": _sum_first(data, ("resource",), "records"),
         "malicious_allowed": float(len(allowed)),
-        "malicious_denied": float((malicious["decision"] != "allow").sum() + len(issue_refusals)),
+        "malicious_denied": float((malicious & ~allowed_mask).sum() + issue_refusals),
     }

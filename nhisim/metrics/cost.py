@@ -9,11 +9,11 @@ COLUMNS = ("standing_privilege", "credentials_issued", "policy_evaluations")
 
 def compute(log: RunLog) -> dict[str, float]:
     issues = log.of("issue")
-    issued = issues[issues["decision"] == "allow"]
+    issued = issues.where(issues["decision"] == "allow")
     ends = log.credential_end
     horizon = log.horizon
     standing = 0.0
-    for cred, t, value in zip(issued["credential"], issued["t"], issued["value"], strict=True):
+    for cred, t, value in issued.tuples("credential", "t", "value"):
         end = min(ends.get(cred, horizon), horizon)
         if end > t and value > 0:
             standing += value * (end - t)

@@ -1,8 +1,14 @@
-"""Shared reading of an event log: credential lifetimes, incidents, attacker holdings."""
+"""Shared reading of an event log: credential lifetimes, incidents, attacker holdings.
+
+The metrics read the log column by column as NumPy arrays: a run's log has a few
+thousand rows, where pandas' fixed cost per operation (near a millisecond a filter)
+would outweigh the arithmetic many times over.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -47,50 +53,112 @@ def parse_scope(text: object) -> dict[str, float]:
     return out
 
 
-def _rows(frame: pd.DataFrame, *columns: str):
-    """The rows of a few columns as tuples (itertuples would build every column)."""
-    return zip(*(frame[name].to_numpy() for name in columns), strict=True)
+KINDS = ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end", "task_end",
+         "approval", "quarantine")
+
+
+class Rows:
+    """Some rows of an event log, read column by column as NumPy arrays.
+
+    Text columns are object arrays, missing values None (or NaN, read from a DataFrame
+    with pandas' ``str`` dtype); ``t`` and the other numbers are floats; ``malicious`` is
+    bool. A column is gathered on first use and kept.
+    """
+
+    __slots__ = ("_cache", "_column", "_index")
+
+    def __init__(self, column: Callable[[str], np.ndarray], index: slice | np.ndarray) -> None:
+        self._column = column
+        self._index = index
+        self._cache: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        values = self._cache.get(name)
+        if values is None:
+            values = self._cache[name] = self._column(name)[self._index]
+        return values
+
+    def __len__(self) -> int:
+        index = self._index
+        return index.stop - index.start if isinstance(index, slice) else len(index)
+
+    def where(self, mask: np.ndarray) -> Rows:
+        """The rows where ``mask`` (a bool array over these rows) is true, in the same order."""
+        index = self._index
+        positions = np.arange(index.start, index.stop) if isinstance(index, slice) else index
+        return Rows(self._column, positions[mask])
+
+    def tuples(self, *names: str) -> Iterator[tuple]:
+        """The rows of a few columns as tuples."""
+        return zip(*(self[name] for name in names), strict=True)
+
+
+def present(values: np.ndarray) -> np.ndarray:
+    """True where a value is there (neither None nor NaN)."""
+    return ~pd.isna(values)
+
+
+def first_per_incident(rows: Rows, pick: Callable[[float, float], float] = min) -> dict[str, float]:
+    """The earliest ``t`` of the rows of each incident (``pick=max``: the latest)."""
+    out: dict[str, float] = {}
+    for incident, t in rows.tuples("incident", "t"):
+        if isinstance(incident, str):
+            out[incident] = pick(out[incident], t) if incident in out else t
+    return out
 
 
 class RunLog:
-    """An event log with the derived views the metric families share."""
+    """An event log with the derived views the metric families share.
 
-    def __init__(self, events: pd.DataFrame) -> None:
+    ``events`` is a run's log as a DataFrame, or as columns of NumPy arrays in time order
+    (:meth:`nhisim.sim.eventlog.EventLog.columns`, what a run hands the metrics directly).
+    The metrics give the same values from either.
+    """
+
+    def __init__(self, events: pd.DataFrame | Mapping[str, np.ndarray]) -> None:
         self.events = events
-        # one reordering of the log by kind (stable: time order kept within a kind), then each
-        # kind is a slice of it: one gather per column instead of one per column and kind
-        kinds = events["event"].to_numpy(dtype=object)
-        order = np.argsort(kinds, kind="stable")
-        grouped = events.take(order)
-        grouped.attrs = {}  # pandas deep-copies attrs into every frame derived from this one
-        sorted_kinds = kinds[order]
-        self._by_event = {}
-        for kind in ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end",
-                     "task_end", "approval", "quarantine"):
-            start = np.searchsorted(sorted_kinds, kind, side="left")
-            end = np.searchsorted(sorted_kinds, kind, side="right")
-            self._by_event[kind] = grouped.iloc[start:end]
+        self._grouped: dict[str, np.ndarray] = {}
+        # one reordering of the log by kind (stable: time order kept within a kind); each
+        # kind is then a slice, and a column is gathered once, when first read
+        kinds = self._source_column("event")
+        self._order = np.argsort(kinds, kind="stable")
+        sorted_kinds = kinds[self._order]
+        self._by_event: dict[str, Rows] = {}
+        for kind in KINDS:
+            start = int(np.searchsorted(sorted_kinds, kind, side="left"))
+            end = int(np.searchsorted(sorted_kinds, kind, side="right"))
+            self._by_event[kind] = Rows(self._grouped_column, slice(start, end))
         run_end = self._by_event["run_end"]["t"]
-        self.horizon = float(run_end.iloc[-1]) if len(run_end) else float(events["t"].max())
+        t = self._source_column("t")
+        self.horizon = float(run_end[-1]) if len(run_end) else float(t.max()) if len(t) else math.nan
 
-    def of(self, *kinds: str) -> pd.DataFrame:
-        """Rows of the given event kinds (computed once per kind)."""
-        if len(kinds) == 1:
-            return self._by_event[kinds[0]]
-        return pd.concat([self._by_event[k] for k in kinds])
+    def _source_column(self, name: str) -> np.ndarray:
+        values = self.events[name]
+        if isinstance(values, pd.Series):
+            values = values.to_numpy(dtype=object) if values.dtype.kind not in "fbiu" else values.to_numpy()
+        return values
+
+    def _grouped_column(self, name: str) -> np.ndarray:
+        values = self._grouped.get(name)
+        if values is None:
+            values = self._grouped[name] = self._source_column(name)[self._order]
+        return values
+
+    def of(self, kind: str) -> Rows:
+        """The rows of one event kind, in time order."""
+        return self._by_event[kind]
 
     @property
-    def requests(self) -> pd.DataFrame:
+    def requests(self) -> Rows:
         return self._by_event["request"]
 
     @cached_property
     def credential_end(self) -> dict[str, float]:
         """When each credential became unusable: expiry, or revocation effective everywhere."""
         issues = self.of("issue")
-        issued = issues[issues["decision"] == "allow"]
-        ends = dict(zip(issued["credential"], issued["until"].fillna(math.inf), strict=True))
-        revoked = self.of("revoke")
-        for cred, until in zip(revoked["credential"], revoked["until"], strict=True):
+        issued = issues.where(issues["decision"] == "allow")
+        ends = {cred: math.inf if np.isnan(until) else until for cred, until in issued.tuples("credential", "until")}
+        for cred, until in self.of("revoke").tuples("credential", "until"):
             if cred in ends and not np.isnan(until):
                 ends[cred] = min(ends[cred], until)
         return ends
@@ -101,16 +169,16 @@ class RunLog:
         compromises = self.of("compromise")
         if not len(compromises):
             return out
-        release = self.of("release").groupby("incident")["t"].min().to_dict()
-        for incident, code, t, value, scope, until in _rows(compromises, "incident", "code", "t", "value", "scope",
-                                                           "until"):
+        release = first_per_incident(self.of("release"))
+        for incident, code, t, value, scope, until in compromises.tuples("incident", "code", "t", "value", "scope",
+                                                                        "until"):
             view = IncidentView(incident, code, t, value, scope=parse_scope(scope))
             if code in STEERING:
                 end = release.get(incident, until if not np.isnan(until) else math.inf)
                 view.holdings.append(Holding("(steered agent)", t, end, view.scope))
             out[incident] = view
-        for incident, credential, t, scope, until in _rows(self.of("acquire"), "incident", "credential", "t", "scope",
-                                                           "until"):
+        for incident, credential, t, scope, until in self.of("acquire").tuples("incident", "credential", "t", "scope",
+                                                                               "until"):
             view = out.get(incident)
             if view is None:
                 continue
@@ -120,12 +188,12 @@ class RunLog:
             if view.kind in STEERING and incident in release:
                 end = min(end, release[incident])
             view.holdings.append(Holding(credential, t, max(end, t), parse_scope(scope)))
-        for incident, t in self.of("detect").groupby("incident")["t"].min().items():
+        for incident, t in first_per_incident(self.of("detect")).items():
             if incident in out:
                 out[incident].detected = t
         req = self.requests
-        mal = req[req["malicious"].to_numpy() & (req["decision"] == "allow").to_numpy()]
-        for incident, t in mal.groupby("incident")["t"].max().items():
+        successes = req.where(req["malicious"] & (req["decision"] == "allow"))
+        for incident, t in first_per_incident(successes, max).items():
             if incident in out:
                 out[incident].last_success = t
         return out

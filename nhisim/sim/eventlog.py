@@ -4,7 +4,8 @@ Rows are appended as tuples to a small buffer (one list append in the hot loop) 
 moved into per-column NumPy arrays every few thousand rows, so memory holds columns, not
 row objects. Arrays, unlike lists, are invisible to Python's cyclic garbage collector,
 which would otherwise walk every value of the log at each full collection (a third of
-a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on demand.
+a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on demand; the metrics read
+:meth:`EventLog.columns`, the same sorted columns without the DataFrame.
 
 Columns
 -------
@@ -107,16 +108,13 @@ class EventLog:
         """One column's values, in the order they were logged."""
         return self._array(_INDEX[name]).tolist()
 
-    def to_frame(self, text: Literal["str", "object"] = "str") -> pd.DataFrame:
-        """The whole log as a DataFrame, sorted by time (stable).
+    def columns(self) -> dict[str, np.ndarray]:
+        """The whole log by column, sorted by time (stable): NumPy arrays, what the metrics read.
 
-        Text columns are pandas' ``str`` dtype; ``text="object"`` leaves them as Python
-        objects (None where missing), which is faster to build and to filter when the
-        frame only feeds the metrics and is thrown away.
+        ``t`` and the other numbers are floats (NaN where missing), ``malicious`` is bool,
+        text columns are object arrays (None where missing).
         """
-        if text not in ("str", "object"):
-            raise ValueError(f"text must be 'str' or 'object', not {text!r}")
-        columns: dict[str, Any] = {}
+        columns: dict[str, np.ndarray] = {}
         for i, name in enumerate(COLUMNS):
             values = self._array(i)
             if name in _NUMBERS:
@@ -128,6 +126,17 @@ class EventLog:
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
             columns = {name: values[order] for name, values in columns.items()}
+        return columns
+
+    def to_frame(self, text: Literal["str", "object"] = "str") -> pd.DataFrame:
+        """The whole log as a DataFrame, sorted by time (stable).
+
+        Text columns are pandas' ``str`` dtype; ``text="object"`` leaves them as Python
+        objects (None where missing), which is faster to build.
+        """
+        if text not in ("str", "object"):
+            raise ValueError(f"text must be 'str' or 'object', not {text!r}")
+        columns: dict[str, Any] = self.columns()
         if text == "object":  # a Series of explicit dtype keeps it: no str inference
             columns = {name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
                        for name, values in columns.items()}
