@@ -467,3 +467,31 @@ def test_policy_files_without_the_cedar_engine_are_an_error(tmp_path):
     path.write_text("name: s\nstrategies:\n  mine: {base: rbac, policies: [mine.cedar]}\n")
     with pytest.raises(InputError, match="does not use the Cedar engine"):
         load_scenario(path)
+
+
+def test_libyaml_and_pure_python_read_every_bundled_scenario_alike():
+    from nhisim.scenario import loader
+
+    if loader._FAST_LOADER is None:
+        pytest.skip("PyYAML without libyaml: only the pure-Python parser runs")
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted((root / "scenarios").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        fast = loader._parse_fast(text)
+        assert fast is not None, f"{path.name}: libyaml should take a valid scenario"
+        pure_loader = loader._FAST_LOADER
+        try:
+            loader._FAST_LOADER = None
+            pure = loader.parse_yaml(text, path.name)
+        finally:
+            loader._FAST_LOADER = pure_loader
+        assert fast == pure, f"{path.name}: data or line numbers differ between the parsers"
+
+
+def test_a_file_nested_deeper_than_libyaml_may_go_is_left_to_python():
+    from nhisim.scenario import loader
+
+    deep = "a: " + "[" * (loader.MAX_FAST_DEPTH + 1) + "]" * (loader.MAX_FAST_DEPTH + 1) + "\n"
+    assert loader._parse_fast(deep) is None
+    data, _ = loader.parse_yaml(deep)  # still parsed, by the pure-Python parser
+    assert isinstance(data["a"], list)
