@@ -428,13 +428,13 @@ class DaskExecutor(Executor):
     Up to ``window`` chunks per worker are in flight, submitted in batches, and results
     are fetched in the background as chunks finish. A LocalCluster runs with
     :data:`LOCAL_CLUSTER_CONFIG`. Workers of a real cluster need nhisim installed (the
-    same version as here). Extra keyword arguments go to ``LocalCluster`` (``multiprocessing_method="spawn"`` to start
-    its workers afresh rather than forked).
+    same version as here). Extra keyword arguments go to ``LocalCluster``
+    (``multiprocessing_method="spawn"`` to start its workers afresh rather than forked).
     """
 
     name = "dask"
-    #: a Dask task costs milliseconds of scheduler and comms CPU (measured 6-7 ms on a
-    #: 2-core LocalCluster, taken from the workers' cores): fewer, larger chunks
+    #: a Dask task costs milliseconds of scheduler and comms CPU (3-7 ms on a 2-core
+    #: LocalCluster, taken from the workers' cores): fewer, larger chunks
     chunks_per_worker = 3
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, window: int = 4,

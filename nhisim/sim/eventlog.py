@@ -42,7 +42,7 @@ scope        acquire rows: the operations the attacker can reach with the creden
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,19 +128,9 @@ class EventLog:
             columns = {name: values[order] for name, values in columns.items()}
         return columns
 
-    def to_frame(self, text: Literal["str", "object"] = "str") -> pd.DataFrame:
-        """The whole log as a DataFrame, sorted by time (stable).
-
-        Text columns are pandas' ``str`` dtype; ``text="object"`` leaves them as Python
-        objects (None where missing), which is faster to build.
-        """
-        if text not in ("str", "object"):
-            raise ValueError(f"text must be 'str' or 'object', not {text!r}")
-        columns: dict[str, Any] = self.columns()
-        if text == "object":  # a Series of explicit dtype keeps it: no str inference
-            columns = {name: pd.Series(values, dtype=object, copy=False) if values.dtype == object else values
-                       for name, values in columns.items()}
-        frame = pd.DataFrame(columns, copy=False)
+    def to_frame(self) -> pd.DataFrame:
+        """The whole log as a DataFrame (text columns of pandas' ``str`` dtype), sorted by time (stable)."""
+        frame = pd.DataFrame(self.columns(), copy=False)
         frame.attrs.update(self.meta)
         return frame
 
