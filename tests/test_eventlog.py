@@ -78,6 +78,7 @@ def test_metrics_are_the_same_from_the_log_columns_or_any_frame(strategy, tmp_pa
     as_str.to_parquet(tmp_path / "events.parquet")  # what `compare --out` writes and `replay` reads back
     metrics = compute_metrics(columns)  # what a run computes: no DataFrame at all
     assert metrics["malicious_allowed"] + metrics["malicious_denied"] > 0  # the run has an attack to measure
-    for frame in (as_str, as_object, pd.read_parquet(tmp_path / "events.parquet")):
+    # a frame whose every column is of object dtype (built by hand, or concatenated) reads alike
+    for frame in (as_str, as_object, as_str.astype(object), pd.read_parquet(tmp_path / "events.parquet")):
         again = compute_metrics(frame)
         assert all(metrics[k] == again[k] or (math.isnan(metrics[k]) and math.isnan(again[k])) for k in metrics)

@@ -15,6 +15,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from nhisim.sim.eventlog import NUMBER_COLUMNS
+
 STEERING = ("agent_hijack", "delegation_abuse")
 
 
@@ -134,8 +136,12 @@ class RunLog:
 
     def _source_column(self, name: str) -> np.ndarray:
         values = self.events[name]
-        if isinstance(values, pd.Series):
-            values = values.to_numpy(dtype=object) if values.dtype.kind not in "fbiu" else values.to_numpy()
+        if isinstance(values, pd.Series):  # the types EventLog.columns() gives, whatever the frame's dtypes
+            if name in NUMBER_COLUMNS:
+                return values.to_numpy(dtype=float)
+            if name == "malicious":
+                return values.to_numpy(dtype=bool)
+            return values.to_numpy(dtype=object)
         return values
 
     def _grouped_column(self, name: str) -> np.ndarray:

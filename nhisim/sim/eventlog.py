@@ -117,7 +117,7 @@ class EventLog:
         columns: dict[str, np.ndarray] = {}
         for i, name in enumerate(COLUMNS):
             values = self._array(i)
-            if name in _NUMBERS:
+            if name in NUMBER_COLUMNS:
                 values = values.astype(float)  # None becomes NaN
             elif name == "malicious":
                 values = values.astype(bool)
@@ -136,5 +136,5 @@ class EventLog:
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
-_NUMBERS = frozenset(("t", "value", "records", "until", "wait", "latency"))
+NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
