@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from random import Random
 from typing import Annotated, Any
 
@@ -139,6 +140,14 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def sampler(self) -> Callable[[Random], float]:
+        """A plain function drawing from this distribution: what a hot loop calls, once built."""
+        raise NotImplementedError
+
+    def sample(self, rng: Random) -> float:
+        """One draw (the same as ``sampler()(rng)``)."""
+        return self.sampler()(rng)
+
 
 class Fixed(_Dist):
     """Always the same duration."""
@@ -149,8 +158,9 @@ class Fixed(_Dist):
     def mean(self) -> float:
         return self.fixed
 
-    def sample(self, rng: Random) -> float:
-        return self.fixed
+    def sampler(self) -> Callable[[Random], float]:
+        value = self.fixed
+        return lambda rng: value
 
 
 class Exponential(_Dist):
@@ -162,10 +172,12 @@ class Exponential(_Dist):
     def mean(self) -> float:
         return self.exponential
 
-    def sample(self, rng: Random) -> float:
-        if self.exponential == 0 or math.isinf(self.exponential):
-            return self.exponential
-        return rng.expovariate(1.0 / self.exponential)
+    def sampler(self) -> Callable[[Random], float]:
+        mean = self.exponential
+        if mean == 0 or math.isinf(mean):
+            return lambda rng: mean
+        rate = 1.0 / mean
+        return lambda rng: rng.expovariate(rate)
 
 
 class Uniform(_Dist):
@@ -184,8 +196,9 @@ class Uniform(_Dist):
     def mean(self) -> float:
         return (self.uniform[0] + self.uniform[1]) / 2
 
-    def sample(self, rng: Random) -> float:
-        return rng.uniform(*self.uniform)
+    def sampler(self) -> Callable[[Random], float]:
+        low, high = self.uniform
+        return lambda rng: rng.uniform(low, high)
 
 
 class LognormalParams(BaseModel):
@@ -203,10 +216,11 @@ class Lognormal(_Dist):
     def mean(self) -> float:
         return self.lognormal.median * math.exp(self.lognormal.sigma**2 / 2)
 
-    def sample(self, rng: Random) -> float:
+    def sampler(self) -> Callable[[Random], float]:
         if self.lognormal.median == 0:
-            return 0.0
-        return rng.lognormvariate(math.log(self.lognormal.median), self.lognormal.sigma)
+            return lambda rng: 0.0
+        mu, sigma = math.log(self.lognormal.median), self.lognormal.sigma
+        return lambda rng: rng.lognormvariate(mu, sigma)
 
 
 class Empirical(_Dist):
@@ -218,8 +232,10 @@ class Empirical(_Dist):
     def mean(self) -> float:
         return sum(self.empirical) / len(self.empirical)
 
-    def sample(self, rng: Random) -> float:
-        return self.empirical[int(rng.random() * len(self.empirical))]
+    def sampler(self) -> Callable[[Random], float]:
+        values = tuple(self.empirical)
+        count = len(values)
+        return lambda rng: values[int(rng.random() * count)]
 
 
 def _coerce_distribution(value: Any) -> Any:

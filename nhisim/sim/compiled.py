@@ -9,7 +9,9 @@ sensitivity level. Built once per run from a validated :class:`Scenario`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from random import Random
 
 from nhisim.scenario.models import (
     SENSITIVITY_LEVELS,
@@ -25,7 +27,7 @@ class CompiledStep:
     """One step of a task template: a call (``op`` set) or a delegation (``delegate_to`` set)."""
 
     op: int | None
-    duration: object  # a units distribution (has .sample(rng))
+    draw_duration: Callable[[Random], float]  # the step's service time distribution, as a plain function
     destination: str
     approval: bool
     delegate_to: str | None = None
@@ -155,9 +157,10 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
         steps = []
         for step in task.steps:
             if isinstance(step, CallStep):
-                steps.append(CompiledStep(world.op_index[step.call.key], step.duration, step.destination, step.approval))
+                steps.append(CompiledStep(world.op_index[step.call.key], step.duration.sampler(), step.destination,
+                                          step.approval))
             else:
-                steps.append(CompiledStep(None, Fixed(fixed=0), "internal", False,
+                steps.append(CompiledStep(None, Fixed(fixed=0).sampler(), "internal", False,
                                           step.delegate.agent, step.delegate.task))
         world.tasks[task.id] = CompiledTask(
             id=task.id, human=task.requested_by, rate=task.arrival_rate, intent=ops_of(task.intent.operations),

@@ -152,6 +152,9 @@ class Simulation:
         self._scope_values: dict[frozenset[int], float] = {}
         self._task_counter: dict[str, int] = {}
         self._issuer_rng = stream(self.seed, "issuer")
+        # the scenario's distributions as plain functions: no model lookups per draw
+        self._draw_review_time = scenario.approval.review_time.sampler()
+        self._draw_issuer_latency = scenario.issuer.latency.sampler()
 
     # ------------------------------------------------------------------ running
 
@@ -304,8 +307,7 @@ class Simulation:
         retries = self.scenario.issuer.max_retries
         attempt = 0
         while True:
-            delay = latency if latency is not None and attempt == 0 else self.scenario.issuer.latency.sample(
-                self._issuer_rng)
+            delay = latency if latency is not None and attempt == 0 else self._draw_issuer_latency(self._issuer_rng)
             yield delay
             now = self.env.now
             doc = identity or self.identity_docs.get(agent)
@@ -357,21 +359,21 @@ class Simulation:
 
     def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int) -> list:
         """Everything random about one task, drawn up front so every strategy sees the same."""
-        approval = self.scenario.approval
+        draw_review = self._draw_review_time
         steps = []
         for step in template.steps:
             if step.delegate_to is not None:
                 sub = self.world.tasks[step.sub_task]
                 steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else [])
             elif step.approval:
-                steps.append((step.duration.sample(rng), approval.review_time.sample(rng), rng.random()))
+                steps.append((step.draw_duration(rng), draw_review(rng), rng.random()))
             else:
-                steps.append((step.duration.sample(rng), 0.0, 1.0))
+                steps.append((step.draw_duration(rng), 0.0, 1.0))
         discovery = self.world.agents[agent].discovery_probability
         roll, where, which = rng.random(), rng.random(), rng.random()
         overreach = (int(where * len(template.steps)), which) if roll < discovery else None
-        issuer_latency = self.scenario.issuer.latency.sample(rng)
-        return [steps, overreach, issuer_latency, approval.review_time.sample(rng), rng.random()]
+        issuer_latency = self._draw_issuer_latency(rng)
+        return [steps, overreach, issuer_latency, draw_review(rng), rng.random()]
 
     def _next_task_id(self, agent: str, template: CompiledTask) -> str:
         key = f"{agent}/{template.id}"
