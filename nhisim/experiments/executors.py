@@ -417,8 +417,6 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
     "distributed.worker.memory.monitor-interval": "1s",
     # the dashboard's CPU, disk and network figures (no dashboard here)
     "distributed.admin.system-monitor.interval": "5s",
-    # identical workers, each given at most `window` chunks: nothing to rebalance
-    "distributed.scheduler.work-stealing": False,
 }
 
 
