@@ -67,12 +67,12 @@ def chunk_sizes(n_runs: int, workers: int, per_worker: int = 8, largest: int = 3
     """Guided chunk sizes adding up to ``n_runs``: steady chunks first, then smaller ones.
 
     The steady size is :func:`chunk_size_for`'s. Once fewer runs remain than two steady
-    chunks per worker, each chunk takes the remaining runs ÷ (2 × workers), but at least a
-    quarter of the steady size: the workers finish together, since the last chunks are
+    chunks per worker, each chunk takes the remaining runs ÷ (2 × workers), but at least an
+    eighth of the steady size: the workers finish together, since the last chunks are
     small, without many more chunks (each costs the executor a round trip).
     """
     steady = chunk_size_for(n_runs, workers, per_worker, largest)
-    smallest = max(1, steady // 4)
+    smallest = max(1, steady // 8)
     sizes: list[int] = []
     remaining = max(0, int(n_runs))
     while remaining:
