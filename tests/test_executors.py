@@ -134,7 +134,7 @@ def test_executors_chunk_to_their_cost_per_chunk():
     dask_chunks = plan_chunks(specs, DaskExecutor(workers=2))  # planning starts no cluster
     for chunks in (pool_chunks, dask_chunks):
         assert [spec for chunk in chunks for spec in chunk] == specs  # every run once, in order
-    assert len(dask_chunks) < len(pool_chunks)  # a Dask task costs milliseconds: fewer, larger chunks
+    assert len(dask_chunks) < len(pool_chunks)  # a Dask round trip costs milliseconds: fewer, larger chunks
     assert [len(c) for c in plan_chunks(specs, SerialExecutor(), chunk_size=7)][:2] == [7, 7]
 
 

@@ -8,25 +8,28 @@ scenario, strategy and seed:
 - ``processes``: a local process pool, one worker per core (forked on Linux, so workers
   start in milliseconds with every module already imported);
 - ``dask``: Dask distributed, on a LocalCluster, or on a real cluster through a
-  scheduler address (``pip install 'nhisim[dask]'``).
+  scheduler address (``pip install 'nhisim[dask]'``): a runner (a Dask actor) on each
+  worker, to which the driver deals chunks as the pool does.
 
 Runs are batched into chunks so that the cost of shipping work stays small next to the
 work itself; a chunk carries the scenario once (as its JSON data, or the validated model)
 and each worker validates it once per chunk, not once per run. Chunk sizes are guided
 (:func:`chunk_sizes`): steady chunks, then smaller ones so the workers finish together;
 an executor whose round trip costs more (Dask) gets fewer, larger chunks. At most a few
-chunks per worker are in flight at a time, so memory stays flat and an interrupt loses
-little.
+chunks per worker are in flight at a time (one each near the end), so memory stays flat,
+no worker idles while another has work queued, and an interrupt loses little.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
-import itertools
 import logging
 import math
 import multiprocessing
 import os
+import pickle
+import queue
 import signal
 import sys
 import threading
@@ -42,6 +45,7 @@ from nhisim.errors import InputError, did_you_mean
 EXECUTORS = ("serial", "processes", "dask")
 FAIL_RUNS_ENV = "NHISIM_FAIL_RUNS"  # test-only hook: "strategy/replication,..." runs that raise
 MAX_ERROR_CHARS = 2000
+WAIT_FOR_WORKERS_S = 30.0  # how long a Dask executor with no worker waits for one to join
 
 
 class ExecutorError(RuntimeError):
@@ -420,22 +424,61 @@ LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
 }
 
 
+@dataclass
+class ChunkFailed:
+    """A chunk's own error, returned as a value by :class:`ChunkRunner` (see there)."""
+
+    error: BaseException
+
+
+class ChunkRunner:
+    """A Dask actor, one per worker: runs the chunks the driver sends it, one at a time.
+
+    The driver sends the shared scenario pickled once per experiment (bytes); the runner
+    unpickles it when it changes, not for every chunk. A chunk's own error comes back as a
+    :class:`ChunkFailed` value, so that an error raised by Dask itself always means the
+    worker could not be reached.
+    """
+
+    def __init__(self) -> None:
+        self._blob: bytes | None = None
+        self._shared: Any = None
+
+    def run(self, fn: Callable[[Any, Any], Any], blob: bytes, task: Any) -> Any:
+        if blob != self._blob:
+            self._shared, self._blob = pickle.loads(blob), blob
+        try:
+            return fn(self._shared, task)
+        except Exception as exc:
+            return ChunkFailed(exc)
+
+
 class DaskExecutor(Executor):
     """Dask distributed: a LocalCluster of worker processes, or a scheduler's address.
 
-    Up to ``window`` chunks per worker are in flight, submitted in batches, and results
-    are fetched in the background as chunks finish. A LocalCluster runs with
-    :data:`LOCAL_CLUSTER_CONFIG`. Workers of a real cluster need nhisim installed (the
-    same version as here). Extra keyword arguments go to ``LocalCluster``
-    (``multiprocessing_method="spawn"`` to start its workers afresh rather than forked).
+    Each worker holds a :class:`ChunkRunner` actor, and the driver deals chunks to them
+    as the process pool does: ``window`` chunks per worker in flight, the next one sent as
+    one finishes. A chunk is then one direct call to its worker, not a task through the
+    scheduler's state machine: on a 2-worker LocalCluster that costs 2-3 ms of CPU, where
+    a task cost 6 (scheduler, client and worker together), all taken from the cores that
+    run the simulations. If a worker is lost, its chunks go to the others; if every worker
+    is lost the sweep stops with :class:`ExecutorError` (finished work is kept).
+
+    A worker runs one chunk at a time: runs are pure Python and hold the GIL, so a
+    worker's extra threads would not run them faster; start workers with one thread each
+    and one per core (``dask worker ADDRESS --nthreads 1 --nworkers auto``). Workers that
+    join after the executor started are not used. Workers need nhisim installed (the same
+    version as here). A LocalCluster runs with :data:`LOCAL_CLUSTER_CONFIG`; extra keyword
+    arguments go to ``LocalCluster`` (``multiprocessing_method="spawn"`` to start its
+    workers afresh rather than forked).
     """
 
     name = "dask"
-    #: a Dask task costs milliseconds of scheduler and comms CPU (3-7 ms on a 2-core
-    #: LocalCluster, taken from the workers' cores): fewer, larger chunks
-    chunks_per_worker = 3
+    #: a chunk costs a Dask round trip (2-3 ms of CPU on a 2-core LocalCluster, taken from
+    #: the workers' cores): fewer, larger chunks than the process pool
+    chunks_per_worker = 4
 
-    def __init__(self, workers: int | None = None, scheduler: str | None = None, window: int = 4,
+    def __init__(self, workers: int | None = None, scheduler: str | None = None, window: int = 2,
                  **cluster_options: Any) -> None:
         super().__init__(default_workers() if workers is None else workers)
         if self.workers < 1:
@@ -446,7 +489,9 @@ class DaskExecutor(Executor):
         self.cluster_options = cluster_options
         self.client: Any = None
         self.cluster: Any = None
-        self._pending: dict[Any, int] = {}
+        self._runner_futures: list[Any] = []
+        self._runners: dict[str, Any] = {}
+        self._cancelled = False
 
     def start(self) -> DaskExecutor:
         if self.client is not None:
@@ -462,8 +507,6 @@ class DaskExecutor(Executor):
                                         location="--scheduler",
                                         suggestion="give the address the scheduler prints, e.g. "
                                                    "tcp://10.0.0.5:8786") from None
-            nthreads = sum(self.client.nthreads().values())
-            self.workers = max(1, nthreads)
         else:
             import dask
 
@@ -479,53 +522,118 @@ class DaskExecutor(Executor):
             config.update(LOCAL_CLUSTER_CONFIG)
             with dask.config.set(config), _sigint_ignored():
                 self.cluster = LocalCluster(**options)
-                self.client = Client(self.cluster)
+                # the workers are on this machine: call them directly, not through the scheduler
+                self.client = Client(self.cluster, direct_to_workers=True)
+        try:
+            self._start_runners()
+        except BaseException:
+            self.close()
+            raise
         return self
 
-    def imap_unordered(self, fn, tasks, shared=None):
-        from distributed import as_completed
+    def _start_runners(self) -> None:
+        """A :class:`ChunkRunner` on every worker that has none (all of them, at start)."""
+        addresses = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        if not addresses:  # e.g. every worker is restarting: give them a moment, as Dask would
+            with contextlib.suppress(TimeoutError):
+                self.client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
+            addresses = sorted(self.client.scheduler_info(n_workers=-1)["workers"])
+        self._runners = {a: r for a, r in self._runners.items() if a in addresses}
+        missing = [a for a in addresses if a not in self._runners]
+        if missing:
+            # a runner may move if its worker dies (so that Dask never waits on it forever);
+            # it is placed by preference, and where it landed is asked, not assumed
+            futures = [self.client.submit(ChunkRunner, actor=True, workers=[a], allow_other_workers=True, pure=False)
+                       for a in missing]
+            actors = [f.result() for f in futures]
+            placed = self.client.who_has(futures)
+            for future, actor in zip(futures, actors, strict=True):
+                where = (placed.get(future.key) or [None])[0]
+                if where is not None and where not in self._runners:
+                    self._runners[where] = actor
+                    self._runner_futures.append(future)
+        if not self._runners:
+            where = f"the Dask cluster at {self.scheduler!r}" if self.scheduler else "the Dask LocalCluster"
+            raise ExecutorError(f"{where} has no workers to run on (waited {WAIT_FOR_WORKERS_S:g} s)")
+        self.workers = len(self._runners)
 
+    def imap_unordered(self, fn, tasks, shared=None):
         client = self.start().client
+        if not self._runners or len(self._runners) < len(client.scheduler_info(n_workers=-1)["workers"]):
+            self._start_runners()  # workers joined or came back since the last experiment
+        blob = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+        finished: queue.SimpleQueue = queue.SimpleQueue()
+        tasks = list(tasks)
         items = iter(enumerate(tasks))
-        pending = self._pending
-        limit = self.workers * self.window
-        shared_ref = client.scatter([shared], broadcast=True, hash=False)[0] if shared is not None else None
-        # results are fetched by the client's event loop as tasks finish, not one blocking call each
-        queue = as_completed(with_results=True)
+        unsent = [len(tasks)]
+        retry: collections.deque = collections.deque()
+        live = dict(self._runners)
+        in_flight = dict.fromkeys(live, 0)
+        self._cancelled = False
+
+        def lost(address: str, item: tuple[int, Any], why: BaseException) -> None:
+            """The worker is gone: its chunks go to the others."""
+            live.pop(address, None)
+            self._runners.pop(address, None)
+            self.workers = max(1, len(self._runners))
+            retry.append(item)
+            unsent[0] += 1
+            if not live:
+                raise ExecutorError(f"every Dask worker was lost ({why}); finished work is kept")
+
+        def send(address: str) -> bool:
+            item = retry.popleft() if retry else next(items, None)
+            if item is None:
+                return False
+            unsent[0] -= 1
+            try:
+                call = live[address].run(fn, blob, item[1])
+            except RuntimeError as exc:  # Dask already knows the worker was lost
+                lost(address, item, exc)
+                return True
+
+            async def deliver() -> None:
+                try:
+                    finished.put((address, item, await call, None))
+                except Exception as exc:
+                    finished.put((address, item, None, exc))
+
+            client.loop.add_callback(deliver)
+            in_flight[address] += 1
+            return True
 
         def fill() -> None:
-            batch = list(itertools.islice(items, limit - len(pending)))
-            if not batch:
-                return
-            # one submission for the batch: Dask's cost is per message more than per task
-            futures = client.map(fn, [shared_ref] * len(batch), [task for _, task in batch], pure=False)
-            for (i, _), future in zip(batch, futures, strict=True):
-                pending[future] = i
-            queue.update(futures)
+            for address in list(live):
+                while address in live and not self._cancelled and in_flight[address] < window() and send(address):
+                    pass
 
-        try:
+        def window() -> int:
+            # a chunk sent is bound to its worker: near the end, one at a time each, so that
+            # no worker sits idle while another still has a chunk queued
+            return self.window if unsent[0] >= self.window * len(live) else 1
+
+        fill()
+        while any(in_flight.values()):
+            address, item, result, error = finished.get()
+            in_flight[address] -= 1
+            if isinstance(error, OSError):
+                lost(address, item, error)
+            elif error is not None:
+                raise error
+            elif isinstance(result, ChunkFailed):
+                raise result.error
+            else:
+                yield item[0], result
             fill()
-            for future, result in queue:
-                i = pending.pop(future)
-                future.release()
-                yield i, result
-                if len(pending) <= limit // 2:
-                    fill()
-        finally:
-            self.cancel()
-            if shared_ref is not None:
-                with contextlib.suppress(Exception):
-                    shared_ref.release()
 
     def cancel(self) -> None:
-        if self.client is not None and self._pending:
-            with contextlib.suppress(Exception):
-                self.client.cancel(list(self._pending))
-        self._pending.clear()
+        """Send no more chunks; those in flight finish on their workers and are dropped."""
+        self._cancelled = True
 
     def close(self) -> None:
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
+        self._runners, self._runner_futures = {}, []
         for thing in (client, cluster):
             if thing is not None:
                 with contextlib.suppress(Exception):
