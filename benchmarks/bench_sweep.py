@@ -3,7 +3,7 @@
 Run: ``python benchmarks/bench_sweep.py [--runs 200] [--workers 2] [--repeat 5] [--horizon 2h]``.
 
 The sweep is ``scenarios/leaked_key.yaml`` as shipped (a 1-day horizon: runs of about
-30 ms), or with ``--horizon`` (``2h``: runs of about 6 ms, where each executor's fixed
+9 ms), or with ``--horizon`` (``2h``: runs of about 1.5 ms, where each executor's fixed
 cost per chunk weighs most), a grid over
 ``strategies.zsp.ttl`` × the four preset strategies × 10 replications, at least ``--runs``
 runs. Each repeat runs it serially, on a process pool of ``--workers`` and on a Dask
@@ -12,7 +12,9 @@ checks that every executor gives the same rows. Printed per executor:
 
 - wall seconds and runs per second (the repeat with the best wall time);
 - speed-up over serial, taken pairwise within each repeat (so a machine whose load
-  drifts compares like with like): the median and the best of the repeats;
+  drifts compares like with like): the median of the repeats with its 95 % bootstrap
+  confidence interval, and the best; within a repeat the executors run in a shuffled
+  order, so that none always runs first;
 - startup: seconds to start the executor (fork the pool's workers, start the cluster),
   shown apart from the sweep's wall time; with ``--warm`` the timed sweep is each
   executor's second one (a long-lived pool or cluster), without the first sweep's costs;
@@ -34,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import random
 import statistics
 import time
 from pathlib import Path
@@ -66,6 +69,14 @@ def children_cpu() -> float:
         return 0.0
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def median_ci(values: list[float], level: float = 0.95, resamples: int = 5000) -> tuple[float, float]:
+    """Bootstrap confidence interval of the median (percentile method, fixed seed)."""
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    tail = (1 - level) / 2
+    return medians[int(tail * (resamples - 1))], medians[int((1 - tail) * (resamples - 1))]
 
 
 def timed(fn):
@@ -139,8 +150,9 @@ def main() -> None:
             return ProcessExecutor(args.workers)
         return DaskExecutor(args.workers)
 
+    order = random.Random(2024)
     for _ in range(max(1, args.repeat)):
-        for name in wanted:
+        for name in order.sample(wanted, len(wanted)):
             before = children_cpu()
             executor = make(name)
             _, startup, _ = timed(executor.start)
@@ -175,6 +187,7 @@ def main() -> None:
         if "serial" in samples:
             paired = [s["wall_s"] / r["wall_s"] for s, r in zip(samples["serial"], rows, strict=True)]
             figures["speedup_median"] = statistics.median(paired)
+            figures["speedup_median_ci95"] = median_ci(paired)
             figures["speedup_best"] = max(paired)
             figures["speedups"] = paired
         results[name] = figures
@@ -187,11 +200,13 @@ def main() -> None:
         return
     print(f"sweep of {runs} runs (leaked_key.yaml, horizon {horizon}), {args.repeat} repeats; "
           f"{os.cpu_count()} cores, load average {load[0]:.2f}; bare SimPy loop (200k timeouts): {simpy_s:.3f} s")
-    print(f"{'executor':<10} {'workers':>7} {'wall s':>7} {'runs/s':>7} {'speed-up median':>16} {'best':>6} "
+    print(f"{'executor':<10} {'workers':>7} {'wall s':>7} {'runs/s':>7} {'speed-up median':>16} {'95% CI':>11} {'best':>6} "
           f"{'start s':>8} {'overhead/run':>13} {'cores used':>11} {'driver cpu/run':>15}")
     for name, f in results.items():
+        low, high = f.get("speedup_median_ci95", (math.nan, math.nan))
+        ci = f"{low:.2f}-{high:.2f}"
         print(f"{name:<10} {f['workers']:>7} {f['wall_s']:>7.2f} {f['runs_per_s']:>7.1f} "
-              f"{f.get('speedup_median', math.nan):>15.2f}x {f.get('speedup_best', math.nan):>5.2f}x "
+              f"{f.get('speedup_median', math.nan):>15.2f}x {ci:>11} {f.get('speedup_best', math.nan):>5.2f}x "
               f"{f['startup_s']:>8.2f} {f['overhead_per_run_ms']:>10.2f} ms {f['cores_used']:>11.2f} "
               f"{f['driver_cpu_per_run_ms']:>12.2f} ms")
 
