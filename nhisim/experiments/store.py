@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -305,9 +306,14 @@ def part_files(runs_dir: Path) -> list[Path]:
 
 def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: Sequence[str] | None
               ) -> pd.DataFrame:
-    """Concatenate part tables; drop duplicate run keys (a success wins over an error); sort by run key."""
+    """Concatenate part tables; drop duplicate run keys (a success wins over an error); sort by run key.
+
+    Of the rows of one run key, the first success is kept, or else the first error; rows
+    are ordered by point, replication, then strategy in the order the sweep named them.
+    """
     if tables:
-        table = pa.concat_tables([t.cast(schema) if schema is not None else t for t in tables])
+        # a part written by this version already has the schema: casting it is wasted work
+        table = pa.concat_tables([t if schema is None or t.schema == schema else t.cast(schema) for t in tables])
     elif schema is not None:
         table = schema.empty_table()
     else:
@@ -315,18 +321,23 @@ def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: 
     frame = table.to_pandas()
     if frame.empty:
         return frame
+    point = frame["point"].to_numpy()
+    replication = frame["replication"].to_numpy()
+    names, strategy = np.unique(frame["strategy"].to_numpy(dtype=object).astype(str), return_inverse=True)
+    rank = _strategy_rank(names, strategies)[strategy]
     failed = frame["error"].notna().to_numpy()
-    frame = frame.assign(_failed=failed).sort_values("_failed", kind="stable")
-    frame = frame.drop_duplicates(list(KEY), keep="first").drop(columns="_failed")
-    return sort_runs(frame, strategies)
+    # by run key, then successes first, then as written (lexsort's last key is its first)
+    order = np.lexsort((np.arange(len(frame)), failed, strategy, rank, replication, point))
+    key = (point[order], replication[order], strategy[order])
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = np.logical_and.reduce([k[1:] == k[:-1] for k in key])
+    return frame.take(order[~repeat]).reset_index(drop=True)
 
 
-def sort_runs(frame: pd.DataFrame, strategies: Sequence[str] | None) -> pd.DataFrame:
-    """Order by point, replication, then strategy in the order the sweep named them."""
-    order = {name: i for i, name in enumerate(strategies or sorted(frame["strategy"].unique()))}
-    rank = frame["strategy"].map(lambda s: order.get(s, len(order)))
-    frame = frame.assign(_rank=rank).sort_values(["point", "replication", "_rank", "strategy"], kind="stable")
-    return frame.drop(columns="_rank").reset_index(drop=True)
+def _strategy_rank(names: np.ndarray, strategies: Sequence[str] | None) -> np.ndarray:
+    """Each name's place in ``strategies`` (names not in it after them, by name; ``names`` is sorted)."""
+    order = {name: i for i, name in enumerate(strategies or names.tolist())}
+    return np.array([order.get(name, len(order)) for name in names.tolist()], dtype=np.int64)
 
 
 def read_runs(root: str | os.PathLike) -> pd.DataFrame:
