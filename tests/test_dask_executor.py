@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sweep_helpers import small_sweep
+from cli_helpers import run_cli
+from sweep_helpers import CLI_SMALL, small_sweep
 
 distributed = pytest.importorskip("distributed", reason="dask[distributed] is not installed (it is in CI)")
+import dask  # noqa: E402
 
-from nhisim.experiments.executors import DaskExecutor, ExecutorError  # noqa: E402
+from nhisim.experiments import read_runs  # noqa: E402
+from nhisim.experiments.executors import FAIL_RUNS_ENV, DaskExecutor, ExecutorError  # noqa: E402
 
 
 def die_once_on(shared: dict, task: int) -> tuple[int, int]:
@@ -56,20 +59,40 @@ def test_losing_every_worker_stops_with_a_clear_error():
 
 
 def test_a_chunk_s_own_error_is_raised_as_itself_and_the_executor_stays_usable():
+    before = dask.config.get("distributed.worker.profile.enabled")
     with DaskExecutor(workers=2) as executor:
+        assert dask.config.get("distributed.worker.profile.enabled") is False  # restarted workers get it too
         with pytest.raises(ValueError, match="chunk 2 is broken"):
             list(executor.imap_unordered(fail_on_two, range(6)))
         assert executor.workers == 2  # a failing chunk is not a lost worker
         assert sorted(i for i, _ in executor.imap_unordered(fail_on_two, [0, 1, 3])) == [0, 1, 2]
+    assert dask.config.get("distributed.worker.profile.enabled") == before  # this process's config is given back
 
 
 def test_a_scheduler_address_runs_one_chunk_at_a_time_per_worker_process():
     serial = small_sweep(executor="serial")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster:
+    # forked like the executor's own LocalCluster: one start method per test process
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=2, processes=True, dashboard_address=None,
+                                     host="127.0.0.1") as cluster:
         with DaskExecutor(scheduler=cluster.scheduler_address) as executor:
             assert executor.cluster is None  # not ours: closing the executor leaves the cluster running
             assert executor.workers == 2  # worker processes, not threads: runs hold the GIL
             runs = small_sweep(executor=executor, chunk_size=2)
         assert len(cluster.scheduler_info["workers"]) == 2
     pd.testing.assert_frame_equal(runs, serial)
+
+
+def test_a_run_that_kills_every_worker_stops_the_sweep_and_the_rerun_finishes_it(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "sweep"
+    argv = [*CLI_SMALL, "--out", str(out), "-q", "--executor", "dask", "--workers", "2", "--chunk-size", "1"]
+    monkeypatch.setenv(FAIL_RUNS_ENV, "exit:zsp/1")  # kills whichever worker runs it: each in turn
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 1 and "every Dask worker was lost" in err and "finished chunks are kept" in err
+    assert "Traceback" not in stdout + err
+    kept = pd.read_parquet(out / "runs.parquet")
+    assert 0 < len(kept) < 16
+    monkeypatch.delenv(FAIL_RUNS_ENV)
+    code, stdout, err = run_cli(argv, capsys)
+    assert code == 0, err
+    pd.testing.assert_frame_equal(read_runs(out), small_sweep(executor="serial"))  # complete, no duplicates

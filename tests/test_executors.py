@@ -8,9 +8,10 @@ import sys
 
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sweep_helpers import FAST, SCENARIO, small_sweep
+from sweep_helpers import CLI_SMALL, FAST, SCENARIO, small_sweep
 
 from nhisim.errors import InputError
 from nhisim.experiments import compare
@@ -155,3 +156,13 @@ def test_missing_dask_is_a_clear_message(monkeypatch):
         make_executor("dask", workers=2)
     text = info.value.render()
     assert "not installed" in text and "pip install 'nhisim[dask]'" in text
+
+
+@pytest.mark.parametrize("command", ["sweep", "compare"])
+def test_a_dead_worker_process_is_a_clear_error_not_a_traceback(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(FAIL_RUNS_ENV, "exit:zsp/1")  # the worker running zsp, replication 1 dies
+    argv = ([*CLI_SMALL, "--out", str(tmp_path / "sweep"), "-q"] if command == "sweep" else
+            ["compare", str(SCENARIO), "--strategies", "rbac,zsp", "-r", "2", "--set", "run.horizon=2h"])
+    code, out, err = run_cli([*argv, "--executor", "processes", "--workers", "2"], capsys)
+    assert code == 1 and "error:" in err and "a worker process died" in err
+    assert "Traceback" not in out + err

@@ -40,9 +40,13 @@ def main(argv: list[str] | None = None) -> None:
         commands_sweep,
         commands_world,
     )
+    from nhisim.experiments.executors import ExecutorError
 
     try:
         app(args=argv, standalone_mode=True)
     except InputError as exc:
         report_input_error(exc)
         sys.exit(exc.exit_code)
+    except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        sys.exit(1)

@@ -43,7 +43,9 @@ import pandas as pd
 from nhisim.errors import InputError, did_you_mean
 
 EXECUTORS = ("serial", "processes", "dask")
-FAIL_RUNS_ENV = "NHISIM_FAIL_RUNS"  # test-only hook: "strategy/replication,..." runs that raise
+#: test-only hook: "strategy/replication,..." (or "point/strategy/replication") runs that
+#: raise; "exit:strategy/replication" kills the worker process that runs it (never this one)
+FAIL_RUNS_ENV = "NHISIM_FAIL_RUNS"
 MAX_ERROR_CHARS = 2000
 WAIT_FOR_WORKERS_S = 30.0  # how long a Dask executor with no worker waits for one to join
 
@@ -197,9 +199,12 @@ def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
                     model = base
                 scenarios[spec.point] = model
             name = model.name
-            if failing and (f"{spec.strategy}/{spec.replication}" in failing
-                            or f"{spec.point}/{spec.strategy}/{spec.replication}" in failing):
-                raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
+            if failing:
+                ids = (f"{spec.strategy}/{spec.replication}", f"{spec.point}/{spec.strategy}/{spec.replication}")
+                if multiprocessing.parent_process() is not None and any(f"exit:{i}" in failing for i in ids):
+                    os._exit(1)
+                if any(i in failing for i in ids):
+                    raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
             result = simulate(model, spec.strategy, spec.seed, spec.replication, keep_events=shared.keep_events,
                               name=spec.strategy, engine=shared.engine)
             outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
@@ -467,10 +472,12 @@ class DaskExecutor(Executor):
     A worker runs one chunk at a time: runs are pure Python and hold the GIL, so a
     worker's extra threads would not run them faster; start workers with one thread each
     and one per core (``dask worker ADDRESS --nthreads 1 --nworkers auto``). Workers that
-    join after the executor started are not used. Workers need nhisim installed (the same
-    version as here). A LocalCluster runs with :data:`LOCAL_CLUSTER_CONFIG`; extra keyword
-    arguments go to ``LocalCluster`` (``multiprocessing_method="spawn"`` to start its
-    workers afresh rather than forked).
+    join (or come back) mid-experiment are used from the next one on. Workers need nhisim
+    installed (the same version as here). A LocalCluster runs with
+    :data:`LOCAL_CLUSTER_CONFIG`, set in this process's Dask config while the cluster lives
+    (a nanny restarting a dead worker reads it again); extra keyword arguments go to
+    ``LocalCluster`` (``multiprocessing_method="spawn"`` to start its workers afresh rather
+    than forked).
     """
 
     name = "dask"
@@ -492,6 +499,7 @@ class DaskExecutor(Executor):
         self._runner_futures: list[Any] = []
         self._runners: dict[str, Any] = {}
         self._cancelled = False
+        self._config: Any = None
 
     def start(self) -> DaskExecutor:
         if self.client is not None:
@@ -520,10 +528,16 @@ class DaskExecutor(Executor):
             method = options.pop("multiprocessing_method", "fork" if sys.platform.startswith("linux") else None)
             config = {"distributed.worker.multiprocessing-method": method} if method else {}
             config.update(LOCAL_CLUSTER_CONFIG)
-            with dask.config.set(config), _sigint_ignored():
-                self.cluster = LocalCluster(**options)
-                # the workers are on this machine: call them directly, not through the scheduler
-                self.client = Client(self.cluster, direct_to_workers=True)
+            # held while the cluster lives: a nanny that restarts a dead worker reads it again
+            self._config = dask.config.set(config)
+            try:
+                with _sigint_ignored():
+                    self.cluster = LocalCluster(**options)
+                    # the workers are on this machine: call them directly, not through the scheduler
+                    self.client = Client(self.cluster, direct_to_workers=True)
+            except BaseException:
+                self.close()
+                raise
         try:
             self._start_runners()
         except BaseException:
@@ -638,6 +652,9 @@ class DaskExecutor(Executor):
             if thing is not None:
                 with contextlib.suppress(Exception):
                     thing.close()
+        config, self._config = self._config, None
+        if config is not None:
+            config.__exit__(None, None, None)
 
     def terminate(self) -> None:
         self.cancel()
