@@ -473,11 +473,11 @@ class DaskExecutor(Executor):
     worker's extra threads would not run them faster; start workers with one thread each
     and one per core (``dask worker ADDRESS --nthreads 1 --nworkers auto``). Workers that
     join (or come back) mid-experiment are used from the next one on. Workers need nhisim
-    installed (the same version as here). A LocalCluster runs with
-    :data:`LOCAL_CLUSTER_CONFIG`, set in this process's Dask config while the cluster lives
-    (a nanny restarting a dead worker reads it again); extra keyword arguments go to
-    ``LocalCluster`` (``multiprocessing_method="spawn"`` to start its workers afresh rather
-    than forked).
+    installed (the same version as here). A LocalCluster starts with
+    :data:`LOCAL_CLUSTER_CONFIG`; extra keyword arguments go to ``LocalCluster``
+    (``multiprocessing_method="spawn"`` to start its workers afresh rather than from a fork
+    server). As with any Dask LocalCluster, a script that starts one needs the
+    ``if __name__ == "__main__":`` guard.
     """
 
     name = "dask"
@@ -499,7 +499,6 @@ class DaskExecutor(Executor):
         self._runner_futures: list[Any] = []
         self._runners: dict[str, Any] = {}
         self._cancelled = False
-        self._config: Any = None
 
     def start(self) -> DaskExecutor:
         if self.client is not None:
@@ -523,21 +522,20 @@ class DaskExecutor(Executor):
                        "dashboard_address": None, "host": "127.0.0.1", "silence_logs": logging.ERROR,
                        "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}}
             options.update(self.cluster_options)
-            # fork the workers on Linux: they start in a fraction of a second with every module
-            # imported, where spawned ones import Dask, pandas and nhisim again (seconds each)
-            method = options.pop("multiprocessing_method", "fork" if sys.platform.startswith("linux") else None)
+            # not forked from this process: the nannies start their workers from Dask's event
+            # loop while other threads run (the other nannies' pipes, the client), and a child
+            # forked while one of them holds a lock deadlocks (it happened: a cluster that
+            # never started, one that never closed). A fork server forks them from a clean
+            # process with Dask and pandas imported: about 2 s to start, against 0.15 s forked
+            method = options.pop("multiprocessing_method", "forkserver" if os.name == "posix" else None)
             config = {"distributed.worker.multiprocessing-method": method} if method else {}
             config.update(LOCAL_CLUSTER_CONFIG)
-            # held while the cluster lives: a nanny that restarts a dead worker reads it again
-            self._config = dask.config.set(config)
-            try:
-                with _sigint_ignored():
-                    self.cluster = LocalCluster(**options)
-                    # the workers are on this machine: call them directly, not through the scheduler
-                    self.client = Client(self.cluster, direct_to_workers=True)
-            except BaseException:
-                self.close()
-                raise
+            # only while the cluster starts: a nanny restarting a dead worker later starts it
+            # with Dask's defaults
+            with dask.config.set(config), _sigint_ignored():
+                self.cluster = LocalCluster(**options)
+                # the workers are on this machine: call them directly, not through the scheduler
+                self.client = Client(self.cluster, direct_to_workers=True)
         try:
             self._start_runners()
         except BaseException:
@@ -652,9 +650,6 @@ class DaskExecutor(Executor):
             if thing is not None:
                 with contextlib.suppress(Exception):
                     thing.close()
-        config, self._config = self._config, None
-        if config is not None:
-            config.__exit__(None, None, None)
 
     def terminate(self) -> None:
         self.cancel()
