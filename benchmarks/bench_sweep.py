@@ -23,7 +23,7 @@ checks that every executor gives the same rows. Printed per executor:
   (shipping, scheduling, (de)serialising, collecting), in milliseconds per run;
 - cores used: CPU seconds of driver and workers per wall second (on a machine that other
   work keeps busy the speed-up is bounded by the cores the sweep gets: Linux shares CPU
-  between sessions first; with ``--warm`` the workers' share includes their warm-up
+  between sessions first; with ``--warm`` the pool workers' share includes the warm-up
   sweep), and the driver's CPU per run.
 
 As every benchmark here, it also times a bare SimPy loop in the same process, so that
@@ -77,6 +77,11 @@ def median_ci(values: list[float], level: float = 0.95, resamples: int = 5000) -
     medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
     tail = (1 - level) / 2
     return medians[int(tail * (resamples - 1))], medians[int((1 - tail) * (resamples - 1))]
+
+
+def dask_workers_cpu(executor) -> float:
+    """CPU seconds the Dask workers have used so far."""
+    return sum(executor.client.run(time.process_time).values())
 
 
 def timed(fn):
@@ -158,15 +163,16 @@ def main() -> None:
             _, startup, _ = timed(executor.start)
             if args.warm:  # a long-lived pool or cluster: it has run a sweep before this one
                 sweep(SCENARIO, **{**kw, "replications": 1}, executor=executor)
+            # a LocalCluster's workers are the fork server's children, not ours: ask them
+            dask_cpu = -dask_workers_cpu(executor) if name == "dask" else 0.0
             frame, wall, cpu = timed(lambda executor=executor: sweep(SCENARIO, **kw, executor=executor))
+            dask_cpu += dask_workers_cpu(executor) if name == "dask" else 0.0
             executor.close()
-            if name == "dask":
-                time.sleep(0.5)  # let the worker processes end, so their CPU time is counted
             if reference is None:
                 reference = frame
             else:
                 pd.testing.assert_frame_equal(frame, reference)  # identical rows whichever executor ran them
-            worker_cpu = children_cpu() - before
+            worker_cpu = children_cpu() - before + dask_cpu
             samples[name].append({"wall_s": wall, "startup_s": startup, "driver_cpu_s": cpu,
                                   "cores_used": (cpu + worker_cpu) / wall})
 

@@ -448,6 +448,10 @@ class ChunkRunner:
     def __init__(self) -> None:
         self._blob: bytes | None = None
         self._shared: Any = None
+        # import the simulator now, while the cluster starts, not in the first chunk: a worker
+        # from a fork server has Dask and pandas imported, not nhisim
+        import nhisim.experiments.run  # noqa: F401
+        import nhisim.scenario.loader  # noqa: F401
 
     def run(self, fn: Callable[[Any, Any], Any], blob: bytes, task: Any) -> Any:
         if blob != self._blob:
