@@ -595,7 +595,7 @@ class DaskExecutor(Executor):
         finished: queue.SimpleQueue = queue.SimpleQueue()
         tasks = list(tasks)
         items = iter(enumerate(tasks))
-        unsent = [len(tasks)]
+        unsent = len(tasks)  # chunks not sent yet, those to send again included
         retry: collections.deque = collections.deque()
         live = dict(self._runners)
         in_flight = dict.fromkeys(live, 0)
@@ -606,16 +606,18 @@ class DaskExecutor(Executor):
             live.pop(address, None)
             self._runners.pop(address, None)
             self.workers = max(1, len(self._runners))
+            nonlocal unsent
             retry.append(item)
-            unsent[0] += 1
+            unsent += 1
             if not live:
                 raise ExecutorError(f"every Dask worker was lost ({why}); finished work is kept")
 
         def send(address: str) -> bool:
+            nonlocal unsent
             item = retry.popleft() if retry else next(items, None)
             if item is None:
                 return False
-            unsent[0] -= 1
+            unsent -= 1
             try:
                 call = live[address].run(fn, blob, item[1])
             except RuntimeError as exc:  # Dask already knows the worker was lost
@@ -640,7 +642,7 @@ class DaskExecutor(Executor):
         def window() -> int:
             # a chunk sent is bound to its worker: near the end, one at a time each, so that
             # no worker sits idle while another still has a chunk queued
-            return self.window if unsent[0] >= self.window * len(live) else 1
+            return self.window if unsent >= self.window * len(live) else 1
 
         fill()
         while any(in_flight.values()):
