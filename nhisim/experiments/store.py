@@ -326,8 +326,8 @@ def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: 
     names, strategy = np.unique(frame["strategy"].to_numpy(dtype=object).astype(str), return_inverse=True)
     rank = _strategy_rank(names, strategies)[strategy]
     failed = frame["error"].notna().to_numpy()
-    # by run key, then successes first, then as written (lexsort's last key is its first)
-    order = np.lexsort((np.arange(len(frame)), failed, strategy, rank, replication, point))
+    # by run key, then successes first, then as written (lexsort is stable; its last key is its first)
+    order = np.lexsort((failed, strategy, rank, replication, point))
     key = (point[order], replication[order], strategy[order])
     repeat = np.zeros(len(order), dtype=bool)
     repeat[1:] = np.logical_and.reduce([k[1:] == k[:-1] for k in key])
