@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from nhisim._version import __version__
 
 _EXPORTS = {
     "InputError": "nhisim.errors",
@@ -31,9 +31,9 @@ _EXPORTS = {
     "exposure": "nhisim.world.analysis",
     "all_blast_radii": "nhisim.world.analysis",
     "escalation_paths": "nhisim.world.analysis",
-    "Strategy": "nhisim.sim.strategies",
-    "preset": "nhisim.sim.strategies",
-    "resolve_strategy": "nhisim.sim.strategies",
+    "Strategy": "nhisim.strategies",
+    "preset": "nhisim.strategies",
+    "resolve_strategy": "nhisim.scenario.strategy",
     "run": "nhisim.experiments",
     "compare": "nhisim.experiments",
     "sweep": "nhisim.experiments",

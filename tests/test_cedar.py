@@ -30,7 +30,7 @@ from nhisim.sim.cedar_export import entities_json, schema_json, schema_text, str
 from nhisim.sim.compiled import compile_world
 from nhisim.sim.credentials import Credential
 from nhisim.sim.engine import Simulation
-from nhisim.sim.strategies import preset
+from nhisim.strategies import preset
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAKED_KEY = ROOT / "scenarios" / "leaked_key.yaml"

@@ -18,7 +18,7 @@ from nhisim.sim.compiled import compile_world
 from nhisim.sim.credentials import Credential
 from nhisim.sim.engine import Simulation
 from nhisim.sim.pep import NativeEvaluator
-from nhisim.sim.strategies import preset
+from nhisim.strategies import preset
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["shared_account", "rbac", "zsp", "intent"]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from nhisim.metrics import compute_metrics
 from nhisim.sim.engine import Simulation
-from nhisim.sim.strategies import preset
+from nhisim.strategies import preset
 
 PRESETS = ("shared_account", "rbac", "zsp", "intent")
 NO_DETECTION = {"enabled": False}

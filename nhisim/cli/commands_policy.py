@@ -20,7 +20,7 @@ app.add_typer(policy_app, name="policy")
 
 def _strategy_names(scenario, strategy: str | None) -> list[str]:
     from nhisim.errors import did_you_mean
-    from nhisim.sim.strategies import presets
+    from nhisim.strategies import presets
 
     if strategy is None:
         return list(scenario.strategies)

@@ -143,9 +143,7 @@ def report(
 
 def find_demo_scenario() -> Path:
     """``scenarios/enterprise.yaml`` relative to the current folder, else to the repository root."""
-    import nhisim
-
-    candidates = [Path.cwd() / DEMO_SCENARIO, Path(nhisim.__file__).resolve().parent.parent / DEMO_SCENARIO]
+    candidates = [Path.cwd() / DEMO_SCENARIO, Path(__file__).resolve().parents[2] / DEMO_SCENARIO]
     for path in candidates:
         if path.is_file():
             return path

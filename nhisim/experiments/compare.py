@@ -104,7 +104,7 @@ def _better(metric: str, lo: float, hi: float) -> str:
 
 def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[str]:
     """Strategy names to run: those asked for (checked), else every strategy the scenario declares."""
-    from nhisim.sim.strategies import presets
+    from nhisim.strategies import presets
 
     known = list(scenario.strategies) + [p for p in presets() if p not in scenario.strategies]
     names = list(strategies) if strategies else list(scenario.strategies)

@@ -444,7 +444,7 @@ def _warm_up() -> None:
     from nhisim.experiments.run import simulate
     from nhisim.scenario.generate import generate_estate
     from nhisim.scenario.loader import validate_data
-    from nhisim.sim.strategies.base import presets
+    from nhisim.strategies import presets
 
     data = generate_estate(agents=4, tools=2, resources=3, name="warm-up").model_dump(mode="json", exclude_unset=True)
     data.setdefault("run", {})["horizon"] = "10m"

@@ -14,7 +14,7 @@ from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
 from nhisim.sim.engine import Simulation
 from nhisim.sim.rng import stream_seed
-from nhisim.sim.strategies import Strategy
+from nhisim.strategies import Strategy
 
 ID_COLUMNS = ("scenario", "strategy", "seed", "replication")
 
@@ -68,7 +68,7 @@ def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac
     """Run one scenario under one strategy with one seed.
 
     ``strategy`` is a name from the scenario's ``strategies`` (or a preset), or a
-    :class:`~nhisim.sim.strategies.Strategy`. Same inputs and seed, same event log.
+    :class:`~nhisim.strategies.Strategy`. Same inputs and seed, same event log.
     """
     model = as_scenario(scenario, overrides)
     return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)

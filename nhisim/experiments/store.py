@@ -51,7 +51,7 @@ def package_version() -> str:
 
         return version("nhisim")
     except Exception:  # pragma: no cover - not installed as a distribution
-        from nhisim import __version__
+        from nhisim._version import __version__
 
         return __version__
 

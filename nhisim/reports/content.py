@@ -130,7 +130,7 @@ def _threat_rows(scenario) -> list[tuple[str, str, str]]:
 
 def strategy_knobs(comparison) -> pd.DataFrame:
     """Every knob of every compared strategy: one row per knob, one column per strategy."""
-    from nhisim.sim.strategies import resolve_strategy
+    from nhisim.scenario.strategy import resolve_strategy
 
     columns = {}
     descriptions = {}
@@ -228,9 +228,9 @@ def _versions() -> str:
     import numpy
     import simpy
 
-    import nhisim
+    from nhisim._version import __version__
 
-    return (f"nhisim {nhisim.__version__}; Python {platform.python_version()}; numpy {numpy.__version__}; "
+    return (f"nhisim {__version__}; Python {platform.python_version()}; numpy {numpy.__version__}; "
             f"pandas {pd.__version__}; SimPy {simpy.__version__}; matplotlib {matplotlib.__version__}")
 
 

@@ -137,14 +137,14 @@ def _story(story) -> str:
 
 def render_html(content: ReportContent, dpi: int = 100) -> str:
     """The report as one HTML page (figures drawn and embedded now)."""
-    import nhisim
+    from nhisim._version import __version__
 
     sc = content.scenario
     parts = [
         "<!DOCTYPE html>", "<html lang='en'>", "<head>", "<meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         "<link rel='icon' href='data:,'>",
-        f"<meta name='generator' content='nhisim {_e(nhisim.__version__)}'>",
+        f"<meta name='generator' content='nhisim {_e(__version__)}'>",
         f"<title>{_e(content.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>", "<main>",
         "<header class='top'>", f"<h1>{_e(content.title)}</h1>",
         f"<p class='subtitle'>{_e(sc.name)} · strategies {_e(', '.join(content.strategies))} · baseline "
@@ -214,7 +214,7 @@ def render_html(content: ReportContent, dpi: int = 100) -> str:
     parts.append("</dl><h3>Strategies' knobs</h3>")
     parts.append(_knobs(content))
     parts.append("</section>")
-    parts.append(f"<footer>Made by nhisim {_e(nhisim.__version__)}: a discrete-event laboratory for the identities "
+    parts.append(f"<footer>Made by nhisim {_e(__version__)}: a discrete-event laboratory for the identities "
                  "of AI agents. This page is self-contained: it loads nothing from the network.</footer>")
     parts += ["</main>", "</body>", "</html>"]
     return "\n".join(parts) + "\n"

@@ -22,7 +22,7 @@ def _cell(text: str) -> str:
 
 def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str:
     """The report as Markdown; ``figure_links`` maps a figure's name to its relative path."""
-    import nhisim
+    from nhisim._version import __version__
 
     sc = content.scenario
     out = [f"# {content.title}", "",
@@ -83,7 +83,7 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
     if descriptions:
         out.append("")
         out += [f"- **{s}**: {d}" for s, d in descriptions.items()]
-    out += ["", f"*Made by nhisim {nhisim.__version__}.*", ""]
+    out += ["", f"*Made by nhisim {__version__}.*", ""]
     return "\n".join(out)
 
 

@@ -44,12 +44,12 @@ def comparison_meta(comparison, file: str | os.PathLike | None = None) -> dict[s
 
 def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
     """Write ``comparison.json`` into the results folder ``out``."""
-    import nhisim
+    from nhisim._version import __version__
 
     files = list(files or [])
     entries = [comparison_meta(c, files[i] if i < len(files) else None) for i, c in enumerate(comparisons)]
     path = Path(out) / META_FILE
-    path.write_text(json.dumps({"format": FORMAT, "nhisim": nhisim.__version__, "comparisons": entries},
+    path.write_text(json.dumps({"format": FORMAT, "nhisim": __version__, "comparisons": entries},
                                indent=1, allow_nan=False) + "\n", encoding="utf-8")
     return path
 

@@ -36,6 +36,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from nhisim.scenario.units import Distribution, Duration, Probability, Rate, Window
+from nhisim.strategies import preset_names
 
 Id = Annotated[
     str,
@@ -399,7 +400,8 @@ class Attacker(Model):
 
 # --------------------------------------------------------------------------- strategies
 
-PRESET_NAMES = ("shared_account", "rbac", "zsp", "intent")
+PRESET_NAMES = preset_names()  # discovered: a new preset file is a new name here
+PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
 
 
 class Knobs(Model):
@@ -433,7 +435,7 @@ class Knobs(Model):
 class StrategySpec(Knobs):
     """A user strategy: a preset to start from, plus knob overrides."""
 
-    base: Literal["shared_account", "rbac", "zsp", "intent"]
+    base: PresetName
     description: str = ""
     engine: Literal["native", "cedar"] | None = Field(
         None, description="decision engine behind the enforcement point (default native)")

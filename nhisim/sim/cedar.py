@@ -50,7 +50,7 @@ from nhisim.sim.cedar_export import (
 )
 from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
-from nhisim.sim.strategies import Strategy
+from nhisim.strategies import Strategy
 
 NO_PERMIT = ("deny", "no_permit", "no policy permits this request")
 MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the process on deep nesting)
@@ -613,7 +613,7 @@ class CedarEvaluator:
 
 def scenario_strategy(scenario, name: str) -> tuple[Strategy, list[str]]:
     """A strategy of the scenario (or a preset) by name, and the user policy files it names."""
-    from nhisim.sim.strategies import resolve_strategy
+    from nhisim.scenario.strategy import resolve_strategy
 
     spec = scenario.strategies.get(name)
     if spec is None:

@@ -40,7 +40,7 @@ from typing import Any
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
 from nhisim.sim import pep
 from nhisim.sim.compiled import CompiledWorld
-from nhisim.sim.strategies import Strategy
+from nhisim.strategies import Strategy
 
 PRINCIPAL_TYPES = ("Agent", "External")
 

@@ -39,13 +39,14 @@ from typing import Any
 import simpy
 
 from nhisim.scenario.models import Scenario
+from nhisim.scenario.strategy import resolve_strategy
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import INF, Credential, propagation_delay
 from nhisim.sim.eventlog import EventLog
 from nhisim.sim.pep import make_evaluator
 from nhisim.sim.rng import stream
-from nhisim.sim.strategies import Strategy, resolve_strategy
+from nhisim.strategies import Strategy
 
 ISSUE_REASONS = {
     "jit_token": "just-in-time token issued for a task",

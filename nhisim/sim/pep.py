@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
-from nhisim.sim.strategies import Strategy
+from nhisim.strategies import Strategy
 
 ALLOW = ("allow", "allowed", "operation in the credential's scope")
 ALLOW_INTENT = ("allow", "allowed", "operation in scope and in the task's declared intent")

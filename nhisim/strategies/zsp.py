@@ -6,7 +6,9 @@ which it asks the issuer for a token when a task starts: scope = the agent's rol
 token validity for 5 minutes, so a revocation takes up to that long to bite.
 """
 
-from nhisim.sim.strategies.base import Strategy
+from nhisim.strategies.base import Strategy
+
+ORDER = 3  # its place in tables and in a scenario's default strategies
 
 PRESET = Strategy(
     name="zsp",

@@ -1,8 +1,10 @@
-"""A control strategy: a resolved set of knobs (SPEC §3).
+"""A control strategy: a resolved set of knobs, and the registry of presets.
 
 Presets live one per file beside this one (``rbac.py``, ``zsp.py``, ...); each defines a
-module-level ``PRESET``. A user strategy names a preset as ``base`` and overrides knobs;
-:func:`resolve_strategy` turns either into a :class:`Strategy` the engine reads.
+module-level ``PRESET``, and :func:`presets` discovers them, so adding a preset is adding
+a file. A user strategy names a preset as ``base`` and overrides knobs;
+:func:`nhisim.scenario.strategy.resolve_strategy` turns either into a :class:`Strategy`,
+what the engine reads.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.scenario.models import Knobs, StrategySpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +59,19 @@ class Strategy:
 
 
 def presets() -> dict[str, Strategy]:
-    """The built-in presets, one module each in this package."""
-    found: dict[str, Strategy] = {}
+    """The built-in presets, one module each in this package, in their ``ORDER`` (then by name).
+
+    A preset module defines ``PRESET`` (a :class:`Strategy`) and may define ``ORDER``, its
+    place in tables and in a scenario's default list of strategies.
+    """
+    found: list[tuple[int, str, Strategy]] = []
     package = importlib.import_module(__package__)
     for info in pkgutil.iter_modules(package.__path__):
         module = importlib.import_module(f"{__package__}.{info.name}")
         preset = getattr(module, "PRESET", None)
         if isinstance(preset, Strategy):
-            found[preset.name] = preset
-    return found
+            found.append((getattr(module, "ORDER", 100), preset.name, preset))
+    return {name: strategy for _, name, strategy in sorted(found, key=lambda f: f[:2])}
 
 
 _PRESETS: dict[str, Strategy] | None = None
@@ -83,15 +88,9 @@ def preset(name: str) -> Strategy:
     return _PRESETS[name]
 
 
-def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | None = None) -> Strategy:
-    """A preset name, a user spec (base + overrides) or a Strategy, as a Strategy."""
-    if isinstance(spec, Strategy):
-        return spec if name is None else spec.with_knobs(name=name)
-    if isinstance(spec, str):
-        return preset(spec).with_knobs(name=name or spec)
-    if isinstance(spec, dict):
-        spec = StrategySpec.model_validate(spec)
-    base = preset(spec.base)
-    overrides = {k: v for k, v in spec.model_dump(exclude={"base", "description"}).items()
-                 if k in Knobs.model_fields and v is not None}
-    return base.with_knobs(name=name or spec.base, description=spec.description or base.description, **overrides)
+def preset_names() -> tuple[str, ...]:
+    """The names of the built-in presets, in their order."""
+    global _PRESETS
+    if _PRESETS is None:
+        _PRESETS = presets()
+    return tuple(_PRESETS)

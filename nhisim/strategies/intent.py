@@ -9,7 +9,9 @@ exchange (RFC 8693): the delegate's token is the delegator's scope ∩ the sub-t
 intent, no longer-lived than the delegator's, with the actor chain kept.
 """
 
-from nhisim.sim.strategies.base import Strategy
+from nhisim.strategies.base import Strategy
+
+ORDER = 4  # its place in tables and in a scenario's default strategies
 
 PRESET = Strategy(
     name="intent",

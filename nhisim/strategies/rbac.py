@@ -5,8 +5,10 @@ agent), but the key is long-lived (rotated every 90 days), a bearer secret, chec
 only against role scope, and revoked by a ticket a person works.
 """
 
-from nhisim.sim.strategies.base import Strategy
-from nhisim.sim.strategies.shared_account import DAY
+from nhisim.strategies.base import Strategy
+from nhisim.strategies.shared_account import DAY
+
+ORDER = 2  # its place in tables and in a scenario's default strategies
 
 PRESET = Strategy(
     name="rbac",

@@ -5,9 +5,11 @@ holders need, it never expires (rotated every 90 days), it is a bearer secret, a
 revoking it breaks every holder. Audit logs name the account, not the agent.
 """
 
-from nhisim.sim.strategies.base import Strategy
+from nhisim.strategies.base import Strategy
 
 DAY = 86400.0
+
+ORDER = 1  # its place in tables and in a scenario's default strategies
 
 PRESET = Strategy(
     name="shared_account",

@@ -1,0 +1,21 @@
+"""A scenario's strategy entry (a preset name, or a base preset plus knob overrides) as a
+:class:`~nhisim.strategies.Strategy`, what the engine reads."""
+
+from __future__ import annotations
+
+from nhisim.scenario.models import Knobs, StrategySpec
+from nhisim.strategies import Strategy, preset
+
+
+def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | None = None) -> Strategy:
+    """A preset name, a user spec (base + overrides) or a Strategy, as a Strategy."""
+    if isinstance(spec, Strategy):
+        return spec if name is None else spec.with_knobs(name=name)
+    if isinstance(spec, str):
+        return preset(spec).with_knobs(name=name or spec)
+    if isinstance(spec, dict):
+        spec = StrategySpec.model_validate(spec)
+    base = preset(spec.base)
+    overrides = {k: v for k, v in spec.model_dump(exclude={"base", "description"}).items()
+                 if k in Knobs.model_fields and v is not None}
+    return base.with_knobs(name=name or spec.base, description=spec.description or base.description, **overrides)
