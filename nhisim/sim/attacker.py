@@ -18,11 +18,13 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from nhisim.sim.credentials import Credential
+from nhisim.sim.decisions import INTENT_CODES as _INTENT_FAILURES
+from nhisim.sim.state import Incident, TaskRun
 
 if TYPE_CHECKING:
-    from nhisim.sim.engine import Incident, Simulation, TaskRun
+    from nhisim.sim.surface import EngineSurface as Simulation
 
-INTENT_CODES = ("intent_operation", "intent_sensitivity", "intent_destination", "risk")
+INTENT_CODES = _INTENT_FAILURES | {"risk"}  # codes of a request the intent checks flagged
 
 
 def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
@@ -83,7 +85,7 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
     targets: list[int] = []
     tried = 0  # targets[:tried] were all tried: an op once tried is never fresh again
     while incident.active:
-        if incident.host and incident.kind == "agent_hijack":
+        if incident.follows_host:
             for cred in sim.usable_holdings(incident.host):
                 sim.acquire(incident, cred)
         latest = _targets(sim, incident)
@@ -98,8 +100,8 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
             cursor += 1
         else:
             incident.gave_up = True
-            sim.log.add(env.now, "give_up", presenter=incident.presenter, actor=incident.actor, malicious=True,
-                        reason="nothing left to try", incident=incident.id)
+            sim.log.give_up(env.now, presenter=incident.presenter, actor=incident.actor,
+                            reason="nothing left to try", incident=incident.id)
             return
         allowed = yield from attempt(sim, incident, op)
         if allowed:
@@ -113,8 +115,8 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
                 working.remove(op)
             if denials_in_a_row >= playbook.give_up_after:
                 incident.gave_up = True
-                sim.log.add(env.now, "give_up", presenter=incident.presenter, actor=incident.actor, malicious=True,
-                            reason=f"gave up after {denials_in_a_row} denials in a row", incident=incident.id)
+                sim.log.give_up(env.now, presenter=incident.presenter, actor=incident.actor,
+                                reason=f"gave up after {denials_in_a_row} denials in a row", incident=incident.id)
                 return
         yield rng.expovariate(playbook.rate) if playbook.rate > 0 else math.inf
 
@@ -156,7 +158,7 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
     if decision == "escalate":
         review = sim.scenario.approval.review_time.sample(incident.rng_attacker)
         fooled = incident.rng_attacker.random() < sim.scenario.approval.attacker_approval_probability
-        approved, wait = yield from sim._approval(review, fooled)
+        approved, wait = yield from sim.approval(review, fooled)
         decision, code = ("allow", "approved") if approved else ("deny", "rejected")
         reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
         died = sim.pep.still_valid(env.now, presenter, cred, op, destination, intent) if approved else None
@@ -166,10 +168,11 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
     in_intent = (op in intent.intent) if intent is not None else False
     principal = cred.chain[-1] if cred.chain else cred.subject
     chain = cred.chain_text or (f"{incident.host}>{incident.deputy}" if incident.deputy else "")
-    sim.log.append((env.now, "request", principal, presenter, incident.actor, cred.id, chain, tool, action,
-                    resource, host_ctx.id if host_ctx else None, cred.task, cred.human, True, in_intent, decision,
-                    code, reason, sim.world.op_value[op], sim.world.op_records[op], None, wait, None, incident.id,
-                    None))
+    sim.log.request(env.now, principal=principal, presenter=presenter, actor=incident.actor, credential=cred.id,
+                    chain=chain, tool=tool, action=action, resource=resource,
+                    task=host_ctx.id if host_ctx else None, audit_task=cred.task, audit_human=cred.human,
+                    malicious=True, in_intent=in_intent, decision=decision, code=code, reason=reason,
+                    value=sim.world.op_value[op], records=sim.world.op_records[op], wait=wait, incident=incident.id)
     if decision != "allow":
         sim.raise_alert(incident.host or incident.deputy, incident, reason)
     elif strategy.runtime_check == "intent" and code in INTENT_CODES:
@@ -217,7 +220,7 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
                 return cred
         # the deputy falls back on its own authority: the confused deputy
         if strategy.credential == "static_key":
-            keys = sim._static_keys_of(deputy)
+            keys = sim.static_keys_of(deputy)
             for cred in keys:
                 if op in cred.scope:
                     sim.acquire(incident, cred)
@@ -240,11 +243,11 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
     if existing:
         return existing[0]
     if host_ctx is None:
-        sim._log_refusal(deputy, deputy, None, ("no_delegator_token",
-                                                f"{incident.host} has no task token to exchange"), True, incident)
+        sim.log_refusal(deputy, deputy, None, ("no_delegator_token",
+                                               f"{incident.host} has no task token to exchange"), True, incident)
         return None
     sub = sim.world.tasks[incident.sub_task]
-    sub_id = sim._next_task_id(deputy, sub)
+    sub_id = sim.next_task_id(deputy, sub)
     token = yield from sim.exchange_token(host_ctx, deputy, sub, sub_id, malicious=True, incident=incident)
     if token is not None:
         sim.acquire(incident, token)

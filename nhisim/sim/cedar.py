@@ -42,6 +42,7 @@ import cedarpy
 
 from nhisim.errors import InputError, Problem
 from nhisim.scenario.loader import max_file_bytes
+from nhisim.sim import decisions
 from nhisim.sim.cedar_export import (
     CONTEXT_FEATURES,
     entities_json,
@@ -52,11 +53,11 @@ from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
 from nhisim.strategies import Strategy
 
-NO_PERMIT = ("deny", "no_permit", "no policy permits this request")
+NO_PERMIT = decisions.NO_PERMIT
 MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the process on deep nesting)
 MAX_OPERATORS = 400  # operators in one policy (each one is a level of Cedar's expression tree)
 _OPERATOR = re.compile(r"&&|\|\||==|!=|<=|>=|[<>+\-*!.]|\b(?:if|in|has|like|is)\b")
-LIVENESS_CODES = frozenset({"expired", "revoked", "revoked_response", "quarantined"})
+LIVENESS_CODES = decisions.LIVENESS_CODES
 MAX_CACHED_DECISIONS = 200_000
 
 

@@ -38,7 +38,7 @@ import math
 from typing import Any
 
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
-from nhisim.sim import pep
+from nhisim.sim import decisions as pep  # the decision vocabulary the policies annotate
 from nhisim.sim.compiled import CompiledWorld
 from nhisim.strategies import Strategy
 

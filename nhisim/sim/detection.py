@@ -20,9 +20,10 @@ from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from nhisim.sim.rng import stream
+from nhisim.sim.state import Incident
 
 if TYPE_CHECKING:
-    from nhisim.sim.engine import Incident, Simulation
+    from nhisim.sim.surface import EngineSurface as Simulation
 
 
 def detection_process(sim: Simulation, incident: Incident) -> Generator:
@@ -71,9 +72,8 @@ def detect(sim: Simulation, incident: Incident, how: str, at: float | None = Non
     latency = _response_latency(sim, incident)
     incident.response_at = now + latency
     projected = " (projected beyond the horizon)" if now > sim.horizon else ""
-    sim.log.add(now, "detect", presenter=incident.presenter, actor=incident.actor, malicious=True,
-                code="projected" if projected else "detected", reason=f"detected by {how}{projected}",
-                incident=incident.id, until=incident.response_at)
+    sim.log.detect(now, presenter=incident.presenter, actor=incident.actor, projected=bool(projected),
+                   reason=f"detected by {how}{projected}", incident=incident.id, response_at=incident.response_at)
     if at is None:
         sim.env.process(_respond_later(sim, incident, latency))
 
@@ -94,12 +94,11 @@ def respond(sim: Simulation, incident: Incident, at: float | None = None) -> Non
     live = [c for c in incident.acquired.values() if now < c.unusable_at]
     for cred in live:
         sim.revoke(cred, reason, by_response=True, incident=incident.id, at=now)
-    steered = [a for a in (incident.host, incident.deputy if incident.kind == "delegation_abuse" else None) if a]
-    if incident.kind in ("agent_hijack", "delegation_abuse") and sim.scenario.detection.quarantine_hijacked:
+    steered = [a for a in (incident.host, incident.deputy if incident.steers else None) if a]
+    if incident.steers and sim.scenario.detection.quarantine_hijacked:
         host = incident.host
-        sim.quarantined[host] = now
-        sim.log.add(now, "quarantine", principal=host, malicious=True, reason=f"{host} quarantined ({reason})",
-                    incident=incident.id)
+        sim.quarantine(host, now)
+        sim.log.quarantine(now, agent=host, reason=f"{host} quarantined ({reason})", incident=incident.id)
         if at is None:
             for cred in sim.usable_holdings(host):
                 sim.revoke(cred, f"{host} quarantined", by_response=True, incident=incident.id)
@@ -114,32 +113,32 @@ def _reinstate(sim: Simulation, agent: str, after: float) -> Generator:
     if not math.isfinite(after):
         return
     yield sim.env.timeout(after)
-    sim.quarantined.pop(agent, None)
-    sim.log.add(sim.env.now, "reinstate", principal=agent, reason=f"{agent} rebuilt and reinstated after quarantine")
+    sim.end_quarantine(agent)
+    sim.log.reinstate(sim.env.now, agent=agent, reason=f"{agent} rebuilt and reinstated after quarantine")
     if sim.strategy.credential == "static_key":
-        if agent in sim.keys:
-            key = sim.keys[agent]
-            sim._issue_key(agent, key.kind, set(key.holders), key.scope, fresh=True)
-    elif agent not in sim.retired:
-        sim._issue_identity(agent)
+        key = sim.current_key(agent)
+        if key is not None:
+            sim.reissue_key(key)
+    elif not sim.is_retired(agent):
+        sim.issue_identity(agent)
 
 
 def _reprovision(sim: Simulation, incident: Incident, revoked: list, excluded: set[str]) -> None:
     rng = stream(sim.seed, "reprovision", incident.id)
     for cred in revoked:
-        if sim.keys.get(cred.subject) is cred:
+        if sim.current_key(cred.subject) is cred:
             if cred.kind == "shared_key":
                 delay = sim.scenario.detection.shared_reprovision_delay.sample(rng)
                 sim.env.process(_reissue_later(sim, cred, delay))
             elif cred.subject not in excluded:
-                sim._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
-        elif sim.identity_docs.get(cred.subject) is cred and cred.subject not in excluded:
-            sim._issue_identity(cred.subject)
+                sim.reissue_key(cred)
+        elif sim.identity_of(cred.subject) is cred and cred.subject not in excluded:
+            sim.issue_identity(cred.subject)
 
 
 def _reissue_later(sim: Simulation, cred, delay: float) -> Generator:
     yield sim.env.timeout(delay)
-    sim._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
+    sim.reissue_key(cred)
 
 
 def finalize_incidents(sim: Simulation) -> None:

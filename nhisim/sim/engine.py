@@ -20,7 +20,9 @@ exchanges them for a token scoped to the delegator's scope ∩ the sub-task's in
 no longer-lived than the delegator's, with the actor chain kept.
 
 Threats plug in from ``nhisim.sim.threats`` (one file each); an attack becomes an
-:class:`Incident` that the attacker playbook and the detection process work on.
+:class:`~nhisim.sim.state.Incident` that the attacker playbook and the detection process
+work on. Plug-ins see the run through :class:`~nhisim.sim.surface.EngineSurface`, the
+public methods below, and never its private state.
 
 Time. Arrivals, tasks (with their sub-tasks inline), issuer round-trips, attackers and
 baseline detection are generators on the :class:`~nhisim.sim.agenda.Agenda`: they yield
@@ -40,13 +42,17 @@ import simpy
 
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.strategy import resolve_strategy
+from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
-from nhisim.sim.credentials import INF, Credential, propagation_delay
+from nhisim.sim.credentials import Credential, propagation_delay
+from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
-from nhisim.sim.pep import make_evaluator
 from nhisim.sim.rng import stream
+from nhisim.sim.state import Incident, StepPlan, TaskPlan, TaskRun
 from nhisim.strategies import Strategy
+
+__all__ = ["Incident", "Simulation", "TaskRun"]
 
 ISSUE_REASONS = {
     "jit_token": "just-in-time token issued for a task",
@@ -56,63 +62,6 @@ ISSUE_REASONS = {
     "shared_key": "shared account key issued",
 }
 RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
-
-
-class TaskRun:
-    """One task instance in flight."""
-
-    __slots__ = ("id", "agent", "template", "human", "plan", "creds", "token", "own", "chain", "parent",
-                 "start", "exchanged")
-
-    def __init__(self, id: str, agent: str, template: CompiledTask, human: str | None, plan: list,
-                 chain: tuple[str, ...], parent: TaskRun | None, start: float) -> None:
-        self.id = id
-        self.agent = agent
-        self.template = template
-        self.human = human
-        self.plan = plan
-        self.creds: list[Credential] = []  # passed through from the delegator
-        self.token: Credential | None = None  # this task's own JIT (or exchanged) token
-        self.own: list[Credential] = []  # tokens this task obtained (revoked at its end)
-        self.chain = chain
-        self.parent = parent
-        self.start = start
-        self.exchanged = False
-
-
-class Incident:
-    """One compromise: what the attacker holds, from when, and what has been done about it."""
-
-    def __init__(self, id: str, kind: str, start: float, presenter: str, *, host: str | None = None,
-                 deputy: str | None = None, window_end: float = INF, can_mint_as: str | None = None,
-                 targets_from_host: bool = False, sub_task: str | None = None, start_delay: float = 0.0) -> None:
-        self.id = id
-        self.kind = kind
-        self.start = start
-        self.presenter = presenter  # who presents requests: attacker:<id>, or the hijacked agent
-        self.actor = f"attacker:{id}"
-        self.host = host
-        self.deputy = deputy
-        self.sub_task = sub_task
-        self.window_end = window_end
-        self.start_delay = start_delay
-        self.response_at = INF
-        self.can_mint_as = can_mint_as
-        self.targets_from_host = targets_from_host
-        self.acquired: dict[str, Credential] = {}
-        self.targets: tuple[int, list[int]] | None = None  # the attacker's list, for len(acquired)
-        self.minting: list[Credential] = []
-        self.detected_at = INF
-        self.pending_detection = INF
-        self.responded = False
-        self.released_at = INF
-        self.gave_up = False
-        self.rng_attacker: Random | None = None
-        self.rng_detection: Random | None = None
-
-    @property
-    def active(self) -> bool:
-        return not self.gave_up and not math.isfinite(self.released_at)
 
 
 class Simulation:
@@ -161,9 +110,6 @@ class Simulation:
 
     def run(self) -> EventLog:
         """Simulate until the horizon and return the event log."""
-        from nhisim.sim.detection import finalize_incidents
-        from nhisim.sim.threats import install_threats
-
         self._issue_standing_credentials()
         for agent in self.world.agents.values():
             for template_id in agent.tasks:
@@ -171,7 +117,7 @@ class Simulation:
                 rate = template.rate * agent.rate_multiplier
                 if rate > 0:
                     self.agenda.start(self._arrivals(agent.id, template, rate))
-        install_threats(self)
+        threats.install_threats(self)
         # What existed before the run (modules, the scenario) is not the run's garbage: keep the
         # collector from walking it at every full collection (about a sixth of a long run).
         gc.freeze()
@@ -180,8 +126,8 @@ class Simulation:
         finally:
             gc.unfreeze()
             self.agenda.close()  # work still in flight at the horizon stops here
-        finalize_incidents(self)
-        self.log.add(self.horizon, "run_end", reason=f"horizon reached ({self.horizon:g} s)")
+        detection.finalize_incidents(self)
+        self.log.run_end(self.horizon, reason=f"horizon reached ({self.horizon:g} s)")
         return self.log
 
     # ------------------------------------------------------------------ credentials
@@ -210,10 +156,10 @@ class Simulation:
         value = self._scope_values.get(scope)
         if value is None:
             value = self._scope_values[scope] = self.world.value(scope)
-        self.log.append((self.env.now, "issue", subject, subject, actor or subject, cred.id, cred.chain_text, None,
-                         None, None, cred.task, cred.task, cred.human, malicious, None, "allow", kind,
-                         reason or ISSUE_REASONS.get(kind, kind), value, None, cred.expires_at, None, None,
-                         incident or None, None))
+        self.log.issue(self.env.now, subject=subject, actor=actor or subject, credential=cred.id,
+                       chain=cred.chain_text, task=cred.task, audit_human=cred.human, malicious=malicious, kind=kind,
+                       reason=reason or ISSUE_REASONS.get(kind, kind), value=value, until=cred.expires_at,
+                       incident=incident or None)
         return cred
 
     def revoke(self, cred: Credential, reason: str, *, by_response: bool = False, incident: str = "",
@@ -227,9 +173,8 @@ class Simulation:
                                               cred.expires_at)
         cred.revoked_by_response = by_response
         cred.revoke_reason = reason
-        self.log.append((now, "revoke", cred.subject, None, None, cred.id, cred.chain_text, None, None, None, None,
-                         None, None, False, None, "revoke", "response" if by_response else "lifecycle", reason,
-                         None, None, cred.effective_at, None, None, incident or None, None))
+        self.log.revoke(now, subject=cred.subject, credential=cred.id, chain=cred.chain_text, by_response=by_response,
+                        reason=reason, effective_at=cred.effective_at, incident=incident or None)
 
     def _issue_standing_credentials(self) -> None:
         s = self.strategy
@@ -246,7 +191,7 @@ class Simulation:
         else:
             for agent in world.agents.values():
                 age = stream(self.seed, "identity-age", agent.id).uniform(0, min(s.identity_ttl, 1e9))
-                self._issue_identity(agent.id, lifetime=max(s.identity_ttl - age, 1.0))
+                self.issue_identity(agent.id, lifetime=max(s.identity_ttl - age, 1.0))
 
     def _issue_key(self, subject: str, kind: str, holders: set[str], scope: frozenset[int],
                    fresh: bool = False) -> Credential:
@@ -263,14 +208,31 @@ class Simulation:
             self.env.process(self._rotate(cred))
         return cred
 
+    def reissue_key(self, key: Credential) -> Credential:
+        """A fresh key for ``key``'s subject (same kind, holders and scope), in service from now."""
+        return self._issue_key(key.subject, key.kind, set(key.holders), key.scope, fresh=True)
+
+    def current_key(self, subject: str) -> Credential | None:
+        """The static (or shared) key in service for an agent or a shared account."""
+        return self.keys.get(subject)
+
+    def identity_of(self, agent: str) -> Credential | None:
+        """An agent's current workload identity document."""
+        return self.identity_docs.get(agent)
+
+    def latest_token(self, agent: str) -> Credential | None:
+        """The last task token an agent obtained (possibly dead by now)."""
+        return self.last_token.get(agent)
+
     def _rotate(self, cred: Credential) -> Generator:
         yield self.env.timeout(cred.expires_at - self.env.now)
         if self.keys.get(cred.subject) is cred and cred.effective_at > self.env.now:
-            self.log.add(self.env.now, "rotate", principal=cred.subject, credential=cred.id,
-                         reason=f"scheduled rotation of {cred.id} ({self.strategy.rotation / 86400:g}-day policy)")
-            self._issue_key(cred.subject, cred.kind, set(cred.holders), cred.scope, fresh=True)
+            self.log.rotate(self.env.now, subject=cred.subject, credential=cred.id,
+                            reason=f"scheduled rotation of {cred.id} ({self.strategy.rotation / 86400:g}-day policy)")
+            self.reissue_key(cred)
 
-    def _issue_identity(self, agent: str, lifetime: float | None = None) -> Credential:
+    def issue_identity(self, agent: str, lifetime: float | None = None) -> Credential:
+        """A fresh workload identity document for ``agent`` (renewed at its expiry while the agent works)."""
         s = self.strategy
         mint_scope = self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset()
         doc = self.new_credential("workload_identity", agent, {agent}, frozenset(),
@@ -287,9 +249,13 @@ class Simulation:
             if self.identity_docs.get(agent) is not doc:
                 return  # replaced meanwhile (re-provisioned): its successor renews itself
             if self.issuer_up(self.env.now):
-                self._issue_identity(agent)
+                self.issue_identity(agent)
                 return
             yield self.env.timeout(self.scenario.issuer.retry_after)
+
+    def add_outage(self, start: float, end: float) -> None:
+        """The token issuer is down from ``start`` to ``end``."""
+        self.outages.append((start, end))
 
     def issuer_up(self, now: float) -> bool:
         for start, end in self.outages:
@@ -331,7 +297,7 @@ class Simulation:
             if refusal[0] == "issuer_down" and attempt <= retries and not malicious:
                 yield self.scenario.issuer.retry_after
                 continue
-            self._log_refusal(agent, presenter, ctx, refusal, malicious, incident)
+            self.log_refusal(agent, presenter, ctx, refusal, malicious, incident)
             return None
         ttl = s.ttl if lifetime is None else lifetime
         actor = incident.actor if incident else agent
@@ -339,12 +305,13 @@ class Simulation:
                                    intent=intent, chain=chain, parent=parent, malicious=malicious, actor=actor,
                                    incident=incident.id if incident else "")
 
-    def _log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
-                     malicious: bool, incident: Incident | None) -> None:
-        self.log.add(self.env.now, "issue", principal=agent, presenter=presenter,
-                     actor=incident.actor if incident else agent, task=ctx.id if ctx else None,
-                     malicious=malicious, decision="deny", code=refusal[0], reason=refusal[1],
-                     incident=incident.id if incident else None)
+    def log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
+                    malicious: bool, incident: Incident | None) -> None:
+        """Record that the issuer refused ``agent`` a token: ``refusal`` is (code, reason)."""
+        self.log.issue_refused(self.env.now, agent=agent, presenter=presenter,
+                               actor=incident.actor if incident else agent, task=ctx.id if ctx else None,
+                               malicious=malicious, code=refusal[0], reason=refusal[1],
+                               incident=incident.id if incident else None)
 
     # ------------------------------------------------------------------ workload
 
@@ -358,48 +325,48 @@ class Simulation:
                 continue
             self.agenda.start(self._task(agent, template, plan, None))
 
-    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int) -> list:
+    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int) -> TaskPlan:
         """Everything random about one task, drawn up front so every strategy sees the same."""
         draw_review = self._draw_review_time
-        steps = []
+        steps: list[StepPlan | TaskPlan | None] = []
         for step in template.steps:
             if step.delegate_to is not None:
                 sub = self.world.tasks[step.sub_task]
-                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else [])
+                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else None)
             elif step.approval:
-                steps.append((step.draw_duration(rng), draw_review(rng), rng.random()))
+                steps.append(StepPlan(step.draw_duration(rng), draw_review(rng), rng.random()))
             else:
-                steps.append((step.draw_duration(rng), 0.0, 1.0))
+                steps.append(StepPlan(step.draw_duration(rng), 0.0, 1.0))
         discovery = self.world.agents[agent].discovery_probability
         roll, where, which = rng.random(), rng.random(), rng.random()
         overreach = (int(where * len(template.steps)), which) if roll < discovery else None
         issuer_latency = self._draw_issuer_latency(rng)
-        return [steps, overreach, issuer_latency, draw_review(rng), rng.random()]
+        return TaskPlan(tuple(steps), overreach, issuer_latency, draw_review(rng), rng.random())
 
-    def _next_task_id(self, agent: str, template: CompiledTask) -> str:
+    def next_task_id(self, agent: str, template: CompiledTask) -> str:
+        """A fresh id for a task instance: ``agent/template#n``."""
         key = f"{agent}/{template.id}"
         n = self._task_counter.get(key, 0) + 1
         self._task_counter[key] = n
         return f"{key}#{n}"
 
-    def _task(self, agent: str, template: CompiledTask, plan: list, parent: TaskRun | None,
+    def _task(self, agent: str, template: CompiledTask, plan: TaskPlan, parent: TaskRun | None,
               passed: list[Credential] | None = None, token: Credential | None = None,
               task_id: str | None = None) -> Generator[Any, Any, bool]:
         """One task instance; a sub-task receives passed-through credentials or an exchanged token."""
         env = self.env
         human = template.human if parent is None else parent.human
         chain = (parent.chain if parent else ()) + (agent,)
-        ctx = TaskRun(task_id or self._next_task_id(agent, template), agent, template, human, plan, chain, parent,
+        ctx = TaskRun(task_id or self.next_task_id(agent, template), agent, template, human, plan, chain, parent,
                       env.now)
         if passed:
             ctx.creds = passed
         if token is not None:
             ctx.token = token
             ctx.exchanged = True
-        self.log.append((env.now, "task_start", agent, agent, agent, None, ">".join(chain), None, None, None, ctx.id,
-                         None, human, False, None, None, "exchanged" if token is not None else
-                         ("delegated" if parent is not None else "arrival"), None, None, None, None, None, None,
-                         None, None))
+        self.log.task_start(env.now, agent=agent, chain=">".join(chain), task=ctx.id, human=human,
+                            how="exchanged" if token is not None else ("delegated" if parent is not None
+                                                                        else "arrival"))
         previous = self.current_task.get(agent)
         self.current_task[agent] = ctx
         ok, why = yield from self._run_steps(ctx)
@@ -411,15 +378,14 @@ class Simulation:
         if self.strategy.revoke_at_task_end:
             for cred in ctx.own:
                 self.revoke(cred, f"task {ctx.id} ended")
-        self.log.append((env.now, "task_end", agent, agent, agent, None, None, None, None, None, ctx.id, None,
-                         human, False, None, "ok" if ok else "failed", "root" if parent is None else "sub", why,
-                         None, None, None, None, env.now - ctx.start, None, None))
+        self.log.task_end(env.now, agent=agent, task=ctx.id, human=human, ok=ok, root=parent is None, why=why,
+                          latency=env.now - ctx.start)
         return ok
 
     def _run_steps(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str]]:
         env = self.env
         template = ctx.template
-        steps_plan, overreach, _, _, _ = ctx.plan
+        steps_plan, overreach = ctx.plan.steps, ctx.plan.overreach
         for index, step in enumerate(template.steps):
             if env.now - ctx.start > template.deadline:
                 return False, f"deadline of {template.deadline:g} s passed"
@@ -433,12 +399,10 @@ class Simulation:
                 continue
             duration, review_time, approve_roll = steps_plan[index]
             if step.approval:
-                approved, wait = yield from self._approval(review_time, approve_roll < self.scenario.approval
-                                                           .approval_probability)
-                self.log.add(env.now, "approval", principal=ctx.agent, presenter=ctx.agent, actor=ctx.agent,
-                             task=ctx.id, decision="allow" if approved else "deny",
-                             code="approved" if approved else "rejected", wait=wait,
-                             reason=f"a human {'approved' if approved else 'rejected'} "
+                approved, wait = yield from self.approval(review_time, approve_roll < self.scenario.approval
+                                                          .approval_probability)
+                self.log.approval(env.now, agent=ctx.agent, task=ctx.id, approved=approved, wait=wait,
+                                  reason=f"a human {'approved' if approved else 'rejected'} "
                                     f"{self.world.label(step.op)} after {wait:.0f} s")
                 if not approved:
                     return False, f"a human rejected {self.world.label(step.op)}"
@@ -455,7 +419,8 @@ class Simulation:
             op = candidates[int(which * len(candidates))]
             yield from self._call(ctx, op, "internal", False)
 
-    def _approval(self, review_time: float, approve: bool) -> Generator[Any, Any, tuple[bool, float]]:
+    def approval(self, review_time: float, approve: bool) -> Generator[Any, Any, tuple[bool, float]]:
+        """Wait for a reviewer's slot and their review; (``approve``, seconds waited)."""
         start = self.env.now
         with self.approvers.request() as slot:
             yield slot
@@ -499,7 +464,7 @@ class Simulation:
             scope = self.world.agents[ctx.agent].role_scope
             if self.strategy.jit_scope == "intent":
                 scope = scope & ctx.template.intent
-            latency = ctx.plan[2] if token is None else None
+            latency = ctx.plan.issuer_latency if token is None else None
             token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template, latency=latency)
             if token is None:
                 return None
@@ -512,7 +477,7 @@ class Simulation:
         """The static key an agent presents for ``op`` (its shared account's first, then its own)."""
         keys = self._static_cache.get(agent)
         if keys is None:
-            keys = self._static_cache[agent] = self._static_keys_of(agent)
+            keys = self._static_cache[agent] = self.static_keys_of(agent)
         for cred in keys:
             if op in cred.scope:
                 return cred
@@ -533,9 +498,8 @@ class Simulation:
         decision, code, reason = self.pep.decide(env.now, ctx.agent, cred, op, destination, ctx.template)
         wait = 0.0
         if decision == "escalate":
-            _, review_time, approve_roll = (0, ctx.plan[3], ctx.plan[4])
-            approved, wait = yield from self._approval(review_time, approve_roll < self.scenario.approval
-                                                       .approval_probability)
+            approved, wait = yield from self.approval(ctx.plan.review_time, ctx.plan.approve_roll
+                                                      < self.scenario.approval.approval_probability)
             decision, code = ("allow", "approved") if approved else ("deny", "rejected")
             reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
             died = (self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.template)
@@ -551,36 +515,40 @@ class Simulation:
             self.note_alert(ctx.agent)
         tool, action, resource = self.world.op_keys[op]
         principal = cred.chain[-1] if cred.chain else cred.subject
-        self.log.append((env.now, "request", principal, ctx.agent, ctx.agent, cred.id, cred.chain_text, tool,
-                         action, resource, ctx.id, cred.task, cred.human, False, in_intent, decision, code, reason,
-                         self.world.op_value[op], self.world.op_records[op], None, wait, None, None, None))
+        self.log.request(env.now, principal=principal, presenter=ctx.agent, actor=ctx.agent, credential=cred.id,
+                         chain=cred.chain_text, tool=tool, action=action, resource=resource, task=ctx.id,
+                         audit_task=cred.task, audit_human=cred.human, malicious=False, in_intent=in_intent,
+                         decision=decision, code=code, reason=reason, value=self.world.op_value[op],
+                         records=self.world.op_records[op], wait=wait)
         return decision == "allow"
 
     # ------------------------------------------------------------------ delegation
 
-    def _delegate(self, ctx: TaskRun, delegate: str, sub: CompiledTask, plan: list) -> Generator[Any, Any, bool]:
-        if not plan:
+    def _delegate(self, ctx: TaskRun, delegate: str, sub: CompiledTask, plan: TaskPlan | None
+                  ) -> Generator[Any, Any, bool]:
+        if plan is None:  # delegation deeper than 16 hops: the sub-task never starts
             return False
         if delegate in self.retired:
             return False
         if self.strategy.delegation == "pass_through":
             passed = ([ctx.token] if ctx.token is not None else []) + list(ctx.creds)
             if self.strategy.credential == "static_key":
-                passed += [c for c in self._static_keys_of(ctx.agent) if c not in passed]
+                passed += [c for c in self.static_keys_of(ctx.agent) if c not in passed]
             for cred in passed:
                 if delegate not in cred.holders:
                     cred.holders.add(delegate)
                     self.holdings[delegate].append(cred)
             ok = yield from self._task(delegate, sub, plan, ctx, passed=passed)
             return ok
-        sub_id = self._next_task_id(delegate, sub)
+        sub_id = self.next_task_id(delegate, sub)
         token = yield from self.exchange_token(ctx, delegate, sub, sub_id)
         if token is None:
             return False
         ok = yield from self._task(delegate, sub, plan, ctx, token=token, task_id=sub_id)
         return ok
 
-    def _static_keys_of(self, agent: str) -> list[Credential]:
+    def static_keys_of(self, agent: str) -> list[Credential]:
+        """The static keys an agent presents: its shared accounts' first (under a shared identity), then its own."""
         keys = [self.keys[a] for a in self.world.agents[agent].shared_accounts
                 if self.strategy.identity == "shared" and a in self.keys]
         if agent in self.keys:
@@ -591,7 +559,7 @@ class Simulation:
         """What a delegator can hand on (scope) and until when (its credentials' lifetime)."""
         creds = ([ctx.token] if ctx.token is not None else []) + ctx.creds
         if not creds and self.strategy.credential == "static_key":
-            creds = self._static_keys_of(ctx.agent)
+            creds = self.static_keys_of(ctx.agent)
         now = self.env.now
         usable = [c for c in creds if c.usable(now)]
         scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
@@ -611,7 +579,7 @@ class Simulation:
         if lifetime <= 0:
             return None
         chain = ctx.chain + (delegate,)
-        sub_ctx = TaskRun(sub_id, delegate, sub, ctx.human, [], chain, ctx, self.env.now)
+        sub_ctx = TaskRun(sub_id, delegate, sub, ctx.human, None, chain, ctx, self.env.now)
         token = yield from self.obtain_token(
             delegate, scope & sub.intent, sub_ctx, kind="delegated_token", lifetime=lifetime, chain=chain,
             parent=ctx.token, intent=sub, malicious=malicious, incident=incident)
@@ -630,9 +598,6 @@ class Simulation:
 
     def open_incident(self, incident: Incident, stolen: list[Credential], minting: list[Credential] = ()) -> None:
         """A compromise starts: log it, hand the attacker its credentials, start detection and the attacker."""
-        from nhisim.sim.attacker import attacker_process, potential_scope
-        from nhisim.sim.detection import detection_process
-
         incident.rng_attacker = stream(self.seed, "attacker", incident.id)
         incident.rng_detection = stream(self.seed, "detection", incident.id)
         self.incidents.append(incident)
@@ -641,17 +606,17 @@ class Simulation:
         incident.minting.extend(minting)
         for cred in minting:
             self.acquire(incident, cred)
-        scope = potential_scope(self, incident)
-        self.log.add(self.env.now, "compromise", principal=incident.host or (stolen[0].subject if stolen else None),
-                     presenter=incident.presenter, actor=incident.actor, malicious=True, code=incident.kind,
-                     reason=self._compromise_sentence(incident, stolen), value=self.world.value(scope),
-                     incident=incident.id, scope=self.world.describe_scope(scope),
-                     until=incident.window_end if math.isfinite(incident.window_end) else None)
-        self.agenda.start(detection_process(self, incident))  # draws its baseline before the attacker acts
-        self.agenda.start(attacker_process(self, incident))
+        scope = attacker.potential_scope(self, incident)
+        self.log.compromise(self.env.now, principal=incident.host or (stolen[0].subject if stolen else None),
+                            presenter=incident.presenter, actor=incident.actor, kind=incident.kind,
+                            reason=self._compromise_sentence(incident, stolen), value=self.world.value(scope),
+                            incident=incident.id, scope=self.world.describe_scope(scope),
+                            until=incident.window_end if math.isfinite(incident.window_end) else None)
+        self.agenda.start(detection.detection_process(self, incident))  # draws its baseline before the attacker acts
+        self.agenda.start(attacker.attacker_process(self, incident))
 
     def _compromise_sentence(self, incident: Incident, stolen: list[Credential]) -> str:
-        if incident.kind in ("agent_hijack", "delegation_abuse"):
+        if incident.steers:
             return f"the attacker steers {incident.host}" + (f" and has {incident.deputy} act for it"
                                                               if incident.deputy else "")
         if not stolen:
@@ -675,27 +640,25 @@ class Simulation:
             scope = cred.scope | cred.mint_scope
             cap = incident.window_end if math.isfinite(incident.window_end) else None
             why = f"usable until {min(cred.unusable_at, incident.window_end):g} s unless revoked"
-        self.log.add(self.env.now, "acquire", principal=cred.subject, presenter=incident.presenter,
-                     actor=incident.actor, credential=cred.id, chain=cred.chain_text, malicious=True,
-                     code=cred.kind, reason=why, value=self.world.value(scope), until=cap, incident=incident.id,
-                     scope=self.world.describe_scope(scope))
+        self.log.acquire(self.env.now, principal=cred.subject, presenter=incident.presenter, actor=incident.actor,
+                         credential=cred.id, chain=cred.chain_text, kind=cred.kind, reason=why,
+                         value=self.world.value(scope), until=cap, incident=incident.id,
+                         scope=self.world.describe_scope(scope))
 
     def release(self, incident: Incident, reason: str) -> None:
         """The attacker loses control (hijack window over, or quarantine)."""
         if math.isfinite(incident.released_at):
             return
         incident.released_at = self.env.now
-        self.log.add(self.env.now, "release", presenter=incident.presenter, actor=incident.actor, malicious=True,
-                     reason=reason, incident=incident.id)
+        self.log.release(self.env.now, presenter=incident.presenter, actor=incident.actor, reason=reason,
+                         incident=incident.id)
 
     def raise_alert(self, agent: str | None, incident: Incident | None, why: str) -> None:
         """A denied or anomalous request raised an alert; it may speed detection."""
-        from nhisim.sim.detection import on_alert
-
         if agent is not None:
             self.note_alert(agent)
         if incident is not None:
-            on_alert(self, incident, why)
+            detection.on_alert(self, incident, why)
 
     def note_alert(self, agent: str) -> None:
         """Count an alert on ``agent`` for its risk posture; alerts older than the window are forgotten."""
@@ -706,6 +669,16 @@ class Simulation:
         yield RISK_WINDOW
         self.alerts[agent] -= 1
 
+    def is_retired(self, agent: str) -> bool:
+        return agent in self.retired
+
+    def quarantine(self, agent: str, at: float) -> None:
+        """``agent``'s identity is quarantined from ``at``: the enforcement point and the issuer refuse it."""
+        self.quarantined[agent] = at
+
+    def end_quarantine(self, agent: str) -> None:
+        self.quarantined.pop(agent, None)
+
     def retire(self, agent: str) -> None:
         """Offboard an agent: it stops working; its credentials are revoked only if the strategy says so."""
         self.retired.add(agent)
@@ -715,6 +688,6 @@ class Simulation:
                 if cred.subject == agent:
                     self.revoke(cred, f"{agent} offboarded")
                     revoked.append(cred.id)
-        self.log.add(self.env.now, "retire", principal=agent, code="revoked" if revoked else "orphaned",
-                     reason=f"{agent} retired; " + (f"revoked {', '.join(revoked)}" if revoked
+        self.log.retire(self.env.now, agent=agent, orphaned=not revoked,
+                        reason=f"{agent} retired; " + (f"revoked {', '.join(revoked)}" if revoked
                                                     else "its credentials stay valid (orphaned)"))

@@ -1,7 +1,8 @@
 """The event log: one row per request, decision and lifecycle event, stored by column.
 
-Rows are appended as tuples to a small buffer (one list append in the hot loop) and
-moved into per-column NumPy arrays every few thousand rows, so memory holds columns, not
+Every event kind has one builder method (:meth:`EventLog.request`, :meth:`EventLog.issue`,
+...) that names its fields; nothing else builds rows. Rows go to a small buffer (one list
+append in the hot loop) and are moved into per-column NumPy arrays every few thousand rows, so memory holds columns, not
 row objects. Arrays, unlike lists, are invisible to Python's cyclic garbage collector,
 which would otherwise walk every value of the log at each full collection (a third of
 a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on demand; the metrics read
@@ -10,8 +11,9 @@ a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on deman
 Columns
 -------
 t            simulated time, seconds
-event        request | issue | revoke | task_start | task_end | compromise | acquire |
-             detect | quarantine | alert | give_up | outage | retire | run_end
+event        request | issue | revoke | rotate | task_start | task_end | approval |
+             compromise | acquire | release | give_up | detect | quarantine | reinstate |
+             outage | retire | threat | run_end (one builder method each, below)
 principal    the identity the record names (credential subject, or current actor of a
              delegated token): what an auditor sees
 presenter    who actually presented the credential (an agent, or ``attacker:<threat>``)
@@ -68,14 +70,117 @@ class EventLog:
         self.meta: dict[str, Any] = dict(meta or {})
 
     def append(self, row: tuple) -> None:
-        """Add one full row (a tuple in :data:`COLUMNS` order)."""
+        """Add one full row (a tuple in :data:`COLUMNS` order); the builders below call it."""
         buffer = self._buffer
         buffer.append(row)
         if len(buffer) >= _FLUSH_EVERY:
             self._flush()
 
+    # ------------------------------------------------------------------ builders, one per event kind
+    # The frequent kinds (request, issue, revoke, task_start, task_end) build their tuple in
+    # place; the rare ones go through :meth:`add`.
+
+    def request(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
+                tool: str, action: str, resource: str, task: str | None, audit_task: str | None,
+                audit_human: str | None, malicious: bool, in_intent: bool | None, decision: str, code: str,
+                reason: str, value: float, records: float, wait: float, incident: str | None = None) -> None:
+        """A tool call decided by the enforcement point (benign or malicious)."""
+        self.append((t, "request", principal, presenter, actor, credential, chain, tool, action, resource, task,
+                     audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, None,
+                     wait, None, incident, None))
+
+    def issue(self, t: float, *, subject: str, actor: str, credential: str, chain: str, task: str | None,
+              audit_human: str | None, malicious: bool, kind: str, reason: str, value: float, until: float,
+              incident: str | None) -> None:
+        """A credential issued (``code`` is its kind, ``until`` its expiry)."""
+        self.append((t, "issue", subject, subject, actor, credential, chain, None, None, None, task, task,
+                     audit_human, malicious, None, "allow", kind, reason, value, None, until, None, None, incident,
+                     None))
+
+    def issue_refused(self, t: float, *, agent: str, presenter: str, actor: str, task: str | None, malicious: bool,
+                      code: str, reason: str, incident: str | None) -> None:
+        """The token issuer refused a request (``code`` says why)."""
+        self.add(t, "issue", principal=agent, presenter=presenter, actor=actor, task=task, malicious=malicious,
+                 decision="deny", code=code, reason=reason, incident=incident)
+
+    def revoke(self, t: float, *, subject: str, credential: str, chain: str, by_response: bool, reason: str,
+               effective_at: float, incident: str | None) -> None:
+        """A revocation made (``until``: when it is effective at every enforcement point)."""
+        self.append((t, "revoke", subject, None, None, credential, chain, None, None, None, None, None, None, False,
+                     None, "revoke", "response" if by_response else "lifecycle", reason, None, None, effective_at,
+                     None, None, incident, None))
+
+    def rotate(self, t: float, *, subject: str, credential: str, reason: str) -> None:
+        """A static key reached its rotation date (its successor's ``issue`` row follows)."""
+        self.add(t, "rotate", principal=subject, credential=credential, reason=reason)
+
+    def task_start(self, t: float, *, agent: str, chain: str, task: str, human: str | None, how: str) -> None:
+        """A task begins (``code``: arrival, delegated or exchanged)."""
+        self.append((t, "task_start", agent, agent, agent, None, chain, None, None, None, task, None, human, False,
+                     None, None, how, None, None, None, None, None, None, None, None))
+
+    def task_end(self, t: float, *, agent: str, task: str, human: str | None, ok: bool, root: bool, why: str,
+                 latency: float) -> None:
+        """A task ends, ``ok`` or ``failed`` (``code``: root or sub, ``reason``: why)."""
+        self.append((t, "task_end", agent, agent, agent, None, None, None, None, None, task, None, human, False,
+                     None, "ok" if ok else "failed", "root" if root else "sub", why, None, None, None, None,
+                     latency, None, None))
+
+    def approval(self, t: float, *, agent: str, task: str, approved: bool, wait: float, reason: str) -> None:
+        """A human reviewed a step that needs approval."""
+        self.add(t, "approval", principal=agent, presenter=agent, actor=agent, task=task,
+                 decision="allow" if approved else "deny", code="approved" if approved else "rejected", wait=wait,
+                 reason=reason)
+
+    def compromise(self, t: float, *, principal: str | None, presenter: str, actor: str, kind: str, reason: str,
+                   value: float, incident: str, scope: str, until: float | None) -> None:
+        """An attack starts (``value``: the potential blast radius at that moment)."""
+        self.add(t, "compromise", principal=principal, presenter=presenter, actor=actor, malicious=True, code=kind,
+                 reason=reason, value=value, incident=incident, scope=scope, until=until)
+
+    def acquire(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
+                kind: str, reason: str, value: float, until: float | None, incident: str, scope: str) -> None:
+        """The attacker now holds a credential (``scope``: what it reaches with it)."""
+        self.add(t, "acquire", principal=principal, presenter=presenter, actor=actor, credential=credential,
+                 chain=chain, malicious=True, code=kind, reason=reason, value=value, until=until, incident=incident,
+                 scope=scope)
+
+    def release(self, t: float, *, presenter: str, actor: str, reason: str, incident: str) -> None:
+        """The attacker loses control of what it steered (window over, or contained)."""
+        self.add(t, "release", presenter=presenter, actor=actor, malicious=True, reason=reason, incident=incident)
+
+    def give_up(self, t: float, *, presenter: str, actor: str, reason: str, incident: str) -> None:
+        """The attacker stops trying."""
+        self.add(t, "give_up", presenter=presenter, actor=actor, malicious=True, reason=reason, incident=incident)
+
+    def detect(self, t: float, *, presenter: str, actor: str, projected: bool, reason: str, incident: str,
+               response_at: float) -> None:
+        """An incident detected (``until``: when the response acts)."""
+        self.add(t, "detect", presenter=presenter, actor=actor, malicious=True,
+                 code="projected" if projected else "detected", reason=reason, incident=incident, until=response_at)
+
+    def quarantine(self, t: float, *, agent: str, reason: str, incident: str) -> None:
+        self.add(t, "quarantine", principal=agent, malicious=True, reason=reason, incident=incident)
+
+    def reinstate(self, t: float, *, agent: str, reason: str) -> None:
+        self.add(t, "reinstate", principal=agent, reason=reason)
+
+    def outage(self, t: float, *, starts: bool, reason: str, incident: str, until: float | None = None) -> None:
+        """The token issuer goes down (``starts``) or comes back."""
+        self.add(t, "outage", code="start" if starts else "end", reason=reason, incident=incident, until=until)
+
+    def retire(self, t: float, *, agent: str, orphaned: bool, reason: str) -> None:
+        self.add(t, "retire", principal=agent, code="orphaned" if orphaned else "revoked", reason=reason)
+
+    def threat(self, t: float, *, kind: str, incident: str, reason: str) -> None:
+        """A threat that acts through the workload (no compromise row of its own) announces itself."""
+        self.add(t, "threat", code=kind, incident=incident, reason=reason)
+
+    def run_end(self, t: float, *, reason: str) -> None:
+        self.add(t, "run_end", reason=reason)
+
     def add(self, t: float, event: str, **fields: Any) -> None:
-        """Add a row by keyword (for rare lifecycle events; the hot loop uses :meth:`append`)."""
+        """Add a row by column name (what the rare builders use)."""
         row = [None] * _WIDTH
         row[0] = t
         row[1] = event

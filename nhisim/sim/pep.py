@@ -20,23 +20,25 @@ from __future__ import annotations
 
 from nhisim.sim.compiled import CompiledTask, CompiledWorld
 from nhisim.sim.credentials import Credential
+from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported as pep.EXPIRED, ...
+    ALLOW,
+    ALLOW_INTENT,
+    EXPIRED,
+    INTENT_DEST,
+    INTENT_OP,
+    INTENT_SENS,
+    NO_INTENT,
+    QUARANTINED,
+    REVOKED,
+    REVOKED_RESPONSE,
+    RISK,
+    SCOPE,
+    SENDER,
+)
 from nhisim.strategies import Strategy
 
-ALLOW = ("allow", "allowed", "operation in the credential's scope")
-ALLOW_INTENT = ("allow", "allowed", "operation in scope and in the task's declared intent")
-EXPIRED = ("deny", "expired", "the credential has expired (or was rotated away)")
-REVOKED = ("deny", "revoked", "the credential was revoked and the revocation has reached the enforcement point")
-REVOKED_RESPONSE = ("deny", "revoked_response",
-                    "the credential was revoked by the incident response aimed at the attacker")
-QUARANTINED = ("deny", "quarantined", "the presenting agent is quarantined")
-SENDER = ("deny", "sender_constraint", "the credential is sender-constrained and the presenter is not its subject")
-SCOPE = ("deny", "scope", "the operation is outside the credential's scope")
-NO_INTENT = ("deny", "no_intent", "no human-originated task intent is bound to this request")
-INTENT_OP = "intent_operation", "the operation is not in the task's declared intent"
-INTENT_SENS = "intent_sensitivity", "the resource is more sensitive than the task's intent allows"
-INTENT_DEST = "intent_destination", "the destination is not one the task's intent allows"
-RISK = ("escalate", "risk", "the agent's risk posture is elevated: sensitive operations need a human's approval")
-
+__all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "NO_INTENT", "QUARANTINED",
+           "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER", "NativeEvaluator"]
 
 class NativeEvaluator:
     """The strategy's rules in plain Python (fast path)."""
@@ -111,17 +113,3 @@ class NativeEvaluator:
                 return RISK
         return ALLOW_INTENT
 
-
-def make_evaluator(engine: str, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
-                   alerts: dict[str, int], *, scenario=None, policies: list[str] | None = None):
-    """The decision engine behind the enforcement point: ``native`` (plain Python) or ``cedar``."""
-    if engine == "native":
-        return NativeEvaluator(strategy, world, quarantined, alerts)
-    if engine == "cedar":
-        from nhisim.sim.cedar import CedarEvaluator
-
-        return CedarEvaluator(strategy, world, quarantined, alerts, scenario=scenario, policies=policies or [])
-    from nhisim.errors import InputError, did_you_mean
-
-    raise InputError.single(f"unknown engine {engine!r}", location="--engine",
-                            suggestion=did_you_mean(engine, ["native", "cedar"], "engines"))

@@ -1,8 +1,10 @@
-"""Threat mechanisms, one file each (SPEC §4).
+"""Threat mechanisms, the engine side: one file per kind, discovered.
 
 A threat module defines ``KIND`` (the scenario's ``kind:``) and
-``install(sim, threat, threat_id)``, which schedules what the threat does. Adding a
-threat is adding a file here (and its model in ``nhisim.scenario.models``).
+``install(sim, threat, threat_id)``, which schedules what the threat does through the
+:class:`~nhisim.sim.surface.EngineSurface`. Adding a threat kind is adding a file here and
+its scenario model, a file of the same name in ``nhisim.scenario.threats``.
+:mod:`~nhisim.sim.threats.common` holds what several threats share.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from nhisim.sim.engine import Simulation
+    from nhisim.sim.surface import EngineSurface
 
 _REGISTRY: dict[str, ModuleType] | None = None
 
@@ -35,7 +37,8 @@ def threat_id(threat, index: int) -> str:
     return threat.id or f"{threat.kind}-{index}"
 
 
-def install_threats(sim: Simulation) -> None:
+def install_threats(sim: EngineSurface) -> None:
+    """Schedule every threat of the scenario, each by the module of its kind."""
     mechanisms = registry()
     for index, threat in enumerate(sim.scenario.threats):
         mechanisms[threat.kind].install(sim, threat, threat_id(threat, index))

@@ -8,24 +8,23 @@ cost of zero standing privileges.
 from __future__ import annotations
 
 from collections.abc import Generator
+from typing import Any
 
-from nhisim.sim.engine import Simulation
-from nhisim.sim.rng import stream
+from nhisim.sim.surface import EngineSurface
+from nhisim.sim.threats.common import draw_window
 
 KIND = "issuer_outage"
 
 
-def install(sim: Simulation, threat, threat_id: str) -> None:
-    rng = stream(sim.seed, "threat", threat_id)
-    start = threat.window.start.sample(rng)
-    duration = threat.window.duration.sample(rng)
-    sim.outages.append((start, start + duration))
+def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
+    start, duration = draw_window(sim, threat, threat_id)
+    sim.add_outage(start, start + duration)
     sim.env.process(_outage(sim, threat_id, start, duration))
 
 
-def _outage(sim: Simulation, threat_id: str, start: float, duration: float) -> Generator:
+def _outage(sim: EngineSurface, threat_id: str, start: float, duration: float) -> Generator:
     yield sim.env.timeout(start)
-    sim.log.add(sim.env.now, "outage", code="start", reason=f"the token issuer is down for {duration:g} s",
-                incident=threat_id, until=start + duration)
+    sim.log.outage(sim.env.now, starts=True, reason=f"the token issuer is down for {duration:g} s",
+                   incident=threat_id, until=start + duration)
     yield sim.env.timeout(duration)
-    sim.log.add(sim.env.now, "outage", code="end", reason="the token issuer is back", incident=threat_id)
+    sim.log.outage(sim.env.now, starts=False, reason="the token issuer is back", incident=threat_id)

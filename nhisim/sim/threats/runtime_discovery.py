@@ -9,12 +9,14 @@ made by the task process and logged as benign requests with ``in_intent = False`
 
 from __future__ import annotations
 
-from nhisim.sim.engine import Simulation
+from typing import Any
+
+from nhisim.sim.surface import EngineSurface
 
 KIND = "runtime_discovery"
 
 
-def install(sim: Simulation, threat, threat_id: str) -> None:
+def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
     agents = ", ".join(threat.agents) if threat.agents else "every agent"
-    sim.log.add(0.0, "threat", code=KIND, incident=threat_id,
-                reason=f"{agents} may try an out-of-intent operation in {threat.probability:.0%} of tasks")
+    sim.log.threat(0.0, kind=KIND, incident=threat_id,
+                   reason=f"{agents} may try an out-of-intent operation in {threat.probability:.0%} of tasks")

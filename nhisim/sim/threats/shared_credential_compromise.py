@@ -8,27 +8,20 @@ per-agent identities the same compromise yields only the holder's own credential
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from typing import Any
 
-from nhisim.sim.engine import Incident, Simulation
-from nhisim.sim.rng import stream
-from nhisim.sim.threats.leaks import leaked_credentials
+from nhisim.sim.credentials import Credential
+from nhisim.sim.surface import EngineSurface
+from nhisim.sim.threats.common import leak_at, leaked_credentials
 
 KIND = "shared_credential_compromise"
 
 
-def install(sim: Simulation, threat, threat_id: str) -> None:
-    rng = stream(sim.seed, "threat", threat_id)
-    at = threat.at.sample(rng)
-    delay = threat.attacker_delay.sample(rng)
-    sim.env.process(_compromise(sim, threat, threat_id, at, delay))
+def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
+    def what_leaks() -> tuple[list[Credential], list[Credential]]:
+        key = sim.current_key(threat.account)
+        if sim.strategy.identity == "shared" and key is not None:
+            return [key], []
+        return leaked_credentials(sim, threat.via, "access")
 
-
-def _compromise(sim: Simulation, threat, threat_id: str, at: float, delay: float) -> Generator:
-    yield sim.env.timeout(at)
-    if sim.strategy.identity == "shared" and threat.account in sim.keys:
-        stolen, minting = [sim.keys[threat.account]], []
-    else:
-        stolen, minting = leaked_credentials(sim, threat.via, "access")
-    incident = Incident(threat_id, KIND, sim.env.now, f"attacker:{threat_id}", start_delay=delay)
-    sim.open_incident(incident, stolen, minting)
+    leak_at(sim, threat, threat_id, KIND, what_leaks)

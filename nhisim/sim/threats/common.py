@@ -1,0 +1,74 @@
+"""What several threats share: their random stream, attack windows, and what a leak hands over.
+
+Not a threat itself (it defines no ``KIND``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from random import Random
+from typing import Any
+
+from nhisim.sim.credentials import Credential
+from nhisim.sim.rng import stream
+from nhisim.sim.state import Incident
+from nhisim.sim.surface import EngineSurface
+
+
+def threat_stream(sim: EngineSurface, threat_id: str) -> Random:
+    """The threat's own random stream: its times are the same under every strategy."""
+    return stream(sim.seed, "threat", threat_id)
+
+
+def draw_window(sim: EngineSurface, threat: Any, threat_id: str) -> tuple[float, float]:
+    """(start, duration) of a threat that acts over a window (hijack, deputy abuse, outage)."""
+    rng = threat_stream(sim, threat_id)
+    return threat.window.start.sample(rng), threat.window.duration.sample(rng)
+
+
+def leaked_credentials(sim: EngineSurface, principal: str, which: str = "access") -> tuple[list[Credential],
+                                                                                           list[Credential]]:
+    """(credentials used directly, minting credentials) that leak from ``principal``.
+
+    Static keys are both. Under JIT strategies, ``access`` is the principal's most
+    recent task token (possibly already dead), ``minting`` its workload identity
+    document. A shared account under per-agent identity has no key of its own: the
+    first holder's credential leaks instead.
+    """
+    world = sim.world
+    if principal in world.accounts:
+        account = world.accounts[principal]
+        key = sim.current_key(principal)
+        if sim.strategy.identity == "shared" and key is not None:
+            return [key], []
+        principal = account.holders[0]
+    if sim.strategy.credential == "static_key":
+        return sim.static_keys_of(principal), []
+    if which == "minting":
+        doc = sim.identity_of(principal)
+        return [], [doc] if doc is not None else []
+    token = sim.latest_token(principal)
+    return ([token] if token is not None else []), []
+
+
+def open_leak(sim: EngineSurface, threat_id: str, kind: str, attacker_delay: float,
+              leaked: tuple[list[Credential], list[Credential]]) -> Incident:
+    """An attacker now holds ``leaked`` (direct, minting) and starts using it after ``attacker_delay``."""
+    incident = Incident(threat_id, kind, sim.env.now, f"attacker:{threat_id}", start_delay=attacker_delay)
+    sim.open_incident(incident, *leaked)
+    return incident
+
+
+def leak_at(sim: EngineSurface, threat: Any, threat_id: str, kind: str,
+            what_leaks: Callable[[], tuple[list[Credential], list[Credential]]]) -> None:
+    """Schedule a leak at ``threat.at``: what ``what_leaks()`` returns then goes to an attacker
+    who starts using it after ``threat.attacker_delay`` (both drawn from the threat's stream)."""
+    rng = threat_stream(sim, threat_id)
+    at = threat.at.sample(rng)
+    delay = threat.attacker_delay.sample(rng)
+
+    def leak() -> Generator:
+        yield sim.env.timeout(at)
+        open_leak(sim, threat_id, kind, delay, what_leaks())
+
+    sim.env.process(leak())
