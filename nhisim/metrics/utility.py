@@ -19,9 +19,11 @@ def compute(log: RunLog) -> dict[str, float]:
     overreach = req["in_intent"][benign] == False  # noqa: E712  (None: a request outside any task)
     issues = log.of("issue")
     denied_issues = (~issues["malicious"] & (issues["decision"] == "deny")).sum()
-    quarantined = set(log.of("quarantine")["principal"])
+    # collateral is the innocent's failed work: not the quarantined (steered) agent's, nor the
+    # compromised holder's whose copy of the credential was stolen
+    at_fault = set(log.of("quarantine")["principal"]) | set(log.of("compromise")["principal"])
     collateral = sum(1 for code, presenter in zip(req["code"][benign], req["presenter"][benign], strict=True)
-                     if code == "revoked_response" and presenter not in quarantined)
+                     if code == "revoked_response" and presenter not in at_fault)
     ends = log.of("task_end")
     roots = ~ends["malicious"] & (ends["code"] == "root")
     ok = roots & (ends["decision"] == "ok")

@@ -16,6 +16,6 @@ def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | Non
     if isinstance(spec, dict):
         spec = StrategySpec.model_validate(spec)
     base = preset(spec.base)
-    overrides = {k: v for k, v in spec.model_dump(exclude={"base", "description"}).items()
-                 if k in Knobs.model_fields and v is not None}
+    # the validated values themselves: a dump would turn an infinite duration into the text "never"
+    overrides = {k: getattr(spec, k) for k in Knobs.model_fields if getattr(spec, k) is not None}
     return base.with_knobs(name=name or spec.base, description=spec.description or base.description, **overrides)

@@ -3,7 +3,9 @@
 Enumerate what the stolen or steered authority reaches; try the highest-value operation
 first (value = sensitivity weight × action damage), one attempt at a time at the
 scenario's rate; keep re-using what works (persistence, repeated exfiltration) and drop
-what was denied; give up after ``give_up_after`` denials in a row. Every attempt goes
+what was denied; give up after ``give_up_after`` denials in a row. After the incident
+response the attacker goes on while anything it holds still works (a revocation that
+has not propagated yet), and stops once nothing does. Every attempt goes
 through the same enforcement point as benign work and is logged with ``malicious``.
 
 A hijacked agent acts with its own live authority: it presents its own credentials,
@@ -85,6 +87,10 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
     targets: list[int] = []
     tried = 0  # targets[:tried] were all tried: an op once tried is never fresh again
     while incident.active:
+        if incident.responded and not _holds_anything_usable(sim, incident):
+            sim.release(incident, "the response's revocations are effective everywhere: nothing the attacker "
+                                  "holds works any more")
+            return
         if incident.follows_host:
             for cred in sim.usable_holdings(incident.host):
                 sim.acquire(incident, cred)
@@ -119,6 +125,17 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
                                 reason=f"gave up after {denials_in_a_row} denials in a row", incident=incident.id)
                 return
         yield rng.expovariate(playbook.rate) if playbook.rate > 0 else math.inf
+
+
+def _holds_anything_usable(sim: Simulation, incident: Incident) -> bool:
+    """Whether any credential the attacker holds still works now (or a steered agent can still mint)."""
+    now = sim.env.now
+    if any(cred.usable(now) and cred.bound_to(incident.presenter) for cred in incident.acquired.values()):
+        return True
+    if incident.can_mint_as:
+        doc = sim.identity_of(incident.can_mint_as)
+        return doc is not None and doc.usable(now)
+    return False
 
 
 def _choose(sim: Simulation, incident: Incident, op: int) -> Credential | None:

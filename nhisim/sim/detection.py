@@ -9,6 +9,11 @@ attacker holds, quarantines a steered agent, and re-provisions legitimate holder
 per-agent key is rotated in place at once; a shared key reaches its other holders only
 after a redeploy delay, and their work fails meanwhile (collateral).
 
+A response does not stop the attacker by itself: a revocation bites only once it has
+propagated (a cache TTL, or the token's expiry), and until then a stolen credential
+still works, so the attacker goes on trying. Only a quarantined steered agent is taken
+from the attacker at once.
+
 Times beyond the horizon are projected from the same draws, so an exposure window that
 outlives the simulated day is still measured, not cut off.
 """
@@ -95,7 +100,8 @@ def respond(sim: Simulation, incident: Incident, at: float | None = None) -> Non
     for cred in live:
         sim.revoke(cred, reason, by_response=True, incident=incident.id, at=now)
     steered = [a for a in (incident.host, incident.deputy if incident.steers else None) if a]
-    if incident.steers and sim.scenario.detection.quarantine_hijacked:
+    quarantines = incident.steers and sim.scenario.detection.quarantine_hijacked
+    if quarantines:
         host = incident.host
         sim.quarantine(host, now)
         sim.log.quarantine(now, agent=host, reason=f"{host} quarantined ({reason})", incident=incident.id)
@@ -104,7 +110,8 @@ def respond(sim: Simulation, incident: Incident, at: float | None = None) -> Non
                 sim.revoke(cred, f"{host} quarantined", by_response=True, incident=incident.id)
             sim.env.process(_reinstate(sim, host, sim.scenario.detection.quarantine_duration))
     if at is None:
-        sim.release(incident, f"contained: {reason}")
+        if quarantines:
+            sim.release(incident, f"contained: {reason}")
         _reprovision(sim, incident, live, excluded=set(steered))
 
 

@@ -200,7 +200,7 @@ class Simulation:
             lifetime = rotation
         else:  # keys in service have random ages, so rotations fall anywhere in the period
             lifetime = rotation - stream(self.seed, "key-age", subject).uniform(0, rotation)
-        cred = self.new_credential(kind, subject, holders, scope, lifetime, binding="bearer",
+        cred = self.new_credential(kind, subject, holders, scope, lifetime,
                                    reason=f"{kind.replace('_', ' ')} of {subject}, held by {', '.join(sorted(holders))}")
         self.keys[subject] = cred
         self._static_cache.clear()
@@ -281,7 +281,7 @@ class Simulation:
             refusal = None
             if not self.issuer_up(now):
                 refusal = ("issuer_down", "the token issuer is unavailable")
-            elif agent in self.retired:
+            elif agent in self.retired and s.offboarding_revokes:  # else its grants are orphaned, still valid
                 refusal = ("retired", f"{agent} has been offboarded")
             elif agent in self.quarantined and now >= self.quarantined[agent]:
                 refusal = ("quarantined", f"{agent} is quarantined")
@@ -607,22 +607,29 @@ class Simulation:
         for cred in minting:
             self.acquire(incident, cred)
         scope = attacker.potential_scope(self, incident)
-        self.log.compromise(self.env.now, principal=incident.host or (stolen[0].subject if stolen else None),
-                            presenter=incident.presenter, actor=incident.actor, kind=incident.kind,
-                            reason=self._compromise_sentence(incident, stolen), value=self.world.value(scope),
+        handed = [*stolen, *(c for c in minting if c not in stolen)]
+        principal = incident.host or incident.holder or (handed[0].subject if handed else None)
+        self.log.compromise(self.env.now, principal=principal, presenter=incident.presenter, actor=incident.actor,
+                            credential="|".join(c.id for c in handed) or None, kind=incident.kind,
+                            reason=self._compromise_sentence(incident, handed), value=self.world.value(scope),
                             incident=incident.id, scope=self.world.describe_scope(scope),
                             until=incident.window_end if math.isfinite(incident.window_end) else None)
         self.agenda.start(detection.detection_process(self, incident))  # draws its baseline before the attacker acts
         self.agenda.start(attacker.attacker_process(self, incident))
 
-    def _compromise_sentence(self, incident: Incident, stolen: list[Credential]) -> str:
+    def _compromise_sentence(self, incident: Incident, handed: list[Credential]) -> str:
         if incident.steers:
             return f"the attacker steers {incident.host}" + (f" and has {incident.deputy} act for it"
                                                               if incident.deputy else "")
-        if not stolen:
-            return "the leak exposed no live credential"
-        return "the attacker obtained " + ", ".join(f"{c.id} ({c.kind.replace('_', ' ')} of {c.subject})"
-                                                    for c in stolen)
+        if not handed:
+            return "the leak exposed no credential"
+        now = self.env.now
+        parts = []
+        for c in handed:
+            what = f"{c.id} ({c.kind.replace('_', ' ')} of {c.subject}"
+            what += ", which mints tokens)" if c in incident.minting else ")"
+            parts.append(what if c.usable(now) else what + " already unusable")
+        return "the attacker obtained " + ", ".join(parts)
 
     def acquire(self, incident: Incident, cred: Credential) -> None:
         """The attacker now holds ``cred``; log what it reaches with it."""

@@ -132,11 +132,12 @@ class EventLog:
                  decision="allow" if approved else "deny", code="approved" if approved else "rejected", wait=wait,
                  reason=reason)
 
-    def compromise(self, t: float, *, principal: str | None, presenter: str, actor: str, kind: str, reason: str,
-                   value: float, incident: str, scope: str, until: float | None) -> None:
-        """An attack starts (``value``: the potential blast radius at that moment)."""
-        self.add(t, "compromise", principal=principal, presenter=presenter, actor=actor, malicious=True, code=kind,
-                 reason=reason, value=value, incident=incident, scope=scope, until=until)
+    def compromise(self, t: float, *, principal: str | None, presenter: str, actor: str, credential: str | None,
+                   kind: str, reason: str, value: float, incident: str, scope: str, until: float | None) -> None:
+        """An attack starts: ``principal`` is who was compromised, ``credential`` what was handed over
+        (ids joined by ``|``), ``value`` the potential blast radius at that moment."""
+        self.add(t, "compromise", principal=principal, presenter=presenter, actor=actor, credential=credential,
+                 malicious=True, code=kind, reason=reason, value=value, incident=incident, scope=scope, until=until)
 
     def acquire(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
                 kind: str, reason: str, value: float, until: float | None, incident: str, scope: str) -> None:

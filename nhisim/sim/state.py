@@ -63,14 +63,16 @@ class Incident:
     ``presenter`` is who presents the attacker's requests: ``attacker:<id>`` for stolen
     credentials, or the steered agent itself. ``steers`` marks an attack that steers an
     agent (a hijack, a confused deputy) rather than holding stolen credentials: the
-    response quarantines that agent. ``follows_host`` makes the attacker pick up, before
+    response quarantines that agent. ``holder`` is the agent whose copy of a credential
+    was stolen (the compromised holder of a shared key), when there is one: its own
+    failed work after the response is not collateral damage. ``follows_host`` makes the attacker pick up, before
     each attempt, whatever the steered agent holds at that moment.
     """
 
     def __init__(self, id: str, kind: str, start: float, presenter: str, *, host: str | None = None,
                  deputy: str | None = None, window_end: float = INF, can_mint_as: str | None = None,
                  targets_from_host: bool = False, sub_task: str | None = None, start_delay: float = 0.0,
-                 steers: bool = False, follows_host: bool = False) -> None:
+                 steers: bool = False, follows_host: bool = False, holder: str | None = None) -> None:
         self.id = id
         self.kind = kind
         self.start = start
@@ -83,6 +85,7 @@ class Incident:
         self.start_delay = start_delay
         self.steers = steers
         self.follows_host = follows_host
+        self.holder = holder
         self.response_at = INF
         self.can_mint_as = can_mint_as
         self.targets_from_host = targets_from_host

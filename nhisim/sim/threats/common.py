@@ -30,10 +30,11 @@ def leaked_credentials(sim: EngineSurface, principal: str, which: str = "access"
                                                                                            list[Credential]]:
     """(credentials used directly, minting credentials) that leak from ``principal``.
 
-    Static keys are both. Under JIT strategies, ``access`` is the principal's most
-    recent task token (possibly already dead), ``minting`` its workload identity
-    document. A shared account under per-agent identity has no key of its own: the
-    first holder's credential leaks instead.
+    Static keys are both. Under JIT strategies, ``access`` is every token the principal
+    holds at that moment (its own, exchanged for it, or passed through to it by a
+    delegator), else its most recent token (already dead); ``minting`` is its workload
+    identity document. A shared account under per-agent identity has no key of its own:
+    the first holder's credential leaks instead.
     """
     world = sim.world
     if principal in world.accounts:
@@ -47,20 +48,27 @@ def leaked_credentials(sim: EngineSurface, principal: str, which: str = "access"
     if which == "minting":
         doc = sim.identity_of(principal)
         return [], [doc] if doc is not None else []
+    held = [c for c in sim.usable_holdings(principal) if not c.mint_scope and c.kind != "workload_identity"]
+    if held:
+        return held, []
     token = sim.latest_token(principal)
     return ([token] if token is not None else []), []
 
 
 def open_leak(sim: EngineSurface, threat_id: str, kind: str, attacker_delay: float,
-              leaked: tuple[list[Credential], list[Credential]]) -> Incident:
-    """An attacker now holds ``leaked`` (direct, minting) and starts using it after ``attacker_delay``."""
-    incident = Incident(threat_id, kind, sim.env.now, f"attacker:{threat_id}", start_delay=attacker_delay)
+              leaked: tuple[list[Credential], list[Credential]], holder: str | None) -> Incident:
+    """An attacker now holds ``leaked`` (direct, minting) and starts using it after ``attacker_delay``.
+
+    ``holder`` is the agent whose copy leaked (None when the leak is of no agent's copy).
+    """
+    incident = Incident(threat_id, kind, sim.env.now, f"attacker:{threat_id}", start_delay=attacker_delay,
+                        holder=holder)
     sim.open_incident(incident, *leaked)
     return incident
 
 
 def leak_at(sim: EngineSurface, threat: Any, threat_id: str, kind: str,
-            what_leaks: Callable[[], tuple[list[Credential], list[Credential]]]) -> None:
+            what_leaks: Callable[[], tuple[list[Credential], list[Credential]]], holder: str | None) -> None:
     """Schedule a leak at ``threat.at``: what ``what_leaks()`` returns then goes to an attacker
     who starts using it after ``threat.attacker_delay`` (both drawn from the threat's stream)."""
     rng = threat_stream(sim, threat_id)
@@ -69,6 +77,6 @@ def leak_at(sim: EngineSurface, threat: Any, threat_id: str, kind: str,
 
     def leak() -> Generator:
         yield sim.env.timeout(at)
-        open_leak(sim, threat_id, kind, delay, what_leaks())
+        open_leak(sim, threat_id, kind, delay, what_leaks(), holder)
 
     sim.env.process(leak())

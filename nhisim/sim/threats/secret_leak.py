@@ -18,4 +18,6 @@ KIND = "secret_leak"
 
 
 def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
-    leak_at(sim, threat, threat_id, KIND, lambda: leaked_credentials(sim, threat.principal, threat.credential))
+    holder = threat.principal if threat.principal in sim.world.agents else None
+    leak_at(sim, threat, threat_id, KIND, lambda: leaked_credentials(sim, threat.principal, threat.credential),
+            holder)

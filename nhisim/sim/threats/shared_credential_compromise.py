@@ -24,4 +24,4 @@ def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
             return [key], []
         return leaked_credentials(sim, threat.via, "access")
 
-    leak_at(sim, threat, threat_id, KIND, what_leaks)
+    leak_at(sim, threat, threat_id, KIND, what_leaks, holder=threat.via)
