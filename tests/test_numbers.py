@@ -228,3 +228,25 @@ def test_a_stolen_minting_credential_is_named_in_the_compromise():
     assert row.principal == "bot" and row.credential == doc
     assert doc in row.reason and "mints tokens" in row.reason
     assert metrics["malicious_allowed"] > 0
+
+
+# --------------------------------------------------------------------------- 7. censoring at the horizon
+
+
+def test_time_to_contain_is_projected_like_the_exposure_window():
+    # No detection: the key works until its rotation, long after the 4 h horizon. Both times are
+    # projected past the horizon the same way: the attacker goes on re-using what works until then.
+    scenario = build(support_estate(threats=[leak()], detection=NO_DETECTION, run={"horizon": "4h"}))
+    events, metrics = run(scenario, "rbac")
+    compromise = events[events.event == "compromise"].t.iloc[0]
+    key = events[events.event == "acquire"].credential.iloc[0]
+    rotation = events[(events.event == "issue") & (events.credential == key)]["until"].iloc[0]
+    assert rotation > 4 * 3600
+    assert metrics["exposure_window_s"] == pytest.approx(rotation - compromise)
+    assert metrics["time_to_contain_s"] == metrics["exposure_window_s"]
+
+
+def test_an_attacker_that_stopped_before_the_horizon_is_not_projected():
+    # detected and cut within the horizon: the last success is the one observed
+    _, metrics = run(cached_rbac_estate(), "rbac_cached")
+    assert metrics["time_to_contain_s"] < metrics["exposure_window_s"] < 3 * 3600

@@ -4,6 +4,12 @@ Per incident: the exposure window runs from the compromise to the moment every
 credential the attacker holds is unusable (expired, or revoked and propagated; for a
 steered agent, the end of the steering). A run with several incidents reports the
 longest window and detection, the mean of the others' times.
+
+Times past the horizon are projected the same way for every metric. Detection and the
+response are projected from the run's own draws, so the exposure window is measured
+even when it outlives the simulated time; time to contain is then projected too: an
+attacker still at work at the horizon with access that outlives it goes on re-using
+what works, so its last success is taken as the end of its exposure.
 """
 
 from __future__ import annotations
@@ -44,7 +50,12 @@ def compute(log: RunLog) -> dict[str, float]:
         detect.append(incident.detected - incident.start)
         if math.isfinite(incident.detected):
             revoke.append(max(0.0, end - incident.detected))
-        contain.append(0.0 if math.isnan(incident.last_success) else incident.last_success - incident.start)
+        if math.isnan(incident.last_success):
+            contain.append(0.0)
+        elif not math.isfinite(incident.stopped) and end > log.horizon:  # censored at the horizon: project it
+            contain.append(end - incident.start)
+        else:
+            contain.append(incident.last_success - incident.start)
     return {
         "exposure_window_s": max(windows),
         "time_weighted_exposure": sum(weighted),

@@ -37,6 +37,7 @@ class IncidentView:
     scope: dict[str, float] = field(default_factory=dict)
     detected: float = math.inf
     last_success: float = math.nan
+    stopped: float = math.inf  # when the attacker gave up or lost control (inf: still at work at the horizon)
     holdings: list[Holding] = field(default_factory=list)
 
     @property
@@ -55,8 +56,8 @@ def parse_scope(text: object) -> dict[str, float]:
     return out
 
 
-KINDS = ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "run_end", "task_end",
-         "approval", "quarantine")
+KINDS = ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "give_up", "run_end",
+         "task_end", "approval", "quarantine")
 
 
 class Rows:
@@ -194,6 +195,12 @@ class RunLog:
             if view.kind in STEERING and incident in release:
                 end = min(end, release[incident])
             view.holdings.append(Holding(credential, t, max(end, t), parse_scope(scope)))
+        stops = first_per_incident(self.of("give_up"))
+        for incident, t in release.items():
+            stops[incident] = min(t, stops.get(incident, t))
+        for incident, t in stops.items():
+            if incident in out:
+                out[incident].stopped = t
         for incident, t in first_per_incident(self.of("detect")).items():
             if incident in out:
                 out[incident].detected = t
