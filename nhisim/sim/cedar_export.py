@@ -1,6 +1,6 @@
 """A strategy and a scenario as Cedar: schema, entities and policies (pure text, no engine).
 
-The enforcement point's question, in Cedar terms (SPEC §3):
+The enforcement point's question (may this presenter do this operation now?), in Cedar terms:
 
 - **principal**: who presents the request: ``Agent::"<id>"`` for an agent of the estate,
   ``External::"<id>"`` for anyone else (an attacker with a stolen key, say);
@@ -24,7 +24,8 @@ context (like the claims of a token), not in the entity store.
 
 Policies. :func:`strategy_policies` writes the native evaluator's checks
 (:mod:`nhisim.sim.pep`) as one ``permit`` and a list of ``forbid`` policies, each
-annotated with the ``@code`` and ``@reason`` the enforcement point records. Cedar
+annotated with the ``@code`` and ``@reason`` of the decision vocabulary
+(:mod:`nhisim.sim.decisions`) that the enforcement point records. Cedar
 denies when any ``forbid`` applies; nhisim reports the *first* applicable ``forbid``
 in file order (the order of the native checks), and ``@effect("escalate")`` on a forbid
 means "send it to a human approver" instead of "deny" (Cedar itself only has allow and
