@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 
 import pytest
-from engine_fixtures import build, shared_estate, support_estate
+from engine_fixtures import build, chain_estate, shared_estate, support_estate
 
 from nhisim.metrics import compute_metrics
+from nhisim.scenario.loader import load_scenario
 from nhisim.sim.engine import Simulation
+from nhisim.sim.threats import threat_id
+from nhisim.strategies import preset
+from nhisim.world.analysis import blast_radius, threat_potential
 
 FAST_DETECTION = {  # detected exactly 1 h after the compromise, revoked 5 s later; alerts never detect
     "monitoring": "advanced",
@@ -250,3 +255,45 @@ def test_an_attacker_that_stopped_before_the_horizon_is_not_projected():
     # detected and cut within the horizon: the last success is the one observed
     _, metrics = run(cached_rbac_estate(), "rbac_cached")
     assert metrics["time_to_contain_s"] < metrics["exposure_window_s"] < 3 * 3600
+
+
+# --------------------------------------------------------------------------- 9. static analysis under the strategy
+
+PACK = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
+LEAKS = ("secret_leak", "shared_credential_compromise", "improper_offboarding")
+
+
+@pytest.mark.parametrize("path", PACK, ids=[p.stem for p in PACK])
+def test_static_potential_blast_radius_agrees_with_the_simulation(path):
+    scenario = load_scenario(path)
+    threats = {threat_id(t, i): t for i, t in enumerate(scenario.threats)}
+    compared = 0
+    for name in scenario.strategies:
+        strategy = Simulation(scenario, name).strategy
+        static = {i: threat_potential(scenario, t, name) for i, t in threats.items()}
+        for seed in range(3):
+            events = Simulation(scenario, name, seed=seed).run().to_frame()
+            for row in events[events.event == "compromise"].itertuples():
+                bound = static[row.incident]
+                assert row.value <= bound + 1e-9, (name, seed, row.incident, row.value, bound)
+                if strategy.credential == "static_key" and threats[row.incident].kind in LEAKS:
+                    assert row.value == pytest.approx(bound), (name, seed, row.incident)  # a standing key: exact
+                compared += 1
+    assert compared > 0 or not any(t.kind in LEAKS + ("agent_hijack", "delegation_abuse")
+                                   for t in scenario.threats)
+
+
+def test_analysis_follows_the_strategy_in_force():
+    shared = build(shared_estate())
+    # under a shared identity agent0 holds the account's key, which carries every holder's roles;
+    # under per-agent identities it has its own key only
+    assert blast_radius(shared, "agent0", max_paths=0, strategy="shared_account").value == \
+        3 * blast_radius(shared, "agent0", max_paths=0, strategy="rbac").value
+    assert blast_radius(shared, "agent0", max_paths=0, strategy="rbac").value == \
+        blast_radius(shared, "key:agent0", max_paths=0, strategy="rbac").value
+    chain = build(chain_estate(3))
+    passing = blast_radius(chain, "a0", max_paths=0, strategy="zsp").value
+    exchanging = blast_radius(chain, "a0", max_paths=0, strategy=preset("zsp").with_knobs(
+        delegation="token_exchange")).value
+    own = blast_radius(chain, "a0", max_paths=0, strategy="rbac").own_value
+    assert passing == 4 * exchanging and exchanging == own  # pass-through reaches a1..a3's databases too

@@ -36,6 +36,8 @@ import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
 from nhisim.scenario.models import Scenario
+from nhisim.scenario.strategy import resolve_strategy
+from nhisim.strategies import Strategy
 from nhisim.world.graph import PRINCIPAL_TYPES, build_graph, node_id, nodes_of_type, split_node_id
 
 __all__ = [
@@ -241,10 +243,21 @@ class Exposure:
 # --------------------------------------------------------------------------- reach index
 
 
-def _graph_of(world: Scenario | nx.MultiDiGraph) -> nx.MultiDiGraph:
+def strategy_of(scenario: Scenario, strategy: str | Strategy | None) -> Strategy | None:
+    """``strategy`` as a :class:`Strategy`: a name from the scenario's strategies, a preset, or one already."""
+    if strategy is None or isinstance(strategy, Strategy):
+        return strategy
+    if strategy in scenario.strategies:
+        return resolve_strategy(scenario.strategies[strategy], name=strategy)
+    return resolve_strategy(strategy)
+
+
+def _graph_of(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy | None = None) -> nx.MultiDiGraph:
     if isinstance(world, Scenario):
-        return build_graph(world)
+        return build_graph(world, strategy=strategy_of(world, strategy))
     if isinstance(world, nx.MultiDiGraph):
+        if strategy is not None:
+            raise TypeError("give a Scenario, not a graph, to analyse it under a strategy")
         return world
     raise TypeError(f"expected a Scenario or a world graph (networkx.MultiDiGraph), got {type(world).__name__}")
 
@@ -319,7 +332,7 @@ class _Reach:
                 if t in ("role", "credential"):
                     yield v, k, d, self.SCOPE
             elif et == "has_role":
-                if t in ("agent", "shared_account"):
+                if t in ("agent", "shared_account") and d.get("usable", True):
                     yield v, k, d, self.SCOPE
             elif et == "acts_for":
                 if t == "credential" and d.get("inherits_scope"):
@@ -327,7 +340,7 @@ class _Reach:
             elif t == "agent" and mode == self.FULL:
                 if et == "holds" and not d.get("implied"):
                     yield v, k, d, self.SCOPE
-                elif et == "may_delegate_to" and self.types.get(v) == "agent":
+                elif et == "may_delegate_to" and self.types.get(v) == "agent" and d.get("passes_authority", True):
                     yield v, k, d, self.FULL
 
     def start(self, node: str) -> State:
@@ -369,7 +382,8 @@ class _Reach:
         dg = nx.DiGraph()
         dg.add_nodes_from(agents)
         dg.add_edges_from((a, b) for a in list(dg) for b, _, d in self._out(a)
-                          if d.get("type") == "may_delegate_to" and self.types.get(b) == "agent")
+                          if d.get("type") == "may_delegate_to" and self.types.get(b) == "agent"
+                          and d.get("passes_authority", True))
         return dg
 
     def compute_full(self, agents: Iterable[str]) -> None:
@@ -647,16 +661,17 @@ SEARCH_LIMIT = 200_000
 
 
 def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50,
-                 search_limit: int = SEARCH_LIMIT) -> BlastRadius:
+                 search_limit: int = SEARCH_LIMIT, strategy: str | Strategy | None = None) -> BlastRadius:
     """What ``principal`` (agent, shared account or credential; bare id or node id) can reach.
 
     Returns the total value over distinct (action, resource) operations, each operation
     with its escalation paths, shortest first: all of them, or the ``max_paths`` shortest
     (``truncated`` set); ``max_paths=0`` skips paths (fast). ``search_limit`` bounds the
     path search on huge cyclic estates (operations it could not finish are flagged
-    ``truncated`` and keep one shortest path).
+    ``truncated`` and keep one shortest path). ``strategy`` (a name or a
+    :class:`~nhisim.strategies.Strategy`) analyses the estate as that strategy runs it.
     """
-    g = _graph_of(world)
+    g = _graph_of(world, strategy)
     node = resolve(g, principal)
     idx = _Reach(g)
     bits = idx.principal_bits(node)
@@ -666,23 +681,24 @@ def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: i
 
 
 def escalation_paths(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50,
-                     search_limit: int = SEARCH_LIMIT) -> list[Path]:
+                     search_limit: int = SEARCH_LIMIT, strategy: str | Strategy | None = None) -> list[Path]:
     """Paths to operations beyond the principal's own roles (through shared accounts, credentials, delegation).
 
     Highest-value operation first, then shortest path first.
     """
-    radius = blast_radius(world, principal, max_paths=max_paths, search_limit=search_limit)
+    radius = blast_radius(world, principal, max_paths=max_paths, search_limit=search_limit, strategy=strategy)
     return [p for op in radius.operations if not op.own for p in op.paths]
 
 
 def exposure(world: Scenario | nx.MultiDiGraph, resource: str, max_paths: int = 50,
-             types: Iterable[str] = PRINCIPAL_TYPES, search_limit: int = SEARCH_LIMIT) -> Exposure:
+             types: Iterable[str] = PRINCIPAL_TYPES, search_limit: int = SEARCH_LIMIT,
+             strategy: str | Strategy | None = None) -> Exposure:
     """Which principals (agents, shared accounts, credentials) can reach ``resource``, and how.
 
     ``types`` narrows the principals listed; ``max_paths`` and ``search_limit`` are per
-    principal, as in :func:`blast_radius`.
+    principal, as in :func:`blast_radius`; so is ``strategy``.
     """
-    g = _graph_of(world)
+    g = _graph_of(world, strategy)
     node = resolve(g, resource, types=("resource",), what="resource")
     idx = _Reach(g)
     mask = sum(1 << i for (_, res), i in idx.bit.items() if res == node)
@@ -700,14 +716,15 @@ def exposure(world: Scenario | nx.MultiDiGraph, resource: str, max_paths: int = 
     return Exposure(resource=_label(node), node=node, principals=principals)
 
 
-def all_blast_radii(world: Scenario | nx.MultiDiGraph) -> pd.DataFrame:
+def all_blast_radii(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy | None = None) -> pd.DataFrame:
     """Blast radius of every agent in one pass: columns ``agent``, ``blast_radius``, ``operations``,
     ``own_blast_radius``, ``escalation``; highest blast radius first.
 
     Reach is propagated over the condensed delegation graph with integer bitsets, so an
     estate of 10,000 agents takes seconds. No paths are computed (see :func:`blast_radius`).
+    ``strategy`` analyses the estate as that strategy runs it.
     """
-    g = _graph_of(world)
+    g = _graph_of(world, strategy)
     idx = _Reach(g)
     agents = nodes_of_type(g, "agent")
     idx.compute_full(agents)
@@ -724,3 +741,90 @@ def all_blast_radii(world: Scenario | nx.MultiDiGraph) -> pd.DataFrame:
     })
     frame["escalation"] = frame["blast_radius"] - frame["own_blast_radius"]
     return frame.sort_values(["blast_radius", "agent"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- threats
+
+
+STEERING = ("agent_hijack", "delegation_abuse")
+
+
+def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) -> float | None:
+    """Static potential blast radius of one threat of ``scenario`` under ``strategy``.
+
+    What the attacker could reach at the compromise, from the graph, if what it takes is
+    live at that moment: a leaked static key's scope (with its shared accounts' keys
+    under a shared identity), or what the leaking agent's identity can mint (a JIT token
+    of its roles, or of roles ∩ its tasks' intents); a sender-constrained credential is
+    worth nothing to a thief, nor is anything after an offboarding that revokes. A
+    steered agent reaches what it holds and can mint, plus, for a confused deputy, the
+    deputy's roles under pass-through delegation, or only the sub-task's intent under
+    token exchange. Under pass-through delegation a delegate may also hold what its
+    delegators pass it. ``None`` for threats that compromise nothing (overreach, outage).
+
+    The simulated ``potential_blast_radius`` (the compromise's value in the event log) is
+    never above this, and equal to it when the leaked credential is a standing one.
+    """
+    s = strategy_of(scenario, strategy)
+    kind = threat.kind
+    if kind not in ("secret_leak", "shared_credential_compromise", "improper_offboarding") + STEERING:
+        return None
+    idx = _Reach(build_graph(scenario, strategy=s))
+    ix = scenario.index()
+    static = s.credential == "static_key"
+
+    def ops_named(grants: Iterable[Any]) -> int:
+        pairs = {(g.action, g.resource) for g in grants}
+        return sum(1 << i for (action, res), i in idx.bit.items() if (action, split_node_id(res)[1]) in pairs)
+
+    def standing(agent: str) -> int:
+        """What the agent's standing (static) or minting (JIT identity) credential reaches."""
+        if static:
+            bits = idx.scope(node_id("credential", f"key:{agent}"))
+            if s.identity == "shared":
+                for sa in scenario.shared_accounts:
+                    if agent in sa.holders:
+                        bits |= idx.scope(node_id("shared_account", sa.id))
+            return bits
+        return idx.base(node_id("agent", agent))
+
+    def passed_to(agent: str) -> int:
+        """What the agent's delegators, transitively, may hand it while it works for them."""
+        upstream = nx.ancestors(nx.DiGraph([(a.id, d) for a in scenario.agents for d in a.may_delegate_to]), agent) \
+            if any(agent in a.may_delegate_to for a in scenario.agents) else set()
+        bits = 0
+        for other in upstream:
+            bits |= standing(other)
+        if s.delegation == "token_exchange":  # an exchanged token is narrowed to the sub-task's intent
+            bits &= ops_named(g for t in ix.agents[agent].tasks for g in ix.tasks[t].intent.operations)
+        return bits
+
+    thief_can_present = s.binding != "sender_constrained"
+    if kind == "secret_leak":
+        principal = threat.principal
+        if principal in ix.shared_accounts:
+            if s.identity == "shared" and static:
+                return idx.value(idx.scope(node_id("shared_account", principal))) if thief_can_present else 0.0
+            principal = ix.shared_accounts[principal].holders[0]
+        if not thief_can_present:
+            return 0.0
+        if threat.credential == "minting" and not static:
+            # an identity document mints role-scoped tokens; an intent-scoped one mints nothing without a task
+            return idx.value(idx.scope(node_id("agent", principal))) if s.jit_scope == "role" else 0.0
+        return idx.value(standing(principal) | (0 if static else passed_to(principal)))
+    if kind == "shared_credential_compromise":
+        if not thief_can_present:
+            return 0.0
+        if s.identity == "shared" and static:
+            return idx.value(idx.scope(node_id("shared_account", threat.account)))
+        return idx.value(standing(threat.via) | (0 if static else passed_to(threat.via)))
+    if kind == "improper_offboarding":
+        return 0.0 if s.offboarding_revokes or not thief_can_present else idx.value(standing(threat.agent))
+    # a steered agent presents what it holds itself: bindings do not stop it
+    bits = standing(threat.agent) | passed_to(threat.agent)
+    if kind == "delegation_abuse":
+        if s.delegation == "pass_through":
+            bits |= idx.scope(node_id("agent", threat.deputy))
+        else:
+            bits &= ops_named(ix.tasks[threat.task].intent.operations)
+    return idx.value(bits)

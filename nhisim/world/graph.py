@@ -40,6 +40,20 @@ roles, of the shared accounts and credentials it holds, and everything its deleg
 reach, transitively. A shared account reaches its roles' grants. A credential reaches its
 scope. Acting as an agent through its credential gives its roles, not its delegates nor
 the keys it holds.
+
+A strategy (``build_graph(scenario, strategy=...)``) draws the estate as that strategy
+runs it; edges it makes useless stay in the graph, marked, with a reason that says why:
+
+- shared accounts are held only under a shared identity, whose key then carries the
+  union of its holders' roles (extra ``has_role`` edges from the account);
+- standing credentials are static keys under ``credential: static_key``; under JIT each
+  agent has a workload identity document instead (``credential:identity:<agent>``), which
+  mints tokens of its roles (``jit_scope: role``) or only of what its tasks' intents name
+  (``jit_scope: intent``: the agent's ``has_role`` edges carry ``usable=False`` and the
+  document is scoped to roles ∩ intents);
+- under token exchange a ``may_delegate_to`` edge carries ``passes_authority=False``: the
+  delegate gets at most the delegator's scope, so delegating reaches nothing more;
+- every credential node records the strategy's ``binding``.
 """
 
 from __future__ import annotations
@@ -52,6 +66,7 @@ import networkx as nx
 
 from nhisim.errors import InputError, Problem, did_you_mean
 from nhisim.scenario.models import Scenario
+from nhisim.strategies import Strategy
 
 NODE_TYPES = ("human", "agent", "shared_account", "tool", "resource", "role", "credential")
 EDGE_TYPES = ("owns", "has_role", "holds", "grants", "exposes", "may_delegate_to", "acts_for")
@@ -115,9 +130,35 @@ def _grant_key(grant: Any) -> tuple[str, str, str]:
     return grant.tool, grant.action, grant.resource
 
 
+def strategy_credentials(scenario: Scenario, strategy: Strategy) -> list[CredentialDescriptor]:
+    """The credentials that stand between tasks under ``strategy``: static keys, or workload identities."""
+    binding = {"binding": strategy.binding}
+    if strategy.credential == "static_key":
+        creds = [CredentialDescriptor(id=f"key:{a.id}", subject=a.id, holders=(a.id,), kind="static_key",
+                                      attributes=binding) for a in scenario.agents]
+        if strategy.identity == "shared":
+            creds += [CredentialDescriptor(id=f"key:{s.id}", subject=s.id, holders=tuple(dict.fromkeys(s.holders)),
+                                           kind="shared_account_key", attributes=binding)
+                      for s in scenario.shared_accounts]
+        return creds
+    if strategy.jit_scope == "role":
+        return [CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,), kind="workload_identity",
+                                     attributes=binding) for a in scenario.agents]
+    ix = scenario.index()
+    creds = []
+    for a in scenario.agents:
+        role_grants = {g.key for r in a.roles for g in ix.roles[r].grants}
+        intents = {g.key for t in a.tasks for g in ix.tasks[t].intent.operations}
+        creds.append(CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,),
+                                          grants=tuple(sorted(role_grants & intents)), kind="workload_identity",
+                                          attributes=binding))
+    return creds
+
+
 class _Builder:
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, strategy: Strategy | None = None) -> None:
         self.s = scenario
+        self.strategy = strategy
         self.ix = scenario.index()
         self.g = nx.MultiDiGraph(name=scenario.name, scenario=scenario.name, grammar=GRAMMAR_VERSION)
         self.problems: list[Problem] = []
@@ -152,7 +193,9 @@ class _Builder:
         self.g.add_edge(u, v, key=key or type_, type=type_, reason=reason, **attrs)
 
     def build(self, credentials: Sequence[CredentialDescriptor] | None) -> nx.MultiDiGraph:
-        s, w = self.s, self.s.weights
+        s, w, strategy = self.s, self.s.weights, self.strategy
+        if strategy is not None:
+            self.g.graph["strategy"] = strategy.name
         for h in s.humans:
             self.add_node("human", h.id, title=h.title, approver=h.approver)
         for r in s.resources:
@@ -189,15 +232,28 @@ class _Builder:
             me = node_id("agent", a.id)
             if self.ref(a.owner, self.ix.humans, "human", f"agents[{i}].owner"):
                 self.add_edge(node_id("human", a.owner), me, "owns", f"{a.owner} owns agent {a.id}")
+            intent_only = strategy is not None and strategy.credential == "jit_token" and strategy.jit_scope == "intent"
             for j, r in enumerate(a.roles):
                 if self.ref(r, self.ix.roles, "role", f"agents[{i}].roles[{j}]"):
-                    self.add_edge(me, node_id("role", r), "has_role",
-                                  f"{a.id} has role {r}, so it can use every grant of {r}")
+                    if intent_only:
+                        self.add_edge(me, node_id("role", r), "has_role",
+                                      f"{a.id} has role {r}, but its intent-scoped tokens carry only the grants "
+                                      f"of {r} that its tasks' intents name", usable=False)
+                    else:
+                        self.add_edge(me, node_id("role", r), "has_role",
+                                      f"{a.id} has role {r}, so it can use every grant of {r}")
+            exchange = strategy is not None and strategy.delegation == "token_exchange"
             for j, d in enumerate(a.may_delegate_to):
                 if self.ref(d, self.ix.agents, "agent", f"agents[{i}].may_delegate_to[{j}]") and d != a.id:
-                    self.add_edge(me, node_id("agent", d), "may_delegate_to",
-                                  f"{a.id} may delegate to {d}, so it can have {d} act for it "
-                                  f"with {d}'s own authority (confused deputy)")
+                    if exchange:
+                        self.add_edge(me, node_id("agent", d), "may_delegate_to",
+                                      f"{a.id} may delegate to {d}, but by token exchange: {d} gets at most "
+                                      f"{a.id}'s scope narrowed to the sub-task's intent, nothing of its own",
+                                      passes_authority=False)
+                    else:
+                        self.add_edge(me, node_id("agent", d), "may_delegate_to",
+                                      f"{a.id} may delegate to {d}, so it can have {d} act for it "
+                                      f"with {d}'s own authority (confused deputy)")
         for i, sa in enumerate(s.shared_accounts):
             me = node_id("shared_account", sa.id)
             for j, r in enumerate(sa.roles):
@@ -205,12 +261,27 @@ class _Builder:
                     self.add_edge(me, node_id("role", r), "has_role",
                                   f"shared account {sa.id} has role {r}, so whoever acts as {sa.id} "
                                   f"can use every grant of {r}")
+            shared_identity = strategy is None or strategy.identity == "shared"
+            if not shared_identity:
+                continue  # per-agent identities: nobody holds the account's key
             for j, h in enumerate(dict.fromkeys(sa.holders)):
                 if self.ref(h, self.ix.agents, "agent", f"shared_accounts[{i}].holders[{j}]"):
                     self.add_edge(node_id("agent", h), me, "holds",
                                   f"{h} holds the key of shared account {sa.id}, so it can act as {sa.id}")
+            if strategy is not None:  # the shared key carries the union of its holders' roles
+                own = set(sa.roles)
+                for h in dict.fromkeys(sa.holders):
+                    for r in self.ix.agents[h].roles if h in self.ix.agents else ():
+                        if r not in own and r in self.ix.roles:
+                            own.add(r)
+                            self.add_edge(me, node_id("role", r), "has_role",
+                                          f"shared account {sa.id} carries role {r} of its holder {h}: one key "
+                                          f"for every holder's work", key=f"has_role:{h}")
 
-        creds = standing_credentials(s) if credentials is None else list(credentials)
+        if credentials is not None:
+            creds = list(credentials)
+        else:
+            creds = standing_credentials(s) if strategy is None else strategy_credentials(s, strategy)
         for c in creds:
             self.credential(c)
         if self.problems:
@@ -260,15 +331,18 @@ class _Builder:
                           implied=implied)
 
 
-def build_graph(scenario: Scenario, credentials: Sequence[CredentialDescriptor] | None = None) -> nx.MultiDiGraph:
+def build_graph(scenario: Scenario, credentials: Sequence[CredentialDescriptor] | None = None,
+                strategy: Strategy | None = None) -> nx.MultiDiGraph:
     """The world graph of ``scenario`` (grammar in the module docstring).
 
-    ``credentials=None`` draws the standing keys of a static-key estate
-    (:func:`standing_credentials`); pass a list to draw other credentials instead
+    ``strategy`` draws the estate as that strategy runs it (see the module docstring);
+    without one, the standing keys of a static-key estate whose agents hold their shared
+    accounts. ``credentials=None`` draws the standing credentials (:func:`standing_credentials`,
+    or :func:`strategy_credentials`); pass a list to draw other credentials instead
     (``standing_credentials(s) + runtime`` for both). Raises :class:`InputError` on a
     reference the graph cannot resolve.
     """
-    return _Builder(scenario).build(credentials)
+    return _Builder(scenario, strategy).build(credentials)
 
 
 def nodes_of_type(graph: nx.MultiDiGraph, type: str) -> list[str]:
