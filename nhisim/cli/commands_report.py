@@ -182,7 +182,9 @@ def demo(
 
     model = as_scenario(file)
     names = resolve_names(model, None)
-    for preset in ("shared_account", "rbac", "zsp", "intent"):
+    from nhisim.strategies import preset_names
+
+    for preset in preset_names():
         if preset not in names:
             names.append(preset)
     if replications is None:
