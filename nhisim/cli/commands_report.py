@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.app import app
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
