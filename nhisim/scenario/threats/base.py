@@ -15,6 +15,9 @@ from nhisim.scenario.base import Id, Model
 #: what a ``REFERENCES`` value may name: a section of the scenario, or ``principals``
 #: (an agent or a shared account)
 REFERENCE_POOLS = ("agents", "accounts", "principals", "tasks")
+#: what ``EVIDENCE`` may be: a ``compromise`` or ``outage`` event of the threat's incident,
+#: or ``overreach`` (benign requests outside their task's intent, by the threat's agents)
+EVIDENCE_KINDS = ("compromise", "outage", "overreach")
 
 
 class ThreatModel(Model):
@@ -33,7 +36,7 @@ class ThreatModel(Model):
     #: the attacker steers an agent (acting with its live authority) rather than holding
     #: stolen credentials
     STEERS_AGENT: ClassVar[bool] = False
-    #: the event kind in the run's log that shows the threat happened
+    #: what in the run's log shows the threat happened (one of EVIDENCE_KINDS)
     EVIDENCE: ClassVar[str] = "compromise"
     #: field -> the pool of ids it names (one of REFERENCE_POOLS); a list field names
     #: one id per item
