@@ -1,6 +1,6 @@
 """The scenario language: an agent estate and what happens to it.
 
-Grammar (SPEC §2). A scenario is made of
+The grammar. A scenario is made of
 
 - **resources** (systems, datasets) with a sensitivity (low / medium / high / critical,
   each weighted by ``weights.sensitivity``), a number of records and an environment;
@@ -19,9 +19,10 @@ The value of an operation is ``sensitivity weight of its resource × damage weig
 its action``; blast radius is a sum of such values over distinct operations.
 
 A scenario also declares what the engine reads: **threats** (one entry per attack, by
-``kind``), **detection** and response, the credential **issuer**, human **approval**
-capacity, the **attacker** playbook, the **strategies** to compare (a preset name, or a
-base preset plus knob overrides, SPEC §3), **run** settings and self-check
+``kind``; the kinds are the registry :mod:`nhisim.scenario.threats`), **detection** and
+response, the credential **issuer**, human **approval** capacity, the **attacker**
+playbook, the **strategies** to compare (a preset name, or a base preset plus knob
+overrides; ``docs/strategies.md`` describes the knobs), **run** settings and self-check
 **expectations**.
 
 Credentials are not declared: the engine creates them during a run, as the strategy
@@ -334,7 +335,7 @@ PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
 
 
 class Knobs(Model):
-    """The orthogonal control knobs a strategy is made of (SPEC §3). ``None`` = keep the base.
+    """The orthogonal control knobs a strategy is made of. ``None`` = keep the base.
 
     Standing access follows from ``credential``: a static key is standing access to the
     holder's role scope (the union of the holders' roles for a shared key); JIT tokens
