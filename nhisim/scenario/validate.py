@@ -133,7 +133,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
     }
     for i, threat in enumerate(scenario.threats):
         base = f"threats[{i}]"
-        known: dict[str, bool] = {}
+        known: dict[str, bool] = {}  # field -> whether the id it names exists
         for field, pool_name in threat.REFERENCES.items():
             value = getattr(threat, field)
             account_field = threat.HOLDER_OF.get(field)
