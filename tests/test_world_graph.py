@@ -166,9 +166,9 @@ def test_graph_records_its_scenario_and_grammar():
     assert g.is_directed() and g.is_multigraph()
 
 
-def test_scenario_graph_is_the_world_graph():
+def test_graph_of_a_loaded_scenario_file():
     from nhisim.scenario.loader import load_scenario
 
     scenario = load_scenario("scenarios/leaked_key.yaml")
-    g = scenario.graph()
+    g = build_graph(scenario)
     assert "agent:support-bot" in g and g.nodes["agent:support-bot"]["type"] == "agent"

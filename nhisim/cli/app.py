@@ -1,41 +1,30 @@
 """The ``nhisim`` command: one Typer app, one module per group of commands.
 
-Bad input never shows a traceback: :class:`~nhisim.errors.InputError` is printed as a
-one-screen message on stderr and the process exits with code 2.
+The app itself lives in :mod:`nhisim.cli.common`, where the command modules register on
+it; this module imports them and runs it (the console script's entry point is
+:func:`main`). Bad input never shows a traceback: :class:`~nhisim.errors.InputError` is
+printed as a one-screen message on stderr and the process exits with code 2.
 """
 
 from __future__ import annotations
 
 import sys
 
-import typer
-from rich.console import Console
-
+from nhisim.cli.common import app, err_console, report_input_error
 from nhisim.errors import InputError
 
-app = typer.Typer(
-    name="nhisim",
-    help="A discrete-event laboratory for the identities of AI agents.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def report_input_error(exc: InputError) -> None:
-    """Print a bad-input message the way every command does."""
-    err_console.print(f"[bold red]error:[/] {exc.title}")
-    err_console.print(exc.render(), markup=False)
+__all__ = ["app", "main", "report_input_error"]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    from nhisim.cli import (  # noqa: F401  (registers commands)
+    # imported here, not at the top, so that importing the app stays cheap; this order is
+    # the order of the commands in --help
+    from nhisim.cli import (  # noqa: F401, I001  (registers the commands, in this order)
         commands_pack,
+        commands_scenario,
         commands_policy,
         commands_report,
-        commands_scenario,
         commands_sim,
         commands_sweep,
         commands_world,

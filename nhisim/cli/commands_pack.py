@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nhisim.cli.app import app, report_input_error
+from nhisim.cli.common import app, report_input_error
 from nhisim.errors import InputError
 
 

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nhisim.cli.app import app, report_input_error
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets, report_input_error
 from nhisim.errors import InputError
 
 console = Console(highlight=False)

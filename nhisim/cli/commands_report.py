@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.app import app
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -182,7 +181,9 @@ def demo(
 
     model = as_scenario(file)
     names = resolve_names(model, None)
-    for preset in ("shared_account", "rbac", "zsp", "intent"):
+    from nhisim.strategies import preset_names
+
+    for preset in preset_names():
         if preset not in names:
             names.append(preset)
     if replications is None:

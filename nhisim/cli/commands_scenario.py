@@ -9,17 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.app import app, report_input_error
+from nhisim.cli.common import app, parse_sets, report_input_error
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
-
-
-def parse_sets(values: list[str] | None) -> dict[str, object]:
-    """``--set PATH=VALUE`` options as an overrides mapping."""
-    from nhisim.scenario.loader import parse_override
-
-    return dict(parse_override(v) for v in values or [])
 
 
 @app.command()

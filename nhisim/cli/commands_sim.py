@@ -12,8 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.app import app
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets
 from nhisim.errors import InputError
 
 console = Console(highlight=False)

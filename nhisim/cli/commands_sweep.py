@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.app import app
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

@@ -9,8 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.app import app
-from nhisim.cli.commands_scenario import parse_sets
+from nhisim.cli.common import app, parse_sets
 from nhisim.errors import InputError, did_you_mean
 
 console = Console(highlight=False)

@@ -73,7 +73,7 @@ from nhisim.metrics import FAMILIES
 from nhisim.metrics.lifecycle import RunLog
 from nhisim.scenario.expectations import Claim, parse_claim
 from nhisim.scenario.loader import load_scenario
-from nhisim.scenario.models import RuntimeDiscovery, Scenario
+from nhisim.scenario.models import Scenario
 from nhisim.sim.engine import Simulation
 from nhisim.sim.threats import threat_id
 
@@ -82,7 +82,6 @@ DEFAULT_SEEDS = 8
 TOLERANCE = 1e-9
 COLUMNS = ("scenario", "file", "check", "item", "strategy", "holds", "detail", "test", "metric", "op", "other",
            "value", "mean", "other_mean", "diff_mean", "p_value", "n")
-OUTAGE_KINDS = ("issuer_outage",)
 
 
 # --------------------------------------------------------------------------- running
@@ -136,11 +135,11 @@ def run_evidence(scenario: Scenario, strategy: str, seed: int, metrics: Sequence
     benign_off = requests[~requests["malicious"] & (requests["in_intent"] == False)]  # noqa: E712 (object column)
     for index, threat in enumerate(scenario.threats):
         tid = threat_id(threat, index)
-        if isinstance(threat, RuntimeDiscovery):
+        if threat.EVIDENCE == "overreach":  # each threat kind names the event that shows it happened
             who = benign_off if not threat.agents else benign_off[benign_off["presenter"].isin(threat.agents)]
             out["overreach"][tid] = int(len(who))
             out["fired"][tid] = len(who) > 0
-        elif threat.kind in OUTAGE_KINDS:
+        elif threat.EVIDENCE == "outage":
             out["fired"][tid] = tid in outages
         else:
             out["fired"][tid] = tid in compromised
@@ -286,12 +285,12 @@ def _evaluate(scenario: Scenario, file: str, runs: list[dict[str, Any]], alpha: 
         tid = threat_id(threat, index)
         fired = sum(1 for r in ok_runs if r["fired"].get(tid))
         total = len(ok_runs)
-        if isinstance(threat, RuntimeDiscovery):
+        if threat.EVIDENCE == "overreach":
             attempts = [r["overreach"].get(tid, 0) for r in ok_runs]
             detail = (f"overreach attempts in {fired}/{total} runs "
                       f"(mean {np.mean(attempts) if attempts else 0:.1f} per run)")
             holds = total > 0 and fired == total
-        elif threat.kind in OUTAGE_KINDS:
+        elif threat.EVIDENCE == "outage":
             detail = f"issuer outage in {fired}/{total} runs"
             holds = total > 0 and fired == total
         else:

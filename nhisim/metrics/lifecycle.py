@@ -15,9 +15,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from nhisim.scenario.threats import threat_models
 from nhisim.sim.eventlog import NUMBER_COLUMNS
 
-STEERING = ("agent_hijack", "delegation_abuse")
+# threat kinds whose attacker steers an agent: it holds the agent itself, not a stolen credential
+STEERING = tuple(kind for kind, model in threat_models().items() if model.STEERS_AGENT)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.reports.format import fmt
+from nhisim.scenario.threats import threat_models
 
 KINDS = ("compromise", "acquire", "malicious_allowed", "malicious_denied", "malicious_repeats", "detect", "revoke",
          "propagated", "expired", "quarantine", "release", "give_up", "collateral", "overreach", "legit_denied",
@@ -49,13 +50,7 @@ DENY_WHY = {
     "rejected": "a human rejected it",
     "identity_unusable": "the workload identity was expired or revoked",
 }
-THREAT_WORDS = {
-    "secret_leak": "a secret leak",
-    "agent_hijack": "an agent hijack",
-    "shared_credential_compromise": "a shared-credential compromise",
-    "delegation_abuse": "delegation abuse (confused deputy)",
-    "improper_offboarding": "an orphaned credential leaking",
-}
+THREAT_WORDS = {kind: model.LABEL for kind, model in threat_models().items()}  # "a secret leak", ...
 
 
 def clock(t: float) -> str:
@@ -282,7 +277,7 @@ class _Narrator:
         if r.value and r.value > 0:
             head += f". With it the attacker can reach {_scope_text(r.scope)} (potential blast radius " \
                     f"{fmt('blast_radius', float(r.value))})"
-        elif str(r.code) in ("agent_hijack", "delegation_abuse"):
+        elif getattr(threat_models().get(str(r.code)), "STEERS_AGENT", False):  # the attacker steers the agent
             head += ". At that moment the agent holds no standing access (potential blast radius 0)"
         else:
             useless = [a for a in acquires if not (a.value and a.value > 0)]

@@ -78,8 +78,8 @@ def _step(step: Any) -> Any:
 class ScenarioBuilder:
     """A fluent builder of :class:`~nhisim.scenario.models.Scenario`.
 
-    ``presets=True`` (the default) starts the strategies with the four presets
-    (``shared_account``, ``rbac``, ``zsp``, ``intent``), so :meth:`strategy` adds a variant
+    ``presets=True`` (the default) starts the strategies with every preset
+    (:data:`~nhisim.scenario.models.PRESET_NAMES`), so :meth:`strategy` adds a variant
     to compare against them; with ``presets=False`` only the strategies you add are kept
     (and if you add none, the scenario gets the presets anyway, as a file would).
     """
@@ -189,7 +189,7 @@ class ScenarioBuilder:
     # ------------------------------------------------------------------ what happens to it
 
     def threat(self, kind: str, **fields: Any) -> ScenarioBuilder:
-        """One attack, by ``kind`` (``secret_leak``, ``agent_hijack``, ...) and that kind's fields."""
+        """One attack, by ``kind`` (one of :func:`nhisim.scenario.threats.threat_kinds`) and that kind's fields."""
         return self._add("threats", {"kind": kind, **_fields(**fields)})
 
     def strategy(self, name: str, base: str | None = None, **knobs: Any) -> ScenarioBuilder:

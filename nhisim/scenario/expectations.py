@@ -1,7 +1,7 @@
 """Self-check claims a scenario makes about its own results (``expectations:``).
 
 Grammar (one claim per string; strategies are names from the scenario's ``strategies``,
-metrics are the result columns of SPEC §5)::
+metrics are the result columns of a run, ``docs/metrics.md``)::
 
     claim       := comparison | threshold
     comparison  := STRATEGY OP STRATEGY "on" METRIC        e.g.  intent < rbac on blast_radius
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from nhisim.errors import did_you_mean
 from nhisim.scenario.units import parse_duration
 
-#: the result columns of SPEC §5, in order (``nhisim.metrics.METRIC_COLUMNS`` is this tuple)
+#: the result columns of a run, in order (``nhisim.metrics.METRIC_COLUMNS`` is this tuple)
 METRIC_NAMES = (
     "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
     "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",

@@ -38,6 +38,9 @@ uses, then on its department's tools, then anywhere) sized so that the team's me
 
 :func:`estate_to_yaml` writes any scenario as YAML a person can read (grants as
 ``tool:action:resource``, rates as ``4/h``) that loads back to an equal scenario.
+
+The catalogues the generator draws from (systems, departments, actions, rates) are in
+:mod:`nhisim.scenario.estate_parts`; the YAML writer is :mod:`nhisim.scenario.readable_yaml`.
 """
 
 from __future__ import annotations
@@ -45,170 +48,37 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-import textwrap
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from random import Random
 from typing import Any
 
-import yaml
-
+from nhisim.scenario.estate_parts import (
+    ACTION_RANK,
+    DEADLINES,
+    DELEGATION_SHARE,
+    DEPARTMENT_NAMES,
+    DEPARTMENT_WEIGHTS,
+    DEPARTMENTS,
+    DOMAIN,
+    ENVIRONMENT_WEIGHTS,
+    ENVIRONMENTS,
+    EXPOSED,
+    EXPOSED_BY_KIND,
+    GENERIC_TOOLS,
+    NEEDED,
+    ORCHESTRATION_RATES,
+    RESOURCE_INFO,
+    RESOURCES,
+    SERVICE,
+    TASK_RATE_WEIGHTS,
+    TASK_RATES,
+    TOOL_KINDS,
+)
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
-from nhisim.scenario.units import parse_rate
+from nhisim.scenario.readable_yaml import estate_to_yaml
 
 __all__ = ["generate_estate", "estate_to_yaml"]
-
-# --------------------------------------------------------------------------- catalogues
-
-# base name, kind, typical sensitivity, log10 range of records
-_RESOURCES: tuple[tuple[str, str, str, tuple[float, float]], ...] = (
-    ("crm", "saas", "high", (4, 6.5)),
-    ("customer-db", "database", "high", (4.5, 7)),
-    ("billing-ledger", "database", "critical", (4, 6.5)),
-    ("payroll", "saas", "critical", (2.5, 4.5)),
-    ("hr-records", "database", "critical", (2.5, 4.5)),
-    ("ticket-queue", "saas", "medium", (3.5, 6)),
-    ("support-kb", "saas", "low", (2.5, 4)),
-    ("wiki", "saas", "low", (3, 5)),
-    ("source-repo", "repository", "high", (3, 5.5)),
-    ("ci-pipeline", "system", "high", (3, 5)),
-    ("k8s-cluster", "system", "critical", (2, 4)),
-    ("feature-flags", "system", "medium", (2, 3.5)),
-    ("secrets-vault", "vault", "critical", (2, 4)),
-    ("cloud-account", "system", "critical", (2, 4)),
-    ("log-bucket", "bucket", "medium", (6, 8)),
-    ("backups", "bucket", "high", (4, 7)),
-    ("analytics-warehouse", "warehouse", "high", (6, 8)),
-    ("marketing-assets", "bucket", "low", (3, 5)),
-    ("product-catalog", "database", "low", (3, 5)),
-    ("contracts", "document-store", "high", (3, 5)),
-    ("email", "saas", "medium", (5, 7)),
-    ("chat", "saas", "medium", (5, 7)),
-    ("calendar", "saas", "low", (3, 5)),
-    ("vendor-portal", "saas", "medium", (2.5, 4.5)),
-)
-_RESOURCE_INFO = {base: (kind, sens, recs) for base, kind, sens, recs in _RESOURCES}
-# systems that one tool plausibly fronts together
-_DOMAINS = {
-    "customer": ("crm", "customer-db", "ticket-queue", "support-kb", "product-catalog"),
-    "finance": ("billing-ledger", "payroll", "vendor-portal", "contracts"),
-    "people": ("hr-records", "calendar"),
-    "engineering": ("source-repo", "ci-pipeline", "k8s-cluster", "feature-flags", "secrets-vault", "cloud-account"),
-    "data": ("analytics-warehouse", "log-bucket", "backups"),
-    "collaboration": ("email", "chat", "wiki", "marketing-assets"),
-}
-_DOMAIN = {base: domain for domain, bases in _DOMAINS.items() for base in bases}
-
-# department: (share of teams, resources it works on, team names, job-function verbs, outbound destination)
-_DEPARTMENTS: dict[str, tuple[float, tuple[str, ...], tuple[str, ...], tuple[str, ...], str]] = {
-    "engineering": (
-        3.0,
-        ("source-repo", "ci-pipeline", "k8s-cluster", "feature-flags", "log-bucket", "secrets-vault"),
-        ("platform", "payments", "mobile", "web", "search"),
-        ("review", "deploy", "test", "release", "patch", "monitor"),
-        "internal",
-    ),
-    "support": (
-        2.0,
-        ("ticket-queue", "support-kb", "crm", "customer-db", "chat", "email"),
-        ("tier1", "tier2", "escalations", "billing-support"),
-        ("triage", "answer", "escalate", "refund", "summarise"),
-        "customers",
-    ),
-    "sales": (
-        1.5,
-        ("crm", "customer-db", "email", "product-catalog", "calendar", "contracts"),
-        ("inbound", "outbound", "renewals", "partners"),
-        ("qualify", "quote", "follow-up", "forecast", "enrich"),
-        "customers",
-    ),
-    "finance": (
-        1.2,
-        ("billing-ledger", "payroll", "analytics-warehouse", "contracts", "email", "vendor-portal"),
-        ("payables", "receivables", "treasury", "fpa"),
-        ("reconcile", "invoice", "forecast", "audit", "pay"),
-        "partners",
-    ),
-    "data": (
-        1.2,
-        ("analytics-warehouse", "customer-db", "log-bucket", "backups", "product-catalog"),
-        ("analytics", "ml", "etl"),
-        ("ingest", "clean", "report", "enrich", "train"),
-        "internal",
-    ),
-    "it-ops": (
-        1.0,
-        ("cloud-account", "backups", "k8s-cluster", "chat", "wiki", "secrets-vault"),
-        ("infra", "helpdesk", "identity"),
-        ("provision", "backup", "patch", "monitor", "rotate"),
-        "internal",
-    ),
-    "security": (
-        0.8,
-        ("secrets-vault", "log-bucket", "cloud-account", "k8s-cluster", "source-repo"),
-        ("secops", "appsec", "grc"),
-        ("scan", "rotate", "investigate", "audit", "harden"),
-        "internal",
-    ),
-    "hr": (
-        0.7,
-        ("hr-records", "payroll", "calendar", "email", "wiki"),
-        ("people-ops", "recruiting", "benefits"),
-        ("onboard", "offboard", "schedule", "screen", "answer"),
-        "internal",
-    ),
-    "marketing": (
-        0.8,
-        ("marketing-assets", "email", "crm", "analytics-warehouse", "product-catalog"),
-        ("growth", "content", "events"),
-        ("segment", "publish", "campaign", "report", "localise"),
-        "customers",
-    ),
-    "legal": (
-        0.5,
-        ("contracts", "wiki", "email", "hr-records", "vendor-portal"),
-        ("commercial", "privacy"),
-        ("review", "draft", "redline", "archive"),
-        "partners",
-    ),
-}
-_DEPARTMENT_NAMES = tuple(_DEPARTMENTS)
-_DEPARTMENT_WEIGHTS = tuple(v[0] for v in _DEPARTMENTS.values())
-
-# order in which a task performs its operations; how often a tool exposes each action;
-# how often a job function needs it; its service time
-_ACTION_ORDER = ("list", "read", "execute", "write", "send", "export", "delete", "admin")
-_ACTION_RANK = {a: i for i, a in enumerate(_ACTION_ORDER)}
-_EXPOSED = {"list": 0.5, "write": 0.6, "export": 0.3, "delete": 0.25, "send": 0.15, "execute": 0.1, "admin": 0.15}
-_EXPOSED_BY_KIND = {
-    "saas": {"send": 0.5},
-    "system": {"execute": 0.7, "admin": 0.4},
-    "repository": {"execute": 0.3},
-    "vault": {"admin": 0.5},
-}
-_NEEDED = {"read": 5.0, "list": 2.0, "write": 3.0, "send": 1.5, "export": 1.0, "execute": 1.0, "delete": 0.4, "admin": 0.2}
-_SERVICE: dict[str, tuple[Any, ...]] = {
-    "list": ({"exponential": 2}, {"exponential": 5}),
-    "read": ({"exponential": 5}, {"exponential": 10}, {"exponential": 20}),
-    "write": ({"exponential": 10}, {"exponential": 20}, {"exponential": 30}),
-    "send": ({"exponential": 5}, {"uniform": [2, 15]}),
-    "export": ({"lognormal": {"median": 120, "sigma": 0.8}}, {"lognormal": {"median": 600, "sigma": 1.0}}),
-    "execute": ({"exponential": 60}, {"lognormal": {"median": 300, "sigma": 0.7}}),
-    "delete": ({"exponential": 10},),
-    "admin": ({"exponential": 30}, {"fixed": 60}),
-}
-_TASK_RATES = ("30/h", "12/h", "6/h", "4/h", "4/h", "2/h", "2/h", "1/h", "8/d", "2/d")
-_TASK_RATE_WEIGHTS = (1, 2, 3, 4, 4, 3, 3, 2, 1, 1)
-_ORCHESTRATION_RATES = ("6/h", "4/h", "2/h", "1/h", "8/d")
-_DEADLINES = ("15m", "1h", "4h", "1d")
-_TOOL_KINDS = ("api", "mcp", "cli")
-_GENERIC_TOOLS = ("integration-api", "sql-cli", "automation-mcp", "browser-mcp", "admin-cli", "workflow-api",
-                  "shell-cli", "data-gateway-api", "filesystem-mcp", "ops-console-api")
-_ENVIRONMENTS = ("prod", "dev", "staging")
-_ENVIRONMENT_WEIGHTS = (0.8, 0.12, 0.08)
-
-_DELEGATION_SHARE = 0.5
-
 
 # --------------------------------------------------------------------------- helpers
 
@@ -333,7 +203,7 @@ def generate_estate(
     seed: int = 0,
     name: str | None = None,
     threats: list[Any] | None = None,
-    delegation_share: float = _DELEGATION_SHARE,
+    delegation_share: float = DELEGATION_SHARE,
 ) -> Scenario:
     """Build a plausible, valid agent estate, the same every time for the same arguments.
 
@@ -379,7 +249,7 @@ def generate_estate(
         shared_share=shared_share, over_privilege=over_privilege,
         discovery_probability=discovery_probability, seed=seed,
     )
-    if delegation_share != _DELEGATION_SHARE:
+    if delegation_share != DELEGATION_SHARE:
         params["delegation_share"] = delegation_share
     call = "generate_estate(" + ", ".join(f"{k}={v!r}" for k, v in params.items()) + ")"
 
@@ -390,13 +260,13 @@ def generate_estate(
     res_env: dict[str, str] = {}
     resource_rows: list[dict[str, Any]] = []
     taken: dict[str, int] = {}
-    catalogue = [r[0] for r in _RESOURCES]
+    catalogue = [r[0] for r in RESOURCES]
     for i in range(resources):
         if i % len(catalogue) == 0:
             rng.shuffle(catalogue)
         base = catalogue[i % len(catalogue)]
-        kind, sens, (lo, hi) = _RESOURCE_INFO[base]
-        env = rng.choices(_ENVIRONMENTS, _ENVIRONMENT_WEIGHTS)[0] if i >= 3 else "prod"
+        kind, sens, (lo, hi) = RESOURCE_INFO[base]
+        env = rng.choices(ENVIRONMENTS, ENVIRONMENT_WEIGHTS)[0] if i >= 3 else "prod"
         u = rng.random()
         sens = _shift(sens, -1 if u < 0.15 else (1 if u > 0.85 else 0))
         if env != "prod":
@@ -419,18 +289,18 @@ def generate_estate(
     by_domain: dict[str, list[int]] = {}
     for t in range(min(tools, resources)):
         by_base.setdefault(res_base[res_ids[t]], []).append(t)
-        by_domain.setdefault(_DOMAIN[res_base[res_ids[t]]], []).append(t)
+        by_domain.setdefault(DOMAIN[res_base[res_ids[t]]], []).append(t)
     res_by_domain: dict[str, list[str]] = {}
     for rid in res_ids:
-        res_by_domain.setdefault(_DOMAIN[res_base[rid]], []).append(rid)
+        res_by_domain.setdefault(DOMAIN[res_base[rid]], []).append(rid)
     for rid in res_ids[tools:]:
         base = res_base[rid]
-        candidates = by_base.get(base) or by_domain.get(_DOMAIN[base])
+        candidates = by_base.get(base) or by_domain.get(DOMAIN[base])
         t = rng.choice(candidates) if candidates else rng.randrange(tools)
         tool_res[t].append(rid)
     for t in range(tools):
         if rng.random() < 0.25:
-            extra = rng.choice(res_by_domain[_DOMAIN[res_base[tool_res[t][0]]]])
+            extra = rng.choice(res_by_domain[DOMAIN[res_base[tool_res[t][0]]]])
             if extra not in tool_res[t]:
                 tool_res[t].append(extra)
     tool_ids: list[str] = []
@@ -438,18 +308,18 @@ def generate_estate(
     tool_rows: list[dict[str, Any]] = []
     taken = {}
     for t in range(tools):
-        kind = _TOOL_KINDS[rng.randrange(3)] if t >= resources else ("api" if rng.random() < 0.6 else "mcp")
+        kind = TOOL_KINDS[rng.randrange(3)] if t >= resources else ("api" if rng.random() < 0.6 else "mcp")
         primary = tool_res[t][0]
-        if len({_DOMAIN[res_base[r]] for r in tool_res[t]}) > 1:  # reaches across systems: a generic tool
-            tid = _unique(_GENERIC_TOOLS[t % len(_GENERIC_TOOLS)], taken)
-            kind = tid.rsplit("-", 1)[1] if tid.rsplit("-", 1)[1] in _TOOL_KINDS else kind
+        if len({DOMAIN[res_base[r]] for r in tool_res[t]}) > 1:  # reaches across systems: a generic tool
+            tid = _unique(GENERIC_TOOLS[t % len(GENERIC_TOOLS)], taken)
+            kind = tid.rsplit("-", 1)[1] if tid.rsplit("-", 1)[1] in TOOL_KINDS else kind
         else:
             tid = _unique(f"{res_base[primary]}-{kind}", taken)
         ops: list[tuple[str, str, str]] = []
         for rid in tool_res[t]:
-            boost = _EXPOSED_BY_KIND.get(_RESOURCE_INFO[res_base[rid]][0], {})
-            actions = ["read"] + [a for a, p in _EXPOSED.items() if rng.random() < boost.get(a, p)]
-            actions.sort(key=_ACTION_RANK.__getitem__)
+            boost = EXPOSED_BY_KIND.get(RESOURCE_INFO[res_base[rid]][0], {})
+            actions = ["read"] + [a for a, p in EXPOSED.items() if rng.random() < boost.get(a, p)]
+            actions.sort(key=ACTION_RANK.__getitem__)
             ops.extend((tid, a, rid) for a in actions)
         tool_ids.append(tid)
         tool_ops[tid] = ops
@@ -464,13 +334,13 @@ def generate_estate(
     dept_ops: dict[str, list[tuple[str, str, str]]] = {}
     dept_cum_weights: dict[str, list[float]] = {}
     n_home = min(tools, max(2, math.ceil(0.3 * tools)))
-    for dept, (_, affinity, _, _, _) in _DEPARTMENTS.items():
+    for dept, (_, affinity, _, _, _) in DEPARTMENTS.items():
         aff = set(affinity)
         weights = [1.0 + 8.0 * sum(res_base[r] in aff for r in tool_res[t]) for t in range(tools)]
         home = _weighted_sample(rng, tool_ids, weights, n_home)
         dept_ops[dept] = [op for tid in home for op in tool_ops[tid]]
         dept_cum_weights[dept] = list(itertools.accumulate(
-            _NEEDED.get(a, 1.0) * (6.0 if res_base[r] in aff else 1.0) for _, a, r in dept_ops[dept]
+            NEEDED.get(a, 1.0) * (6.0 if res_base[r] in aff else 1.0) for _, a, r in dept_ops[dept]
         ))
 
     # ---- teams: consecutive runs of agents, each in a department, with 2-4 job functions
@@ -479,8 +349,8 @@ def generate_estate(
     taken = {}
     while len(agent_team) < agents:
         size = min(rng.randint(3, 10), agents - len(agent_team))
-        dept = rng.choices(_DEPARTMENT_NAMES, _DEPARTMENT_WEIGHTS)[0]
-        _, _, team_words, verbs, outbound = _DEPARTMENTS[dept]
+        dept = rng.choices(DEPARTMENT_NAMES, DEPARTMENT_WEIGHTS)[0]
+        _, _, team_words, verbs, outbound = DEPARTMENTS[dept]
         team_id = _unique(f"{dept}-{rng.choice(team_words)}", taken)
         pool = dept_ops[dept]
         pool_weights = dept_cum_weights[dept]
@@ -488,7 +358,7 @@ def generate_estate(
         for verb in rng.sample(verbs, min(len(verbs), rng.randint(2, 4))):
             k = min(len(pool), rng.choices((1, 2, 3, 4), (2, 4, 3, 1))[0])
             ops = _weighted_few(rng, pool, pool_weights, k)
-            ops.sort(key=lambda op: (_ACTION_RANK.get(op[1], 99), op[0], op[2]))
+            ops.sort(key=lambda op: (ACTION_RANK.get(op[1], 99), op[0], op[2]))
             functions.append({"verb": verb, "ops": ops, "used": False, "team_task": False})
         teams.append({
             "id": team_id, "dept": dept, "outbound": outbound, "functions": functions,
@@ -503,7 +373,7 @@ def generate_estate(
     if fanout >= 1 and depth >= 1 and agents >= 2 and delegation_share > 0:
         budget = min(agents, max(round(delegation_share * agents), depth + 1))
         # trees mostly stay within a department: lay them out over the chosen agents sorted by it
-        dept_rank = {d: i for i, d in enumerate(rng.sample(_DEPARTMENT_NAMES, len(_DEPARTMENT_NAMES)))}
+        dept_rank = {d: i for i, d in enumerate(rng.sample(DEPARTMENT_NAMES, len(DEPARTMENT_NAMES)))}
         chosen = rng.sample(range(agents), budget)
         chosen.sort(key=lambda a: (dept_rank[teams[agent_team[a]]["dept"]], agent_team[a]))
         tree_size = _tree_size(fanout, depth, budget)
@@ -597,7 +467,7 @@ def generate_estate(
         return f"{op[0]}:{op[1]}:{op[2]}"
 
     def call_step(op: tuple[str, str, str], outbound: str) -> dict[str, Any]:
-        step: dict[str, Any] = {"call": grant(op), "duration": rng.choice(_SERVICE.get(op[1], ({"exponential": 10},)))}
+        step: dict[str, Any] = {"call": grant(op), "duration": rng.choice(SERVICE.get(op[1], ({"exponential": 10},)))}
         if op[1] == "send" and outbound != "internal":
             step["destination"] = outbound
         if op[1] in ("delete", "admin") and res_sens[op[2]] == "critical" and rng.random() < 0.5:
@@ -623,7 +493,7 @@ def generate_estate(
                          "destinations": destinations}
         row["steps"] = steps
         if rng.random() < 0.25:
-            row["deadline"] = rng.choice(_DEADLINES)
+            row["deadline"] = rng.choice(DEADLINES)
         row["description"] = description
         return row
 
@@ -637,7 +507,7 @@ def generate_estate(
                 role_rows.append({"id": f["role"], "grants": [grant(op) for op in f["ops"]],
                                   "description": f"what {f['task']} needs"})
             if f["team_task"]:
-                rate = rng.choices(_TASK_RATES, _TASK_RATE_WEIGHTS)[0]
+                rate = rng.choices(TASK_RATES, TASK_RATE_WEIGHTS)[0]
                 task_rows.append(task_row(f["task"], team, f["ops"], rate, [],
                                           f"{team['dept']}: {f['verb']} ({team['id']})", requester(team)))
         if team["extras"]:
@@ -655,7 +525,7 @@ def generate_estate(
                     tid, rate = f"{agent_ids[a]}-subtask", None
                     text = f"{f['verb']} sub-task delegated by {agent_ids[parent[a]]}"
                 else:
-                    tid, rate = f"{agent_ids[a]}-orchestration", rng.choice(_ORCHESTRATION_RATES)
+                    tid, rate = f"{agent_ids[a]}-orchestration", rng.choice(ORCHESTRATION_RATES)
                     text = f"{f['verb']} workflow orchestrated by {agent_ids[a]}"
                 root = a
                 while root in parent:
@@ -680,7 +550,7 @@ def generate_estate(
             else:
                 tasks.append(f"{agent_ids[a]}-subtask" if a in parent else f"{agent_ids[a]}-orchestration")
         envs = {res_env[op[2]] for op in agent_needs[a]}
-        env = "prod" if "prod" in envs else min(envs, key=_ENVIRONMENTS.index)
+        env = "prod" if "prod" in envs else min(envs, key=ENVIRONMENTS.index)
         if a in children and a not in parent:
             place = f"orchestrator (delegates to {len(children[a])})"
         elif a in parent:
@@ -726,7 +596,7 @@ def generate_estate(
                 "id": _unique(f"{team['id']}-svc", taken),
                 "holders": [agent_ids[a] for a in group],
                 "roles": list(dict.fromkeys(r for a in group for r in agent_roles[a])),
-                "environments": sorted({agent_env[a] for a in group}, key=_ENVIRONMENTS.index),
+                "environments": sorted({agent_env[a] for a in group}, key=ENVIRONMENTS.index),
                 "description": f"service account shared by {len(group)} agents",
             })
 
@@ -744,128 +614,3 @@ def generate_estate(
         "threats": [t.model_dump() if hasattr(t, "model_dump") else t for t in (threats or [])],
     }
     return Scenario.model_validate(data)
-
-
-# --------------------------------------------------------------------------- YAML
-
-
-_GRANT_KEYS = ("tool", "action", "resource")
-
-
-def _grant_text(value: Any) -> Any:
-    if isinstance(value, dict) and tuple(value) == _GRANT_KEYS:
-        return ":".join(value[k] for k in _GRANT_KEYS)
-    return value
-
-
-def _rate_text(rate: Any) -> Any:
-    """``4/h`` for 4/3600 if that text parses back to exactly the same number, else the number."""
-    if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate < math.inf:
-        return rate
-    for unit, seconds in (("h", 3600), ("min", 60), ("d", 86400), ("s", 1)):
-        n = rate * seconds
-        whole = round(n)
-        if whole >= 1 and abs(n - whole) < 1e-9 * n:
-            text = f"{whole}/{unit}"
-            if parse_rate(text) == rate:
-                return text
-    return rate
-
-
-class _Flow(dict):
-    """A small mapping written on one line: ``{action: read, resource: crm}``."""
-
-
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    pass
-
-
-_Dumper.add_representer(
-    _Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
-)
-
-
-def _readable(data: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
-    """Shorter forms the loader reads back to the same values.
-
-    Grants as ``tool:action:resource``, rates as ``n/unit``, operations, distributions and
-    delegations on one line, and every resource's kind, sensitivity, records and
-    environment shown even when they are the defaults.
-    """
-    if "resources" in data:
-        rows = []
-        for res, row in zip(scenario.resources, data["resources"], strict=True):
-            full = {"id": res.id, "kind": res.kind, "sensitivity": res.sensitivity, "records": res.records,
-                    "environment": res.environment}
-            full.update(row)
-            rows.append(full)
-        data["resources"] = rows
-    for tool in data.get("tools", []):
-        if "operations" in tool:
-            tool["operations"] = [_Flow(op) for op in tool["operations"]]
-    for role in data.get("roles", []):
-        if "grants" in role:
-            role["grants"] = [_grant_text(g) for g in role["grants"]]
-    for task in data.get("tasks", []):
-        if "arrival_rate" in task:
-            task["arrival_rate"] = _rate_text(task["arrival_rate"])
-        intent = task.get("intent", {})
-        if "operations" in intent:
-            intent["operations"] = [_grant_text(g) for g in intent["operations"]]
-        for step in task.get("steps", []):
-            if "call" in step:
-                step["call"] = _grant_text(step["call"])
-            if isinstance(step.get("delegate"), dict):
-                step["delegate"] = _Flow(step["delegate"])
-    attacker = data.get("attacker", {})
-    if "rate" in attacker:
-        attacker["rate"] = _rate_text(attacker["rate"])
-    return _flow_distributions(data)
-
-
-_DISTRIBUTION_KEYS = frozenset({"fixed", "exponential", "uniform", "lognormal", "empirical"})
-
-
-def _flow_distributions(value: Any) -> Any:
-    """Write every distribution (``{exponential: 20.0}``, ...) on one line, wherever it is."""
-    if isinstance(value, dict):
-        if len(value) == 1 and next(iter(value)) in _DISTRIBUTION_KEYS:
-            return _Flow(value)
-        for key, item in value.items():
-            if isinstance(item, (dict, list)):
-                value[key] = _flow_distributions(item)
-        return value
-    if isinstance(value, list):
-        return [_flow_distributions(item) if isinstance(item, (dict, list)) else item for item in value]
-    return value
-
-
-def _comment(lines: Iterable[str]) -> str:
-    out = []
-    for line in lines:
-        for part in textwrap.wrap(line, 100, subsequent_indent="    ") or [""]:
-            out.append(f"# {part}".rstrip())
-    return "\n".join(out) + "\n"
-
-
-def estate_to_yaml(scenario: Scenario) -> str:
-    """The scenario as human-readable YAML, with a header saying what it is and how it was made.
-
-    Grants are written ``tool:action:resource``, rates ``4/h``, durations in seconds and
-    ``never`` for no end; fields left at their defaults are omitted. Loading the text
-    back (``Scenario.model_validate(yaml.safe_load(text))``) gives an equal scenario.
-    """
-    data = _readable(scenario.model_dump(mode="json", exclude_defaults=True), scenario)
-    counts = ", ".join(
-        f"{section.replace('_', ' ')}: {len(getattr(scenario, section))}"
-        for section in ("agents", "humans", "roles", "tools", "resources", "tasks", "shared_accounts", "threats")
-    )
-    header = [scenario.title or scenario.name]
-    if scenario.description:
-        header.append(scenario.description)
-    header += [
-        f"Contents: {counts}.",
-        "Durations are in seconds; arrival rates are per serving agent; defaults are omitted.",
-    ]
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
-    return _comment(header) + body

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from nhisim.errors import InputError, Problem, did_you_mean
 from nhisim.scenario.models import PRESET_NAMES, Scenario
+from nhisim.scenario.threats import threat_kinds, threat_models
 from nhisim.scenario.validate import check_references
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -475,9 +476,8 @@ def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> P
     if message.startswith("Value error, "):
         return Problem(message[len("Value error, "):], location, line)
     if kind == "union_tag_invalid":
-        expected = [t.strip(" '") for t in str(err.get("ctx", {}).get("expected_tags", "")).split(",")]
-        tag = str(err.get("ctx", {}).get("tag", ""))
-        return Problem(f"unknown threat kind {tag!r}", location, line, did_you_mean(tag, expected, "kinds"))
+        tag = str(err.get("ctx", {}).get("tag", ""))  # the one tagged union is threats[*].kind
+        return Problem(f"unknown threat kind {tag!r}", location, line, did_you_mean(tag, threat_kinds(), "kinds"))
     return Problem(f"{message} (got {shown})", location, line)
 
 
@@ -501,8 +501,7 @@ def _data_path(loc: tuple, data: Any) -> tuple:
 
 def _looks_like_tag(part: str) -> bool:
     return (part.startswith(("function-", "union[", "tagged-union[")) or part[:1].isupper()
-            or part in {"secret_leak", "agent_hijack", "shared_credential_compromise", "runtime_discovery",
-                        "delegation_abuse", "improper_offboarding", "issuer_outage", "str", "int", "float"})
+            or part in threat_kinds() or part in {"str", "int", "float"})
 
 
 def _format_loc(path: tuple, data: Any) -> str:
@@ -538,15 +537,8 @@ def _model_at(path: tuple, data: Any) -> Any:
     return model
 
 
-def _threat_model(kind: str) -> Any:
-    from nhisim.scenario import models
-
-    for cls in vars(models).values():
-        if isinstance(cls, type) and issubclass(cls, BaseModel) and "kind" in getattr(cls, "model_fields", {}):
-            default = typing.get_args(cls.model_fields["kind"].annotation)
-            if kind in default:
-                return cls
-    return None
+def _threat_model(kind: Any) -> Any:
+    return threat_models().get(kind) if isinstance(kind, str) else None
 
 
 def _line_of(location: str, lines: Lines) -> int | None:

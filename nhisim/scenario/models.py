@@ -1,6 +1,6 @@
 """The scenario language: an agent estate and what happens to it.
 
-Grammar (SPEC §2). A scenario is made of
+The grammar. A scenario is made of
 
 - **resources** (systems, datasets) with a sensitivity (low / medium / high / critical,
   each weighted by ``weights.sensitivity``), a number of records and an environment;
@@ -19,9 +19,10 @@ The value of an operation is ``sensitivity weight of its resource × damage weig
 its action``; blast radius is a sum of such values over distinct operations.
 
 A scenario also declares what the engine reads: **threats** (one entry per attack, by
-``kind``), **detection** and response, the credential **issuer**, human **approval**
-capacity, the **attacker** playbook, the **strategies** to compare (a preset name, or a
-base preset plus knob overrides, SPEC §3), **run** settings and self-check
+``kind``; the kinds are the registry :mod:`nhisim.scenario.threats`), **detection** and
+response, the credential **issuer**, human **approval** capacity, the **attacker**
+playbook, the **strategies** to compare (a preset name, or a base preset plus knob
+overrides; ``docs/strategies.md`` describes the knobs), **run** settings and self-check
 **expectations**.
 
 Credentials are not declared: the engine creates them during a run, as the strategy
@@ -30,22 +31,29 @@ dictates.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
-from nhisim.scenario.units import Distribution, Duration, Probability, Rate, Window
+from nhisim.scenario.base import Id as Id
+from nhisim.scenario.base import Model as Model
+from nhisim.scenario.threats import threat_models
+
+# the threat models, re-exported for existing imports (a new kind needs no line here)
+from nhisim.scenario.threats.agent_hijack import AgentHijack as AgentHijack
+from nhisim.scenario.threats.delegation_abuse import DelegationAbuse as DelegationAbuse
+from nhisim.scenario.threats.improper_offboarding import ImproperOffboarding as ImproperOffboarding
+from nhisim.scenario.threats.issuer_outage import IssuerOutage as IssuerOutage
+from nhisim.scenario.threats.runtime_discovery import RuntimeDiscovery as RuntimeDiscovery
+from nhisim.scenario.threats.secret_leak import SecretLeak as SecretLeak
+from nhisim.scenario.threats.shared_credential_compromise import (
+    SharedCredentialCompromise as SharedCredentialCompromise,
+)
+from nhisim.scenario.units import Distribution, Duration, Probability, Rate
 from nhisim.strategies import preset_names
-
-Id = Annotated[
-    str,
-    Field(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
-        max_length=200,
-        description="an identifier: letters, digits, '_', '-', '.'",
-    ),
-]
 
 SENSITIVITY_LEVELS = ("low", "medium", "high", "critical")
 Sensitivity = Literal["low", "medium", "high", "critical"]
@@ -62,12 +70,6 @@ DEFAULT_ACTION_DAMAGE = {
     "export": 5.0,
     "admin": 8.0,
 }
-
-
-class Model(BaseModel):
-    """Base of every scenario model: unknown keys are errors, never silently dropped."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=True)
 
 
 # --------------------------------------------------------------------------- world
@@ -237,81 +239,9 @@ class TaskTemplate(Model):
 
 # --------------------------------------------------------------------------- threats
 
-
-class _Threat(Model):
-    id: Id | None = None
-    description: str = ""
-
-
-class SecretLeak(_Threat):
-    """A credential leaks through a channel; the attacker uses it after a delay."""
-
-    kind: Literal["secret_leak"]
-    principal: Id = Field(description="agent or shared account whose credential leaks")
-    at: Distribution
-    channel: Literal["logs", "repository", "prompt", "vendor_store", "memory", "other"] = "logs"
-    credential: Literal["access", "minting"] = Field(
-        "access",
-        description="access: the credential the principal uses for calls; minting: the one it uses to obtain others",
-    )
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
-
-
-class AgentHijack(_Threat):
-    """The attacker steers an agent for a window; it acts with its own live authority."""
-
-    kind: Literal["agent_hijack"]
-    agent: Id
-    window: Window
-
-
-class SharedCredentialCompromise(_Threat):
-    """One holder of a shared account's key is compromised; the attacker holds its scope."""
-
-    kind: Literal["shared_credential_compromise"]
-    account: Id
-    via: Id = Field(description="the holder agent through which the key is stolen")
-    at: Distribution
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
-
-
-class RuntimeDiscovery(_Threat):
-    """Benign agents try operations outside their task's intent (overreach)."""
-
-    kind: Literal["runtime_discovery"]
-    agents: list[Id] = Field(default_factory=list, description="empty: every agent")
-    probability: Probability = Field(description="chance per task of one out-of-intent attempt")
-
-
-class DelegationAbuse(_Threat):
-    """A compromised low-privilege agent gets a higher-privilege agent to act for it."""
-
-    kind: Literal["delegation_abuse"]
-    agent: Id = Field(description="the compromised (low-privilege) agent")
-    deputy: Id = Field(description="the agent it has act for it")
-    task: Id = Field(description="the sub-task it asks the deputy to run")
-    window: Window
-
-
-class ImproperOffboarding(_Threat):
-    """An agent is retired but its credential stays valid, then leaks."""
-
-    kind: Literal["improper_offboarding"]
-    agent: Id
-    retired_at: Distribution
-    leak_after: Distribution
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
-
-
-class IssuerOutage(_Threat):
-    """The token issuer is down for a window: no JIT credential can be issued."""
-
-    kind: Literal["issuer_outage"]
-    window: Window
-
-
+# one model per kind, discovered in nhisim/scenario/threats/ (the registry)
 Threat = Annotated[
-    SecretLeak | AgentHijack | SharedCredentialCompromise | RuntimeDiscovery | DelegationAbuse | ImproperOffboarding | IssuerOutage,
+    functools.reduce(operator.or_, threat_models().values()),
     Field(discriminator="kind"),
 ]
 
@@ -405,7 +335,7 @@ PresetName = Literal[PRESET_NAMES]  # type: ignore[valid-type]
 
 
 class Knobs(Model):
-    """The orthogonal control knobs a strategy is made of (SPEC §3). ``None`` = keep the base.
+    """The orthogonal control knobs a strategy is made of. ``None`` = keep the base.
 
     Standing access follows from ``credential``: a static key is standing access to the
     holder's role scope (the union of the holders' roles for a shared key); JIT tokens
@@ -491,16 +421,6 @@ class Scenario(Model):
     # -- lookups used by the graph and the engine; cheap, built on demand
     def index(self) -> ScenarioIndex:
         return ScenarioIndex(self)
-
-    def graph(self) -> Any:
-        """The estate as a networkx MultiDiGraph (see :mod:`nhisim.world.graph`).
-
-        A convenience for notebooks; the import is local because the world layer is built
-        from this one, not the other way round.
-        """
-        from nhisim.world.graph import build_graph
-
-        return build_graph(self)
 
 
 class ScenarioIndex:

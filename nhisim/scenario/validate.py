@@ -18,17 +18,7 @@ import networkx as nx
 from nhisim.errors import Problem, did_you_mean
 from nhisim.scenario.catalog import check_tags
 from nhisim.scenario.expectations import ClaimError, parse_claim
-from nhisim.scenario.models import (
-    AgentHijack,
-    CallStep,
-    DelegateStep,
-    DelegationAbuse,
-    ImproperOffboarding,
-    RuntimeDiscovery,
-    Scenario,
-    SecretLeak,
-    SharedCredentialCompromise,
-)
+from nhisim.scenario.models import CallStep, DelegateStep, Scenario
 
 
 def check_references(scenario: Scenario) -> list[Problem]:
@@ -134,24 +124,31 @@ def check_references(scenario: Scenario) -> list[Problem]:
                                 "tasks", suggestion="a delegated sub-task must not lead back to its parent task"))
         break
 
-    principals = list(ix.agents) + list(ix.shared_accounts)
+    # each threat kind declares which of its fields name which ids (ThreatModel.REFERENCES)
+    pools = {
+        "agents": (list(ix.agents), "agent"),
+        "accounts": (list(ix.shared_accounts), "shared account"),
+        "principals": (list(ix.agents) + list(ix.shared_accounts), "agent or shared account"),
+        "tasks": (list(ix.tasks), "task"),
+    }
     for i, threat in enumerate(scenario.threats):
         base = f"threats[{i}]"
-        if isinstance(threat, SecretLeak):
-            ref(threat.principal, principals, "agent or shared account", f"{base}.principal")
-        elif isinstance(threat, (AgentHijack, ImproperOffboarding)):
-            ref(threat.agent, ix.agents, "agent", f"{base}.agent")
-        elif isinstance(threat, SharedCredentialCompromise):
-            if ref(threat.account, ix.shared_accounts, "shared account", f"{base}.account"):
-                holders = ix.shared_accounts[threat.account].holders
-                ref(threat.via, holders, f"holder of {threat.account}", f"{base}.via")
-        elif isinstance(threat, DelegationAbuse):
-            ref(threat.agent, ix.agents, "agent", f"{base}.agent")
-            ref(threat.deputy, ix.agents, "agent", f"{base}.deputy")
-            ref(threat.task, ix.tasks, "task", f"{base}.task")
-        elif isinstance(threat, RuntimeDiscovery):
-            for j, a in enumerate(threat.agents):
-                ref(a, ix.agents, "agent", f"{base}.agents[{j}]")
+        known: dict[str, bool] = {}  # field -> whether the id it names exists
+        for field, pool_name in threat.REFERENCES.items():
+            value = getattr(threat, field)
+            account_field = threat.HOLDER_OF.get(field)
+            if account_field is not None:
+                if not known.get(account_field):  # an unknown account has no holders to check against
+                    continue
+                account = getattr(threat, account_field)
+                pool, what = ix.shared_accounts[account].holders, f"holder of {account}"
+            else:
+                pool, what = pools[pool_name]
+            if isinstance(value, list):
+                for j, item in enumerate(value):
+                    ref(item, pool, what, f"{base}.{field}[{j}]")
+            elif value is not None:
+                known[field] = ref(value, pool, what, f"{base}.{field}")
     threat_ids = [t.id for t in scenario.threats if t.id]
     for tid in {t for t in threat_ids if threat_ids.count(t) > 1}:
         problems.append(Problem(f"duplicate threat id {tid!r}", "threats"))

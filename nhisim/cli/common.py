@@ -1,0 +1,35 @@
+"""What every command module shares: the one Typer app, the error console, and helpers.
+
+Command modules register their commands on :data:`app` by importing it from here;
+:mod:`nhisim.cli.app` imports the command modules and runs the app, so no command module
+needs to import it back.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from nhisim.errors import InputError
+
+app = typer.Typer(
+    name="nhisim",
+    help="A discrete-event laboratory for the identities of AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def report_input_error(exc: InputError) -> None:
+    """Print a bad-input message the way every command does."""
+    err_console.print(f"[bold red]error:[/] {exc.title}")
+    err_console.print(exc.render(), markup=False)
+
+
+def parse_sets(values: list[str] | None) -> dict[str, object]:
+    """``--set PATH=VALUE`` options as an overrides mapping."""
+    from nhisim.scenario.loader import parse_override
+
+    return dict(parse_override(v) for v in values or [])

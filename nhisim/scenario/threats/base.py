@@ -1,0 +1,52 @@
+"""The base of every threat model, and the metadata each kind declares about itself.
+
+Other layers read these class attributes instead of keeping their own lists of kinds:
+validation reads ``REFERENCES`` (and ``HOLDER_OF``), ``nhisim check`` reads ``EVIDENCE``,
+metrics and narration read ``STEERS_AGENT`` and ``LABEL``.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import ClassVar
+
+from nhisim.scenario.base import Id, Model
+
+#: what a ``REFERENCES`` value may name: a section of the scenario, or ``principals``
+#: (an agent or a shared account)
+REFERENCE_POOLS = ("agents", "accounts", "principals", "tasks")
+#: what ``EVIDENCE`` may be: a ``compromise`` or ``outage`` event of the threat's incident,
+#: or ``overreach`` (benign requests outside their task's intent, by the threat's agents)
+EVIDENCE_KINDS = ("compromise", "outage", "overreach")
+
+
+class ThreatModel(Model):
+    """One attack (or disruption) a scenario declares, by ``kind``.
+
+    A subclass lives in ``nhisim/scenario/threats/<kind>.py``, declares the field
+    ``kind: Literal["<kind>"]`` and sets the class attributes below; the engine's mechanism
+    for the kind is ``nhisim/sim/threats/<kind>.py``.
+    """
+
+    id: Id | None = None
+    description: str = ""
+
+    #: a noun phrase for narration: "a secret leak"
+    LABEL: ClassVar[str]
+    #: the attacker steers an agent (acting with its live authority) rather than holding
+    #: stolen credentials
+    STEERS_AGENT: ClassVar[bool] = False
+    #: what in the run's log shows the threat happened (one of EVIDENCE_KINDS)
+    EVIDENCE: ClassVar[str] = "compromise"
+    #: field -> the pool of ids it names (one of REFERENCE_POOLS); a list field names
+    #: one id per item
+    REFERENCES: ClassVar[dict[str, str]] = {}
+    #: field -> field naming a shared account: the first must name one of that account's
+    #: holders (and is checked only when the account exists)
+    HOLDER_OF: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def kind_name(cls) -> str:
+        """The ``kind:`` this model is chosen by (the value of its ``kind`` literal)."""
+        (kind,) = typing.get_args(cls.model_fields["kind"].annotation)
+        return kind

@@ -1,0 +1,28 @@
+"""Scenario model of the ``runtime_discovery`` threat: benign agents overreach.
+
+The engine's mechanism is :mod:`nhisim.sim.threats.runtime_discovery`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from nhisim.scenario.base import Id
+from nhisim.scenario.threats.base import ThreatModel
+from nhisim.scenario.units import Probability
+
+ORDER = 40  # place in the ``Threat`` union, the JSON Schema and the docs
+
+
+class RuntimeDiscovery(ThreatModel):
+    """Benign agents try operations outside their task's intent (overreach)."""
+
+    LABEL: ClassVar[str] = "runtime discovery (overreach)"
+    EVIDENCE: ClassVar[str] = "overreach"
+    REFERENCES: ClassVar[dict[str, str]] = {"agents": "agents"}
+
+    kind: Literal["runtime_discovery"]
+    agents: list[Id] = Field(default_factory=list, description="empty: every agent")
+    probability: Probability = Field(description="chance per task of one out-of-intent attempt")
