@@ -29,8 +29,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
+from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
-from nhisim.metrics import LOWER_IS_BETTER, SHARES
 from nhisim.reports.format import HEADLINE, fmt, label
 from nhisim.scenario.units import format_duration
 
@@ -49,7 +49,6 @@ _PRESET_ORDER = ("shared_account", "rbac", "zsp", "intent")
 ATTACK = OKABE_ITO["vermillion"]
 HELD = OKABE_ITO["orange"]
 DEFENCE = OKABE_ITO["blue"]
-NEUTRAL = "#BBBBBB"
 
 STYLE = {
     "font.size": 14,
@@ -66,15 +65,6 @@ STYLE = {
 }
 
 DEFAULT_METRICS = HEADLINE
-NEUTRAL = frozenset({"overreach_attempts", "malicious_denied"})  # no better direction
-VALUE_TIME = ("time_weighted_exposure", "standing_privilege")
-VALUES = ("blast_radius", "potential_blast_radius")
-COUNT_UNITS = {
-    "records_exposed": "records", "malicious_allowed": "requests", "malicious_denied": "requests",
-    "overreach_attempts": "requests", "overreach_allowed": "requests", "legit_denied": "requests",
-    "collateral_denials": "requests", "tasks_completed": "tasks", "credentials_issued": "credentials",
-    "policy_evaluations": "decisions",
-}
 _TIME_UNITS = ((1.0, "s"), (60.0, "min"), (3600.0, "h"), (86400.0, "d"))
 
 
@@ -117,15 +107,15 @@ def time_unit(seconds: float) -> tuple[float, str]:
 
 def metric_scale(metric: str, largest: float = math.nan) -> tuple[float, str]:
     """Divisor and unit text for plotting ``metric`` whose largest value is ``largest``."""
-    if metric.endswith("_s"):
+    kind = vocabulary.kind(metric)
+    if kind == "seconds":
         return time_unit(largest if math.isfinite(largest) else 0.0)
-    if metric in SHARES:
+    if kind == "share":
         return 0.01, "%"
-    if metric in VALUES:
-        return 1.0, "Σ sensitivity × damage"
-    if metric in VALUE_TIME:
+    if kind == "value_time":  # stored in value × s; hours read better on an axis
         return 3600.0, "value × h"
-    return 1.0, COUNT_UNITS.get(metric, "per run")
+    known = vocabulary.BY_NAME.get(metric)
+    return 1.0, known.unit if known is not None else "per run"
 
 
 def axis_label(metric: str, largest: float = math.nan) -> str:
@@ -217,7 +207,9 @@ def _comparison_panel(ax, metric: str, rows: pd.DataFrame, strategies: list[str]
     div, unit = metric_scale(metric, largest)
     x = np.arange(len(strategies))
     top_data = largest / div if math.isfinite(largest) else 1.0
-    if metric in SHARES:
+    share = vocabulary.kind(metric) == "share"
+    direction = vocabulary.direction(metric)
+    if share:
         top_data = 100.0
     top = top_data * 1.22 if top_data > 0 else 1.0
     for i, strategy in enumerate(strategies):
@@ -235,7 +227,7 @@ def _comparison_panel(ax, metric: str, rows: pd.DataFrame, strategies: list[str]
         ax.bar(i, height, color=style["color"], edgecolor="black", linewidth=0.8, hatch=hatch)
         if not (math.isnan(lo) or math.isnan(hi)) and hi > lo:
             lo_c, hi_c = lo, hi
-            if metric in SHARES:
+            if share:
                 lo_c, hi_c = max(lo, 0.0), min(hi, 1.0)
             ax.errorbar(i, height, yerr=[[max(height - lo_c / div, 0)], [max(hi_c / div - height, 0)]],
                         color="black", capsize=6, linewidth=1.6, capthick=1.6)
@@ -243,14 +235,14 @@ def _comparison_panel(ax, metric: str, rows: pd.DataFrame, strategies: list[str]
         else:
             text_y = height
         mark = " *" if rows["better"].iloc[i] in ("better", "worse") and strategy != baseline else ""
-        mark = "" if metric in NEUTRAL else mark
+        mark = "" if direction == "neutral" else mark
         ax.text(i, text_y + top * 0.02, fmt(metric, mean) + mark, ha="center", va="bottom", fontsize=12)
     ax.set_xticks(x, [s + ("\n(baseline)" if s == baseline else "") for s in strategies],
                   rotation=30 if len(strategies) > 3 else 0, ha="right" if len(strategies) > 3 else "center",
                   rotation_mode="anchor")
     ax.set_ylim(0, top)
     ax.set_xlim(-0.6, len(strategies) - 0.4)
-    ax.set_title(label(metric) + ("" if metric in NEUTRAL else " ↓" if metric in LOWER_IS_BETTER else " ↑"))
+    ax.set_title(label(metric) + {"neutral": "", "lower": " ↓", "higher": " ↑"}[direction])
     ax.set_ylabel(unit)
     ax.grid(axis="y", alpha=0.3)
 
@@ -1049,9 +1041,9 @@ def tradeoff(comparison, security: str = "blast_radius", utility: str = "legit_d
                         fontweight="bold")
         ax.set_xlabel(axis_label(utility, _finite_max([r["ci_high"] for r in xs_all] + [r["mean"] for r in xs_all])))
         ax.set_ylabel(axis_label(security, _finite_max([r["ci_high"] for r in ys_all] + [r["mean"] for r in ys_all])))
-        _pad_limits(ax, extents, {"x": utility in SHARES, "y": security in SHARES})
-        better_x = "left" if utility in LOWER_IS_BETTER else "right"
-        better_y = "lower" if security in LOWER_IS_BETTER else "upper"
+        _pad_limits(ax, extents, {"x": vocabulary.kind(utility) == "share", "y": vocabulary.kind(security) == "share"})
+        better_x = "left" if vocabulary.direction(utility) == "lower" else "right"
+        better_y = "lower" if vocabulary.direction(security) == "lower" else "upper"
         arrow = {("left", "lower"): "↙", ("right", "lower"): "↘", ("left", "upper"): "↖", ("right", "upper"): "↗"}
         ax.grid(alpha=0.3)
         legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
@@ -1066,7 +1058,7 @@ def _err(row: pd.Series, mean: float, metric: str) -> tuple[float, float] | None
     lo, hi = float(row["ci_low"]), float(row["ci_high"])
     if math.isnan(lo) or math.isnan(hi) or not (math.isfinite(lo) and math.isfinite(hi)):
         return None
-    if metric in SHARES:
+    if vocabulary.kind(metric) == "share":
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return max(mean - lo, 0.0), max(hi - mean, 0.0)
 
