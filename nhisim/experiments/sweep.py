@@ -342,7 +342,10 @@ class SweepPlan:
             "n_points": len(self.points),
             "n_runs": self.n_runs,
             "key": list(KEY),
+            # the result columns, named so a resume tells a folder written before a metric existed
+            # (same fingerprint, fewer columns) from another sweep (another fingerprint)
             "columns": {f.name: str(f.type) for f in self.schema()},
+            "metrics": list(METRIC_COLUMNS),
             "files": {"scenario": SCENARIO, "parameters": PARAMS, "runs": RUNS},
         }
 
