@@ -125,6 +125,15 @@ def test_markdown_report_with_figures_beside_it(comparison, tmp_path):
         write_report(comparison, tmp_path / "x.pdf", format="pdf")
 
 
+def test_markdown_module_writes_markdown_only(comparison, tmp_path):
+    from nhisim.reports import markdown
+
+    path = markdown.write_report(comparison, tmp_path / "m.md", figures=[])
+    assert path == tmp_path / "m.md" and path.read_text(encoding="utf-8").startswith("# nhisim report")
+    with pytest.raises(InputError, match="writes Markdown"):
+        markdown.write_report(comparison, tmp_path / "r.html", format="html", figures=[])
+
+
 # --------------------------------------------------------------------------- results folders and the CLI
 
 
