@@ -42,21 +42,26 @@ def discover_families() -> tuple[ModuleType, ...]:
     return tuple(sorted(found, key=lambda m: min((rank.get(c, len(rank)) for c in m.COLUMNS), default=len(rank))))
 
 
+def family_name(family: ModuleType) -> str:
+    """A family's name as the vocabulary writes it: its module's last part (``attack``)."""
+    return family.__name__.rpartition(".")[2]
+
+
 def check_families(families: tuple[ModuleType, ...]) -> None:
-    """Raise if the families' columns are not exactly the vocabulary's names, each once."""
+    """Raise if the families' columns are not exactly the vocabulary's names, each once, each in its family."""
     columns = [c for family in families for c in family.COLUMNS]
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    unknown = sorted(set(columns) - set(METRIC_COLUMNS))
-    uncomputed = [c for c in METRIC_COLUMNS if c not in columns]
-    misfiled = sorted(f"{c} (in {family.__name__.rpartition('.')[2]}, vocabulary says {vocabulary.BY_NAME[c].family})"
-                      for family in families for c in family.COLUMNS
-                      if c in vocabulary.BY_NAME and vocabulary.BY_NAME[c].family != family.__name__.rpartition(".")[2])
-    problems = [f"{what}: {', '.join(names)}" for what, names in (
-        ("computed by two families", repeated), ("computed but not in nhisim.vocabulary", unknown),
-        ("in nhisim.vocabulary but computed by no family", uncomputed), ("in another family than the vocabulary's",
-                                                                            misfiled)) if names]
-    if problems:
-        raise RuntimeError("nhisim.metrics: " + "; ".join(problems))
+    misfiled = [f"{c} (in {family_name(f)}, the vocabulary says {vocabulary.BY_NAME[c].family})"
+                for f in families for c in f.COLUMNS
+                if c in vocabulary.BY_NAME and vocabulary.BY_NAME[c].family != family_name(f)]
+    problems = {
+        "computed by two families": sorted({c for c in columns if columns.count(c) > 1}),
+        "computed but not in nhisim.vocabulary": sorted(set(columns) - set(METRIC_COLUMNS)),
+        "in nhisim.vocabulary but computed by no family": [c for c in METRIC_COLUMNS if c not in columns],
+        "computed by another family than the vocabulary's": sorted(misfiled),
+    }
+    found = [f"{what}: {', '.join(names)}" for what, names in problems.items() if names]
+    if found:
+        raise RuntimeError("nhisim.metrics: " + "; ".join(found))
 
 
 FAMILIES = discover_families()
@@ -73,4 +78,4 @@ def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str
 
 
 __all__ = ["FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "check_families", "compute_metrics",
-           "discover_families"]
+           "discover_families", "family_name"]
