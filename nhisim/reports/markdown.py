@@ -9,6 +9,7 @@ HTML report; the key findings are under ``## Key findings``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from nhisim.errors import InputError
@@ -107,7 +108,7 @@ def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 1
 
 def write_report(comparison, path: str | os.PathLike, format: str = "md",
                  scenario_file: str | os.PathLike | None = None, title: str | None = None, dpi: int = 100,
-                 replication: int = 0, figures=None) -> Path:
+                 replication: int = 0, figures: Sequence[str] | None = None) -> Path:
     """The Markdown report of ``comparison`` (see :func:`nhisim.reports.html.write_report`, which writes either format).
 
     Only Markdown: writing HTML from here would make this module import the HTML one,
