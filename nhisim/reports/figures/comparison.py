@@ -133,7 +133,7 @@ def exposure_cdf(comparison, metric: str = "exposure_window_s", floor: float = 1
     from nhisim.metrics import METRIC_COLUMNS
 
     check_metrics([metric], METRIC_COLUMNS)
-    if not metric.endswith("_s"):
+    if vocabulary.kind(metric) != "seconds":
         raise InputError.single(f"{metric!r} is not a duration", location="metric",
                                 suggestion="use exposure_window_s, time_to_detect_s, time_to_revoke_s or "
                                            "time_to_contain_s")
