@@ -125,6 +125,15 @@ def test_markdown_report_with_figures_beside_it(comparison, tmp_path):
         write_report(comparison, tmp_path / "x.pdf", format="pdf")
 
 
+def test_markdown_module_writes_markdown_only(comparison, tmp_path):
+    from nhisim.reports import markdown
+
+    path = markdown.write_report(comparison, tmp_path / "m.md", figures=[])
+    assert path == tmp_path / "m.md" and path.read_text(encoding="utf-8").startswith("# nhisim report")
+    with pytest.raises(InputError, match="writes Markdown"):
+        markdown.write_report(comparison, tmp_path / "r.html", format="html", figures=[])
+
+
 # --------------------------------------------------------------------------- results folders and the CLI
 
 
@@ -161,6 +170,25 @@ def test_report_command_on_a_results_folder(results_folder, capsys):
     assert f"wrote {folder / 'report.html'}" in out
     code, out, _ = run_cli(["report", str(folder), "--format", "md", "--out", str(folder / "md" / "r.md")], capsys)
     assert code == 0 and (folder / "md" / "r.md").is_file() and (folder / "md" / "r_files").is_dir()
+
+
+def test_a_results_folder_written_before_a_metric_existed_still_reports(results_folder, tmp_path, capsys):
+    import shutil
+
+    folder, _ = results_folder
+    old = tmp_path / "older"
+    shutil.copytree(folder, old, ignore=shutil.ignore_patterns("report*", "md"))
+    runs = pd.read_parquet(old / "runs.parquet")
+    runs.drop(columns=["attribution"]).to_parquet(old / "runs.parquet", index=False)  # as an older nhisim wrote it
+    rebuilt, _ = load_results(old)
+    assert list(rebuilt.runs.columns) == list(runs.columns) and rebuilt.runs["attribution"].isna().all()
+    assert rebuilt.summary(["attribution"])["mean"].isna().all()
+    code, out, err = run_cli(["report", str(old)], capsys)
+    assert code == 0, err
+    html = (old / "report.html").read_text(encoding="utf-8")
+    assert html.count("<tr id='metric-") == len(METRIC_COLUMNS)
+    row = re.search(r"<tr id='metric-attribution'>.*?</tr>", html, flags=re.S).group(0)
+    assert "n/a" in row
 
 
 def test_report_command_on_a_scenario_file(tmp_path, capsys, monkeypatch):

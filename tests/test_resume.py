@@ -166,3 +166,42 @@ def test_errors_are_kept_unless_retried(tmp_path, monkeypatch):
     assert retried.attrs["session"]["ran"] == 4
     assert retried["error"].isna().all() and not retried.duplicated(KEY).any()
     pd.testing.assert_frame_equal(retried, small_sweep())
+
+
+def _as_written_before(out: Path, metric: str) -> None:
+    """Make the folder what an nhisim without ``metric`` wrote: no such column in the parts or the manifest."""
+    import pyarrow.parquet as pq
+
+    for part in _parts(out):
+        pq.write_table(pq.read_table(part).drop([metric]), part)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["columns"][metric]
+    manifest["metrics"] = [m for m in manifest["metrics"] if m != metric]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+
+def test_a_folder_written_before_a_metric_existed_resumes(tmp_path):
+    out = tmp_path / "older"
+    reference = small_sweep()
+    small_sweep(out=out, chunk_size=2)
+    parts = _parts(out)
+    for part in parts[4:]:  # the older sweep stopped half-way
+        part.unlink()
+    _as_written_before(out, "policy_evaluations")
+    old = read_runs(out)  # read as it is: the missing metric is NaN, in its place
+    assert list(old.columns) == list(reference.columns) and old["policy_evaluations"].isna().all()
+
+    again = small_sweep(out=out, chunk_size=2)  # the same sweep: not refused as another one
+    session = again.attrs["session"]
+    assert session["skipped"] == 8 and session["ran"] == 8
+    assert any("written without policy_evaluations" in note for note in session["notes"])
+    assert list(again.columns) == list(reference.columns) and not again.duplicated(KEY).any()
+    resumed = again.set_index(KEY).index.isin(old.set_index(KEY).index)
+    assert again.loc[resumed, "policy_evaluations"].isna().all()  # recorded before: NaN
+    pd.testing.assert_frame_equal(again[~resumed], reference[~resumed])  # run now: every metric
+    others = [c for c in reference.columns if c != "policy_evaluations"]
+    pd.testing.assert_frame_equal(again[others], reference[others])
+    pd.testing.assert_frame_equal(read_runs(out), again)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sessions"][-1]["columns_added"] == ["policy_evaluations"]
+    assert "policy_evaluations" in manifest["columns"] and "policy_evaluations" in manifest["metrics"]

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
-from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS, NEUTRAL, SHARES
+from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario.models import Scenario
 
 
@@ -76,7 +77,7 @@ class Comparison:
             own = self.runs[self.runs["strategy"] == strategy].set_index("replication")
             for metric in metrics:
                 mean, lo, hi, n = mean_ci(own[metric].tolist(), level, floor=0.0,
-                                          ceiling=1.0 if metric in SHARES else math.inf)
+                                          ceiling=1.0 if vocabulary.kind(metric) == "share" else math.inf)
                 diffs = (own[metric] - base[metric].reindex(own.index)).tolist()
                 with np.errstate(invalid="ignore"):
                     d_mean, d_lo, d_hi, _ = mean_ci(diffs, level)
@@ -94,10 +95,11 @@ class Comparison:
 
 def _better(metric: str, lo: float, hi: float) -> str:
     """Whether the paired difference vs baseline is significantly better, worse, or neither."""
-    if metric in NEUTRAL or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
+    direction = vocabulary.direction(metric)
+    if direction == "neutral" or any(isinstance(v, float) and math.isnan(v) for v in (lo, hi)):
         return ""
     if lo > 0 or hi < 0:
-        good = (hi < 0) if metric in LOWER_IS_BETTER else (lo > 0)
+        good = (hi < 0) if direction == "lower" else (lo > 0)
         return "better" if good else "worse"
     return "same"
 

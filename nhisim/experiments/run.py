@@ -49,7 +49,7 @@ class RunResult:
 
     @property
     def runs(self) -> pd.DataFrame:
-        """One row: the ids and the metric columns of SPEC §5."""
+        """One row: the ids and the metric columns (:data:`~nhisim.metrics.METRIC_COLUMNS`)."""
         return pd.DataFrame([self.row], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
 
 

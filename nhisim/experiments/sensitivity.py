@@ -1,4 +1,4 @@
-"""Sensitivity indices of a sampled sweep, through SALib (SPEC §6).
+"""Sensitivity indices of a sampled sweep, through SALib.
 
 A sweep sampled with ``sobol`` gives Sobol indices (first order ``S1``: the share of the
 metric's variance one parameter explains alone; total ``ST``: with all its interactions);

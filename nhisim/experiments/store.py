@@ -14,6 +14,11 @@ chunks in flight. Started again, it reads which runs are done (by run key: point
 replication) and runs only the rest. Reading drops duplicate keys, preferring a run that
 succeeded over one that raised. A folder holding another sweep (a different fingerprint)
 is refused, never mixed or overwritten; so is a non-empty folder that holds no sweep.
+
+The fingerprint names what was swept, not the result columns: a folder written before a
+metric existed is the same sweep, and resumes. Its manifest names the columns it was
+written with (``columns``, ``metrics``); a resume that adds columns says so in a note
+and in its session entry, and the runs recorded before read NaN for the new columns.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nhisim.errors import InputError
+from nhisim.metrics import METRIC_COLUMNS
 
 FORMAT = "nhisim-sweep/1"
 MANIFEST = "manifest.json"
@@ -146,6 +152,14 @@ def _refuse_foreign(root: Path) -> None:
                                 suggestion="give a new or empty folder for --out; nothing was written")
 
 
+def _column_changes(old: Mapping, new: Mapping) -> tuple[list[str], list[str]]:
+    """Result columns this session writes that the folder's earlier sessions did not, and the reverse."""
+    before, now = list(old.get("columns") or {}), list(new.get("columns") or {})
+    if not before:  # a manifest that names no columns: nothing to tell
+        return [], []
+    return [c for c in now if c not in before], [c for c in before if c not in now]
+
+
 def _describe_difference(old: Mapping, new: Mapping) -> list[str]:
     old_fp, new_fp = old.get("fingerprint", {}), new.get("fingerprint", {})
     return [part for part in FINGERPRINT_PARTS if old_fp.get(part) != new_fp.get(part)]
@@ -204,6 +218,16 @@ class SweepStore:
             if old.get("nhisim_version") != manifest.get("nhisim_version"):
                 notes.append(f"this sweep was started with nhisim {old.get('nhisim_version')}; "
                              f"it goes on with {manifest.get('nhisim_version')}")
+            added, dropped = _column_changes(old, manifest)
+            if added:
+                entry["columns_added"] = added
+                them = "it" if len(added) == 1 else "them"
+                notes.append(f"this folder was written without {', '.join(added)}: the runs recorded before "
+                             f"read NaN for {them}, the runs made now have {them}")
+            if dropped:
+                entry["columns_dropped"] = dropped
+                notes.append(f"this nhisim no longer writes {', '.join(dropped)}: reading this folder leaves "
+                             "them out")
             manifest["created"] = old.get("created", now)
             manifest["sessions"] = [*old.get("sessions", []), entry]
         else:
@@ -312,8 +336,9 @@ def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: 
     are ordered by point, replication, then strategy in the order the sweep named them.
     """
     if tables:
-        # a part written by this version already has the schema: casting it is wasted work
-        table = pa.concat_tables([t if schema is None or t.schema == schema else t.cast(schema) for t in tables])
+        if schema is None:
+            schema = pa.unify_schemas([t.schema for t in tables])
+        table = pa.concat_tables([conform(t, schema) for t in tables])
     elif schema is not None:
         table = schema.empty_table()
     else:
@@ -334,6 +359,41 @@ def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: 
     return frame.take(order[~repeat]).reset_index(drop=True)
 
 
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` with the columns of ``schema``, in its order and types.
+
+    A column the table lacks (a metric added after the part was written) is all null,
+    which pandas reads as NaN; a column ``schema`` does not name is left out.
+    """
+    if table.schema == schema:  # a part written by this version: nothing to do
+        return table
+    have = set(table.column_names)
+    columns = [table.column(f.name).cast(f.type) if f.name in have else pa.nulls(len(table), f.type)
+               for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def folder_schema(manifest: Mapping, tables: Sequence[pa.Table]) -> pa.Schema | None:
+    """The columns to read a folder's parts into: theirs, in the manifest's order, plus every current metric.
+
+    A metric the folder was written without is placed after the metric before it in
+    :data:`~nhisim.metrics.METRIC_COLUMNS` (or before ``error``), so old and new folders
+    read with the same column order.
+    """
+    if not tables:
+        return None
+    unified = pa.unify_schemas([t.schema for t in tables])
+    listed = [name for name in (manifest.get("columns") or {}) if name in unified.names]
+    names = listed + [name for name in unified.names if name not in listed]
+    for i, metric in enumerate(METRIC_COLUMNS):
+        if metric in names:
+            continue
+        before = next((m for m in reversed(METRIC_COLUMNS[:i]) if m in names), None)
+        at = names.index(before) + 1 if before else names.index("error") if "error" in names else len(names)
+        names.insert(at, metric)
+    return pa.schema([unified.field(n) if n in unified.names else pa.field(n, pa.float64()) for n in names])
+
+
 def _strategy_rank(names: np.ndarray, strategies: Sequence[str] | None) -> np.ndarray:
     """Each name's place in ``strategies`` (names not in it after them, by name; ``names`` is sorted)."""
     order = {name: i for i, name in enumerate(strategies or names.tolist())}
@@ -352,7 +412,7 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     for path in part_files(root / RUNS):
         with contextlib.suppress(OSError, pa.ArrowException):
             tables.append(pq.read_table(path))
-    frame = tidy_runs(tables, None, manifest.get("strategies"))
+    frame = tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies"))
     frame.attrs["sweep"] = manifest
     return frame
 
@@ -398,4 +458,4 @@ def _unlock(fh: Any) -> None:
         fh.close()
 
 
-__all__ = ["SweepStore", "atomic_write", "load_manifest", "prepare_folder", "read_runs"]
+__all__ = ["SweepStore", "atomic_write", "conform", "folder_schema", "load_manifest", "prepare_folder", "read_runs"]

@@ -1,4 +1,4 @@
-"""Sweeps: a grid or a sample over any scenario value × strategies × replications (SPEC §6).
+"""Sweeps: a grid or a sample over any scenario value × strategies × replications.
 
 A parameter is any scenario value addressed by a dotted path, the same paths ``--set``
 takes (``strategies.zsp.ttl``, ``detection.monitoring``, ``attacker.rate``,
@@ -11,7 +11,7 @@ in seconds or per second). Grid and sample combine as a product.
 Every point runs every strategy with the same replication seeds (common random numbers):
 ``replication_seed(seed, r)``, so differences between points and between strategies are
 paired. The result is one tidy row per run: ``point``, one column per PATH, ``scenario``,
-``strategy``, ``seed``, ``replication``, the metric columns of SPEC §5 and ``error``
+``strategy``, ``seed``, ``replication``, the metric columns (docs/metrics.md) and ``error``
 (empty unless the run raised; its metrics are then NaN).
 
 With ``out=DIR`` the sweep writes its provenance and its results chunk by chunk
@@ -342,7 +342,10 @@ class SweepPlan:
             "n_points": len(self.points),
             "n_runs": self.n_runs,
             "key": list(KEY),
+            # the result columns, named so a resume tells a folder written before a metric existed
+            # (same fingerprint, fewer columns) from another sweep (another fingerprint)
             "columns": {f.name: str(f.type) for f in self.schema()},
+            "metrics": list(METRIC_COLUMNS),
             "files": {"scenario": SCENARIO, "parameters": PARAMS, "runs": RUNS},
         }
 

@@ -1,44 +1,75 @@
-"""Metrics of one run (SPEC §5), computed from its event log alone.
+"""Metrics of one run, computed from its event log alone.
 
 One module per family: ``attack`` (what the attacker did), ``exposure`` (for how long
 and how fast it was cut), ``utility`` (work done and friction), ``accountability``
-(attribution), ``cost`` (standing privilege and operational cost). Each defines
-``COLUMNS`` and ``compute(log) -> dict``. Where a metric has no meaning in a run (no
-compromise), it is NaN, never 0.
+(attribution), ``cost`` (standing privilege and operational cost). A family is any
+module of this package that defines ``COLUMNS`` and ``compute(log) -> dict``: it is
+found by discovery, so adding one is a file here plus its rows in
+:mod:`nhisim.vocabulary`. Where a metric has no meaning in a run (no compromise), it is
+NaN, never 0.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
 
-from nhisim.metrics import accountability, attack, cost, exposure, utility
+from nhisim import vocabulary
 from nhisim.metrics.lifecycle import RunLog
-from nhisim.scenario.expectations import METRIC_NAMES, SHARE_METRICS
 
-FAMILIES = (attack, exposure, utility, accountability, cost)
-
-# the result columns of SPEC §5; named in the scenario layer, where expectations refer to them
-METRIC_COLUMNS = METRIC_NAMES
-
-# which way is better, for summaries and figures
-LOWER_IS_BETTER = {
-    "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed", "malicious_allowed",
-    "exposure_window_s", "time_to_detect_s", "time_to_revoke_s", "time_to_contain_s", "standing_privilege",
-    "overreach_allowed", "legit_denied", "approval_wait_s", "collateral_denials", "task_latency_p95_s",
-    "credentials_issued", "policy_evaluations",
-}
+#: the result columns, in table order (defined in :mod:`nhisim.vocabulary`)
+METRIC_COLUMNS: tuple[str, ...] = vocabulary.NAMES
+# which way is better and which columns are shares (for callers that imported them from here)
+LOWER_IS_BETTER = vocabulary.LOWER_IS_BETTER
+NEUTRAL = vocabulary.NEUTRAL
+SHARES = vocabulary.SHARES
 
 
-# counts with no better direction: more denials may mean more attacks, not better control
-NEUTRAL = {"malicious_denied", "overreach_attempts", "tasks_completed"}
-SHARES = set(SHARE_METRICS)
+def discover_families() -> tuple[ModuleType, ...]:
+    """Every module of this package that defines ``COLUMNS`` and ``compute``, in vocabulary order."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "COLUMNS") and callable(getattr(module, "compute", None)):
+            found.append(module)
+    # a stable order, whatever the file system lists first: by the first column each family computes
+    rank = {name: i for i, name in enumerate(METRIC_COLUMNS)}
+    return tuple(sorted(found, key=lambda m: min((rank.get(c, len(rank)) for c in m.COLUMNS), default=len(rank))))
+
+
+def family_name(family: ModuleType) -> str:
+    """A family's name as the vocabulary writes it: its module's last part (``attack``)."""
+    return family.__name__.rpartition(".")[2]
+
+
+def check_families(families: tuple[ModuleType, ...]) -> None:
+    """Raise if the families' columns are not exactly the vocabulary's names, each once, each in its family."""
+    columns = [c for family in families for c in family.COLUMNS]
+    misfiled = [f"{c} (in {family_name(f)}, the vocabulary says {vocabulary.BY_NAME[c].family})"
+                for f in families for c in f.COLUMNS
+                if c in vocabulary.BY_NAME and vocabulary.BY_NAME[c].family != family_name(f)]
+    problems = {
+        "computed by two families": sorted({c for c in columns if columns.count(c) > 1}),
+        "computed but not in nhisim.vocabulary": sorted(set(columns) - set(METRIC_COLUMNS)),
+        "in nhisim.vocabulary but computed by no family": [c for c in METRIC_COLUMNS if c not in columns],
+        "computed by another family than the vocabulary's": sorted(misfiled),
+    }
+    found = [f"{what}: {', '.join(names)}" for what, names in problems.items() if names]
+    if found:
+        raise RuntimeError("nhisim.metrics: " + "; ".join(found))
+
+
+FAMILIES = discover_families()
+check_families(FAMILIES)
 
 
 def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Every metric column of SPEC §5 for one run's event log (a DataFrame, or its columns)."""
+    """Every metric column for one run's event log (a DataFrame, or its columns)."""
     log = RunLog(events)
     values: dict[str, float] = {}
     for family in FAMILIES:
@@ -46,4 +77,5 @@ def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str
     return {name: values[name] for name in METRIC_COLUMNS}
 
 
-__all__ = ["METRIC_COLUMNS", "LOWER_IS_BETTER", "NEUTRAL", "SHARES", "compute_metrics"]
+__all__ = ["FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "check_families", "compute_metrics",
+           "discover_families", "family_name"]

@@ -4,7 +4,8 @@
   timeline, delegation graph with the attacker's reach, sweep heat map, security/utility trade-off);
 - :mod:`nhisim.reports.findings`: key findings as sentences with numbers and intervals;
 - :mod:`nhisim.reports.narrate`: a run told at its key moments (``nhisim replay --narrate``);
-- :mod:`nhisim.reports.html` / :mod:`nhisim.reports.markdown`: ``write_report(comparison, path)``;
+- :mod:`nhisim.reports.html` / :mod:`nhisim.reports.markdown`: ``write_report(comparison, path)``
+  (what both formats share is in :mod:`nhisim.reports.document`);
 - :mod:`nhisim.reports.results`: results folders of ``nhisim compare --out`` read back.
 """
 

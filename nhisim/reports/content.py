@@ -19,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.metrics import LOWER_IS_BETTER, METRIC_COLUMNS, SHARES
+from nhisim import vocabulary
+from nhisim.metrics import METRIC_COLUMNS
 from nhisim.reports.findings import Finding, key_findings
 from nhisim.reports.format import HEADLINE, fmt, label
 from nhisim.scenario.units import format_duration
@@ -27,8 +28,7 @@ from nhisim.scenario.units import format_duration
 FRAMEWORK_NAMES = {"maestro": "MAESTRO", "owasp_agentic": "OWASP Agentic T&M", "owasp_asi": "OWASP ASI Top 10",
                    "owasp_nhi": "OWASP NHI Top 10"}
 DURATION_KNOBS = ("ttl", "rotation", "cache_ttl", "identity_ttl")
-# metrics with no better direction: they describe what agents or the attacker tried, not how well a control did
-NEUTRAL = frozenset({"overreach_attempts", "malicious_denied"})
+DIRECTION_TEXT = {"lower": "lower is better", "higher": "higher is better", "neutral": "context: no better direction"}
 
 
 @dataclass
@@ -162,11 +162,12 @@ def results_table(comparison, metrics=None, level: float = 0.95) -> list[tuple[s
     summary = comparison.summary(metrics, level=level).set_index(["strategy", "metric"])
     rows = []
     for metric in metrics:
+        direction = vocabulary.direction(metric)
         cells = []
         for s in comparison.strategies:
             r = summary.loc[(s, metric)]
             lo, hi = r["ci_low"], r["ci_high"]
-            if metric in SHARES and not any(math.isnan(v) for v in (lo, hi)):
+            if vocabulary.kind(metric) == "share" and not any(math.isnan(v) for v in (lo, hi)):
                 lo, hi = max(lo, 0.0), min(hi, 1.0)
             interval = "" if (math.isnan(lo) or math.isnan(hi) or lo == hi) else f"{fmt(metric, lo)}–{fmt(metric, hi)}"
             diff = ""
@@ -174,11 +175,9 @@ def results_table(comparison, metrics=None, level: float = 0.95) -> list[tuple[s
                 diff = f"vs {comparison.baseline}: {'+' if r['diff'] > 0 else ''}{fmt(metric, r['diff'])}"
                 if not (math.isnan(r["diff_ci_low"]) or r["diff_ci_low"] == r["diff_ci_high"]):
                     diff += f" (paired {level:.0%} CI {fmt(metric, r['diff_ci_low'])} to {fmt(metric, r['diff_ci_high'])})"
-            verdict = r["better"] if s != comparison.baseline and metric not in NEUTRAL else ""
+            verdict = r["better"] if s != comparison.baseline and direction != "neutral" else ""
             cells.append(Cell(fmt(metric, r["mean"]), interval, verdict, diff))
-        direction = ("context: no better direction" if metric in NEUTRAL
-                     else "lower is better" if metric in LOWER_IS_BETTER else "higher is better")
-        rows.append((metric, label(metric), direction, cells))
+        rows.append((metric, label(metric), DIRECTION_TEXT[direction], cells))
     return rows
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from nhisim.metrics import LOWER_IS_BETTER, SHARES
+from nhisim import vocabulary
 from nhisim.reports.format import fmt, label
 
 # the order findings are told in, and how each metric reads in a sentence
@@ -46,7 +46,6 @@ PHRASES = {
     "attribution": "{v} of malicious actions were attributable to one agent, task and human",
 }
 SECURITY_SET = set(SECURITY)
-NEUTRAL = frozenset({"overreach_attempts", "malicious_denied"})  # no better direction
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def _ci_text(metric: str, mean: float, lo: float, hi: float, level: float, paire
     text = fmt(metric, mean)
     if _nan(lo) or _nan(hi) or not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
         return text
-    if metric in SHARES:
+    if vocabulary.kind(metric) == "share":
         lo, hi = max(lo, 0.0), min(hi, 1.0) if not paired else hi
     kind = "paired " if paired else ""
     return f"{text} ({kind}{level:.0%} CI {fmt(metric, lo)}–{fmt(metric, hi)})"
@@ -83,7 +82,7 @@ def _value_sentence(metric: str, row: pd.Series, level: float) -> str:
 def _magnitude(metric: str, diff: float, lo: float, hi: float, level: float) -> str:
     """``by 1.6 d (paired 95% CI 14.7 h–2.6 d)`` with the sign folded into the verb."""
     a, b = sorted((abs(lo), abs(hi)))
-    if metric in SHARES:
+    if vocabulary.kind(metric) == "share":
         text = f"by {abs(diff) * 100:.0f} percentage points"
         if math.isfinite(a) and math.isfinite(b) and a != b:
             text += f" (paired {level:.0%} CI {a * 100:.0f}–{b * 100:.0f})"
@@ -119,7 +118,7 @@ def key_findings(comparison, metrics: Sequence[str] | None = None, level: float 
                 out.append(Finding(f"{label(metric).capitalize()}: undefined under every strategy — no run had a "
                                    "compromise.", metric, "note"))
             continue
-        verdicts = {s: ("" if metric in NEUTRAL else rows.loc[s, "better"]) for s in strategies if s != base}
+        verdicts = {s: ("" if vocabulary.direction(metric) == "neutral" else rows.loc[s, "better"]) for s in strategies if s != base}
         differs = [s for s, v in verdicts.items() if v in ("better", "worse")]
         finite_means = means.dropna()
         all_equal = finite_means.nunique() <= 1 and len(finite_means) == len(strategies)
@@ -177,7 +176,7 @@ def _best(comparison, summary: pd.DataFrame, level: float) -> list[Finding]:
     out = []
     for metric in ("blast_radius", "exposure_window_s"):
         rows = summary[summary["metric"] == metric].set_index("strategy").reindex(comparison.strategies)
-        if rows["mean"].isna().all() or metric not in LOWER_IS_BETTER:
+        if rows["mean"].isna().all() or vocabulary.direction(metric) != "lower":
             continue
         best = rows["mean"].astype(float).idxmin()
         if best == comparison.baseline or rows.loc[best, "better"] != "better":

@@ -13,17 +13,16 @@ PosixPath('reports/leak.html')
 from __future__ import annotations
 
 import base64
-import io
 import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
 from nhisim.reports.content import ReportContent, build_content, write_atomically
+from nhisim.reports.document import FORMATS, figure_png, report_format, report_target
 from nhisim.reports.findings import grouped
+from nhisim.reports.markdown import write_markdown
 from nhisim.reports.narrate import MAJOR, clock
-
-FORMATS = ("html", "md")
 
 CSS = """
 :root { --fg: #1a1a1a; --muted: #555; --line: #d0d0d0; --bg: #ffffff; --soft: #f4f6f8;
@@ -84,13 +83,6 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
 """
 
 DEFENCE_KINDS = frozenset({"detect", "revoke", "propagated", "expired", "quarantine", "release", "give_up"})
-
-
-def figure_png(fig, dpi: int = 100) -> bytes:
-    """A figure as PNG bytes."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
 
 
 def _e(text: object) -> str:
@@ -220,13 +212,6 @@ def render_html(content: ReportContent, dpi: int = 100) -> str:
     return "\n".join(parts) + "\n"
 
 
-def _target(path: str | os.PathLike, format: str) -> Path:
-    target = Path(path)
-    if target.is_dir() or str(path).endswith(os.sep):
-        target = target / f"report.{format}"
-    return target
-
-
 def write_report(comparison, path: str | os.PathLike, format: str | None = None,
                  scenario_file: str | os.PathLike | None = None, title: str | None = None, dpi: int = 100,
                  replication: int = 0, figures: Sequence[str] | None = None) -> Path:
@@ -240,23 +225,11 @@ def write_report(comparison, path: str | os.PathLike, format: str | None = None,
     ``figures`` keeps only the figures so named (``comparison``, ``exposure_cdf``,
     ``tradeoff``, ``delegation_reach``, ``timeline`` or ``timeline_<strategy>``).
     """
-    from nhisim.errors import InputError, did_you_mean
-
-    if format is None:
-        suffix = Path(path).suffix.lower().lstrip(".")
-        format = "md" if suffix in ("md", "markdown") else "html"
-    format = format.lower()
-    if format == "markdown":
-        format = "md"
-    if format not in FORMATS:
-        raise InputError.single(f"unknown report format {format!r}", location="--format",
-                                suggestion=did_you_mean(format, FORMATS, "formats"))
-    target = _target(path, format)
+    format = report_format(path, format)
+    target = report_target(path, format)
     content = build_content(comparison, scenario_file=scenario_file, title=title, replication=replication,
                             figures=figures)
     if format == "md":
-        from nhisim.reports.markdown import write_markdown
-
         return write_markdown(content, target, dpi=dpi)
     write_atomically(target, render_html(content, dpi=dpi))
     return target

@@ -9,9 +9,12 @@ HTML report; the key findings are under ``## Key findings``.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
-from nhisim.reports.content import ReportContent, write_atomically
+from nhisim.errors import InputError
+from nhisim.reports.content import ReportContent, build_content, write_atomically
+from nhisim.reports.document import figure_png, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.narrate import clock
 
@@ -89,8 +92,6 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
 
 def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 100) -> Path:
     """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it; return ``path``."""
-    from nhisim.reports.html import figure_png
-
     target = Path(path)
     folder = target.with_name(f"{target.stem}_files")
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,11 +106,20 @@ def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 1
     return target
 
 
-def write_report(comparison, path: str | os.PathLike, format: str = "md", **options) -> Path:
-    """Same as :func:`nhisim.reports.html.write_report`, Markdown by default."""
-    from nhisim.reports.html import write_report as write
+def write_report(comparison, path: str | os.PathLike, format: str = "md",
+                 scenario_file: str | os.PathLike | None = None, title: str | None = None, dpi: int = 100,
+                 replication: int = 0, figures: Sequence[str] | None = None) -> Path:
+    """The Markdown report of ``comparison`` (see :func:`nhisim.reports.html.write_report`, which writes either format).
 
-    return write(comparison, path, format=format, **options)
+    Only Markdown: writing HTML from here would make this module import the HTML one,
+    which imports this one to write Markdown.
+    """
+    if report_format(path, format) != "md":
+        raise InputError.single(f"nhisim.reports.markdown writes Markdown, not {format!r}", location="format",
+                                suggestion="use nhisim.reports.html.write_report for an HTML report")
+    content = build_content(comparison, scenario_file=scenario_file, title=title, replication=replication,
+                            figures=figures)
+    return write_markdown(content, report_target(path, "md"), dpi=dpi)
 
 
 __all__ = ["render_markdown", "write_markdown", "write_report"]

@@ -9,7 +9,8 @@ run's event log, with ``scenario``, ``strategy`` and ``replication`` columns) an
                       "strategies": [...], "baseline": ..., "seed": 1, "replications": 20}]}
 
 The effective scenario (after ``--set`` overrides) is stored whole, so a report can be
-made after the scenario file changed or moved. Reading the events keeps only the
+made after the scenario file changed or moved. A folder written before a metric existed
+reads NaN (``n/a`` in a report) for it. Reading the events keeps only the
 replication a report draws (``replication``), so a large folder stays cheap to report on.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
+from nhisim.metrics import METRIC_COLUMNS
 
 META_FILE = "comparison.json"
 FORMAT = "nhisim-comparison/1"
@@ -117,6 +119,15 @@ def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[
     return out
 
 
+def with_every_metric(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` with a NaN column for each metric it was written without, in metric order."""
+    if all(m in runs.columns for m in METRIC_COLUMNS):
+        return runs
+    first = next((i for i, c in enumerate(runs.columns) if c in METRIC_COLUMNS), len(runs.columns))
+    after = [c for c in runs.columns[first:] if c not in METRIC_COLUMNS]
+    return runs.reindex(columns=[*runs.columns[:first], *METRIC_COLUMNS, *after])
+
+
 def load_results(folder: str | os.PathLike, scenario: str | None = None, replication: int | None = 0):
     """Rebuild a :class:`~nhisim.experiments.Comparison` from a results folder.
 
@@ -146,6 +157,7 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
     except Exception as exc:
         raise InputError.single(f"cannot read runs.parquet: {exc}", file=str(folder / "runs.parquet"),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None
+    runs = with_every_metric(runs)
     strategies = list(entry["strategies"])
     runs = runs[runs["scenario"] == entry["scenario_name"]]
     missing = [s for s in strategies if s not in set(runs["strategy"])]

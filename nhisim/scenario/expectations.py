@@ -1,7 +1,7 @@
 """Self-check claims a scenario makes about its own results (``expectations:``).
 
 Grammar (one claim per string; strategies are names from the scenario's ``strategies``,
-metrics are the result columns of a run, ``docs/metrics.md``)::
+metrics are the result columns of :mod:`nhisim.vocabulary`)::
 
     claim       := comparison | threshold
     comparison  := STRATEGY OP STRATEGY "on" METRIC        e.g.  intent < rbac on blast_radius
@@ -23,18 +23,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from nhisim import vocabulary
 from nhisim.errors import did_you_mean
 from nhisim.scenario.units import parse_duration
 
-#: the result columns of a run, in order (``nhisim.metrics.METRIC_COLUMNS`` is this tuple)
-METRIC_NAMES = (
-    "blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
-    "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",
-    "time_to_contain_s", "standing_privilege", "overreach_attempts", "overreach_allowed", "legit_denied",
-    "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate", "task_latency_p95_s",
-    "attribution", "credentials_issued", "policy_evaluations",
-)
-SHARE_METRICS = ("task_success_rate", "attribution")
+#: the result columns, in order (``nhisim.metrics.METRIC_COLUMNS`` is this tuple)
+METRIC_NAMES = vocabulary.NAMES
+SHARE_METRICS = tuple(name for name in METRIC_NAMES if vocabulary.kind(name) == "share")
 OPS = ("<", "<=", ">", ">=", "==")
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -72,9 +67,9 @@ class Claim:
 
 
 def parse_value(metric: str, raw: str) -> float:
-    """A threshold in the metric's unit: seconds for ``*_s``, a share for rates, else a number."""
+    """A threshold in the metric's unit: seconds for durations, a share for shares, else a number."""
     text = raw.strip()
-    if metric.endswith("_s"):
+    if vocabulary.kind(metric) == "seconds":
         try:
             return parse_duration(text)
         except ValueError:
