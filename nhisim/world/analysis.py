@@ -746,8 +746,6 @@ def all_blast_radii(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy 
 # --------------------------------------------------------------------------- threats
 
 
-STEERING = ("agent_hijack", "delegation_abuse")
-
 
 def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) -> float | None:
     """Static potential blast radius of one threat of ``scenario`` under ``strategy``.
@@ -766,8 +764,8 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
     never above this, and equal to it when the leaked credential is a standing one.
     """
     s = strategy_of(scenario, strategy)
-    kind = threat.kind
-    if kind not in ("secret_leak", "shared_credential_compromise", "improper_offboarding") + STEERING:
+    model = type(threat)  # what the threat does is read from its model, not from a list of kinds
+    if getattr(model, "EVIDENCE", "compromise") != "compromise":
         return None
     idx = _Reach(build_graph(scenario, strategy=s))
     ix = scenario.index()
@@ -800,7 +798,16 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
         return bits
 
     thief_can_present = s.binding != "sender_constrained"
-    if kind == "secret_leak":
+    if getattr(model, "STEERS_AGENT", False):  # a steered agent presents what it holds itself: bindings do not stop it
+        bits = standing(threat.agent) | passed_to(threat.agent)
+        deputy = getattr(threat, "deputy", None)
+        if deputy is not None:
+            if s.delegation == "pass_through":
+                bits |= idx.scope(node_id("agent", deputy))
+            else:
+                bits &= ops_named(ix.tasks[threat.task].intent.operations)
+        return idx.value(bits)
+    if hasattr(threat, "principal"):  # a leak of a principal's credential
         principal = threat.principal
         if principal in ix.shared_accounts:
             if s.identity == "shared" and static:
@@ -812,19 +819,12 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
             # an identity document mints role-scoped tokens; an intent-scoped one mints nothing without a task
             return idx.value(idx.scope(node_id("agent", principal))) if s.jit_scope == "role" else 0.0
         return idx.value(standing(principal) | (0 if static else passed_to(principal)))
-    if kind == "shared_credential_compromise":
+    if hasattr(threat, "account"):  # one holder of a shared account's key is compromised
         if not thief_can_present:
             return 0.0
         if s.identity == "shared" and static:
             return idx.value(idx.scope(node_id("shared_account", threat.account)))
         return idx.value(standing(threat.via) | (0 if static else passed_to(threat.via)))
-    if kind == "improper_offboarding":
+    if hasattr(threat, "retired_at"):  # a retired agent's credential leaks later
         return 0.0 if s.offboarding_revokes or not thief_can_present else idx.value(standing(threat.agent))
-    # a steered agent presents what it holds itself: bindings do not stop it
-    bits = standing(threat.agent) | passed_to(threat.agent)
-    if kind == "delegation_abuse":
-        if s.delegation == "pass_through":
-            bits |= idx.scope(node_id("agent", threat.deputy))
-        else:
-            bits &= ops_named(ix.tasks[threat.task].intent.operations)
-    return idx.value(bits)
+    raise ValueError(f"no static potential is defined for threats of kind {threat.kind!r}")
