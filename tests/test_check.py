@@ -227,7 +227,7 @@ def test_runtime_discovery_must_produce_overreach(tmp_path):
         "threats:\n", "threats:\n  - {id: wander, kind: runtime_discovery, probability: 0.0}\n")
     path = tmp_path / "d.yaml"
     path.write_text(text)
-    frame = check([load_scenario(path)], seeds=2)
+    frame = check([load_scenario(path)], seeds=2, alpha=0.3)  # 2 seeds can test strict claims only at alpha > 1/4
     row = frame[frame["item"] == "wander (runtime_discovery)"].iloc[0]
     assert not row["holds"] and "overreach attempts in 0/4 runs" in row["detail"]
 
@@ -238,3 +238,15 @@ def test_process_pool_gives_the_same_verdicts(tmp_path):
     parallel = check([path], seeds=5, jobs=2)
     cols = ["check", "item", "strategy", "holds", "mean", "p_value"]
     assert serial[cols].equals(parallel[cols])
+
+
+def test_too_few_seeds_for_a_strict_claim_is_refused_not_failed(tmp_path, capsys):
+    # with 4 pairs the smallest one-sided signed-rank p is 1/16 = 0.0625 >= 0.05: the claim could never hold
+    from nhisim.experiments.check import seeds_needed, smallest_p
+
+    assert smallest_p(4) == 0.0625 and seeds_needed(0.05) == 5 and seeds_needed(0.01) == 7
+    path = write(tmp_path, ["intent < rbac on blast_radius"])
+    code, out, err = run_cli(["check", str(path), "--seeds", "4", "--jobs", "1"], capsys)
+    assert code == 2 and "can never hold" in out + err and "--seeds 5" in out + err
+    code, _, _ = run_cli(["check", str(path), "--seeds", "5", "--jobs", "1"], capsys)
+    assert code == 0

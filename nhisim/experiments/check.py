@@ -26,8 +26,10 @@ every machine):
     (``scipy.stats.wilcoxon``, zero differences dropped, exact null distribution for
     small samples). Holds when p < alpha. If every difference is zero the claim fails
     (p = 1: no evidence of a difference). If all differences are equal and non-zero the
-    test still applies (with 8 seeds, p = 1/256). At least 5 non-zero pairs are needed
-    for p to go below 0.05. Infinite values are ranked above every finite one.
+    test still applies (with 8 seeds, p = 1/256). The smallest p on k non-zero pairs is
+    2^-k, so at least 5 are needed for p to go below 0.05: :func:`check` refuses fewer
+    seeds than :func:`seeds_needed` (alpha), and a claim left with too few non-zero
+    pairs says so. Infinite values are ranked above every finite one.
 ``A <= B on M`` (and ``>=``)
     non-inferiority: holds when the mean paired difference is on the claimed side (or
     zero) and the one-sided Wilcoxon test of the opposite strict claim (``A > B``) is not
@@ -191,6 +193,16 @@ def _holds(x: float, op: str, v: float) -> bool:
     return {"<": x < v, "<=": x <= v, ">": x > v, ">=": x >= v, "==": x == v}[op]
 
 
+def smallest_p(pairs: int) -> float:
+    """The smallest p a one-sided signed-rank test can give on ``pairs`` non-zero differences: 2^-pairs."""
+    return 0.5 ** pairs
+
+
+def seeds_needed(alpha: float) -> int:
+    """The fewest paired seeds with which a strict claim (``A < B on M``) can hold at ``alpha``."""
+    return max(1, math.floor(math.log2(1.0 / alpha)) + 1)
+
+
 def paired_test(a: Sequence[float], b: Sequence[float], op: str, alpha: float = ALPHA) -> dict[str, Any]:
     """Test ``A op B`` on paired runs (see the module docstring)."""
     a = np.asarray(a, dtype=float)
@@ -219,6 +231,9 @@ def paired_test(a: Sequence[float], b: Sequence[float], op: str, alpha: float = 
         p = _wilcoxon(d, claimed)
         out.update(test="Wilcoxon signed-rank, one-sided", p_value=p, holds=p < alpha)
         out["note"] = "equal in every run: no evidence of a difference" if differ == 0 else sides
+        if 0 < differ and smallest_p(differ) >= alpha:
+            out["note"] += (f"; with {differ} non-zero pairs p cannot go below {smallest_p(differ):.4g}, "
+                            f"so this claim cannot hold at alpha {alpha:g}: run more seeds")
         return out
     p_opp = _wilcoxon(d, opposite)
     mean_d = out["diff_mean"]
@@ -377,6 +392,16 @@ def check(scenarios: Sequence[Scenario | str | os.PathLike] | None = None, seeds
             models.append(load_scenario(item))
             files.append(str(item))
     claims = [[parse_claim(text, m.strategies) for text in m.expectations] for m in models]
+    if seeds < seeds_needed(alpha):  # a strict comparison could never pass: say so rather than fail it
+        strict = [(m, c) for m, cs in zip(models, claims, strict=True) for c in cs
+                  if c.kind == "comparison" and c.op in ("<", ">")]
+        if strict:
+            model, claim = strict[0]
+            raise InputError.single(
+                f"with {seeds} paired seeds the claim {claim.text!r} can never hold at alpha {alpha:g}: the "
+                f"one-sided signed-rank test cannot give p below {smallest_p(seeds):.4g}",
+                location=f"{model.name}: expectations", suggestion=f"use --seeds {seeds_needed(alpha)} or more "
+                f"(or a larger --alpha); {len(strict)} strict claim(s) are affected")
     needs = [_needed_metrics(c) for c in claims]
     jobs_list = [_Job(i, name, r, replication_seed(m.run.seed, r))
                  for i, m in enumerate(models) for r in range(seeds) for name in m.strategies]

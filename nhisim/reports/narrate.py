@@ -27,6 +27,7 @@ import pandas as pd
 
 from nhisim.reports.format import fmt
 from nhisim.scenario.threats import threat_models
+from nhisim.sim.decisions import told  # the one decision vocabulary, as a story tells it
 
 KINDS = ("compromise", "acquire", "malicious_allowed", "malicious_denied", "malicious_repeats", "detect", "revoke",
          "propagated", "expired", "quarantine", "release", "give_up", "collateral", "overreach", "legit_denied",
@@ -34,22 +35,6 @@ KINDS = ("compromise", "acquire", "malicious_allowed", "malicious_denied", "mali
 MAJOR = frozenset({"compromise", "malicious_allowed", "malicious_denied", "detect", "revoke", "propagated", "expired",
                    "quarantine", "release", "give_up", "collateral", "outage", "retire", "summary"})
 
-DENY_WHY = {
-    "expired": "the credential had expired",
-    "revoked": "the credential had been revoked",
-    "revoked_response": "the response had revoked the credential",
-    "sender_constraint": "the credential is sender-constrained and the attacker is not its subject",
-    "scope": "outside the credential's scope",
-    "intent_operation": "not in the task's declared intent",
-    "intent_sensitivity": "more sensitive than the task's intent allows",
-    "intent_destination": "the destination is not one the task's intent allows",
-    "risk": "the agent's risk posture called for a human's approval",
-    "quarantined": "the agent is quarantined",
-    "issuer_down": "the token issuer is down",
-    "no_intent": "no human-originated task intent",
-    "rejected": "a human rejected it",
-    "identity_unusable": "the workload identity was expired or revoked",
-}
 THREAT_WORDS = {kind: model.LABEL for kind, model in threat_models().items()}  # "a secret leak", ...
 
 
@@ -314,7 +299,7 @@ class _Narrator:
             elif r.records and r.records > 0 and r.action in ("read", "export", "list"):
                 text += f" ({r.records:,.0f} records)"
         else:
-            text += f"DENIED under {self.strategy} ({DENY_WHY.get(str(r.code), r.reason)})"
+            text += f"DENIED under {self.strategy} ({told(str(r.code), r.reason)})"
         self.say(r.t, text, "malicious_allowed" if allowed else "malicious_denied")
 
     def _repeat(self, incident: Any, t: float, allowed: bool) -> None:
@@ -337,11 +322,11 @@ class _Narrator:
             if self.limited("overreach", (r.presenter, r.action, r.resource, allowed), allowed):
                 self.say(r.t, f"{r.presenter} tried to {self.op(r.action, r.resource)}, outside its task's intent "
                               f"(overreach): {'ALLOWED' if allowed else 'DENIED'} under {self.strategy}"
-                              + ("" if allowed else f" ({DENY_WHY.get(code, r.reason)})"), "overreach")
+                              + ("" if allowed else f" ({told(code, r.reason)})"), "overreach")
             return
         if not allowed and self.limited("legit_denied", (r.presenter, code)):
             self.say(r.t, f"{r.presenter}'s legitimate {self.op(r.action, r.resource)} was DENIED under "
-                          f"{self.strategy} ({DENY_WHY.get(code, r.reason)})", "legit_denied")
+                          f"{self.strategy} ({told(code, r.reason)})", "legit_denied")
 
     def _detect(self, r: Any) -> None:
         reason = str(r.reason)

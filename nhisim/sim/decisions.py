@@ -8,7 +8,8 @@ issuer's refusals and the narration of a run all read the rows below, so a code 
 the same thing wherever it appears.
 
 Each :class:`Code` also has ``told``: the same fact as a clause for a story told after
-the event ("DENIED (the credential had expired)").
+the event ("DENIED (the credential had expired)"); empty where the logged reason itself
+is the story (a policy's own error message).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ _ROWS = (
     Code("approved", "a human approved it", "a human approved it"),
     Code("rejected", "a human rejected it", "a human rejected it"),
     Code("no_permit", "no policy permits this request", "no policy permits it"),
-    Code("policy_error", "a policy could not be evaluated", "a policy could not be evaluated"),
+    Code("policy_error", "a policy could not be evaluated", ""),  # narration tells the logged error itself
     # refusals of the token issuer
     Code("issuer_down", "the token issuer is unavailable", "the token issuer is down"),
     Code("retired", "the agent has been offboarded", "the agent had been offboarded"),
@@ -72,7 +73,7 @@ def outcome(decision: str, code: str, reason: str | None = None) -> tuple[str, s
 def told(code: str, fallback: str = "") -> str:
     """How narration tells ``code`` (``fallback`` for a code of a user's own policy)."""
     row = CODES.get(code)
-    return row.told if row is not None else (fallback or code.replace("_", " "))
+    return (row.told if row is not None and row.told else fallback) or code.replace("_", " ")
 
 
 # the outcomes of the enforcement point, as the native evaluator returns them
