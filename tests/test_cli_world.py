@@ -32,6 +32,20 @@ def test_analyze_unknown_principal_suggests_the_nearest(capsys):
     assert code == 2 and "did you mean 'support-bot'" in err and "Traceback" not in err
 
 
+def test_analyze_under_a_strategy_follows_its_delegation(capsys):
+    # pass-through delegation lets intake have billing act for it (the confused deputy); token exchange does not
+    estate = "scenarios/confused_deputy.yaml"
+    code, passing, _ = cli(capsys, "analyze", estate, "--strategy", "rbac", "--json")
+    assert code == 0
+    code, exchanging, _ = cli(capsys, "analyze", estate, "--strategy", "rbac_exchange", "--json")
+    assert code == 0
+    top = max(json.loads(passing), key=lambda r: r["blast_radius"])
+    same = next(r for r in json.loads(exchanging) if r["agent"] == top["agent"])
+    assert top["escalation"] > 0 and same["escalation"] == 0
+    code, _, err = cli(capsys, "analyze", estate, "--strategy", "zsq")
+    assert code == 2 and "did you mean 'zsp'" in err
+
+
 @pytest.mark.parametrize("fmt", ["png", "svg", "graphml", "opengraph"])
 def test_graph_writes_each_format(capsys, tmp_path, fmt):
     out = tmp_path / f"estate.{'json' if fmt == 'opengraph' else fmt}"

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nhisim.cli.common import app, parse_sets
 from nhisim.errors import InputError, did_you_mean
+from nhisim.strategies import preset_names
 
 console = Console(highlight=False)
 FORMATS = ("png", "svg", "graphml", "opengraph")
@@ -53,6 +54,9 @@ def analyze(
     top: int = typer.Option(20, "--top", min=1, help="rows of the estate-wide table"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+    strategy: str = typer.Option(None, "--strategy", "-s",
+                                 help="analyse the estate as this strategy runs it (a scenario strategy or a "
+                                      "preset; default: standing static keys, shared accounts held)"),
 ) -> None:
     """Static blast radius of a principal, exposure of a resource, or every agent's blast radius."""
     from nhisim.scenario.loader import load_scenario
@@ -61,21 +65,26 @@ def analyze(
     if principal and resource:
         raise InputError.single("give --principal or --resource, not both", location="analyze")
     scenario = load_scenario(file, overrides=parse_sets(set_))
+    if strategy is not None and strategy not in scenario.strategies and strategy not in preset_names():
+        raise InputError.single(f"unknown strategy {strategy!r}", location="--strategy",
+                                suggestion=did_you_mean(strategy, [*scenario.strategies, *preset_names()],
+                                                        "strategies"))
     if principal or resource:
         if principal:
-            result = blast_radius(scenario, principal, max_paths=max(max_paths, 1))
+            result = blast_radius(scenario, principal, max_paths=max(max_paths, 1), strategy=strategy)
         else:
-            result = exposure(scenario, resource, max_paths=max(max_paths, 1))
+            result = exposure(scenario, resource, max_paths=max(max_paths, 1), strategy=strategy)
         if as_json:
             typer.echo(result.to_frame(paths=True).to_json(orient="records"))
         else:
             console.print(result.explain(max_paths=max_paths), markup=False)
         return
-    frame = all_blast_radii(scenario)
+    frame = all_blast_radii(scenario, strategy=strategy)
     if as_json:
         typer.echo(json.dumps(frame.to_dict("records")))
         return
-    table = Table(title=f"{scenario.name}: static blast radius of every agent (top {min(top, len(frame))})")
+    under = f" under {strategy}" if strategy else ""
+    table = Table(title=f"{scenario.name}: static blast radius of every agent{under} (top {min(top, len(frame))})")
     for column in frame.columns:
         table.add_column(column.replace("_", " "), justify="left" if column == "agent" else "right")
     for row in frame.head(top).itertuples(index=False):

@@ -378,6 +378,15 @@ class _Reach:
                 bits |= self.scope(v)
         return bits
 
+    def own(self, node: str) -> int:
+        """What a principal reaches as itself: its roles, and credentials issued to it (its own identity)."""
+        bits = self.scope(node)
+        if self.types[node] == "agent":
+            for v, _, d, _ in self.steps(node, self.FULL):
+                if d["type"] == "holds" and self.g.nodes[v].get("subject") == node:
+                    bits |= self.scope(v)
+        return bits
+
     def delegation_graph(self, agents: Iterable[str]) -> nx.DiGraph:
         dg = nx.DiGraph()
         dg.add_nodes_from(agents)
@@ -554,7 +563,7 @@ class _Reach:
         paths, truncated = self.search(start, targets, levels, max_paths, limit)
         missing = targets & ~sum(1 << i for i in paths)
         shortest = self.shortest(start, missing, levels) if missing else {}
-        own = self.scope(node)
+        own = self.own(node)
         out = []
         for i in self.indices(targets):
             op = self.ops[i]
@@ -571,7 +580,7 @@ class _Reach:
 
     def _bare_operations(self, node: str, targets: int) -> list[ReachedOperation]:
         """Reached operations without paths (``max_paths=0``)."""
-        own = self.scope(node)
+        own = self.own(node)
         out = []
         for i in self.indices(targets):
             op = self.ops[i]
@@ -677,7 +686,7 @@ def blast_radius(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: i
     bits = idx.principal_bits(node)
     ops = idx.operations(node, bits, max_paths, search_limit)
     return BlastRadius(principal=node, type=idx.types[node], value=idx.value(bits),
-                       own_value=idx.value(idx.scope(node) & bits), operations=ops, max_paths=max_paths)
+                       own_value=idx.value(idx.own(node) & bits), operations=ops, max_paths=max_paths)
 
 
 def escalation_paths(world: Scenario | nx.MultiDiGraph, principal: str, max_paths: int = 50,
@@ -729,7 +738,7 @@ def all_blast_radii(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy 
     agents = nodes_of_type(g, "agent")
     idx.compute_full(agents)
     full = [idx._full[a] for a in agents]
-    own = [idx.scope(a) for a in agents]
+    own = [idx.own(a) for a in agents]
     n = len(idx.ops)
     radius = _bit_values(full, n, idx.values)
     own_radius = _bit_values(own, n, idx.values)
