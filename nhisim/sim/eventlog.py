@@ -1,12 +1,33 @@
 """The event log: one row per request, decision and lifecycle event, stored by column.
 
 Every event kind has one builder method (:meth:`EventLog.request`, :meth:`EventLog.issue`,
-...) that names its fields; nothing else builds rows. Rows go to a small buffer (one list
-append in the hot loop) and are moved into per-column NumPy arrays every few thousand rows, so memory holds columns, not
-row objects. Arrays, unlike lists, are invisible to Python's cyclic garbage collector,
-which would otherwise walk every value of the log at each full collection (a third of
-a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on demand; the metrics read
-:meth:`EventLog.columns`, the same sorted columns without the DataFrame.
+...) that names its fields; nothing else builds rows.
+
+Storage
+-------
+A builder makes one tuple and appends it to a small buffer (one list append in the hot
+loop). Every :data:`_FLUSH_EVERY` rows the buffer is transposed and each column is
+encoded into a typed NumPy chunk; the tuples are then dropped, so the log holds no row
+objects, and no Python containers the cyclic garbage collector would walk at each full
+collection. Per column:
+
+* text (every column below not named otherwise): ``int`` codes into an interning table, a
+  dict from each distinct value to its code in order of first use, ``None`` being code
+  ``-1``. Columns holding the same kind of value share a table (principal, presenter,
+  actor and chain hold agent ids; task and audit_task hold task ids), so a value is held
+  once. A chunk's codes are as narrow as the table's size allows (int8, int16, int32);
+  text values repeat enormously (agent ids, credential ids, reasons built from a few
+  templates), so the table holds few strings per row;
+* numbers (t, value, records, until, wait, latency): float64, ``None`` stored as NaN.
+  A chunk whose values take few distinct bit patterns (value, records and wait draw from
+  a few dozen) is stored as uint8/uint16 codes into its own table of those patterns,
+  when that is smaller; the patterns are compared bit for bit, so -0.0, NaN and inf come
+  back exactly;
+* malicious: bool; in_intent: int8, -1 / 0 / 1 for None / False / True.
+
+Reading decodes: :meth:`EventLog.columns` gives every column as a NumPy array sorted by
+time (stable), the metrics' input; :meth:`EventLog.to_frame` builds a pandas DataFrame
+from it on demand. ``benchmarks/bench_eventlog.py`` measures the bytes a row costs.
 
 Columns
 -------
@@ -44,6 +65,8 @@ scope        acquire rows: the operations the attacker can reach with the creden
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
@@ -54,19 +77,59 @@ COLUMNS = (
     "task", "audit_task", "audit_human", "malicious", "in_intent", "decision", "code", "reason", "value",
     "records", "until", "wait", "latency", "incident", "scope",
 )
+NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
 _WIDTH = len(COLUMNS)
-_FLUSH_EVERY = 4096
+_FLUSH_EVERY = 4096  # rows buffered as tuples before they are encoded into typed chunks
+# columns that hold the same kind of value share one interning table (named here)
+_SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
+_TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+_INTENT_CODE = {None: -1, False: 0, True: 1}
+_INTENT_VALUE = np.array([False, True, None], dtype=object)  # indexed by code: -1 is the last
+_NUMBER, _BOOL, _INTENT, _TEXT = range(4)
+_KIND = tuple(_NUMBER if name in NUMBER_COLUMNS else _BOOL if name == "malicious" else
+              _INTENT if name == "in_intent" else _TEXT for name in COLUMNS)
+
+def _code_dtype(size: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type that holds codes -1 .. size - 1."""
+    return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
+
+
+def _encode_numbers(values: Iterable[Any], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of a number column, as (values, None): float64, None as NaN; or, when
+    smaller, as (codes, table): codes into a table of the chunk's distinct bit patterns
+    (bits, not values, so -0.0 and every NaN keep their own pattern and come back exactly)."""
+    floats = np.array(values, dtype=np.float64)  # None becomes NaN
+    if floats.shape != (rows,):
+        raise ValueError("a number column takes numbers or None")
+    bits, codes = np.unique(floats.view(np.int64), return_inverse=True)
+    for dtype in (np.uint8, np.uint16):
+        if len(bits) <= np.iinfo(dtype).max + 1:
+            if rows * np.dtype(dtype).itemsize + bits.nbytes < floats.nbytes:
+                return codes.astype(dtype), bits.view(np.float64)
+            break
+    return floats, None
 
 
 class EventLog:
-    """Columnar, append-only log of one run."""
+    """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_rows", "meta")
+    __slots__ = ("_buffer", "_chunks", "_number_tables", "_rows", "_tables", "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
         self._chunks: list[list[np.ndarray]] = [[] for _ in COLUMNS]  # per column, one array per flush
+        # number columns: per chunk, None (the chunk is float64) or the table its codes index;
+        # kept beside the chunks rather than paired in tuples, which the garbage collector tracks
+        self._number_tables: dict[int, list[np.ndarray | None]] = {
+            i: [] for i, kind in enumerate(_KIND) if kind is _NUMBER}
         self._rows = 0  # rows in the chunks
+        # text column -> interning table (value -> code, None -> -1); shared tables are one dict.
+        # A plain dict of str -> int holds no container, so the garbage collector does not track it.
+        tables: dict[str, dict[Any, int]] = {}
+        for name in _TEXT_COLUMNS:
+            owner = _SHARED_TABLE.get(name, name)
+            tables[name] = tables.setdefault(owner, {None: -1})
+        self._tables = tables
         self.meta: dict[str, Any] = dict(meta or {})
 
     def append(self, row: tuple) -> None:
@@ -192,47 +255,103 @@ class EventLog:
         self.append(tuple(row))
 
     def _flush(self) -> None:
+        """Encode the buffered rows into one typed chunk per column and drop the tuples."""
         buffer = self._buffer
-        if buffer:
-            rows = len(buffer)
-            for chunks, values in zip(self._chunks, zip(*buffer, strict=True), strict=True):
-                chunks.append(np.fromiter(values, dtype=object, count=rows))
-            self._rows += rows
-            buffer.clear()
+        if not buffer:
+            return
+        rows = len(buffer)
+        for i, values in enumerate(zip(*buffer, strict=True)):
+            kind = _KIND[i]
+            if kind is _TEXT:
+                table = self._tables[COLUMNS[i]]
+                for value in dict.fromkeys(values):  # the chunk's distinct values, in order: few
+                    if value not in table:
+                        table[value] = len(table) - 1  # None holds -1, so codes count from 0
+                codes = np.fromiter(map(table.__getitem__, values), dtype=np.int32, count=rows)
+                chunk = codes.astype(_code_dtype(len(table)), copy=False)
+            elif kind is _NUMBER:
+                chunk, number_table = _encode_numbers(values, rows)
+                self._number_tables[i].append(number_table)
+            elif kind is _BOOL:
+                chunk = np.array(values, dtype=bool)
+            else:
+                chunk = np.fromiter(map(_INTENT_CODE.__getitem__, values), dtype=np.int8, count=rows)
+            self._chunks[i].append(chunk)
+        self._rows += rows
+        buffer.clear()
 
     def __len__(self) -> int:
         return self._rows + len(self._buffer)
 
-    def _array(self, index: int) -> np.ndarray:
+    def _stored(self, index: int) -> np.ndarray:
+        """One column as stored, in log order: float64, bool, or int codes (text, in_intent)."""
         self._flush()
         chunks = self._chunks[index]
-        if len(chunks) > 1:  # merge, so later reads are one array
+        kind = _KIND[index]
+        if kind is _NUMBER:
+            if not chunks:
+                return np.empty(0, dtype=np.float64)
+            return np.concatenate([chunk if table is None else table[chunk]
+                                   for chunk, table in zip(chunks, self._number_tables[index], strict=True)])
+        if len(chunks) > 1:  # merge, so later reads are one array (codes stay narrow)
             chunks[:] = [np.concatenate(chunks)]
-        return chunks[0] if chunks else np.empty(0, dtype=object)
+        if chunks:
+            return chunks[0]
+        return np.empty(0, dtype=bool if kind is _BOOL else np.int8)
+
+    def _decode(self, index: int, stored: np.ndarray) -> np.ndarray:
+        """Stored values (or a reordering of them) as :meth:`columns` gives them."""
+        kind = _KIND[index]
+        if kind is _TEXT:
+            table = self._tables[COLUMNS[index]]
+            # the values in code order (a dict keeps insertion order; None, first, is code -1: last)
+            lookup = np.fromiter(chain(islice(table, 1, None), (None,)), dtype=object, count=len(table))
+            return lookup[stored]
+        if kind is _INTENT:
+            return _INTENT_VALUE[stored]
+        return stored
 
     def column(self, name: str) -> list:
-        """One column's values, in the order they were logged."""
-        return self._array(_INDEX[name]).tolist()
+        """One column's values, in the order they were logged.
+
+        The values :meth:`columns` gives, unsorted: numbers as floats (NaN where missing),
+        text and in_intent as the values logged (None where missing).
+        """
+        index = _INDEX[name]
+        return self._decode(index, self._stored(index)).tolist()
 
     def columns(self) -> dict[str, np.ndarray]:
         """The whole log by column, sorted by time (stable): NumPy arrays, what the metrics read.
 
         ``t`` and the other numbers are floats (NaN where missing), ``malicious`` is bool,
-        text columns are object arrays (None where missing).
+        text columns and ``in_intent`` are object arrays (None where missing).
         """
-        columns: dict[str, np.ndarray] = {}
-        for i, name in enumerate(COLUMNS):
-            values = self._array(i)
-            if name in NUMBER_COLUMNS:
-                values = values.astype(float)  # None becomes NaN
-            elif name == "malicious":
-                values = values.astype(bool)
-            columns[name] = values
-        t = columns["t"]
+        t = self._stored(0)
+        order = None
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
-            columns = {name: values[order] for name, values in columns.items()}
+        columns: dict[str, np.ndarray] = {}
+        for i, name in enumerate(COLUMNS):
+            stored = t if i == 0 else self._stored(i)
+            if order is not None:
+                stored = stored[order]  # reorder the compact codes, then decode
+            columns[name] = self._decode(i, stored)
         return columns
+
+    def nbytes(self) -> int:
+        """Bytes the stored log holds: its chunks, its interning tables and their values
+        (not the rows still in the buffer, at most :data:`_FLUSH_EVERY`)."""
+        import sys
+
+        total = sum(chunk.nbytes for chunks in self._chunks for chunk in chunks)
+        total += sum(table.nbytes for tables in self._number_tables.values() for table in tables if table is not None)
+        seen: set[int] = set()
+        for table in self._tables.values():
+            if id(table) in seen:
+                continue
+            seen.add(id(table))
+            total += sys.getsizeof(table) + sum(sys.getsizeof(value) for value in table if value is not None)
+        return total
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame (text columns of pandas' ``str`` dtype), sorted by time (stable)."""
@@ -242,5 +361,4 @@ class EventLog:
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
-NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
