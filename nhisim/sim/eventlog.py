@@ -65,8 +65,10 @@ scope        acquire rows: the operations the attacker can reach with the creden
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Iterable
-from itertools import chain, islice
+from itertools import accumulate, chain, islice
 from typing import Any
 
 import numpy as np
@@ -80,6 +82,7 @@ COLUMNS = (
 NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
 _WIDTH = len(COLUMNS)
 _FLUSH_EVERY = 4096  # rows buffered as tuples before they are encoded into typed chunks
+_LIVE_VALUES = 16384  # an interning table forgets its values not seen lately beyond this many
 # columns that hold the same kind of value share one interning table (named here)
 _SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
 _TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
@@ -92,6 +95,84 @@ _KIND = tuple(_NUMBER if name in NUMBER_COLUMNS else _BOOL if name == "malicious
 def _code_dtype(size: int) -> type[np.signedinteger]:
     """The narrowest signed integer type that holds codes -1 .. size - 1."""
     return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
+
+
+class _Table:
+    """Interning table of a text column (or of the columns that share it).
+
+    Every value coded so far is archived once, in code order, as text (``_segments``, one
+    joined string per flush, and ``_ends``, where each code's text ends): what decoding
+    reads. Lookups go through ``live``, a dict from value to code that holds only the
+    values seen lately: when it outgrows its limit, the values not seen in the last two
+    chunks are dropped from it (they stay in the archive). Values of a run come and go
+    (a task's id, its credential's, the reasons that name them), so the dict stays small;
+    a dropped value that comes back is simply coded again, under a new code that decodes
+    to the same text.
+    """
+
+    __slots__ = ("_ends", "_limit", "_segments", "_seen", "_seen_before", "live")
+
+    def __init__(self) -> None:
+        self.live: dict[str | None, int] = {None: -1}
+        self._seen: dict[str | None, None] = {}  # values coded in this chunk (by any column sharing the table)
+        self._seen_before: dict[str | None, None] = {}  # ... and in the chunk before
+        self._segments: list[str] = []
+        self._ends = array("q")  # in characters of the joined segments
+        self._limit = _LIVE_VALUES
+
+    def __len__(self) -> int:
+        """Codes handed out (the archive's size)."""
+        return len(self._ends)
+
+    def encode(self, values: tuple, rows: int) -> np.ndarray:
+        """The codes of one chunk of a column, as narrow an int type as the table allows."""
+        live = self.live
+        distinct = dict.fromkeys(values)  # in first-use order; few per chunk
+        new = [value for value in distinct if value not in live]
+        if new:
+            try:
+                text = "".join(new)
+            except TypeError:
+                raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
+            start = len(self._ends)
+            live.update(zip(new, range(start, start + len(new)), strict=True))
+            done = self._ends[-1] if start else 0
+            self._ends.extend(islice(accumulate(map(len, new), initial=done), 1, None))
+            self._segments.append(text)
+        codes = np.fromiter(map(live.__getitem__, values), dtype=np.int32, count=rows)
+        self._seen.update(distinct)
+        if len(live) > self._limit:
+            self._prune()
+        return codes.astype(_code_dtype(len(self._ends)), copy=False)
+
+    def next_chunk(self) -> None:
+        """The chunk is done: its values become the previous chunk's."""
+        self._seen_before = self._seen
+        self._seen = {}
+
+    def _prune(self) -> None:
+        live = self.live
+        kept: dict[str | None, int] = {None: -1}
+        for seen in (self._seen_before, self._seen):
+            kept.update((value, live[value]) for value in seen if value is not None)
+        self.live = kept
+        self._limit = max(_LIVE_VALUES, 2 * len(kept))  # pruning stays rare however many stay live
+
+    def lookup(self) -> np.ndarray:
+        """Code -> value, an object array; code -1 (its last item) is None."""
+        text = "".join(self._segments)
+        ends = self._ends
+        values = np.empty(len(ends) + 1, dtype=object)
+        starts = islice(chain((0,), ends), len(ends))  # each code's text starts where the previous one ends
+        values[:-1] = [text[start:end] for start, end in zip(starts, ends, strict=True)]
+        return values
+
+    def nbytes(self) -> int:
+        """Bytes the table holds: archive, live dict and the strings only it holds."""
+        total = sum(map(sys.getsizeof, self._segments)) + sys.getsizeof(self._segments)
+        total += self._ends.buffer_info()[1] * self._ends.itemsize
+        total += sys.getsizeof(self.live) + sys.getsizeof(self._seen) + sys.getsizeof(self._seen_before)
+        return total + sum(sys.getsizeof(value) for value in self.live if value is not None)
 
 
 def _encode_numbers(values: Iterable[Any], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -113,7 +194,7 @@ def _encode_numbers(values: Iterable[Any], rows: int) -> tuple[np.ndarray, np.nd
 class EventLog:
     """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_number_tables", "_rows", "_tables", "meta")
+    __slots__ = ("_buffer", "_chunks", "_distinct_tables", "_number_tables", "_rows", "_tables", "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
@@ -123,13 +204,12 @@ class EventLog:
         self._number_tables: dict[int, list[np.ndarray | None]] = {
             i: [] for i, kind in enumerate(_KIND) if kind is _NUMBER}
         self._rows = 0  # rows in the chunks
-        # text column -> interning table (value -> code, None -> -1); shared tables are one dict.
-        # A plain dict of str -> int holds no container, so the garbage collector does not track it.
-        tables: dict[str, dict[Any, int]] = {}
+        tables: dict[str, _Table] = {}  # text column -> its interning table (shared ones: one object)
         for name in _TEXT_COLUMNS:
             owner = _SHARED_TABLE.get(name, name)
-            tables[name] = tables.setdefault(owner, {None: -1})
+            tables[name] = tables[owner] if owner in tables else _Table()
         self._tables = tables
+        self._distinct_tables = tuple({id(table): table for table in tables.values()}.values())
         self.meta: dict[str, Any] = dict(meta or {})
 
     def append(self, row: tuple) -> None:
@@ -263,12 +343,7 @@ class EventLog:
         for i, values in enumerate(zip(*buffer, strict=True)):
             kind = _KIND[i]
             if kind is _TEXT:
-                table = self._tables[COLUMNS[i]]
-                for value in dict.fromkeys(values):  # the chunk's distinct values, in order: few
-                    if value not in table:
-                        table[value] = len(table) - 1  # None holds -1, so codes count from 0
-                codes = np.fromiter(map(table.__getitem__, values), dtype=np.int32, count=rows)
-                chunk = codes.astype(_code_dtype(len(table)), copy=False)
+                chunk = self._tables[COLUMNS[i]].encode(values, rows)
             elif kind is _NUMBER:
                 chunk, number_table = _encode_numbers(values, rows)
                 self._number_tables[i].append(number_table)
@@ -277,6 +352,8 @@ class EventLog:
             else:
                 chunk = np.fromiter(map(_INTENT_CODE.__getitem__, values), dtype=np.int8, count=rows)
             self._chunks[i].append(chunk)
+        for table in self._distinct_tables:
+            table.next_chunk()
         self._rows += rows
         buffer.clear()
 
@@ -299,13 +376,19 @@ class EventLog:
             return chunks[0]
         return np.empty(0, dtype=bool if kind is _BOOL else np.int8)
 
-    def _decode(self, index: int, stored: np.ndarray) -> np.ndarray:
-        """Stored values (or a reordering of them) as :meth:`columns` gives them."""
+    def _decode(self, index: int, stored: np.ndarray, lookups: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Stored values (or a reordering of them) as :meth:`columns` gives them.
+
+        ``lookups`` caches the decoded tables across columns that share one.
+        """
         kind = _KIND[index]
         if kind is _TEXT:
             table = self._tables[COLUMNS[index]]
-            # the values in code order (a dict keeps insertion order; None, first, is code -1: last)
-            lookup = np.fromiter(chain(islice(table, 1, None), (None,)), dtype=object, count=len(table))
+            lookup = None if lookups is None else lookups.get(id(table))
+            if lookup is None:
+                lookup = table.lookup()
+                if lookups is not None:
+                    lookups[id(table)] = lookup
             return lookup[stored]
         if kind is _INTENT:
             return _INTENT_VALUE[stored]
@@ -331,27 +414,20 @@ class EventLog:
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
         columns: dict[str, np.ndarray] = {}
+        lookups: dict[int, np.ndarray] = {}
         for i, name in enumerate(COLUMNS):
             stored = t if i == 0 else self._stored(i)
             if order is not None:
                 stored = stored[order]  # reorder the compact codes, then decode
-            columns[name] = self._decode(i, stored)
+            columns[name] = self._decode(i, stored, lookups)
         return columns
 
     def nbytes(self) -> int:
         """Bytes the stored log holds: its chunks, its interning tables and their values
         (not the rows still in the buffer, at most :data:`_FLUSH_EVERY`)."""
-        import sys
-
         total = sum(chunk.nbytes for chunks in self._chunks for chunk in chunks)
         total += sum(table.nbytes for tables in self._number_tables.values() for table in tables if table is not None)
-        seen: set[int] = set()
-        for table in self._tables.values():
-            if id(table) in seen:
-                continue
-            seen.add(id(table))
-            total += sys.getsizeof(table) + sum(sys.getsizeof(value) for value in table if value is not None)
-        return total
+        return total + sum(table.nbytes() for table in self._distinct_tables)  # a shared table counts once
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame (text columns of pandas' ``str`` dtype), sorted by time (stable)."""
