@@ -69,6 +69,7 @@ import sys
 from array import array
 from collections.abc import Iterable
 from itertools import accumulate, chain, islice
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,7 @@ _LIVE_VALUES = 16384  # an interning table forgets its values not seen lately be
 # columns that hold the same kind of value share one interning table (named here)
 _SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
 _TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+_NAN = float("nan")
 _INTENT_CODE = {None: -1, False: 0, True: 1}
 _INTENT_VALUE = np.array([False, True, None], dtype=object)  # indexed by code: -1 is the last
 _NUMBER, _BOOL, _INTENT, _TEXT = range(4)
@@ -97,25 +99,30 @@ def _code_dtype(size: int) -> type[np.signedinteger]:
     return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
 
 
+def _get_all(mapping: dict, keys: tuple) -> tuple:
+    """``mapping[key]`` for every key, in one C-level call (itemgetter of one key gives no tuple)."""
+    return itemgetter(*keys)(mapping) if len(keys) > 1 else (mapping[keys[0]],)
+
+
 class _Table:
     """Interning table of a text column (or of the columns that share it).
 
     Every value coded so far is archived once, in code order, as text (``_segments``, one
     joined string per flush, and ``_ends``, where each code's text ends): what decoding
     reads. Lookups go through ``live``, a dict from value to code that holds only the
-    values seen lately: when it outgrows its limit, the values not seen in the last two
-    chunks are dropped from it (they stay in the archive). Values of a run come and go
+    values seen lately: when it outgrows its limit, the values whose codes are not in the
+    last two chunks are dropped from it (they stay in the archive). Values of a run come and go
     (a task's id, its credential's, the reasons that name them), so the dict stays small;
     a dropped value that comes back is simply coded again, under a new code that decodes
     to the same text.
     """
 
-    __slots__ = ("_ends", "_limit", "_segments", "_seen", "_seen_before", "live")
+    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "live")
 
     def __init__(self) -> None:
         self.live: dict[str | None, int] = {None: -1}
-        self._seen: dict[str | None, None] = {}  # values coded in this chunk (by any column sharing the table)
-        self._seen_before: dict[str | None, None] = {}  # ... and in the chunk before
+        self._recent: list[np.ndarray] = []  # the codes of this chunk (of every column sharing the table)
+        self._recent_before: list[np.ndarray] = []  # ... and of the chunk before
         self._segments: list[str] = []
         self._ends = array("q")  # in characters of the joined segments
         self._limit = _LIVE_VALUES
@@ -126,37 +133,41 @@ class _Table:
 
     def encode(self, values: tuple, rows: int) -> np.ndarray:
         """The codes of one chunk of a column, as narrow an int type as the table allows."""
-        live = self.live
-        distinct = dict.fromkeys(values)  # in first-use order; few per chunk
-        new = [value for value in distinct if value not in live]
-        if new:
-            try:
-                text = "".join(new)
-            except TypeError:
-                raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
-            start = len(self._ends)
-            live.update(zip(new, range(start, start + len(new)), strict=True))
-            done = self._ends[-1] if start else 0
-            self._ends.extend(islice(accumulate(map(len, new), initial=done), 1, None))
-            self._segments.append(text)
-        codes = np.fromiter(map(live.__getitem__, values), dtype=np.int32, count=rows)
-        self._seen.update(distinct)
-        if len(live) > self._limit:
+        try:  # most chunks of most columns bring no new value: one C-level pass
+            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+        except KeyError:
+            self._add(values)
+            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+        codes = codes.astype(_code_dtype(len(self._ends)))  # intp, then narrowed: faster than narrow at once
+        self._recent.append(codes)
+        if len(self.live) > self._limit:
             self._prune()
-        return codes.astype(_code_dtype(len(self._ends)), copy=False)
+        return codes
+
+    def _add(self, values: tuple) -> None:
+        """Code and archive the values not coded yet (in order of first use)."""
+        live = self.live
+        new = [value for value in dict.fromkeys(values) if value not in live]
+        try:
+            text = "".join(new)
+        except TypeError:
+            raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
+        start = len(self._ends)
+        live.update(zip(new, range(start, start + len(new)), strict=True))
+        self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
+        self._segments.append(text)
 
     def next_chunk(self) -> None:
-        """The chunk is done: its values become the previous chunk's."""
-        self._seen_before = self._seen
-        self._seen = {}
+        """The chunk is done: its codes become the previous chunk's."""
+        self._recent_before = self._recent
+        self._recent = []
 
     def _prune(self) -> None:
-        live = self.live
-        kept: dict[str | None, int] = {None: -1}
-        for seen in (self._seen_before, self._seen):
-            kept.update((value, live[value]) for value in seen if value is not None)
-        self.live = kept
-        self._limit = max(_LIVE_VALUES, 2 * len(kept))  # pruning stays rare however many stay live
+        """Keep in ``live`` only the values of the last two chunks."""
+        recent = set(np.unique(np.concatenate(self._recent_before + self._recent)).tolist())
+        recent.add(-1)  # None
+        self.live = {value: code for value, code in self.live.items() if code in recent}
+        self._limit = max(_LIVE_VALUES, 2 * len(self.live))  # pruning stays rare however many stay live
 
     def lookup(self) -> np.ndarray:
         """Code -> value, an object array; code -1 (its last item) is None."""
@@ -171,17 +182,19 @@ class _Table:
         """Bytes the table holds: archive, live dict and the strings only it holds."""
         total = sum(map(sys.getsizeof, self._segments)) + sys.getsizeof(self._segments)
         total += self._ends.buffer_info()[1] * self._ends.itemsize
-        total += sys.getsizeof(self.live) + sys.getsizeof(self._seen) + sys.getsizeof(self._seen_before)
+        total += sys.getsizeof(self.live)
         return total + sum(sys.getsizeof(value) for value in self.live if value is not None)
 
 
-def _encode_numbers(values: Iterable[Any], rows: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """One chunk of a number column, as (values, None): float64, None as NaN; or, when
-    smaller, as (codes, table): codes into a table of the chunk's distinct bit patterns
-    (bits, not values, so -0.0 and every NaN keep their own pattern and come back exactly)."""
+def _encode_numbers(values: Iterable[Any], rows: int, compress: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of a number column, as (values, None): float64, None as NaN; or, if
+    ``compress`` and smaller, as (codes, table): codes into a table of the chunk's distinct
+    bit patterns (bits, not values, so -0.0 and every NaN keep their pattern exactly)."""
     floats = np.array(values, dtype=np.float64)  # None becomes NaN
     if floats.shape != (rows,):
         raise ValueError("a number column takes numbers or None")
+    if not compress:
+        return floats, None
     bits, codes = np.unique(floats.view(np.int64), return_inverse=True)
     for dtype in (np.uint8, np.uint16):
         if len(bits) <= np.iinfo(dtype).max + 1:
@@ -221,7 +234,8 @@ class EventLog:
 
     # ------------------------------------------------------------------ builders, one per event kind
     # The frequent kinds (request, issue, revoke, task_start, task_end) build their tuple in
-    # place; the rare ones go through :meth:`add`.
+    # place; the rare ones go through :meth:`add`. A missing number is logged as NaN, not
+    # None: NumPy converts a tuple of floats to float64 several times faster than one with None.
 
     def request(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
                 tool: str, action: str, resource: str, task: str | None, audit_task: str | None,
@@ -229,15 +243,15 @@ class EventLog:
                 reason: str, value: float, records: float, wait: float, incident: str | None = None) -> None:
         """A tool call decided by the enforcement point (benign or malicious)."""
         self.append((t, "request", principal, presenter, actor, credential, chain, tool, action, resource, task,
-                     audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, None,
-                     wait, None, incident, None))
+                     audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, _NAN,
+                     wait, _NAN, incident, None))
 
     def issue(self, t: float, *, subject: str, actor: str, credential: str, chain: str, task: str | None,
               audit_human: str | None, malicious: bool, kind: str, reason: str, value: float, until: float,
               incident: str | None) -> None:
         """A credential issued (``code`` is its kind, ``until`` its expiry)."""
         self.append((t, "issue", subject, subject, actor, credential, chain, None, None, None, task, task,
-                     audit_human, malicious, None, "allow", kind, reason, value, None, until, None, None, incident,
+                     audit_human, malicious, None, "allow", kind, reason, value, _NAN, until, _NAN, _NAN, incident,
                      None))
 
     def issue_refused(self, t: float, *, agent: str, presenter: str, actor: str, task: str | None, malicious: bool,
@@ -250,8 +264,8 @@ class EventLog:
                effective_at: float, incident: str | None) -> None:
         """A revocation made (``until``: when it is effective at every enforcement point)."""
         self.append((t, "revoke", subject, None, None, credential, chain, None, None, None, None, None, None, False,
-                     None, "revoke", "response" if by_response else "lifecycle", reason, None, None, effective_at,
-                     None, None, incident, None))
+                     None, "revoke", "response" if by_response else "lifecycle", reason, _NAN, _NAN, effective_at,
+                     _NAN, _NAN, incident, None))
 
     def rotate(self, t: float, *, subject: str, credential: str, reason: str) -> None:
         """A static key reached its rotation date (its successor's ``issue`` row follows)."""
@@ -260,13 +274,13 @@ class EventLog:
     def task_start(self, t: float, *, agent: str, chain: str, task: str, human: str | None, how: str) -> None:
         """A task begins (``code``: arrival, delegated or exchanged)."""
         self.append((t, "task_start", agent, agent, agent, None, chain, None, None, None, task, None, human, False,
-                     None, None, how, None, None, None, None, None, None, None, None))
+                     None, None, how, None, _NAN, _NAN, _NAN, _NAN, _NAN, None, None))
 
     def task_end(self, t: float, *, agent: str, task: str, human: str | None, ok: bool, root: bool, why: str,
                  latency: float) -> None:
         """A task ends, ``ok`` or ``failed`` (``code``: root or sub, ``reason``: why)."""
         self.append((t, "task_end", agent, agent, agent, None, None, None, None, None, task, None, human, False,
-                     None, "ok" if ok else "failed", "root" if root else "sub", why, None, None, None, None,
+                     None, "ok" if ok else "failed", "root" if root else "sub", why, _NAN, _NAN, _NAN, _NAN,
                      latency, None, None))
 
     def approval(self, t: float, *, agent: str, task: str, approved: bool, wait: float, reason: str) -> None:
@@ -325,7 +339,7 @@ class EventLog:
 
     def add(self, t: float, event: str, **fields: Any) -> None:
         """Add a row by column name (what the rare builders use)."""
-        row = [None] * _WIDTH
+        row = list(_EMPTY_ROW)
         row[0] = t
         row[1] = event
         for key, value in fields.items():
@@ -345,12 +359,12 @@ class EventLog:
             if kind is _TEXT:
                 chunk = self._tables[COLUMNS[i]].encode(values, rows)
             elif kind is _NUMBER:
-                chunk, number_table = _encode_numbers(values, rows)
+                chunk, number_table = _encode_numbers(values, rows, i != 0)  # t is new nearly every row
                 self._number_tables[i].append(number_table)
             elif kind is _BOOL:
-                chunk = np.array(values, dtype=bool)
+                chunk = np.fromiter(values, dtype=bool, count=rows)
             else:
-                chunk = np.fromiter(map(_INTENT_CODE.__getitem__, values), dtype=np.int8, count=rows)
+                chunk = np.fromiter(_get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
             self._chunks[i].append(chunk)
         for table in self._distinct_tables:
             table.next_chunk()
@@ -437,4 +451,5 @@ class EventLog:
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
+_EMPTY_ROW = tuple(_NAN if name in NUMBER_COLUMNS else None for name in COLUMNS)  # what add() leaves unnamed
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
