@@ -67,7 +67,6 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from typing import Any
@@ -81,13 +80,13 @@ COLUMNS = (
     "records", "until", "wait", "latency", "incident", "scope",
 )
 NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
-_WIDTH = len(COLUMNS)
 _FLUSH_EVERY = 4096  # rows buffered as tuples before they are encoded into typed chunks
 _LIVE_VALUES = 16384  # an interning table forgets its values not seen lately beyond this many
 # columns that hold the same kind of value share one interning table (named here)
 _SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
 _TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
 _NAN = float("nan")
+_NAN_BITS = np.float64(_NAN).view(np.int64)  # the NaN a missing number is stored as
 _INTENT_CODE = {None: -1, False: 0, True: 1}
 _INTENT_VALUE = np.array([False, True, None], dtype=object)  # indexed by code: -1 is the last
 _NUMBER, _BOOL, _INTENT, _TEXT = range(4)
@@ -186,20 +185,21 @@ class _Table:
         return total + sum(sys.getsizeof(value) for value in self.live if value is not None)
 
 
-def _encode_numbers(values: Iterable[Any], rows: int, compress: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """One chunk of a number column, as (values, None): float64, None as NaN; or, if
-    ``compress`` and smaller, as (codes, table): codes into a table of the chunk's distinct
-    bit patterns (bits, not values, so -0.0 and every NaN keep their pattern exactly)."""
-    floats = np.array(values, dtype=np.float64)  # None becomes NaN
-    if floats.shape != (rows,):
-        raise ValueError("a number column takes numbers or None")
+def _compress_numbers(floats: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of a number column, as (floats, None); or, if ``compress`` and smaller, as
+    (codes, table): codes into a table of the chunk's distinct bit patterns (bits, not
+    values, so -0.0 and every NaN keep their pattern exactly)."""
     if not compress:
         return floats, None
-    bits, codes = np.unique(floats.view(np.int64), return_inverse=True)
+    bits = floats.view(np.int64)
+    present = bits != _NAN_BITS  # most values of most number columns are missing: sort only the others
+    table, inverse = np.unique(bits[present], return_inverse=True)
     for dtype in (np.uint8, np.uint16):
-        if len(bits) <= np.iinfo(dtype).max + 1:
-            if rows * np.dtype(dtype).itemsize + bits.nbytes < floats.nbytes:
-                return codes.astype(dtype), bits.view(np.float64)
+        if len(table) < np.iinfo(dtype).max:  # code 0 is the missing value
+            if len(floats) * np.dtype(dtype).itemsize + (len(table) + 1) * 8 < floats.nbytes:
+                codes = np.zeros(len(floats), dtype=dtype)
+                codes[present] = inverse + 1
+                return codes, np.concatenate(([_NAN], table.view(np.float64)))
             break
     return floats, None
 
@@ -226,33 +226,35 @@ class EventLog:
         self.meta: dict[str, Any] = dict(meta or {})
 
     def append(self, row: tuple) -> None:
-        """Add one full row (a tuple in :data:`COLUMNS` order); the builders below call it."""
+        """Add one full row (a tuple in :data:`COLUMNS` order), as :meth:`add` does."""
+        self._push((_FULL, *row))
+
+    def _push(self, row: tuple) -> None:
+        """Buffer one row: a layout's number, then the fields that layout names."""
         buffer = self._buffer
         buffer.append(row)
         if len(buffer) >= _FLUSH_EVERY:
             self._flush()
 
     # ------------------------------------------------------------------ builders, one per event kind
-    # The frequent kinds (request, issue, revoke, task_start, task_end) build their tuple in
-    # place; the rare ones go through :meth:`add`. A missing number is logged as NaN, not
-    # None: NumPy converts a tuple of floats to float64 several times faster than one with None.
+    # The frequent kinds (request, issue, revoke, task_start, task_end) push only the fields
+    # that vary, in the order of their layout (see _LAYOUTS); the others go through :meth:`add`.
 
     def request(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
                 tool: str, action: str, resource: str, task: str | None, audit_task: str | None,
                 audit_human: str | None, malicious: bool, in_intent: bool | None, decision: str, code: str,
                 reason: str, value: float, records: float, wait: float, incident: str | None = None) -> None:
         """A tool call decided by the enforcement point (benign or malicious)."""
-        self.append((t, "request", principal, presenter, actor, credential, chain, tool, action, resource, task,
-                     audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, _NAN,
-                     wait, _NAN, incident, None))
+        self._push((_REQUEST, t, principal, presenter, actor, credential, chain, tool, action, resource, task,
+                    audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, wait,
+                    incident))
 
     def issue(self, t: float, *, subject: str, actor: str, credential: str, chain: str, task: str | None,
               audit_human: str | None, malicious: bool, kind: str, reason: str, value: float, until: float,
               incident: str | None) -> None:
         """A credential issued (``code`` is its kind, ``until`` its expiry)."""
-        self.append((t, "issue", subject, subject, actor, credential, chain, None, None, None, task, task,
-                     audit_human, malicious, None, "allow", kind, reason, value, _NAN, until, _NAN, _NAN, incident,
-                     None))
+        self._push((_ISSUE, t, subject, actor, credential, chain, task, audit_human, malicious, kind, reason, value,
+                    until, incident))
 
     def issue_refused(self, t: float, *, agent: str, presenter: str, actor: str, task: str | None, malicious: bool,
                       code: str, reason: str, incident: str | None) -> None:
@@ -263,9 +265,8 @@ class EventLog:
     def revoke(self, t: float, *, subject: str, credential: str, chain: str, by_response: bool, reason: str,
                effective_at: float, incident: str | None) -> None:
         """A revocation made (``until``: when it is effective at every enforcement point)."""
-        self.append((t, "revoke", subject, None, None, credential, chain, None, None, None, None, None, None, False,
-                     None, "revoke", "response" if by_response else "lifecycle", reason, _NAN, _NAN, effective_at,
-                     _NAN, _NAN, incident, None))
+        self._push((_REVOKE, t, subject, credential, chain, "response" if by_response else "lifecycle", reason,
+                    effective_at, incident))
 
     def rotate(self, t: float, *, subject: str, credential: str, reason: str) -> None:
         """A static key reached its rotation date (its successor's ``issue`` row follows)."""
@@ -273,15 +274,13 @@ class EventLog:
 
     def task_start(self, t: float, *, agent: str, chain: str, task: str, human: str | None, how: str) -> None:
         """A task begins (``code``: arrival, delegated or exchanged)."""
-        self.append((t, "task_start", agent, agent, agent, None, chain, None, None, None, task, None, human, False,
-                     None, None, how, None, _NAN, _NAN, _NAN, _NAN, _NAN, None, None))
+        self._push((_TASK_START, t, agent, chain, task, human, how))
 
     def task_end(self, t: float, *, agent: str, task: str, human: str | None, ok: bool, root: bool, why: str,
                  latency: float) -> None:
         """A task ends, ``ok`` or ``failed`` (``code``: root or sub, ``reason``: why)."""
-        self.append((t, "task_end", agent, agent, agent, None, None, None, None, None, task, None, human, False,
-                     None, "ok" if ok else "failed", "root" if root else "sub", why, _NAN, _NAN, _NAN, _NAN,
-                     latency, None, None))
+        self._push((_TASK_END, t, agent, task, human, "ok" if ok else "failed", "root" if root else "sub", why,
+                    latency))
 
     def approval(self, t: float, *, agent: str, task: str, approved: bool, wait: float, reason: str) -> None:
         """A human reviewed a step that needs approval."""
@@ -340,36 +339,76 @@ class EventLog:
     def add(self, t: float, event: str, **fields: Any) -> None:
         """Add a row by column name (what the rare builders use)."""
         row = list(_EMPTY_ROW)
-        row[0] = t
-        row[1] = event
+        row[1] = t
+        row[2] = event
         for key, value in fields.items():
-            row[_INDEX[key]] = value
-        if row[_INDEX["malicious"]] is None:
-            row[_INDEX["malicious"]] = False
-        self.append(tuple(row))
+            row[_INDEX[key] + 1] = value
+        if row[_INDEX["malicious"] + 1] is None:
+            row[_INDEX["malicious"] + 1] = False
+        self._push(tuple(row))
 
     def _flush(self) -> None:
-        """Encode the buffered rows into one typed chunk per column and drop the tuples."""
+        """Encode the buffered rows into one typed chunk per column and drop the tuples.
+
+        Rows are grouped by layout; each field a layout names is encoded once for its rows
+        (into every column it fills), each column it does not name is filled with the
+        layout's constant, and the pieces are put back in log order.
+        """
         buffer = self._buffer
         if not buffer:
             return
         rows = len(buffer)
-        for i, values in enumerate(zip(*buffer, strict=True)):
-            kind = _KIND[i]
-            if kind is _TEXT:
-                chunk = self._tables[COLUMNS[i]].encode(values, rows)
-            elif kind is _NUMBER:
-                chunk, number_table = _encode_numbers(values, rows, i != 0)  # t is new nearly every row
-                self._number_tables[i].append(number_table)
-            elif kind is _BOOL:
-                chunk = np.fromiter(values, dtype=bool, count=rows)
-            else:
-                chunk = np.fromiter(_get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
-            self._chunks[i].append(chunk)
+        layouts = np.fromiter(map(_LAYOUT_OF, buffer), dtype=np.int8, count=rows)
+        order = np.argsort(layouts, kind="stable")  # a radix sort, for int8
+        grouped = _get_all(buffer, order.tolist())
+        pieces: list[list[np.ndarray]] = [[] for _ in COLUMNS]  # per column, one piece per layout, in layout order
+        start = 0
+        for layout, count in enumerate(np.bincount(layouts, minlength=len(_LAYOUTS)).tolist()):
+            if not count:
+                continue
+            fields = zip(*grouped[start:start + count], strict=True)
+            start += count
+            next(fields)  # the layout number
+            slots, constants = _LAYOUTS[layout]
+            for targets, values in zip(slots, fields, strict=True):
+                piece = self._encode(targets[0], values, count)
+                for index in targets:
+                    pieces[index].append(piece)
+            for index, value in constants:
+                pieces[index].append(self._constant(index, value, count))
+        for index, parts in enumerate(pieces):
+            in_layout_order = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            chunk = np.empty_like(in_layout_order)
+            chunk[order] = in_layout_order
+            kind = _KIND[index]
+            if kind is _NUMBER:
+                chunk, number_table = _compress_numbers(chunk, index != 0)  # t is new nearly every row
+                self._number_tables[index].append(number_table)
+            elif kind is _TEXT:
+                chunk = chunk.astype(_code_dtype(len(self._tables[COLUMNS[index]])), copy=False)
+            self._chunks[index].append(chunk)
         for table in self._distinct_tables:
             table.next_chunk()
         self._rows += rows
         buffer.clear()
+
+    def _encode(self, index: int, values: tuple, rows: int) -> np.ndarray:
+        """One field of one layout's rows, as column ``index`` stores it (numbers: float64)."""
+        kind = _KIND[index]
+        if kind is _TEXT:
+            return self._tables[COLUMNS[index]].encode(values, rows)
+        if kind is _NUMBER:
+            floats = np.array(values, dtype=np.float64)  # None becomes NaN
+            if floats.shape != (rows,):
+                raise ValueError(f"column {COLUMNS[index]!r} takes numbers or None")
+            return floats
+        if kind is _BOOL:
+            return np.fromiter(values, dtype=bool, count=rows)
+        return np.fromiter(_get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
+
+    def _constant(self, index: int, value: Any, rows: int) -> np.ndarray:
+        """Column ``index`` of ``rows`` rows whose layout fixes it to ``value``."""
+        return self._encode(index, (value,), 1).repeat(rows)
 
     def __len__(self) -> int:
         return self._rows + len(self._buffer)
@@ -451,5 +490,47 @@ class EventLog:
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
-_EMPTY_ROW = tuple(_NAN if name in NUMBER_COLUMNS else None for name in COLUMNS)  # what add() leaves unnamed
+
+# Row layouts. A buffered row is (layout number, *fields); a layout names, for each field,
+# the columns it fills, and the constant every other column takes in its rows. Fields
+# that do not vary within a kind are never pushed, and a field filling several columns
+# (an agent as principal, presenter and actor) is encoded once.
+_FULL, _REQUEST, _ISSUE, _REVOKE, _TASK_START, _TASK_END = range(6)
+_LAYOUT_FIELDS: dict[int, tuple[tuple[str, ...], ...]] = {
+    _FULL: tuple((name,) for name in COLUMNS),
+    _REQUEST: (("t",), ("principal",), ("presenter",), ("actor",), ("credential",), ("chain",), ("tool",),
+               ("action",), ("resource",), ("task",), ("audit_task",), ("audit_human",), ("malicious",),
+               ("in_intent",), ("decision",), ("code",), ("reason",), ("value",), ("records",), ("wait",),
+               ("incident",)),
+    _ISSUE: (("t",), ("principal", "presenter"), ("actor",), ("credential",), ("chain",), ("task", "audit_task"),
+             ("audit_human",), ("malicious",), ("code",), ("reason",), ("value",), ("until",), ("incident",)),
+    _REVOKE: (("t",), ("principal",), ("credential",), ("chain",), ("code",), ("reason",), ("until",),
+              ("incident",)),
+    _TASK_START: (("t",), ("principal", "presenter", "actor"), ("chain",), ("task",), ("audit_human",), ("code",)),
+    _TASK_END: (("t",), ("principal", "presenter", "actor"), ("task",), ("audit_human",), ("decision",), ("code",),
+                ("reason",), ("latency",)),
+}
+_LAYOUT_CONSTANTS: dict[int, dict[str, Any]] = {
+    _FULL: {},
+    _REQUEST: {"event": "request"},
+    _ISSUE: {"event": "issue", "decision": "allow"},
+    _REVOKE: {"event": "revoke", "decision": "revoke", "malicious": False},
+    _TASK_START: {"event": "task_start", "malicious": False},
+    _TASK_END: {"event": "task_end", "malicious": False},
+}
+
+
+def _layout(number: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, Any], ...]]:
+    slots = tuple(tuple(_INDEX[name] for name in targets) for targets in _LAYOUT_FIELDS[number])
+    named = {index for targets in slots for index in targets}
+    fixed = _LAYOUT_CONSTANTS[number]
+    assert len(named) == sum(map(len, slots)) and not named & {_INDEX[name] for name in fixed}, number
+    constants = tuple((i, fixed.get(name, _NAN if name in NUMBER_COLUMNS else False if name == "malicious" else None))
+                      for i, name in enumerate(COLUMNS) if i not in named)
+    return slots, constants
+
+
+_LAYOUTS = tuple(_layout(number) for number in range(len(_LAYOUT_FIELDS)))
+_LAYOUT_OF = itemgetter(0)
+_EMPTY_ROW = (_FULL, *(_NAN if name in NUMBER_COLUMNS else None for name in COLUMNS))  # what add() leaves unnamed
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
