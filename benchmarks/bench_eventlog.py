@@ -49,7 +49,8 @@ def _log_class(name: str):
         return Old
 
     class NoLog(EventLog):
-        """Counts rows, keeps none."""
+        """Counts rows, keeps none: its buffer is emptied at each flush (the builders push
+        to the buffer themselves)."""
 
         __slots__ = ("dropped",)
 
@@ -57,11 +58,12 @@ def _log_class(name: str):
             super().__init__(meta)
             self.dropped = 0
 
-        def append(self, row: tuple) -> None:
-            self.dropped += 1
+        def _flush(self) -> None:
+            self.dropped += len(self._buffer)
+            self._buffer.clear()
 
         def __len__(self) -> int:
-            return self.dropped
+            return self.dropped + len(self._buffer)
 
     return NoLog
 

@@ -5,29 +5,37 @@ Every event kind has one builder method (:meth:`EventLog.request`, :meth:`EventL
 
 Storage
 -------
-A builder makes one tuple and appends it to a small buffer (one list append in the hot
-loop). Every :data:`_FLUSH_EVERY` rows the buffer is transposed and each column is
-encoded into a typed NumPy chunk; the tuples are then dropped, so the log holds no row
-objects, and no Python containers the cyclic garbage collector would walk at each full
-collection. Per column:
+About 90 bytes a row on a long run (``benchmarks/bench_eventlog.py`` measures it), where
+per-row tuples and object arrays cost several hundred.
 
-* text (every column below not named otherwise): ``int`` codes into an interning table, a
-  dict from each distinct value to its code in order of first use, ``None`` being code
-  ``-1``. Columns holding the same kind of value share a table (principal, presenter,
-  actor and chain hold agent ids; task and audit_task hold task ids), so a value is held
-  once. A chunk's codes are as narrow as the table's size allows (int8, int16, int32);
-  text values repeat enormously (agent ids, credential ids, reasons built from a few
-  templates), so the table holds few strings per row;
-* numbers (t, value, records, until, wait, latency): float64, ``None`` stored as NaN.
-  A chunk whose values take few distinct bit patterns (value, records and wait draw from
-  a few dozen) is stored as uint8/uint16 codes into its own table of those patterns,
-  when that is smaller; the patterns are compared bit for bit, so -0.0, NaN and inf come
-  back exactly;
+*Buffer.* A builder appends one tuple to a small buffer (one list append in the hot
+loop): a layout number and the fields that vary for its kind (``_LAYOUTS``: a request
+pushes 21 fields, a task start 6; a field such as the agent of a task start fills
+principal, presenter and actor at once; the other columns are the layout's constants).
+:meth:`EventLog.add` and :meth:`EventLog.append` push the full layout, every column.
+
+*Flush.* Every :data:`_FLUSH_EVERY` rows the buffer is grouped by layout, each field is
+encoded once for its rows, constants are filled in, and each column becomes one typed
+NumPy chunk in log order; the tuples are dropped. The log then holds no row objects, and
+nothing the cyclic garbage collector walks value by value. Per column:
+
+* text (every column not named below): ``int`` codes into an interning table, ``None``
+  being -1. Columns holding the same kind of value share a table (principal, presenter,
+  actor and chain: agent ids; task and audit_task: task ids). A table archives every value
+  it has coded once, as text in code order; its lookup dict holds only the values of the
+  last two chunks once it outgrows ``_LIVE_VALUES`` (a task's id, its credential's and the
+  reasons naming them come and go; one that comes back is coded again, and decodes the
+  same). A chunk's codes are as narrow as its table allows (int8, int16, int32);
+* numbers (t, value, records, until, wait, latency): float64, a missing number being NaN
+  (builders log NaN, not None: NumPy converts floats alone several times faster). Except
+  for t, a chunk whose values take few distinct bit patterns (missing, or a few dozen
+  values) is stored, when smaller, as uint8/uint16 codes into its own table of patterns;
+  bits, not values, are compared, so -0.0, inf and every NaN come back exactly;
 * malicious: bool; in_intent: int8, -1 / 0 / 1 for None / False / True.
 
-Reading decodes: :meth:`EventLog.columns` gives every column as a NumPy array sorted by
-time (stable), the metrics' input; :meth:`EventLog.to_frame` builds a pandas DataFrame
-from it on demand. ``benchmarks/bench_eventlog.py`` measures the bytes a row costs.
+*Reading* decodes: :meth:`EventLog.columns` gives every column as a NumPy array sorted by
+time (stable; the compact codes are reordered, then decoded), the metrics' input;
+:meth:`EventLog.to_frame` builds a pandas DataFrame from it on demand.
 
 Columns
 -------
