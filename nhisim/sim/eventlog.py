@@ -101,6 +101,7 @@ _NUMBER, _BOOL, _INTENT, _TEXT = range(4)
 _KIND = tuple(_NUMBER if name in NUMBER_COLUMNS else _BOOL if name == "malicious" else
               _INTENT if name == "in_intent" else _TEXT for name in COLUMNS)
 
+
 def _code_dtype(size: int) -> type[np.signedinteger]:
     """The narrowest signed integer type that holds codes -1 .. size - 1."""
     return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
@@ -118,9 +119,9 @@ class _Table:
     joined string per flush, and ``_ends``, where each code's text ends): what decoding
     reads. Lookups go through ``live``, a dict from value to code that holds only the
     values seen lately: when it outgrows its limit, the values whose codes are not in the
-    last two chunks are dropped from it (they stay in the archive). Values of a run come and go
-    (a task's id, its credential's, the reasons that name them), so the dict stays small;
-    a dropped value that comes back is simply coded again, under a new code that decodes
+    last two chunks are dropped from it (they stay in the archive). Values of a run come
+    and go (a task's id, its credential's, the reasons that name them), so the dict stays
+    small; a dropped value that comes back is coded again, under a new code that decodes
     to the same text.
     """
 
@@ -469,7 +470,9 @@ class EventLog:
             return lookup[stored]
         if kind is _INTENT:
             return _INTENT_VALUE[stored]
-        return stored
+        if kind is _BOOL:
+            return stored.copy()  # not the log's own array: a caller may write to what it is given
+        return stored  # numbers: already a new array (decoded from the chunks)
 
     def column(self, name: str) -> list:
         """One column's values, in the order they were logged.
