@@ -4,7 +4,6 @@ error messages follow the registry; and a new file is a new kind."""
 
 from __future__ import annotations
 
-import ast
 import copy
 import importlib
 import importlib.util
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cli_helpers import run_cli
+from registry_helpers import literal_collections
 
 from nhisim.errors import InputError
 from nhisim.scenario.loader import load_data, validate_data
@@ -239,24 +239,8 @@ def test_a_new_kind_file_reaches_the_language_end_to_end(tmp_path):
 # --------------------------------------------------------------------------- nobody keeps a list
 
 
-def _literal_collections(path: Path, names: set[str]) -> list[str]:
-    """Where a file spells two or more of ``names`` in one tuple, list, set or dict."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            elements = node.elts
-        elif isinstance(node, ast.Dict):
-            elements = [k for k in node.keys if k is not None]
-        else:
-            continue
-        hits = {e.value for e in elements if isinstance(e, ast.Constant) and e.value in names}
-        if len(hits) >= 2:
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {sorted(hits)}")
-    return found
-
-
 def test_no_layer_above_the_engine_keeps_its_own_list_of_threat_kinds():
     package = ROOT / "nhisim"
     files = [p for p in package.rglob("*.py") if not p.is_relative_to(package / "sim")]
-    found = [hit for p in files for hit in _literal_collections(p, set(KINDS))]
+    found = literal_collections(files, set(KINDS))
     assert not found, "read the registry (nhisim.scenario.threats) instead:\n" + "\n".join(found)
