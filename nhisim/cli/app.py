@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
         commands_sim,
         commands_sweep,
         commands_world,
+        commands_whatif,
     )
     from nhisim.experiments.executors import ExecutorError
 
