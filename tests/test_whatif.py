@@ -88,3 +88,13 @@ def test_cli_whatif_on_the_enterprise_estate(tmp_path, capsys):
     assert row["after"] <= row["before"]  # a key rotated weekly dies sooner
     assert (tmp_path / "d.html").is_file()
     assert nhisim.whatif is whatif
+
+
+def test_compare_without_the_declared_baseline_uses_the_first_strategy_with_a_note(capsys):
+    comparison = nhisim.compare(leak_estate(), strategies=["zsp", "intent"], replications=2)
+    assert comparison.baseline == "zsp" and "'rbac' is not among" in comparison.notes[0]
+    code, _, err = run_cli(["compare", "scenarios/leaked_key.yaml", "--strategies", "zsp,intent", "-r", "2",
+                            "--executor", "serial"], capsys)
+    assert code == 0 and "differences are against 'zsp'" in " ".join(err.split())
+    with pytest.raises(InputError, match="not among the compared"):  # an explicit baseline must be compared
+        nhisim.compare(leak_estate(), strategies=["zsp"], baseline="rbac", replications=1)

@@ -156,6 +156,8 @@ def compare(
         return
     for comparison in comparisons:
         console.print(comparison_table(comparison))
+        for note in comparison.notes:
+            err.print(f"note: {note}", markup=False)
     if out is not None:
         console.print(f"wrote {out / 'runs.parquet'} and {out / 'events.parquet'}")
 

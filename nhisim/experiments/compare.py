@@ -59,6 +59,7 @@ class Comparison:
     replications: int
     runs: pd.DataFrame
     run_events: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the comparison decided for the user, in words
 
     @property
     def events(self) -> pd.DataFrame:
@@ -135,6 +136,12 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
     if replications < 1:
         raise InputError.single("replications must be at least 1", location="--replications")
     seed = model.run.seed if seed is None else int(seed)
+    notes = []
+    if baseline is None and model.run.baseline and model.run.baseline not in names:
+        # the scenario's own baseline was left out of --strategies: compare against the first one asked for
+        notes.append(f"the scenario's baseline {model.run.baseline!r} is not among the compared strategies; "
+                     f"differences are against {names[0]!r}")
+        baseline = names[0]
     baseline = baseline or model.run.baseline or names[0]
     if baseline not in names:
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
@@ -155,4 +162,4 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
                for o in outcomes]
     runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
-    return Comparison(model, names, baseline, seed, replications, runs, events)
+    return Comparison(model, names, baseline, seed, replications, runs, events, notes)
