@@ -98,3 +98,12 @@ def test_compare_without_the_declared_baseline_uses_the_first_strategy_with_a_no
     assert code == 0 and "differences are against 'zsp'" in " ".join(err.split())
     with pytest.raises(InputError, match="not among the compared"):  # an explicit baseline must be compared
         nhisim.compare(leak_estate(), strategies=["zsp"], baseline="rbac", replications=1)
+
+
+def test_a_knob_with_no_effect_says_why():
+    result = whatif(leak_estate(), set={"strategies.zsp.ttl": "1h"}, strategies=["zsp", "rbac"], replications=3)
+    assert len(result.notes) == 2  # zsp: revoked at task end; rbac: has no JIT tokens at all
+    zsp = next(n for n in result.notes if "on zsp" in n)
+    assert "revokes each task's token when the task ends" in zsp
+    moved = whatif(leak_estate(), set={"strategies.rbac.rotation": "2h"}, strategies=["rbac"], replications=3)
+    assert moved.notes == []

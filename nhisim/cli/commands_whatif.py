@@ -50,7 +50,7 @@ def whatif(
             for k, v in r.items():
                 if isinstance(v, float) and not math.isfinite(v):
                     r[k] = None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        typer.echo(json.dumps({"change": result.change, "summary": records}))
+        typer.echo(json.dumps({"change": result.change, "notes": result.notes, "summary": records}))
         return
     for strategy in result.strategies:
         table = Table(title=f"{result.before.scenario.name} under {strategy}: " + "; ".join(result.change))
@@ -61,5 +61,7 @@ def whatif(
             table.add_row(label(metric), fmt(metric, row["before"]), fmt(metric, row["after"]),
                           change_text(metric, row), VERDICT_MARK[row["verdict"]])
         console.print(table)
+    for note in result.notes:
+        console.print(f"note: {note}", markup=False)
     if report is not None:
         console.print(f"diff report: {written}")

@@ -58,6 +58,7 @@ def markdown(result: WhatIf) -> str:
     lines += [f"- `{_md_cell(c)}`" for c in result.change]
     lines += ["", f"{result.before.replications} paired replications per strategy (seed {result.before.seed}); "
               "change = after − before on the same seeds, with its 95% confidence interval.", ""]
+    lines += [f"> {_md_cell(note)}" for note in result.notes] + ([""] if result.notes else [])
     for strategy in result.strategies:
         lines += [f"## {_md_cell(strategy)}", "", "| metric | before | after | change (95% CI) | |",
                   "|---|---:|---:|---:|---|"]
@@ -79,7 +80,8 @@ def html_page(result: WhatIf) -> str:
              f"<h1>What if: {e(name)}</h1><p>Change:</p><ul>",
              *(f"<li><code>{e(c)}</code></li>" for c in result.change),
              f"</ul><p>{result.before.replications} paired replications per strategy (seed {result.before.seed}); "
-             "change = after − before on the same seeds, with its 95% confidence interval.</p>"]
+             "change = after − before on the same seeds, with its 95% confidence interval.</p>",
+             *(f"<p class='note'>{e(note)}</p>" for note in result.notes)]
     for strategy in result.strategies:
         parts.append(f"<h2>{e(strategy)}</h2><table><thead><tr><th>metric</th><th>before</th><th>after</th>"
                      "<th>change (95% CI)</th><th></th></tr></thead><tbody>")
