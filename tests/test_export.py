@@ -32,28 +32,31 @@ def test_opengraph_payload_shape(graph):
     assert len(nodes) == graph.number_of_nodes()
     ids = {n["id"] for n in nodes}
     for n in nodes:
-        assert n["id"].startswith("nhisim:demo:")
-        assert 1 <= len(n["kinds"]) <= 3 and all(k.startswith("NHI_") for k in n["kinds"])
-        assert n["properties"]["objectid"] == n["id"]
+        assert n["id"].startswith("nhisim/demo/") and ":" not in n["id"]
+        assert 1 <= len(n["kinds"]) <= 2 and all(k.startswith("NHI_") for k in n["kinds"])
+        assert "objectid" not in n["properties"]  # reserved: BloodHound maps id to it
         assert all(_primitive(v) for v in n["properties"].values()), n
     assert {n["kinds"][0] for n in nodes} == set(NODE_KINDS.values())
-    agent = next(n for n in nodes if n["id"].endswith("agent:support-bot"))
+    agent = next(n for n in nodes if n["id"] == "nhisim/demo/agent/support-bot")
     assert agent["kinds"] == ["NHI_Agent", "NHI_Principal"]
     assert agent["properties"]["name"] == "support-bot"
+    assert agent["properties"]["nhi_node"] == "agent:support-bot"
+    key = next(n for n in nodes if n["id"] == "nhisim/demo/credential/key/support-bot")
+    assert key["properties"]["subject"] == agent["id"]
     for e in edges:
-        assert e["kind"] in EDGE_KINDS.values()
+        assert e["kind"].removesuffix("Inert") in EDGE_KINDS.values()
         assert e["start"]["match_by"] == e["end"]["match_by"] == "id"
         assert e["start"]["value"] in ids and e["end"]["value"] in ids
         assert e["properties"]["reason"]
         assert all(_primitive(v) for v in e["properties"].values()), e
-    assert {e["kind"] for e in edges} == set(EDGE_KINDS.values())
+    assert {e["kind"].removesuffix("Inert") for e in edges} == set(EDGE_KINDS.values())
     json.dumps(og, allow_nan=False)  # strict JSON
 
 
 def test_opengraph_merges_parallel_edges(graph):
     og = to_opengraph(graph, id_prefix="")
     grants = [e for e in og["graph"]["edges"] if e["kind"] == "NHI_Grants"
-              and e["start"]["value"] == "role:crm-exporter" and e["end"]["value"] == "resource:crm-db"]
+              and e["start"]["value"] == "role/crm-exporter" and e["end"]["value"] == "resource/crm-db"]
     assert len(grants) == 1
     props = grants[0]["properties"]
     assert props["count"] == 2
