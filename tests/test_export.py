@@ -348,3 +348,20 @@ def test_attack_overlay_accepts_the_event_frame_and_names_the_run(tmp_path):
     _validate(loaded, known_ids=_validate(to_opengraph(graph, id_prefix="")))
     with pytest.raises(InputError, match="event log"):
         attack_overlay(graph, {"not": "a log"})
+
+
+def test_attack_overlay_of_a_simulation_log_on_an_estate_drawn_as_the_strategy_runs_it():
+    from nhisim.sim.engine import Simulation
+
+    scenario = nhisim.load(ROOT / "scenarios" / "goal_hijack.yaml")
+    strategy = resolve_strategy(scenario.strategies["zsp"], "zsp")
+    graph = build_graph(scenario, strategy=strategy)
+    log = Simulation(scenario, strategy, seed=1).run()
+    estate_ids = _validate(to_opengraph(graph))
+    for events in (log, log.to_frame()):
+        overlay = attack_overlay(graph, events, run="zsp-1")
+        _validate(overlay, known_ids=estate_ids)
+        acquired = {e["end"]["value"] for e in overlay["graph"]["edges"] if e["kind"] == "NHI_Acquired"}
+        # the workload identity document is the estate's own node; the JIT tokens it mints are the run's
+        assert any(v.startswith("nhisim/goal-hijack/credential/identity/") for v in acquired)
+        assert any(v.startswith("nhisim/goal-hijack/run/zsp-1/credential/jit-") for v in acquired)
