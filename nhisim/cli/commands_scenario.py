@@ -46,7 +46,7 @@ def schema(out: Path = typer.Option(None, "--out", help="write to this file inst
     """Print the JSON Schema of the scenario language (for editors and CI)."""
     from nhisim.scenario.schema import scenario_json_schema
 
-    text = json.dumps(scenario_json_schema(), indent=2)
+    text = json.dumps(scenario_json_schema(), indent=2, allow_nan=False)  # strict JSON: editors reject NaN
     if out:
         out.write_text(text + "\n")
     else:
