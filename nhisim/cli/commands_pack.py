@@ -50,7 +50,7 @@ def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list
     return covered, bad
 
 
-@app.command()
+@app.command(epilog="Example: nhisim catalog --framework owasp_nhi")
 def catalog(
     scenarios_dir: Path = typer.Option(None, "--scenarios", help="folder of scenario files (default: the bundled pack)"),
     framework: str = typer.Option(None, "--framework", help="only this framework: maestro, owasp_agentic, "
@@ -172,7 +172,7 @@ def _summary_table(frame, seeds: int, alpha: float, seconds: float) -> Table:
     return table
 
 
-@app.command()
+@app.command(epilog="Example: nhisim check scenarios/leaked_key.yaml --seeds 8")
 def check(
     files: list[Path] = typer.Argument(None, help="scenario files (default: every file of the bundled pack)"),
     seeds: int = typer.Option(8, "--seeds", "-n", min=1, help="paired seeds per strategy"),

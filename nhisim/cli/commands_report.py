@@ -85,7 +85,7 @@ def _check_out(out: Path) -> Path:
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim report scenarios/leaked_key.yaml -r 10 --out reports/leak.html")
 def report(
     source: Path = typer.Argument(..., help="a results folder (from `nhisim compare --out DIR`) or a scenario file"),
     fmt: str = typer.Option(None, "--format", "-f", help="html (one self-contained page) or md (Markdown + PNGs); "
@@ -146,7 +146,7 @@ def find_demo_scenario() -> Path:
     return demo_scenario()
 
 
-@app.command()
+@app.command(epilog="Example: nhisim demo -r 5 --out reports")
 def demo(
     out: Path = typer.Option(None, "--out", help="folder for demo.html (default: reports/)"),
     replications: int = typer.Option(None, "--replications", "-r", min=1,
@@ -227,7 +227,7 @@ def _story_for(scenario, strategy: str, seed: int, limit: int):
     return narrate(result.events, scenario, strategy, limit=limit), result
 
 
-@app.command()
+@app.command(epilog="Example: nhisim replay scenarios/leaked_key.yaml --strategy rbac --vs intent --narrate")
 def replay(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy to replay"),
