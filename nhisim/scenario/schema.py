@@ -90,7 +90,10 @@ def _finite_defaults(node: Any) -> Any:
 
 def _unit_descriptions(schema: dict[str, Any]) -> None:
     for (definition, prop), text in _UNIT_DESCRIPTIONS.items():
-        schema["$defs"][definition]["properties"][prop].setdefault("description", text)
+        # a renamed model must not break `nhisim schema`; the description test notices the gap
+        node = schema.get("$defs", {}).get(definition, {}).get("properties", {}).get(prop)
+        if node is not None:
+            node.setdefault("description", text)
 
 
 def scenario_json_schema() -> dict[str, Any]:
