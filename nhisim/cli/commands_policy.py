@@ -41,7 +41,8 @@ def export(
 
     The folder then holds <strategy>.cedar, schema.cedarschema (and its JSON form),
     entities.json and example-request.json: everything `cedar validate` and
-    `cedar authorize` need.
+    `cedar authorize` need. Types and actions are in the namespace Nhisim, so the schema
+    loads into an AWS Verified Permissions policy store as it is.
     """
     from nhisim.cli.commands_sim import output_dir
     from nhisim.scenario.loader import load_scenario
