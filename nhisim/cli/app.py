@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     from nhisim.experiments.executors import ExecutorError
 
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=argv, prog_name="nhisim", standalone_mode=True)  # as installed, also under python -m
     except InputError as exc:
         report_input_error(exc)
         sys.exit(exc.exit_code)

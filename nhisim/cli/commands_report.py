@@ -17,7 +17,6 @@ from nhisim.errors import InputError
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-DEMO_SCENARIO = Path("scenarios") / "enterprise.yaml"
 DEMO_REPLICATIONS = 20  # at most: the scenario's own run.replications if lower
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -86,7 +85,7 @@ def _check_out(out: Path) -> Path:
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim report scenarios/leaked_key.yaml -r 10 --out reports/leak.html")
 def report(
     source: Path = typer.Argument(..., help="a results folder (from `nhisim compare --out DIR`) or a scenario file"),
     fmt: str = typer.Option(None, "--format", "-f", help="html (one self-contained page) or md (Markdown + PNGs); "
@@ -141,24 +140,20 @@ def report(
 
 
 def find_demo_scenario() -> Path:
-    """``scenarios/enterprise.yaml`` relative to the current folder, else to the repository root."""
-    candidates = [Path.cwd() / DEMO_SCENARIO, Path(__file__).resolve().parents[2] / DEMO_SCENARIO]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise InputError.single(f"the demo estate {DEMO_SCENARIO} was not found", location="nhisim demo",
-                            suggestion="run from the nhisim repository (or its parent), or give a scenario with "
-                                       "--scenario FILE")
+    """The bundled enterprise estate, wherever nhisim is installed (see :mod:`nhisim.pack`)."""
+    from nhisim.pack import demo_scenario
+
+    return demo_scenario()
 
 
-@app.command()
+@app.command(epilog="Example: nhisim demo -r 5 --out reports")
 def demo(
     out: Path = typer.Option(None, "--out", help="folder for demo.html (default: reports/)"),
     replications: int = typer.Option(None, "--replications", "-r", min=1,
                                      help=f"paired replications per strategy (default: the scenario's, at most "
                                           f"{DEMO_REPLICATIONS})"),
     scenario: Path = typer.Option(None, "--scenario", help="another scenario file (default: the bundled "
-                                                           "enterprise estate, scenarios/enterprise.yaml)"),
+                                                           "enterprise estate, enterprise.yaml)"),
     workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
 ) -> None:
     """Compare every strategy on the enterprise estate, print the summary, write reports/demo.html."""
@@ -232,7 +227,7 @@ def _story_for(scenario, strategy: str, seed: int, limit: int):
     return narrate(result.events, scenario, strategy, limit=limit), result
 
 
-@app.command()
+@app.command(epilog="Example: nhisim replay scenarios/leaked_key.yaml --strategy rbac --vs intent --narrate")
 def replay(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy to replay"),

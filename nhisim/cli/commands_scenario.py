@@ -15,7 +15,7 @@ from nhisim.errors import InputError
 console = Console(highlight=False)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim validate scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h")
 def validate(
     files: list[Path] = typer.Argument(..., help="scenario files to check"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
@@ -41,19 +41,19 @@ def validate(
         raise typer.Exit(2)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim schema > nhisim.schema.json")
 def schema(out: Path = typer.Option(None, "--out", help="write to this file instead of stdout")) -> None:
     """Print the JSON Schema of the scenario language (for editors and CI)."""
     from nhisim.scenario.schema import scenario_json_schema
 
-    text = json.dumps(scenario_json_schema(), indent=2)
+    text = json.dumps(scenario_json_schema(), indent=2, allow_nan=False)  # strict JSON: editors reject NaN
     if out:
         out.write_text(text + "\n")
     else:
         typer.echo(text)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim generate --agents 200 --depth 4 --out big.yaml")
 def generate(
     out: Path = typer.Option(..., "--out", help="scenario file to write (.yaml)"),
     agents: int = typer.Option(50, min=1, help="number of agents"),

@@ -47,7 +47,7 @@ def output_dir(path: Path) -> Path:
     return path
 
 
-@app.command()
+@app.command(epilog="Example: nhisim run scenarios/leaked_key.yaml --strategy zsp --seed 3")
 def run(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy name (scenario's or a preset)"),
@@ -128,7 +128,7 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim compare scenarios/leaked_key.yaml --strategies rbac,zsp -r 20 --out results")
 def compare(
     files: list[Path] = typer.Argument(..., help="scenario files"),
     strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
@@ -142,12 +142,13 @@ def compare(
                                                       "engine, else native)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
     workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (for logs and scripts)"),
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     if out is not None:
         output_dir(out)
     comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                  quiet=as_json, engine=engine, executor=executor, workers=workers)
+                                  quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     if out is not None:
         write_results(out, comparisons, files)

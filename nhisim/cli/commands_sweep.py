@@ -116,7 +116,7 @@ def sensitivity_table(table, metric: str) -> Table:
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim sweep scenarios/leaked_key.yaml --grid strategies.zsp.ttl=5m,15m,1h -r 10 --out sweeps/ttl")
 def sweep(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="scenario file"),

@@ -17,7 +17,7 @@ console = Console(highlight=False)
 FORMATS = ("png", "svg", "graphml", "opengraph")
 
 
-@app.command()
+@app.command(epilog="Example: nhisim graph scenarios/leaked_key.yaml --out estate.svg")
 def graph(
     file: Path = typer.Argument(..., help="scenario file"),
     format: str = typer.Option(None, "--format", "-f", help="png | svg | graphml | opengraph (default: from --out)"),
@@ -45,7 +45,7 @@ def graph(
     console.print(f"wrote {out} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
 
 
-@app.command()
+@app.command(epilog="Example: nhisim analyze scenarios/leaked_key.yaml --principal support-bot --strategy zsp")
 def analyze(
     file: Path = typer.Argument(..., help="scenario file"),
     principal: str = typer.Option(None, "--principal", "-p", help="agent, shared account or credential id"),

@@ -15,11 +15,29 @@ from nhisim.errors import InputError
 app = typer.Typer(
     name="nhisim",
     help="A discrete-event laboratory for the identities of AI agents.",
+    epilog="Example: nhisim demo",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from nhisim._version import __version__
+
+        typer.echo(f"nhisim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
+                                 help="print the version and exit"),
+) -> None:
+    # the app's own options; each command's are on the command
+    pass
 
 
 def report_input_error(exc: InputError) -> None:
