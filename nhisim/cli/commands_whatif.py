@@ -15,7 +15,8 @@ from nhisim.cli.common import app, parse_sets
 console = Console(highlight=False)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim whatif scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h -r 30 "
+                     "--report diff.html")
 def whatif(
     file: Path = typer.Argument(..., help="scenario file"),
     set_: list[str] = typer.Option(None, "--set", help="the change: a value by dotted path, PATH=VALUE (repeat)"),
@@ -29,10 +30,7 @@ def whatif(
     metrics: str = typer.Option(None, "--metrics", help="comma-separated metrics shown (default: all)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
-    """The same scenario before and after a change, paired on common random numbers.
-
-    Example: nhisim whatif scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h -r 30 --report diff.html
-    """
+    """The same scenario before and after a change, paired on common random numbers."""
     from nhisim.experiments.whatif import whatif as run_whatif
     from nhisim.reports.format import fmt, label
     from nhisim.reports.whatif import VERDICT_MARK, change_text, write_whatif_report
