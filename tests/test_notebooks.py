@@ -160,3 +160,35 @@ def test_notebooks_are_the_generated_ones(tmp_path, monkeypatch):
     module.trainer()
     for name in PROBES:
         assert (tmp_path / name).read_text() == (NOTEBOOKS / name).read_text(), f"regenerate {name}"
+
+
+def test_tell_writes_each_claim_from_the_numbers():
+    """The architect's ``tell`` (run here without a kernel) on rows of every kind: a clear rise and fall,
+    an interval that includes 0, no change in any run, too few runs for an interval, and nhisim's note."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    space: dict = {}
+    exec(module.TELL, space)  # noqa: S102 - the generator's own source for the notebook cell
+    nan = float("nan")
+    rows = [("a", "exposure_window_s", 10, 30, 20, 5, 35, 5, "worse"),
+            ("a", "blast_radius", 10, 4, -6, -9, -3, 5, "better"),
+            ("a", "credentials_issued", 10, 11, 1, -2, 4, 5, ""),
+            ("a", "legit_denied", 3, 3, 0, 0, 0, 5, "same"),
+            ("b", "exposure_window_s", 1, 2, 1, nan, nan, 1, ""),
+            ("c", "exposure_window_s", 5, 5, 0, 0, 0, 5, "same")]
+    summary = pd.DataFrame(rows, columns=["strategy", "metric", "before", "after", "change", "ci_low", "ci_high",
+                                          "n", "verdict"])
+    note = "x = 1 has no effect on c in these runs: every metric is the same in every paired run"
+    assert space["tell"](summary, [note]) == [
+        note,
+        "a: exposure_window_s rose by 20 (10 -> 30, 95% CI 5 to 35): worse.",
+        "a: blast_radius fell by 6 (10 -> 4, 95% CI -9 to -3): better.",
+        "a: credentials_issued did not change clearly: mean change 1, 95% CI -2 to 4 includes 0.",
+        "a: legit_denied did not change in any paired run (3 -> 3).",
+        "b: exposure_window_s changed by 1 over 1 paired run(s), too few for an interval.",
+    ]
