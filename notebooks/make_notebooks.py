@@ -96,31 +96,69 @@ def architect() -> None:
     ], "architect_compare.ipynb")
 
 
+# Sentences about a sweep, written from its numbers: the grid's means per axis, the Sobol indices.
+STORY = """def along(runs, axis, metric, values):
+    \"\"\"How the mean of ``metric`` moves along one grid axis (the other axes averaged over).\"\"\"
+    means = runs.groupby(axis)[metric].mean().reindex(values)
+    first, last = means.iloc[0], means.iloc[-1]
+    moved = "rises" if last > first else "falls" if last < first else "does not change"
+    return means, (f"Mean {metric} {moved} as {axis} goes from {values[0]} to {values[-1]} "
+                   f"({first:.4g} -> {last:.4g}).")
+
+
+def drives(indices, metric):
+    \"\"\"Which parameter drives ``metric`` most, by total-order index, with the indices' own cautions.\"\"\"
+    if indices["ST"].isna().all():
+        return f"No index for {metric}: {indices['note'].iloc[0]}."
+    if (indices["note"] == "constant").all():
+        return f"{metric} is the same at every sample point: none of these parameters moves it here."
+    ranked = indices.sort_values("ST", ascending=False)
+    top = ranked.iloc[0]
+    sentence = (f"{top.parameter} drives {metric} most (ST = {top.ST:.2f} ± {top.ST_conf:.2f}); "
+                + ", ".join(f"{r.parameter} ST = {r.ST:.2f}" for r in ranked.iloc[1:].itertuples()) + ".")
+    cautions = [note for note in indices["note"] if isinstance(note, str) and note]
+    return sentence + (f" Caution: {cautions[0]}" if cautions else "")"""
+
+
 def researcher() -> None:
     notebook([
         new_markdown_cell("# Researcher: sweep, sensitivity, heat map\n\n"
                           "Sweep any scenario value by its dotted path × strategies × replications, get one "
-                          "tidy row per run, and ask which parameter drives a metric."),
+                          "tidy row per run, and ask which parameter drives a metric. The sentences below each "
+                          "result are written from its numbers."),
         new_code_cell(setup("from nhisim.experiments.sensitivity import sensitivity, sensitivity_figure")),
-        new_markdown_cell("## 1. A grid: token lifetime × monitoring level"),
-        new_code_cell('scenario = ROOT / "scenarios/leaked_key.yaml"\n'
-                      'grid = {"strategies.zsp.ttl": ["5m", "1h"] if QUICK else ["5m", "15m", "1h", "4h"],\n'
-                      '        "detection.monitoring": ["basic", "advanced"] if QUICK else ["basic", "standard", "advanced"]}\n'
-                      'runs = nhisim.sweep(scenario, grid, strategies=["zsp"], replications=2 if QUICK else 10,\n'
-                      '                    seed=3, overrides={"run.horizon": "6h"} if QUICK else None)\n'
-                      'runs[["strategies.zsp.ttl", "detection.monitoring", "strategy", "replication", '
+        new_markdown_cell("## 1. A grid: token lifetime × monitoring level\nThe strategy is `jit_kept`, a "
+                          "JIT token that is not revoked when its task ends (under zsp it is, so zsp's TTL "
+                          "would be a flat axis: try it). In quick mode the day is 6 h and the leak comes in "
+                          "its first hours."),
+        new_code_cell('base = {"strategies.jit_kept": {"base": "zsp", "revoke_at_task_end": False,\n'
+                      '                                "description": "JIT token kept until its TTL"}}\n'
+                      'if QUICK:\n'
+                      '    base |= {"run.horizon": "6h", "threats.leak.at": {"uniform": ["1h", "4h"]}}\n'
+                      'scenario = nhisim.load(ROOT / "scenarios/leaked_key.yaml", overrides=base)\n'
+                      'ttls = ["5m", "1h"] if QUICK else ["5m", "15m", "1h", "4h"]\n'
+                      'levels = ["basic", "advanced"] if QUICK else ["basic", "standard", "advanced"]\n'
+                      'grid = {"strategies.jit_kept.ttl": ttls, "detection.monitoring": levels}\n'
+                      'runs = nhisim.sweep(scenario, grid, strategies=["jit_kept"], replications=2 if QUICK else 10,\n'
+                      '                    seed=3)\n'
+                      'runs[["strategies.jit_kept.ttl", "detection.monitoring", "strategy", "replication", '
                       '"exposure_window_s", "blast_radius"]].head()'),
-        new_code_cell('figures.sweep_heatmap(runs, "strategies.zsp.ttl", "detection.monitoring", '
-                      '"time_weighted_exposure", strategy="zsp")'),
+        new_code_cell('figures.sweep_heatmap(runs, "strategies.jit_kept.ttl", "detection.monitoring", '
+                      '"time_weighted_exposure", strategy="jit_kept")'),
+        new_code_cell(STORY + '\n\n'
+                      'for axis, values in grid.items():\n'
+                      '    means, sentence = along(runs, axis, "time_weighted_exposure", values)\n'
+                      '    print(sentence)\n'
+                      '    print("  means:", means.round(1).to_dict())'),
         new_markdown_cell("## 2. Sensitivity (Sobol indices through SALib)\nWhich of attacker speed, token "
                           "lifetime and attacker delay drives the time-weighted exposure?"),
-        new_code_cell('bounds = {"strategies.zsp.ttl": ("5m", "2h"), "attacker.rate": ("1/h", "1/min"),\n'
+        new_code_cell('bounds = {"strategies.jit_kept.ttl": ("5m", "2h"), "attacker.rate": ("1/h", "1/min"),\n'
                       '          "threats.leak.attacker_delay": ("1m", "1h")}\n'
                       'sample = nhisim.sweep(scenario, sample="sobol", n=4 if QUICK else 64, bounds=bounds,\n'
-                      '                      strategies=["zsp"], replications=1, seed=5,\n'
-                      '                      overrides={"run.horizon": "6h"} if QUICK else None)\n'
+                      '                      strategies=["jit_kept"], replications=1, seed=5)\n'
                       'indices = sensitivity(sample, "time_weighted_exposure")\n'
                       'indices'),
+        new_code_cell('print(drives(indices, "time_weighted_exposure"))'),
         new_code_cell('sensitivity_figure(indices, "time_weighted_exposure")'),
     ], "researcher_sweep.ipynb")
 

@@ -22,7 +22,11 @@ ROOT = NOTEBOOKS.parent
 PROBES = {
     "architect_compare.ipynb": 'import json\nprint("PROBE", json.dumps({"file": nhisim.__file__, '
                                '"summary": changes.to_dict("records"), "notes": what_if.notes}))',
-    "researcher_sweep.ipynb": 'import json\nprint("PROBE", json.dumps({"file": nhisim.__file__}))',
+    "researcher_sweep.ipynb": (
+        'import json\n'
+        'print("PROBE", json.dumps({"file": nhisim.__file__, "grid": grid,\n'
+        '    "means": {axis: runs.groupby(axis)["time_weighted_exposure"].mean().to_dict() for axis in grid},\n'
+        '    "indices": indices.to_dict("records")}))'),
     "trainer_overreach.ipynb": (
         'import json\n'
         'shown.clear()\n'
@@ -126,14 +130,41 @@ def trainer_controls_change_the_picture(notebook, numbers):
     assert "this window is the same" in b["sentence"]
 
 
-def researcher_prints_no_sentences(notebook, numbers):
-    """The researcher notebook shows tables and figures only: no sentence to check (yet)."""
-    printed = [line for cell in notebook.cells[:-1] for line in stdout(cell)]
-    assert not printed, printed
+def researcher_sentences_agree_with_the_sweep(notebook, numbers):
+    """The grid sentences say which way the mean moves along each axis, from the runs' own means; the
+    sensitivity sentence names the parameter with the largest total-order index, and passes on a caution."""
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and "def along(" in c.source)
+    sentences = [line for line in stdout(cell) if line.startswith("Mean ")]
+    assert len(sentences) == len(numbers["grid"])
+    for sentence, (axis, values) in zip(sentences, numbers["grid"].items(), strict=True):
+        match = re.match(r"Mean (\w+) (rises|falls|does not change) as (\S+) goes from (\S+) to (\S+) "
+                         r"\((\S+) -> (\S+)\)\.$", sentence)
+        assert match, sentence
+        _, moved, named, low, high, first, last = match.groups()
+        means = numbers["means"][axis]
+        assert (named, low, high) == (axis, values[0], values[-1])
+        assert close(first, means[values[0]]) and close(last, means[values[-1]]), (sentence, means)
+        expected = ("rises" if means[values[-1]] > means[values[0]] else
+                    "falls" if means[values[-1]] < means[values[0]] else "does not change")
+        assert moved == expected, (sentence, means)
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and c.source.startswith("print(drives("))
+    (sentence,) = stdout(cell)
+    indices = numbers["indices"]
+    totals = [row["ST"] for row in indices]
+    if all(t != t for t in totals):  # NaN everywhere
+        assert sentence.startswith("No index"), sentence
+    elif all(row["note"] == "constant" for row in indices):
+        assert "none of these parameters moves it" in sentence, sentence
+    else:
+        top = max(indices, key=lambda row: row["ST"] if row["ST"] == row["ST"] else -math.inf)
+        assert sentence.startswith(f"{top['parameter']} drives "), (sentence, indices)
+        assert f"ST = {top['ST']:.2f}" in sentence
+        cautions = [row["note"] for row in indices if isinstance(row["note"], str) and row["note"]]
+        assert ("Caution: " + cautions[0] in sentence) if cautions else ("Caution" not in sentence)
 
 
 CHECKS = {"architect_compare.ipynb": architect_sentences_agree_with_the_what_if,
-          "researcher_sweep.ipynb": researcher_prints_no_sentences,
+          "researcher_sweep.ipynb": researcher_sentences_agree_with_the_sweep,
           "trainer_overreach.ipynb": trainer_controls_change_the_picture}
 
 
