@@ -52,7 +52,7 @@ from nhisim.scenario.threats.secret_leak import SecretLeak as SecretLeak
 from nhisim.scenario.threats.shared_credential_compromise import (
     SharedCredentialCompromise as SharedCredentialCompromise,
 )
-from nhisim.scenario.units import Distribution, Duration, Probability, Rate
+from nhisim.scenario.units import Distribution, Duration, PositiveDuration, Probability, Rate
 from nhisim.strategies import preset_names
 
 SENSITIVITY_LEVELS = ("low", "medium", "high", "critical")
@@ -107,13 +107,26 @@ class _GrantFields(Model):
 Grant = Annotated[_GrantFields, BeforeValidator(_grant_from_text)]
 
 
+# Bounds on numbers. Each is far past any real estate and keeps the arithmetic finite: a
+# weight × weight × records product stays a float, a record count fits the event log's
+# float columns, and a count the engine loops over cannot run for ever.
+MAX_WEIGHT = 1e6
+MAX_RECORDS = 10**15
+MAX_MULTIPLIER = 1e6
+MAX_COUNT = 10**6  # reviewers, give-up counts, alert thresholds
+MAX_RETRIES = 1000
+MAX_REPLICATIONS = 1_000_000
+MAX_SEED = 2**63 - 1
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+
+
 class Weights(Model):
     """Numeric weights behind blast radius: resource sensitivity × action damage."""
 
-    sensitivity: dict[Sensitivity, Annotated[float, Field(ge=0)]] = Field(
+    sensitivity: dict[Sensitivity, Weight] = Field(
         default_factory=lambda: dict(DEFAULT_SENSITIVITY_WEIGHTS)
     )
-    action_damage: dict[Id, Annotated[float, Field(ge=0)]] = Field(
+    action_damage: dict[Id, Weight] = Field(
         default_factory=lambda: dict(DEFAULT_ACTION_DAMAGE)
     )
 
@@ -130,7 +143,7 @@ class Resource(Model):
     id: Id
     kind: str = "system"
     sensitivity: Sensitivity = "medium"
-    records: Annotated[int, Field(ge=0)] = 0
+    records: Annotated[int, Field(ge=0, le=MAX_RECORDS)] = 0
     environment: Environment = "prod"
     description: str = ""
 
@@ -167,7 +180,7 @@ class Behaviour(Model):
         0.0,
         description="chance per task that the agent discovers and tries one operation outside the task's intent",
     )
-    task_rate_multiplier: Annotated[float, Field(ge=0)] = 1.0
+    task_rate_multiplier: Annotated[float, Field(ge=0, le=MAX_MULTIPLIER)] = 1.0
 
 
 class Agent(Model):
@@ -305,14 +318,14 @@ class Issuer(Model):
     """The token issuer (STS / workload API) behind JIT credentials."""
 
     latency: Distribution = Field(default_factory=lambda: {"exponential": 0.2})
-    retry_after: Duration = 30.0
-    max_retries: Annotated[int, Field(ge=0)] = 3
+    retry_after: PositiveDuration = 30.0
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = 3
 
 
 class Approval(Model):
     """Human-in-the-loop approval: a queue of reviewers."""
 
-    reviewers: Annotated[int, Field(ge=1)] = 2
+    reviewers: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 2
     review_time: Distribution = Field(default_factory=lambda: {"lognormal": {"median": "5m", "sigma": 0.8}})
     approval_probability: Probability = 0.9
     attacker_approval_probability: Probability = Field(
@@ -324,7 +337,7 @@ class Attacker(Model):
     """The attacker's playbook: highest-value operations first, at a rate, until stopped."""
 
     rate: Rate = Field(1 / 60, description="attempts per second (default 1/min)")
-    give_up_after: Annotated[int, Field(ge=1)] = 10
+    give_up_after: Annotated[int, Field(ge=1, le=MAX_COUNT)] = 10
     destination: str = "external"
 
 
@@ -345,7 +358,7 @@ class Knobs(Model):
     identity: Literal["shared", "per_agent", "workload"] | None = None
     credential: Literal["static_key", "jit_token"] | None = None
     ttl: Duration | None = Field(None, description="lifetime of a JIT token")
-    rotation: Duration | None = Field(None, description="rotation period of a static key")
+    rotation: PositiveDuration | None = Field(None, description="rotation period of a static key")
     jit_scope: Literal["role", "intent"] | None = None
     revoke_at_task_end: bool | None = None
     binding: Literal["bearer", "sender_constrained"] | None = None
@@ -355,9 +368,9 @@ class Knobs(Model):
     revocation: Literal["manual", "automated"] | None = None
     propagation: Literal["immediate", "cache", "at_expiry"] | None = None
     cache_ttl: Duration | None = None
-    identity_ttl: Duration | None = Field(None, description="lifetime of a workload identity document")
+    identity_ttl: PositiveDuration | None = Field(None, description="lifetime of a workload identity document")
     offboarding_revokes: bool | None = None
-    risk_escalation_alerts: Annotated[int, Field(ge=1)] | None = Field(
+    risk_escalation_alerts: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = Field(
         None, description="after this many alerts on an agent, its high-sensitivity requests need approval (intent)"
     )
 
@@ -383,9 +396,10 @@ StrategyEntry = Annotated[StrategySpec, BeforeValidator(_strategy_from_text)]
 
 
 class Run(Model):
-    horizon: Duration = 86400.0
-    seed: int = 1
-    replications: Annotated[int, Field(ge=1)] = 10
+    horizon: PositiveDuration = 86400.0
+    seed: Annotated[int, Field(ge=-MAX_SEED, le=MAX_SEED)] = 1
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 10
+
     baseline: str | None = Field(None, description="strategy the others are compared against")
 
 
