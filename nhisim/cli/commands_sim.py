@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, force_if, parse_sets
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -57,8 +57,11 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Run one scenario under one strategy with one seed and print its metrics."""
+    force_if(force)
     from nhisim.experiments import run as run_once
     from nhisim.reports.format import fmt, label
 
@@ -142,8 +145,11 @@ def compare(
                                                       "engine, else native)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
     workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
+    force_if(force)
     if out is not None:
         output_dir(out)
     comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, force_if, parse_sets
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -144,8 +144,11 @@ def sweep(
     retry_errors: bool = typer.Option(False, "--retry-errors", help="also rerun runs recorded with an error"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of tables"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Sweep scenario values (grid or sample) × strategies × replications into a resumable results folder."""
+    force_if(force)
     from nhisim.errors import InputError
     from nhisim.experiments.executors import ExecutorError
     from nhisim.experiments.sensitivity import save_sensitivity

@@ -33,3 +33,11 @@ def parse_sets(values: list[str] | None) -> dict[str, object]:
     from nhisim.scenario.loader import parse_override
 
     return dict(parse_override(v) for v in values or [])
+
+
+def force_if(enabled: bool) -> None:
+    """``--force``: run whatever the work estimate (:mod:`nhisim.scenario.workload`), workers included."""
+    if enabled:
+        from nhisim.scenario.workload import force
+
+        force()

@@ -1,0 +1,225 @@
+"""Input that validates yet cannot run: numbers the model cannot use, runs that would never
+finish, and messages that must stay one screen whatever the input.
+
+Each class is tested across its members (every unit, every bounded field, every part of
+the work estimate), through the real command line in this process: exit code 2, a
+one-screen message naming the file, the location and what is wrong, never a traceback.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from pathlib import Path
+
+import pytest
+from cli_helpers import run_cli
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_bad_input import BASE
+
+from nhisim.errors import InputError, Problem, clip
+from nhisim.scenario import workload
+from nhisim.scenario.loader import load_scenario, parse_override
+from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.units import _UNIT_SECONDS, MAX_RATE, MAX_SECONDS, parse_duration, parse_rate
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = sorted(glob.glob(str(ROOT / "scenarios" / "*.yaml")))
+
+
+@pytest.fixture
+def base(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for env in (workload.FORCE_ENV, workload.MAX_EVENTS_ENV):
+        monkeypatch.delenv(env, raising=False)
+    path = tmp_path / "base.yaml"
+    path.write_text(BASE)
+    return path
+
+
+def _refused(argv: list[str], capsys, *expect: str) -> str:
+    code, out, err = run_cli(argv, capsys)
+    assert "Traceback" not in out + err, out + err
+    assert code == 2, out + err
+    lines = err.splitlines()
+    assert 2 <= len(lines) < 25 and all(len(line) < 600 for line in lines), err
+    for text in expect:
+        assert text in err, f"{text!r} not in:\n{err}"
+    return err
+
+
+# ----------------------------------------------------------------- class 1: numbers the model cannot use
+
+@pytest.mark.parametrize("unit", sorted(_UNIT_SECONDS))
+@pytest.mark.parametrize("count", ["1", "5", "0.5"])
+def test_a_rate_per_zero_time_is_refused_in_every_unit(count, unit):
+    with pytest.raises(ValueError, match="per no time at all"):
+        parse_rate(f"{count}/0{unit}")
+    with pytest.raises(ValueError, match="per no time at all"):
+        parse_rate(f"{count}/0.0{unit}")
+
+
+@given(st.one_of(st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                 st.from_regex(r"-?\d{1,400}(\.\d{1,5})?\s?(ms|s|m|h|d|w)?(/\d{0,400}(ms|s|min|h|d))?", fullmatch=True)))
+@settings(max_examples=300, deadline=None)
+def test_units_raise_only_value_errors_and_return_usable_numbers(value):
+    """Whatever the number, a unit parser returns a bounded float or raises ValueError (told as bad input)."""
+    for parse, bound in ((parse_duration, MAX_SECONDS), (parse_rate, MAX_RATE)):
+        try:
+            result = parse(value)
+        except ValueError:
+            continue
+        assert result >= 0 and not math.isnan(result)
+        assert result <= bound or (parse is parse_duration and math.isinf(result))
+
+
+HUGE = "9" * 400
+NUMBERS = {
+    "horizon 0": ("run.horizon=0", "run.horizon", "must be longer than zero"),
+    "horizon huge": (f"run.horizon={HUGE}", "run.horizon", "too large a number"),
+    "duration over the longest": ("tasks.t.deadline=1.0e+300", "deadline", "over the longest duration"),
+    "rate per 0h": ("tasks.t.arrival_rate=1/0h", "arrival_rate", "per no time at all"),
+    "rate per 0s": ("tasks.t.arrival_rate=5/0s", "arrival_rate", "per no time at all"),
+    "rate inf": ("tasks.t.arrival_rate=.inf", "arrival_rate", "over the fastest rate"),
+    "attacker rate inf": ("attacker.rate=.inf", "attacker.rate", "over the fastest rate"),
+    "records 400 digits": (f"resources.db.records={HUGE}", "records", "less than or equal to"),
+    "sensitivity weight inf": ("weights.sensitivity.high=.inf", "weights.sensitivity.high", "less than or equal to"),
+    "damage weight 1e308": ("weights.action_damage.read=1.0e308", "weights.action_damage.read", "less than or equal"),
+    "multiplier inf": ("agents.bot.behaviour.task_rate_multiplier=.inf", "task_rate_multiplier", "less than or equal"),
+    "rotation 0": ("strategies.rbac.rotation=0", "strategies.rbac.rotation", "must be longer than zero"),
+    "identity ttl 0": ("strategies.zsp.identity_ttl=0s", "strategies.zsp.identity_ttl", "must be longer than zero"),
+    "retry without delay": ("issuer.retry_after=0", "issuer.retry_after", "must be longer than zero"),
+    "retries unbounded": ("issuer.max_retries=1000000000", "issuer.max_retries", "less than or equal"),
+    "replications 1e9": ("run.replications=1000000000", "run.replications", "less than or equal"),
+    "seed 400 digits": (f"run.seed={HUGE}", "run.seed", "less than or equal"),
+    "sigma huge": ("detection.manual_revocation_latency={lognormal: {median: 1h, sigma: 1.0e+200}}", "sigma",
+                   "less than or equal"),
+    "5000-digit integer": ("run.seed=" + "9" * 5000, "--set", "more than 4,300 digits"),
+}
+
+
+@pytest.mark.parametrize("name", list(NUMBERS))
+def test_numbers_the_model_cannot_use_are_bad_input(name, base, capsys):
+    override, location, what = NUMBERS[name]
+    for command in ("validate", "run"):
+        err = _refused([command, "base.yaml", "--set", override], capsys, location, what)
+        assert "base.yaml" in err or location == "--set"
+
+
+def test_a_5000_digit_integer_in_the_file_is_bad_input(base, capsys):
+    base.write_text(BASE + "run:\n  seed: " + "9" * 5000 + "\n")
+    err = _refused(["validate", "base.yaml"], capsys, "base.yaml", "more than 4,300 digits")
+    assert "set_int_max_str_digits" not in err  # Python's own advice is no use to a scenario author
+
+
+def test_a_grid_value_per_zero_time_is_bad_input(base, capsys, tmp_path):
+    _refused(["sweep", "base.yaml", "--grid", "tasks.t.arrival_rate=1/h,5/0s", "--out", str(tmp_path / "s"),
+              "-r", "1", "--executor", "serial", "-q"], capsys, "5/0s", "per no time at all")
+
+
+# ----------------------------------------------------------------- class 2: runs that would never finish
+
+HEAVY = {
+    "horizon 1e12 s": (["run.horizon=1.0e+12"], "attacker attempts"),  # an upper bound: until detected
+    "arrival rate 1e6/s": (["tasks.t.arrival_rate=1000000"], "tool calls"),
+    "multiplier 1e6": (["agents.bot.behaviour.task_rate_multiplier=1000000"], "tool calls"),
+    "attacker 1e6/s": (["attacker.rate=1000000"], "attacker attempts"),
+    "rotation 1 ms": (["strategies.rbac.rotation=1ms"], "key rotations"),
+    "identity renewed every ms": (["strategies.zsp.identity_ttl=1ms"], "identity renewals"),
+    "retry every ms in an outage": (["issuer.retry_after=1ms", "threats.0={kind: issuer_outage, window: "
+                                     "{start: 1h, duration: 1h}}"], "issuer retries"),
+}
+
+
+@pytest.mark.parametrize("name", list(HEAVY))
+def test_runs_that_cannot_finish_are_refused_before_they_start(name, base, capsys):
+    sets, part = HEAVY[name]
+    strategy = "zsp" if "identity" in name or "retry" in name else "rbac"
+    argv = ["run", "base.yaml", "-s", strategy]
+    for s in sets:
+        argv += ["--set", s]
+    _refused(argv, capsys, "error: run too large", "base.yaml", part, "over the limit of 10,000,000",
+             "--force")
+
+
+@pytest.mark.parametrize("horizon", ["never", ".inf"])
+def test_an_endless_run_is_refused_even_with_force(horizon, base, capsys):
+    """An infinite horizon validates (a scenario may be analysed statically) but cannot run."""
+    assert math.isinf(load_scenario(base, dict([parse_override(f"run.horizon={horizon}")])).run.horizon)
+    for argv in (["run", "base.yaml"], ["run", "base.yaml", "--force"], ["compare", "base.yaml", "--force", "-r", "1"]):
+        _refused([*argv, "--set", f"run.horizon={horizon}"], capsys, "run too large", "would never end",
+                 "run.horizon: 8h")
+
+
+def test_a_billion_replications_are_refused_before_the_run_list_is_built(base, capsys):
+    _refused(["compare", "base.yaml", "-r", "100000000", "--executor", "serial"], capsys,
+             "error: run too large", "100,000,000 replications", "per comparison", "--force")
+
+
+def test_a_heavy_sweep_is_refused(base, capsys, tmp_path):
+    _refused(["sweep", "base.yaml", "--grid", "run.horizon=1h,1.0e+11", "--out", str(tmp_path / "s"), "-r", "1",
+              "--executor", "serial", "-q"], capsys, "error: run too large", "base.yaml", "events")
+
+
+def test_force_and_the_limit_variable(base, capsys, monkeypatch):
+    """The limit is documented and movable: a tiny limit refuses the base file, --force runs it anyway."""
+    monkeypatch.setenv(workload.MAX_EVENTS_ENV, "10")
+    _refused(["run", "base.yaml"], capsys, "over the limit of 10 per run")
+    code, out, err = run_cli(["run", "base.yaml", "--force"], capsys)
+    assert code == 0, err
+    assert "policy evaluations" in out
+    monkeypatch.setenv(workload.MAX_EVENTS_ENV, "lots")
+    _refused(["run", "base.yaml"], capsys, workload.MAX_EVENTS_ENV, "positive whole number")
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: Path(p).stem)
+def test_every_bundled_scenario_is_well_under_the_limits(path):
+    scenario = load_scenario(path)
+    strategies = [resolve_strategy(spec, name=name) for name, spec in scenario.strategies.items()]
+    for strategy in strategies:
+        assert workload.estimate_run(scenario, strategy).total < workload.MAX_RUN_EVENTS / 100
+    total = workload.check_job(scenario, strategies, scenario.run.replications * 10)
+    assert total < workload.MAX_RUN_EVENTS * workload.JOB_FACTOR / 10
+
+
+def test_the_estimate_follows_the_work():
+    """Twice the horizon, twice the work; an idle task (rate 0) costs nothing even over a long horizon."""
+    scenario = load_scenario(ROOT / "scenarios" / "enterprise.yaml")
+    rbac = resolve_strategy("rbac")
+    one = workload.estimate_run(scenario, rbac)
+    two = workload.estimate_run(scenario, rbac, horizon=2 * scenario.run.horizon)
+    assert two.tool_calls == pytest.approx(2 * one.tool_calls) and one.tool_calls > 0
+    assert two.attacker_attempts == pytest.approx(2 * one.attacker_attempts)
+
+
+# ----------------------------------------------------------------- class 7: huge values in messages
+
+def test_huge_keys_and_ids_are_clipped_in_messages(base, capsys):
+    key = "k" * 100_000
+    err = _refused(["validate", "base.yaml", "--set", f"{key}=1"], capsys, "unknown path", "100,000 characters")
+    assert len(err) < 2000
+    base.write_text(BASE + f"agents:\n  - {{id: bot, owner: {'x' * 100_000}}}\n")
+    err = _refused(["validate", "base.yaml"], capsys, "at most 200 characters", "100,003 characters")
+    assert len(err) < 2000
+
+
+@given(st.text(min_size=0, max_size=3000), st.text(max_size=3000), st.text(max_size=3000))
+@settings(max_examples=100, deadline=None)
+def test_every_problem_renders_on_one_screen(message, location, suggestion):
+    text = InputError([Problem(message, location, 3, suggestion)] * 30, file="f.yaml").render()
+    lines = text.splitlines()
+    assert len(lines) <= 21 and all(len(line) < 600 for line in lines)
+
+
+def test_clip_keeps_both_ends_and_the_length():
+    value = "start-" + "x" * 1000 + "-end"
+    assert clip(value).startswith("start-") and clip(value).endswith("(1,010 characters)")
+    assert "-end" in clip(value) and clip("short") == "short"
+
+
+def test_deeply_nested_set_value_is_bad_input():
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_override("title=" + "[" * 3000 + "]" * 3000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        parse_override("title=" + "{a: " * 3000 + "}" * 3000)
