@@ -223,3 +223,37 @@ def test_deeply_nested_set_value_is_bad_input():
         parse_override("title=" + "[" * 3000 + "]" * 3000)
     with pytest.raises(InputError, match="nested too deeply"):
         parse_override("title=" + "{a: " * 3000 + "}" * 3000)
+
+
+# ----------------------------------------------------------------- class 3: control characters and surrogates
+
+CONTROL = [c for c in range(0x00, 0xA0) if c < 0x20 and c not in (0x09, 0x0A, 0x0D) or 0x7F <= c <= 0x9F and c != 0x85]
+
+
+@pytest.mark.parametrize("code", CONTROL, ids=lambda c: f"U+{c:04X}")
+def test_every_control_character_in_a_file_is_told_with_its_line(code, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"name: x\ntitle: a{chr(code)}b\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        load_scenario(path)
+    text = info.value.render()
+    assert f"{path}:2:" in text and "control character" in text and "column 9" in text  # "title: a" is 8 columns
+    assert "position" not in text and "ReaderError" not in text
+
+
+@pytest.mark.parametrize("escape", ["\\e[2J", "\\x1b]0;title\\x07", "\\0", "\\x9b31m", "\\udc80", "\\ud800x",
+                                    "\\r"])
+@pytest.mark.parametrize("where", ["title", "description", "humans.alice.title", "resources.db.description"])
+def test_escapes_that_write_control_text_are_refused_wherever_the_text_is(escape, where, base, capsys):
+    _refused(["validate", "base.yaml", "--set", f'{where}="ok {escape} ok"'], capsys,
+             "base.yaml", "scenario text is plain")
+
+
+def test_tabs_and_newlines_stay_allowed_in_text(base):
+    scenario = load_scenario(base, {"description": "one\ttwo\nthree"})
+    assert scenario.description == "one\ttwo\nthree"
+
+
+def test_a_nul_byte_file_is_bad_input_through_the_cli(base, capsys):
+    base.write_bytes(b"name: x\x00\x00\n")
+    _refused(["validate", "base.yaml"], capsys, "base.yaml:1", "NUL", "binary or UTF-16")
