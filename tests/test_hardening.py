@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,50 @@ def test_tabs_and_newlines_stay_allowed_in_text(base):
 def test_a_nul_byte_file_is_bad_input_through_the_cli(base, capsys):
     base.write_bytes(b"name: x\x00\x00\n")
     _refused(["validate", "base.yaml"], capsys, "base.yaml:1", "NUL", "binary or UTF-16")
+
+
+# ----------------------------------------------------------------- class 5: injection
+
+MARKUP_TITLES = ["[/]", "[/x] closes nothing", "[bold]x[/bold]", "[link=file:///etc/passwd]y[/link]", "a [red", "]["]
+
+
+@pytest.mark.parametrize("title", MARKUP_TITLES)
+def test_rich_markup_in_a_title_is_printed_not_obeyed(title, base, capsys):
+    code, out, err = run_cli(["replay", "base.yaml", "--set", f"title={title!r}"], capsys)
+    assert code == 0 and "Traceback" not in out + err, err
+    assert out.splitlines()[0].startswith(title), out.splitlines()[0]
+
+
+def test_report_md_shows_scenario_text_literally(base, capsys, tmp_path):
+    hostile = "*x* <script>alert(1)</script> [a](http://e.vil) ![i](x.png) `code` | cell ~~s~~ &amp;"
+    base.write_text(BASE + f"title: {hostile!r}\ndescription: {hostile!r}\n"
+                    "strategies: {rbac: {base: rbac, description: '<img src=x onerror=alert(1)>'}}\n")
+    code, out, err = run_cli(["report", "base.yaml", "--out", str(tmp_path / "r.md"), "-r", "2"], capsys)
+    assert code == 0, err
+    text = (tmp_path / "r.md").read_text()
+    for raw in ("<script>", "<img", "[a](", "![i](", "*x*", "`code`", "~~s~~", "&amp;"):
+        assert not re.search(r"(?<!\\)" + re.escape(raw), text), raw  # only ever backslash-escaped
+    assert "\\<script\\>alert(1)\\</script\\>" in text and "\\[a\\](http://e.vil)" in text
+
+
+def test_plain_drops_every_control_character_and_escapes_markup():
+    from rich.console import Console
+
+    from nhisim.cli.common import plain
+
+    text = "".join(chr(c) for c in range(0xA0)) + "[/][link=x]"
+    shown = plain(text)
+    assert not any(ord(c) < 0x20 and c not in "\t\n" or 0x7F <= ord(c) < 0xA0 for c in shown)
+    console = Console(record=True, width=400)
+    console.print(shown)  # would raise MarkupError for "[/]" unescaped
+    assert "[/][link=x]" in console.export_text()
+
+
+@pytest.mark.parametrize("option", ["--set", "--grid"])
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_values_nested_3000_deep_are_bad_input(option, opening, base, capsys, tmp_path):
+    closing = "]" if opening == "[" else "}"
+    value = "title=" + opening * 3000 + closing * 3000
+    argv = (["validate", "base.yaml", "--set", value] if option == "--set" else
+            ["sweep", "base.yaml", "--grid", value, "--out", str(tmp_path / "s"), "-q"])
+    _refused(argv, capsys, "nested too deeply")

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, parse_sets, plain
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -134,7 +134,7 @@ def report(
     target = _check_out(target)
     with err.status("drawing the figures and writing the report"):
         path = write_report(comparison, target, format=fmt, scenario_file=scenario_file, replication=replication)
-    console.print(f"wrote {path}", soft_wrap=True)
+    console.print(f"wrote {plain(path)}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- demo
@@ -198,7 +198,7 @@ def demo(
     _check_out(folder / "demo.html")
     with err.status("drawing the figures and writing the report"):
         path = write_report(comparison, folder / "demo.html", format="html", scenario_file=file)
-    console.print(f"report: {path}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
+    console.print(f"report: {plain(path)}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- replay
@@ -263,7 +263,7 @@ def replay(
                                for name, story in stories.items() for t, text, kind in story], indent=1))
         return
     which = f"replication {replication}, seed {run_seed}" if replication is not None else f"seed {run_seed}"
-    console.print(f"[bold]{model.title or model.name}[/] · {' vs '.join(stories)} · {which}")
+    console.print(f"[bold]{plain(model.title or model.name)}[/] · {' vs '.join(stories)} · {which}")
     pausing = [pause]
     if vs is None:
         story = stories[strategy]

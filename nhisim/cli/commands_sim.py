@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, force_if, parse_sets
+from nhisim.cli.common import app, force_if, parse_sets, plain
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -163,7 +163,7 @@ def compare(
     for comparison in comparisons:
         console.print(comparison_table(comparison))
     if out is not None:
-        console.print(f"wrote {out / 'runs.parquet'} and {out / 'events.parquet'}")
+        console.print(f"wrote {plain(out / 'runs.parquet')} and {plain(out / 'events.parquet')}")
 
 
 def write_results(out: Path, comparisons, files: list[Path] | None = None) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, parse_sets, plain
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
@@ -42,7 +42,7 @@ def graph(
         write_opengraph(g, out)
     else:
         draw(g, out, format=fmt, title=scenario.title or scenario.name, hide=("credential",))
-    console.print(f"wrote {out} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
+    console.print(f"wrote {plain(out)} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
 
 
 @app.command()

@@ -22,10 +22,23 @@ app = typer.Typer(
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+# C0 and C1 control characters but tab and newline: an ESC reaching the terminal raw could
+# repaint it, retitle it or hide text
+_CONTROL = str.maketrans({c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]})
+
+
+def plain(text: object) -> str:
+    """Text from the input (a title, a path) made safe to print with Rich markup on:
+    control characters dropped, ``[`` escaped so ``[/]`` or ``[link=...]`` is shown, not obeyed."""
+    from rich.markup import escape
+
+    return escape(str(text).translate(_CONTROL))
+
+
 def report_input_error(exc: InputError) -> None:
     """Print a bad-input message the way every command does."""
     err_console.print(f"[bold red]error:[/] {exc.title}")
-    err_console.print(exc.render(), markup=False)
+    err_console.print(exc.render().translate(_CONTROL), markup=False)
 
 
 def parse_sets(values: list[str] | None) -> dict[str, object]:
