@@ -305,3 +305,78 @@ def test_values_nested_3000_deep_are_bad_input(option, opening, base, capsys, tm
     argv = (["validate", "base.yaml", "--set", value] if option == "--set" else
             ["sweep", "base.yaml", "--grid", value, "--out", str(tmp_path / "s"), "-q"])
     _refused(argv, capsys, "nested too deeply")
+
+
+# ----------------------------------------------------------------- class 4: output paths
+
+def _writers(out: str) -> dict[str, list[str]]:
+    """Every command that writes a file, given ``out`` (a stem; each adds its own suffix)."""
+    return {
+        "report": ["report", "base.yaml", "-r", "2", "--out", out + ".md"],
+        "run": ["run", "base.yaml", "--events", out + ".parquet"],
+        "schema": ["schema", "--out", out + ".json"],
+        "generate": ["generate", "--agents", "3", "--out", out + ".yaml"],
+        "graph": ["graph", "base.yaml", "--out", out + ".graphml"],
+        "demo": ["demo", "-r", "2", "--out", out],
+        "compare": ["compare", "base.yaml", "-r", "2", "--executor", "serial", "--out", out],
+    }
+
+
+UNWRITABLE = {
+    "under a file": lambda tmp: str(tmp / "afile" / "x"),
+    "under a missing parent of a file": lambda tmp: str(tmp / "afile" / "missing" / "x"),
+    "on a read-only file system": lambda tmp: "/proc/nhisim-test/x",  # refused even to root
+}
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux /proc for a path even root cannot write")
+@pytest.mark.parametrize("where", list(UNWRITABLE))
+@pytest.mark.parametrize("command", list(_writers("x")))
+def test_every_writer_refuses_a_path_it_cannot_write_before_working(command, where, base, capsys, tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    argv = _writers(UNWRITABLE[where](tmp_path))[command]
+    err = _refused(argv, capsys, "--out" if "--out" in argv else "--events")
+    assert "cannot write" in err or "is a file, not a folder" in err
+
+
+@pytest.mark.parametrize("command", ["report", "run", "schema", "generate", "graph"])
+def test_a_folder_where_a_file_is_expected_is_refused(command, base, capsys, tmp_path):
+    argv = _writers(str(tmp_path / "x"))[command]
+    Path(argv[argv.index("--out" if "--out" in argv else "--events") + 1]).mkdir()
+    _refused(argv, capsys, "is a folder")
+
+
+def test_a_missing_parent_is_created(base, capsys, tmp_path):
+    code, _, err = run_cli(["schema", "--out", str(tmp_path / "new" / "deeper" / "s.json")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "new" / "deeper" / "s.json").read_text().startswith("{")
+
+
+def test_a_refused_command_leaves_no_probe_file(base, capsys, tmp_path):
+    base.write_text("name: [\n")
+    _refused(["graph", "base.yaml", "--out", str(tmp_path / "g.graphml")], capsys, "YAML syntax error")
+    assert not (tmp_path / "g.graphml").exists()
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+def test_compare_never_writes_over_results(base, capsys, tmp_path):
+    folder = str(tmp_path / "cmp")
+    argv = ["compare", "base.yaml", "-r", "2", "--executor", "serial", "--json", "--out", folder]
+    assert run_cli(argv, capsys)[0] == 0
+    before = (tmp_path / "cmp" / "runs.parquet").read_bytes()
+    _refused(argv + ["--seed", "7"], capsys, "holds an earlier comparison", "--overwrite")
+    assert (tmp_path / "cmp" / "runs.parquet").read_bytes() == before
+    assert run_cli(argv + ["--seed", "7", "--overwrite"], capsys)[0] == 0
+    assert (tmp_path / "cmp" / "runs.parquet").read_bytes() != before
+
+    sweep = str(tmp_path / "sweep")
+    code, _, err = run_cli(["sweep", "base.yaml", "--grid", "run.seed=1,2", "-r", "1", "--executor", "serial",
+                            "-q", "--out", sweep], capsys)
+    assert code == 0, err
+    kept = _snapshot(tmp_path / "sweep")
+    for extra in ([], ["--overwrite"]):
+        _refused(["compare", "base.yaml", "-r", "2", "--out", sweep, *extra], capsys, "sweep's results folder")
+    assert _snapshot(tmp_path / "sweep") == kept

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.common import app, parse_sets, plain
+from nhisim.cli.common import app, output_file, parse_sets, plain
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -78,12 +78,7 @@ def _check_out(out: Path) -> Path:
     if out.is_dir():
         raise InputError.single("is a folder; give the report's file name", file=str(out), location="--out",
                                 suggestion=f"e.g. --out {out / 'report.html'}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError.single(f"cannot create the folder for the report: {exc.strerror or exc}", file=str(out),
-                                location="--out", suggestion="choose a path you can write to") from None
-    return out
+    return output_file(out, "--out", "report")
 
 
 @app.command()

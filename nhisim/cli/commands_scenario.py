@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets, report_input_error
+from nhisim.cli.common import app, output_file, parse_sets, report_input_error
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -46,6 +46,8 @@ def schema(out: Path = typer.Option(None, "--out", help="write to this file inst
     """Print the JSON Schema of the scenario language (for editors and CI)."""
     from nhisim.scenario.schema import scenario_json_schema
 
+    if out:
+        output_file(out, what="schema")
     text = json.dumps(scenario_json_schema(), indent=2)
     if out:
         out.write_text(text + "\n")
@@ -67,9 +69,9 @@ def generate(
     """Write a synthetic estate generated from a few numbers."""
     from nhisim.scenario.generate import estate_to_yaml, generate_estate
 
+    output_file(out, what="scenario file")
     scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
                                shared_share=shared_share, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(estate_to_yaml(scenario))
     table = Table(title=f"wrote {out}")
     for col in ("agents", "tools", "resources", "roles", "shared accounts", "tasks"):

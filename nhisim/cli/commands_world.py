@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets, plain
+from nhisim.cli.common import app, output_file, parse_sets, plain
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
@@ -35,7 +35,7 @@ def graph(
                                 suggestion=did_you_mean(fmt, FORMATS, "formats"))
     scenario = load_scenario(file, overrides=parse_sets(set_))
     g = build_graph(scenario)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(out, what="graph")
     if fmt == "graphml":
         to_graphml(g, out)
     elif fmt == "opengraph":

@@ -7,6 +7,8 @@ needs to import it back.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -54,3 +56,38 @@ def force_if(enabled: bool) -> None:
         from nhisim.scenario.workload import force
 
         force()
+
+
+def output_file(path: Path, option: str = "--out", what: str = "file") -> Path:
+    """A file we may write (its folder created if missing), or bad input naming ``option``.
+
+    Checked before the work, so an hour-long comparison does not fail at its last line.
+    """
+    if path.is_dir():
+        raise InputError.single(f"is a folder; give the {what}'s file name", file=str(path), location=option,
+                                suggestion=f"e.g. {option} {path / ('out' + (path.suffix or '.txt'))}")
+    for parent in [path.parent, *path.parent.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError.single(f"{parent} is a file, not a folder", file=str(path), location=option,
+                                        suggestion="choose a path whose folders are folders")
+            break
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "ab"):  # opens for writing without touching what is there
+            pass
+        if not existed:  # a probe, not a result: a command that fails later leaves nothing behind
+            path.unlink()
+    except OSError as exc:
+        raise InputError.single(f"cannot write the {what}: {exc.strerror or exc}", file=str(path), location=option,
+                                suggestion="choose a path you can write to") from None
+    return path
+
+
+def os_error(exc: OSError) -> InputError:
+    """An operating-system refusal (a full disk, a read-only folder) met mid-command, as bad input."""
+    name = exc.filename if isinstance(exc.filename, str) else ""
+    return InputError.single(f"cannot read or write this path: {exc.strerror or exc}", file=name,
+                             suggestion="check the path, its permissions and the free space",
+                             title="file system error")
