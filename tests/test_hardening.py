@@ -380,3 +380,10 @@ def test_compare_never_writes_over_results(base, capsys, tmp_path):
     for extra in ([], ["--overwrite"]):
         _refused(["compare", "base.yaml", "-r", "2", "--out", sweep, *extra], capsys, "sweep's results folder")
     assert _snapshot(tmp_path / "sweep") == kept
+
+
+def test_a_lone_surrogate_in_a_key_is_printed_as_its_escape(base, capsys):
+    """Found by tests/test_fuzz.py: an unknown key "\\udc80" made printing the error raise."""
+    base.write_text(BASE + '"a\\udc80b": 1\n')
+    err = _refused(["validate", "base.yaml"], capsys, "valid string", "a\\udc80b")
+    err.encode("utf-8")

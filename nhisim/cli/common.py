@@ -34,13 +34,18 @@ def plain(text: object) -> str:
     control characters dropped, ``[`` escaped so ``[/]`` or ``[link=...]`` is shown, not obeyed."""
     from rich.markup import escape
 
-    return escape(str(text).translate(_CONTROL))
+    return escape(_printable(str(text)))
+
+
+def _printable(text: str) -> str:
+    """No control characters, and a lone surrogate (from a YAML escape) as its escape: printing it would raise."""
+    return text.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def report_input_error(exc: InputError) -> None:
     """Print a bad-input message the way every command does."""
     err_console.print(f"[bold red]error:[/] {exc.title}")
-    err_console.print(exc.render().translate(_CONTROL), markup=False)
+    err_console.print(_printable(exc.render()), markup=False)
 
 
 def parse_sets(values: list[str] | None) -> dict[str, object]:
