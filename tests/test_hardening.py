@@ -154,8 +154,9 @@ def test_an_endless_run_is_refused_even_with_force(horizon, base, capsys):
 
 
 def test_a_billion_replications_are_refused_before_the_run_list_is_built(base, capsys):
-    _refused(["compare", "base.yaml", "-r", "100000000", "--executor", "serial"], capsys,
-             "error: run too large", "100,000,000 replications", "per comparison", "--force")
+    # the most the command line takes (more is refused by the option itself)
+    _refused(["compare", "base.yaml", "-r", "1000000", "--executor", "serial"], capsys,
+             "error: run too large", "1,000,000 replications", "per comparison", "--force")
 
 
 def test_a_heavy_sweep_is_refused(base, capsys, tmp_path):
@@ -387,3 +388,33 @@ def test_a_lone_surrogate_in_a_key_is_printed_as_its_escape(base, capsys):
     base.write_text(BASE + '"a\\udc80b": 1\n')
     err = _refused(["validate", "base.yaml"], capsys, "valid string", "a\\udc80b")
     err.encode("utf-8")
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: Path(p).stem)
+def test_the_estimate_is_within_a_factor_of_the_events_a_run_logs(path):
+    """Calibration: the estimate counts the work a run does (delegated sub-tasks included; found by
+    tests/test_fuzz.py, where a delegation chain ran seven times what tool calls alone predicted)."""
+    from nhisim.experiments.run import simulate
+
+    scenario = load_scenario(path)
+    for name, spec in scenario.strategies.items():
+        estimate = workload.estimate_run(scenario, resolve_strategy(spec, name=name)).total
+        events = len(simulate(scenario, name, scenario.run.seed).events)
+        assert estimate / 4 <= events <= estimate * 4, (name, estimate, events)
+
+
+@pytest.mark.parametrize("argv", [
+    ["compare", "base.yaml", "-r", HUGE, "--executor", "serial"],
+    ["compare", "base.yaml", "-r", "2", "--workers", HUGE],
+    ["sweep", "base.yaml", "--sample", "lhs", "--n", HUGE, "--bounds", "run.horizon=1h:2h", "--out", "s", "-q"],
+    ["sweep", "base.yaml", "--grid", "run.seed=1,2", "-r", "2000000", "--out", "s", "-q"],
+    ["generate", "--agents", HUGE, "--out", "g.yaml"],
+    ["generate", "--depth", "1000", "--out", "g.yaml"],
+    ["report", "base.yaml", "-r", HUGE, "--out", "r.md"],
+], ids=["compare -r", "compare --workers", "sweep --n", "sweep -r", "generate --agents", "generate --depth",
+        "report -r"])
+def test_command_line_counts_are_bounded(argv, base, capsys):
+    """A count on the command line is refused past what can run, before anything is built or started."""
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and "Traceback" not in out + err, err
+    assert "less than or equal to" in " ".join(re.sub("[│╭╮╰╯─]", " ", err).split())  # Rich wraps its box

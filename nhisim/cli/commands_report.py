@@ -90,13 +90,13 @@ def report(
                                                        "folder, reports/<scenario>.html for a scenario file)"),
     scenario: str = typer.Option(None, "--scenario", help="which comparison, when a results folder holds several"),
     replication: int = typer.Option(0, "--replication", min=0, help="replication drawn in timelines and replays"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1,
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help="scenario file: paired replications (default: the scenario's)"),
     strategies: str = typer.Option(None, "--strategies", help="scenario file: comma-separated strategies"),
     seed: int = typer.Option(None, "--seed", help="scenario file: base seed"),
     baseline: str = typer.Option(None, "--baseline", help="scenario file: the strategy compared against"),
     set_: list[str] = typer.Option(None, "--set", help="scenario file: override a value by dotted path"),
-    workers: int = typer.Option(None, "--workers", min=1, help="scenario file: worker processes (default: one "
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="scenario file: worker processes (default: one "
                                                                "per core)"),
 ) -> None:
     """Write an HTML or Markdown report (figures, key findings, method) of a comparison."""
@@ -149,12 +149,12 @@ def find_demo_scenario() -> Path:
 @app.command()
 def demo(
     out: Path = typer.Option(None, "--out", help="folder for demo.html (default: reports/)"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1,
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help=f"paired replications per strategy (default: the scenario's, at most "
                                           f"{DEMO_REPLICATIONS})"),
     scenario: Path = typer.Option(None, "--scenario", help="another scenario file (default: the bundled "
                                                            "enterprise estate, scenarios/enterprise.yaml)"),
-    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
 ) -> None:
     """Compare every strategy on the enterprise estate, print the summary, write reports/demo.html."""
     import time

@@ -58,11 +58,11 @@ def schema(out: Path = typer.Option(None, "--out", help="write to this file inst
 @app.command()
 def generate(
     out: Path = typer.Option(..., "--out", help="scenario file to write (.yaml)"),
-    agents: int = typer.Option(50, min=1, help="number of agents"),
-    tools: int = typer.Option(10, min=1, help="number of tools"),
-    resources: int = typer.Option(20, min=1, help="number of resources"),
-    fanout: int = typer.Option(2, min=0, help="delegation fan-out of an orchestrator"),
-    depth: int = typer.Option(3, min=0, help="delegation chain depth"),
+    agents: int = typer.Option(50, min=1, max=100_000, help="number of agents"),
+    tools: int = typer.Option(10, min=1, max=100_000, help="number of tools"),
+    resources: int = typer.Option(20, min=1, max=100_000, help="number of resources"),
+    fanout: int = typer.Option(2, min=0, max=100, help="delegation fan-out of an orchestrator"),
+    depth: int = typer.Option(3, min=0, max=100, help="delegation chain depth"),
     shared_share: float = typer.Option(0.2, min=0.0, max=1.0, help="share of agents on shared accounts"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:

@@ -137,7 +137,7 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
 def compare(
     files: list[Path] = typer.Argument(..., help="scenario files"),
     strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1, help="paired replications per strategy"),
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000, help="paired replications per strategy"),
     seed: int = typer.Option(None, "--seed", help="base seed"),
     baseline: str = typer.Option(None, "--baseline", help="strategy the others are compared against"),
     out: Path = typer.Option(None, "--out", help="folder for runs.parquet and events.parquet"),
@@ -146,7 +146,7 @@ def compare(
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
-    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
     force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
                                                       "(NHISIM_FORCE=1 does the same)"),
     overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier comparison's results in --out"),

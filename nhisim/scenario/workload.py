@@ -5,7 +5,8 @@ horizon of 1e12 s, an arrival rate of 1e6/s, a key rotated every millisecond. Th
 cannot tell it from a long run, so it is estimated up front from the scenario alone:
 
 - **tool calls**: Σ over agents and their tasks of ``arrival_rate × task_rate_multiplier
-  × horizon × steps`` (each step is a tool call or a hand-off);
+  × horizon × steps`` (each step is a tool call or a hand-off; a hand-off adds the steps
+  of the sub-task it delegates, so a delegation chain multiplies);
 - **attacker attempts**: ``attacker.rate × horizon`` per threat;
 - **key rotations**: static keys × ``horizon / rotation``;
 - **identity renewals**: workload identities × ``horizon / identity_ttl``;
@@ -66,6 +67,20 @@ def _times(rate: float, horizon: float) -> float:
     return 0.0 if rate == 0 else rate * horizon
 
 
+def _steps(task_id: str, tasks: dict, chain: tuple[str, ...]) -> float:
+    """Steps one arrival of ``task_id`` runs, the sub-tasks it delegates included (a chain multiplies)."""
+    task = tasks.get(task_id)
+    if task is None or task_id in chain:  # a cycle ends where the engine stops it
+        return 0.0
+    total = 0.0
+    for step in task.steps:
+        total += 1.0
+        delegate = getattr(step, "delegate", None)
+        if delegate is not None:
+            total += _steps(delegate.task, tasks, chain + (task_id,))
+    return total
+
+
 def estimate_run(scenario, strategy, horizon: float | None = None) -> Estimate:
     """The expected work of one run of ``scenario`` under the resolved ``strategy``."""
     horizon = scenario.run.horizon if horizon is None else horizon
@@ -76,7 +91,7 @@ def estimate_run(scenario, strategy, horizon: float | None = None) -> Estimate:
             task = tasks.get(task_id)
             if task is not None:
                 rate = task.arrival_rate * agent.behaviour.task_rate_multiplier
-                calls += _times(rate, horizon) * len(task.steps)
+                calls += _times(rate, horizon) * _steps(task_id, tasks, ())
     attempts = _times(scenario.attacker.rate, horizon) * len(scenario.threats)
     identities = len(scenario.agents)
     keys = identities + len(scenario.shared_accounts)
