@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from nhisim.cli.common import app, err_console, report_input_error
+from nhisim.cli.common import app, err_console, os_error, report_input_error
 from nhisim.errors import InputError
 
 __all__ = ["app", "main", "report_input_error"]
@@ -37,6 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     except InputError as exc:
         report_input_error(exc)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the machine refused a read or write: the user's to fix, not a bug to trace
+        error = os_error(exc)
+        report_input_error(error)
+        sys.exit(error.exit_code)
     except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         sys.exit(1)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, output_file, parse_sets, plain
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
@@ -35,14 +35,14 @@ def graph(
                                 suggestion=did_you_mean(fmt, FORMATS, "formats"))
     scenario = load_scenario(file, overrides=parse_sets(set_))
     g = build_graph(scenario)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(out, what="graph")
     if fmt == "graphml":
         to_graphml(g, out)
     elif fmt == "opengraph":
         write_opengraph(g, out)
     else:
         draw(g, out, format=fmt, title=scenario.title or scenario.name, hide=("credential",))
-    console.print(f"wrote {out} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
+    console.print(f"wrote {plain(out)} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
 
 
 @app.command(epilog="Example: nhisim analyze scenarios/leaked_key.yaml --principal support-bot --strategy zsp")

@@ -52,7 +52,7 @@ from nhisim.scenario.threats.secret_leak import SecretLeak as SecretLeak
 from nhisim.scenario.threats.shared_credential_compromise import (
     SharedCredentialCompromise as SharedCredentialCompromise,
 )
-from nhisim.scenario.units import Distribution, Duration, Probability, Rate
+from nhisim.scenario.units import Distribution, Duration, PositiveDuration, Probability, Rate
 from nhisim.strategies import preset_names
 
 SENSITIVITY_LEVELS = ("low", "medium", "high", "critical")
@@ -107,14 +107,27 @@ class _GrantFields(Model):
 Grant = Annotated[_GrantFields, BeforeValidator(_grant_from_text)]
 
 
+# Bounds on numbers. Each is far past any real estate and keeps the arithmetic finite: a
+# weight × weight × records product stays a float, a record count fits the event log's
+# float columns, and a count the engine loops over cannot run for ever.
+MAX_WEIGHT = 1e6
+MAX_RECORDS = 10**15
+MAX_MULTIPLIER = 1e6
+MAX_COUNT = 10**6  # reviewers, give-up counts, alert thresholds
+MAX_RETRIES = 1000
+MAX_REPLICATIONS = 1_000_000
+MAX_SEED = 2**63 - 1
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+
+
 class Weights(Model):
     """Numeric weights behind blast radius: resource sensitivity × action damage."""
 
-    sensitivity: dict[Sensitivity, Annotated[float, Field(ge=0)]] = Field(
+    sensitivity: dict[Sensitivity, Weight] = Field(
         default_factory=lambda: dict(DEFAULT_SENSITIVITY_WEIGHTS),
         description="weight of each sensitivity level; levels left out keep their defaults",
     )
-    action_damage: dict[Id, Annotated[float, Field(ge=0)]] = Field(
+    action_damage: dict[Id, Weight] = Field(
         default_factory=lambda: dict(DEFAULT_ACTION_DAMAGE),
         description="damage weight of each action (read, write, export, ...)",
     )
@@ -132,7 +145,8 @@ class Resource(Model):
     id: Id
     kind: str = Field("system", description="what sort of resource (system, dataset, mailbox, ...): a label")
     sensitivity: Sensitivity = Field("medium", description="how much harm acting on it does, weighted by weights.sensitivity")
-    records: Annotated[int, Field(ge=0)] = Field(0, description="number of records it holds (reported as records within reach)")
+    records: Annotated[int, Field(ge=0, le=MAX_RECORDS)] = Field(
+        0, description="number of records it holds (reported as records within reach)")
     environment: Environment = Field("prod", description="the environment it lives in")
     description: str = Field("", description="free text shown in reports and the world graph")
 
@@ -169,7 +183,7 @@ class Behaviour(Model):
         0.0,
         description="chance per task that the agent discovers and tries one operation outside the task's intent",
     )
-    task_rate_multiplier: Annotated[float, Field(ge=0)] = Field(
+    task_rate_multiplier: Annotated[float, Field(ge=0, le=MAX_MULTIPLIER)] = Field(
         1.0, description="scales the arrival rate of every task this agent serves")
 
 
@@ -318,14 +332,16 @@ class Issuer(Model):
     """The token issuer (STS / workload API) behind JIT credentials."""
 
     latency: Distribution = Field(default_factory=lambda: {"exponential": 0.2}, description="time to issue one token")
-    retry_after: Duration = Field(30.0, description="wait before retrying a failed issuance")
-    max_retries: Annotated[int, Field(ge=0)] = Field(3, description="retries before a request fails for want of a token")
+    retry_after: PositiveDuration = Field(30.0, description="wait before retrying a failed issuance")
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = Field(
+        3, description="retries before a request fails for want of a token")
 
 
 class Approval(Model):
     """Human-in-the-loop approval: a queue of reviewers."""
 
-    reviewers: Annotated[int, Field(ge=1)] = Field(2, description="reviewers working the approval queue in parallel")
+    reviewers: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
+        2, description="reviewers working the approval queue in parallel")
     review_time: Distribution = Field(default_factory=lambda: {"lognormal": {"median": "5m", "sigma": 0.8}},
                                       description="time one review takes")
     approval_probability: Probability = Field(0.9, description="chance a reviewer approves a legitimate request")
@@ -338,7 +354,8 @@ class Attacker(Model):
     """The attacker's playbook: highest-value operations first, at a rate, until stopped."""
 
     rate: Rate = Field(1 / 60, description="attempts per second (default 1/min)")
-    give_up_after: Annotated[int, Field(ge=1)] = Field(10, description="denied attempts in a row before the attacker stops")
+    give_up_after: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
+        10, description="denied attempts in a row before the attacker stops")
     destination: str = Field("external", description="where the attacker sends what it takes")
 
 
@@ -359,7 +376,7 @@ class Knobs(Model):
     identity: Literal["shared", "per_agent", "workload"] | None = Field(None, description="who the agent is to the resource: a shared account, its own identity, or an attested workload")
     credential: Literal["static_key", "jit_token"] | None = Field(None, description="a long-lived key (standing access) or a just-in-time token per task")
     ttl: Duration | None = Field(None, description="lifetime of a JIT token")
-    rotation: Duration | None = Field(None, description="rotation period of a static key")
+    rotation: PositiveDuration | None = Field(None, description="rotation period of a static key")
     jit_scope: Literal["role", "intent"] | None = Field(None, description="what a JIT token carries: the agent's role scope or only the task's intent")
     revoke_at_task_end: bool | None = Field(None, description="revoke a JIT token as soon as its task ends")
     binding: Literal["bearer", "sender_constrained"] | None = Field(None, description="bearer: any holder of a copy can use it; sender_constrained: only its owner")
@@ -369,9 +386,9 @@ class Knobs(Model):
     revocation: Literal["manual", "automated"] | None = Field(None, description="who revokes on detection: a person working a ticket, or automation")
     propagation: Literal["immediate", "cache", "at_expiry"] | None = Field(None, description="when a revocation takes effect: at once, after the cache TTL, or at expiry")
     cache_ttl: Duration | None = Field(None, description="how long a cached authorization outlives its revocation (propagation: cache)")
-    identity_ttl: Duration | None = Field(None, description="lifetime of a workload identity document")
+    identity_ttl: PositiveDuration | None = Field(None, description="lifetime of a workload identity document")
     offboarding_revokes: bool | None = Field(None, description="retiring an agent revokes its credentials")
-    risk_escalation_alerts: Annotated[int, Field(ge=1)] | None = Field(
+    risk_escalation_alerts: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = Field(
         None, description="after this many alerts on an agent, its high-sensitivity requests need approval (intent)"
     )
 
@@ -397,9 +414,10 @@ StrategyEntry = Annotated[StrategySpec, BeforeValidator(_strategy_from_text)]
 
 
 class Run(Model):
-    horizon: Duration = Field(86400.0, description="simulated time of one run")
-    seed: int = Field(1, description="base seed: replication i runs every strategy on the same seed (paired runs)")
-    replications: Annotated[int, Field(ge=1)] = Field(10, description="paired runs per strategy")
+    horizon: PositiveDuration = Field(86400.0, description="simulated time of one run")
+    seed: Annotated[int, Field(ge=-MAX_SEED, le=MAX_SEED)] = Field(
+        1, description="base seed: replication i runs every strategy on the same seed (paired runs)")
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = Field(10, description="paired runs per strategy")
     baseline: str | None = Field(None, description="strategy the others are compared against")
 
 
