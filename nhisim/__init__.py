@@ -38,6 +38,7 @@ _EXPORTS = {
     "compare": "nhisim.experiments",
     "sweep": "nhisim.experiments",
     "sensitivity": "nhisim.experiments",
+    "whatif": ("nhisim.experiments.whatif", "whatif"),
     "read_runs": "nhisim.experiments",
     "RunResult": "nhisim.experiments",
     "Comparison": "nhisim.experiments",

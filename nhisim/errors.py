@@ -25,8 +25,9 @@ class Problem:
         where = file
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
-        if self.location:
-            where = f"{where} at {self.location}" if where else self.location
+        if self.location:  # a location names keys and ids from the input: as long as they are
+            location = " ".join(clip(part) for part in self.location.split(" "))
+            where = f"{where} at {location}" if where else location
         message = _shorten(self.message)
         text = f"{where}: {message}" if where else message
         if self.suggestion:
@@ -34,12 +35,29 @@ class Problem:
         return text
 
 
+MAX_WORD = 60
+
+
+def clip(value: object, limit: int = MAX_WORD) -> str:
+    """``str(value)`` cut to about ``limit`` characters, saying how long it was.
+
+    A 100,000-character key or id is still recognisable by its start and end.
+    """
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    half = (limit - 3) // 2
+    return f"{text[:half]}...{text[-half:]} ({len(text):,} characters)"
+
+
 def _shorten(text: str, limit: int = 300) -> str:
     """One line of at most about ``limit`` characters: a huge bad value must not flood the screen.
 
-    The middle goes, so both the start and the end of the sentence (what is wrong) stay.
+    Every over-long word (a value, a key, an id) is clipped first, so the sentence around
+    it stays readable; then the middle goes, so both the start and the end of the sentence
+    (what is wrong) stay.
     """
-    text = " ".join(text.split())
+    text = " ".join(clip(word) for word in text.split())
     if len(text) <= limit:
         return text
     half = (limit - 5) // 2

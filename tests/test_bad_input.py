@@ -2,7 +2,7 @@
 file (and the line, where the parser gives one), never a traceback; the Python API raises
 :class:`InputError` with the same text.
 
-The cases of SPEC §10 (``CLI_CASES``) run ``python -m nhisim validate ...``
+The bad-input cases (``CLI_CASES``) run ``python -m nhisim validate ...``
 in a subprocess (once per module, as many at a time as there are CPUs). The extra cases
 (``EXTRA_CASES``) run the same entry point, ``nhisim.cli.app.main``, in this process:
 as strict, much faster.

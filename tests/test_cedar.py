@@ -56,8 +56,8 @@ def test_schema_in_both_formats_and_entities_are_accepted_by_cedar(scenario):
     handle = cedarpy.Entities.from_json_str(json.dumps(entities), schema=schema)
     assert len(handle) >= len(entities)  # Cedar adds the schema's actions
     kinds = {e["uid"]["type"] for e in entities}
-    assert {"Agent", "Role", "Tool", "Resource", "Task", "Human"} <= kinds
-    resource = next(e for e in entities if e["uid"]["type"] == "Resource")
+    assert {f"Nhisim::{k}" for k in ("Agent", "Role", "Tool", "Resource", "Task", "Human")} <= kinds
+    resource = next(e for e in entities if e["uid"]["type"] == "Nhisim::Resource")
     assert isinstance(resource["attrs"]["sensitivity"], int)
 
 
@@ -132,7 +132,7 @@ permit (principal, action, resource)
 when { context.credential.scope.contains(context.operation) };
 
 @id("no-export") @code("no_export") @reason("exports are forbidden here")
-forbid (principal, action == Action::"export", resource);
+forbid (principal, action == Nhisim::Action::"export", resource);
 """
 
 
@@ -336,3 +336,81 @@ def test_compare_gives_the_same_results_with_either_engine(tmp_path):
     assert len(runs["cedar"]) == 4 * runs["cedar"].strategy.nunique()
     events = {e: pd.read_parquet(f / "events.parquet") for e, f in folders.items()}
     pd.testing.assert_frame_equal(events["native"], events["cedar"])
+
+
+# --------------------------------------------------------------------------- namespace and policy ids
+# AWS Verified Permissions takes a schema only in a named namespace; a policy store, the
+# Cedar CLI and nhisim then agree on what every type, action and policy is called.
+
+
+def _entity_refs(value):
+    if isinstance(value, dict):
+        if "__entity" in value:
+            yield value["__entity"]["type"]
+        for v in value.values():
+            yield from _entity_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _entity_refs(v)
+
+
+def test_schema_entities_and_requests_are_in_the_nhisim_namespace(tmp_path):
+    scenario = load_scenario(LEAKED_KEY)
+    world = compile_world(scenario)
+    assert list(schema_json(world)) == ["Nhisim"]
+    text = schema_text(world)
+    assert "namespace Nhisim {" in text and text.rstrip().endswith("}")
+    entities = entities_json(scenario, world)
+    types = {e["uid"]["type"] for e in entities} | {p["type"] for e in entities for p in e["parents"]}
+    types |= set(_entity_refs([e["attrs"] for e in entities]))
+    assert types and all(t.startswith("Nhisim::") for t in types), types
+    bundle = policy_bundle(scenario, "intent")
+    request = json.loads(bundle["example-request.json"])
+    assert request["principal"] == 'Nhisim::Agent::"support-bot"'
+    assert request["action"].startswith('Nhisim::Action::"') and request["resource"].startswith("Nhisim::Resource::")
+    assert all(t.startswith("Nhisim::") for t in _entity_refs(request["context"]))
+    # and Cedar, given only the exported files, allows it under the namespaced schema
+    answer = cedarpy.is_authorized(request, bundle["intent.cedar"], bundle["entities.json"],
+                                   schema=bundle["schema.cedarschema"])
+    assert answer.allowed, answer.diagnostics.errors
+
+
+@pytest.mark.parametrize("name", PRESETS)
+def test_policy_ids_are_the_policies_at_ids(name):
+    world = compile_world(load_scenario(LEAKED_KEY))
+    text = strategy_policies(preset(name))
+    compiled = compile_policies([PolicySource("gen", text)], schema_json(world))
+    written = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+    assert set(compiled.info) == {p["annotations"]["id"] for p in written.values()}
+    assert all(info.id == info.name for info in compiled.info.values())
+    # Cedar itself reports the determining policy by that id
+    evaluator, world = _evaluator(text, name)
+    cred = _token(world, kind="static_key", intent=None)
+    key = evaluator.reduce(evaluator.key(0.0, "bot", cred, 0, "internal", world.tasks["ticket"]))
+    result = cedarpy.is_authorized(evaluator.request(key), evaluator.compiled.policy_set, evaluator.entities)
+    assert result.diagnostics.reasons and set(result.diagnostics.reasons) <= set(compiled.info)
+
+
+def test_policies_without_an_at_id_keep_cedars_ids_and_duplicates_fall_back_to_them():
+    world = compile_world(load_scenario(LEAKED_KEY))
+    schema = schema_json(world)
+    mixed = compile_policies([PolicySource("m.cedar", '@id("base") permit (principal, action, resource);\n'
+                                                      "forbid (principal, action, resource) when { false };")], schema)
+    assert set(mixed.info) == {"base", "policy1"}
+    twice = '@id("same") permit (principal, action, resource);\n@id("same") forbid (principal, action, resource) ' \
+            "when { false };"
+    clash = compile_policies([PolicySource("d.cedar", twice)], schema)
+    assert set(clash.info) == {"policy0", "policy1"}  # two policies may not share an id
+    assert [i.name for i in sorted(clash.info.values(), key=lambda i: i.index)] == ["same", "same"]
+
+
+@pytest.mark.parametrize("written, qualified", [
+    ('forbid (principal, action == Action::"export", resource);', 'Nhisim::Action::"export"'),
+    ("forbid (principal is Agent, action, resource);", "Nhisim::Agent"),
+])
+def test_a_policy_without_the_namespace_is_told_how_to_write_it(written, qualified):
+    world = compile_world(load_scenario(LEAKED_KEY))
+    with pytest.raises(InputError) as info:
+        compile_policies([PolicySource("old.cedar", "permit (principal, action, resource);\n" + written)],
+                         schema_json(world))
+    assert any(qualified in p.suggestion for p in info.value.problems)

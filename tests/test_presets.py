@@ -4,10 +4,10 @@ no module of the scenario layer or the CLI keeps its own list of them."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
+from registry_helpers import literal_collections
 
 from nhisim.scenario.loader import validate_data
 from nhisim.scenario.models import PRESET_NAMES, Scenario, StrategySpec
@@ -50,19 +50,8 @@ def test_every_preset_resolves_to_itself(name):
     assert resolve_strategy(name, name="renamed").name == "renamed"
 
 
-def test_no_scenario_or_cli_module_keeps_its_own_list_of_presets():
-    names = set(PRESETS)
-    found = []
-    for folder in ("scenario", "cli"):
-        for path in sorted((ROOT / "nhisim" / folder).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-                    elements = node.elts
-                elif isinstance(node, ast.Dict):
-                    elements = [k for k in node.keys if k is not None]
-                else:
-                    continue
-                hits = {e.value for e in elements if isinstance(e, ast.Constant) and e.value in names}
-                if len(hits) >= 2:
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} {sorted(hits)}")
+def test_no_layer_above_the_presets_keeps_its_own_list_of_them():
+    folders = ("scenario", "world", "sim", "metrics", "experiments", "reports", "cli")
+    paths = [p for folder in folders for p in sorted((ROOT / "nhisim" / folder).rglob("*.py"))]
+    found = literal_collections(paths, set(PRESETS))
     assert not found, "read nhisim.strategies.preset_names() instead:\n" + "\n".join(found)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACK = sorted((ROOT / "scenarios").glob("*.yaml"))
 HEADER = ("What it shows:", "Threat tags:", "Expected result:", "Knobs worth changing in class:")
 
-# SPEC §9: the stories the pack must tell, by file
+# the stories the pack must tell, by file
 STORIES = ["leaked_key", "delegation_depth", "confused_deputy", "goal_hijack", "shared_account", "rogue_agent",
            "orphaned_credential", "identity_spoofing", "issuer_outage", "approval_flood", "dev_prod_identity",
            "memory_cached_credential", "tool_discovery", "enterprise"]

@@ -155,3 +155,81 @@ def test_schema_is_stable_and_not_shared(schema):
     again["properties"].pop("name")
     assert "name" in scenario_json_schema()["properties"]
     assert copy.deepcopy(schema) == schema
+
+
+# -- interop: what editors (yaml-language-server) and strict JSON tools need
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _printed_schema(capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(["schema"])
+    assert info.value.code in (0, None)
+    return capsys.readouterr().out
+
+
+def test_cli_output_is_strict_json(capsys):
+    text = _printed_schema(capsys)
+    # Python's json accepts Infinity/NaN by default; strict parsers (and YAML editors) do not
+    printed = json.loads(text, parse_constant=_refuse_constant)
+    assert printed["$id"].startswith("urn:nhisim:schema:scenario:")
+    assert printed["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_infinite_default_is_written_as_never(schema, validator):
+    deadline = schema["$defs"]["TaskTemplate"]["properties"]["deadline"]
+    assert deadline["default"] == "never"
+    task = {"id": "t", "steps": [{"call": "a:b:c"}], "deadline": deadline["default"]}
+    assert errors(validator, minimal(tasks=[task])) == []  # the default is itself valid input
+
+
+def test_a_non_finite_default_nothing_spells_is_dropped_and_said():
+    from nhisim.scenario.schema import _finite_defaults
+
+    node = _finite_defaults({"type": "number", "default": float("inf"), "description": "a cap"})
+    assert "default" not in node and node["description"] == "a cap (default: unlimited)"
+    assert "default" not in _finite_defaults({"type": "number", "default": float("nan")})
+
+
+def _properties(node, path="#"):
+    """Every (path, property schema) at every depth of a schema."""
+    if isinstance(node, dict):
+        for name, prop in (node.get("properties") or {}).items():
+            yield f"{path}/properties/{name}", prop
+        for key, value in node.items():
+            yield from _properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _properties(value, f"{path}/{i}")
+
+
+def test_every_property_at_every_depth_has_a_description(schema):
+    found = list(_properties(schema))
+    assert len(found) > 100  # the walk reaches into $defs
+    missing = [path for path, prop in found if not str(prop.get("description", "")).strip()]
+    assert missing == []
+
+
+def test_docs_show_a_yaml_language_server_line_that_works(tmp_path, capsys):
+    import re
+
+    import yaml
+
+    docs = (ROOT / "docs" / "scenarios.md").read_text()
+    written = re.search(r"nhisim schema > (\S+)", docs)
+    modeline = re.search(r"^# yaml-language-server: \$schema=(\S+)$", docs, re.MULTILINE)
+    assert written and modeline, "docs/scenarios.md must show how to write the schema and point a file at it"
+    # as documented: the schema written in the project folder, a scenario in scenarios/
+    (tmp_path / written.group(1)).write_text(_printed_schema(capsys))
+    scenario = tmp_path / "scenarios" / "mine.yaml"
+    scenario.parent.mkdir()
+    scenario.write_text(modeline.group(0) + "\n" + (ROOT / "scenarios" / "leaked_key.yaml").read_text())
+    # what the language server does: resolve the path against the file, load, validate
+    first = scenario.read_text().splitlines()[0]
+    target = (scenario.parent / first.split("$schema=", 1)[1]).resolve()
+    assert target.is_file(), f"{first} does not point at {written.group(1)}"
+    validator = jsonschema.Draft202012Validator(json.loads(target.read_text(), parse_constant=_refuse_constant))
+    assert errors(validator, yaml.safe_load(scenario.read_text())) == []

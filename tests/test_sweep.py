@@ -125,6 +125,30 @@ def test_sensitivity_indices_find_the_parameter_that_matters():
     assert mu["strategies.zsp.ttl"] == pytest.approx(10) and mu["attacker.rate"] == pytest.approx(0.5)
 
 
+def test_sensitivity_warns_when_indices_cannot_be_trusted():
+    # a noisy output on a tiny sample gives indices outside [0, 1] or wider than themselves: say so
+    plan = plan_sweep(SCENARIO, sample="sobol", n=4, bounds={"strategies.zsp.ttl": "0:1", "attacker.rate": "0:1"},
+                      strategies=["zsp"], replications=1)
+    table = plan.point_table()
+    noise = np.random.default_rng(3).normal(size=len(table))
+    runs = pd.DataFrame({"point": table["point"], "strategy": "zsp", "replication": 0,
+                         "blast_radius": 0.1 * table["strategies.zsp.ttl"] + noise})
+    runs.attrs["sweep"] = plan.manifest()
+    result = sensitivity(runs, "blast_radius")
+    assert result["note"].str.contains("raise --n").all(), result[["S1", "S1_conf", "ST", "note"]]
+    # a clean signal on a large sample gives none
+    plan = plan_sweep(SCENARIO, sample="sobol", n=256, bounds={"strategies.zsp.ttl": "0:1", "attacker.rate": "0:1"},
+                      strategies=["zsp"], replications=1)
+    table = plan.point_table()
+    runs = pd.DataFrame({"point": table["point"], "strategy": "zsp", "replication": 0,
+                         "blast_radius": 10 * table["strategies.zsp.ttl"] + 4 * table["attacker.rate"]})
+    runs.attrs["sweep"] = plan.manifest()
+    assert (sensitivity(runs, "blast_radius")["note"] == "").all()
+    # a metric that barely varies: the indices describe noise
+    runs["blast_radius"] = 1000.0 + 1e-9 * table["strategies.zsp.ttl"]
+    assert sensitivity(runs, "blast_radius")["note"].str.contains("barely varies").all()
+
+
 def test_sensitivity_needs_a_sobol_or_morris_sample(grid_runs):
     with pytest.raises(InputError, match="sample sobol or --sample morris"):
         sensitivity(grid_runs, "blast_radius")

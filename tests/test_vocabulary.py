@@ -32,7 +32,8 @@ def test_families_compute_exactly_the_vocabulary():
 
 def test_families_are_discovered_not_listed():
     names = {metrics.family_name(f) for f in metrics.discover_families()}
-    assert names == {"attack", "exposure", "utility", "accountability", "cost"}  # lifecycle computes no metric
+    assert names >= {"attack", "exposure", "utility", "accountability", "cost"}
+    assert "lifecycle" not in names  # it reads the log for the families and computes no metric
     assert metrics.discover_families() == metrics.FAMILIES
 
 
@@ -60,10 +61,15 @@ def test_a_family_out_of_step_with_the_vocabulary_is_refused():
 
 def test_columns_keep_their_order_and_every_alias_is_the_vocabulary():
     assert metrics.METRIC_COLUMNS == METRIC_NAMES == vocabulary.NAMES
-    assert metrics.METRIC_COLUMNS[:3] == ("blast_radius", "potential_blast_radius", "time_weighted_exposure")
-    assert metrics.METRIC_COLUMNS[-2:] == ("credentials_issued", "policy_evaluations")
-    assert set(SHARE_METRICS) == metrics.SHARES == {"task_success_rate", "attribution"}
-    assert metrics.NEUTRAL == {"malicious_denied", "overreach_attempts"}
+    # today's columns keep their relative order (a new metric may take any place among them)
+    known = ("blast_radius", "potential_blast_radius", "time_weighted_exposure", "records_exposed",
+             "malicious_allowed", "malicious_denied", "exposure_window_s", "time_to_detect_s", "time_to_revoke_s",
+             "time_to_contain_s", "standing_privilege", "overreach_attempts", "overreach_allowed", "legit_denied",
+             "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate", "task_latency_p95_s",
+             "attribution", "credentials_issued", "policy_evaluations")
+    assert [c for c in metrics.METRIC_COLUMNS if c in known] == list(known)
+    assert set(SHARE_METRICS) == metrics.SHARES >= {"task_success_rate", "attribution"}
+    assert metrics.NEUTRAL >= {"malicious_denied", "overreach_attempts"} and "tasks_completed" not in metrics.NEUTRAL
     assert not metrics.LOWER_IS_BETTER & metrics.NEUTRAL
     for metric in vocabulary.METRICS:
         assert metric.direction in ("lower", "higher", "neutral")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from nhisim.cli.common import app, err_console, report_input_error
+from nhisim.cli.common import app, err_console, os_error, report_input_error
 from nhisim.errors import InputError
 
 __all__ = ["app", "main", "report_input_error"]
@@ -28,14 +28,19 @@ def main(argv: list[str] | None = None) -> None:
         commands_sim,
         commands_sweep,
         commands_world,
+        commands_whatif,
     )
     from nhisim.experiments.executors import ExecutorError
 
     try:
-        app(args=argv, standalone_mode=True)
+        app(args=argv, prog_name="nhisim", standalone_mode=True)  # as installed, also under python -m
     except InputError as exc:
         report_input_error(exc)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # the machine refused a read or write: the user's to fix, not a bug to trace
+        error = os_error(exc)
+        report_input_error(error)
+        sys.exit(error.exit_code)
     except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         sys.exit(1)

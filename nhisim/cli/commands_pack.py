@@ -21,16 +21,13 @@ def _consoles() -> tuple[Console, Console]:
     return Console(highlight=False), Console(stderr=True, highlight=False)
 
 
-def _scenario_files(files: list[Path] | None, scenarios_dir: Path | None, *, required: bool) -> list[Path]:
+def _scenario_files(files: list[Path] | None, scenarios_dir: Path | None) -> list[Path]:
+    """The files named, else every *.yaml of --scenarios DIR, else the bundled pack."""
     from nhisim.experiments.check import default_files
 
     if files:
         return list(files)
-    if scenarios_dir is not None:
-        return default_files(scenarios_dir)
-    if not required and not Path("scenarios").is_dir():
-        return []
-    return default_files("scenarios")
+    return default_files(scenarios_dir)
 
 
 def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
@@ -53,9 +50,9 @@ def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list
     return covered, bad
 
 
-@app.command()
+@app.command(epilog="Example: nhisim catalog --framework owasp_nhi")
 def catalog(
-    scenarios_dir: Path = typer.Option(None, "--scenarios", help="folder of scenario files (default ./scenarios)"),
+    scenarios_dir: Path = typer.Option(None, "--scenarios", help="folder of scenario files (default: the bundled pack)"),
     framework: str = typer.Option(None, "--framework", help="only this framework: maestro, owasp_agentic, "
                                                             "owasp_asi or owasp_nhi"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON list of {framework, id, title, scenarios, ...}"),
@@ -64,12 +61,12 @@ def catalog(
     from nhisim.errors import did_you_mean
     from nhisim.scenario.catalog import FRAMEWORKS, SHORT_NAMES, load_catalog
 
-    console, err = _consoles()
+    console, _ = _consoles()
     cat = load_catalog()
     if framework is not None and framework not in FRAMEWORKS:
         raise InputError.single(f"unknown framework {framework!r}", location="--framework",
                                 suggestion=did_you_mean(framework, FRAMEWORKS, "frameworks"))
-    files = _scenario_files(None, scenarios_dir, required=False)
+    files = _scenario_files(None, scenarios_dir)
     covered, bad = _coverage(files)
     chosen = [framework] if framework else list(FRAMEWORKS)
     items = [i for i in cat.items if i.framework in chosen]
@@ -81,8 +78,6 @@ def catalog(
         if bad:
             raise typer.Exit(2)
         return
-    if not files:
-        err.print("no ./scenarios folder here: coverage not shown (use --scenarios DIR)")
     for key in chosen:
         info = cat.frameworks[key]
         table = Table(title=f"{info.title}  (tags.{key})", title_justify="left", show_lines=False)
@@ -177,9 +172,9 @@ def _summary_table(frame, seeds: int, alpha: float, seconds: float) -> Table:
     return table
 
 
-@app.command()
+@app.command(epilog="Example: nhisim check scenarios/leaked_key.yaml --seeds 8")
 def check(
-    files: list[Path] = typer.Argument(None, help="scenario files (default: every scenarios/*.yaml)"),
+    files: list[Path] = typer.Argument(None, help="scenario files (default: every file of the bundled pack)"),
     seeds: int = typer.Option(8, "--seeds", "-n", min=1, help="paired seeds per strategy"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="significance level of each claim"),
     jobs: int = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (default: one per core)"),
@@ -196,7 +191,7 @@ def check(
     from nhisim.scenario.loader import load_scenario
 
     console, err = _consoles()
-    paths = _scenario_files(files, scenarios_dir, required=True)
+    paths = _scenario_files(files, scenarios_dir)
     models, bad = [], 0
     for path in paths:  # validate everything first: a malformed claim is bad input, told like any other
         try:

@@ -13,7 +13,7 @@ from nhisim.errors import InputError
 console = Console(highlight=False)
 
 policy_app = typer.Typer(help="Policy as code: the enforcement point of a strategy as Cedar policies.",
-                         no_args_is_help=True)
+                         no_args_is_help=True, epilog="Example: nhisim policy export scenarios/leaked_key.yaml --strategy intent --out cedar")
 app.add_typer(policy_app, name="policy")
 
 
@@ -30,7 +30,7 @@ def _strategy_names(scenario, strategy: str | None) -> list[str]:
     return [strategy]
 
 
-@policy_app.command("export")
+@policy_app.command("export", epilog="Example: nhisim policy export scenarios/leaked_key.yaml --strategy intent --out cedar")
 def export(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option(..., "--strategy", "-s", help="strategy name (scenario's or a preset)"),
@@ -41,7 +41,8 @@ def export(
 
     The folder then holds <strategy>.cedar, schema.cedarschema (and its JSON form),
     entities.json and example-request.json: everything `cedar validate` and
-    `cedar authorize` need.
+    `cedar authorize` need. Types and actions are in the namespace Nhisim, so the schema
+    loads into an AWS Verified Permissions policy store as it is.
     """
     from nhisim.cli.commands_sim import output_dir
     from nhisim.scenario.loader import load_scenario
@@ -58,7 +59,7 @@ def export(
                   f"--entities {out / 'entities.json'} --request-json {out / 'example-request.json'}")
 
 
-@policy_app.command("validate")
+@policy_app.command("validate", epilog="Example: nhisim policy validate scenarios/leaked_key.yaml --strategy intent")
 def validate(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option(None, "--strategy", "-s", help="only this strategy (default: every one)"),

@@ -11,13 +11,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, output_file, parse_sets, plain
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
-DEMO_SCENARIO = Path("scenarios") / "enterprise.yaml"
 DEMO_REPLICATIONS = 20  # at most: the scenario's own run.replications if lower
 SCENARIO_SUFFIXES = (".yaml", ".yml")
 
@@ -78,15 +77,10 @@ def _check_out(out: Path) -> Path:
     if out.is_dir():
         raise InputError.single("is a folder; give the report's file name", file=str(out), location="--out",
                                 suggestion=f"e.g. --out {out / 'report.html'}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError.single(f"cannot create the folder for the report: {exc.strerror or exc}", file=str(out),
-                                location="--out", suggestion="choose a path you can write to") from None
-    return out
+    return output_file(out, "--out", "report")
 
 
-@app.command()
+@app.command(epilog="Example: nhisim report scenarios/leaked_key.yaml -r 10 --out reports/leak.html")
 def report(
     source: Path = typer.Argument(..., help="a results folder (from `nhisim compare --out DIR`) or a scenario file"),
     fmt: str = typer.Option(None, "--format", "-f", help="html (one self-contained page) or md (Markdown + PNGs); "
@@ -95,13 +89,13 @@ def report(
                                                        "folder, reports/<scenario>.html for a scenario file)"),
     scenario: str = typer.Option(None, "--scenario", help="which comparison, when a results folder holds several"),
     replication: int = typer.Option(0, "--replication", min=0, help="replication drawn in timelines and replays"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1,
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help="scenario file: paired replications (default: the scenario's)"),
     strategies: str = typer.Option(None, "--strategies", help="scenario file: comma-separated strategies"),
     seed: int = typer.Option(None, "--seed", help="scenario file: base seed"),
     baseline: str = typer.Option(None, "--baseline", help="scenario file: the strategy compared against"),
     set_: list[str] = typer.Option(None, "--set", help="scenario file: override a value by dotted path"),
-    workers: int = typer.Option(None, "--workers", min=1, help="scenario file: worker processes (default: one "
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="scenario file: worker processes (default: one "
                                                                "per core)"),
 ) -> None:
     """Write an HTML or Markdown report (figures, key findings, method) of a comparison."""
@@ -134,32 +128,28 @@ def report(
     target = _check_out(target)
     with err.status("drawing the figures and writing the report"):
         path = write_report(comparison, target, format=fmt, scenario_file=scenario_file, replication=replication)
-    console.print(f"wrote {path}", soft_wrap=True)
+    console.print(f"wrote {plain(path)}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- demo
 
 
 def find_demo_scenario() -> Path:
-    """``scenarios/enterprise.yaml`` relative to the current folder, else to the repository root."""
-    candidates = [Path.cwd() / DEMO_SCENARIO, Path(__file__).resolve().parents[2] / DEMO_SCENARIO]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise InputError.single(f"the demo estate {DEMO_SCENARIO} was not found", location="nhisim demo",
-                            suggestion="run from the nhisim repository (or its parent), or give a scenario with "
-                                       "--scenario FILE")
+    """The bundled enterprise estate, wherever nhisim is installed (see :mod:`nhisim.pack`)."""
+    from nhisim.pack import demo_scenario
+
+    return demo_scenario()
 
 
-@app.command()
+@app.command(epilog="Example: nhisim demo -r 5 --out reports")
 def demo(
     out: Path = typer.Option(None, "--out", help="folder for demo.html (default: reports/)"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1,
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help=f"paired replications per strategy (default: the scenario's, at most "
                                           f"{DEMO_REPLICATIONS})"),
     scenario: Path = typer.Option(None, "--scenario", help="another scenario file (default: the bundled "
-                                                           "enterprise estate, scenarios/enterprise.yaml)"),
-    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+                                                           "enterprise estate, enterprise.yaml)"),
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
 ) -> None:
     """Compare every strategy on the enterprise estate, print the summary, write reports/demo.html."""
     import time
@@ -198,7 +188,7 @@ def demo(
     _check_out(folder / "demo.html")
     with err.status("drawing the figures and writing the report"):
         path = write_report(comparison, folder / "demo.html", format="html", scenario_file=file)
-    console.print(f"report: {path}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
+    console.print(f"report: {plain(path)}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- replay
@@ -232,7 +222,7 @@ def _story_for(scenario, strategy: str, seed: int, limit: int):
     return narrate(result.events, scenario, strategy, limit=limit), result
 
 
-@app.command()
+@app.command(epilog="Example: nhisim replay scenarios/leaked_key.yaml --strategy rbac --vs intent --narrate")
 def replay(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy to replay"),
@@ -263,7 +253,7 @@ def replay(
                                for name, story in stories.items() for t, text, kind in story], indent=1))
         return
     which = f"replication {replication}, seed {run_seed}" if replication is not None else f"seed {run_seed}"
-    console.print(f"[bold]{model.title or model.name}[/] · {' vs '.join(stories)} · {which}")
+    console.print(f"[bold]{plain(model.title or model.name)}[/] · {' vs '.join(stories)} · {which}")
     pausing = [pause]
     if vs is None:
         story = stories[strategy]

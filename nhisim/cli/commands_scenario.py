@@ -9,13 +9,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets, report_input_error
+from nhisim.cli.common import app, output_file, parse_sets, report_input_error
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim validate scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h")
 def validate(
     files: list[Path] = typer.Argument(..., help="scenario files to check"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
@@ -41,35 +41,37 @@ def validate(
         raise typer.Exit(2)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim schema > nhisim.schema.json")
 def schema(out: Path = typer.Option(None, "--out", help="write to this file instead of stdout")) -> None:
     """Print the JSON Schema of the scenario language (for editors and CI)."""
     from nhisim.scenario.schema import scenario_json_schema
 
-    text = json.dumps(scenario_json_schema(), indent=2)
+    if out:
+        output_file(out, what="schema")
+    text = json.dumps(scenario_json_schema(), indent=2, allow_nan=False)  # strict JSON: editors reject NaN
     if out:
         out.write_text(text + "\n")
     else:
         typer.echo(text)
 
 
-@app.command()
+@app.command(epilog="Example: nhisim generate --agents 200 --depth 4 --out big.yaml")
 def generate(
     out: Path = typer.Option(..., "--out", help="scenario file to write (.yaml)"),
-    agents: int = typer.Option(50, min=1, help="number of agents"),
-    tools: int = typer.Option(10, min=1, help="number of tools"),
-    resources: int = typer.Option(20, min=1, help="number of resources"),
-    fanout: int = typer.Option(2, min=0, help="delegation fan-out of an orchestrator"),
-    depth: int = typer.Option(3, min=0, help="delegation chain depth"),
+    agents: int = typer.Option(50, min=1, max=100_000, help="number of agents"),
+    tools: int = typer.Option(10, min=1, max=100_000, help="number of tools"),
+    resources: int = typer.Option(20, min=1, max=100_000, help="number of resources"),
+    fanout: int = typer.Option(2, min=0, max=100, help="delegation fan-out of an orchestrator"),
+    depth: int = typer.Option(3, min=0, max=100, help="delegation chain depth"),
     shared_share: float = typer.Option(0.2, min=0.0, max=1.0, help="share of agents on shared accounts"),
     seed: int = typer.Option(0, help="random seed"),
 ) -> None:
     """Write a synthetic estate generated from a few numbers."""
     from nhisim.scenario.generate import estate_to_yaml, generate_estate
 
+    output_file(out, what="scenario file")
     scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
                                shared_share=shared_share, seed=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(estate_to_yaml(scenario))
     table = Table(title=f"wrote {out}")
     for col in ("agents", "tools", "resources", "roles", "shared accounts", "tasks"):

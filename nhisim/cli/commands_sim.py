@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, force_if, output_file, parse_sets, plain
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -35,7 +35,8 @@ def _json_safe(records: list[dict]) -> list[dict]:
 def output_dir(path: Path) -> Path:
     """A results folder we may write to (created if missing), or a clear error."""
     if path.exists() and not path.is_dir():
-        raise InputError.single("is a file, not a folder", file=str(path), suggestion="give a folder for --out")
+        raise InputError.single("is a file, not a folder", file=str(path), location="--out",
+                                suggestion="give a folder for --out")
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".nhisim-write-test"
@@ -43,11 +44,11 @@ def output_dir(path: Path) -> Path:
         probe.unlink()
     except OSError as exc:
         raise InputError.single(f"cannot write to this folder: {exc.strerror or exc}", file=str(path),
-                                suggestion="choose a folder you can write to") from None
+                                location="--out", suggestion="choose a folder you can write to") from None
     return path
 
 
-@app.command()
+@app.command(epilog="Example: nhisim run scenarios/leaked_key.yaml --strategy zsp --seed 3")
 def run(
     file: Path = typer.Argument(..., help="scenario file"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy name (scenario's or a preset)"),
@@ -57,14 +58,18 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Run one scenario under one strategy with one seed and print its metrics."""
+    force_if(force)
     from nhisim.experiments import run as run_once
     from nhisim.reports.format import fmt, label
 
+    if events is not None:
+        output_file(events, "--events", "event log")
     result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_), engine=engine)
     if events is not None:
-        events.parent.mkdir(parents=True, exist_ok=True)
         frame = result.events
         if events.suffix == ".csv":
             frame.to_csv(events, index=False)
@@ -128,11 +133,11 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim compare scenarios/leaked_key.yaml --strategies rbac,zsp -r 20 --out results")
 def compare(
     files: list[Path] = typer.Argument(..., help="scenario files"),
     strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1, help="paired replications per strategy"),
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000, help="paired replications per strategy"),
     seed: int = typer.Option(None, "--seed", help="base seed"),
     baseline: str = typer.Option(None, "--baseline", help="strategy the others are compared against"),
     out: Path = typer.Option(None, "--out", help="folder for runs.parquet and events.parquet"),
@@ -141,13 +146,19 @@ def compare(
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
-    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier comparison's results in --out"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (for logs and scripts)"),
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
+    force_if(force)
     if out is not None:
         output_dir(out)
+        keep_results(out, overwrite)
     comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                  quiet=as_json, engine=engine, executor=executor, workers=workers)
+                                  quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     if out is not None:
         write_results(out, comparisons, files)
@@ -156,8 +167,24 @@ def compare(
         return
     for comparison in comparisons:
         console.print(comparison_table(comparison))
+        for note in comparison.notes:
+            err.print(f"note: {note}", markup=False)
     if out is not None:
-        console.print(f"wrote {out / 'runs.parquet'} and {out / 'events.parquet'}")
+        console.print(f"wrote {plain(out / 'runs.parquet')} and {plain(out / 'events.parquet')}")
+
+
+def keep_results(out: Path, overwrite: bool) -> None:
+    """Refuse to write a comparison over results: a sweep's always, an earlier comparison's unless asked."""
+    from nhisim.experiments.store import MANIFEST
+    from nhisim.reports.results import META_FILE
+
+    if (out / MANIFEST).exists():  # a sweep's runs.parquet would be replaced by ours: never
+        raise InputError.single("is a sweep's results folder; a comparison would overwrite its runs", file=str(out),
+                                location="--out", suggestion="give a new folder for --out")
+    earlier = [name for name in (META_FILE, "runs.parquet", "events.parquet") if (out / name).exists()]
+    if earlier and not overwrite:
+        raise InputError.single(f"holds an earlier comparison ({', '.join(earlier)})", file=str(out),
+                                location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
 def write_results(out: Path, comparisons, files: list[Path] | None = None) -> None:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, force_if, parse_sets
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -116,27 +116,27 @@ def sensitivity_table(table, metric: str) -> Table:
     return out
 
 
-@app.command()
+@app.command(epilog="Example: nhisim sweep scenarios/leaked_key.yaml --grid strategies.zsp.ttl=5m,15m,1h -r 10 --out sweeps/ttl")
 def sweep(
     ctx: typer.Context,
     file: Path = typer.Argument(..., help="scenario file"),
     grid: list[str] = typer.Option(None, "--grid", help="PATH=V1,V2,... values of a scenario value by dotted path "
                                                        "(repeat for a product), e.g. strategies.zsp.ttl=5m,15m,1h"),
     sample: str = typer.Option(None, "--sample", help="draw points between --bounds: random, lhs, sobol or morris"),
-    n: int = typer.Option(None, "--n", help="sample size: points (random, lhs), base samples, a power of 2 "
+    n: int = typer.Option(None, "--n", min=1, max=2**20, help="sample size: points (random, lhs), base samples, a power of 2 "
                                             "(sobol: n·(D+2) points), trajectories (morris: n·(D+1) points)"),
     bounds: list[str] = typer.Option(None, "--bounds", help="PATH=LO:HI numeric bounds to sample (repeatable); "
                                                            "durations (5m:2h) and rates (1/h:10/h) allowed"),
     strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
-    replications: int = typer.Option(None, "--replications", "-r", min=1,
+    replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help="replications per point and strategy (default: the scenario's)"),
     seed: int = typer.Option(None, "--seed", help="base seed (default: the scenario's run.seed)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value of the base scenario by dotted path"),
     out: Path = typer.Option(..., "--out", help="results folder (created; rerun the same command to resume)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
-    workers: int = typer.Option(None, "--workers", min=1, help="worker processes (default: one per core)"),
+    workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address (default: a LocalCluster)"),
-    chunk_size: int = typer.Option(None, "--chunk-size", min=1, help="runs per chunk (default: automatic)"),
+    chunk_size: int = typer.Option(None, "--chunk-size", min=1, max=10**9, help="runs per chunk (default: automatic)"),
     sensitivity: str = typer.Option(None, "--sensitivity", metavar="METRIC",
                                     help="Sobol (--sample sobol) or Morris (--sample morris) indices of METRIC"),
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
@@ -144,8 +144,11 @@ def sweep(
     retry_errors: bool = typer.Option(False, "--retry-errors", help="also rerun runs recorded with an error"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of tables"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Sweep scenario values (grid or sample) × strategies × replications into a resumable results folder."""
+    force_if(force)
     from nhisim.errors import InputError
     from nhisim.experiments.executors import ExecutorError
     from nhisim.experiments.sensitivity import save_sensitivity

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, output_file, parse_sets, plain
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
@@ -17,7 +17,7 @@ console = Console(highlight=False)
 FORMATS = ("png", "svg", "graphml", "opengraph")
 
 
-@app.command()
+@app.command(epilog="Example: nhisim graph scenarios/leaked_key.yaml --out estate.svg")
 def graph(
     file: Path = typer.Argument(..., help="scenario file"),
     format: str = typer.Option(None, "--format", "-f", help="png | svg | graphml | opengraph (default: from --out)"),
@@ -35,17 +35,17 @@ def graph(
                                 suggestion=did_you_mean(fmt, FORMATS, "formats"))
     scenario = load_scenario(file, overrides=parse_sets(set_))
     g = build_graph(scenario)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_file(out, what="graph")
     if fmt == "graphml":
         to_graphml(g, out)
     elif fmt == "opengraph":
         write_opengraph(g, out)
     else:
         draw(g, out, format=fmt, title=scenario.title or scenario.name, hide=("credential",))
-    console.print(f"wrote {out} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
+    console.print(f"wrote {plain(out)} ({fmt}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges)")
 
 
-@app.command()
+@app.command(epilog="Example: nhisim analyze scenarios/leaked_key.yaml --principal support-bot --strategy zsp")
 def analyze(
     file: Path = typer.Argument(..., help="scenario file"),
     principal: str = typer.Option(None, "--principal", "-p", help="agent, shared account or credential id"),

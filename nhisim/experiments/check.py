@@ -355,12 +355,14 @@ def _evaluate(scenario: Scenario, file: str, runs: list[dict[str, Any]], alpha: 
     return rows
 
 
-def default_files(directory: str | os.PathLike = "scenarios") -> list[Path]:
-    """The scenario files of a folder (default ``./scenarios``), sorted by name."""
-    folder = Path(directory)
+def default_files(directory: str | os.PathLike | None = None) -> list[Path]:
+    """The scenario files of a folder (default: the bundled pack, :mod:`nhisim.pack`), sorted by name."""
+    from nhisim.pack import pack_folder
+
+    folder = pack_folder() if directory is None else Path(directory)
     if not folder.is_dir():
-        raise InputError.single("no scenarios folder here", file=str(folder),
-                                suggestion="run from the project folder, or name scenario files or --scenarios DIR")
+        raise InputError.single("no such folder", file=str(folder), location="--scenarios",
+                                suggestion="give a folder of *.yaml scenario files, or name the files")
     files = sorted(folder.glob("*.yaml"))
     if not files:
         raise InputError.single("no *.yaml scenario files in this folder", file=str(folder))
@@ -370,7 +372,7 @@ def default_files(directory: str | os.PathLike = "scenarios") -> list[Path]:
 def check(scenarios: Sequence[Scenario | str | os.PathLike] | None = None, seeds: int = DEFAULT_SEEDS,
           alpha: float = ALPHA, jobs: int | None = 1,
           progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
-    """Self-check scenarios (files or models; default every ``scenarios/*.yaml``).
+    """Self-check scenarios (files or models; default every file of the bundled pack).
 
     Returns a tidy DataFrame, one row per check (columns :data:`COLUMNS`): ``check`` is
     ``threat``, ``strategy`` or ``expectation``; ``holds`` says whether it passed;

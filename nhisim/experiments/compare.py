@@ -24,7 +24,9 @@ from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS
+from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
+from nhisim.scenario.strategy import resolve_strategy
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf, ceiling: float = math.inf
@@ -59,6 +61,7 @@ class Comparison:
     replications: int
     runs: pd.DataFrame
     run_events: dict[tuple[str, int], pd.DataFrame] = field(default_factory=dict, repr=False)
+    notes: list[str] = field(default_factory=list)  # what the comparison decided for the user, in words
 
     @property
     def events(self) -> pd.DataFrame:
@@ -135,10 +138,20 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
     if replications < 1:
         raise InputError.single("replications must be at least 1", location="--replications")
     seed = model.run.seed if seed is None else int(seed)
+    notes = []
+    if baseline is None and model.run.baseline and model.run.baseline not in names:
+        # the scenario's own baseline was left out of --strategies: compare against the first one asked for
+        notes.append(f"the scenario's baseline {model.run.baseline!r} is not among the compared strategies; "
+                     f"differences are against {names[0]!r}")
+        baseline = names[0]
     baseline = baseline or model.run.baseline or names[0]
     if baseline not in names:
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
+    # refused before the run list is built: a billion replications must not fill memory first
+    workload.check_job(model, [resolve_strategy(model.strategies[n], name=n) if n in model.strategies
+                               else resolve_strategy(n) for n in names], replications,
+                       file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)
     done = [0]
@@ -155,4 +168,4 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
                for o in outcomes]
     runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
-    return Comparison(model, names, baseline, seed, replications, runs, events)
+    return Comparison(model, names, baseline, seed, replications, runs, events, notes)

@@ -10,8 +10,10 @@ from typing import Any
 import pandas as pd
 
 from nhisim.metrics import METRIC_COLUMNS, compute_metrics
+from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
+from nhisim.scenario.strategy import resolve_strategy
 from nhisim.sim.engine import Simulation
 from nhisim.sim.rng import stream_seed
 from nhisim.strategies import Strategy
@@ -71,4 +73,8 @@ def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac
     :class:`~nhisim.strategies.Strategy`. Same inputs and seed, same event log.
     """
     model = as_scenario(scenario, overrides)
+    if not isinstance(scenario, Scenario):  # refused here, where the message can name the file
+        resolved = (resolve_strategy(model.strategies[strategy], name=strategy)
+                    if isinstance(strategy, str) and strategy in model.strategies else resolve_strategy(strategy))
+        workload.check_run(model, resolved, file=str(scenario))
     return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)

@@ -61,7 +61,9 @@ def sensitivity(runs: pd.DataFrame, metric: str, *, sample: Mapping[str, Any] | 
     ``mu_star``, ``mu_star_conf``, ``sigma`` (Morris), and a ``note``: ``NaN at k/m points``
     where the indices cannot be computed (the metric has no meaning at some points, e.g. no
     compromise, or their runs failed), ``constant`` where they are zero because the metric
-    does not vary across the sample.
+    does not vary across the sample, and a warning where the indices cannot be trusted
+    (:func:`index_warnings`: a Sobol index outside [0, 1] or with an interval wider than
+    itself, a metric that barely varies).
     """
     if metric not in METRIC_COLUMNS:
         raise InputError.single(f"unknown metric {metric!r}", location="--sensitivity",
@@ -114,10 +116,41 @@ def _analyse(method: str, problem: dict, X: np.ndarray, y: np.ndarray, strategy:
             from SALib.analyze import morris
 
             result = morris.analyze(problem, X, y, num_levels=int(info.get("num_levels", 4)), seed=seed)
+    near_constant = float(np.std(y)) <= 1e-6 * max(float(np.abs(y).max()), 1e-300)
     out = []
     for i, p in enumerate(names):
-        out.append({**base, "parameter": p, **{c: float(np.asarray(result[c])[i]) for c in INDEX_COLUMNS[method]},
-                    "note": ""})
+        values = {c: float(np.asarray(result[c])[i]) for c in INDEX_COLUMNS[method]}
+        warnings_ = index_warnings(method, values)
+        if near_constant:
+            warnings_.insert(0, "the metric barely varies across the sample: the indices describe noise")
+        out.append({**base, "parameter": p, **values, "note": "; ".join(warnings_)})
+    return out
+
+
+def index_warnings(method: str, values: Mapping[str, float]) -> list[str]:
+    """What makes a row of indices untrustworthy, in words (empty when nothing does).
+
+    Sobol indices are shares of variance, so an estimate outside [0, 1], or a confidence
+    interval wider than the estimate itself, says the sample is too small (or the output
+    too noisy) to estimate them; likewise a Morris ``mu_star`` whose interval is wider
+    than itself.
+    """
+    out = []
+    if method == "sobol":
+        for index in ("S1", "ST"):
+            value, conf = values[index], values[f"{index}_conf"]
+            if math.isnan(value):
+                continue
+            if value > 1 or value < 0:
+                out.append(f"{index} = {value:.2f} is outside [0, 1]")
+            elif not math.isnan(conf) and conf > abs(value):
+                out.append(f"{index}'s interval (±{conf:.2f}) is wider than {index} itself")
+    else:
+        mu_star, conf = values["mu_star"], values["mu_star_conf"]
+        if not math.isnan(conf) and not math.isnan(mu_star) and conf > abs(mu_star):
+            out.append(f"mu_star's interval (±{conf:.3g}) is wider than mu_star itself")
+    if out:
+        out.append("too few sample points for trustworthy indices: raise --n (or the replications)")
     return out
 
 

@@ -51,8 +51,10 @@ from nhisim.experiments.executors import (
 from nhisim.experiments.run import ID_COLUMNS, as_scenario, replication_seed
 from nhisim.experiments.store import FORMAT, KEY, PARAMS, RUNS, SCENARIO, SweepStore, package_version, tidy_runs
 from nhisim.metrics import METRIC_COLUMNS
+from nhisim.scenario import workload
 from nhisim.scenario.loader import apply_overrides, parse_override, set_path, validate_data
 from nhisim.scenario.models import Scenario
+from nhisim.scenario.strategy import resolve_strategy
 from nhisim.scenario.units import parse_duration, parse_rate
 from nhisim.sim.rng import stream_seed
 
@@ -555,7 +557,39 @@ def plan_sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequen
     grid_rows = [dict(zip([p.path for p in grid_params], combo, strict=True))
                  for combo in itertools.product(*(p.values for p in grid_params))]
     points = [{**g, **s} for g in grid_rows for s in sample_rows]
+    _check_workload(model, base, points, names, replications, source)
     return SweepPlan(model, base, parameters, points, names, replications, seed, engine, sample_info, source)
+
+
+def _check_workload(model: Scenario, base: dict, points: list[dict[str, Any]], names: Sequence[str],
+                    replications: int, source: str = "", exact: int = 200) -> None:
+    """Refuse a sweep whose runs together would not finish (:mod:`nhisim.scenario.workload`).
+
+    The first ``exact`` points are estimated one by one (a grid value may be a horizon or
+    a rate); beyond them the sweep is taken to be as heavy on average as those.
+    """
+    if workload.forced():
+        return
+    strategies = [resolve_strategy(model.strategies[n], name=n) if n in model.strategies else resolve_strategy(n)
+                  for n in names]
+    first = points[:exact]
+    total = 0.0
+    for point in first:
+        try:
+            scenario = validate_data(apply_overrides(base, point)) if point else model
+        except InputError:  # invalid only in combination: its runs are recorded with the error, as always
+            continue
+        total += workload.check_job(scenario, strategies, replications, file=source, what="sweep point")
+    total *= len(points) / max(len(first), 1)
+    limit = workload.max_run_events() * workload.JOB_FACTOR
+    if total > limit:
+        raise InputError.single(
+            f"this sweep ({len(points):,} points × {replications:,} replications × {len(names)} strategies) "
+            f"would take about {total:,.0f} events, over the limit of {limit:,} per sweep",
+            file=source, location="--grid/--bounds", title="run too large",
+            suggestion=f"use fewer points or replications, or a shorter horizon; --force (or {workload.FORCE_ENV}=1) "
+                       f"runs it anyway, {workload.MAX_EVENTS_ENV} sets the per-run limit (the sweep limit is "
+                       f"{workload.JOB_FACTOR}×)")
 
 
 def _convert(param: Parameter, x: float) -> float | int:

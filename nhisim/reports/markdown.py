@@ -9,6 +9,7 @@ HTML report; the key findings are under ``## Key findings``.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,9 +19,25 @@ from nhisim.reports.document import figure_png, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.narrate import clock
 
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can
+# start a link or an image, emphasis, code, raw HTML, an entity, a table cell or a strike
+# (lines here start with "- " or "# ", so line-start markers need nothing)
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>|~&])")
+
+
+def _text(text: object) -> str:
+    """Scenario text as literal Markdown on one line: what the author wrote, never markup or HTML."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks in ``text``, so the text cannot close it."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str:
@@ -28,16 +45,18 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
     from nhisim._version import __version__
 
     sc = content.scenario
-    out = [f"# {content.title}", "",
+    out = [f"# {_text(content.title)}", "",
            f"*{sc.name} · strategies {', '.join(content.strategies)} · baseline {content.baseline}*", "",
            "## Scenario", ""]
-    out += [f"- **{k}**: {v}" for k, v in content.brief]
+    out += [f"- **{k}**: {_text(v)}" for k, v in content.brief]
     out.append("")
     if content.header_comment:
-        out += ["```text", content.header_comment, "```", ""]
+        fence = _fence(content.header_comment)
+        out += [f"{fence}text", content.header_comment, fence, ""]
     if content.threats:
         out += ["### Threats", ""]
-        out += [f"- **{tid}** ({kind})" + (f": {text}" if text else "") for tid, kind, text in content.threats]
+        out += [f"- **{_text(tid)}** ({kind})" + (f": {_text(text)}" if text else "")
+                for tid, kind, text in content.threats]
         out.append("")
     out += ["### Threat tags", ""]
     if content.tags:
@@ -72,7 +91,7 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
         out += [f"## Replay (replication {content.replay_replication})", ""]
         for strategy, story in content.replays.items():
             out += [f"### {strategy}", ""]
-            out += [f"- `{clock(t)}` {text}" for t, text, _ in story]
+            out += [f"- `{clock(t)}` {_text(text)}" for t, text, _ in story]
             out.append("")
     out += ["## Method", ""]
     out += [f"- **{k}**: {v}" for k, v in content.method]
@@ -85,7 +104,7 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
     descriptions = {s: d for s, d in frame.attrs.get("descriptions", {}).items() if d}
     if descriptions:
         out.append("")
-        out += [f"- **{s}**: {d}" for s, d in descriptions.items()]
+        out += [f"- **{s}**: {_text(d)}" for s, d in descriptions.items()]
     out += ["", f"*Made by nhisim {__version__}.*", ""]
     return "\n".join(out)
 

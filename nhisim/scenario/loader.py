@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import copy
 import os
+import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -22,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim.errors import InputError, Problem, clip, did_you_mean
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
 from nhisim.scenario.validate import check_references
@@ -94,6 +96,13 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
     refused tag, an empty or too deeply nested file) is parsed again in pure Python, whose
     findings are the ones reported.
     """
+    bad = _CONTROL.search(text)
+    if bad:  # PyYAML's reader would refuse it with a traceback-like message and no line
+        raise InputError.single(
+            f"the file holds a control character, {_codepoint(bad.group())}, at column "
+            f"{bad.start() - text.rfind(chr(10), 0, bad.start())}",
+            file=name, line=text.count("\n", 0, bad.start()) + 1,
+            suggestion="scenario files are plain text: remove it (NUL bytes often mean a binary or UTF-16 file)")
     if _FAST_LOADER is not None:
         parsed = _parse_fast(text)
         if parsed is not None:
@@ -110,6 +119,10 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
     except RecursionError:
         raise InputError.single("the file is nested too deeply to be a scenario", file=name,
                                 suggestion="scenario files are a few levels deep; check for runaway brackets") from None
+    except ValueError as exc:  # PyYAML's int(): a number over Python's 4300-digit limit
+        raise InputError.single(f"a value cannot be read: {_unreadable(exc)}", file=name,
+                                suggestion="no number in a scenario needs that many digits; check for a runaway paste",
+                                ) from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise InputError.single(
@@ -128,6 +141,22 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
     finally:
         loader.dispose()
     return data, lines
+
+
+# what YAML's reader refuses (it allows tab, newline, carriage return and NEL)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff\ud800-\udfff]")
+
+
+def _codepoint(char: str) -> str:
+    return "NUL" if char == "\x00" else f"U+{ord(char):04X}"
+
+
+def _unreadable(exc: ValueError) -> str:
+    """What PyYAML's ValueError means, without Python's advice to raise its own limit."""
+    text = str(exc)
+    if "integer string conversion" in text:
+        return f"a number has more than {sys.get_int_max_str_digits():,} digits"
+    return text
 
 
 def _parse_fast(text: str) -> tuple[Any, Lines] | None:
@@ -280,6 +309,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except RecursionError:
+        raise InputError.single(f"the value of {clip(path.strip())} is nested too deeply", location="--set",
+                                suggestion="a value is a scalar, a list or a mapping a few levels deep") from None
+    except ValueError as exc:  # PyYAML's int(): a number over Python's 4300-digit limit
+        raise InputError.single(f"the value of {clip(path.strip())} cannot be read: {_unreadable(exc)}",
+                                location="--set",
+                                suggestion="no number in a scenario needs that many digits") from None
     return path.strip(), value
 
 

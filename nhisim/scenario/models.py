@@ -52,7 +52,7 @@ from nhisim.scenario.threats.secret_leak import SecretLeak as SecretLeak
 from nhisim.scenario.threats.shared_credential_compromise import (
     SharedCredentialCompromise as SharedCredentialCompromise,
 )
-from nhisim.scenario.units import Distribution, Duration, Probability, Rate
+from nhisim.scenario.units import Distribution, Duration, PositiveDuration, Probability, Rate
 from nhisim.strategies import preset_names
 
 SENSITIVITY_LEVELS = ("low", "medium", "high", "critical")
@@ -107,14 +107,29 @@ class _GrantFields(Model):
 Grant = Annotated[_GrantFields, BeforeValidator(_grant_from_text)]
 
 
+# Bounds on numbers. Each is far past any real estate and keeps the arithmetic finite: a
+# weight × weight × records product stays a float, a record count fits the event log's
+# float columns, and a count the engine loops over cannot run for ever.
+MAX_WEIGHT = 1e6
+MAX_RECORDS = 10**15
+MAX_MULTIPLIER = 1e6
+MAX_COUNT = 10**6  # reviewers, give-up counts, alert thresholds
+MAX_RETRIES = 1000
+MAX_REPLICATIONS = 1_000_000
+MAX_SEED = 2**63 - 1
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+
+
 class Weights(Model):
     """Numeric weights behind blast radius: resource sensitivity × action damage."""
 
-    sensitivity: dict[Sensitivity, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=lambda: dict(DEFAULT_SENSITIVITY_WEIGHTS)
+    sensitivity: dict[Sensitivity, Weight] = Field(
+        default_factory=lambda: dict(DEFAULT_SENSITIVITY_WEIGHTS),
+        description="weight of each sensitivity level; levels left out keep their defaults",
     )
-    action_damage: dict[Id, Annotated[float, Field(ge=0)]] = Field(
-        default_factory=lambda: dict(DEFAULT_ACTION_DAMAGE)
+    action_damage: dict[Id, Weight] = Field(
+        default_factory=lambda: dict(DEFAULT_ACTION_DAMAGE),
+        description="damage weight of each action (read, write, export, ...)",
     )
 
     @model_validator(mode="after")
@@ -128,36 +143,37 @@ class Resource(Model):
     """A system or dataset an agent can act on."""
 
     id: Id
-    kind: str = "system"
-    sensitivity: Sensitivity = "medium"
-    records: Annotated[int, Field(ge=0)] = 0
-    environment: Environment = "prod"
-    description: str = ""
+    kind: str = Field("system", description="what sort of resource (system, dataset, mailbox, ...): a label")
+    sensitivity: Sensitivity = Field("medium", description="how much harm acting on it does, weighted by weights.sensitivity")
+    records: Annotated[int, Field(ge=0, le=MAX_RECORDS)] = Field(
+        0, description="number of records it holds (reported as records within reach)")
+    environment: Environment = Field("prod", description="the environment it lives in")
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 class Tool(Model):
     """An interface an agent calls (API, MCP server, CLI) and the operations it exposes."""
 
     id: Id
-    kind: str = "api"
-    operations: list[Operation] = Field(default_factory=list)
-    description: str = ""
+    kind: str = Field("api", description="what sort of interface (api, mcp, cli, ...): a label")
+    operations: list[Operation] = Field(default_factory=list, description="the action-on-resource pairs it exposes")
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 class Role(Model):
     """A named set of grants: what RBAC hands out."""
 
     id: Id
-    grants: list[Grant] = Field(default_factory=list)
-    description: str = ""
+    grants: list[Grant] = Field(default_factory=list, description="the operations it permits, each tool:action:resource")
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 class Human(Model):
     """A person: owner of agents, source of task intents, approver."""
 
     id: Id
-    title: str = ""
-    approver: bool = False
+    title: str = Field("", description="job title, shown in reports")
+    approver: bool = Field(False, description="marks the person as an approver (queue capacity is approval.reviewers)")
 
 
 class Behaviour(Model):
@@ -167,7 +183,8 @@ class Behaviour(Model):
         0.0,
         description="chance per task that the agent discovers and tries one operation outside the task's intent",
     )
-    task_rate_multiplier: Annotated[float, Field(ge=0)] = 1.0
+    task_rate_multiplier: Annotated[float, Field(ge=0, le=MAX_MULTIPLIER)] = Field(
+        1.0, description="scales the arrival rate of every task this agent serves")
 
 
 class Agent(Model):
@@ -175,51 +192,55 @@ class Agent(Model):
 
     id: Id
     owner: Id
-    roles: list[Id] = Field(default_factory=list)
+    roles: list[Id] = Field(default_factory=list, description="roles assigned to the agent's own identity")
     tools: list[Id] = Field(default_factory=list, description="tools the agent declares it uses")
     tasks: list[Id] = Field(default_factory=list, description="task templates the agent serves")
-    may_delegate_to: list[Id] = Field(default_factory=list)
-    environment: Environment = "prod"
-    behaviour: Behaviour = Field(default_factory=Behaviour)
-    description: str = ""
+    may_delegate_to: list[Id] = Field(default_factory=list, description="agents it may hand sub-tasks to")
+    environment: Environment = Field("prod", description="the environment it runs in")
+    behaviour: Behaviour = Field(default_factory=Behaviour, description="how the agent behaves at run time")
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 class SharedAccount(Model):
     """One service identity whose key several agents hold (OWASP NHI9: NHI reuse)."""
 
     id: Id
-    holders: Annotated[list[Id], Field(min_length=1)]
-    roles: list[Id] = Field(default_factory=list)
-    environments: list[Environment] = Field(default_factory=list)
-    description: str = ""
+    holders: Annotated[list[Id], Field(min_length=1)] = Field(description="agents that hold the account's key")
+    roles: list[Id] = Field(default_factory=list, description="roles assigned to the account")
+    environments: list[Environment] = Field(default_factory=list,
+                                            description="environments the one key is used in")
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 class Intent(Model):
     """What a task is declared to need: the contract intent-based authorization checks."""
 
-    operations: list[Grant] = Field(default_factory=list)
-    sensitivity_ceiling: Sensitivity = "critical"
-    destinations: list[str] = Field(default_factory=lambda: ["internal"])
+    operations: list[Grant] = Field(default_factory=list, description="operations the task may perform, tool:action:resource")
+    sensitivity_ceiling: Sensitivity = Field("critical", description="most sensitive resource level the task may touch")
+    destinations: list[str] = Field(default_factory=lambda: ["internal"],
+                                    description="where the task's output may go (internal, external, ...)")
 
 
 class CallStep(Model):
     """A tool call: one operation, its service time, where its output goes."""
 
-    call: Grant
-    duration: Distribution = Field(default_factory=lambda: {"exponential": 5})
-    destination: str = "internal"
+    call: Grant = Field(description="the operation called, tool:action:resource")
+    duration: Distribution = Field(default_factory=lambda: {"exponential": 5}, description="service time of the call")
+    destination: str = Field("internal", description="where the call's output goes (checked against the intent)")
     approval: bool = Field(False, description="a human must approve this call before it runs")
 
 
 class Delegation(Model):
-    agent: Id
-    task: Id
+    """Which agent runs which sub-task."""
+
+    agent: Id = Field(description="the agent the sub-task is handed to")
+    task: Id = Field(description="the task template it runs")
 
 
 class DelegateStep(Model):
     """Hand a sub-task to another agent and wait for it."""
 
-    delegate: Delegation
+    delegate: Delegation = Field(description="the agent and sub-task handed over")
 
 
 Step = CallStep | DelegateStep
@@ -231,10 +252,10 @@ class TaskTemplate(Model):
     id: Id
     requested_by: Id | None = Field(None, description="the human whose intent this task carries")
     arrival_rate: Rate = Field(0.0, description="arrivals per serving agent; 0 for sub-tasks only reached by delegation")
-    intent: Intent = Field(default_factory=Intent)
-    steps: Annotated[list[Step], Field(min_length=1)]
+    intent: Intent = Field(default_factory=Intent, description="what the task is declared to need")
+    steps: Annotated[list[Step], Field(min_length=1)] = Field(description="tool calls and delegations, in order")
     deadline: Duration = Field(math.inf, description="a task not finished by then fails")
-    description: str = ""
+    description: str = Field("", description="free text shown in reports and the world graph")
 
 
 # --------------------------------------------------------------------------- threats
@@ -264,7 +285,9 @@ class Tags(Model):
 
 
 class MonitoringLevel(Model):
-    baseline_delay: Distribution
+    """What one monitoring level detects without alerts."""
+
+    baseline_delay: Distribution = Field(description="time from a compromise until monitoring notices it unaided")
 
 
 DEFAULT_MONITORING = {
@@ -278,25 +301,29 @@ DEFAULT_MONITORING = {
 class Detection(Model):
     """How compromises are detected and how the responder reacts."""
 
-    enabled: bool = True
-    monitoring: Literal["none", "basic", "standard", "advanced"] = "standard"
+    enabled: bool = Field(True, description="false: compromises are never detected")
+    monitoring: Literal["none", "basic", "standard", "advanced"] = Field(
+        "standard", description="the monitoring level in force (one of levels)")
     levels: dict[str, MonitoringLevel] = Field(
-        default_factory=lambda: {k: MonitoringLevel.model_validate(v) for k, v in DEFAULT_MONITORING.items()}
+        default_factory=lambda: {k: MonitoringLevel.model_validate(v) for k, v in DEFAULT_MONITORING.items()},
+        description="what each monitoring level detects",
     )
     alert_detection_probability: Probability = Field(
         0.2, description="chance that one alert (a denied or anomalous request) leads to detection"
     )
-    alert_triage_delay: Distribution = Field(default_factory=lambda: {"exponential": "15m"})
+    alert_triage_delay: Distribution = Field(default_factory=lambda: {"exponential": "15m"},
+                                             description="time from an alert until someone looks at it")
     manual_revocation_latency: Distribution = Field(
         default_factory=lambda: {"lognormal": {"median": "8h", "sigma": 1.0}},
         description="a revocation ticket worked by a person",
     )
-    automated_revocation_latency: Distribution = Field(default_factory=lambda: {"fixed": "5s"})
+    automated_revocation_latency: Distribution = Field(default_factory=lambda: {"fixed": "5s"},
+                                                       description="a revocation done by automation")
     shared_reprovision_delay: Distribution = Field(
         default_factory=lambda: {"lognormal": {"median": "4h", "sigma": 0.7}},
         description="after a shared key is revoked, time until each other holder has a new one",
     )
-    quarantine_hijacked: bool = True
+    quarantine_hijacked: bool = Field(True, description="a detected steered agent is quarantined")
     quarantine_duration: Duration = Field(
         4 * 3600.0, description="how long a steered agent stays quarantined before it is rebuilt and reinstated")
 
@@ -304,17 +331,20 @@ class Detection(Model):
 class Issuer(Model):
     """The token issuer (STS / workload API) behind JIT credentials."""
 
-    latency: Distribution = Field(default_factory=lambda: {"exponential": 0.2})
-    retry_after: Duration = 30.0
-    max_retries: Annotated[int, Field(ge=0)] = 3
+    latency: Distribution = Field(default_factory=lambda: {"exponential": 0.2}, description="time to issue one token")
+    retry_after: PositiveDuration = Field(30.0, description="wait before retrying a failed issuance")
+    max_retries: Annotated[int, Field(ge=0, le=MAX_RETRIES)] = Field(
+        3, description="retries before a request fails for want of a token")
 
 
 class Approval(Model):
     """Human-in-the-loop approval: a queue of reviewers."""
 
-    reviewers: Annotated[int, Field(ge=1)] = 2
-    review_time: Distribution = Field(default_factory=lambda: {"lognormal": {"median": "5m", "sigma": 0.8}})
-    approval_probability: Probability = 0.9
+    reviewers: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
+        2, description="reviewers working the approval queue in parallel")
+    review_time: Distribution = Field(default_factory=lambda: {"lognormal": {"median": "5m", "sigma": 0.8}},
+                                      description="time one review takes")
+    approval_probability: Probability = Field(0.9, description="chance a reviewer approves a legitimate request")
     attacker_approval_probability: Probability = Field(
         0.05, description="chance a reviewer approves a malicious escalation"
     )
@@ -324,8 +354,9 @@ class Attacker(Model):
     """The attacker's playbook: highest-value operations first, at a rate, until stopped."""
 
     rate: Rate = Field(1 / 60, description="attempts per second (default 1/min)")
-    give_up_after: Annotated[int, Field(ge=1)] = 10
-    destination: str = "external"
+    give_up_after: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
+        10, description="denied attempts in a row before the attacker stops")
+    destination: str = Field("external", description="where the attacker sends what it takes")
 
 
 # --------------------------------------------------------------------------- strategies
@@ -342,22 +373,22 @@ class Knobs(Model):
     leave nothing standing between tasks.
     """
 
-    identity: Literal["shared", "per_agent", "workload"] | None = None
-    credential: Literal["static_key", "jit_token"] | None = None
+    identity: Literal["shared", "per_agent", "workload"] | None = Field(None, description="who the agent is to the resource: a shared account, its own identity, or an attested workload")
+    credential: Literal["static_key", "jit_token"] | None = Field(None, description="a long-lived key (standing access) or a just-in-time token per task")
     ttl: Duration | None = Field(None, description="lifetime of a JIT token")
-    rotation: Duration | None = Field(None, description="rotation period of a static key")
-    jit_scope: Literal["role", "intent"] | None = None
-    revoke_at_task_end: bool | None = None
-    binding: Literal["bearer", "sender_constrained"] | None = None
-    runtime_check: Literal["scope", "intent"] | None = None
-    out_of_intent: Literal["deny", "escalate"] | None = None
-    delegation: Literal["pass_through", "token_exchange"] | None = None
-    revocation: Literal["manual", "automated"] | None = None
-    propagation: Literal["immediate", "cache", "at_expiry"] | None = None
-    cache_ttl: Duration | None = None
-    identity_ttl: Duration | None = Field(None, description="lifetime of a workload identity document")
-    offboarding_revokes: bool | None = None
-    risk_escalation_alerts: Annotated[int, Field(ge=1)] | None = Field(
+    rotation: PositiveDuration | None = Field(None, description="rotation period of a static key")
+    jit_scope: Literal["role", "intent"] | None = Field(None, description="what a JIT token carries: the agent's role scope or only the task's intent")
+    revoke_at_task_end: bool | None = Field(None, description="revoke a JIT token as soon as its task ends")
+    binding: Literal["bearer", "sender_constrained"] | None = Field(None, description="bearer: any holder of a copy can use it; sender_constrained: only its owner")
+    runtime_check: Literal["scope", "intent"] | None = Field(None, description="what the enforcement point checks each request against")
+    out_of_intent: Literal["deny", "escalate"] | None = Field(None, description="a request outside the task's intent: denied, or sent to a human for approval")
+    delegation: Literal["pass_through", "token_exchange"] | None = Field(None, description="a delegate reuses the caller's credential, or exchanges it for a narrowed one")
+    revocation: Literal["manual", "automated"] | None = Field(None, description="who revokes on detection: a person working a ticket, or automation")
+    propagation: Literal["immediate", "cache", "at_expiry"] | None = Field(None, description="when a revocation takes effect: at once, after the cache TTL, or at expiry")
+    cache_ttl: Duration | None = Field(None, description="how long a cached authorization outlives its revocation (propagation: cache)")
+    identity_ttl: PositiveDuration | None = Field(None, description="lifetime of a workload identity document")
+    offboarding_revokes: bool | None = Field(None, description="retiring an agent revokes its credentials")
+    risk_escalation_alerts: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = Field(
         None, description="after this many alerts on an agent, its high-sensitivity requests need approval (intent)"
     )
 
@@ -365,8 +396,8 @@ class Knobs(Model):
 class StrategySpec(Knobs):
     """A user strategy: a preset to start from, plus knob overrides."""
 
-    base: PresetName
-    description: str = ""
+    base: PresetName = Field(description="the preset this strategy starts from")
+    description: str = Field("", description="free text: what this strategy is, shown in reports")
     engine: Literal["native", "cedar"] | None = Field(
         None, description="decision engine behind the enforcement point (default native)")
     policies: list[str] = Field(
@@ -383,9 +414,10 @@ StrategyEntry = Annotated[StrategySpec, BeforeValidator(_strategy_from_text)]
 
 
 class Run(Model):
-    horizon: Duration = 86400.0
-    seed: int = 1
-    replications: Annotated[int, Field(ge=1)] = 10
+    horizon: PositiveDuration = Field(86400.0, description="simulated time of one run")
+    seed: Annotated[int, Field(ge=-MAX_SEED, le=MAX_SEED)] = Field(
+        1, description="base seed: replication i runs every strategy on the same seed (paired runs)")
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = Field(10, description="paired runs per strategy")
     baseline: str | None = Field(None, description="strategy the others are compared against")
 
 
@@ -393,26 +425,28 @@ class Scenario(Model):
     """A whole scenario file."""
 
     name: Id
-    title: str = ""
-    description: str = ""
-    tags: Tags = Field(default_factory=Tags)
-    weights: Weights = Field(default_factory=Weights)
-    resources: list[Resource] = Field(default_factory=list)
-    tools: list[Tool] = Field(default_factory=list)
-    roles: list[Role] = Field(default_factory=list)
-    humans: list[Human] = Field(default_factory=list)
-    agents: list[Agent] = Field(default_factory=list)
-    shared_accounts: list[SharedAccount] = Field(default_factory=list)
-    tasks: list[TaskTemplate] = Field(default_factory=list)
-    threats: list[Threat] = Field(default_factory=list)
-    detection: Detection = Field(default_factory=Detection)
-    issuer: Issuer = Field(default_factory=Issuer)
-    approval: Approval = Field(default_factory=Approval)
-    attacker: Attacker = Field(default_factory=Attacker)
+    title: str = Field("", description="a one-line title for reports")
+    description: str = Field("", description="free text: the story the scenario tells")
+    tags: Tags = Field(default_factory=Tags, description="threat taxonomy IDs the scenario covers")
+    weights: Weights = Field(default_factory=Weights, description="weights behind blast radius")
+    resources: list[Resource] = Field(default_factory=list, description="systems and datasets agents act on")
+    tools: list[Tool] = Field(default_factory=list, description="interfaces agents call and the operations they expose")
+    roles: list[Role] = Field(default_factory=list, description="named sets of grants")
+    humans: list[Human] = Field(default_factory=list, description="owners, requesters and approvers")
+    agents: list[Agent] = Field(default_factory=list, description="the autonomous workloads")
+    shared_accounts: list[SharedAccount] = Field(default_factory=list,
+                                                 description="service identities whose key several agents hold")
+    tasks: list[TaskTemplate] = Field(default_factory=list, description="task templates: units of work with an intent")
+    threats: list[Threat] = Field(default_factory=list, description="the attacks and disruptions, one entry each by kind")
+    detection: Detection = Field(default_factory=Detection, description="detection and response")
+    issuer: Issuer = Field(default_factory=Issuer, description="the token issuer behind JIT credentials")
+    approval: Approval = Field(default_factory=Approval, description="human-in-the-loop approval capacity")
+    attacker: Attacker = Field(default_factory=Attacker, description="the attacker's playbook")
     strategies: dict[Id, StrategyEntry] = Field(
-        default_factory=lambda: {name: StrategySpec(base=name) for name in PRESET_NAMES}
+        default_factory=lambda: {name: StrategySpec(base=name) for name in PRESET_NAMES},
+        description="strategies to compare, by name: a preset name or a base preset plus knob overrides (default: every preset)",
     )
-    run: Run = Field(default_factory=Run)
+    run: Run = Field(default_factory=Run, description="horizon, seed and replications")
     expectations: list[str] = Field(
         default_factory=list,
         description="self-check claims, e.g. 'intent < rbac on blast_radius', 'zsp exposure_window_s <= 15m'",

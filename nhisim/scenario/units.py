@@ -25,6 +25,7 @@ from random import Random
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -47,6 +48,20 @@ _UNIT_SECONDS = {
 _DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(ms|sec|s|min|m|h|d|w)?\s*$")
 _RATE_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*/\s*(\d+(?:\.\d+)?)?\s*(ms|sec|s|min|m|h|d|w)\s*$")
 _INFINITE_WORDS = {"never", "inf", "infinite", "forever"}
+# the longest finite duration: about 31 million years, far past any horizon; longer is a
+# typo or an attempt to say "never", which has its own word
+MAX_SECONDS = 1e15
+# the fastest rate: a million events a second is already far past what one run can simulate
+MAX_RATE = 1e6
+
+
+def _number(text: str, value: Any) -> float:
+    """``float(text)``, with the overflow of a huge number told as bad input."""
+    try:
+        number = float(text)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too large a number") from None
+    return number
 
 
 def parse_duration(value: Any) -> float:
@@ -54,7 +69,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as 15m or 2h, got {value!r}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = _number(value, value)
     elif isinstance(value, str):
         if value.strip().lower() in _INFINITE_WORDS:
             return math.inf
@@ -63,11 +78,15 @@ def parse_duration(value: Any) -> float:
             raise ValueError(
                 f"{value!r} is not a duration; write a number and a unit, e.g. 30s, 15m, 2h, 90d"
             )
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+        seconds = _number(match.group(1), value) * _UNIT_SECONDS[match.group(2) or "s"]
     else:
         raise ValueError(f"expected a duration such as 15m or 2h, got {value!r}")
     if seconds < 0 or math.isnan(seconds):
         raise ValueError(f"a duration cannot be negative, got {value!r}")
+    if math.isinf(seconds):
+        return seconds  # YAML's .inf: the same as never
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"{value!r} is over the longest duration, {MAX_SECONDS:g} s; write never for no end")
     return seconds
 
 
@@ -76,17 +95,21 @@ def parse_rate(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a rate such as 12/h, got {value!r}")
     if isinstance(value, (int, float)):
-        rate = float(value)
+        rate = _number(value, value)
     elif isinstance(value, str):
         match = _RATE_RE.match(value)
         if not match:
             raise ValueError(f"{value!r} is not a rate; write events per unit, e.g. 12/h, 1/min, 0.5/d")
-        per = float(match.group(2) or 1.0) * _UNIT_SECONDS[match.group(3)]
-        rate = float(match.group(1)) / per
+        per = _number(match.group(2) or 1.0, value) * _UNIT_SECONDS[match.group(3)]
+        if per == 0:
+            raise ValueError(f"{value!r} is per no time at all; write a period above zero, e.g. 1/h or 3/2h")
+        rate = _number(match.group(1), value) / per
     else:
         raise ValueError(f"expected a rate such as 12/h, got {value!r}")
     if rate < 0 or math.isnan(rate):
         raise ValueError(f"a rate cannot be negative, got {value!r}")
+    if rate > MAX_RATE:  # inf included
+        raise ValueError(f"{value!r} is over the fastest rate, {MAX_RATE:g} events per second")
     return rate
 
 
@@ -121,6 +144,15 @@ Duration = Annotated[
     PlainSerializer(lambda v: "never" if math.isinf(v) else v, return_type=Any),
     WithJsonSchema(_duration_json("a duration: seconds, or text such as 30s, 15m, 2h, 90d, never")),
 ]
+
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be longer than zero (a period of 0 would repeat for ever at one instant)")
+    return seconds
+
+
+# a period the engine repeats (a rotation, a renewal, a retry) or the length of a run
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 Rate = Annotated[
     float,
     BeforeValidator(parse_rate),
@@ -204,7 +236,7 @@ class Uniform(_Dist):
 class LognormalParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     median: Duration
-    sigma: Annotated[float, Field(ge=0.0)] = 1.0
+    sigma: Annotated[float, Field(ge=0.0, le=20.0)] = 1.0  # exp(sigma²/2), the mean, stays a float
 
 
 class Lognormal(_Dist):

@@ -45,7 +45,9 @@ from nhisim.scenario.loader import max_file_bytes
 from nhisim.sim import decisions
 from nhisim.sim.cedar_export import (
     CONTEXT_FEATURES,
+    NAMESPACE,
     entities_json,
+    qualified,
     schema_json,
     strategy_policies,
 )
@@ -77,7 +79,7 @@ class PolicyInfo:
     """What nhisim reads from one policy: its place, effect and annotations."""
 
     index: int
-    id: str  # Cedar's id (policy0, policy1, ...)
+    id: str  # Cedar's policy id: its @id, else policy0, policy1, ... (all of those if two @ids clash)
     name: str  # @id, else file:line
     effect: str  # permit | forbid
     outcome: tuple[str, str, str]
@@ -299,9 +301,15 @@ def compile_policies(sources: Sequence[PolicySource], schema: dict | str) -> Com
                                   "no templates", location=where, line=line,
                                   suggestion="name the principal or resource, or leave it unconstrained")],
                          file=file, title="invalid Cedar policy")
+    static = est.get("staticPolicies", {})
+    ids = _policy_ids(static)
+    if any(new != pid for pid, new in ids.items()):  # the same policies, under their @id
+        policy_set = cedarpy.PolicySet.from_json_str(json.dumps(
+            {"staticPolicies": {ids[pid]: policy for pid, policy in static.items()}, "templates": {},
+             "templateLinks": []}))
     info: dict[str, PolicyInfo] = {}
     features: set[str] = set()
-    for pid, policy in est.get("staticPolicies", {}).items():
+    for pid, policy in static.items():
         index = _index(pid)
         file, line, _ = _place(pid, places, sources)
         notes = policy.get("annotations") or {}
@@ -320,19 +328,29 @@ def compile_policies(sources: Sequence[PolicySource], schema: dict | str) -> Com
                                           suggestion='use @effect("deny") or @effect("escalate")')], file=file,
                                  title="invalid Cedar policy")
             outcome = (how, notes.get("code") or "forbidden", notes.get("reason") or f"forbidden by policy {name}")
-        info[pid] = PolicyInfo(index, pid, name, effect, outcome, file, line)
+        info[ids[pid]] = PolicyInfo(index, ids[pid], name, effect, outcome, file, line)
         features |= context_features(policy.get("conditions", []))
     return CompiledPolicies(policy_set, info, frozenset(f for f in features if f in CONTEXT_FEATURES),
                             tuple(sources))
 
 
+def _policy_ids(static: dict[str, dict]) -> dict[str, str]:
+    """Cedar's id of each policy -> the id nhisim gives it: its ``@id`` (what a person and a
+    policy store call it), else Cedar's own; all Cedar's own if that would name two alike."""
+    chosen = {pid: str((policy.get("annotations") or {}).get("id") or pid) for pid, policy in static.items()}
+    if len(set(chosen.values())) == len(chosen):
+        return chosen
+    return {pid: pid for pid in static}
+
+
 def _schema_names(schema: dict | str) -> tuple[dict[str, list[str]], list[str]]:
     """Attribute names by entity type, and the context's attribute names, from a JSON schema."""
     data = json.loads(schema) if isinstance(schema, str) else schema
-    ns = data.get("", {})
+    ns = data.get(NAMESPACE) or data.get("", {})
     common = ns.get("commonTypes", {})
-    entity_attrs = {name: list(spec.get("shape", {}).get("attributes", {})) for name, spec in
-                    ns.get("entityTypes", {}).items()}
+    # Cedar's messages name a type in full (Nhisim::Resource); either spelling finds it
+    entity_attrs = {key: list(spec.get("shape", {}).get("attributes", {})) for name, spec in
+                    ns.get("entityTypes", {}).items() for key in (name, qualified(name))}
     context = list(common.get("RequestContext", {}).get("attributes", {}))
     context += list(common.get("Credential", {}).get("attributes", {}))
     return entity_attrs, context
@@ -365,6 +383,9 @@ def _explain(error: str, pid: str, places: list[tuple[str, int | None, str]], li
         pool = entity_attrs.get(m.group(2), []) if m.group(2) else context
         best = nearest(m.group(1), pool, cutoff=0.75)
         hint = f"did you mean {best!r}?" if best else ("valid attributes: " + ", ".join(sorted(set(pool))))
+    bare = re.search(r"unrecognized (?:action|entity type) `([^`]+)`", error)
+    if bare and not hint and not bare.group(1).startswith(f"{NAMESPACE}::"):  # written without the namespace
+        hint = f"nhisim's entity types and actions are in the namespace {NAMESPACE}: write {qualified(bare.group(1))}"
     return line, hint
 
 
@@ -562,12 +583,12 @@ class CedarEvaluator:
             if name == "operation":
                 value = self._labels[value]
             elif name == "tool":
-                value = {"__entity": {"type": "Tool", "id": tool}}
+                value = {"__entity": {"type": qualified("Tool"), "id": tool}}
             elif name in ("intent", "credential.actor_agent"):
                 if name == "intent" and value is None or name == "credential.actor_agent" and \
                         value not in self.world.agents:
                     continue  # optional attributes, absent
-                value = {"__entity": {"type": "Task" if name == "intent" else "Agent", "id": value}}
+                value = {"__entity": {"type": qualified("Task" if name == "intent" else "Agent"), "id": value}}
             elif name == "credential.chain":
                 value = list(value)
             elif name == "credential.scope":
@@ -582,9 +603,10 @@ class CedarEvaluator:
         if credential:
             context["credential"] = credential
         return {
-            "principal": {"type": "Agent" if presenter in self.world.agents else "External", "id": presenter},
-            "action": {"type": "Action", "id": action},
-            "resource": {"type": "Resource", "id": resource},
+            "principal": {"type": qualified("Agent" if presenter in self.world.agents else "External"),
+                          "id": presenter},
+            "action": {"type": qualified("Action"), "id": action},
+            "resource": {"type": qualified("Resource"), "id": resource},
             "context": context,
         }
 
@@ -599,11 +621,11 @@ class CedarEvaluator:
         determining = [info[r] for r in result.diagnostics.reasons if r in info]
         if determining:
             return min(determining, key=lambda p: p.index).outcome
-        if result.allowed:  # determined by a policy nhisim does not know (cannot happen with from_str ids)
+        if result.allowed:  # determined by a policy nhisim does not know (cannot happen: info names every policy)
             return ("allow", "allowed", "permitted by policy")
         errors = result.diagnostics.errors
         if errors:
-            text = re.sub(r"`(policy\d+)`", lambda m: f"`{info[m.group(1)].name}`" if m.group(1) in info
+            text = re.sub(r"`([^`]+)`", lambda m: f"`{info[m.group(1)].name}`" if m.group(1) in info
                           else m.group(0), str(errors[0]))
             return ("deny", "policy_error", f"a policy could not be evaluated: {text}")
         return NO_PERMIT

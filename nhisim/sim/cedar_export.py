@@ -1,11 +1,13 @@
 """A strategy and a scenario as Cedar: schema, entities and policies (pure text, no engine).
 
-The enforcement point's question (may this presenter do this operation now?), in Cedar terms:
+The enforcement point's question (may this presenter do this operation now?), in Cedar terms.
+Every entity type and action is in the namespace ``Nhisim`` (AWS Verified Permissions
+accepts a schema only in a named namespace):
 
-- **principal**: who presents the request: ``Agent::"<id>"`` for an agent of the estate,
-  ``External::"<id>"`` for anyone else (an attacker with a stolen key, say);
-- **action**: the operation's action, ``Action::"read"``, ``Action::"export"``, ...;
-- **resource**: ``Resource::"<id>"``, with its ``sensitivity`` (0 low, 1 medium, 2 high,
+- **principal**: who presents the request: ``Nhisim::Agent::"<id>"`` for an agent of the
+  estate, ``Nhisim::External::"<id>"`` for anyone else (an attacker with a stolen key, say);
+- **action**: the operation's action, ``Nhisim::Action::"read"``, ``Nhisim::Action::"export"``, ...;
+- **resource**: ``Nhisim::Resource::"<id>"``, with its ``sensitivity`` (0 low, 1 medium, 2 high,
   3 critical), kind, records and environment;
 - **context**: the operation (``"tool:action:resource"``), the tool, the destination of
   the output, the presenter (and whether it is quarantined), the credential presented
@@ -29,7 +31,8 @@ annotated with the ``@code`` and ``@reason`` of the decision vocabulary
 denies when any ``forbid`` applies; nhisim reports the *first* applicable ``forbid``
 in file order (the order of the native checks), and ``@effect("escalate")`` on a forbid
 means "send it to a human approver" instead of "deny" (Cedar itself only has allow and
-deny).
+deny). Each generated policy's ``@id`` is also its policy id, the name Cedar gives
+when it reports the policies that determined an answer.
 """
 
 from __future__ import annotations
@@ -43,7 +46,14 @@ from nhisim.sim import decisions as pep  # the decision vocabulary the policies 
 from nhisim.sim.compiled import CompiledWorld
 from nhisim.strategies import Strategy
 
+#: the Cedar namespace of nhisim's entity types and actions
+NAMESPACE = "Nhisim"
 PRINCIPAL_TYPES = ("Agent", "External")
+
+
+def qualified(name: str) -> str:
+    """``Agent`` -> ``Nhisim::Agent``: a type (or ``Action``) as entities and requests write it."""
+    return f"{NAMESPACE}::{name}"
 
 # the context attributes a request may carry (``credential.x``: an attribute of the
 # credential record). The engine sends only those the policies read, so that the
@@ -131,10 +141,11 @@ def actions_of(world: CompiledWorld) -> list[str]:
 
 
 def schema_json(world: CompiledWorld) -> dict:
-    """The Cedar schema (JSON format) of a scenario's requests."""
+    """The Cedar schema (JSON format) of a scenario's requests, in the namespace ``Nhisim``."""
+    # names inside a namespace are relative to it: "Agent" here is Nhisim::Agent
     applies = {"principalTypes": list(PRINCIPAL_TYPES), "resourceTypes": ["Resource"],
                "context": _t("RequestContext")}
-    return {"": {
+    return {NAMESPACE: {
         "commonTypes": {"Credential": CREDENTIAL_TYPE, "RequestContext": CONTEXT_TYPE},
         "entityTypes": ENTITY_TYPES,
         "actions": {action: {"appliesTo": applies} for action in actions_of(world)},
@@ -160,7 +171,10 @@ def _human_record(t: dict, indent: str = "  ") -> str:
 
 def schema_text(world: CompiledWorld) -> str:
     """The same schema in Cedar's human-readable schema format (``.cedarschema``)."""
-    out = ["// Cedar schema of nhisim's enforcement point (see the policies file for how to read a request).", ""]
+    preamble = ["// Cedar schema of nhisim's enforcement point (see the policies file for how to read a request).",
+            f"// Every type and action is in the namespace {NAMESPACE}: requests and entities name them",
+            f"// {NAMESPACE}::Agent, {NAMESPACE}::Action::\"read\", ...", "", f"namespace {NAMESPACE} {{"]
+    out: list[str] = []
     out.append("// The credential presented with a request (time-dependent facts are booleans).")
     out.append(f"type Credential = {_human_record(CREDENTIAL_TYPE)};")
     out.append("")
@@ -177,14 +191,16 @@ def schema_text(world: CompiledWorld) -> str:
     for action in actions_of(world):
         out.append(f"action {json.dumps(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
                    "  resource: [Resource],\n  context: RequestContext\n};")
-    return "\n".join(out) + "\n"
+    body = "\n".join(out).split("\n")
+    return "\n".join(preamble + [f"  {row}" if row else "" for row in body] + ["}"]) + "\n"
 
 
 # --------------------------------------------------------------------------- entities
 
 
 def uid(kind: str, id: str) -> dict:
-    return {"type": kind, "id": id}
+    """An entity uid (Cedar JSON), its type in the namespace: ``uid("Agent", "bot")``."""
+    return {"type": qualified(kind), "id": id}
 
 
 def ref(kind: str, id: str) -> dict:

@@ -40,6 +40,7 @@ from typing import Any
 
 import simpy
 
+from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.strategy import resolve_strategy
 from nhisim.sim import attacker, detection, threats
@@ -76,6 +77,8 @@ class Simulation:
             self.strategy = resolve_strategy(strategy)
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.horizon = scenario.run.horizon if horizon is None else float(horizon)
+        # a valid scenario can still describe a run that never ends: refuse it before starting
+        workload.check_run(scenario, self.strategy, self.horizon)
         self.world = world or compile_world(scenario)
         self.env = simpy.Environment()
         self.agenda = Agenda(self.env)

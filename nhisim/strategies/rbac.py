@@ -5,28 +5,13 @@ agent), but the key is long-lived (rotated every 90 days), a bearer secret, chec
 only against role scope, and revoked by a ticket a person works.
 """
 
-from nhisim.strategies.base import Strategy
-from nhisim.strategies.shared_account import DAY
+from nhisim.strategies.shared_account import PRESET as SHARED_ACCOUNT
 
 ORDER = 2  # its place in tables and in a scenario's default strategies
 
-PRESET = Strategy(
+# the shared account's controls exactly, but one identity (and one key) per agent
+PRESET = SHARED_ACCOUNT.with_knobs(
     name="rbac",
     identity="per_agent",
-    credential="static_key",
-    ttl=900.0,
-    rotation=90 * DAY,
-    jit_scope="role",
-    revoke_at_task_end=False,
-    binding="bearer",
-    runtime_check="scope",
-    out_of_intent="deny",
-    delegation="pass_through",
-    revocation="manual",
-    propagation="immediate",
-    cache_ttl=0.0,
-    identity_ttl=3600.0,
-    offboarding_revokes=False,
-    risk_escalation_alerts=None,
     description="static key per agent scoped to its roles, rotated every 90 days; manual revocation",
 )

@@ -824,7 +824,7 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
             principal = ix.shared_accounts[principal].holders[0]
         if not thief_can_present:
             return 0.0
-        if threat.credential == "minting" and not static:
+        if getattr(threat, "credential", "access") == "minting" and not static:
             # an identity document mints role-scoped tokens; an intent-scoped one mints nothing without a task
             return idx.value(idx.scope(node_id("agent", principal))) if s.jit_scope == "role" else 0.0
         return idx.value(standing(principal) | (0 if static else passed_to(principal)))

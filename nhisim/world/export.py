@@ -1,51 +1,37 @@
 """Export and draw the world graph: GraphML, BloodHound OpenGraph JSON, PNG/SVG pictures.
 
-OpenGraph (BloodHound CE/Enterprise 8+) is a JSON payload
-``{"metadata": {"source_kind": ...}, "graph": {"nodes": [...], "edges": [...]}}`` where a
-node is ``{"id", "kinds": [primary, ...], "properties": {...}}`` and an edge is
-``{"kind", "start": {"value", "match_by": "id"}, "end": {...}, "properties": {...}}``.
-Properties must be primitives or homogeneous arrays of primitives. Kinds are prefixed
-``NHI_`` so they never collide with BloodHound's built-in kinds; parallel edges of the
-same kind between two nodes (a role granting several actions on one resource) are merged
-into one edge whose differing properties become arrays.
+The OpenGraph payload, its extension definition and a run's attack overlay are built in
+:mod:`nhisim.world.opengraph` (the rules BloodHound's documentation sets are listed
+there); its public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from nhisim.errors import InputError
-from nhisim.world.graph import EDGE_TYPES, NODE_TYPES, split_node_id
+from nhisim.world.graph import EDGE_TYPES, NODE_TYPES
+from nhisim.world.opengraph import (  # noqa: F401  (re-exported)
+    EDGE_KINDS,
+    NODE_KINDS,
+    PRINCIPAL_KIND,
+    attack_overlay,
+    opengraph_extension,
+    opengraph_id,
+    to_opengraph,
+    write_attack_overlay,
+    write_opengraph,
+    write_opengraph_extension,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-NODE_KINDS = {
-    "human": "NHI_Human",
-    "agent": "NHI_Agent",
-    "shared_account": "NHI_SharedAccount",
-    "tool": "NHI_Tool",
-    "resource": "NHI_Resource",
-    "role": "NHI_Role",
-    "credential": "NHI_Credential",
-}
-EDGE_KINDS = {
-    "owns": "NHI_Owns",
-    "has_role": "NHI_HasRole",
-    "holds": "NHI_Holds",
-    "grants": "NHI_Grants",
-    "exposes": "NHI_Exposes",
-    "may_delegate_to": "NHI_MayDelegateTo",
-    "acts_for": "NHI_ActsFor",
-}
-PRINCIPAL_KIND = "NHI_Principal"
 
 # Okabe-Ito palette: distinguishable with every common colour-vision deficiency.
 NODE_STYLE = {
@@ -123,82 +109,7 @@ def to_graphml(graph: nx.MultiDiGraph, path: str | os.PathLike) -> FsPath:
 
 
 # --------------------------------------------------------------------------- OpenGraph
-
-
-def _og_value(value: Any) -> Any:
-    """An OpenGraph property value, or None to drop it."""
-    if hasattr(value, "item") and not isinstance(value, (list, tuple, dict)):
-        value = value.item()
-    if value is None or value == "":
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_og_value(v) for v in value]
-        items = [v for v in items if v is not None]
-        if len({type(v) for v in items}) > 1 or any(isinstance(v, (list, dict)) for v in items):
-            items = [json.dumps(v) if isinstance(v, (list, dict)) else str(v) for v in items]
-        return items
-    return json.dumps(value, default=str)
-
-
-def _og_properties(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in attrs.items():
-        v = _og_value(v)
-        if v is not None:
-            out[k] = v
-    return out
-
-
-def to_opengraph(graph: nx.MultiDiGraph, source_kind: str = "nhisim", id_prefix: str | None = None) -> dict[str, Any]:
-    """The graph as a BloodHound OpenGraph payload (a JSON-ready dict).
-
-    Node ids are prefixed with ``id_prefix`` (default ``"nhisim:<scenario>:"``, so that two
-    scenarios loaded in one BloodHound stay apart; pass ``""`` for bare node ids).
-    """
-    if id_prefix is None:
-        id_prefix = f"nhisim:{graph.graph.get('scenario', graph.graph.get('name', 'world'))}:"
-    nodes = []
-    for n, d in graph.nodes(data=True):
-        ntype = d.get("type", split_node_id(n)[0])
-        kinds = [NODE_KINDS.get(ntype, "NHI_" + "".join(w.title() for w in str(ntype).split("_")))]
-        if ntype in ("agent", "shared_account", "credential"):
-            kinds.append(PRINCIPAL_KIND)
-        label = d.get("label", split_node_id(n)[1])
-        props = {"name": label, "displayname": label, "objectid": id_prefix + n, "nhi_type": ntype}
-        props.update(_og_properties({k: v for k, v in d.items() if k not in ("type", "label")}))
-        if ntype == "credential" and d.get("subject") in graph:
-            props["subject"] = id_prefix + d["subject"]
-        nodes.append({"id": id_prefix + n, "kinds": kinds, "properties": props})
-
-    merged: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
-    for u, v, d in graph.edges(data=True):
-        etype = d.get("type", "")
-        kind = EDGE_KINDS.get(etype, "NHI_" + "".join(w.title() for w in str(etype).split("_")))
-        merged.setdefault((u, v, kind), []).append({k: x for k, x in d.items() if k != "type"})
-    edges = []
-    for (u, v, kind), group in merged.items():
-        props: dict[str, Any] = {}
-        for key in dict.fromkeys(k for attrs in group for k in attrs):
-            values = [attrs.get(key) for attrs in group]
-            props[key] = values[0] if all(x == values[0] for x in values) else values
-        props = _og_properties(props)
-        if len(group) > 1:
-            props["count"] = len(group)
-        edges.append({"kind": kind, "start": {"value": id_prefix + u, "match_by": "id"},
-                      "end": {"value": id_prefix + v, "match_by": "id"}, "properties": props})
-    return {"metadata": {"source_kind": source_kind}, "graph": {"nodes": nodes, "edges": edges}}
-
-
-def write_opengraph(graph: nx.MultiDiGraph, path: str | os.PathLike, **options: Any) -> FsPath:
-    """Write :func:`to_opengraph` as a JSON file (options passed on); returns the path."""
-    path = FsPath(path)
-    path.write_text(json.dumps(to_opengraph(graph, **options), indent=1), encoding="utf-8")
-    return path
-
+# The BloodHound OpenGraph export lives in nhisim.world.opengraph; re-exported here.
 
 # --------------------------------------------------------------------------- drawing
 

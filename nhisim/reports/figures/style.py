@@ -19,6 +19,7 @@ from matplotlib.ticker import FuncFormatter, MultipleLocator
 from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
 from nhisim.reports.format import HEADLINE, label
+from nhisim.strategies import preset_names
 
 # Okabe-Ito (Wong 2011, Nature Methods 8:441)
 OKABE_ITO = {
@@ -26,11 +27,15 @@ OKABE_ITO = {
     "blue": "#0072B2", "vermillion": "#D55E00", "reddish_purple": "#CC79A7", "black": "#000000",
     "grey": "#999999",
 }
-STRATEGY_COLOURS = {"shared_account": "#D55E00", "rbac": "#E69F00", "zsp": "#56B4E9", "intent": "#009E73"}
-_EXTRA_COLOURS = ("#0072B2", "#CC79A7", "#000000", "#F0E442", "#999999")
+# presets take these in their registry order (from most to least standing access: red to green),
+# so a preset keeps its colour in every figure; other strategies take the extra colours
+_PRESET_COLOURS = ("#D55E00", "#E69F00", "#56B4E9", "#009E73", "#0072B2", "#CC79A7")
+STRATEGY_COLOURS = dict(zip(preset_names(), _PRESET_COLOURS, strict=False))
+_PRESET_ORDER = tuple(STRATEGY_COLOURS)
+_EXTRA_COLOURS = tuple(c for c in ("#0072B2", "#CC79A7", "#000000", "#F0E442", "#999999")
+                       if c not in STRATEGY_COLOURS.values()) or ("#999999",)
 _MARKERS = ("o", "s", "D", "^", "v", "P", "X", "h")
 _LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1)), (0, (1, 1)))
-_PRESET_ORDER = ("shared_account", "rbac", "zsp", "intent")
 
 ATTACK = OKABE_ITO["vermillion"]
 HELD = OKABE_ITO["orange"]
@@ -72,7 +77,7 @@ def strategy_style(strategies: Sequence[str]) -> dict[str, dict[str, Any]]:
         else:
             colour = _EXTRA_COLOURS[extra % len(_EXTRA_COLOURS)]
             extra += 1
-            k = 4 + i
+            k = len(_PRESET_ORDER) + i
         out[name] = {"color": colour, "marker": _MARKERS[k % len(_MARKERS)],
                      "linestyle": _LINESTYLES[k % len(_LINESTYLES)]}
     return out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from nhisim.scenario.base import Id
 from nhisim.scenario.threats.base import ThreatModel
 from nhisim.scenario.units import Window
@@ -21,6 +23,6 @@ class AgentHijack(ThreatModel):
     STEERS_AGENT: ClassVar[bool] = True
     REFERENCES: ClassVar[dict[str, str]] = {"agent": "agents"}
 
-    kind: Literal["agent_hijack"]
-    agent: Id
-    window: Window
+    kind: Literal["agent_hijack"] = Field(description="agent_hijack: the attacker steers an agent for a window")
+    agent: Id = Field(description="the agent the attacker steers")
+    window: Window = Field(description="when the steering starts and how long it lasts")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import typing
 from typing import ClassVar
 
+from pydantic import Field
+
 from nhisim.scenario.base import Id, Model
 
 #: what a ``REFERENCES`` value may name: a section of the scenario, or ``principals``
@@ -28,8 +30,8 @@ class ThreatModel(Model):
     for the kind is ``nhisim/sim/threats/<kind>.py``.
     """
 
-    id: Id | None = None
-    description: str = ""
+    id: Id | None = Field(None, description="names this threat in results and self-checks (default: <kind>-<position>)")
+    description: str = Field("", description="free text: what this attack is in the story")
 
     #: a noun phrase for narration: "a secret leak"
     LABEL: ClassVar[str]

@@ -23,8 +23,8 @@ class DelegationAbuse(ThreatModel):
     STEERS_AGENT: ClassVar[bool] = True
     REFERENCES: ClassVar[dict[str, str]] = {"agent": "agents", "deputy": "agents", "task": "tasks"}
 
-    kind: Literal["delegation_abuse"]
+    kind: Literal["delegation_abuse"] = Field(description="delegation_abuse: a compromised agent has a deputy act for it")
     agent: Id = Field(description="the compromised (low-privilege) agent")
     deputy: Id = Field(description="the agent it has act for it")
     task: Id = Field(description="the sub-task it asks the deputy to run")
-    window: Window
+    window: Window = Field(description="when the abuse starts and how long it lasts")

@@ -22,8 +22,10 @@ class ImproperOffboarding(ThreatModel):
     LABEL: ClassVar[str] = "an orphaned credential leaking"
     REFERENCES: ClassVar[dict[str, str]] = {"agent": "agents"}
 
-    kind: Literal["improper_offboarding"]
-    agent: Id
-    retired_at: Distribution
-    leak_after: Distribution
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
+    kind: Literal["improper_offboarding"] = Field(
+        description="improper_offboarding: a retired agent's credential outlives it and leaks")
+    agent: Id = Field(description="the agent that is retired")
+    retired_at: Distribution = Field(description="when the agent is retired")
+    leak_after: Distribution = Field(description="time from retirement until its credential leaks")
+    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600},
+                                         description="time from the leak until the attacker first uses it")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from nhisim.scenario.threats.base import ThreatModel
 from nhisim.scenario.units import Window
 
@@ -19,5 +21,5 @@ class IssuerOutage(ThreatModel):
     LABEL: ClassVar[str] = "an issuer outage"
     EVIDENCE: ClassVar[str] = "outage"
 
-    kind: Literal["issuer_outage"]
-    window: Window
+    kind: Literal["issuer_outage"] = Field(description="issuer_outage: the token issuer is unavailable for a window")
+    window: Window = Field(description="when the outage starts and how long it lasts")

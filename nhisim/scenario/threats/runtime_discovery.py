@@ -23,6 +23,7 @@ class RuntimeDiscovery(ThreatModel):
     EVIDENCE: ClassVar[str] = "overreach"
     REFERENCES: ClassVar[dict[str, str]] = {"agents": "agents"}
 
-    kind: Literal["runtime_discovery"]
+    kind: Literal["runtime_discovery"] = Field(
+        description="runtime_discovery: benign agents try operations outside their task's intent")
     agents: list[Id] = Field(default_factory=list, description="empty: every agent")
     probability: Probability = Field(description="chance per task of one out-of-intent attempt")

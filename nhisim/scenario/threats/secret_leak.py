@@ -22,12 +22,14 @@ class SecretLeak(ThreatModel):
     LABEL: ClassVar[str] = "a secret leak"
     REFERENCES: ClassVar[dict[str, str]] = {"principal": "principals"}
 
-    kind: Literal["secret_leak"]
+    kind: Literal["secret_leak"] = Field(description="secret_leak: a credential leaks and the attacker uses it")
     principal: Id = Field(description="agent or shared account whose credential leaks")
-    at: Distribution
-    channel: Literal["logs", "repository", "prompt", "vendor_store", "memory", "other"] = "logs"
+    at: Distribution = Field(description="when the credential leaks")
+    channel: Literal["logs", "repository", "prompt", "vendor_store", "memory", "other"] = Field(
+        "logs", description="where the credential leaks to (told in reports)")
     credential: Literal["access", "minting"] = Field(
         "access",
         description="access: the credential the principal uses for calls; minting: the one it uses to obtain others",
     )
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
+    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600},
+                                         description="time from the leak until the attacker first uses it")

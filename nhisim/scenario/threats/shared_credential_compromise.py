@@ -23,8 +23,10 @@ class SharedCredentialCompromise(ThreatModel):
     REFERENCES: ClassVar[dict[str, str]] = {"account": "accounts", "via": "agents"}
     HOLDER_OF: ClassVar[dict[str, str]] = {"via": "account"}
 
-    kind: Literal["shared_credential_compromise"]
-    account: Id
+    kind: Literal["shared_credential_compromise"] = Field(
+        description="shared_credential_compromise: a shared account's key is stolen through one holder")
+    account: Id = Field(description="the shared account whose key is stolen")
     via: Id = Field(description="the holder agent through which the key is stolen")
-    at: Distribution
-    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600})
+    at: Distribution = Field(description="when the key is stolen")
+    attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600},
+                                         description="time from the theft until the attacker first uses it")
