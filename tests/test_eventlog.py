@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nhisim.metrics import compute_metrics
+from nhisim.scenario.generate import generate_estate
 from nhisim.scenario.loader import load_scenario
 from nhisim.sim import eventlog
 from nhisim.sim.engine import Simulation
@@ -82,3 +83,129 @@ def test_metrics_are_the_same_from_the_log_columns_or_any_frame(strategy, tmp_pa
     for frame in (as_str, as_object, as_str.astype(object), pd.read_parquet(tmp_path / "events.parquet")):
         again = compute_metrics(frame)
         assert all(metrics[k] == again[k] or (math.isnan(metrics[k]) and math.isnan(again[k])) for k in metrics)
+
+
+# ---------------------------------------------------------------- typed storage: values come back exactly
+
+_TEXT_VALUES = [None, "", "agent-1", "agent-1", "ünïcødé ✓ 日本語 🤖", "x" * 100_000, "a\x00b", "\ud800 lone surrogate",
+                " leading and trailing ", "None"]
+_NUMBER_VALUES = [None, math.nan, math.inf, -math.inf, 0.0, -0.0, 1, 5e-324, 1.7976931348623157e308, -2.5, 0.1]
+
+
+def _same(a, b) -> bool:
+    """Equal, NaN equal to NaN, and the same sign of zero."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return type(a) is type(b) and a == b
+
+
+def _number(value):
+    return math.nan if value is None else float(value)
+
+
+def test_every_kind_of_value_comes_back_exactly(monkeypatch):
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 5)  # values cross chunk boundaries and tables
+    log = EventLog()
+    expected = []
+    for i in range(3 * len(_TEXT_VALUES) * len(_NUMBER_VALUES)):
+        text = _TEXT_VALUES[i % len(_TEXT_VALUES)]
+        number = _NUMBER_VALUES[i % len(_NUMBER_VALUES)]
+        row = dict.fromkeys(COLUMNS)
+        row.update({name: text for name in COLUMNS if name not in eventlog.NUMBER_COLUMNS})
+        row.update({name: number for name in eventlog.NUMBER_COLUMNS})
+        row.update(t=float(i), malicious=i % 2 == 0, in_intent=(None, False, True)[i % 3])
+        log.append(tuple(row[c] for c in COLUMNS))
+        expected.append(row)
+    columns = log.columns()
+    for name in COLUMNS:
+        got = columns[name].tolist()
+        if name in eventlog.NUMBER_COLUMNS:
+            assert columns[name].dtype == float
+            want = [_number(row[name]) for row in expected]
+        elif name == "malicious":
+            assert columns[name].dtype == bool
+            want = [row[name] for row in expected]
+        else:
+            assert columns[name].dtype == object
+            want = [row[name] for row in expected]
+        assert all(_same(g, w) for g, w in zip(got, want, strict=True)), name
+        assert all(_same(g, w) for g, w in zip(log.column(name), want, strict=True)), name
+
+
+def test_builders_give_the_rows_add_gives(monkeypatch):
+    """The layouts the frequent builders push decode to the full rows :meth:`EventLog.add` writes."""
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 3)
+    fast, slow = EventLog(), EventLog()
+    fast.request(1.0, principal="p", presenter="a", actor="a", credential="c", chain="a", tool="db", action="read",
+                 resource="r", task="t1", audit_task=None, audit_human="h", malicious=False, in_intent=True,
+                 decision="allow", code="allowed", reason="ok", value=2.5, records=10, wait=0.0)
+    slow.add(1.0, "request", principal="p", presenter="a", actor="a", credential="c", chain="a", tool="db",
+             action="read", resource="r", task="t1", audit_human="h", in_intent=True, decision="allow", code="allowed",
+             reason="ok", value=2.5, records=10, wait=0.0)
+    fast.issue(2.0, subject="a", actor="a", credential="tok-1", chain="a", task="t1", audit_human="h", malicious=True,
+               kind="jit", reason="issued", value=3.0, until=62.0, incident="leak")
+    slow.add(2.0, "issue", principal="a", presenter="a", actor="a", credential="tok-1", chain="a", task="t1",
+             audit_task="t1", audit_human="h", malicious=True, decision="allow", code="jit", reason="issued", value=3.0,
+             until=62.0, incident="leak")
+    fast.revoke(3.0, subject="a", credential="tok-1", chain="a", by_response=True, reason="contained",
+                effective_at=4.0, incident="leak")
+    slow.add(3.0, "revoke", principal="a", credential="tok-1", chain="a", decision="revoke", code="response",
+             reason="contained", until=4.0, incident="leak")
+    fast.task_start(0.5, agent="a", chain="a", task="t1", human="h", how="arrival")
+    slow.add(0.5, "task_start", principal="a", presenter="a", actor="a", chain="a", task="t1", audit_human="h",
+             code="arrival")
+    fast.task_end(5.0, agent="a", task="t1", human=None, ok=False, root=True, why="denied", latency=4.5)
+    slow.add(5.0, "task_end", principal="a", presenter="a", actor="a", task="t1", decision="failed", code="root",
+             reason="denied", latency=4.5)
+    assert fast.to_frame().equals(slow.to_frame())
+    assert fast.to_frame()["event"].tolist() == ["task_start", "request", "issue", "revoke", "task_end"]
+
+
+@given(st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, math.inf]), st.text(max_size=8) | st.none()),
+                max_size=80))
+@settings(max_examples=60, deadline=None)
+def test_interning_and_sorting_keep_values_and_tie_order(rows):
+    """Ties in t keep the order they were logged in; interned values decode to what went in."""
+    log = EventLog()
+    for i, (t, text) in enumerate(rows):
+        log.add(t, "threat", code=text, reason=f"row {i}", incident=text)
+    columns = log.columns()
+    expected = sorted(range(len(rows)), key=lambda i: rows[i][0])  # sorted() is stable
+    assert columns["reason"].tolist() == [f"row {i}" for i in expected]
+    assert columns["code"].tolist() == [rows[i][1] for i in expected]
+    assert columns["incident"].tolist() == columns["code"].tolist()
+    assert columns["t"].tolist() == [rows[i][0] for i in expected]
+
+
+def test_text_columns_take_text_only():
+    log = EventLog()
+    log.add(1.0, "threat", code=7)
+    with pytest.raises(TypeError, match="takes str or None"):
+        log.columns()
+
+
+def test_a_forgotten_value_that_comes_back_decodes_the_same(monkeypatch):
+    """Values dropped from a table's live dict are coded again when they come back."""
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 4)
+    monkeypatch.setattr(eventlog, "_LIVE_VALUES", 8)
+    log = EventLog()
+    names = [f"task-{i % 50}" for i in range(400)]  # 50 values, each back long after it was dropped
+    for i, name in enumerate(names):
+        log.add(float(i), "threat", incident=name, reason=name)
+    table = log._tables["incident"]
+    assert len(table.live) < 50 < len(table)  # the dict forgot values; the archive holds them, some twice
+    assert log.column("incident") == names
+    assert log.columns()["reason"].tolist() == names
+
+
+def test_memory_per_row_stays_bounded():
+    """A run's log holds typed arrays: a loose bound on its bytes per row (the old object
+    arrays alone cost 200 B/row before the values they point to)."""
+    scenario = generate_estate(agents=150, tools=10, resources=20, seed=7)
+    log = Simulation(scenario, "zsp", seed=1, horizon=6 * 3600).run()
+    log.columns()  # flushes the buffer
+    assert len(log) > 5 * eventlog._FLUSH_EVERY
+    arrays = sum(chunk.nbytes for chunks in log._chunks for chunk in chunks)
+    assert arrays / len(log) < 60  # the codes and floats, about 40 B/row
+    assert log.nbytes() / len(log) < 250  # with the tables and the text they archive
+    assert all(chunk.dtype != object for chunks in log._chunks for chunk in chunks)

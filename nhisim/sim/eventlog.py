@@ -1,12 +1,41 @@
 """The event log: one row per request, decision and lifecycle event, stored by column.
 
 Every event kind has one builder method (:meth:`EventLog.request`, :meth:`EventLog.issue`,
-...) that names its fields; nothing else builds rows. Rows go to a small buffer (one list
-append in the hot loop) and are moved into per-column NumPy arrays every few thousand rows, so memory holds columns, not
-row objects. Arrays, unlike lists, are invisible to Python's cyclic garbage collector,
-which would otherwise walk every value of the log at each full collection (a third of
-a long run's time). :meth:`EventLog.to_frame` builds a pandas DataFrame on demand; the metrics read
-:meth:`EventLog.columns`, the same sorted columns without the DataFrame.
+...) that names its fields; nothing else builds rows.
+
+Storage
+-------
+About 90 bytes a row on a long run (``benchmarks/bench_eventlog.py`` measures it), where
+per-row tuples and object arrays cost several hundred.
+
+*Buffer.* A builder appends one tuple to a small buffer (one list append in the hot
+loop): a layout number and the fields that vary for its kind (``_LAYOUTS``: a request
+pushes 21 fields, a task start 6; a field such as the agent of a task start fills
+principal, presenter and actor at once; the other columns are the layout's constants).
+:meth:`EventLog.add` and :meth:`EventLog.append` push the full layout, every column.
+
+*Flush.* Every :data:`_FLUSH_EVERY` rows the buffer is grouped by layout, each field is
+encoded once for its rows, constants are filled in, and each column becomes one typed
+NumPy chunk in log order; the tuples are dropped. The log then holds no row objects, and
+nothing the cyclic garbage collector walks value by value. Per column:
+
+* text (every column not named below): ``int`` codes into an interning table, ``None``
+  being -1. Columns holding the same kind of value share a table (principal, presenter,
+  actor and chain: agent ids; task and audit_task: task ids). A table archives every value
+  it has coded once, as text in code order; its lookup dict holds only the values of the
+  last two chunks once it outgrows ``_LIVE_VALUES`` (a task's id, its credential's and the
+  reasons naming them come and go; one that comes back is coded again, and decodes the
+  same). A chunk's codes are as narrow as its table allows (int8, int16, int32);
+* numbers (t, value, records, until, wait, latency): float64, a missing number being NaN
+  (builders log NaN, not None: NumPy converts floats alone several times faster). Except
+  for t, a chunk whose values take few distinct bit patterns (missing, or a few dozen
+  values) is stored, when smaller, as uint8/uint16 codes into its own table of patterns;
+  bits, not values, are compared, so -0.0, inf and every NaN come back exactly;
+* malicious: bool; in_intent: int8, -1 / 0 / 1 for None / False / True.
+
+*Reading* decodes: :meth:`EventLog.columns` gives every column as a NumPy array sorted by
+time (stable; the compact codes are reordered, then decoded), the metrics' input;
+:meth:`EventLog.to_frame` builds a pandas DataFrame from it on demand.
 
 Columns
 -------
@@ -44,6 +73,10 @@ scope        acquire rows: the operations the attacker can reach with the creden
 
 from __future__ import annotations
 
+import sys
+from array import array
+from itertools import accumulate, chain, islice
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -54,48 +87,190 @@ COLUMNS = (
     "task", "audit_task", "audit_human", "malicious", "in_intent", "decision", "code", "reason", "value",
     "records", "until", "wait", "latency", "incident", "scope",
 )
-_WIDTH = len(COLUMNS)
-_FLUSH_EVERY = 4096
+NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
+_FLUSH_EVERY = 4096  # rows buffered as tuples before they are encoded into typed chunks
+_LIVE_VALUES = 16384  # an interning table forgets its values not seen lately beyond this many
+# columns that hold the same kind of value share one interning table (named here)
+_SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
+_TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+_NAN = float("nan")
+_NAN_BITS = np.float64(_NAN).view(np.int64)  # the NaN a missing number is stored as
+_INTENT_CODE = {None: -1, False: 0, True: 1}
+_INTENT_VALUE = np.array([False, True, None], dtype=object)  # indexed by code: -1 is the last
+_NUMBER, _BOOL, _INTENT, _TEXT = range(4)
+_KIND = tuple(_NUMBER if name in NUMBER_COLUMNS else _BOOL if name == "malicious" else
+              _INTENT if name == "in_intent" else _TEXT for name in COLUMNS)
+
+
+def _code_dtype(size: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type that holds codes -1 .. size - 1."""
+    return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
+
+
+def _get_all(mapping: dict, keys: tuple) -> tuple:
+    """``mapping[key]`` for every key, in one C-level call (itemgetter of one key gives no tuple)."""
+    return itemgetter(*keys)(mapping) if len(keys) > 1 else (mapping[keys[0]],)
+
+
+class _Table:
+    """Interning table of a text column (or of the columns that share it).
+
+    Every value coded so far is archived once, in code order, as text (``_segments``, one
+    joined string per flush, and ``_ends``, where each code's text ends): what decoding
+    reads. Lookups go through ``live``, a dict from value to code that holds only the
+    values seen lately: when it outgrows its limit, the values whose codes are not in the
+    last two chunks are dropped from it (they stay in the archive). Values of a run come
+    and go (a task's id, its credential's, the reasons that name them), so the dict stays
+    small; a dropped value that comes back is coded again, under a new code that decodes
+    to the same text.
+    """
+
+    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "live")
+
+    def __init__(self) -> None:
+        self.live: dict[str | None, int] = {None: -1}
+        self._recent: list[np.ndarray] = []  # the codes of this chunk (of every column sharing the table)
+        self._recent_before: list[np.ndarray] = []  # ... and of the chunk before
+        self._segments: list[str] = []
+        self._ends = array("q")  # in characters of the joined segments
+        self._limit = _LIVE_VALUES
+
+    def __len__(self) -> int:
+        """Codes handed out (the archive's size)."""
+        return len(self._ends)
+
+    def encode(self, values: tuple, rows: int) -> np.ndarray:
+        """The codes of one chunk of a column, as narrow an int type as the table allows."""
+        try:  # most chunks of most columns bring no new value: one C-level pass
+            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+        except KeyError:
+            self._add(values)
+            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+        codes = codes.astype(_code_dtype(len(self._ends)))  # intp, then narrowed: faster than narrow at once
+        self._recent.append(codes)
+        if len(self.live) > self._limit:
+            self._prune()
+        return codes
+
+    def _add(self, values: tuple) -> None:
+        """Code and archive the values not coded yet (in order of first use)."""
+        live = self.live
+        new = [value for value in dict.fromkeys(values) if value not in live]
+        try:
+            text = "".join(new)
+        except TypeError:
+            raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
+        start = len(self._ends)
+        live.update(zip(new, range(start, start + len(new)), strict=True))
+        self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
+        self._segments.append(text)
+
+    def next_chunk(self) -> None:
+        """The chunk is done: its codes become the previous chunk's."""
+        self._recent_before = self._recent
+        self._recent = []
+
+    def _prune(self) -> None:
+        """Keep in ``live`` only the values of the last two chunks."""
+        recent = set(np.unique(np.concatenate(self._recent_before + self._recent)).tolist())
+        recent.add(-1)  # None
+        self.live = {value: code for value, code in self.live.items() if code in recent}
+        self._limit = max(_LIVE_VALUES, 2 * len(self.live))  # pruning stays rare however many stay live
+
+    def lookup(self) -> np.ndarray:
+        """Code -> value, an object array; code -1 (its last item) is None."""
+        text = "".join(self._segments)
+        ends = self._ends
+        values = np.empty(len(ends) + 1, dtype=object)
+        starts = islice(chain((0,), ends), len(ends))  # each code's text starts where the previous one ends
+        values[:-1] = [text[start:end] for start, end in zip(starts, ends, strict=True)]
+        return values
+
+    def nbytes(self) -> int:
+        """Bytes the table holds: archive, live dict and the strings only it holds."""
+        total = sum(map(sys.getsizeof, self._segments)) + sys.getsizeof(self._segments)
+        total += self._ends.buffer_info()[1] * self._ends.itemsize
+        total += sys.getsizeof(self.live)
+        return total + sum(sys.getsizeof(value) for value in self.live if value is not None)
+
+
+def _compress_numbers(floats: np.ndarray, compress: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """One chunk of a number column, as (floats, None); or, if ``compress`` and smaller, as
+    (codes, table): codes into a table of the chunk's distinct bit patterns (bits, not
+    values, so -0.0 and every NaN keep their pattern exactly)."""
+    if not compress:
+        return floats, None
+    bits = floats.view(np.int64)
+    present = bits != _NAN_BITS  # most values of most number columns are missing: sort only the others
+    table, inverse = np.unique(bits[present], return_inverse=True)
+    for dtype in (np.uint8, np.uint16):
+        if len(table) < np.iinfo(dtype).max:  # code 0 is the missing value
+            if len(floats) * np.dtype(dtype).itemsize + (len(table) + 1) * 8 < floats.nbytes:
+                codes = np.zeros(len(floats), dtype=dtype)
+                codes[present] = inverse + 1
+                return codes, np.concatenate(([_NAN], table.view(np.float64)))
+            break
+    return floats, None
 
 
 class EventLog:
-    """Columnar, append-only log of one run."""
+    """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_rows", "meta")
+    __slots__ = ("_buffer", "_chunks", "_distinct_tables", "_number_tables", "_rows", "_tables", "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
         self._chunks: list[list[np.ndarray]] = [[] for _ in COLUMNS]  # per column, one array per flush
+        # number columns: per chunk, None (the chunk is float64) or the table its codes index;
+        # kept beside the chunks rather than paired in tuples, which the garbage collector tracks
+        self._number_tables: dict[int, list[np.ndarray | None]] = {
+            i: [] for i, kind in enumerate(_KIND) if kind is _NUMBER}
         self._rows = 0  # rows in the chunks
+        tables: dict[str, _Table] = {}  # text column -> its interning table (shared ones: one object)
+        for name in _TEXT_COLUMNS:
+            owner = _SHARED_TABLE.get(name, name)
+            tables[name] = tables[owner] if owner in tables else _Table()
+        self._tables = tables
+        self._distinct_tables = tuple({id(table): table for table in tables.values()}.values())
         self.meta: dict[str, Any] = dict(meta or {})
 
     def append(self, row: tuple) -> None:
-        """Add one full row (a tuple in :data:`COLUMNS` order); the builders below call it."""
+        """Add one full row (a tuple in :data:`COLUMNS` order), as :meth:`add` does."""
+        self._push((_FULL, *row))
+
+    def _push(self, row: tuple) -> None:
+        """Buffer one row: a layout's number, then the fields that layout names."""
         buffer = self._buffer
         buffer.append(row)
         if len(buffer) >= _FLUSH_EVERY:
             self._flush()
 
     # ------------------------------------------------------------------ builders, one per event kind
-    # The frequent kinds (request, issue, revoke, task_start, task_end) build their tuple in
-    # place; the rare ones go through :meth:`add`.
+    # The frequent kinds (request, issue, revoke, task_start, task_end) push only the fields
+    # that vary, in the order of their layout (see _LAYOUTS), and inline :meth:`_push` (a
+    # Python call less per row); the others go through :meth:`add`.
 
     def request(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
                 tool: str, action: str, resource: str, task: str | None, audit_task: str | None,
                 audit_human: str | None, malicious: bool, in_intent: bool | None, decision: str, code: str,
                 reason: str, value: float, records: float, wait: float, incident: str | None = None) -> None:
         """A tool call decided by the enforcement point (benign or malicious)."""
-        self.append((t, "request", principal, presenter, actor, credential, chain, tool, action, resource, task,
-                     audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, None,
-                     wait, None, incident, None))
+        buffer = self._buffer
+        buffer.append((_REQUEST, t, principal, presenter, actor, credential, chain, tool, action, resource, task,
+                       audit_task, audit_human, malicious, in_intent, decision, code, reason, value, records, wait,
+                       incident))
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
 
     def issue(self, t: float, *, subject: str, actor: str, credential: str, chain: str, task: str | None,
               audit_human: str | None, malicious: bool, kind: str, reason: str, value: float, until: float,
               incident: str | None) -> None:
         """A credential issued (``code`` is its kind, ``until`` its expiry)."""
-        self.append((t, "issue", subject, subject, actor, credential, chain, None, None, None, task, task,
-                     audit_human, malicious, None, "allow", kind, reason, value, None, until, None, None, incident,
-                     None))
+        buffer = self._buffer
+        buffer.append((_ISSUE, t, subject, actor, credential, chain, task, audit_human, malicious, kind, reason, value,
+                       until, incident))
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
 
     def issue_refused(self, t: float, *, agent: str, presenter: str, actor: str, task: str | None, malicious: bool,
                       code: str, reason: str, incident: str | None) -> None:
@@ -106,9 +281,11 @@ class EventLog:
     def revoke(self, t: float, *, subject: str, credential: str, chain: str, by_response: bool, reason: str,
                effective_at: float, incident: str | None) -> None:
         """A revocation made (``until``: when it is effective at every enforcement point)."""
-        self.append((t, "revoke", subject, None, None, credential, chain, None, None, None, None, None, None, False,
-                     None, "revoke", "response" if by_response else "lifecycle", reason, None, None, effective_at,
-                     None, None, incident, None))
+        buffer = self._buffer
+        buffer.append((_REVOKE, t, subject, credential, chain, "response" if by_response else "lifecycle", reason,
+                       effective_at, incident))
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
 
     def rotate(self, t: float, *, subject: str, credential: str, reason: str) -> None:
         """A static key reached its rotation date (its successor's ``issue`` row follows)."""
@@ -116,15 +293,19 @@ class EventLog:
 
     def task_start(self, t: float, *, agent: str, chain: str, task: str, human: str | None, how: str) -> None:
         """A task begins (``code``: arrival, delegated or exchanged)."""
-        self.append((t, "task_start", agent, agent, agent, None, chain, None, None, None, task, None, human, False,
-                     None, None, how, None, None, None, None, None, None, None, None))
+        buffer = self._buffer
+        buffer.append((_TASK_START, t, agent, chain, task, human, how))
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
 
     def task_end(self, t: float, *, agent: str, task: str, human: str | None, ok: bool, root: bool, why: str,
                  latency: float) -> None:
         """A task ends, ``ok`` or ``failed`` (``code``: root or sub, ``reason``: why)."""
-        self.append((t, "task_end", agent, agent, agent, None, None, None, None, None, task, None, human, False,
-                     None, "ok" if ok else "failed", "root" if root else "sub", why, None, None, None, None,
-                     latency, None, None))
+        buffer = self._buffer
+        buffer.append((_TASK_END, t, agent, task, human, "ok" if ok else "failed", "root" if root else "sub", why,
+                       latency))
+        if len(buffer) >= _FLUSH_EVERY:
+            self._flush()
 
     def approval(self, t: float, *, agent: str, task: str, approved: bool, wait: float, reason: str) -> None:
         """A human reviewed a step that needs approval."""
@@ -182,57 +363,151 @@ class EventLog:
 
     def add(self, t: float, event: str, **fields: Any) -> None:
         """Add a row by column name (what the rare builders use)."""
-        row = [None] * _WIDTH
-        row[0] = t
-        row[1] = event
+        row = list(_EMPTY_ROW)
+        row[1] = t
+        row[2] = event
         for key, value in fields.items():
-            row[_INDEX[key]] = value
-        if row[_INDEX["malicious"]] is None:
-            row[_INDEX["malicious"]] = False
-        self.append(tuple(row))
+            row[_INDEX[key] + 1] = value
+        if row[_INDEX["malicious"] + 1] is None:
+            row[_INDEX["malicious"] + 1] = False
+        self._push(tuple(row))
 
     def _flush(self) -> None:
+        """Encode the buffered rows into one typed chunk per column and drop the tuples.
+
+        Rows are grouped by layout; each field a layout names is encoded once for its rows
+        (into every column it fills), each column it does not name is filled with the
+        layout's constant, and the pieces are put back in log order.
+        """
         buffer = self._buffer
-        if buffer:
-            rows = len(buffer)
-            for chunks, values in zip(self._chunks, zip(*buffer, strict=True), strict=True):
-                chunks.append(np.fromiter(values, dtype=object, count=rows))
-            self._rows += rows
-            buffer.clear()
+        if not buffer:
+            return
+        rows = len(buffer)
+        layouts = np.fromiter(map(_LAYOUT_OF, buffer), dtype=np.int8, count=rows)
+        order = np.argsort(layouts, kind="stable")  # a radix sort, for int8
+        grouped = _get_all(buffer, order.tolist())
+        pieces: list[list[np.ndarray]] = [[] for _ in COLUMNS]  # per column, one piece per layout, in layout order
+        start = 0
+        for layout, count in enumerate(np.bincount(layouts, minlength=len(_LAYOUTS)).tolist()):
+            if not count:
+                continue
+            fields = zip(*grouped[start:start + count], strict=True)
+            start += count
+            next(fields)  # the layout number
+            slots, constants = _LAYOUTS[layout]
+            for targets, values in zip(slots, fields, strict=True):
+                piece = self._encode(targets[0], values, count)
+                for index in targets:
+                    pieces[index].append(piece)
+            for index, value in constants:
+                pieces[index].append(self._constant(index, value, count))
+        for index, parts in enumerate(pieces):
+            in_layout_order = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            chunk = np.empty_like(in_layout_order)
+            chunk[order] = in_layout_order
+            kind = _KIND[index]
+            if kind is _NUMBER:
+                chunk, number_table = _compress_numbers(chunk, index != 0)  # t is new nearly every row
+                self._number_tables[index].append(number_table)
+            elif kind is _TEXT:
+                chunk = chunk.astype(_code_dtype(len(self._tables[COLUMNS[index]])), copy=False)
+            self._chunks[index].append(chunk)
+        for table in self._distinct_tables:
+            table.next_chunk()
+        self._rows += rows
+        buffer.clear()
+
+    def _encode(self, index: int, values: tuple, rows: int) -> np.ndarray:
+        """One field of one layout's rows, as column ``index`` stores it (numbers: float64)."""
+        kind = _KIND[index]
+        if kind is _TEXT:
+            return self._tables[COLUMNS[index]].encode(values, rows)
+        if kind is _NUMBER:
+            floats = np.array(values, dtype=np.float64)  # None becomes NaN
+            if floats.shape != (rows,):
+                raise ValueError(f"column {COLUMNS[index]!r} takes numbers or None")
+            return floats
+        if kind is _BOOL:
+            return np.fromiter(values, dtype=bool, count=rows)
+        return np.fromiter(_get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
+
+    def _constant(self, index: int, value: Any, rows: int) -> np.ndarray:
+        """Column ``index`` of ``rows`` rows whose layout fixes it to ``value``."""
+        return self._encode(index, (value,), 1).repeat(rows)
 
     def __len__(self) -> int:
         return self._rows + len(self._buffer)
 
-    def _array(self, index: int) -> np.ndarray:
+    def _stored(self, index: int) -> np.ndarray:
+        """One column as stored, in log order: float64, bool, or int codes (text, in_intent)."""
         self._flush()
         chunks = self._chunks[index]
-        if len(chunks) > 1:  # merge, so later reads are one array
+        kind = _KIND[index]
+        if kind is _NUMBER:
+            if not chunks:
+                return np.empty(0, dtype=np.float64)
+            return np.concatenate([chunk if table is None else table[chunk]
+                                   for chunk, table in zip(chunks, self._number_tables[index], strict=True)])
+        if len(chunks) > 1:  # merge, so later reads are one array (codes stay narrow)
             chunks[:] = [np.concatenate(chunks)]
-        return chunks[0] if chunks else np.empty(0, dtype=object)
+        if chunks:
+            return chunks[0]
+        return np.empty(0, dtype=bool if kind is _BOOL else np.int8)
+
+    def _decode(self, index: int, stored: np.ndarray, lookups: dict[int, np.ndarray] | None = None) -> np.ndarray:
+        """Stored values (or a reordering of them) as :meth:`columns` gives them.
+
+        ``lookups`` caches the decoded tables across columns that share one.
+        """
+        kind = _KIND[index]
+        if kind is _TEXT:
+            table = self._tables[COLUMNS[index]]
+            lookup = None if lookups is None else lookups.get(id(table))
+            if lookup is None:
+                lookup = table.lookup()
+                if lookups is not None:
+                    lookups[id(table)] = lookup
+            return lookup[stored]
+        if kind is _INTENT:
+            return _INTENT_VALUE[stored]
+        if kind is _BOOL:
+            return stored.copy()  # not the log's own array: a caller may write to what it is given
+        return stored  # numbers: already a new array (decoded from the chunks)
 
     def column(self, name: str) -> list:
-        """One column's values, in the order they were logged."""
-        return self._array(_INDEX[name]).tolist()
+        """One column's values, in the order they were logged.
+
+        The values :meth:`columns` gives, unsorted: numbers as floats (NaN where missing),
+        text and in_intent as the values logged (None where missing).
+        """
+        index = _INDEX[name]
+        return self._decode(index, self._stored(index)).tolist()
 
     def columns(self) -> dict[str, np.ndarray]:
         """The whole log by column, sorted by time (stable): NumPy arrays, what the metrics read.
 
         ``t`` and the other numbers are floats (NaN where missing), ``malicious`` is bool,
-        text columns are object arrays (None where missing).
+        text columns and ``in_intent`` are object arrays (None where missing).
         """
-        columns: dict[str, np.ndarray] = {}
-        for i, name in enumerate(COLUMNS):
-            values = self._array(i)
-            if name in NUMBER_COLUMNS:
-                values = values.astype(float)  # None becomes NaN
-            elif name == "malicious":
-                values = values.astype(bool)
-            columns[name] = values
-        t = columns["t"]
+        t = self._stored(0)
+        order = None
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
-            columns = {name: values[order] for name, values in columns.items()}
+        columns: dict[str, np.ndarray] = {}
+        lookups: dict[int, np.ndarray] = {}
+        for i, name in enumerate(COLUMNS):
+            stored = t if i == 0 else self._stored(i)
+            if order is not None:
+                stored = stored[order]  # reorder the compact codes, then decode
+            columns[name] = self._decode(i, stored, lookups)
         return columns
+
+    def nbytes(self) -> int:
+        """Bytes the stored log holds: its chunks, its interning tables and their values
+        (not the rows still in the buffer, at most :data:`_FLUSH_EVERY`)."""
+        total = sum(chunk.nbytes for chunks in self._chunks for chunk in chunks)
+        total += sum(table.nbytes for tables in self._number_tables.values() for table in tables if table is not None)
+        return total + sum(table.nbytes() for table in self._distinct_tables)  # a shared table counts once
 
     def to_frame(self) -> pd.DataFrame:
         """The whole log as a DataFrame (text columns of pandas' ``str`` dtype), sorted by time (stable)."""
@@ -242,5 +517,47 @@ class EventLog:
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
-NUMBER_COLUMNS = frozenset(("t", "value", "records", "until", "wait", "latency"))
+
+# Row layouts. A buffered row is (layout number, *fields); a layout names, for each field,
+# the columns it fills, and the constant every other column takes in its rows. Fields
+# that do not vary within a kind are never pushed, and a field filling several columns
+# (an agent as principal, presenter and actor) is encoded once.
+_FULL, _REQUEST, _ISSUE, _REVOKE, _TASK_START, _TASK_END = range(6)
+_LAYOUT_FIELDS: dict[int, tuple[tuple[str, ...], ...]] = {
+    _FULL: tuple((name,) for name in COLUMNS),
+    _REQUEST: (("t",), ("principal",), ("presenter",), ("actor",), ("credential",), ("chain",), ("tool",),
+               ("action",), ("resource",), ("task",), ("audit_task",), ("audit_human",), ("malicious",),
+               ("in_intent",), ("decision",), ("code",), ("reason",), ("value",), ("records",), ("wait",),
+               ("incident",)),
+    _ISSUE: (("t",), ("principal", "presenter"), ("actor",), ("credential",), ("chain",), ("task", "audit_task"),
+             ("audit_human",), ("malicious",), ("code",), ("reason",), ("value",), ("until",), ("incident",)),
+    _REVOKE: (("t",), ("principal",), ("credential",), ("chain",), ("code",), ("reason",), ("until",),
+              ("incident",)),
+    _TASK_START: (("t",), ("principal", "presenter", "actor"), ("chain",), ("task",), ("audit_human",), ("code",)),
+    _TASK_END: (("t",), ("principal", "presenter", "actor"), ("task",), ("audit_human",), ("decision",), ("code",),
+                ("reason",), ("latency",)),
+}
+_LAYOUT_CONSTANTS: dict[int, dict[str, Any]] = {
+    _FULL: {},
+    _REQUEST: {"event": "request"},
+    _ISSUE: {"event": "issue", "decision": "allow"},
+    _REVOKE: {"event": "revoke", "decision": "revoke", "malicious": False},
+    _TASK_START: {"event": "task_start", "malicious": False},
+    _TASK_END: {"event": "task_end", "malicious": False},
+}
+
+
+def _layout(number: int) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple[int, Any], ...]]:
+    slots = tuple(tuple(_INDEX[name] for name in targets) for targets in _LAYOUT_FIELDS[number])
+    named = {index for targets in slots for index in targets}
+    fixed = _LAYOUT_CONSTANTS[number]
+    assert len(named) == sum(map(len, slots)) and not named & {_INDEX[name] for name in fixed}, number
+    constants = tuple((i, fixed.get(name, _NAN if name in NUMBER_COLUMNS else False if name == "malicious" else None))
+                      for i, name in enumerate(COLUMNS) if i not in named)
+    return slots, constants
+
+
+_LAYOUTS = tuple(_layout(number) for number in range(len(_LAYOUT_FIELDS)))
+_LAYOUT_OF = itemgetter(0)
+_EMPTY_ROW = (_FULL, *(_NAN if name in NUMBER_COLUMNS else None for name in COLUMNS))  # what add() leaves unnamed
 I = _INDEX  # noqa: E741  (short alias for row building in the engine)
