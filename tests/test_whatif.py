@@ -82,7 +82,7 @@ def test_cli_whatif_on_the_enterprise_estate(tmp_path, capsys):
                             "-r", "3", "--strategies", "rbac", "--report", str(tmp_path / "d.html"), "--json"],
                            capsys)
     assert code == 0
-    payload = json.loads(out)
+    payload = json.loads(out)["result"]
     assert payload["change"] == ["strategies.rbac.rotation = 7d"]
     row = next(r for r in payload["summary"] if r["metric"] == "exposure_window_s")
     assert row["after"] <= row["before"]  # a key rotated weekly dies sooner
