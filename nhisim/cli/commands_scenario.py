@@ -72,13 +72,14 @@ def schema(
 
     document = scenario_json_schema()
     text = json.dumps(document, indent=2, allow_nan=False)  # strict JSON: editors reject NaN
-    if out is None or (is_stdio(out) and not as_json):
+    if not as_json and (out is None or is_stdio(out)):
         typer.echo(text)
         return
-    with output_target(out, what="schema", suffix=".json", as_json=as_json) as target:
-        target.write_text(text + "\n")
-    if as_json:  # the schema itself is the result; the file holds the same
-        emit(ctx, document, outputs=[out])
+    if out is not None:
+        with output_target(out, what="schema", suffix=".json", as_json=as_json) as target:
+            target.write_text(text + "\n")
+    if as_json:  # the schema itself is the result (a file given holds the same)
+        emit(ctx, document, outputs=[out] if out is not None else [])
 
 
 @app.command(epilog="Example: nhisim generate --agents 200 --depth 4 --out big.yaml")
