@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nhisim.cli.common import (
     JSON_OPTION,
+    STDIN_NAME,
     app,
     is_stdio,
     load_scenario_arg,
@@ -44,17 +45,18 @@ def validate(
     overrides = parse_sets(set_)
     checked, first_error = [], None
     for file in files:
+        name = STDIN_NAME if is_stdio(file) else str(file)
         try:
             scenario = load_scenario_arg(file, overrides)
         except InputError as exc:
             first_error = first_error or exc
             report_input_error(exc)
-            checked.append({"file": str(file), "ok": False, "error": error_of(exc)})
+            checked.append({"file": name, "ok": False, "error": error_of(exc)})
             continue
         counts = _counts(scenario)
-        checked.append({"file": str(file), "ok": True, "scenario": scenario.name, **counts})
+        checked.append({"file": name, "ok": True, "scenario": scenario.name, **counts})
         if not as_json:
-            console.print(f"[green]ok[/] {plain(file)}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+            console.print(f"[green]ok[/] {plain(name)}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
     if as_json:
         emit(ctx, checked, error=error_of(first_error) if first_error else None)
     if first_error:
