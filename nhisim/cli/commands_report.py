@@ -20,6 +20,7 @@ from nhisim.cli.common import (
     output_target,
     parse_sets,
     plain,
+    scenario_arg,
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
@@ -131,10 +132,17 @@ def report(
             raise InputError.single("not a results folder nor a scenario file", file=str(source),
                                     suggestion="give a folder written by `nhisim compare FILE --out DIR` or "
                                                "`nhisim sweep ... --out DIR`, or a scenario .yaml file")
-        model = load_scenario_arg(source, parse_sets(set_))
-        target = out or _default_out("file", fmt, source, model.name)
+        given, overrides = scenario_arg(source, parse_sets(set_))  # a file stays a path: messages name it
+
+        def run_comparison():
+            made = compare_with_progress(given, _split(strategies), replications, seed, baseline, overrides,
+                                         workers, quiet=as_json)
+            _check_replication(replication, made)
+            return made
+
         scenario_file = None if is_stdio(source) else source
-        comparison = None
+        comparison = None if out is not None else run_comparison()  # the default file is named after it
+        target = out or _default_out("file", fmt, source, comparison.scenario.name)
     elif source.is_dir():
         comparison, scenario_file = load_results(source, scenario=scenario, replication=replication)
         _check_replication(replication, comparison)
@@ -145,9 +153,7 @@ def report(
                                            "--out DIR`) or a scenario file")
     with output_target(target, "--out", "report", suffix=f".{fmt}", as_json=as_json) as path:  # checked first
         if comparison is None:
-            comparison = compare_with_progress(model, _split(strategies), replications, seed, baseline, None,
-                                               workers, quiet=as_json)
-            _check_replication(replication, comparison)
+            comparison = run_comparison()
         with err.status("drawing the figures and writing the report"):
             write_report(comparison, path, format=fmt, scenario_file=scenario_file, replication=replication,
                          embed=embed)
