@@ -141,7 +141,7 @@ def test_catalog_json_shape_and_pack_coverage(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     code, out, _ = run_cli(["catalog", "--json"], capsys)
     assert code == 0
-    items = json.loads(out)
+    items = json.loads(out)["result"]
     assert isinstance(items, list) and len(items) == len(load_catalog())
     for item in items:
         assert {"framework", "id", "title", "scenarios"} <= set(item)

@@ -205,7 +205,7 @@ def test_a_false_claim_fails_with_exit_1(tmp_path, capsys, monkeypatch):
 def test_json_output(tmp_path, capsys):
     path = write(tmp_path, ["intent < rbac on blast_radius"])
     code, out, _ = run_cli(["check", str(path), "--seeds", "5", "--jobs", "1", "--json"], capsys)
-    rows = json.loads(out)
+    rows = json.loads(out)["result"]
     assert code == 0
     assert {r["check"] for r in rows} == {"threat", "strategy", "expectation"}
     assert all(r["holds"] for r in rows)

@@ -23,7 +23,7 @@ def test_analyze_principal_explains_every_hop(capsys):
 
 def test_analyze_resource_and_json(capsys):
     code, out, _ = cli(capsys, "analyze", SCENARIO, "--resource", "crm-db", "--json")
-    rows = json.loads(out)
+    rows = json.loads(out)["result"]["rows"]
     assert code == 0 and any("support-bot" in str(r.values()) for r in rows)
 
 
@@ -39,8 +39,8 @@ def test_analyze_under_a_strategy_follows_its_delegation(capsys):
     assert code == 0
     code, exchanging, _ = cli(capsys, "analyze", estate, "--strategy", "rbac_exchange", "--json")
     assert code == 0
-    top = max(json.loads(passing), key=lambda r: r["blast_radius"])
-    same = next(r for r in json.loads(exchanging) if r["agent"] == top["agent"])
+    top = max(json.loads(passing)["result"]["rows"], key=lambda r: r["blast_radius"])
+    same = next(r for r in json.loads(exchanging)["result"]["rows"] if r["agent"] == top["agent"])
     assert top["escalation"] > 0 and same["escalation"] == 0
     code, _, err = cli(capsys, "analyze", estate, "--strategy", "zsq")
     assert code == 2 and "did you mean 'zsp'" in err

@@ -365,3 +365,48 @@ def test_attack_overlay_of_a_simulation_log_on_an_estate_drawn_as_the_strategy_r
         # the workload identity document is the estate's own node; the JIT tokens it mints are the run's
         assert any(v.startswith("nhisim/goal-hijack/credential/identity/") for v in acquired)
         assert any(v.startswith("nhisim/goal-hijack/run/zsp-1/credential/jit-") for v in acquired)
+
+
+# --------------------------------------------------------------------------- the same from the command line
+
+
+def test_the_graph_command_exports_the_estate_its_extension_and_an_overlay(tmp_path, capsys):
+    from cli_helpers import run_cli
+
+    scenario_file = str(ROOT / "scenarios" / "enterprise.yaml")
+    files = {name: tmp_path / f"{name}.json" for name in ("estate", "extension", "overlay")}
+    code, out, err = run_cli(["graph", scenario_file, "--format", "opengraph", "--strategy", "zsp",
+                              "--out", str(files["estate"]), "--extension", str(files["extension"]),
+                              "--overlay", str(files["overlay"]), "--seed", "3", "--json"], capsys)
+    assert code == 0, err
+    estate, extension, overlay = (json.loads(files[n].read_text()) for n in ("estate", "extension", "overlay"))
+    _validate(overlay, known_ids=_validate(estate))
+    _check_extension(extension, estate, overlay)
+
+    scenario = nhisim.load(scenario_file)
+    graph = build_graph(scenario, strategy=resolve_strategy(scenario.strategies["zsp"], "zsp"))
+    assert estate == to_opengraph(graph)  # the estate as zsp runs it
+    assert overlay == attack_overlay(graph, nhisim.run(scenario, strategy="zsp", seed=3))  # the run `nhisim run` makes
+    assert overlay["graph"]["edges"], "the enterprise estate is attacked in this run"
+
+    told = {f["file"]: f for f in json.loads(out)["result"]["files"]}  # the counts are what each file holds
+    for name in ("estate", "overlay"):
+        payload = {"estate": estate, "overlay": overlay}[name]
+        assert told[str(files[name])]["nodes"] == len(payload["graph"]["nodes"])
+        assert told[str(files[name])]["edges"] == len(payload["graph"]["edges"])
+    code, out, _ = run_cli(["graph", scenario_file, "--out", str(files["estate"])], capsys)
+    plain = to_opengraph(build_graph(scenario))
+    assert code == 0 and f"{len(plain['graph']['nodes'])} nodes, {len(plain['graph']['edges'])} edges" in out
+    assert len(plain["graph"]["edges"]) < build_graph(scenario).number_of_edges()  # merged parallel edges
+
+
+@pytest.mark.parametrize("extra, message", [(["--extension", "x.json"], "--extension goes with --format opengraph"),
+                                            (["--overlay", "o.json"], "--overlay goes with --format opengraph"),
+                                            (["--seed", "3"], "--seed is the seed of the --overlay run")])
+def test_the_graph_command_refuses_options_that_do_not_apply(extra, message, tmp_path, capsys):
+    from cli_helpers import run_cli
+
+    code, _, err = run_cli(["graph", str(ROOT / "scenarios" / "leaked_key.yaml"), "--out", str(tmp_path / "e.svg"),
+                            *extra], capsys)
+    assert code == 2 and message in " ".join(err.split())
+    assert not any(tmp_path.iterdir())

@@ -48,7 +48,7 @@ def test_catalog_and_check_default_to_the_pack_outside_the_checkout(tmp_path, mo
     assert _scenario_files(None, None) == pack_files()  # what `nhisim check` with no files runs
     code, out, err = run_cli(["catalog", "--json", "--framework", "owasp_nhi"], capsys)
     assert code == 0, err
-    covering = {name for item in json.loads(out) for name in item["scenarios"]}
+    covering = {name for item in json.loads(out)["result"] for name in item["scenarios"]}
     assert "shared_account.yaml" in covering  # coverage read from the pack, not from ./scenarios
 
 
@@ -58,7 +58,7 @@ def test_an_explicit_folder_still_wins(tmp_path, capsys):
     shutil.copy(ROOT / "scenarios" / "shared_account.yaml", mine)
     code, out, err = run_cli(["catalog", "--json", "--scenarios", str(mine), "--framework", "owasp_nhi"], capsys)
     assert code == 0, err
-    assert {n for item in json.loads(out) for n in item["scenarios"]} == {"shared_account.yaml"}
+    assert {n for item in json.loads(out)["result"] for n in item["scenarios"]} == {"shared_account.yaml"}
     code, _, err = run_cli(["catalog", "--scenarios", str(tmp_path / "absent")], capsys)
     assert code == 2 and "no such folder" in err
 

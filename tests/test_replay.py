@@ -81,7 +81,7 @@ def test_replay_table_and_json(leak, capsys):
     code, out, _ = run_cli(["replay", str(leak), "-s", "zsp"], capsys)
     assert code == 0 and "what happened" in out and "compromise" in out
     code, out, _ = run_cli(["replay", str(leak), "-s", "rbac", "--vs", "intent", "--json"], capsys)
-    moments = json.loads(out)
+    moments = json.loads(out)["result"]["moments"]
     assert {m["strategy"] for m in moments} == {"rbac", "intent"}
     assert all(set(m) == {"strategy", "t", "clock", "kind", "text"} for m in moments)
 

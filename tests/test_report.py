@@ -252,3 +252,89 @@ def test_parallel_comparison_equals_serial():
     pd.testing.assert_frame_equal(parallel.runs, serial.runs)
     for key, events in serial.run_events.items():
         pd.testing.assert_frame_equal(parallel.run_events[key], events)
+
+
+# --------------------------------------------------------------------------- sweep folders
+
+
+LEAK = str(Path(__file__).resolve().parents[1] / "scenarios" / "leaked_key.yaml")
+
+
+@pytest.fixture(scope="module")
+def sweep_folders(tmp_path_factory):
+    """A 2 × 2 grid and a small Sobol sample, swept through the CLI as a user would."""
+    from nhisim.cli.app import main  # a module-scoped fixture has no capsys: run main itself
+
+    root = tmp_path_factory.mktemp("sweeps")
+    common = ["--strategies", "rbac,zsp", "--executor", "serial", "-q", "--set", "run.horizon=1d"]
+    for name, argv in {
+        "grid": ["--grid", "strategies.zsp.ttl=5m,1h", "--grid", "detection.monitoring=basic,advanced", "-r", "2"],
+        "sobol": ["--sample", "sobol", "--n", "4", "--bounds", "strategies.rbac.rotation=1h:7d", "--bounds",
+                  "attacker.rate=1/h:1/min", "-r", "1"],
+    }.items():
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", LEAK, *argv, *common, "--out", str(root / name)])
+        assert info.value.code in (0, None)
+    return root
+
+
+def _sections(html: str) -> dict[str, str]:
+    return dict(re.findall(r"<section id='(\w+)'>(.*?)</section>", html, flags=re.S))
+
+
+def test_report_on_a_sweep_folder(sweep_folders, capsys):
+    from nhisim.experiments.store import read_runs
+
+    folder = sweep_folders / "grid"
+    code, out, err = run_cli(["report", str(folder)], capsys)
+    assert code == 0, err
+    assert f"wrote {folder / 'report.html'}" in out
+    sections = _sections((folder / "report.html").read_text(encoding="utf-8"))
+    assert list(sections) == ["sweep", "heatmaps", "tradeoff", "sensitivity", "points", "provenance"]
+    assert "strategies.zsp.ttl" in sections["sweep"] and "grid: 5m, 1h" in sections["sweep"]
+    assert sections["heatmaps"].count("<img src='data:image/png;base64,") == 4  # one per headline metric
+    assert "fig-heatmap_blast_radius" in sections["heatmaps"]
+    assert sections["tradeoff"].count("<img ") == 1
+    assert "--sample sobol" in sections["sensitivity"]  # a grid has no indices: the report says what would
+    runs = read_runs(folder)
+    for strategy in ("rbac", "zsp"):  # every point, its values and means
+        assert f"<caption>{strategy}</caption>" in sections["points"]
+    assert sections["points"].count("<tr><td style='text-align:right'>") == 2 * runs["point"].nunique()
+    manifest = runs.attrs["sweep"]
+    for fact in (manifest["nhisim_version"], str(manifest["replication_seeds"][0]), manifest["fingerprint"]["points"],
+                 "session started"):
+        assert fact in sections["provenance"]
+
+
+def test_sweep_report_in_markdown_and_on_stdout(sweep_folders, tmp_path, capsys):
+    folder = sweep_folders / "grid"
+    code, _, err = run_cli(["report", str(folder), "--out", str(tmp_path / "sweep.md")], capsys)
+    assert code == 0, err
+    text = (tmp_path / "sweep.md").read_text()
+    assert text.startswith("# nhisim sweep report: ") and "## Heat maps" in text and "## Provenance" in text
+    pictures = sorted(p.name for p in (tmp_path / "sweep_files").iterdir())
+    assert pictures == sorted([f"heatmap_{m}.png" for m in ("blast_radius", "exposure_window_s",
+                                                            "time_to_revoke_s", "task_success_rate")]
+                              + ["tradeoff.png"])
+    assert "](sweep_files/tradeoff.png)" in text
+    code, out, _ = run_cli(["report", str(folder), "--format", "md", "--out", "-"], capsys)
+    assert code == 0 and out.startswith("# nhisim sweep report: ") and "](data:image/png;base64," in out
+
+
+def test_sweep_report_shows_the_sensitivity_indices_and_their_warnings(sweep_folders, capsys):
+    from nhisim.experiments.sensitivity import sensitivity
+    from nhisim.experiments.store import read_runs
+
+    folder = sweep_folders / "sobol"
+    code, out, err = run_cli(["report", str(folder), "--json"], capsys)
+    assert code == 0, err
+    sections = _sections((folder / "report.html").read_text(encoding="utf-8"))
+    assert "No heat map: the swept values are a sample" in sections["heatmaps"]
+    text = sections["sensitivity"]
+    assert "Sobol indices" in text and "<th scope='col'>S1</th>" in text
+    table = sensitivity(read_runs(folder), "exposure_window_s")
+    warnings = {w for note in table["note"] for w in note.split("; ") if w}
+    assert warnings, "four base samples are too few for trustworthy indices"
+    for warning in warnings:  # beside the table, escaped as HTML
+        assert f"<li>{warning.replace(chr(39), '&#x27;')}</li>" in text
+    assert "sample design" in sections["provenance"] and "sobol, n = 4" in sections["provenance"]

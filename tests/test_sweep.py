@@ -176,7 +176,7 @@ def test_cli_writes_provenance(tmp_path, capsys):
     out = tmp_path / "grid"
     code, stdout, stderr = run_cli([*CLI_SMALL, "--executor", "serial", "--out", str(out), "--json"], capsys)
     assert code == 0, stderr
-    summary = json.loads(stdout)
+    summary = json.loads(stdout)["result"]
     assert summary["runs"] == summary["ran"] == 16 and summary["failed"] == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["n_runs"] == 16 and manifest["strategies"] == STRATEGIES and manifest["seed"] == 7

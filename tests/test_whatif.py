@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from cli_helpers import run_cli
@@ -82,12 +83,39 @@ def test_cli_whatif_on_the_enterprise_estate(tmp_path, capsys):
                             "-r", "3", "--strategies", "rbac", "--report", str(tmp_path / "d.html"), "--json"],
                            capsys)
     assert code == 0
-    payload = json.loads(out)
+    payload = json.loads(out)["result"]
     assert payload["change"] == ["strategies.rbac.rotation = 7d"]
     row = next(r for r in payload["summary"] if r["metric"] == "exposure_window_s")
     assert row["after"] <= row["before"]  # a key rotated weekly dies sooner
     assert (tmp_path / "d.html").is_file()
     assert nhisim.whatif is whatif
+
+
+def _code_spans(markdown: str) -> list[str]:
+    """The text of every inline code span, as a CommonMark renderer shows it."""
+    import html
+
+    from markdown_it import MarkdownIt
+
+    return [html.unescape(c) for c in re.findall(r"<code>(.*?)</code>", MarkdownIt().render(markdown), flags=re.S)]
+
+
+def test_the_markdown_diff_shows_each_change_as_typed(tmp_path, capsys):
+    report = tmp_path / "x.md"
+    code, out, err = run_cli(["whatif", "scenarios/enterprise.yaml", "--remove",
+                              "delegation:support-router->refund-agent", "-r", "2", "--strategies", "rbac",
+                              "--report", str(report), "--json"], capsys)
+    assert code == 0, err
+    change = json.loads(out)["result"]["change"]
+    assert any("support-router->refund-agent" in c for c in change)
+    assert _code_spans(report.read_text()) == change and "&gt;" not in report.read_text()
+
+
+@pytest.mark.parametrize("text", ["a->b", "a`b", "`x", "x``y`", "<b>&amp; | *", "```"])
+def test_a_code_span_holds_any_text_exactly(text):
+    from nhisim.reports.markdown import code_span
+
+    assert _code_spans(f"- {code_span(text)}") == [text]
 
 
 def test_compare_without_the_declared_baseline_uses_the_first_strategy_with_a_note(capsys):

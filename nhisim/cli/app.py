@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import sys
 
-from nhisim.cli.common import app, err_console, os_error, report_input_error
+import typer
+
+from nhisim.cli.common import app, err_console, os_error, plain, report_input_error
 from nhisim.errors import InputError
 
 __all__ = ["app", "main", "report_input_error"]
+
+# click's base of usage errors, from whichever click Typer uses (its own copy in recent versions)
+USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,17 +35,34 @@ def main(argv: list[str] | None = None) -> None:
         commands_world,
         commands_whatif,
     )
+    from nhisim.cli.envelope import emit_failure, wants_json
     from nhisim.experiments.executors import ExecutorError
 
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = wants_json(args)
+
+    def fail(error: BaseException, code: int) -> None:
+        if as_json:  # the envelope on stdout, the message on stderr as always
+            emit_failure(typer.main.get_command(app), args, error)
+        sys.exit(code)
+
     try:
-        app(args=argv, prog_name="nhisim", standalone_mode=True)  # as installed, also under python -m
+        # as installed, also under python -m; with --json, usage errors reach us to be told as JSON
+        code = app(args=args, prog_name="nhisim", standalone_mode=not as_json)
+        sys.exit(code if isinstance(code, int) else 0)
     except InputError as exc:
         report_input_error(exc)
-        sys.exit(exc.exit_code)
+        fail(exc, exc.exit_code)
     except OSError as exc:  # the machine refused a read or write: the user's to fix, not a bug to trace
         error = os_error(exc)
         report_input_error(error)
-        sys.exit(error.exit_code)
+        fail(error, error.exit_code)
     except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-        sys.exit(1)
+        fail(exc, 1)
+    except USAGE_ERROR as exc:  # only with --json: without it Typer prints these itself
+        err_console.print(f"[bold red]error:[/] {plain(exc.format_message())}", highlight=False)
+        fail(exc, exc.exit_code)
+    except typer.Abort as exc:
+        err_console.print("Aborted.", markup=False)
+        fail(exc, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -12,7 +11,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, report_input_error
+from nhisim.cli.common import (
+    JSON_OPTION,
+    app,
+    is_stdio,
+    load_scenario_arg,
+    no_stdio_folder,
+    report_input_error,
+    stdin_once,
+)
+from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
 
 
@@ -26,23 +34,25 @@ def _scenario_files(files: list[Path] | None, scenarios_dir: Path | None) -> lis
     from nhisim.experiments.check import default_files
 
     if files:
+        stdin_once(files)
         return list(files)
+    no_stdio_folder(scenarios_dir, "--scenarios", "scenario files")
     return default_files(scenarios_dir)
 
 
-def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list[str]]:
-    """(framework, id) -> scenario file names covering it; and the files that failed to load."""
+def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list[InputError]]:
+    """(framework, id) -> scenario file names covering it; and why files failed to load."""
     from nhisim.scenario.catalog import load_catalog
     from nhisim.scenario.loader import load_scenario
 
     catalog = load_catalog()
     covered: dict[tuple[str, str], list[str]] = {}
-    bad: list[str] = []
+    bad: list[InputError] = []
     for file in files:
         try:
             scenario = load_scenario(file)
         except InputError as exc:
-            bad.append(str(file))
+            bad.append(exc)
             report_input_error(exc)
             continue
         for key in sorted(catalog.covered(scenario.tags)):
@@ -52,10 +62,11 @@ def _coverage(files: list[Path]) -> tuple[dict[tuple[str, str], list[str]], list
 
 @app.command(epilog="Example: nhisim catalog --framework owasp_nhi")
 def catalog(
+    ctx: typer.Context,
     scenarios_dir: Path = typer.Option(None, "--scenarios", help="folder of scenario files (default: the bundled pack)"),
     framework: str = typer.Option(None, "--framework", help="only this framework: maestro, owasp_agentic, "
                                                             "owasp_asi or owasp_nhi"),
-    as_json: bool = typer.Option(False, "--json", help="print a JSON list of {framework, id, title, scenarios, ...}"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Threat IDs (MAESTRO, OWASP Agentic T&M, ASI Top 10, NHI Top 10) and the scenarios that cover them."""
     from nhisim.errors import did_you_mean
@@ -71,10 +82,10 @@ def catalog(
     chosen = [framework] if framework else list(FRAMEWORKS)
     items = [i for i in cat.items if i.framework in chosen]
     if as_json:
-        typer.echo(json.dumps([
-            {"framework": i.framework, "framework_title": cat.frameworks[i.framework].title, "id": i.id,
-             "title": i.title, "description": i.description, "kind": i.kind, "layer": i.layer, "note": i.note,
-             "scenarios": covered.get((i.framework, i.id), [])} for i in items], indent=2, ensure_ascii=False))
+        emit(ctx, [{"framework": i.framework, "framework_title": cat.frameworks[i.framework].title, "id": i.id,
+                    "title": i.title, "description": i.description, "kind": i.kind, "layer": i.layer,
+                    "note": i.note, "scenarios": covered.get((i.framework, i.id), [])} for i in items],
+             error=error_of(bad[0]) if bad else None)
         if bad:
             raise typer.Exit(2)
         return
@@ -101,15 +112,6 @@ def catalog(
                       f"not covered by any scenario: {text}")
     if bad:
         raise typer.Exit(2)
-
-
-def _plain(value: object) -> object:
-    """A JSON-safe value: NaN -> null, ±inf -> "inf"/"-inf", numpy scalars -> Python."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    return value
 
 
 def _num(metric: str | None, value: object) -> str:
@@ -174,13 +176,15 @@ def _summary_table(frame, seeds: int, alpha: float, seconds: float) -> Table:
 
 @app.command(epilog="Example: nhisim check scenarios/leaked_key.yaml --seeds 8")
 def check(
-    files: list[Path] = typer.Argument(None, help="scenario files (default: every file of the bundled pack)"),
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(None, help="scenario files (default: every file of the bundled pack; `-`: "
+                                                  "one from standard input)"),
     seeds: int = typer.Option(8, "--seeds", "-n", min=1, help="paired seeds per strategy"),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="significance level of each claim"),
     jobs: int = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (default: one per core)"),
     scenarios_dir: Path = typer.Option(None, "--scenarios", help="check every *.yaml in this folder"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="list every check, not only failures"),
-    as_json: bool = typer.Option(False, "--json", help="print every check as a JSON list"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Self-check scenarios: every threat happens, every strategy is exercised, every expectation holds.
 
@@ -188,27 +192,29 @@ def check(
     """
     from nhisim.experiments.check import check as run_check
     from nhisim.experiments.check import failures
-    from nhisim.scenario.loader import load_scenario
 
     console, err = _consoles()
     paths = _scenario_files(files, scenarios_dir)
-    models, bad = [], 0
+    models, bad = [], []
     for path in paths:  # validate everything first: a malformed claim is bad input, told like any other
         try:
-            models.append((path, load_scenario(path)))
+            models.append((path, load_scenario_arg(path)))
         except InputError as exc:
-            bad += 1
+            bad.append(exc)
             report_input_error(exc)
     if bad:
+        if as_json:
+            emit(ctx, error=error_of(bad[0]))
         raise typer.Exit(2)
     with Progress(TextColumn("checking"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
                   TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
         task = progress.add_task("runs", total=None)
-        frame = run_check([p for p, _ in models], seeds=seeds, alpha=alpha, jobs=jobs,
+        frame = run_check([model if is_stdio(p) else p for p, model in models], seeds=seeds, alpha=alpha, jobs=jobs,
                           progress=lambda done, total: progress.update(task, completed=done, total=total))
     failed = failures(frame)
     if as_json:
-        typer.echo(json.dumps([{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]))
+        emit(ctx, frame, error=error_of(RuntimeError(f"{len(failed)} of {len(frame)} checks do not hold"))
+             if len(failed) else None)
         raise typer.Exit(1 if len(failed) else 0)
     console.print(_summary_table(frame, seeds, alpha, frame.attrs.get("seconds", math.nan)))
     if verbose:

@@ -7,7 +7,20 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nhisim.cli.common import app, parse_sets, report_input_error
+from nhisim.cli.common import (
+    JSON_OPTION,
+    STDIN_NAME,
+    app,
+    is_stdio,
+    load_scenario_arg,
+    output_target,
+    parse_sets,
+    plain,
+    read_stdin,
+    report_input_error,
+    stdin_once,
+)
+from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -32,64 +45,100 @@ def _strategy_names(scenario, strategy: str | None) -> list[str]:
 
 @policy_app.command("export", epilog="Example: nhisim policy export scenarios/leaked_key.yaml --strategy intent --out cedar")
 def export(
-    file: Path = typer.Argument(..., help="scenario file"),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="scenario file (`-`: standard input)"),
     strategy: str = typer.Option(..., "--strategy", "-s", help="strategy name (scenario's or a preset)"),
-    out: Path = typer.Option(..., "--out", help="folder to write the Cedar files to"),
+    out: Path = typer.Option(..., "--out", help="folder to write the Cedar files to (`-`: every file on stdout, "
+                                                "each after a '==> name <==' line)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Write the Cedar policies, schema and entities that express STRATEGY on a scenario.
 
     The folder then holds <strategy>.cedar, schema.cedarschema (and its JSON form),
     entities.json and example-request.json: everything `cedar validate` and
     `cedar authorize` need. Types and actions are in the namespace Nhisim, so the schema
-    loads into an AWS Verified Permissions policy store as it is.
+    loads into an AWS Verified Permissions policy store as it is. `--out -` prints the
+    files one after the other, each after a line `==> name <==` (as `head` prints
+    several files), for reading or review; the Cedar tools read the folder.
     """
     from nhisim.cli.commands_sim import output_dir
-    from nhisim.scenario.loader import load_scenario
     from nhisim.sim.cedar import policy_bundle
 
-    scenario = load_scenario(file, overrides=parse_sets(set_))
+    scenario = load_scenario_arg(file, parse_sets(set_))
     (name,) = _strategy_names(scenario, strategy)
+    if is_stdio(out):
+        with output_target(out, what="policy files", suffix=".txt", as_json=as_json) as target:
+            bundle = policy_bundle(scenario, name)
+            target.write_text("\n".join(f"==> {filename} <==\n{text.rstrip()}\n" for filename, text in bundle.items()),
+                              encoding="utf-8")
+        return
     bundle = policy_bundle(scenario, name)
     output_dir(out)
     for filename, text in bundle.items():
         (out / filename).write_text(text, encoding="utf-8")
-    console.print(f"wrote {len(bundle)} files to {out}: {', '.join(bundle)}")
-    console.print(f"try: cedar authorize --policies {out / f'{name}.cedar'} --schema {out / 'schema.cedarschema'} "
-                  f"--entities {out / 'entities.json'} --request-json {out / 'example-request.json'}")
+    if as_json:
+        emit(ctx, {"strategy": name, "files": list(bundle)}, outputs=[out / f for f in bundle])
+        return
+    console.print(f"wrote {len(bundle)} files to {plain(out)}: {', '.join(bundle)}")
+    console.print(f"try: cedar authorize --policies {plain(out / f'{name}.cedar')} --schema "
+                  f"{plain(out / 'schema.cedarschema')} --entities {plain(out / 'entities.json')} --request-json "
+                  f"{plain(out / 'example-request.json')}")
+
+
+def _policy_files(paths: list[Path]):
+    """``--policies`` files, ``-`` read from standard input."""
+    from nhisim.sim.cedar import PolicySource, read_policy_files
+
+    stdin_once(paths, "policy files")
+    return [PolicySource(STDIN_NAME, read_stdin("Cedar policies")) if is_stdio(p) else read_policy_files([p])[0]
+            for p in paths]
 
 
 @policy_app.command("validate", epilog="Example: nhisim policy validate scenarios/leaked_key.yaml --strategy intent")
 def validate(
-    file: Path = typer.Argument(..., help="scenario file"),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="scenario file (`-`: standard input)"),
     strategy: str = typer.Option(None, "--strategy", "-s", help="only this strategy (default: every one)"),
     policies: list[Path] = typer.Option(None, "--policies", "-p",
-                                        help="check these .cedar files against the scenario's schema instead"),
+                                        help="check these .cedar files against the scenario's schema instead "
+                                             "(`-`: standard input)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Check the Cedar policies that decide for a scenario's strategies (or given files)."""
-    from nhisim.scenario.loader import load_scenario
-    from nhisim.sim.cedar import compile_policies, policy_sources, read_policy_files, scenario_strategy
+    from nhisim.sim.cedar import compile_policies, policy_sources, scenario_strategy
     from nhisim.sim.cedar_export import schema_json
     from nhisim.sim.compiled import compile_world
 
-    scenario = load_scenario(file, overrides=parse_sets(set_))
+    if policies and is_stdio(file):
+        raise InputError.single("the scenario and --policies cannot both come from standard input",
+                                location="--policies", suggestion="name one of them by file")
+    scenario = load_scenario_arg(file, parse_sets(set_))
     schema = schema_json(compile_world(scenario))
     if policies:
-        compiled = compile_policies(read_policy_files(policies), schema)
-        console.print(f"[green]ok[/] {len(compiled.info)} policies in {', '.join(map(str, policies))} "
-                      f"match the schema of {scenario.name}")
+        compiled = compile_policies(_policy_files(policies), schema)
+        if as_json:
+            emit(ctx, [{"policies": [str(p) for p in policies], "ok": True, "count": len(compiled.info)}])
+            return
+        console.print(f"[green]ok[/] {len(compiled.info)} policies in {', '.join(plain(p) for p in policies)} "
+                      f"match the schema of {plain(scenario.name)}")
         return
-    failed = 0
+    checked, first_error = [], None
     for name in _strategy_names(scenario, strategy):
         strat, files = scenario_strategy(scenario, name)
         try:
             compiled = compile_policies(policy_sources(strat, files, scenario_name=scenario.name), schema)
         except InputError as exc:
-            failed += 1
+            first_error = first_error or exc
             report_input_error(exc)
+            checked.append({"strategy": name, "ok": False, "error": error_of(exc)})
             continue
-        origin = ", ".join(files) if files else "generated from its knobs"
-        console.print(f"[green]ok[/] {name}: {len(compiled.info)} Cedar policies ({origin})")
-    if failed:
+        checked.append({"strategy": name, "ok": True, "count": len(compiled.info), "files": list(files)})
+        if not as_json:
+            origin = ", ".join(files) if files else "generated from its knobs"
+            console.print(f"[green]ok[/] {name}: {len(compiled.info)} Cedar policies ({plain(origin)})")
+    if as_json:
+        emit(ctx, checked, error=error_of(first_error) if first_error else None)
+    if first_error:
         raise typer.Exit(2)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,7 +10,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.common import app, output_file, parse_sets, plain
+from nhisim.cli.common import (
+    JSON_OPTION,
+    app,
+    is_stdio,
+    load_scenario_arg,
+    no_stdio_folder,
+    output_file,
+    output_target,
+    parse_sets,
+    plain,
+    scenario_arg,
+)
+from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -60,17 +71,9 @@ def _default_out(kind: str, fmt: str, source: Path, name: str) -> Path:
 
 
 def _format(fmt: str | None, out: Path | None) -> str:
-    from nhisim.errors import did_you_mean
-    from nhisim.reports.html import FORMATS
+    from nhisim.reports.document import report_format
 
-    if fmt is None:
-        suffix = out.suffix.lower().lstrip(".") if out is not None else ""
-        fmt = "md" if suffix in ("md", "markdown") else "html"
-    fmt = "md" if fmt.lower() == "markdown" else fmt.lower()
-    if fmt not in FORMATS:
-        raise InputError.single(f"unknown report format {fmt!r}", location="--format",
-                                suggestion=did_you_mean(fmt, FORMATS, "formats"))
-    return fmt
+    return report_format("" if out is None or is_stdio(out) else out, fmt)
 
 
 def _check_out(out: Path) -> Path:
@@ -80,13 +83,22 @@ def _check_out(out: Path) -> Path:
     return output_file(out, "--out", "report")
 
 
+def _check_replication(replication: int, comparison) -> None:
+    if replication >= comparison.replications:
+        raise InputError.single(f"replication {replication} does not exist (the comparison has "
+                                f"{comparison.replications})", location="--replication")
+
+
 @app.command(epilog="Example: nhisim report scenarios/leaked_key.yaml -r 10 --out reports/leak.html")
 def report(
-    source: Path = typer.Argument(..., help="a results folder (from `nhisim compare --out DIR`) or a scenario file"),
+    ctx: typer.Context,
+    source: Path = typer.Argument(..., help="a results folder (from `nhisim compare --out DIR` or `nhisim sweep "
+                                            "--out DIR`) or a scenario file (`-`: a scenario on standard input)"),
     fmt: str = typer.Option(None, "--format", "-f", help="html (one self-contained page) or md (Markdown + PNGs); "
                                                           "default: from --out, else html"),
     out: Path = typer.Option(None, "--out", "-o", help="report file (default: DIR/report.html for a results "
-                                                       "folder, reports/<scenario>.html for a scenario file)"),
+                                                       "folder, reports/<scenario>.html for a scenario file; `-`: "
+                                                       "stdout, figures inside)"),
     scenario: str = typer.Option(None, "--scenario", help="which comparison, when a results folder holds several"),
     replication: int = typer.Option(0, "--replication", min=0, help="replication drawn in timelines and replays"),
     replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
@@ -97,38 +109,64 @@ def report(
     set_: list[str] = typer.Option(None, "--set", help="scenario file: override a value by dotted path"),
     workers: int = typer.Option(None, "--workers", min=1, max=1024, help="scenario file: worker processes (default: one "
                                                                "per core)"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
-    """Write an HTML or Markdown report (figures, key findings, method) of a comparison."""
+    """Write an HTML or Markdown report of a comparison (figures, key findings, method) or of a sweep
+    (heat maps, trade-off, sensitivity, every point, provenance)."""
+    from nhisim.experiments.store import MANIFEST
     from nhisim.reports.html import write_report
     from nhisim.reports.results import load_results
+    from nhisim.reports.sweep import write_sweep_report
 
     fmt = _format(fmt, out)
-    if source.is_dir():
-        comparison, scenario_file = load_results(source, scenario=scenario, replication=replication)
-        if replication >= comparison.replications:
-            raise InputError.single(f"replication {replication} does not exist (the comparison has "
-                                    f"{comparison.replications})", location="--replication")
-        target = out or _default_out("folder", fmt, source, comparison.scenario.name)
-    elif source.is_file():
-        if source.suffix.lower() not in SCENARIO_SUFFIXES:
+    embed = is_stdio(out)  # one self-contained document on stdout: Markdown's figures go inside it
+    if not is_stdio(source) and source.is_dir() and (source / MANIFEST).is_file():  # a sweep's folder
+        target = out or _default_out("folder", fmt, source, "")
+        with output_target(target, "--out", "report", suffix=f".{fmt}", as_json=as_json) as path:
+            with err.status("drawing the figures and writing the sweep report"):
+                write_sweep_report(source, path, format=fmt, embed=embed)
+        _report_written(ctx, as_json, target, {"of": "sweep", "format": fmt})
+        return
+    if is_stdio(source) or source.is_file():
+        if not is_stdio(source) and source.suffix.lower() not in SCENARIO_SUFFIXES:
             raise InputError.single("not a results folder nor a scenario file", file=str(source),
-                                    suggestion="give a folder written by `nhisim compare FILE --out DIR`, or a "
-                                               "scenario .yaml file")
-        comparison = compare_with_progress(source, _split(strategies), replications, seed, baseline,
-                                           parse_sets(set_), workers)
-        if replication >= comparison.replications:
-            raise InputError.single(f"replication {replication} does not exist (the comparison has "
-                                    f"{comparison.replications})", location="--replication")
-        scenario_file = source
+                                    suggestion="give a folder written by `nhisim compare FILE --out DIR` or "
+                                               "`nhisim sweep ... --out DIR`, or a scenario .yaml file")
+        given, overrides = scenario_arg(source, parse_sets(set_))  # a file stays a path: messages name it
+
+        def run_comparison():
+            made = compare_with_progress(given, _split(strategies), replications, seed, baseline, overrides,
+                                         workers, quiet=as_json)
+            _check_replication(replication, made)
+            return made
+
+        scenario_file = None if is_stdio(source) else source
+        comparison = None if out is not None else run_comparison()  # the default file is named after it
         target = out or _default_out("file", fmt, source, comparison.scenario.name)
+    elif source.is_dir():
+        comparison, scenario_file = load_results(source, scenario=scenario, replication=replication)
+        _check_replication(replication, comparison)
+        target = out or _default_out("folder", fmt, source, comparison.scenario.name)
     else:
         raise InputError.single("no such file or folder", file=str(source),
-                                suggestion="give a results folder (from `nhisim compare --out DIR`) or a scenario "
-                                           "file")
-    target = _check_out(target)
-    with err.status("drawing the figures and writing the report"):
-        path = write_report(comparison, target, format=fmt, scenario_file=scenario_file, replication=replication)
-    console.print(f"wrote {plain(path)}", soft_wrap=True)
+                                suggestion="give a results folder (from `nhisim compare --out DIR` or `nhisim sweep "
+                                           "--out DIR`) or a scenario file")
+    with output_target(target, "--out", "report", suffix=f".{fmt}", as_json=as_json) as path:  # checked first
+        if comparison is None:
+            comparison = run_comparison()
+        with err.status("drawing the figures and writing the report"):
+            write_report(comparison, path, format=fmt, scenario_file=scenario_file, replication=replication,
+                         embed=embed)
+    _report_written(ctx, as_json, target, {"of": "comparison", "format": fmt, "scenario": comparison.scenario.name,
+                                           "strategies": comparison.strategies, "baseline": comparison.baseline,
+                                           "replications": comparison.replications})
+
+
+def _report_written(ctx: typer.Context, as_json: bool, target: Path, result: dict) -> None:
+    if as_json:
+        emit(ctx, result, outputs=[target])
+    elif not is_stdio(target):
+        console.print(f"wrote {plain(target)}", soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- demo
@@ -143,33 +181,35 @@ def find_demo_scenario() -> Path:
 
 @app.command(epilog="Example: nhisim demo -r 5 --out reports")
 def demo(
+    ctx: typer.Context,
     out: Path = typer.Option(None, "--out", help="folder for demo.html (default: reports/)"),
     replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000,
                                      help=f"paired replications per strategy (default: the scenario's, at most "
                                           f"{DEMO_REPLICATIONS})"),
     scenario: Path = typer.Option(None, "--scenario", help="another scenario file (default: the bundled "
-                                                           "enterprise estate, enterprise.yaml)"),
+                                                           "enterprise estate, enterprise.yaml; `-`: standard input)"),
     workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Compare every strategy on the enterprise estate, print the summary, write reports/demo.html."""
     import time
 
-    from nhisim.cli.commands_sim import comparison_table
+    from nhisim.cli.commands_sim import comparison_result, comparison_table
     from nhisim.reports.findings import key_findings
     from nhisim.reports.html import write_report
 
     start = time.perf_counter()
     file = scenario if scenario is not None else find_demo_scenario()
-    if not file.is_file():
+    if not is_stdio(file) and not file.is_file():
         raise InputError.single("file not found", file=str(file), location="--scenario")
+    no_stdio_folder(out, "--out", "report")
     folder = out if out is not None else Path("reports")
     if folder.exists() and not folder.is_dir():
         raise InputError.single("is a file, not a folder", file=str(folder), location="--out",
                                 suggestion="give a folder for demo.html")
     from nhisim.experiments.compare import resolve_names
-    from nhisim.experiments.run import as_scenario
 
-    model = as_scenario(file)
+    model = load_scenario_arg(file)
     names = resolve_names(model, None)
     from nhisim.strategies import preset_names
 
@@ -178,16 +218,21 @@ def demo(
             names.append(preset)
     if replications is None:
         replications = min(model.run.replications, DEMO_REPLICATIONS)
-    comparison = compare_with_progress(model, names, replications, None, None, None, workers)
-    console.print(comparison_table(comparison))
+    comparison = compare_with_progress(model, names, replications, None, None, None, workers, quiet=as_json)
     findings = [f for f in key_findings(comparison) if f.kind in ("headline", "difference", "utility")]
-    if findings:
-        console.print("[bold]Key findings[/]")
-        for f in findings[:8]:
-            console.print(Text(f"• {f.text}"))
+    if not as_json:
+        console.print(comparison_table(comparison))
+        if findings:
+            console.print("[bold]Key findings[/]")
+            for f in findings[:8]:
+                console.print(Text(f"• {f.text}"))
     _check_out(folder / "demo.html")
     with err.status("drawing the figures and writing the report"):
-        path = write_report(comparison, folder / "demo.html", format="html", scenario_file=file)
+        path = write_report(comparison, folder / "demo.html", format="html",
+                            scenario_file=None if is_stdio(file) else file)
+    if as_json:
+        emit(ctx, {**comparison_result(comparison), "findings": [f.text for f in findings]}, outputs=[path])
+        return
     console.print(f"report: {plain(path)}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
 
 
@@ -224,7 +269,8 @@ def _story_for(scenario, strategy: str, seed: int, limit: int):
 
 @app.command(epilog="Example: nhisim replay scenarios/leaked_key.yaml --strategy rbac --vs intent --narrate")
 def replay(
-    file: Path = typer.Argument(..., help="scenario file"),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="scenario file (`-`: standard input; --pause then has no keyboard)"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy to replay"),
     vs: str = typer.Option(None, "--vs", help="a second strategy, told side by side on the same random draws"),
     seed: int = typer.Option(None, "--seed", help="run seed (default: the scenario's run.seed)"),
@@ -235,22 +281,23 @@ def replay(
     pause: bool = typer.Option(False, "--pause", help="wait for Enter at each key moment"),
     limit: int = typer.Option(4, "--limit", min=0, help="how many of each minor moment to tell before counting"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
-    as_json: bool = typer.Option(False, "--json", help="print the moments as JSON"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Replay one run at its key moments: compromise, attacks, detection, revocation, collateral."""
     from nhisim.experiments.compare import resolve_names
-    from nhisim.experiments.run import as_scenario, replication_seed
+    from nhisim.experiments.run import replication_seed
     from nhisim.reports.narrate import MAJOR, clock
 
-    model = as_scenario(file, parse_sets(set_) or None)
+    model = load_scenario_arg(file, parse_sets(set_) or None)
     names = [strategy] + ([vs] if vs else [])
     resolve_names(model, names)
     base_seed = model.run.seed if seed is None else seed
     run_seed = replication_seed(base_seed, replication) if replication is not None else base_seed
     stories = {name: _story_for(model, name, run_seed, limit)[0] for name in dict.fromkeys(names)}
     if as_json:
-        typer.echo(json.dumps([{"strategy": name, "t": t, "clock": clock(t), "kind": kind, "text": text}
-                               for name, story in stories.items() for t, text, kind in story], indent=1))
+        emit(ctx, {"scenario": model.name, "seed": run_seed, "replication": replication, "strategies": list(stories),
+                   "moments": [{"strategy": name, "t": t, "clock": clock(t), "kind": kind, "text": text}
+                               for name, story in stories.items() for t, text, kind in story]})
         return
     which = f"replication {replication}, seed {run_seed}" if replication is not None else f"seed {run_seed}"
     console.print(f"[bold]{plain(model.title or model.name)}[/] · {' vs '.join(stories)} · {which}")

@@ -9,55 +9,85 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, output_file, parse_sets, report_input_error
+from nhisim.cli.common import (
+    JSON_OPTION,
+    STDIN_NAME,
+    app,
+    is_stdio,
+    load_scenario_arg,
+    messages_console,
+    output_target,
+    parse_sets,
+    plain,
+    report_input_error,
+    stdin_once,
+)
+from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
 
 
+def _counts(scenario) -> dict[str, int]:
+    return {"agents": len(scenario.agents), "tools": len(scenario.tools), "resources": len(scenario.resources),
+            "threats": len(scenario.threats), "strategies": len(scenario.strategies)}
+
+
 @app.command(epilog="Example: nhisim validate scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h")
 def validate(
-    files: list[Path] = typer.Argument(..., help="scenario files to check"),
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="scenario files to check (`-`: read one from standard input)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Check scenario files: syntax, types, and every cross-reference."""
-    from nhisim.scenario.loader import load_scenario
-
-    failed = 0
+    stdin_once(files)
     overrides = parse_sets(set_)
+    checked, first_error = [], None
     for file in files:
+        name = STDIN_NAME if is_stdio(file) else str(file)
         try:
-            scenario = load_scenario(file, overrides=overrides)
+            scenario = load_scenario_arg(file, overrides)
         except InputError as exc:
-            failed += 1
+            first_error = first_error or exc
             report_input_error(exc)
+            checked.append({"file": name, "ok": False, "error": error_of(exc)})
             continue
-        console.print(
-            f"[green]ok[/] {file}: {len(scenario.agents)} agents, {len(scenario.tools)} tools, "
-            f"{len(scenario.resources)} resources, {len(scenario.threats)} threats, "
-            f"{len(scenario.strategies)} strategies"
-        )
-    if failed:
+        counts = _counts(scenario)
+        checked.append({"file": name, "ok": True, "scenario": scenario.name, **counts})
+        if not as_json:
+            console.print(f"[green]ok[/] {plain(name)}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+    if as_json:
+        emit(ctx, checked, error=error_of(first_error) if first_error else None)
+    if first_error:
         raise typer.Exit(2)
 
 
 @app.command(epilog="Example: nhisim schema > nhisim.schema.json")
-def schema(out: Path = typer.Option(None, "--out", help="write to this file instead of stdout")) -> None:
+def schema(
+    ctx: typer.Context,
+    out: Path = typer.Option(None, "--out", help="write to this file instead of stdout (`-`: stdout)"),
+    as_json: bool = JSON_OPTION,
+) -> None:
     """Print the JSON Schema of the scenario language (for editors and CI)."""
     from nhisim.scenario.schema import scenario_json_schema
 
-    if out:
-        output_file(out, what="schema")
-    text = json.dumps(scenario_json_schema(), indent=2, allow_nan=False)  # strict JSON: editors reject NaN
-    if out:
-        out.write_text(text + "\n")
-    else:
+    document = scenario_json_schema()
+    text = json.dumps(document, indent=2, allow_nan=False)  # strict JSON: editors reject NaN
+    if not as_json and (out is None or is_stdio(out)):
         typer.echo(text)
+        return
+    if out is not None:
+        with output_target(out, what="schema", suffix=".json", as_json=as_json) as target:
+            target.write_text(text + "\n")
+    if as_json:  # the schema itself is the result (a file given holds the same)
+        emit(ctx, document, outputs=[out] if out is not None else [])
 
 
 @app.command(epilog="Example: nhisim generate --agents 200 --depth 4 --out big.yaml")
 def generate(
-    out: Path = typer.Option(..., "--out", help="scenario file to write (.yaml)"),
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="scenario file to write (.yaml; `-`: stdout)"),
     agents: int = typer.Option(50, min=1, max=100_000, help="number of agents"),
     tools: int = typer.Option(10, min=1, max=100_000, help="number of tools"),
     resources: int = typer.Option(20, min=1, max=100_000, help="number of resources"),
@@ -65,17 +95,23 @@ def generate(
     depth: int = typer.Option(3, min=0, max=100, help="delegation chain depth"),
     shared_share: float = typer.Option(0.2, min=0.0, max=1.0, help="share of agents on shared accounts"),
     seed: int = typer.Option(0, help="random seed"),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Write a synthetic estate generated from a few numbers."""
     from nhisim.scenario.generate import estate_to_yaml, generate_estate
 
-    output_file(out, what="scenario file")
-    scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
-                               shared_share=shared_share, seed=seed)
-    out.write_text(estate_to_yaml(scenario))
-    table = Table(title=f"wrote {out}")
-    for col in ("agents", "tools", "resources", "roles", "shared accounts", "tasks"):
+    with output_target(out, what="scenario file", suffix=".yaml", as_json=as_json) as target:
+        scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
+                                   shared_share=shared_share, seed=seed)
+        target.write_text(estate_to_yaml(scenario))
+    counts = {"agents": scenario.agents, "tools": scenario.tools, "resources": scenario.resources,
+              "roles": scenario.roles, "shared accounts": scenario.shared_accounts, "tasks": scenario.tasks}
+    if as_json:
+        emit(ctx, {"scenario": scenario.name, **{k.replace(" ", "_"): len(v) for k, v in counts.items()}},
+             outputs=[out])
+        return
+    table = Table(title=f"wrote {plain('standard output' if is_stdio(out) else out)}")
+    for col in counts:
         table.add_column(col, justify="right")
-    table.add_row(*(str(len(x)) for x in (scenario.agents, scenario.tools, scenario.resources, scenario.roles,
-                                          scenario.shared_accounts, scenario.tasks)))
-    console.print(table)
+    table.add_row(*(str(len(x)) for x in counts.values()))
+    messages_console(is_stdio(out)).print(table)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +10,21 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, force_if, output_file, parse_sets, plain
+from nhisim.cli.common import (
+    JSON_OPTION,
+    STDIN_NAME,
+    app,
+    force_if,
+    is_stdio,
+    messages_console,
+    no_stdio_folder,
+    output_target,
+    parse_sets,
+    plain,
+    scenario_arg,
+    stdin_once,
+)
+from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -21,15 +33,6 @@ err = Console(stderr=True, highlight=False)
 
 def _split(values: str | None) -> list[str] | None:
     return [v.strip() for v in values.split(",") if v.strip()] if values else None
-
-
-def _json_safe(records: list[dict]) -> list[dict]:
-    def clean(v):
-        if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
-            return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
-        return v.item() if hasattr(v, "item") else v
-
-    return [{k: clean(v) for k, v in r.items()} for r in records]
 
 
 def output_dir(path: Path) -> Path:
@@ -50,40 +53,48 @@ def output_dir(path: Path) -> Path:
 
 @app.command(epilog="Example: nhisim run scenarios/leaked_key.yaml --strategy zsp --seed 3")
 def run(
-    file: Path = typer.Argument(..., help="scenario file"),
+    ctx: typer.Context,
+    file: Path = typer.Argument(..., help="scenario file (`-`: standard input)"),
     strategy: str = typer.Option("rbac", "--strategy", "-s", help="strategy name (scenario's or a preset)"),
     seed: int = typer.Option(None, "--seed", help="random seed (default: the scenario's run.seed)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
-    events: Path = typer.Option(None, "--events", help="write the event log to this Parquet or CSV file"),
-    as_json: bool = typer.Option(False, "--json", help="print the metrics as JSON"),
+    events: Path = typer.Option(None, "--events", help="write the event log to this Parquet or CSV file (`-`: CSV "
+                                                       "on stdout, the metrics then on stderr)"),
+    as_json: bool = JSON_OPTION,
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
     force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
                                                       "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """Run one scenario under one strategy with one seed and print its metrics."""
+    from contextlib import nullcontext
+
     force_if(force)
     from nhisim.experiments import run as run_once
     from nhisim.reports.format import fmt, label
 
-    if events is not None:
-        output_file(events, "--events", "event log")
-    result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_), engine=engine)
-    if events is not None:
-        frame = result.events
-        if events.suffix == ".csv":
-            frame.to_csv(events, index=False)
-        else:
-            frame.to_parquet(events, index=False)
+    csv = events is not None and (is_stdio(events) or events.suffix.lower() == ".csv")
+    writing = (output_target(events, "--events", "event log", suffix=".csv" if csv else ".parquet",
+                             binary=not csv, as_json=as_json) if events is not None else nullcontext())
+    with writing as target:
+        source, overrides = scenario_arg(file, parse_sets(set_))
+        result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine)
+        if target is not None:
+            if csv:
+                result.events.to_csv(target, index=False)
+            else:
+                result.events.to_parquet(target, index=False)
     if as_json:
-        typer.echo(json.dumps(_json_safe([result.row])[0], indent=2))
+        emit(ctx, {"scenario": result.scenario, "strategy": result.strategy, "seed": result.seed,
+                   "replication": result.replication, "metrics": result.metrics},
+             outputs=[events] if events is not None else [])
         return
     table = Table(title=f"{result.scenario} · {result.strategy} · seed {result.seed}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for metric, value in result.metrics.items():
         table.add_row(label(metric), fmt(metric, value))
-    console.print(table)
+    messages_console(is_stdio(events)).print(table)
 
 
 def comparison_table(comparison, metrics=None) -> Table:
@@ -118,31 +129,34 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
     """Compare on each file with a progress bar; return the Comparison objects."""
     from nhisim.experiments import compare
 
+    stdin_once(files)
     out = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as progress:
         for file in files:
-            task = progress.add_task(f"{file.name}", total=None)
+            task = progress.add_task(STDIN_NAME if is_stdio(file) else file.name, total=None)
 
             def tick(done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            out.append(compare(file, strategies=strategies, replications=replications, seed=seed,
-                               baseline=baseline, overrides=overrides, progress=tick, engine=engine,
+            source, rest = scenario_arg(file, overrides)
+            out.append(compare(source, strategies=strategies, replications=replications, seed=seed,
+                               baseline=baseline, overrides=rest, progress=tick, engine=engine,
                                executor=executor, workers=workers))
     return out
 
 
 @app.command(epilog="Example: nhisim compare scenarios/leaked_key.yaml --strategies rbac,zsp -r 20 --out results")
 def compare(
-    files: list[Path] = typer.Argument(..., help="scenario files"),
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="scenario files (`-`: one from standard input)"),
     strategies: str = typer.Option(None, "--strategies", help="comma-separated strategy names (default: all)"),
     replications: int = typer.Option(None, "--replications", "-r", min=1, max=1_000_000, help="paired replications per strategy"),
     seed: int = typer.Option(None, "--seed", help="base seed"),
     baseline: str = typer.Option(None, "--baseline", help="strategy the others are compared against"),
     out: Path = typer.Option(None, "--out", help="folder for runs.parquet and events.parquet"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
-    as_json: bool = typer.Option(False, "--json", help="print the runs as a JSON array"),
+    as_json: bool = JSON_OPTION,
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
@@ -155,22 +169,31 @@ def compare(
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     force_if(force)
     if out is not None:
+        no_stdio_folder(out, "--out")
         output_dir(out)
         keep_results(out, overwrite)
     comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
                                   quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
-    runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
-    if out is not None:
-        write_results(out, comparisons, files)
+    written = write_results(out, comparisons, files) if out is not None else []
+    notes = [note for comparison in comparisons for note in comparison.notes]
     if as_json:
-        typer.echo(json.dumps(_json_safe(runs.to_dict("records"))))
+        runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
+        emit(ctx, {"comparisons": [comparison_result(c) for c in comparisons], "runs": runs}, notes=notes,
+             outputs=written)
         return
     for comparison in comparisons:
         console.print(comparison_table(comparison))
-        for note in comparison.notes:
-            err.print(f"note: {note}", markup=False)
+    for note in notes:
+        err.print(f"note: {note}", markup=False)
     if out is not None:
-        console.print(f"wrote {plain(out / 'runs.parquet')} and {plain(out / 'events.parquet')}")
+        console.print(f"wrote {', '.join(plain(p) for p in written)}")
+
+
+def comparison_result(comparison) -> dict:
+    """A comparison as ``--json`` tells it: what was compared, and each metric's summary row."""
+    return {"scenario": comparison.scenario.name, "strategies": comparison.strategies,
+            "baseline": comparison.baseline, "seed": comparison.seed, "replications": comparison.replications,
+            "summary": comparison.summary()}
 
 
 def keep_results(out: Path, overwrite: bool) -> None:
@@ -187,14 +210,17 @@ def keep_results(out: Path, overwrite: bool) -> None:
                                 location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
-def write_results(out: Path, comparisons, files: list[Path] | None = None) -> None:
+def write_results(out: Path, comparisons, files: list[Path] | None = None) -> list[Path]:
     """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
-    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications)."""
+    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications);
+    returns the files written."""
     from nhisim.reports.results import write_comparison_meta
 
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     runs.to_parquet(out / "runs.parquet", index=False)
-    write_comparison_meta(out, comparisons, files)
+    written = [out / "runs.parquet"]
+    # a scenario read from standard input has no file to name (the effective scenario is stored whole)
+    written.append(write_comparison_meta(out, comparisons, [None if is_stdio(f) else f for f in files or []]))
     frames = []
     for c in comparisons:
         ev = c.events
@@ -204,3 +230,5 @@ def write_results(out: Path, comparisons, files: list[Path] | None = None) -> No
         events = pd.concat(frames, ignore_index=True)
         events["in_intent"] = events["in_intent"].astype("boolean")
         events.to_parquet(out / "events.parquet", index=False)
+        written.append(out / "events.parquet")
+    return written

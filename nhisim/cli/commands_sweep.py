@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -11,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, force_if, parse_sets
+from nhisim.cli.common import JSON_OPTION, app, force_if, no_stdio_folder, parse_sets, plain, scenario_arg
+from nhisim.cli.envelope import emit, error_of
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -49,23 +49,9 @@ def _split(values: str | None) -> list[str] | None:
     return [v.strip() for v in values.split(",") if v.strip()] if values else None
 
 
-def _show(value, unit: str) -> str:
-    from nhisim.scenario.units import format_duration
-
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    if unit == "duration" and isinstance(value, (int, float)):
-        return format_duration(float(value))
-    if unit == "rate" and isinstance(value, (int, float)):
-        return f"{float(value) * 3600:.3g}/h"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def points_table(runs, manifest: dict, metric: str) -> Table:
     """Mean of ``metric`` per point and strategy (the first points)."""
-    from nhisim.reports.format import fmt, label
+    from nhisim.reports.format import fmt, label, param_text
 
     params = manifest.get("parameters", [])
     strategies = manifest.get("strategies", [])
@@ -78,7 +64,7 @@ def points_table(runs, manifest: dict, metric: str) -> Table:
     means = runs.groupby(["point", "strategy"])[metric].mean()
     first = runs.drop_duplicates("point").set_index("point")
     for point in list(first.index)[:SHOWN_POINTS]:
-        cells = [str(point)] + [_show(first.loc[point, p["path"]], p.get("unit", "")) for p in params]
+        cells = [str(point)] + [param_text(first.loc[point, p["path"]], p.get("unit", "")) for p in params]
         cells += [fmt(metric, float(means.get((point, s), math.nan))) for s in strategies]
         table.add_row(*cells)
     hidden = len(first) - SHOWN_POINTS
@@ -119,7 +105,7 @@ def sensitivity_table(table, metric: str) -> Table:
 @app.command(epilog="Example: nhisim sweep scenarios/leaked_key.yaml --grid strategies.zsp.ttl=5m,15m,1h -r 10 --out sweeps/ttl")
 def sweep(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="scenario file"),
+    file: Path = typer.Argument(..., help="scenario file (`-`: standard input)"),
     grid: list[str] = typer.Option(None, "--grid", help="PATH=V1,V2,... values of a scenario value by dotted path "
                                                        "(repeat for a product), e.g. strategies.zsp.ttl=5m,15m,1h"),
     sample: str = typer.Option(None, "--sample", help="draw points between --bounds: random, lhs, sobol or morris"),
@@ -142,7 +128,7 @@ def sweep(
     engine: str = typer.Option(None, "--engine", help="decision engine: native or cedar (default: each strategy's "
                                                       "engine, else native)"),
     retry_errors: bool = typer.Option(False, "--retry-errors", help="also rerun runs recorded with an error"),
-    as_json: bool = typer.Option(False, "--json", help="print a JSON summary instead of tables"),
+    as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
                                                       "(NHISIM_FORCE=1 does the same)"),
@@ -166,8 +152,10 @@ def sweep(
             raise InputError.single("--sensitivity needs --sample sobol (Sobol indices) or --sample morris "
                                     "(elementary effects)", location="--sensitivity",
                                     suggestion="e.g. --sample sobol --n 16 --bounds strategies.zsp.ttl=5m:2h")
-    plan = plan_sweep(file, grid or None, sample=sample, n=n, bounds=bounds or None, strategies=_split(strategies),
-                      replications=replications, seed=seed, overrides=parse_sets(set_), engine=engine)
+    no_stdio_folder(out, "--out")
+    source, overrides = scenario_arg(file, parse_sets(set_))
+    plan = plan_sweep(source, grid or None, sample=sample, n=n, bounds=bounds or None, strategies=_split(strategies),
+                      replications=replications, seed=seed, overrides=overrides, engine=engine)
     bar = _Bar(f"sweep {plan.scenario.name}", quiet or as_json)
     try:
         runs = execute_plan(plan, out=out, executor=executor, workers=workers, scheduler=scheduler,
@@ -177,13 +165,17 @@ def sweep(
                                                                 for k, v in ctx.params.items()}})
     except SweepInterrupted as exc:
         bar.stop()
-        err.print(f"[yellow]interrupted:[/] {exc.done} of {exc.total} runs are saved in {out}; "
-                  "run the same command again to finish")
+        told = f"interrupted: {exc.done} of {exc.total} runs are saved in {out}; run the same command again to finish"
+        err.print(f"[yellow]interrupted:[/] {plain(told.removeprefix('interrupted: '))}")
+        if as_json:
+            emit(ctx, {"done": exc.done, "total": exc.total}, outputs=[out], error=error_of(RuntimeError(told)))
         raise typer.Exit(130) from None
     except ExecutorError as exc:
         bar.stop()
         err.print(f"[bold red]error:[/] {exc}")
         err.print(f"finished chunks are kept in {out}; run the same command again to go on", markup=False)
+        if as_json:
+            emit(ctx, outputs=[out], error=error_of(exc))
         raise typer.Exit(1) from None
     finally:
         bar.stop()
@@ -195,14 +187,14 @@ def sweep(
     if sensitivity is not None:
         table = indices(runs, sensitivity)
         files = [str(p) for p in save_sensitivity(table, out, sensitivity)]
+    every_run_failed = bool(len(runs)) and len(failed) == len(runs)
     if as_json:
-        summary = {"out": str(out), "points": manifest["n_points"], "runs": len(runs), "ran": session["ran"],
+        summary = {"folder": str(out), "points": manifest["n_points"], "runs": len(runs), "ran": session["ran"],
                    "skipped": session["skipped"], "failed": len(failed), "elapsed_s": session["elapsed_s"],
-                   "executor": session["executor"], "workers": session["workers"], "files": files,
-                   "errors": sorted(set(failed["error"]))[:5]}
-        if table is not None:
-            summary["sensitivity"] = json.loads(table.to_json(orient="records"))
-        typer.echo(json.dumps(summary))
+                   "executor": session["executor"], "workers": session["workers"],
+                   "errors": sorted(set(failed["error"]))[:5], "sensitivity": table}
+        error = error_of(RuntimeError(f"every one of the {len(runs)} runs raised")) if every_run_failed else None
+        emit(ctx, summary, notes=session["notes"], outputs=[out, *files], error=error)
     else:
         for note in session["notes"]:
             err.print(f"[yellow]note:[/] {note}", markup=True)
@@ -223,5 +215,5 @@ def sweep(
             err.print(f"[yellow]{len(failed)} run(s) raised; they are recorded in the error column[/]:")
             for text in sorted(set(failed["error"]))[:3]:
                 err.print(f"  {text[:300]}", markup=False)
-    if len(runs) and len(failed) == len(runs):
+    if every_run_failed:
         raise typer.Exit(1)

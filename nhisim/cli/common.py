@@ -7,6 +7,8 @@ needs to import it back.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -66,6 +68,9 @@ def report_input_error(exc: InputError) -> None:
     err_console.print(_printable(exc.render()), markup=False)
 
 
+JSON_OPTION = typer.Option(False, "--json", help="print one JSON envelope on stdout (see docs/cli.md), nothing else")
+
+
 def parse_sets(values: list[str] | None) -> dict[str, object]:
     """``--set PATH=VALUE`` options as an overrides mapping."""
     from nhisim.scenario.loader import parse_override
@@ -114,3 +119,121 @@ def os_error(exc: OSError) -> InputError:
     return InputError.single(f"cannot read or write this path: {exc.strerror or exc}", file=name,
                              suggestion="check the path, its permissions and the free space",
                              title="file system error")
+
+
+# --------------------------------------------------------------------------- `-`: standard input and output
+
+STDIO = "-"
+STDIN_NAME = "<stdin>"  # how messages name a scenario read from standard input
+
+
+def is_stdio(path: object) -> bool:
+    """Whether a file argument is ``-``: standard input where a file is read, standard output where one is written."""
+    return path is not None and str(path) == STDIO
+
+
+def read_stdin(what: str = "scenario") -> str:
+    """The text piped to standard input, bounded like a scenario file, or bad input naming ``<stdin>``."""
+    import sys
+
+    from nhisim.scenario.loader import MAX_BYTES_ENV, max_file_bytes
+
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise InputError.single(f"`-` reads the {what} from standard input, but nothing is piped in",
+                                file=STDIN_NAME, suggestion="pipe it, e.g. cat scenarios/leaked_key.yaml | "
+                                                            "nhisim validate -")
+    limit = max_file_bytes()
+    buffer = getattr(stream, "buffer", None)
+    raw = buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode("utf-8", "surrogatepass")
+    if len(raw) > limit:
+        raise InputError.single(f"standard input is over the {limit:,}-byte limit for scenario files",
+                                file=STDIN_NAME, suggestion=f"split the estate, or raise {MAX_BYTES_ENV}")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(f"standard input is not UTF-8 text (byte {exc.start})", file=STDIN_NAME,
+                                suggestion="scenario files are UTF-8 YAML") from None
+
+
+def scenario_arg(path: Path, overrides: dict | None = None):
+    """A scenario argument as the Python API takes it: ``(source, overrides)``.
+
+    A file stays a path (the API loads it, so its messages name the file); ``-`` is read
+    from standard input now, with the overrides applied, so every message names ``<stdin>``
+    and ``extends:`` is relative to the current folder.
+    """
+    if not is_stdio(path):
+        return path, overrides
+    from nhisim.scenario.loader import load_scenario_text
+
+    return load_scenario_text(read_stdin(), overrides, name=STDIN_NAME), None
+
+
+def load_scenario_arg(path: Path, overrides: dict | None = None):
+    """The scenario a file argument (or ``-``) names, loaded and validated, overrides applied."""
+    from nhisim.scenario.loader import load_scenario
+
+    source, rest = scenario_arg(path, overrides)
+    return source if source is not path else load_scenario(path, overrides=rest)
+
+
+def stdin_once(paths: list[Path], what: str = "files") -> None:
+    """Refuse ``-`` given twice: standard input can be read once."""
+    if sum(is_stdio(p) for p in paths) > 1:
+        raise InputError.single(f"`-` (standard input) is given more than once among the {what}", file=STDIN_NAME,
+                                suggestion="pipe one scenario, and name the others by file")
+
+
+def no_stdio_folder(path: Path | None, option: str, what: str = "results") -> None:
+    """A folder option given ``-``: refused, standard output holds one stream, not a folder."""
+    if is_stdio(path):
+        raise InputError.single(f"{option} takes a folder for the {what}; `-` (standard output) cannot be one",
+                                location=option, suggestion=f"give a folder name, e.g. {option} results")
+
+
+def write_stdout(data: bytes) -> None:
+    """Bytes to standard output, after whatever text is already there."""
+    import sys
+
+    sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:
+        sys.stdout.write(data.decode("utf-8", "replace"))
+    else:
+        buffer.write(data)
+        buffer.flush()
+    sys.stdout.flush()
+
+
+@contextmanager
+def output_target(path: Path, option: str = "--out", what: str = "file", *, suffix: str = ".txt",
+                  binary: bool = False, as_json: bool = False) -> Iterator[Path]:
+    """The file a command writes: ``path`` itself, checked before the work (:func:`output_file`), or
+    for ``-`` a temporary file whose bytes go to standard output once it is whole.
+
+    ``-`` is refused with ``--json`` (standard output holds the envelope) and, for a
+    ``binary`` format, when standard output is a terminal. Never is a file named ``-`` made.
+    """
+    import sys
+    import tempfile
+
+    if not is_stdio(path):
+        yield output_file(path, option, what)
+        return
+    if as_json:
+        raise InputError.single(f"with --json standard output holds the JSON envelope, so the {what} cannot go "
+                                "there too", location=f"{option} -", suggestion=f"give {option} a file name, or "
+                                                                                "drop --json")
+    if binary and sys.stdout.isatty():
+        raise InputError.single(f"the {what} is binary and standard output is a terminal", location=f"{option} -",
+                                suggestion=f"redirect it (... {option} - > out{suffix}) or give {option} a file name")
+    with tempfile.TemporaryDirectory(prefix="nhisim-stdout-") as folder:
+        target = Path(folder) / f"stdout{suffix}"
+        yield target
+        write_stdout(target.read_bytes())
+
+
+def messages_console(stdout_taken: bool) -> Console:
+    """Where a command's own messages go: stdout, or stderr when stdout carries its data (``--out -``)."""
+    return err_console if stdout_taken else Console(highlight=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from scipy import stats
 from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
+from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario import workload
@@ -123,14 +124,16 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[
 def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
             overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
-            progress: Callable[[int, int], None] | None = None, engine: str | None = None,
+            progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
             scheduler: str | None = None) -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
 
     ``executor`` (``serial``, ``processes``, ``dask`` or an
     :class:`~nhisim.experiments.executors.Executor`) says where the runs execute; the
-    results are identical whichever runs them.
+    results are identical whichever runs them. ``progress`` is ``"auto"`` (a bar in a
+    Jupyter notebook, nothing elsewhere), ``True`` (a tqdm bar anywhere), ``False``, or a
+    function ``progress(done, total)`` (see :mod:`nhisim.experiments.progress`).
     """
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
@@ -155,13 +158,13 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)
     done = [0]
+    with reporting(progress, f"compare {model.name}") as report, using_executor(executor, workers, scheduler) as ex:
 
-    def tick(outcomes: list) -> None:
-        done[0] += len(outcomes)
-        if progress:
-            progress(done[0], len(specs))
+        def tick(outcomes: list) -> None:
+            done[0] += len(outcomes)
+            if report:
+                report(done[0], len(specs))
 
-    with using_executor(executor, workers, scheduler) as ex:
         size = 1 if ex.name == "serial" else None  # serially, progress after every run
         outcomes = run_specs(ex, shared, specs, None, size, tick)
     results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)

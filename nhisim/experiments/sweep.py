@@ -29,7 +29,8 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,7 @@ from nhisim.experiments.executors import (
     run_specs,
     using_executor,
 )
+from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import ID_COLUMNS, as_scenario, replication_seed
 from nhisim.experiments.store import FORMAT, KEY, PARAMS, RUNS, SCENARIO, SweepStore, package_version, tidy_runs
 from nhisim.metrics import METRIC_COLUMNS
@@ -605,7 +607,7 @@ def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[An
           overrides: Mapping[str, Any] | None = None, out: str | os.PathLike | None = None,
           executor: str | Executor = "serial", workers: int | None = None, scheduler: str | None = None,
           chunk_size: int | None = None, engine: str | None = None, retry_errors: bool = False,
-          progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+          progress: Progress = "auto") -> pd.DataFrame:
     """Run a sweep and return one tidy row per run.
 
     ``grid`` maps dotted paths to values (``{"strategies.zsp.ttl": ["5m", "1h"]}``);
@@ -618,8 +620,9 @@ def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[An
     ``executor`` is ``serial``, ``processes`` or ``dask`` (or an
     :class:`~nhisim.experiments.executors.Executor`); results are identical whichever runs
     them. With ``out`` the sweep is written to that folder as it goes and resumes there;
-    ``retry_errors`` also reruns runs recorded with an error. ``progress(done, total)`` is
-    called as chunks finish. A run that raises is recorded in the ``error`` column with NaN
+    ``retry_errors`` also reruns runs recorded with an error. ``progress`` is ``"auto"`` (a
+    bar in a Jupyter notebook, nothing elsewhere), ``True`` (a tqdm bar anywhere), ``False``,
+    or a function ``progress(done, total)`` called as chunks finish. A run that raises is recorded in the ``error`` column with NaN
     metrics; Ctrl-C raises :class:`SweepInterrupted` after keeping the finished chunks.
 
     ``frame.attrs["sweep"]`` holds the manifest (parameters, sample design, seeds), which
@@ -633,7 +636,7 @@ def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[An
 
 def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, executor: str | Executor = "serial",
                  workers: int | None = None, scheduler: str | None = None, chunk_size: int | None = None,
-                 retry_errors: bool = False, progress: Callable[[int, int], None] | None = None,
+                 retry_errors: bool = False, progress: Progress = "auto",
                  invocation: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Run a :class:`SweepPlan` (see :func:`sweep`)."""
     if chunk_size is not None and int(chunk_size) < 1:
@@ -651,6 +654,8 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
     collected: list[pa.Table] = []
     started = time.perf_counter()
     state = {"done": 0, "ran": 0, "failed": 0, "workers": runner.workers}
+    bars = ExitStack()
+    report = bars.enter_context(reporting(progress, f"sweep {plan.scenario.name}"))
     try:
         done_keys = store.done(retry_errors) if store is not None else set()
         todo = [s for s in specs if s.key not in done_keys]
@@ -658,8 +663,8 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         if todo:
             with using_executor(runner, owned=owned) as ex:
                 state["workers"] = ex.workers
-                if progress:
-                    progress(state["done"], total)
+                if report:
+                    report(state["done"], total)
 
                 def on_chunk(outcomes: list[RunOutcome]) -> None:
                     table = plan.table(outcomes)
@@ -670,12 +675,12 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
                     state["done"] += len(outcomes)
                     state["ran"] += len(outcomes)
                     state["failed"] += sum(o.error is not None for o in outcomes)
-                    if progress:
-                        progress(state["done"], total)
+                    if report:
+                        report(state["done"], total)
 
                 run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
-        elif progress:
-            progress(total, total)
+        elif report:
+            report(total, total)
         if store is not None:
             frame = store.read()
         else:
@@ -683,6 +688,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
     except KeyboardInterrupt:
         raise SweepInterrupted(state["done"], total, str(out) if out is not None else None) from None
     finally:
+        bars.close()
         if store is not None:
             store.close()
     frame.attrs["sweep"] = manifest

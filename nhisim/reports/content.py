@@ -181,6 +181,11 @@ def results_table(comparison, metrics=None, level: float = 0.95) -> list[tuple[s
     return rows
 
 
+def utility_metric(runs: pd.DataFrame) -> str:
+    """The utility metric a trade-off draws: legitimate requests denied, or task success when none were."""
+    return "legit_denied" if (runs["legit_denied"] > 0).any() else "task_success_rate"
+
+
 def figure_specs(comparison, replication: int = 0) -> tuple[list[FigureSpec], list[str]]:
     """The figures of a comparison report (and notes on those left out)."""
     from nhisim.reports import figures as F
@@ -195,10 +200,7 @@ def figure_specs(comparison, replication: int = 0) -> tuple[list[FigureSpec], li
                    "most x. Log time axis; the dotted line is the simulated horizon (later values are projected "
                    "from the run's own draws).", lambda: F.exposure_cdf(comparison)),
     ]
-    utility = "legit_denied"
-    legit = comparison.runs.groupby("strategy")["legit_denied"].mean()
-    if not (legit > 0).any():
-        utility = "task_success_rate"
+    utility = utility_metric(comparison.runs)
     specs.append(FigureSpec("tradeoff", "Security vs utility", f"Blast radius against {label(utility)}: "
                             "controls that cut the attacker's reach should not stop legitimate work. Bars are "
                             "95% confidence intervals.", lambda: F.tradeoff(comparison, "blast_radius", utility)))

@@ -7,6 +7,7 @@ module, and neither imports the other back.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from pathlib import Path
@@ -21,6 +22,11 @@ def figure_png(fig, dpi: int = 100) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a ``data:`` URI: an image a page or a Markdown file holds itself."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def report_format(path: str | os.PathLike, format: str | None) -> str:
@@ -45,4 +51,4 @@ def report_target(path: str | os.PathLike, format: str) -> Path:
     return target
 
 
-__all__ = ["FORMATS", "figure_png", "report_format", "report_target"]
+__all__ = ["FORMATS", "figure_png", "png_data_uri", "report_format", "report_target"]

@@ -42,3 +42,16 @@ def fmt_ci(metric: str, mean: float, low: float, high: float) -> str:
     if any(isinstance(v, float) and math.isnan(v) for v in (low, high)) or low == high:
         return text
     return f"{text} ({fmt(metric, low)}–{fmt(metric, high)})"
+
+
+def param_text(value: object, unit: str = "") -> str:
+    """A swept parameter's value for people: ``unit`` is the sweep's (``duration`` in s, ``rate`` per s)."""
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if unit == "duration" and isinstance(value, (int, float)):
+        return format_duration(float(value))
+    if unit == "rate" and isinstance(value, (int, float)):
+        return f"{float(value) * 3600:.3g}/h"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -12,14 +12,13 @@ PosixPath('reports/leak.html')
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
 from nhisim.reports.content import ReportContent, build_content, write_atomically
-from nhisim.reports.document import FORMATS, figure_png, report_format, report_target
+from nhisim.reports.document import FORMATS, figure_png, png_data_uri, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.markdown import write_markdown
 from nhisim.reports.narrate import MAJOR, clock
@@ -182,9 +181,9 @@ def render_html(content: ReportContent, dpi: int = 100) -> str:
         parts.append(f"<p class='note'>{_e(note)}</p>")
     for spec in content.figures:
         fig = spec.draw()
-        data = base64.b64encode(figure_png(fig, dpi)).decode("ascii")
+        data = png_data_uri(figure_png(fig, dpi))
         width, height = (int(round(v * dpi)) for v in fig.get_size_inches())
-        parts.append(f"<figure id='fig-{_e(spec.name)}'><img src='data:image/png;base64,{data}' "
+        parts.append(f"<figure id='fig-{_e(spec.name)}'><img src='{data}' "
                      f"width='{width}' height='{height}' alt='{_e(spec.title)}: {_e(spec.caption)}'>"
                      f"<figcaption><b>{_e(spec.title)}.</b> {_e(spec.caption)}</figcaption></figure>")
         fig.clear()
@@ -214,7 +213,7 @@ def render_html(content: ReportContent, dpi: int = 100) -> str:
 
 def write_report(comparison, path: str | os.PathLike, format: str | None = None,
                  scenario_file: str | os.PathLike | None = None, title: str | None = None, dpi: int = 100,
-                 replication: int = 0, figures: Sequence[str] | None = None) -> Path:
+                 replication: int = 0, figures: Sequence[str] | None = None, embed: bool = False) -> Path:
     """Write the report of ``comparison`` to ``path`` and return the path written.
 
     ``format`` is ``"html"`` (one self-contained page) or ``"md"`` (Markdown, figures as
@@ -223,14 +222,15 @@ def write_report(comparison, path: str | os.PathLike, format: str | None = None,
     ``scenario_file`` adds the scenario file's header comment (what it shows, what to
     expect); ``replication`` picks the run drawn in the timelines, graph and replay;
     ``figures`` keeps only the figures so named (``comparison``, ``exposure_cdf``,
-    ``tradeoff``, ``delegation_reach``, ``timeline`` or ``timeline_<strategy>``).
+    ``tradeoff``, ``delegation_reach``, ``timeline`` or ``timeline_<strategy>``). ``embed``
+    puts a Markdown report's figures inside it as ``data:`` URIs instead of files beside it.
     """
     format = report_format(path, format)
     target = report_target(path, format)
     content = build_content(comparison, scenario_file=scenario_file, title=title, replication=replication,
                             figures=figures)
     if format == "md":
-        return write_markdown(content, target, dpi=dpi)
+        return write_markdown(content, target, dpi=dpi, embed=embed)
     write_atomically(target, render_html(content, dpi=dpi))
     return target
 

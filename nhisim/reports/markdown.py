@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nhisim.errors import InputError
 from nhisim.reports.content import ReportContent, build_content, write_atomically
-from nhisim.reports.document import figure_png, report_format, report_target
+from nhisim.reports.document import figure_png, png_data_uri, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.narrate import clock
 
@@ -25,19 +25,31 @@ from nhisim.reports.narrate import clock
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
-def _text(text: object) -> str:
+def literal(text: object) -> str:
     """Scenario text as literal Markdown on one line: what the author wrote, never markup or HTML."""
     return _MARKDOWN.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def code_span(text: object) -> str:
+    """Text as an inline code span, shown exactly: inside one nothing is escaped (``&gt;`` would show
+    as typed), so the span's backticks outnumber any run of backticks in the text."""
+    text = " ".join(str(text).split())
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""  # CommonMark strips one space each side
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
 def _fence(text: str) -> str:
     """A code fence longer than any run of backticks in ``text``, so the text cannot close it."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
+    return "`" * max(3, _longest_backticks(text) + 1)
 
 
 def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str:
@@ -45,17 +57,17 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
     from nhisim._version import __version__
 
     sc = content.scenario
-    out = [f"# {_text(content.title)}", "",
+    out = [f"# {literal(content.title)}", "",
            f"*{sc.name} · strategies {', '.join(content.strategies)} · baseline {content.baseline}*", "",
            "## Scenario", ""]
-    out += [f"- **{k}**: {_text(v)}" for k, v in content.brief]
+    out += [f"- **{k}**: {literal(v)}" for k, v in content.brief]
     out.append("")
     if content.header_comment:
         fence = _fence(content.header_comment)
         out += [f"{fence}text", content.header_comment, fence, ""]
     if content.threats:
         out += ["### Threats", ""]
-        out += [f"- **{_text(tid)}** ({kind})" + (f": {_text(text)}" if text else "")
+        out += [f"- **{literal(tid)}** ({kind})" + (f": {literal(text)}" if text else "")
                 for tid, kind, text in content.threats]
         out.append("")
     out += ["### Threat tags", ""]
@@ -91,7 +103,7 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
         out += [f"## Replay (replication {content.replay_replication})", ""]
         for strategy, story in content.replays.items():
             out += [f"### {strategy}", ""]
-            out += [f"- `{clock(t)}` {_text(text)}" for t, text, _ in story]
+            out += [f"- `{clock(t)}` {literal(text)}" for t, text, _ in story]
             out.append("")
     out += ["## Method", ""]
     out += [f"- **{k}**: {v}" for k, v in content.method]
@@ -104,24 +116,35 @@ def render_markdown(content: ReportContent, figure_links: dict[str, str]) -> str
     descriptions = {s: d for s, d in frame.attrs.get("descriptions", {}).items() if d}
     if descriptions:
         out.append("")
-        out += [f"- **{s}**: {_text(d)}" for s, d in descriptions.items()]
+        out += [f"- **{s}**: {literal(d)}" for s, d in descriptions.items()]
     out += ["", f"*Made by nhisim {__version__}.*", ""]
     return "\n".join(out)
 
 
-def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it; return ``path``."""
-    target = Path(path)
+def figure_links(figures: Sequence, target: Path, dpi: int = 100, embed: bool = False) -> dict[str, str]:
+    """Draw each figure as PNG and return its link by name: a file in ``<stem>_files/`` beside
+    ``target`` (a relative link), or with ``embed`` the image itself as a ``data:`` URI (one
+    self-contained document, e.g. on standard output)."""
     folder = target.with_name(f"{target.stem}_files")
-    folder.mkdir(parents=True, exist_ok=True)
     links = {}
-    for spec in content.figures:
+    for spec in figures:
         fig = spec.draw()
-        file = folder / f"{spec.name}.png"
-        write_atomically(file, figure_png(fig, dpi))
+        png = figure_png(fig, dpi)
         fig.clear()
-        links[spec.name] = f"{folder.name}/{file.name}"
-    write_atomically(target, render_markdown(content, links))
+        if embed:
+            links[spec.name] = png_data_uri(png)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(folder / f"{spec.name}.png", png)
+        links[spec.name] = f"{folder.name}/{spec.name}.png"
+    return links
+
+
+def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 100, embed: bool = False) -> Path:
+    """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it (or the figures
+    embedded, see :func:`figure_links`); return ``path``."""
+    target = Path(path)
+    write_atomically(target, render_markdown(content, figure_links(content.figures, target, dpi, embed)))
     return target
 
 
@@ -141,4 +164,4 @@ def write_report(comparison, path: str | os.PathLike, format: str = "md",
     return write_markdown(content, report_target(path, "md"), dpi=dpi)
 
 
-__all__ = ["render_markdown", "write_markdown", "write_report"]
+__all__ = ["code_span", "figure_links", "literal", "render_markdown", "write_markdown", "write_report"]

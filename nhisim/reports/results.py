@@ -64,8 +64,8 @@ def read_meta(folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The comparisons a results folder describes (clear errors for anything missing or broken)."""
     folder = Path(folder)
     if not (folder / "runs.parquet").is_file():
-        raise _bad(folder, "no runs.parquet here", "give a folder written by `nhisim compare FILE --out DIR`, "
-                                                   "or a scenario file")
+        raise _bad(folder, "no runs.parquet here", "give a folder written by `nhisim compare FILE --out DIR` or "
+                                                   "`nhisim sweep FILE ... --out DIR`, or a scenario file")
     path = folder / META_FILE
     if not path.is_file():
         raise _bad(folder, f"no {META_FILE} here, so the comparison cannot be rebuilt",

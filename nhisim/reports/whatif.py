@@ -17,6 +17,7 @@ from nhisim._version import __version__
 from nhisim.experiments.whatif import WhatIf
 from nhisim.reports.document import report_format, report_target
 from nhisim.reports.format import fmt, label
+from nhisim.reports.markdown import code_span, literal
 
 VERDICT_MARK = {"better": "▲ better", "worse": "▼ worse", "same": "= same", "": ""}
 
@@ -46,23 +47,19 @@ def _rows(result: WhatIf, strategy: str) -> list[tuple[str, str, str, str, str]]
     return out
 
 
-def _md_cell(text: str) -> str:
-    return html.escape(str(text)).replace("|", "\\|").replace("\n", " ")
-
-
 def markdown(result: WhatIf) -> str:
-    """The diff as Markdown."""
+    """The diff as Markdown: text escaped as literal Markdown, each change shown as typed in a code span."""
     model = result.before.scenario
     name = model.title or model.name
-    lines = [f"# What if: {_md_cell(name)}", "", "Change:", ""]
-    lines += [f"- `{_md_cell(c)}`" for c in result.change]
+    lines = [f"# What if: {literal(name)}", "", "Change:", ""]
+    lines += [f"- {code_span(c)}" for c in result.change]
     lines += ["", f"{result.before.replications} paired replications per strategy (seed {result.before.seed}); "
               "change = after − before on the same seeds, with its 95% confidence interval.", ""]
-    lines += [f"> {_md_cell(note)}" for note in result.notes] + ([""] if result.notes else [])
+    lines += [f"> {literal(note)}" for note in result.notes] + ([""] if result.notes else [])
     for strategy in result.strategies:
-        lines += [f"## {_md_cell(strategy)}", "", "| metric | before | after | change (95% CI) | |",
+        lines += [f"## {literal(strategy)}", "", "| metric | before | after | change (95% CI) | |",
                   "|---|---:|---:|---:|---|"]
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in _rows(result, strategy)]
+        lines += ["| " + " | ".join(literal(c) for c in row) + " |" for row in _rows(result, strategy)]
         lines.append("")
     lines.append(f"*Made by nhisim {__version__}.*")
     return "\n".join(lines) + "\n"

@@ -222,8 +222,10 @@ def _is_id_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(x, Mapping) and "id" in x for x in value)
 
 
-def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tuple[Any, Lines, Path]:
-    data, lines = read_yaml(path, max_bytes=max_bytes)
+def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, text: str | None = None
+                     ) -> tuple[Any, Lines, Path]:
+    # text: the file's content when it was read elsewhere (standard input), ``path`` then only names it
+    data, lines = read_yaml(path, max_bytes=max_bytes) if text is None else parse_yaml(text, str(path))
     if not isinstance(data, Mapping):
         raise InputError.single(
             f"a scenario must be a mapping of keys (name:, agents:, ...), not a {type(data).__name__}",
@@ -460,10 +462,28 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
 
     ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
     """
+    return _load(path, overrides, max_bytes)
+
+
+def load_scenario_text(text: str, overrides: Mapping[str, Any] | None = None, *, name: str = "<string>",
+                       max_bytes: int | None = None) -> Scenario:
+    """:func:`load_scenario` of scenario text read elsewhere (``nhisim validate -`` reads standard input).
+
+    Messages name ``name`` as the file; ``extends:`` and policy files are relative to the
+    current folder.
+    """
+    return _load(name, overrides, max_bytes, text)
+
+
+def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_bytes: int | None,
+          text: str | None = None) -> Scenario:
     p = Path(path)
     if max_bytes is None:
         max_bytes = max_file_bytes()
-    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes)
+    if text is not None and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InputError.single(f"the scenario is over the {max_bytes:,}-byte limit for scenario files", file=str(path),
+                                suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}")
+    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes, text)
     if overrides:
         try:
             data = apply_overrides(dict(data), overrides)

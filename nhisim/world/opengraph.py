@@ -253,10 +253,11 @@ def to_opengraph(graph: nx.MultiDiGraph, source_kind: str = "nhisim", id_prefix:
 
 def write_opengraph(graph: nx.MultiDiGraph, path: str | os.PathLike, **options: Any) -> FsPath:
     """Write :func:`to_opengraph` as a JSON file (options passed on); returns the path."""
-    return _write(to_opengraph(graph, **options), path)
+    return write_payload(to_opengraph(graph, **options), path)
 
 
-def _write(payload: Mapping[str, Any], path: str | os.PathLike) -> FsPath:
+def write_payload(payload: Mapping[str, Any], path: str | os.PathLike) -> FsPath:
+    """Write an OpenGraph payload or extension definition as strict JSON; returns the path."""
     path = FsPath(path)
     path.write_text(json.dumps(payload, indent=1, allow_nan=False), encoding="utf-8")
     return path
@@ -316,7 +317,7 @@ def opengraph_extension(payloads: Iterable[Mapping[str, Any]] = ()) -> dict[str,
 
 def write_opengraph_extension(path: str | os.PathLike, payloads: Iterable[Mapping[str, Any]] = ()) -> FsPath:
     """Write :func:`opengraph_extension` as a JSON file; returns the path."""
-    return _write(opengraph_extension(payloads), path)
+    return write_payload(opengraph_extension(payloads), path)
 
 
 # --------------------------------------------------------------------------- a run's attack overlay
@@ -498,4 +499,4 @@ def attack_overlay(graph: nx.MultiDiGraph, events: Any, run: str | None = None, 
 
 def write_attack_overlay(graph: nx.MultiDiGraph, events: Any, path: str | os.PathLike, **options: Any) -> FsPath:
     """Write :func:`attack_overlay` as a JSON file (options passed on); returns the path."""
-    return _write(attack_overlay(graph, events, **options), path)
+    return write_payload(attack_overlay(graph, events, **options), path)

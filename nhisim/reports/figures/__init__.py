@@ -11,6 +11,7 @@ nothing relies on colour alone. Fonts are large; axes carry units.
 - :func:`attack_timeline`: one run's attack, credential by credential;
 - :func:`delegation_reach`: the delegation graph with the attacker's reach, one panel per strategy;
 - :func:`sweep_heatmap`: two swept parameters → a metric's mean;
+- :func:`sweep_tradeoff`: security against utility at every point of a sweep;
 - :func:`tradeoff`: security against utility across strategies, with CI bars.
 
 One module per kind of figure (:mod:`.comparison`, :mod:`.timeline`, :mod:`.reach`,
@@ -35,11 +36,11 @@ from nhisim.reports.figures.style import (
     strategy_style,
     time_unit,
 )
-from nhisim.reports.figures.sweep import sweep_heatmap
+from nhisim.reports.figures.sweep import sweep_heatmap, sweep_tradeoff
 from nhisim.reports.figures.timeline import attack_timeline
 
 __all__ = [
     "ATTACK", "DEFAULT_METRICS", "DEFENCE", "HELD", "OKABE_ITO", "STRATEGY_COLOURS", "STYLE", "attack_timeline",
     "attacker_reach", "axis_label", "delegation_reach", "exposure_cdf", "metric_scale", "strategy_comparison",
-    "strategy_style", "sweep_heatmap", "time_unit", "tradeoff",
+    "strategy_style", "sweep_heatmap", "sweep_tradeoff", "time_unit", "tradeoff",
 ]

@@ -17,6 +17,7 @@ from nhisim.reports.figures.style import (
     DEFAULT_METRICS,
     STYLE,
     axis_label,
+    better_corner,
     check_metrics,
     finite_max,
     metric_scale,
@@ -237,12 +238,9 @@ def tradeoff(comparison, security: str = "blast_radius", utility: str = "legit_d
         ax.set_xlabel(axis_label(utility, finite_max([r["ci_high"] for r in xs_all] + [r["mean"] for r in xs_all])))
         ax.set_ylabel(axis_label(security, finite_max([r["ci_high"] for r in ys_all] + [r["mean"] for r in ys_all])))
         _pad_limits(ax, extents, {"x": vocabulary.kind(utility) == "share", "y": vocabulary.kind(security) == "share"})
-        better_x = "left" if vocabulary.direction(utility) == "lower" else "right"
-        better_y = "lower" if vocabulary.direction(security) == "lower" else "upper"
-        arrow = {("left", "lower"): "↙", ("right", "lower"): "↘", ("left", "upper"): "↖", ("right", "upper"): "↗"}
         ax.grid(alpha=0.3)
         legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-                           title=f"better: {better_y} {better_x} {arrow[(better_x, better_y)]}")
+                           title=better_corner(utility, security))
         legend.get_title().set_fontweight("bold")
         ax.set_title(f"{comparison.scenario.name}: security vs utility\n({label(security)} against {label(utility)}; "
                      f"mean and {level:.0%} CI)")

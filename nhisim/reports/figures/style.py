@@ -112,6 +112,14 @@ def axis_label(metric: str, largest: float = math.nan) -> str:
     return f"{label(metric)} ({metric_scale(metric, largest)[1]})"
 
 
+def better_corner(x_metric: str, y_metric: str) -> str:
+    """Where the better results sit on an ``x_metric`` × ``y_metric`` plot, e.g. ``better: lower left ↙``."""
+    x = "left" if vocabulary.direction(x_metric) == "lower" else "right"
+    y = "lower" if vocabulary.direction(y_metric) == "lower" else "upper"
+    arrow = {("left", "lower"): "↙", ("right", "lower"): "↘", ("left", "upper"): "↖", ("right", "upper"): "↗"}
+    return f"better: {y} {x} {arrow[(x, y)]}"
+
+
 def finite_max(values: Sequence[float]) -> float:
     finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return max(finite) if finite else math.nan

@@ -12,7 +12,15 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.reports.figures.style import STYLE, axis_label, metric_scale, new_figure
+from nhisim.reports.figures.style import (
+    STYLE,
+    axis_label,
+    better_corner,
+    finite_max,
+    metric_scale,
+    new_figure,
+    strategy_style,
+)
 from nhisim.reports.format import fmt, label
 from nhisim.scenario.units import format_duration
 
@@ -130,3 +138,42 @@ def _numeric(value: Any) -> float | None:
         except Exception:  # not a duration: keep the sweep's order
             return None
     return None
+
+
+def sweep_tradeoff(df: pd.DataFrame, security: str = "blast_radius", utility: str = "legit_denied") -> Figure:
+    """Security against utility at every point of a sweep: one marker per point and strategy.
+
+    Each marker is the mean over the point's replications; a strategy keeps its colour and
+    marker, so the cloud of one strategy shows what the swept values buy it. Points whose
+    mean is not a finite number are left out and counted in the legend.
+    """
+    missing = [c for c in (security, utility, "strategy") if c not in df.columns]
+    if missing:
+        raise InputError.single(f"column {missing[0]!r} is not in the sweep results", location="sweep_tradeoff",
+                                suggestion=did_you_mean(missing[0], df.columns, "columns"))
+    keys = ["strategy", "point"] if "point" in df.columns else ["strategy"]
+    means = df.groupby(keys, sort=False)[[security, utility]].mean().reset_index()
+    strategies = list(dict.fromkeys(df["strategy"]))
+    styles = strategy_style(strategies)
+    x_div, _ = metric_scale(utility, finite_max(means[utility].tolist()))
+    y_div, _ = metric_scale(security, finite_max(means[security].tolist()))
+    with matplotlib.rc_context(STYLE):
+        fig = new_figure(12.5, 7.0)
+        ax = fig.add_subplot()
+        for strategy in strategies:
+            own = means[means["strategy"] == strategy]
+            finite = own[np.isfinite(own[security].astype(float)) & np.isfinite(own[utility].astype(float))]
+            left_out = len(own) - len(finite)
+            style = styles[strategy]
+            ax.plot(finite[utility] / x_div, finite[security] / y_div, marker=style["marker"], color=style["color"],
+                    linestyle="", markersize=12, markeredgecolor="black", alpha=0.85,
+                    label=strategy + (f" ({left_out} point{'s' if left_out > 1 else ''} n/a)" if left_out else ""))
+        ax.set_xlabel(axis_label(utility, finite_max(means[utility].tolist())))
+        ax.set_ylabel(axis_label(security, finite_max(means[security].tolist())))
+        ax.grid(alpha=0.3)
+        legend = ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
+                           title=better_corner(utility, security))
+        legend.get_title().set_fontweight("bold")
+        ax.set_title(f"security vs utility at each point\n({label(security)} against {label(utility)}; "
+                     "mean over replications)")
+    return fig

@@ -1,0 +1,291 @@
+"""What scripts rely on: every command's ``--json`` is one strict JSON envelope, and ``-`` reads
+standard input or writes standard output wherever a file is read or written (never a file named ``-``)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from cli_helpers import run_cli
+from test_cli_conventions import COMMAND_PATHS as PATHS
+
+from nhisim.cli.envelope import KEYS
+
+ROOT = Path(__file__).resolve().parents[1]
+LEAK = str(ROOT / "scenarios" / "leaked_key.yaml")
+COMMAND_PATHS = [p for p in PATHS if p != "policy"]  # every command, not the group of the policy commands
+
+
+def strict_json(text: str):
+    """``json.loads`` that refuses NaN and Infinity, as a strict parser (jq, JavaScript's JSON.parse) does."""
+    def refuse(constant: str):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def pipe(monkeypatch, text: str | bytes) -> None:
+    """What ``cat FILE | nhisim ...`` gives the command on standard input."""
+    data = text.encode() if isinstance(text, str) else text
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+def every_command(tmp: Path) -> dict[str, list[str]]:
+    """A small, quick invocation of every command."""
+    return {
+        "validate": ["validate", LEAK],
+        "schema": ["schema"],
+        "generate": ["generate", "--agents", "3", "--tools", "2", "--resources", "2", "--out", str(tmp / "g.yaml")],
+        "graph": ["graph", LEAK, "--out", str(tmp / "estate.json")],
+        "analyze": ["analyze", LEAK, "--principal", "support-bot"],
+        "run": ["run", LEAK, "-s", "zsp"],
+        "compare": ["compare", LEAK, "--strategies", "rbac,zsp", "-r", "2", "--executor", "serial"],
+        "whatif": ["whatif", LEAK, "--set", "strategies.rbac.rotation=7d", "-r", "2", "--strategies", "rbac"],
+        "sweep": ["sweep", LEAK, "--grid", "strategies.zsp.ttl=5m,1h", "--strategies", "zsp", "-r", "1",
+                  "--executor", "serial", "--set", "run.horizon=6h", "--out", str(tmp / "sweep")],
+        "report": ["report", LEAK, "-r", "2", "--strategies", "rbac,zsp", "--workers", "1", "--set",
+                   "run.horizon=6h", "--out", str(tmp / "r.md")],
+        "demo": ["demo", "--scenario", LEAK, "-r", "2", "--workers", "1", "--out", str(tmp / "demo")],
+        "replay": ["replay", LEAK, "-s", "zsp"],
+        "catalog": ["catalog", "--framework", "owasp_nhi"],
+        "check": ["check", LEAK, "--seeds", "6", "--jobs", "1"],
+        "policy export": ["policy", "export", LEAK, "-s", "intent", "--out", str(tmp / "cedar")],
+        "policy validate": ["policy", "validate", LEAK],
+    }
+
+
+def test_every_command_is_covered():
+    assert set(every_command(Path("x"))) == set(COMMAND_PATHS)
+
+
+def _envelope(out: str, command: str, code: int) -> dict:
+    envelope = strict_json(out)  # the whole of stdout is one JSON document
+    assert list(envelope) == list(KEYS)
+    assert envelope["command"] == command
+    assert envelope["ok"] is (code == 0)
+    assert (envelope["error"] is None) is envelope["ok"]
+    assert isinstance(envelope["inputs"], dict) and "json" not in envelope["inputs"]
+    assert isinstance(envelope["notes"], list) and isinstance(envelope["outputs"], list)
+    return envelope
+
+
+@pytest.mark.parametrize("command", COMMAND_PATHS)
+def test_json_is_one_strict_envelope(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = every_command(tmp_path)[command]
+    code, out, err = run_cli([*argv, "--json"], capsys)
+    assert code in (0, 1), err  # check exits 1 when a claim does not hold: told in the envelope too
+    envelope = _envelope(out, command, code)
+    for path in envelope["outputs"]:
+        assert Path(path).exists(), path
+    assert not (tmp_path / "-").exists()
+
+
+def test_json_envelopes_carry_the_results(tmp_path, capsys):
+    code, out, _ = run_cli(["run", LEAK, "-s", "zsp", "--seed", "3", "--json"], capsys)
+    run = strict_json(out)
+    assert code == 0 and run["inputs"]["strategy"] == "zsp" and run["inputs"]["seed"] == 3
+    assert run["result"]["seed"] == 3 and "blast_radius" in run["result"]["metrics"]
+    code, out, _ = run_cli(["compare", LEAK, "--strategies", "zsp,rbac", "-r", "2", "--executor", "serial", "--json"],
+                           capsys)
+    compared = strict_json(out)["result"]
+    assert compared["comparisons"][0]["baseline"] == "rbac"  # the scenario's baseline, though listed second
+    assert len(compared["runs"]) == 4
+    rows = compared["comparisons"][0]["summary"]
+    assert {r["strategy"] for r in rows} == {"zsp", "rbac"} and all("ci_low" in r for r in rows)
+    code, out, _ = run_cli(["graph", LEAK, "--out", str(tmp_path / "e.json"), "--json"], capsys)
+    graph = strict_json(out)
+    payload = json.loads((tmp_path / "e.json").read_text())
+    assert graph["outputs"] == [str(tmp_path / "e.json")]
+    assert graph["result"]["files"][0]["edges"] == len(payload["graph"]["edges"])
+
+
+def test_no_nan_or_infinity_reaches_the_json(capsys):
+    # zsp allows no malicious request here, so attribution (a share of the allowed ones) is NaN
+    code, out, _ = run_cli(["run", LEAK, "-s", "zsp", "--json"], capsys)
+    metrics = strict_json(out)["result"]["metrics"]
+    assert code == 0 and None in metrics.values()
+
+
+BAD = "name: bad\nagents:\n  - id: a\n    rolez: [x]\n"
+
+
+def every_bad_input(tmp: Path) -> dict[str, list[str]]:
+    bad = str(tmp / "bad.yaml")
+    (tmp / "bad.yaml").write_text(BAD)
+    (tmp / "folder").mkdir()
+    return {
+        "validate": ["validate", bad], "schema": ["schema", "--out", str(tmp / "folder")],
+        "generate": ["generate", "--agents", "0", "--out", str(tmp / "g.yaml")],
+        "graph": ["graph", bad, "--out", str(tmp / "e.json")], "analyze": ["analyze", bad],
+        "run": ["run", bad], "compare": ["compare", bad], "whatif": ["whatif", bad, "--set", "run.seed=2"],
+        "sweep": ["sweep", bad, "--grid", "run.seed=1,2", "--out", str(tmp / "s")],
+        "report": ["report", bad], "demo": ["demo", "--scenario", bad, "--out", str(tmp / "d")],
+        "replay": ["replay", bad], "catalog": ["catalog", "--framework", "owasp_nhj"], "check": ["check", bad],
+        "policy export": ["policy", "export", bad, "-s", "rbac", "--out", str(tmp / "c")],
+        "policy validate": ["policy", "validate", bad],
+    }
+
+
+@pytest.mark.parametrize("command", COMMAND_PATHS)
+def test_bad_input_with_json_is_ok_false_and_exit_2(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli([*every_bad_input(tmp_path)[command], "--json"], capsys)
+    assert code == 2, err
+    envelope = _envelope(out, command, code)
+    error = envelope["error"]
+    assert {"title", "file", "location", "line", "message", "suggestion", "problems"} <= set(error)
+    assert error["message"] and "Traceback" not in out + err
+    if command not in ("schema", "generate", "catalog"):
+        assert error["file"].endswith("bad.yaml") and error["line"] == 3
+        assert error["suggestion"] == "did you mean 'roles'?" or any(
+            p["suggestion"] == "did you mean 'roles'?" for p in error["problems"])
+    assert "error" in err  # people still read it on stderr
+
+
+# --------------------------------------------------------------------------- reading standard input
+
+
+def test_a_scenario_is_read_from_standard_input(capsys, monkeypatch):
+    pipe(monkeypatch, Path(LEAK).read_text())
+    code, out, err = run_cli(["run", "-", "-s", "zsp", "--seed", "3", "--json"], capsys)
+    assert code == 0, err
+    piped = strict_json(out)["result"]
+    code, out, _ = run_cli(["run", LEAK, "-s", "zsp", "--seed", "3", "--json"], capsys)
+    assert piped == strict_json(out)["result"]  # same scenario, same seed, same run
+
+
+@pytest.mark.parametrize("argv", [["validate", "-"], ["graph", "-", "--out", "e.graphml"], ["analyze", "-"],
+                                  ["replay", "-"], ["policy", "validate", "-"], ["run", "-"],
+                                  ["compare", "-", "-r", "1", "--executor", "serial"],
+                                  ["whatif", "-", "--set", "run.seed=2", "-r", "1"], ["report", "-", "-r", "1"],
+                                  ["check", "-"], ["policy", "export", "-", "-s", "rbac", "--out", "c"],
+                                  ["demo", "--scenario", "-"],
+                                  ["sweep", "-", "--grid", "run.seed=1,2", "--out", "s", "-q"]],
+                         ids=lambda argv: " ".join(argv[:2]))
+def test_every_reader_names_standard_input_in_its_messages(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipe(monkeypatch, BAD)
+    code, out, err = run_cli(argv, capsys)
+    assert code == 2 and "<stdin>:4 at agents[0] (a).rolez: unknown key 'rolez'" in err, err
+    assert not any(tmp_path.iterdir())  # nothing written, and never a file named "-"
+
+
+def test_extends_is_relative_to_the_current_folder(tmp_path, capsys, monkeypatch):
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "leak.yaml").write_text(Path(LEAK).read_text())
+    monkeypatch.chdir(tmp_path)
+    pipe(monkeypatch, "extends: base/leak.yaml\nname: piped\n")
+    code, out, err = run_cli(["validate", "-", "--json"], capsys)
+    assert code == 0, err
+    assert strict_json(out)["result"][0]["scenario"] == "piped"
+    pipe(monkeypatch, "extends: leak.yaml\nname: piped\n")
+    code, _, err = run_cli(["validate", "-"], capsys)
+    assert code == 2 and "<stdin>" in err and "extends a file that does not exist: leak.yaml" in err
+
+
+def test_standard_input_is_read_once_and_must_be_piped(capsys, monkeypatch):
+    pipe(monkeypatch, Path(LEAK).read_text())
+    code, _, err = run_cli(["compare", "-", "-", "-r", "1"], capsys)
+    assert code == 2 and "more than once" in err
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    code, _, err = run_cli(["validate", "-"], capsys)
+    assert code == 2 and "nothing is piped in" in err and "cat scenarios/leaked_key.yaml | nhisim validate -" in err
+
+
+def test_over_long_or_binary_standard_input_is_refused(capsys, monkeypatch):
+    monkeypatch.setenv("NHISIM_MAX_SCENARIO_BYTES", "100")
+    pipe(monkeypatch, "name: x\n" + "#" * 200)
+    code, _, err = run_cli(["validate", "-"], capsys)
+    assert code == 2 and "over the 100-byte limit" in err
+    monkeypatch.delenv("NHISIM_MAX_SCENARIO_BYTES")
+    pipe(monkeypatch, b"name: \xff\xfe\n")
+    code, _, err = run_cli(["validate", "-"], capsys)
+    assert code == 2 and "not UTF-8" in err
+
+
+def test_policies_are_read_from_standard_input(capsys, monkeypatch):
+    pipe(monkeypatch, 'permit (principal, action, resource) when { context.nonsense };\n')
+    code, _, err = run_cli(["policy", "validate", LEAK, "--policies", "-"], capsys)
+    assert code == 2 and "<stdin>" in err
+
+
+# --------------------------------------------------------------------------- writing standard output
+
+
+def test_graph_generate_and_schema_write_standard_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["graph", LEAK, "--format", "opengraph", "--out", "-"], capsys)
+    assert code == 0, err
+    run_cli(["graph", LEAK, "--out", "e.json"], capsys)
+    assert json.loads(out) == json.loads(Path("e.json").read_text())
+    assert "wrote standard output" in err  # the message moves to stderr
+
+    code, out, err = run_cli(["generate", "--agents", "4", "--seed", "2", "--out", "-"], capsys)
+    assert code == 0 and len(yaml.safe_load(out)["agents"]) == 4 and "agents" in err
+    code, out, _ = run_cli(["schema", "--out", "-"], capsys)
+    assert code == 0 and strict_json(out)["$schema"]
+    assert not Path("-").exists()
+
+
+def test_a_binary_output_to_a_terminal_is_refused(tmp_path, capsysbinary, monkeypatch):
+    from nhisim.cli.app import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as info:
+        main(["graph", LEAK, "--format", "png", "--out", "-"])
+    out, _ = capsysbinary.readouterr()
+    assert info.value.code in (0, None) and out.startswith(b"\x89PNG")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    with pytest.raises(SystemExit) as info:
+        main(["graph", LEAK, "--format", "png", "--out", "-"])
+    _, err = capsysbinary.readouterr()
+    assert info.value.code == 2 and b"binary and standard output is a terminal" in err
+
+
+def test_run_events_to_standard_output_are_csv(tmp_path, capsys):
+    code, out, err = run_cli(["run", LEAK, "-s", "zsp", "--events", "-"], capsys)
+    assert code == 0, err
+    run_cli(["run", LEAK, "-s", "zsp", "--events", str(tmp_path / "e.csv")], capsys)
+    assert out == (tmp_path / "e.csv").read_text() and out.startswith("t,event,")
+    assert "blast radius" in err  # the metrics table goes to stderr
+
+
+def test_reports_go_to_standard_output_self_contained(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["report", LEAK, "-r", "2", "--strategies", "rbac,zsp", "--workers", "1", "--set",
+                              "run.horizon=6h", "--format", "md", "--out", "-"], capsys)
+    assert code == 0, err
+    assert out.startswith("# nhisim report") and "](data:image/png;base64," in out
+    assert not any(tmp_path.iterdir())  # no figure folder beside a file that does not exist
+    code, out, err = run_cli(["whatif", LEAK, "--set", "strategies.rbac.rotation=7d", "-r", "2", "--strategies",
+                              "rbac", "--report", "-", "--report-format", "md"], capsys)
+    assert code == 0 and out.startswith("# What if") and "exposure window" in err
+    code, out, _ = run_cli(["policy", "export", LEAK, "-s", "intent", "--out", "-"], capsys)
+    assert code == 0 and "==> intent.cedar <==" in out and "==> schema.cedarschema <==" in out
+
+
+@pytest.mark.parametrize("argv", [["compare", LEAK, "--out", "-"], ["sweep", LEAK, "--grid", "run.seed=1,2",
+                                                                   "--out", "-"], ["demo", "--out", "-"],
+                                  ["catalog", "--scenarios", "-"]], ids=lambda argv: argv[0])
+def test_a_folder_cannot_be_standard_output(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "cannot be one" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_json_and_standard_output_do_not_mix(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(["graph", LEAK, "--out", "-", "--format", "svg", "--json"], capsys)
+    assert code == 2 and "JSON envelope" in strict_json(out)["error"]["message"]
+    assert not any(tmp_path.iterdir())
