@@ -252,3 +252,20 @@ def test_binary_utf16_missing_huge_and_folder_inputs(tmp_path, capsys, monkeypat
     assert code == 2 and "over the 100-byte limit" in err
     code, _, err = run_cli(["import", "mcp", str(CLAUDE), "--rate", "fast"], capsys)
     assert code == 2 and "--rate" in err
+
+
+def test_the_catalogue_of_known_servers_is_well_formed():
+    """Every entry names real actions and levels, and its operations name its own resources (a flow
+    mapping with an unquoted comma would silently lose a description: keys are checked too)."""
+    from nhisim.importers.mcp import catalogue
+    from nhisim.scenario.models import DEFAULT_ACTION_DAMAGE, SENSITIVITY_LEVELS
+
+    ids = [entry.id for entry in catalogue()]
+    assert len(ids) == len(set(ids)) >= 15
+    for entry in catalogue():
+        resources = {r["id"] for r in entry.resources}
+        assert all(set(r) <= {"id", "kind", "sensitivity", "description"} for r in entry.resources), entry.id
+        assert all(r["sensitivity"] in SENSITIVITY_LEVELS for r in entry.resources), entry.id
+        assert all(set(op) <= {"action", "resource", "routine"} for op in entry.operations), entry.id
+        assert all(op["action"] in DEFAULT_ACTION_DAMAGE and op["resource"] in resources for op in entry.operations)
+        assert any(op.get("routine") for op in entry.operations), entry.id

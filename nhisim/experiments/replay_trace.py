@@ -148,7 +148,8 @@ def replay_trace(traces: str | os.PathLike, scenario: Scenario, strategies: list
                                                                                                          credentials)
     return TraceReplay(scenario.name, str(traces), names, pd.DataFrame(calls, columns=list(CALL_COLUMNS)),
                        pd.DataFrame(credentials, columns=list(CREDENTIAL_COLUMNS)), binding.t1 - binding.t0,
-                       len(found), sum(1 for inv in found if binding.template[id(inv)] is None))
+                       len(binding.invocations),
+                       sum(1 for inv in binding.invocations if binding.template[id(inv)] is None))
 
 
 class _Binding:
