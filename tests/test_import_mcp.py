@@ -56,6 +56,9 @@ def test_header_says_what_was_imported_and_todos_mark_what_to_fill_in():
     assert comments.startswith("Imported by `nhisim import mcp`") and "claude_desktop_config.json" in comments
     assert "No secret value is copied" in comments
     assert "one strategy runs the whole estate" in comments.lower()
+    rows = text.splitlines()
+    item = rows.index("- id: pr-reviewer")  # the unknown server's TODO sits right above its tool
+    assert rows[item - 2].startswith("# TODO: unknown server 'pr-reviewer'") and rows[item - 1].startswith("#")
     todos = comments.split("TODO:")[1:]
     assert any("unknown server 'pr-reviewer'" in t for t in todos)
     assert any("sensitivit" in t for t in todos) and any("threats below are assumptions" in t for t in todos)
@@ -269,3 +272,18 @@ def test_the_catalogue_of_known_servers_is_well_formed():
         assert all(set(op) <= {"action", "resource", "routine"} for op in entry.operations), entry.id
         assert all(op["action"] in DEFAULT_ACTION_DAMAGE and op["resource"] in resources for op in entry.operations)
         assert any(op.get("routine") for op in entry.operations), entry.id
+
+
+def test_hostile_names_are_made_safe(tmp_path):
+    """Control characters, lone surrogates and 5,000-character names: the scenario still validates,
+    no escape reaches it, and a secret in a URL's query is found (and not written)."""
+    config = {"mcpServers": {"\x1b[2Jevil": {"command": "npx\x07", "args": ["@x/\x1bserver", "\ud800"],
+                                             "env": {"MY\x1b_TOKEN": "abc\x00def"}},
+                             "a" * 5000: {"url": "https://x.example/mcp?api_key=QUERYVALUE123", "type": "odd\x1b"},
+                             "???": {"command": "node"}, "GitHub": {"command": "npx"}, "github": {"command": "npx"}}}
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(config))
+    imported = import_mcp(path)
+    assert [t.id for t in imported.scenario.tools][2:] == ["server", "github", "github-2"]
+    assert not any(c in imported.text for c in "\x1b\x07\x00") and "QUERYVALUE123" not in imported.text
+    assert any("(URL query)" in row["carried_in"] for row in imported.report.tables["secrets"])

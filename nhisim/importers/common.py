@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nhisim.errors import InputError, clip
-from nhisim.scenario.loader import parse_yaml, validate_data
+from nhisim.scenario.loader import validate_data
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.readable_yaml import comment, readable_body
 
@@ -242,6 +242,24 @@ class Imported:
         return p
 
 
+def _item_lines(rows: list[str]) -> dict[tuple, int]:
+    """The row of each top-level section (``("tools",)``) and of each of its items (``("tools", 2)``).
+
+    The readable writer puts a section's key at column 0 (``tools:``) and its items right
+    under it, each starting ``- `` at column 0; nothing else starts a row that way.
+    """
+    found: dict[tuple, int] = {}
+    section, index = None, 0
+    for row, text in enumerate(rows):
+        if text[:1].isalpha() and text.rstrip().endswith(":"):
+            section, index = text.rstrip()[:-1], 0
+            found[(section,)] = row
+        elif text.startswith("- ") and section is not None:
+            found[(section, index)] = row
+            index += 1
+    return found
+
+
 def build_scenario(data: Mapping[str, Any], source: str) -> Scenario:
     """Validate what an importer built, like any scenario file (a failure here is the importer's to fix)."""
     return validate_data(dict(data), file=f"<scenario imported from {source}>")
@@ -254,14 +272,11 @@ def annotated_yaml(scenario: Scenario, header: list[str], notes: Mapping[tuple, 
     a section) to the comment lines written just above it, at its indentation.
     """
     body = readable_body(scenario)
-    _, lines = parse_yaml(body, "<imported>")
     rows = body.splitlines(keepends=True)
-    for path, texts in sorted(notes.items(), key=lambda item: -lines.get(item[0], 0)):
+    lines = _item_lines(rows)
+    for path, texts in sorted(notes.items(), key=lambda item: -lines.get(item[0], -1)):
         line = lines.get(path)
-        if line is None or not texts:
-            continue
-        target = rows[line - 1]
-        indent = target[: len(target) - len(target.lstrip(" "))]
-        rows.insert(line - 1, comment(texts, indent))
+        if line is not None and texts:
+            rows.insert(line, comment(texts))
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return comment([header[0].replace("{when}", stamp), *header[1:]]) + "".join(rows)

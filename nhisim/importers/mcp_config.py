@@ -162,6 +162,7 @@ def classify(server: str, name: str, where: str, value: str, *, by_name: bool, s
     ``scope`` keeps references that mean different things apart: a VS Code input id is the
     file's own, an environment variable is the machine's.
     """
+    name = plain(name, 80)
     text = value.strip()
     core = _SCHEME.sub("", text)
     reference = next((m for m in _REFERENCE.finditer(text) if m.group("var") not in _PREDEFINED), None)
@@ -372,6 +373,7 @@ def _mapping(value: Any, location: str, problems: list[Problem], what: str) -> d
 
 def _server(label: str, entry: Any, location: str, client: str, file: str,
             problems: list[Problem]) -> Server | None:
+    label = plain(label, 100)  # a name is shown and written: no control characters, not 10,000 characters
     if not isinstance(entry, Mapping):
         problems.append(Problem(f"a server is an object with command or url, not a {_kind(entry)}", location,
                                 suggestion='e.g. {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"]}'))
@@ -407,7 +409,7 @@ def _server(label: str, entry: Any, location: str, client: str, file: str,
         transport = "stdio"
     server = Server(label, client, file, transport, command=command or "", disabled=bool(body.get("disabled")))
     if kind and kind not in REMOTE_TYPES and kind not in LOCAL_TYPES:
-        server.notes.append(f"unknown type {clip(kind, 30)!r}: taken as {transport}")
+        server.notes.append(f"unknown type {plain(kind, 30)!r}: taken as {transport}")
     scope = os.path.abspath(file)
     found: list[Secret] = []
     for key, value in env.items():

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from nhisim.errors import InputError
-from nhisim.importers.common import Imported, ImportReport, annotated_yaml, build_scenario, guess_sensitivity
+from nhisim.importers.common import Imported, ImportReport, annotated_yaml, build_scenario, guess_sensitivity, plain
 from nhisim.importers.matching import (
     OperationResolver,
     best_template,
@@ -313,7 +313,7 @@ class _Estate:
             "resources": [{"id": r, "kind": "data", "sensitivity": level,
                            "description": "guessed from the names of the tools that act on it"}
                           for r, level in sorted(resources.items())],
-            "tools": [{"id": t, "kind": "function", "description": f"traced as {label!r} ({calls[t]} calls)",
+            "tools": [{"id": t, "kind": "function", "description": f"traced as {plain(label, 80)!r} ({calls[t]} calls)",
                        "operations": [{"action": a, "resource": r}]} for t, (a, r, label) in sorted(tools.items())],
             "roles": [{"id": f"{a}-grants", "grants": sorted(grants[a]),
                        "description": f"what {a} was seen doing, and what the agents it asks do"}
