@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from nhisim.errors import InputError, clip
-from nhisim.scenario.loader import validate_data
+from nhisim.scenario.loader import bytes_limit, validate_data
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.readable_yaml import comment, readable_body
 
@@ -33,17 +33,7 @@ MAX_BYTES_ENV = "NHISIM_MAX_IMPORT_BYTES"
 
 def max_input_bytes() -> int:
     """The size limit of one imported file: ``$NHISIM_MAX_IMPORT_BYTES`` if set, else 256 MiB."""
-    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
-    if not raw:
-        return MAX_INPUT_BYTES
-    try:
-        value = int(raw)
-        if value <= 0:
-            raise ValueError
-    except ValueError:
-        raise InputError.single(f"{MAX_BYTES_ENV}={raw!r} is not a positive whole number of bytes",
-                                location=MAX_BYTES_ENV, suggestion="unset it, or give e.g. 1048576") from None
-    return value
+    return bytes_limit(MAX_BYTES_ENV, MAX_INPUT_BYTES)
 
 
 def read_input(path: str | os.PathLike, what: str, example: str) -> str:

@@ -102,36 +102,30 @@ def billing(w: Writer, trace: str, parent: str, at: float) -> float:
     return w.agent(trace, parent, at, "billing-agent", steps)
 
 
-def triage(w: Writer, at: float) -> None:
+def conversation(w: Writer, at: float, name: str, body) -> None:
+    """A trace of its own: ``name`` runs ``body(trace, span, t) -> end`` after a first model call."""
     trace = w.hex(32)
+    w.agent(trace, None, at, name, lambda span, t: body(trace, span, w.chat(trace, span, t)))
 
-    def steps(span: str, t: float) -> float:
+
+def triage(w: Writer, trace: str, span: str, t: float) -> float:
+    t = w.tool(trace, span, t, "search_tickets")
+    t = w.tool(trace, span, t, "get_customer")
+    if w.rng.random() < 0.2:  # the model sometimes reaches for the bulk export it can see
+        t = w.tool(trace, span, t, "export_customers")
+    t = w.chat(trace, span, t)
+    if w.rng.random() < 0.35:
+        t = billing(w, trace, span, t)
         t = w.chat(trace, span, t)
-        t = w.tool(trace, span, t, "search_tickets")
-        t = w.tool(trace, span, t, "get_customer")
-        if w.rng.random() < 0.2:  # the model sometimes reaches for the bulk export it can see
-            t = w.tool(trace, span, t, "export_customers")
-        t = w.chat(trace, span, t)
-        if w.rng.random() < 0.35:
-            t = billing(w, trace, span, t)
-            t = w.chat(trace, span, t)
-        t = w.tool(trace, span, t, "update_ticket")
-        t = w.tool(trace, span, t, "send_reply")
-        return w.chat(trace, span, t)
-
-    w.agent(trace, None, at, "triage-agent", steps)
+    t = w.tool(trace, span, t, "update_ticket")
+    t = w.tool(trace, span, t, "send_reply")
+    return w.chat(trace, span, t)
 
 
-def kb(w: Writer, at: float) -> None:
-    trace = w.hex(32)
-
-    def steps(span: str, t: float) -> float:
-        t = w.chat(trace, span, t)
-        t = w.tool(trace, span, t, "search_docs")
-        t = w.tool(trace, span, t, "get_article")
-        return w.chat(trace, span, t)
-
-    w.agent(trace, None, at, "kb-agent", steps)
+def kb(w: Writer, trace: str, span: str, t: float) -> float:
+    t = w.tool(trace, span, t, "search_docs")
+    t = w.tool(trace, span, t, "get_article")
+    return w.chat(trace, span, t)
 
 
 def arrivals(rng: random.Random, per_hour: float) -> list[float]:
@@ -199,9 +193,10 @@ def write_flat(spans: list[dict], path: Path) -> None:
 def main() -> None:
     rng = random.Random(20260101)
     w = Writer(rng)
-    starts = [(t, triage) for t in arrivals(rng, 10)] + [(t, kb) for t in arrivals(rng, 6)]
-    for t, conversation in sorted(starts, key=lambda item: item[0]):
-        conversation(w, t)
+    starts = [(t, "triage-agent", triage) for t in arrivals(rng, 10)] + [(t, "kb-agent", kb)
+                                                                         for t in arrivals(rng, 6)]
+    for t, name, body in sorted(starts, key=lambda item: item[0]):
+        conversation(w, t, name, lambda trace, span, at, body=body: body(w, trace, span, at))
     write_otlp(w.spans, HERE / "support_traces.otlp.jsonl")
     write_flat(w.spans, HERE / "support_traces.flat.jsonl")
     print(f"{len(w.spans)} spans, {sum(1 for s in w.spans if s['parent'] is None)} traces")
