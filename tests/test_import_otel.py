@@ -239,3 +239,18 @@ def test_bad_files_and_options(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NHISIM_MAX_IMPORT_BYTES", "1000")
     code, _, err = run_cli(["import", "otel", str(OTLP)], capsys)
     assert code == 2 and "over the 1,000-byte limit" in err
+
+
+def test_one_call_seen_by_two_instrumentation_layers_counts_once(tmp_path):
+    """A framework's execute_tool span around the MCP client's tools/call span, and a repeated
+    gen_ai.tool.call.id, are one call each."""
+    mcp = span("1", "4", "3", "tools/call search_issues", 1.1, 1.9, **{"mcp.method.name": "tools/call",
+                                                                          "gen_ai.tool.name": "search_issues"})
+    again = tool("1", "6", "1", "search_issues", 5, 6)
+    again["attributes"]["gen_ai.tool.call.id"] = "call_1"
+    first = tool("1", "3", "1", "search_issues", 1, 2)
+    first["attributes"]["gen_ai.tool.call.id"] = "call_1"
+    spans = [agent("1", "1", None, "dev", 0, 10), first, mcp, tool("1", "5", "1", "create_issue", 3, 4), again]
+    (run,), notes = invocations(read_spans(str(write_spans(tmp_path, spans))).spans)
+    assert [s.name for s in run.steps] == ["search-issues", "create-issue"]
+    assert sum(notes.values()) == 2

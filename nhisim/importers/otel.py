@@ -18,7 +18,10 @@ only carry the tree. Each ``invoke_agent`` span is an **invocation** of its agen
 **steps** are the tool calls under it (not under a deeper invocation) and the invocations
 of other agents nested in it (**delegations**, the observed edges). A nested invocation
 of the same agent (a framework's client and internal span for one run) is the same
-invocation. Tool calls under no invocation belong to the service that emitted them.
+invocation. A tool span inside another tool span of the same run, or with a
+``gen_ai.tool.call.id`` already seen, is the same call seen by another instrumentation
+layer (a framework's span around the MCP client's): it is counted once. Tool calls under
+no invocation belong to the service that emitted them.
 """
 
 from __future__ import annotations
@@ -334,7 +337,9 @@ def _trace_invocations(trace_id: str, spans: dict[str, Span], notes: Counter) ->
     found: list[Invocation] = []
     loose: list[tuple[Span, Step]] = []
 
-    def walk(span: Span, owner: Invocation | None, depth: int) -> None:
+    calls_seen: set[str] = set()
+
+    def walk(span: Span, owner: Invocation | None, depth: int, in_tool: bool) -> None:
         if depth > MAX_DEPTH:
             notes[f"spans nested over {MAX_DEPTH} deep (ignored)"] += 1
             return
@@ -345,24 +350,34 @@ def _trace_invocations(trace_id: str, spans: dict[str, Span], notes: Counter) ->
             if owner is None or owner.agent != agent:
                 here = Invocation(agent, trace_id, span.id, span.start, span.end, parent=owner)
                 found.append(here)
+                in_tool = False
                 if owner is not None:
                     owner.steps.append(Step("delegate", agent, span.start, span.end, span.id, span.error,
                                             agent_name(span), here))
         elif operation == "execute_tool":
+            call_id = span.attributes.get("gen_ai.tool.call.id")
             nested = [c for c in _descendants(span, children) if c.operation == "invoke_agent"
                       and (owner is None or agent_id(agent_name(c)) != owner.agent)]
-            if not nested:  # an agent used as a tool is a delegation, recorded when its span is reached
+            if in_tool or (isinstance(call_id, str) and call_id in calls_seen):
+                # the same call seen by another instrumentation layer (a framework's tool span around the
+                # MCP client's): counted once, as the outermost span
+                notes["tool spans of a call already counted (nested in its tool span, or the same "
+                      "gen_ai.tool.call.id)"] += 1
+            elif not nested:  # an agent used as a tool is a delegation, recorded when its span is reached
                 step = Step("call", tool_id(tool_name(span)), span.start, span.end, span.id, span.error,
                             tool_name(span))
                 if owner is not None:
                     owner.steps.append(step)
                 else:
                     loose.append((span, step))
+            if isinstance(call_id, str) and call_id:
+                calls_seen.add(call_id)
+            in_tool = in_tool or not nested
         for child in sorted(children.get(span.id, ()), key=lambda s: s.start):
-            walk(child, here, depth + 1)
+            walk(child, here, depth + 1, in_tool)
 
     for root in sorted(children.get(None, ()), key=lambda s: s.start):
-        walk(root, None, 0)
+        walk(root, None, 0, False)
     if loose:  # tool calls under no invocation: one invocation of the emitting service per trace
         service = loose[0][0].service or "service"
         start = min(s.start for s, _ in loose)
