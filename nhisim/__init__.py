@@ -40,6 +40,10 @@ _EXPORTS = {
     "sensitivity": "nhisim.experiments",
     "whatif": ("nhisim.experiments.whatif", "whatif"),
     "read_runs": "nhisim.experiments",
+    "import_mcp": "nhisim.importers.mcp",
+    "import_otel": "nhisim.importers.otel_estate",
+    "calibrate": "nhisim.importers.otel_estate",
+    "replay_trace": "nhisim.experiments.replay_trace",
     "RunResult": "nhisim.experiments",
     "Comparison": "nhisim.experiments",
 }

@@ -93,6 +93,22 @@ def architect() -> None:
         new_markdown_cell("What it means, in sentences written from the table above (not in advance): a change "
                           "counts only when its interval excludes 0."),
         new_code_cell(TELL + '\n\nfor sentence in tell(changes, what_if.notes):\n    print(sentence)'),
+        new_markdown_cell("## 4. Bring your own estate\n`nhisim.import_mcp` reads an MCP client configuration "
+                          "(here a sample Claude Desktop file whose secrets are fake): each server becomes a tool "
+                          "and an agent holding its secrets, and a secret several servers reuse becomes a shared "
+                          "account. No secret value is kept, only where each one is and how it is supplied."),
+        new_code_cell('imported = nhisim.import_mcp(ROOT / "tests/data/mcp/claude_desktop_config.json")\n'
+                      'pd.DataFrame(imported.report.tables["secrets"])'),
+        new_markdown_cell("What the configuration does not say is guessed or assumed, and listed: the YAML marks "
+                          "each with a `# TODO:` line (`imported.write(\"estate.yaml\")` writes it; "
+                          "`nhisim import mcp` does the same from the command line)."),
+        new_code_cell('pd.DataFrame([note.to_dict() for note in imported.report.todo])'),
+        new_markdown_cell("The imported estate is a scenario like any other: compare the strategies on it, "
+                          "one strategy for the whole estate at a time. Its threats (a leak of the most reused "
+                          "secret, tool discovery) are assumptions to edit before trusting the numbers."),
+        new_code_cell('mine_result = nhisim.compare(imported.scenario, replications=replications, seed=1)\n'
+                      'mine_result.table(["blast_radius", "exposure_window_s", "legit_denied", '
+                      '"task_success_rate"])'),
     ], "architect_compare.ipynb")
 
 

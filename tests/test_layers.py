@@ -2,8 +2,8 @@
 
 Layers, earliest first (a module may import only its own layer and earlier ones):
 the base (version, errors, vocabulary, strategies, the scenario pack's locator) → scenario (validated models) →
-world (the graph, static analysis) and sim (engine, controls, threats, detection), which
-are siblings → metrics → experiments → reports → cli. Every import counts: at module
+importers (configurations and traces as scenarios) → world (the graph, static analysis) and sim
+(engine, controls, threats, detection), which are siblings → metrics → experiments → reports → cli. Every import counts: at module
 level, inside functions and under ``TYPE_CHECKING``.
 """
 
@@ -20,11 +20,12 @@ LAYERS = {
     "nhisim._version": 0, "nhisim.errors": 0, "nhisim.vocabulary": 0, "nhisim.strategies": 0,
     "nhisim.pack": 0,
     "nhisim.scenario": 1,
-    "nhisim.world": 2, "nhisim.sim": 2,
-    "nhisim.metrics": 3,
-    "nhisim.experiments": 4,
-    "nhisim.reports": 5,
-    "nhisim.cli": 6, "nhisim.__main__": 6,
+    "nhisim.importers": 2,
+    "nhisim.world": 3, "nhisim.sim": 3,
+    "nhisim.metrics": 4,
+    "nhisim.experiments": 5,
+    "nhisim.reports": 6,
+    "nhisim.cli": 7, "nhisim.__main__": 7,
 }
 SIBLINGS_THAT_MUST_NOT_MEET = {("nhisim.world", "nhisim.sim"), ("nhisim.sim", "nhisim.world")}
 

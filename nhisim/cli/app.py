@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> None:
     from nhisim.cli import (  # noqa: F401, I001  (registers the commands, in this order)
         commands_pack,
         commands_scenario,
+        commands_import,
         commands_policy,
         commands_report,
         commands_sim,

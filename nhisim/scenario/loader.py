@@ -39,16 +39,21 @@ def max_file_bytes() -> int:
 
     Read at call time, so a test or a shared server can lower it without code changes.
     """
-    raw = os.environ.get(MAX_BYTES_ENV, "").strip()
+    return bytes_limit(MAX_BYTES_ENV, MAX_FILE_BYTES)
+
+
+def bytes_limit(variable: str, default: int) -> int:
+    """A size limit in bytes from the environment variable ``variable`` if set, else ``default``."""
+    raw = os.environ.get(variable, "").strip()
     if not raw:
-        return MAX_FILE_BYTES
+        return default
     try:
         value = int(raw)
         if value <= 0:
             raise ValueError
     except ValueError:
-        raise InputError.single(f"{MAX_BYTES_ENV}={raw!r} is not a positive whole number of bytes",
-                                location=MAX_BYTES_ENV, suggestion="unset it, or give e.g. 1048576") from None
+        raise InputError.single(f"{variable}={raw!r} is not a positive whole number of bytes",
+                                location=variable, suggestion="unset it, or give e.g. 1048576") from None
     return value
 
 

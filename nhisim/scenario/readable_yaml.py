@@ -27,17 +27,25 @@ def _grant_text(value: Any) -> Any:
     return value
 
 
-def _rate_text(rate: Any) -> Any:
-    """``4/h`` for 4/3600 if that text parses back to exactly the same number, else the number."""
+_RATE_UNITS = (("h", 3600), ("min", 60), ("d", 86400), ("s", 1))
+
+
+def rate_text(rate: Any) -> Any:
+    """``4/h`` for 4/3600 (or ``3.96/h``) if that text parses back to exactly the same number, else the number."""
     if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate < math.inf:
         return rate
-    for unit, seconds in (("h", 3600), ("min", 60), ("d", 86400), ("s", 1)):
+    for unit, seconds in _RATE_UNITS:
         n = rate * seconds
         whole = round(n)
         if whole >= 1 and abs(n - whole) < 1e-9 * n:
             text = f"{whole}/{unit}"
             if parse_rate(text) == rate:
                 return text
+    for digits in range(2, 7):  # a few significant digits, as a fitted rate is written
+        for unit, seconds in _RATE_UNITS:
+            number = f"{rate * seconds:.{digits}g}"
+            if "e" not in number and parse_rate(f"{number}/{unit}") == rate:
+                return f"{number}/{unit}"
     return rate
 
 
@@ -77,7 +85,7 @@ def _readable(data: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
             role["grants"] = [_grant_text(g) for g in role["grants"]]
     for task in data.get("tasks", []):
         if "arrival_rate" in task:
-            task["arrival_rate"] = _rate_text(task["arrival_rate"])
+            task["arrival_rate"] = rate_text(task["arrival_rate"])
         intent = task.get("intent", {})
         if "operations" in intent:
             intent["operations"] = [_grant_text(g) for g in intent["operations"]]
@@ -88,7 +96,7 @@ def _readable(data: dict[str, Any], scenario: Scenario) -> dict[str, Any]:
                 step["delegate"] = _Flow(step["delegate"])
     attacker = data.get("attacker", {})
     if "rate" in attacker:
-        attacker["rate"] = _rate_text(attacker["rate"])
+        attacker["rate"] = rate_text(attacker["rate"])
     return _flow_distributions(data)
 
 
@@ -109,12 +117,19 @@ def _flow_distributions(value: Any) -> Any:
     return value
 
 
-def _comment(lines: Iterable[str]) -> str:
+def comment(lines: Iterable[str], indent: str = "") -> str:
+    """``lines`` as YAML comments, wrapped at 100 columns (continuations indented), one per line."""
     out = []
     for line in lines:
-        for part in textwrap.wrap(line, 100, subsequent_indent="    ") or [""]:
-            out.append(f"# {part}".rstrip())
+        for part in textwrap.wrap(line, 100 - len(indent), subsequent_indent="    ") or [""]:
+            out.append(f"{indent}# {part}".rstrip())
     return "\n".join(out) + "\n"
+
+
+def readable_body(scenario: Scenario) -> str:
+    """The scenario's YAML, without a header: fields left at their defaults omitted."""
+    data = _readable(scenario.model_dump(mode="json", exclude_defaults=True), scenario)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
 
 
 def estate_to_yaml(scenario: Scenario) -> str:
@@ -124,7 +139,6 @@ def estate_to_yaml(scenario: Scenario) -> str:
     ``never`` for no end; fields left at their defaults are omitted. Loading the text
     back (``Scenario.model_validate(yaml.safe_load(text))``) gives an equal scenario.
     """
-    data = _readable(scenario.model_dump(mode="json", exclude_defaults=True), scenario)
     counts = ", ".join(
         f"{section.replace('_', ' ')}: {len(getattr(scenario, section))}"
         for section in ("agents", "humans", "roles", "tools", "resources", "tasks", "shared_accounts", "threats")
@@ -136,5 +150,4 @@ def estate_to_yaml(scenario: Scenario) -> str:
         f"Contents: {counts}.",
         "Durations are in seconds; arrival rates are per serving agent; defaults are omitted.",
     ]
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
-    return _comment(header) + body
+    return comment(header) + readable_body(scenario)
