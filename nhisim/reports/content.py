@@ -196,12 +196,19 @@ def figure_specs(comparison, replication: int = 0) -> tuple[list[FigureSpec], li
                    "from the run's own draws).", lambda: F.exposure_cdf(comparison)),
     ]
     utility = "legit_denied"
-    legit = comparison.runs.groupby("strategy")["legit_denied"].mean()
+    runs = comparison.runs
+    legit = runs.groupby("strategy")["legit_denied"].mean()
     if not (legit > 0).any():
         utility = "task_success_rate"
-    specs.append(FigureSpec("tradeoff", "Security vs utility", f"Blast radius against {label(utility)}: "
-                            "controls that cut the attacker's reach should not stop legitimate work. Bars are "
-                            "95% confidence intervals.", lambda: F.tradeoff(comparison, "blast_radius", utility)))
+    # with no compromise there is no blast radius: the security side is then the overreach allowed
+    security = "blast_radius"
+    if not runs["blast_radius"].notna().any() and (runs["overreach_attempts"] > 0).any():
+        security = "overreach_allowed"
+    what = ("controls that cut the attacker's reach should not stop legitimate work" if security == "blast_radius"
+            else "controls that stop agents acting beyond their tasks' intent should not stop the work they need")
+    specs.append(FigureSpec("tradeoff", "Security vs utility", f"{label(security).capitalize()} against "
+                            f"{label(utility)}: {what}. Bars are 95% confidence intervals.",
+                            lambda: F.tradeoff(comparison, security, utility)))
     notes = []
     have = all((s, replication) in comparison.run_events for s in comparison.strategies)
     if have:
