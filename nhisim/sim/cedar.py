@@ -633,7 +633,8 @@ class CedarEvaluator:
             task = self.world.intents[intent_id]
             record = {"task": {"__entity": {"type": qualified("Task"), "id": task.template or task.id}},
                       "operations": sorted(self._labels[o] for o in task.intent), "ceiling": task.ceiling,
-                      "ceiling_name": SENSITIVITY_LEVELS[task.ceiling], "destinations": sorted(task.destinations)}
+                      "ceiling_name": SENSITIVITY_LEVELS[task.ceiling], "destinations": sorted(task.destinations),
+                      "redeclared": sorted(self._labels[o] for o in task.redeclared)}
             if task.human is not None:
                 record["requested_by"] = {"__entity": {"type": qualified("Human"), "id": task.human}}
             self._intents[intent_id] = record

@@ -120,6 +120,7 @@ INTENT_TYPE = _record(
     ceiling=_LONG,
     ceiling_name=_STR,
     destinations=_set(_STR),
+    redeclared=_set(_STR),  # operations added by re-declaration: free of the template's argument constraints
     requested_by=_optional(_entity("Human")),
 )
 
@@ -304,9 +305,8 @@ _MODE_VERBS = {"deny": "denied", "escalate": "escalated to a human approver",
 def argument_policies(world: CompiledWorld, mode: str) -> list[str]:
     """One forbid per (task template, constrained operation): arguments that break the intent's constraints.
 
-    A re-declared intent keeps its template's constraints on the operations it declared
-    (``context.intent.task``), and frees the operation it was re-declared for, which is no
-    longer constrained (checked by the operations set: the re-declared intent's own).
+    A re-declared intent keeps its template's constraints (``context.intent.task``) except
+    on the operations it was re-declared for (``context.intent.redeclared``).
     """
     out = []
     for task in world.tasks.values():
@@ -318,7 +318,8 @@ def argument_policies(world: CompiledWorld, mode: str) -> list[str]:
             out.append(_policy(
                 f"intent-argument-{task.id}-{label.replace(':', '-')}", "forbid", pep.INTENT_ARG,
                 f"when {{\n  context has intent && context.intent.task == {NAMESPACE}::Task::{_quote(task.id)} &&\n"
-                f"  context.operation == {_quote(label)} &&\n  !({held})\n}}",
+                f"  context.operation == {_quote(label)} && !context.intent.redeclared.contains({_quote(label)}) &&\n"
+                f"  !({held})\n}}",
                 [f"   ... and the arguments of {label} within what task {task.id}'s intent allows: {texts}."],
                 mode, head=f"principal, action == {NAMESPACE}::Action::{_quote(action)}, "
                            f"resource == {NAMESPACE}::Resource::{_quote(resource)}"))

@@ -536,9 +536,9 @@ class Simulation:
         if not self._keeps_token(token, self.env.now):
             scope = self.world.agents[ctx.agent].role_scope
             if self.strategy.jit_scope == "intent":
-                scope = scope & ctx.template.intent
+                scope = scope & ctx.intent.intent
             latency = ctx.plan.issuer_latency if token is None else None
-            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template, latency=latency)
+            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent, latency=latency)
             if token is None:
                 return None
             ctx.token = token
