@@ -338,3 +338,48 @@ def test_what_cannot_apply_is_a_validation_error(change, message):
     with pytest.raises(InputError) as err:
         build(data)
     assert message in str(err.value)
+
+
+# --------------------------------------------------------------------------- the metrics, closed form
+
+
+def test_the_new_metrics_count_exactly_what_docs_metrics_says():
+    from nhisim.sim.eventlog import EventLog
+
+    log = EventLog()
+    for agent in ("a", "b", "c", "d"):
+        log.task_start(0.0, agent=agent, chain=agent, task=f"{agent}/t#1", human="h", how="arrival")
+
+    def request(agent, action, resource, in_intent, decision, malicious=False):
+        log.request(1.0, principal=agent, presenter=agent, actor=agent, credential="k", chain="", tool="api",
+                    action=action, resource=resource, task=f"{agent}/t#1", audit_task=None, audit_human=None,
+                    malicious=malicious, in_intent=in_intent, decision=decision, code="x", reason="x", value=1.0,
+                    records=0.0, wait=float("nan"))
+
+    log.discover(1.0, agent="a", task="a/t#1", tool="api", action="export", resource="db", needed=True, reason="x")
+    request("a", "export", "db", False, "deny")  # a needed discovery, denied: counted
+    request("a", "write", "db", False, "deny")  # out of intent (its arguments), not the discovery: not counted
+    log.discover(1.0, agent="b", task="b/t#1", tool="api", action="delete", resource="db", needed=True, reason="x")
+    request("b", "delete", "db", False, "allow")  # needed and allowed: b acted beyond intent
+    log.discover(1.0, agent="c", task="c/t#1", tool="api", action="admin", resource="db", needed=False, reason="x")
+    request("c", "admin", "db", False, "deny")  # optional and denied: neither
+    request("d", "read", "db", True, "allow")  # in intent
+    request("e", "admin", "db", False, "allow")  # e never started a task: not in the share
+    request("a", "admin", "db", False, "allow", malicious=True)  # the attacker's: not benign overreach
+    for approved, malicious in ((True, False), (False, False), (True, True)):
+        log.redeclare(2.0, agent="a", actor="a", task="a/t#1", op=("api", "read", "db"), approved=approved, wait=0.0,
+                      malicious=malicious, incident=None, reason="x")
+    log.run_end(10.0, reason="end")
+    m = compute_metrics(log.columns())
+    assert m["needed_denied"] == 1
+    assert m["overreach_agents_share"] == 1 / 4  # b, of a, b, c and d
+    assert m["overreach_attempts"] == 5 and m["overreach_allowed"] == 2  # b and e
+    assert m["redeclarations"] == 2
+
+
+def test_no_agent_at_work_makes_the_share_meaningless():
+    from nhisim.sim.eventlog import EventLog
+
+    log = EventLog()
+    log.run_end(10.0, reason="end")
+    assert math.isnan(compute_metrics(log.columns())["overreach_agents_share"])

@@ -221,7 +221,9 @@ def _argument(value: Any) -> Any:
     return value
 
 
-Argument = Annotated[NumberValue | TextValue, BeforeValidator(_argument)]
+# plain numbers and texts are turned into NumberValue / TextValue before validation; they stay in
+# the union so the JSON Schema (what editors check scenario files against) accepts them too
+Argument = Annotated[NumberValue | TextValue | Number | Text, BeforeValidator(_argument)]
 
 
 # --------------------------------------------------------------------------- constraints
