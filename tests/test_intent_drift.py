@@ -383,3 +383,26 @@ def test_no_agent_at_work_makes_the_share_meaningless():
     log = EventLog()
     log.run_end(10.0, reason="end")
     assert math.isnan(compute_metrics(log.columns())["overreach_agents_share"])
+
+
+@pytest.mark.parametrize("mode", ["fail", "own_authority"])
+def test_static_analysis_follows_a_lossy_hop_as_the_engine_does(mode):
+    from nhisim.world.analysis import blast_radius, threat_potential
+
+    data = _cross_domain(mode)
+    data["strategies"]["s"] = {"base": "zsp", "delegation": "token_exchange", "lossy_hop": mode}
+    data["threats"] = [{"id": "deputy", "kind": "delegation_abuse", "agent": "a0", "deputy": "a1", "task": "t1",
+                        "window": {"start": "30m", "duration": "1h"}}]
+    scenario = build(data)
+    static = threat_potential(scenario, scenario.threats[0], "s")
+    events = Simulation(scenario, "s", seed=3).run().to_frame()
+    simulated = events[events.event == "compromise"].value.iloc[0]
+    assert simulated <= static + 1e-9
+    reach = blast_radius(scenario, "a0", max_paths=0, strategy="s")
+    if mode == "own_authority":  # a1 acts for a0 on its own authority: a0 reaches db1's export too
+        assert simulated == static > 0 and reach.value > reach.own_value
+        malicious = events[(events.event == "request") & events.malicious.astype(bool)]
+        assert (malicious.principal == "a1").any()
+    else:  # the hand-off fails: nothing through a1
+        assert static == 0 and reach.value == reach.own_value
+        assert (events[events.event == "issue"].code == "lossy_hop").any()

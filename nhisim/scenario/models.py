@@ -213,6 +213,23 @@ class Agent(Model):
     description: str = Field("", description="free text shown in reports and the world graph")
 
 
+def exchange_blocked(delegator: Any, delegate: Any) -> str | None:
+    """Why token exchange cannot reach ``delegate`` from ``delegator`` (a lossy hop), or None.
+
+    Tokens are exchanged within one trust domain, between agents that take part in token
+    exchange. Reads ``id``, ``domain`` and ``token_exchange`` (an :class:`Agent`, or the
+    engine's compiled agent).
+    """
+    if delegator.domain != delegate.domain:
+        return (f"{delegate.id} is in trust domain {delegate.domain!r}, {delegator.id} in "
+                f"{delegator.domain!r}")
+    if not delegate.token_exchange:
+        return f"{delegate.id} cannot take part in token exchange"
+    if not delegator.token_exchange:
+        return f"{delegator.id} cannot take part in token exchange"
+    return None
+
+
 class SharedAccount(Model):
     """One service identity whose key several agents hold (OWASP NHI9: NHI reuse)."""
 

@@ -47,7 +47,7 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
             ops |= deputy.role_scope
         elif lost and strategy.lossy_hop == "own_authority":  # the deputy acts on its own authority
             own = deputy.role_scope
-            if strategy.jit_scope == "intent":
+            if strategy.credential == "jit_token" and strategy.jit_scope == "intent":
                 own = own & sim.world.tasks[incident.sub_task].intent
             ops |= own
         elif lost:  # the hop fails: the deputy gets nothing
@@ -268,21 +268,14 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
                 sim.acquire(incident, cred)
                 return cred
         # the deputy falls back on its own authority: the confused deputy
-        if strategy.credential == "static_key":
-            keys = sim.static_keys_of(deputy)
-            for cred in keys:
-                if op in cred.scope:
-                    sim.acquire(incident, cred)
-                    return cred
-            return keys[0] if keys else None
-        return (yield from _deputy_own_token(sim, incident, op))
+        return (yield from _deputy_own_authority(sim, incident, op))
     lost = sim.lossy_hop(incident.host, deputy)
     if lost is not None:  # token exchange cannot reach the deputy
         if strategy.lossy_hop == "fail":
             sim.log_refusal(deputy, deputy, None, ("lossy_hop", f"token exchange cannot reach {deputy}: {lost}"),
                             True, incident)
             return None
-        return (yield from _deputy_own_token(sim, incident, op))
+        return (yield from _deputy_own_authority(sim, incident, op))
     # token exchange: the deputy gets the delegator's scope ∩ the sub-task's intent, nothing more
     existing = [c for c in incident.acquired.values() if c.kind == "delegated_token" and c.usable(now)]
     if existing:
@@ -299,10 +292,17 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
     return token
 
 
-def _deputy_own_token(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any, Credential | None]:
-    """The deputy's own JIT token (its roles, narrowed to the sub-task's intent under intent scope): a
-    confused deputy acting on its own authority."""
+def _deputy_own_authority(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any, Credential | None]:
+    """What the deputy presents on its own authority (a confused deputy): its static key, or its own
+    JIT token (its roles, narrowed to the sub-task's intent under intent scope)."""
     deputy = incident.deputy
+    if sim.strategy.credential == "static_key":
+        keys = sim.static_keys_of(deputy)
+        for cred in keys:
+            if op in cred.scope:
+                sim.acquire(incident, cred)
+                return cred
+        return keys[0] if keys else None
     now = sim.env.now
     existing = [c for c in incident.acquired.values() if c.subject == deputy and c.usable(now) and op in c.scope]
     if existing:

@@ -41,7 +41,7 @@ from typing import Any
 import simpy
 
 from nhisim.scenario import workload
-from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
+from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
 from nhisim.scenario.strategy import resolve_strategy
 from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
@@ -731,14 +731,7 @@ class Simulation:
 
     def lossy_hop(self, delegator: str, delegate: str) -> str | None:
         """Why token exchange cannot reach ``delegate`` from ``delegator`` (None when it can)."""
-        here, there = self.world.agents[delegator], self.world.agents[delegate]
-        if here.domain != there.domain:
-            return f"{delegate} is in trust domain {there.domain!r}, {delegator} in {here.domain!r}"
-        if not there.token_exchange:
-            return f"{delegate} cannot take part in token exchange"
-        if not here.token_exchange:
-            return f"{delegator} cannot take part in token exchange"
-        return None
+        return exchange_blocked(self.world.agents[delegator], self.world.agents[delegate])
 
     def static_keys_of(self, agent: str) -> list[Credential]:
         """The static keys an agent presents: its shared accounts' first (under a shared identity), then its own."""
