@@ -406,3 +406,26 @@ def test_static_analysis_follows_a_lossy_hop_as_the_engine_does(mode):
     else:  # the hand-off fails: nothing through a1
         assert static == 0 and reach.value == reach.own_value
         assert (events[events.event == "issue"].code == "lossy_hop").any()
+
+
+def test_the_tool_discovery_tradeoff_shows_the_four_drift_modes_apart():
+    """On the pack's tool_discovery scenario, each pair of drift modes is apart on security (overreach
+    allowed) or utility (legitimate requests denied): their 95% intervals do not overlap on one axis."""
+    from pathlib import Path
+
+    import nhisim
+    from nhisim.reports import figures
+
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "tool_discovery.yaml"
+    modes = ["intent", "intent_escalate", "intent_monitor", "intent_redeclare"]
+    comparison = nhisim.compare(path, strategies=modes, replications=12, keep_events=False)
+    summary = comparison.summary(["overreach_allowed", "legit_denied"]).set_index(["strategy", "metric"])
+    for i, a in enumerate(modes):
+        for b in modes[i + 1:]:
+            apart = [m for m in ("overreach_allowed", "legit_denied")
+                     if summary.loc[(a, m), "ci_high"] < summary.loc[(b, m), "ci_low"]
+                     or summary.loc[(b, m), "ci_high"] < summary.loc[(a, m), "ci_low"]]
+            assert apart, (a, b)
+    figure = figures.tradeoff(comparison, "overreach_allowed", "legit_denied")
+    drawn = {text.get_text() for text in figure.axes[0].texts}
+    assert drawn == set(modes)  # four points, each labelled on its own

@@ -652,8 +652,9 @@ class Simulation:
             chance = rules.attacker_approval_probability if incident is not None else rules.approval_probability
             approved, waited = yield from self.approval(review, roll < chance)
             how = f"a human {'approved' if approved else 'refused'} it after {waited:.0f} s"
-        self.log.redeclare(env.now, agent=ctx.agent, actor=incident.actor if incident else ctx.agent, task=ctx.id, op=self.world.op_keys[op], approved=approved,
-                           wait=env.now - start, malicious=incident is not None,
+        self.log.redeclare(env.now, agent=ctx.agent, actor=incident.actor if incident else ctx.agent, task=ctx.id,
+                           op=self.world.op_keys[op], approved=approved, wait=env.now - start,
+                           malicious=incident is not None,
                            incident=incident.id if incident else None,
                            reason=f"{ctx.agent} re-declared the intent of task {ctx.id} to include {label} "
                                   f"({why}); {how}")
