@@ -72,6 +72,14 @@ METRICS: tuple[Metric, ...] = (
            "benign requests outside their task's intent"),
     Metric("overreach_allowed", "utility", "lower", "count", "overreach allowed", "requests",
            "benign requests outside their task's intent that were allowed"),
+    Metric("overreach_agents_share", "utility", "lower", "share", "agents acting beyond intent", "share",
+           "share of the agents that started a task with at least one allowed benign request outside its "
+           "task's intent"),
+    Metric("needed_denied", "utility", "lower", "count", "needed discoveries denied", "requests",
+           "benign out-of-intent requests for an operation the task needed (a runtime discovery) that ended "
+           "denied, failing the task"),
+    Metric("redeclarations", "utility", "neutral", "count", "intent re-declarations", "re-declarations",
+           "times benign tasks re-declared a wider intent for approval (approved or not)"),
     Metric("legit_denied", "utility", "lower", "count", "legit denied", "requests",
            "benign requests and token requests denied"),
     Metric("approval_wait_s", "utility", "lower", "seconds", "approval wait", "s",

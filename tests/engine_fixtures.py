@@ -125,3 +125,40 @@ def draw_attacked_estate(draw: st.DrawFn, *, agents: tuple[int, int], depth: tup
                 detection={"monitoring": draw(st.sampled_from(["none", "advanced"])),
                            "alert_detection_probability": 0.5})
     return data, seed
+
+
+def payments_estate(amount: Any = 300, limit: float = 500, **extra: Any) -> dict:
+    """One accounts-payable agent whose payments take an amount and a recipient, under an intent
+    limit (``amount <= limit``, recipients at corp.example); it may also export the vendor list."""
+    data: dict[str, Any] = {
+        "name": "payments",
+        "resources": [
+            {"id": "invoices", "sensitivity": "medium", "records": 100},
+            {"id": "bank", "sensitivity": "critical"},
+            {"id": "vendors", "sensitivity": "high", "records": 50},
+        ],
+        "tools": [
+            {"id": "docs", "operations": [{"action": "read", "resource": "invoices"}]},
+            {"id": "pay", "operations": [{"action": "send", "resource": "bank", "parameters": {
+                "amount": {"type": "number", "default": 0, "attacker": 250000},
+                "recipient": {"type": "text", "default": "ap@corp.example", "attacker": "mule@evil.example"}}}]},
+            {"id": "erp", "operations": [{"action": "read", "resource": "vendors"},
+                                         {"action": "export", "resource": "vendors"}]},
+        ],
+        "roles": [{"id": "ap", "grants": ["docs:read:invoices", "pay:send:bank", "erp:read:vendors",
+                                          "erp:export:vendors"]}],
+        "humans": [{"id": "controller"}],
+        "agents": [{"id": "bot", "owner": "controller", "roles": ["ap"], "tools": ["docs", "pay", "erp"],
+                    "tasks": ["pay-invoice"]}],
+        "tasks": [{
+            "id": "pay-invoice", "requested_by": "controller", "arrival_rate": "6/h",
+            "intent": {"operations": ["docs:read:invoices", "pay:send:bank"],
+                       "constraints": {"pay:send:bank": [f"amount <= {limit}", "recipient like *@corp.example"]}},
+            "steps": [{"call": "docs:read:invoices", "duration": "10s"},
+                      {"call": "pay:send:bank", "duration": "10s",
+                       "arguments": {"amount": amount, "recipient": "ap@corp.example"}}],
+        }],
+        "run": {"horizon": "4h"},
+    }
+    data.update(extra)
+    return data

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from engine_fixtures import build, draw_attacked_estate
+from engine_fixtures import build, draw_attacked_estate, payments_estate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nhisim.scenario.arguments import to_ticks
 from nhisim.scenario.generate import generate_estate
 from nhisim.scenario.loader import load_scenario
 from nhisim.sim.cedar import CedarEvaluator, clear_caches
@@ -31,10 +32,34 @@ _PAIRS: dict[tuple, tuple] = {}
 
 
 def _estate(seed: int):
+    """A generated estate; odd seeds add parameters to the first tool's operations and constrain them in
+    every intent that declares them (so requests carry arguments the intents check)."""
     if seed not in _ESTATES:
         scenario = generate_estate(agents=7, tools=4, resources=6, fanout=2, depth=2, shared_share=0.4, seed=seed)
+        if seed % 2:
+            scenario = build(_with_arguments(scenario.model_dump(mode="json", exclude_unset=True)))
         _ESTATES[seed] = (scenario, compile_world(scenario))
     return _ESTATES[seed]
+
+
+def _with_arguments(data: dict) -> dict:
+    """Every operation takes an amount and a recipient; every intent constrains what it declares."""
+    for tool in data["tools"]:
+        for op in tool["operations"]:
+            op["parameters"] = {"amount": {"type": "number", "default": 10, "attacker": 99999.5},
+                                "recipient": {"type": "text", "default": "a@corp.example",
+                                              "attacker": "x@evil.example"}}
+    for task in data["tasks"]:
+        declared = [g if isinstance(g, str) else f"{g['tool']}:{g['action']}:{g['resource']}"
+                    for g in task.get("intent", {}).get("operations", [])]
+        if declared:
+            task["intent"]["constraints"] = {g: ["amount <= 500.25", "recipient in [*@corp.example, ops@x.example]"]
+                                             for g in declared}
+    return data
+
+
+AMOUNTS = [0, to_ticks(500.25), to_ticks(500.2501), to_ticks(-3), to_ticks(99999.5)]
+RECIPIENTS = ["a@corp.example", "ops@x.example", "x@evil.example", "", "*@corp.example"]
 
 
 def _pair(seed: int, strategy_name: str, knobs: tuple):
@@ -58,13 +83,13 @@ TIMES = st.sampled_from([NOW - 50.0, NOW, NOW + 50.0, math.inf])
 
 @st.composite
 def requests(draw):
-    seed = draw(st.integers(0, 2))
+    seed = draw(st.integers(0, 3))
     scenario, world = _estate(seed)
     strategy_name = draw(st.sampled_from(PRESETS))
     knobs = []
     if draw(st.booleans()):
         knobs.append(("runtime_check", draw(st.sampled_from(["scope", "intent"]))))
-        knobs.append(("out_of_intent", draw(st.sampled_from(["deny", "escalate"]))))
+        knobs.append(("out_of_intent", draw(st.sampled_from(["deny", "escalate", "monitor", "redeclare"]))))
         knobs.append(("risk_escalation_alerts", draw(st.sampled_from([None, 1, 2, 3]))))
     native, cedar, quarantined, alerts = _pair(seed, strategy_name, tuple(knobs))
 
@@ -104,8 +129,17 @@ def requests(draw):
         else:
             op = draw(st.sampled_from(ops))
         task = draw(st.one_of(st.none(), st.sampled_from(tasks)))
-        out.append((presenter, cred, op, draw(st.sampled_from(destinations)),
-                    None if task is None else world.tasks[task]))
+        intent = None if task is None else world.tasks[task]
+        if intent is not None and draw(st.booleans()):  # an intent re-declared during the task
+            extra = draw(st.sampled_from(ops))
+            intent = world.declared_intent(intent, intent.intent | {extra}, max(intent.ceiling, world.op_level[extra]),
+                                           intent.destinations | {"external"},
+                                           {k: v for k, v in intent.constraints.items() if k != extra},
+                                           intent.redeclared | {extra})
+        args = None
+        if world.op_params[op]:
+            args = (draw(st.sampled_from(AMOUNTS)), draw(st.sampled_from(RECIPIENTS)))
+        out.append((presenter, cred, op, draw(st.sampled_from(destinations)), intent, args))
     return native, cedar, out
 
 
@@ -113,13 +147,48 @@ def requests(draw):
 @given(requests())
 def test_cedar_and_native_decide_every_request_alike(case):
     native, cedar, reqs = case
-    for presenter, cred, op, destination, intent in reqs:
-        expected = native.decide(NOW, presenter, cred, op, destination, intent)
-        got = cedar.decide(NOW, presenter, cred, op, destination, intent)
+    for presenter, cred, op, destination, intent, args in reqs:
+        expected = native.decide(NOW, presenter, cred, op, destination, intent, args)
+        got = cedar.decide(NOW, presenter, cred, op, destination, intent, args)
         assert got == expected, (native.strategy.name, native.strategy.knobs(), presenter, cred, op, destination,
-                                 intent and intent.id)
+                                 intent and intent.id, args)
         # the same request again comes from the cache, and is the same
-        assert cedar.decide(NOW, presenter, cred, op, destination, intent) == expected
+        assert cedar.decide(NOW, presenter, cred, op, destination, intent, args) == expected
+
+
+def test_argument_and_drift_outcomes_are_reached_by_the_property_test_inputs():
+    """The constrained estate and the drift modes are not vacuous: their outcomes all occur."""
+    scenario, world = _estate(1)
+    task = next(t for t in world.tasks.values() if t.constraints)
+    op = min(task.constraints)
+    agent = sorted(world.agents)[0]
+    cred = Credential(id="c", kind="jit_token", subject=agent, holders={agent}, scope=frozenset([op]), issued_at=0.0,
+                      expires_at=math.inf, binding="bearer", intent=task)
+    dest = sorted(task.destinations)[0]
+    seen = {}
+    for mode in ("deny", "escalate", "monitor", "redeclare"):
+        strategy = preset("intent").with_knobs(out_of_intent=mode, risk_escalation_alerts=None)
+        native = NativeEvaluator(strategy, world, {}, {})
+        cedar = CedarEvaluator(strategy, world, {}, {}, scenario=scenario)
+        for args in ((to_ticks(500.25), "ops@x.example"), (to_ticks(500.2501), "a@corp.example"),
+                     (0, "x@evil.example")):
+            got = cedar.decide(NOW, agent, cred, op, dest, None, args)
+            assert got == native.decide(NOW, agent, cred, op, dest, None, args)
+            seen.setdefault(mode, set()).add(got[:2])
+    assert seen["deny"] == {("allow", "allowed"), ("deny", "intent_argument")}
+    assert seen["escalate"] == {("allow", "allowed"), ("escalate", "intent_argument")}
+    assert seen["monitor"] == {("allow", "allowed"), ("allow", "monitored")}
+    assert seen["redeclare"] == {("allow", "allowed"), ("redeclare", "intent_argument")}
+    # re-declared for that operation, the intent no longer constrains its arguments
+    freed = world.declared_intent(task, task.intent, task.ceiling, task.destinations,
+                                  {k: v for k, v in task.constraints.items() if k != op}, frozenset([op]))
+    strategy = preset("intent")
+    native = NativeEvaluator(strategy, world, {}, {})
+    cedar = CedarEvaluator(strategy, world, {}, {}, scenario=scenario)
+    bound = Credential(**{**{f: getattr(cred, f) for f in ("id", "kind", "subject", "holders", "scope", "issued_at",
+                                                           "expires_at", "binding")}, "intent": freed})
+    got = cedar.decide(NOW, agent, bound, op, dest, None, (0, "x@evil.example"))
+    assert got == native.decide(NOW, agent, bound, op, dest, None, (0, "x@evil.example")) and got[1] == "allowed"
 
 
 def test_every_decision_code_is_reached_by_the_property_test_inputs():
@@ -227,13 +296,66 @@ def test_the_threatened_estate_exercises_many_decision_codes():
     assert codes & {"approved", "rejected"}, codes  # escalations went to a human
 
 
+def _drifting_estate() -> dict:
+    """Payments under intent limits, with needed discoveries, goal switches, a cross-domain hand-off,
+    a hijack and drawn amounts around the limit: every drift mode has work to do."""
+    data = payments_estate(amount={"uniform": [0, 1000]}, limit=500)
+    data["resources"].append({"id": "fx", "sensitivity": "low"})
+    data["tools"].append({"id": "fx-api", "operations": [{"action": "read", "resource": "fx"}]})
+    data["roles"].append({"id": "fx", "grants": ["fx-api:read:fx"]})
+    data["humans"].append({"id": "partner"})
+    data["agents"][0].update(tasks=["pay-invoice", "vendor-check"], may_delegate_to=["fx-bot"],
+                             behaviour={"goal_switch_probability": 0.3})
+    data["agents"].append({"id": "fx-bot", "owner": "partner", "roles": ["fx"], "tools": ["fx-api"],
+                           "tasks": ["convert"], "domain": "partner"})
+    data["roles"][0]["grants"].append("fx-api:read:fx")
+    data["tasks"][0]["intent"]["operations"].append("fx-api:read:fx")
+    data["tasks"][0]["steps"].insert(1, {"delegate": {"agent": "fx-bot", "task": "convert"}})
+    data["tasks"] += [{"id": "vendor-check", "requested_by": "controller", "arrival_rate": "2/h",
+                       "intent": {"operations": ["erp:read:vendors"]},
+                       "steps": [{"call": "erp:read:vendors", "duration": "30s"}]},
+                      {"id": "convert", "intent": {"operations": ["fx-api:read:fx"]},
+                       "steps": [{"call": "fx-api:read:fx", "duration": "5s"}]}]
+    data["tasks"][0]["arrival_rate"] = "20/h"
+    data["threats"] = [{"id": "d", "kind": "runtime_discovery", "probability": 0.5, "needed_share": 0.5},
+                       {"id": "hijack", "kind": "agent_hijack", "agent": "bot",
+                        "window": {"start": "1h", "duration": "1h"}}]
+    data["attacker"] = {"destination": "internal", "rate": "1/min"}
+    data["detection"] = {"anomaly_alert_probability": 0.5, "alert_detection_probability": 0.2}
+    data["redeclaration"] = {"policy_max_sensitivity": "critical"}
+    data["strategies"] = {name: {"base": "intent", **knobs} for name, knobs in DRIFTING.items()}
+    return data
+
+
+DRIFTING = {
+    "deny": {}, "escalate": {"out_of_intent": "escalate"}, "monitor": {"out_of_intent": "monitor"},
+    "redeclare": {"out_of_intent": "redeclare", "lossy_hop": "own_authority"},
+    "redeclare_human": {"out_of_intent": "redeclare", "redeclare_approver": "human", "intent_follows_switch": False},
+}
+DRIFTING_ESTATE = build(_drifting_estate())
+
+
+@pytest.mark.parametrize("strategy", DRIFTING)
+def test_drift_modes_arguments_switches_and_lossy_hops_are_identical_with_either_engine(strategy):
+    events, sim = _same_run(DRIFTING_ESTATE, strategy, seed=5)
+    assert sim.pep.cedar_calls > 0
+    requests = events[events.event == "request"]
+    assert requests.malicious.astype(bool).any()
+    assert (events.event == "switch").any() and (events.event == "discover").any()
+    if strategy.startswith("redeclare"):
+        assert (events.event == "redeclare").any()
+        assert "redeclared" in set(requests.code)
+
+
 @st.composite
 def estates_under_attack(draw):
     """A random small estate, its threats, and a random strategy (a preset with random knobs)."""
     data, _ = draw_attacked_estate(draw, agents=(3, 8), depth=(0, 2), latest=5000, max_delay=600,
                                    overreach=[0.1, 0.5])
     strategy = {"base": draw(st.sampled_from(PRESETS))}
-    for knob, values in (("runtime_check", ["scope", "intent"]), ("out_of_intent", ["deny", "escalate"]),
+    for knob, values in (("runtime_check", ["scope", "intent"]),
+                         ("out_of_intent", ["deny", "escalate", "monitor", "redeclare"]),
+                         ("redeclare_approver", ["policy", "human"]), ("lossy_hop", ["fail", "own_authority"]),
                          ("binding", ["bearer", "sender_constrained"]),
                          ("propagation", ["immediate", "cache", "at_expiry"]),
                          ("risk_escalation_alerts", [1, 2, 5])):

@@ -242,7 +242,7 @@ KIND_STYLE = {
     "compromise": "bold red", "malicious_allowed": "red", "malicious_denied": "green", "malicious_repeats": "red",
     "acquire": "red", "detect": "bold blue", "revoke": "bold blue", "propagated": "blue", "expired": "blue",
     "quarantine": "bold magenta", "release": "blue", "give_up": "green", "collateral": "yellow",
-    "overreach": "yellow", "legit_denied": "yellow", "task_failed": "yellow", "outage": "bold yellow",
+    "overreach": "yellow", "discover": "cyan", "redeclare": "cyan", "switch": "cyan", "legit_denied": "yellow", "task_failed": "yellow", "outage": "bold yellow",
     "retire": "yellow", "summary": "bold",
 }
 

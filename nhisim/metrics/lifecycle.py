@@ -59,7 +59,7 @@ def parse_scope(text: object) -> dict[str, float]:
 
 
 KINDS = ("request", "issue", "revoke", "compromise", "acquire", "detect", "release", "give_up", "run_end",
-         "task_end", "approval", "quarantine")
+         "task_start", "task_end", "approval", "quarantine", "discover", "redeclare")
 
 
 class Rows:

@@ -8,8 +8,9 @@ import numpy as np
 
 from nhisim.metrics.lifecycle import RunLog
 
-COLUMNS = ("overreach_attempts", "overreach_allowed", "legit_denied", "approval_wait_s", "collateral_denials",
-           "tasks_completed", "task_success_rate", "task_latency_p95_s")
+COLUMNS = ("overreach_attempts", "overreach_allowed", "overreach_agents_share", "needed_denied", "redeclarations",
+           "legit_denied", "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate",
+           "task_latency_p95_s")
 
 
 def compute(log: RunLog) -> dict[str, float]:
@@ -29,9 +30,24 @@ def compute(log: RunLog) -> dict[str, float]:
     ok = roots & (ends["decision"] == "ok")
     latencies = ends["latency"][ok]
     waits = np.nansum(req["wait"][benign]) + np.nansum(log.of("approval")["wait"])
+    overreach_allowed = overreach & (decision == "allow")
+    # agents that worked (started a task) and acted beyond intent at least once
+    starts = log.of("task_start")
+    workers = set(starts["principal"])
+    beyond = set(req["presenter"][benign][overreach_allowed]) & workers
+    # a needed discovery: the request its task then made for the operation it discovered
+    discoveries = log.of("discover")
+    needed = discoveries["code"] == "needed"
+    needed_ops = set(zip(*(discoveries[c][needed] for c in ("task", "tool", "action", "resource")), strict=True))
+    denied = overreach & (decision == "deny")
+    denied_ops = zip(*(req[c][benign][denied] for c in ("task", "tool", "action", "resource")), strict=True)
+    redeclares = log.of("redeclare")
     return {
         "overreach_attempts": float(overreach.sum()),
-        "overreach_allowed": float((decision[overreach] == "allow").sum()),
+        "overreach_allowed": float(overreach_allowed.sum()),
+        "overreach_agents_share": len(beyond) / len(workers) if workers else math.nan,
+        "needed_denied": float(sum(1 for key in denied_ops if key in needed_ops)),
+        "redeclarations": float((~redeclares["malicious"]).sum()),
         "legit_denied": float((decision == "deny").sum() + denied_issues),
         "approval_wait_s": float(waits),
         "collateral_denials": float(collateral),

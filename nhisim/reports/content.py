@@ -186,6 +186,14 @@ def utility_metric(runs: pd.DataFrame) -> str:
     return "legit_denied" if (runs["legit_denied"] > 0).any() else "task_success_rate"
 
 
+def security_metric(runs: pd.DataFrame) -> str:
+    """The security metric a trade-off draws: blast radius, or, when nothing was compromised (no blast
+    radius) but agents overreached, the overreach allowed."""
+    if not runs["blast_radius"].notna().any() and (runs["overreach_attempts"] > 0).any():
+        return "overreach_allowed"
+    return "blast_radius"
+
+
 def figure_specs(comparison, replication: int = 0) -> tuple[list[FigureSpec], list[str]]:
     """The figures of a comparison report (and notes on those left out)."""
     from nhisim.reports import figures as F
@@ -201,9 +209,12 @@ def figure_specs(comparison, replication: int = 0) -> tuple[list[FigureSpec], li
                    "from the run's own draws).", lambda: F.exposure_cdf(comparison)),
     ]
     utility = utility_metric(comparison.runs)
-    specs.append(FigureSpec("tradeoff", "Security vs utility", f"Blast radius against {label(utility)}: "
-                            "controls that cut the attacker's reach should not stop legitimate work. Bars are "
-                            "95% confidence intervals.", lambda: F.tradeoff(comparison, "blast_radius", utility)))
+    security = security_metric(comparison.runs)
+    what = ("controls that cut the attacker's reach should not stop legitimate work" if security == "blast_radius"
+            else "controls that stop agents acting beyond their tasks' intent should not stop the work they need")
+    specs.append(FigureSpec("tradeoff", "Security vs utility", f"{label(security).capitalize()} against "
+                            f"{label(utility)}: {what}. Bars are 95% confidence intervals.",
+                            lambda: F.tradeoff(comparison, security, utility)))
     notes = []
     have = all((s, replication) in comparison.run_events for s in comparison.strategies)
     if have:

@@ -30,8 +30,8 @@ from nhisim.scenario.threats import threat_models
 from nhisim.sim.decisions import told  # the one decision vocabulary, as a story tells it
 
 KINDS = ("compromise", "acquire", "malicious_allowed", "malicious_denied", "malicious_repeats", "detect", "revoke",
-         "propagated", "expired", "quarantine", "release", "give_up", "collateral", "overreach", "legit_denied",
-         "task_failed", "outage", "retire", "summary")
+         "propagated", "expired", "quarantine", "release", "give_up", "collateral", "overreach", "discover",
+         "redeclare", "switch", "legit_denied", "task_failed", "outage", "retire", "summary")
 MAJOR = frozenset({"compromise", "malicious_allowed", "malicious_denied", "detect", "revoke", "propagated", "expired",
                    "quarantine", "release", "give_up", "collateral", "outage", "retire", "summary"})
 
@@ -213,6 +213,24 @@ class _Narrator:
                 template = str(r.task).split("#")[0].split("/", 1)[-1] if isinstance(r.task, str) else "a task"
                 if self.limited("task_failed", (r.principal, template, r.reason)):
                     self.say(r.t, f"{r.principal}'s task {template} failed: {r.reason}", "task_failed")
+            elif event == "discover" and str(r.code) == "needed":
+                if self.limited("discover", (r.principal, r.action, r.resource)):
+                    self.say(r.t, f"{r.principal} found at run time that its task needs to "
+                                  f"{self.op(r.action, r.resource)}, which its declared intent does not include",
+                             "discover")
+            elif event == "redeclare":
+                if bool(r.malicious):
+                    self.say(r.t, f"the steered {r.principal} re-declared its task's intent to include "
+                                  f"{self.op(r.action, r.resource)}: {'APPROVED' if r.decision == 'allow' else 'REFUSED'}"
+                                  f" under {self.strategy}", "malicious_allowed" if r.decision == "allow"
+                             else "malicious_denied")
+                elif self.limited("redeclare", (r.principal, r.action, r.resource, r.decision)):
+                    tail = str(r.reason).rpartition("; ")[2]
+                    self.say(r.t, f"{r.principal} re-declared its task's intent to include "
+                                  f"{self.op(r.action, r.resource)}: {tail}", "redeclare")
+            elif event == "switch":
+                if self.limited("switch", (r.principal, r.code)):
+                    self.say(r.t, f"{r.principal}: {r.reason}", "switch")
             elif event == "outage":
                 self.say(r.t, f"ISSUER OUTAGE: {r.reason}", "outage")
             elif event == "retire":
@@ -322,7 +340,7 @@ class _Narrator:
             if self.limited("overreach", (r.presenter, r.action, r.resource, allowed), allowed):
                 self.say(r.t, f"{r.presenter} tried to {self.op(r.action, r.resource)}, outside its task's intent "
                               f"(overreach): {'ALLOWED' if allowed else 'DENIED'} under {self.strategy}"
-                              + ("" if allowed else f" ({told(code, r.reason)})"), "overreach")
+                              + ("" if allowed and code == "allowed" else f" ({told(code, r.reason)})"), "overreach")
             return
         if not allowed and self.limited("legit_denied", (r.presenter, code)):
             self.say(r.t, f"{r.presenter}'s legitimate {self.op(r.action, r.resource)} was DENIED under "
@@ -366,8 +384,9 @@ class _Narrator:
         t_end = max(float(self.ev["t"].max()), self.horizon) if len(self.ev) else self.horizon
         parts = []
         for kind, words in (("collateral", "legitimate requests failed as collateral"),
-                            ("overreach", "overreach attempts"), ("legit_denied", "legitimate requests denied"),
-                            ("task_failed", "tasks failed")):
+                            ("overreach", "overreach attempts"), ("discover", "needed discoveries"),
+                            ("redeclare", "intent re-declarations"), ("switch", "goal switches"),
+                            ("legit_denied", "legitimate requests denied"), ("task_failed", "tasks failed")):
             c = self.counters.get(kind)
             if c and c.extra:
                 extra = f" ({c.allowed} allowed)" if kind == "overreach" else ""

@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 
+from nhisim.scenario.arguments import Argument, Parameter
 from nhisim.scenario.base import Id as Id
 from nhisim.scenario.base import Model as Model
 from nhisim.scenario.threats import threat_models
@@ -76,10 +77,14 @@ DEFAULT_ACTION_DAMAGE = {
 
 
 class Operation(Model):
-    """An action on a resource, as a tool exposes it."""
+    """An action on a resource, as a tool exposes it (and the parameters it takes)."""
 
     action: Id
     resource: Id
+    parameters: dict[Id, Parameter] = Field(
+        default_factory=dict,
+        description="parameters every request for the operation passes (an amount, a recipient, a path); "
+                    "intents may constrain them")
 
 
 def _grant_from_text(value: Any) -> Any:
@@ -185,6 +190,10 @@ class Behaviour(Model):
     )
     task_rate_multiplier: Annotated[float, Field(ge=0, le=MAX_MULTIPLIER)] = Field(
         1.0, description="scales the arrival rate of every task this agent serves")
+    needed_share: Probability = Field(
+        0.0, description="share of the agent's runtime discoveries that its task needs: denying one fails the task")
+    goal_switch_probability: Probability = Field(
+        0.0, description="chance per task that its requester redirects it, midway, to another task the agent serves")
 
 
 class Agent(Model):
@@ -197,8 +206,28 @@ class Agent(Model):
     tasks: list[Id] = Field(default_factory=list, description="task templates the agent serves")
     may_delegate_to: list[Id] = Field(default_factory=list, description="agents it may hand sub-tasks to")
     environment: Environment = Field("prod", description="the environment it runs in")
+    domain: Id = Field("corp", description="its trust domain: tokens are exchanged only within one domain")
+    token_exchange: bool = Field(
+        True, description="false: the agent cannot take part in token exchange (a legacy or third-party agent)")
     behaviour: Behaviour = Field(default_factory=Behaviour, description="how the agent behaves at run time")
     description: str = Field("", description="free text shown in reports and the world graph")
+
+
+def exchange_blocked(delegator: Any, delegate: Any) -> str | None:
+    """Why token exchange cannot reach ``delegate`` from ``delegator`` (a lossy hop), or None.
+
+    Tokens are exchanged within one trust domain, between agents that take part in token
+    exchange. Reads ``id``, ``domain`` and ``token_exchange`` (an :class:`Agent`, or the
+    engine's compiled agent).
+    """
+    if delegator.domain != delegate.domain:
+        return (f"{delegate.id} is in trust domain {delegate.domain!r}, {delegator.id} in "
+                f"{delegator.domain!r}")
+    if not delegate.token_exchange:
+        return f"{delegate.id} cannot take part in token exchange"
+    if not delegator.token_exchange:
+        return f"{delegator.id} cannot take part in token exchange"
+    return None
 
 
 class SharedAccount(Model):
@@ -219,6 +248,10 @@ class Intent(Model):
     sensitivity_ceiling: Sensitivity = Field("critical", description="most sensitive resource level the task may touch")
     destinations: list[str] = Field(default_factory=lambda: ["internal"],
                                     description="where the task's output may go (internal, external, ...)")
+    constraints: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="per declared operation (tool:action:resource), constraints on its arguments, "
+                    "e.g. ['amount <= 500', 'recipient like *@corp.example']")
 
 
 class CallStep(Model):
@@ -228,6 +261,11 @@ class CallStep(Model):
     duration: Distribution = Field(default_factory=lambda: {"exponential": 5}, description="service time of the call")
     destination: str = Field("internal", description="where the call's output goes (checked against the intent)")
     approval: bool = Field(False, description="a human must approve this call before it runs")
+    arguments: dict[Id, Argument] = Field(
+        default_factory=dict,
+        description="values of the operation's parameters: a number, a text, or a draw "
+                    "({lognormal: {median: 120}}, {one_of: {a@corp.example: 0.9, b@x.example: 0.1}}); "
+                    "parameters left out take their default")
 
 
 class Delegation(Model):
@@ -313,6 +351,9 @@ class Detection(Model):
     )
     alert_triage_delay: Distribution = Field(default_factory=lambda: {"exponential": "15m"},
                                              description="time from an alert until someone looks at it")
+    anomaly_alert_probability: Probability = Field(
+        0.0, description="chance that an allowed request outside its principal's usual pattern (operations its "
+                         "tasks never call) raises an alert, as behavioural analytics would")
     manual_revocation_latency: Distribution = Field(
         default_factory=lambda: {"lognormal": {"median": "8h", "sigma": 1.0}},
         description="a revocation ticket worked by a person",
@@ -350,6 +391,31 @@ class Approval(Model):
     )
 
 
+class Redeclaration(Model):
+    """How a re-declared task intent is approved (strategies with ``out_of_intent: redeclare``).
+
+    An agent whose request falls outside its task's intent declares a wider intent (the
+    task's, plus that operation, its resource's sensitivity and its destination) and asks
+    for it to be approved: by a policy (``redeclare_approver: policy``), after
+    ``policy_latency``, when the operation is within the agent's entitlements (its roles)
+    and its resource no more sensitive than ``policy_max_sensitivity``; or by a human
+    (``redeclare_approver: human``), who waits in the approval queue and approves with a
+    probability. Once approved, the task's intent-scoped token is re-issued for the wider
+    intent and the request goes on.
+    """
+
+    policy_latency: Distribution = Field(default_factory=lambda: {"fixed": "2s"},
+                                         description="time a policy takes to approve or refuse")
+    policy_max_sensitivity: Sensitivity = Field(
+        "high", description="most sensitive resource a policy approves a re-declared intent for")
+    approval_probability: Probability = Field(
+        0.8, description="chance a human approves a benign agent's re-declared intent")
+    attacker_approval_probability: Probability = Field(
+        0.05, description="chance a human approves a re-declared intent of a steered (hijacked) agent")
+    max_per_task: Annotated[int, Field(ge=1, le=MAX_RETRIES)] = Field(
+        3, description="re-declarations one task may ask for; later ones are refused")
+
+
 class Attacker(Model):
     """The attacker's playbook: highest-value operations first, at a rate, until stopped."""
 
@@ -381,8 +447,19 @@ class Knobs(Model):
     revoke_at_task_end: bool | None = Field(None, description="revoke a JIT token as soon as its task ends")
     binding: Literal["bearer", "sender_constrained"] | None = Field(None, description="bearer: any holder of a copy can use it; sender_constrained: only its owner")
     runtime_check: Literal["scope", "intent"] | None = Field(None, description="what the enforcement point checks each request against")
-    out_of_intent: Literal["deny", "escalate"] | None = Field(None, description="a request outside the task's intent: denied, or sent to a human for approval")
+    out_of_intent: Literal["deny", "escalate", "monitor", "redeclare"] | None = Field(
+        None, description="a request outside the task's intent: denied, escalated to a human, allowed with an alert "
+                          "(monitor), or the agent re-declares its intent for approval (redeclare)")
+    redeclare_approver: Literal["policy", "human"] | None = Field(
+        None, description="who approves a re-declared intent (out_of_intent: redeclare): a policy or a human")
+    intent_follows_switch: bool | None = Field(
+        None, description="when a requester redirects a task to another objective, its intent (and token) follow "
+                          "the newly declared task; false: the old intent stays bound")
     delegation: Literal["pass_through", "token_exchange"] | None = Field(None, description="a delegate reuses the caller's credential, or exchanges it for a narrowed one")
+    lossy_hop: Literal["fail", "own_authority"] | None = Field(
+        None, description="a hand-off token exchange cannot make (into another trust domain, or to an agent that "
+                          "cannot exchange): the sub-task fails, or runs on the delegate's own authority, "
+                          "the intent chain and the originating human lost")
     revocation: Literal["manual", "automated"] | None = Field(None, description="who revokes on detection: a person working a ticket, or automation")
     propagation: Literal["immediate", "cache", "at_expiry"] | None = Field(None, description="when a revocation takes effect: at once, after the cache TTL, or at expiry")
     cache_ttl: Duration | None = Field(None, description="how long a cached authorization outlives its revocation (propagation: cache)")
@@ -441,6 +518,8 @@ class Scenario(Model):
     detection: Detection = Field(default_factory=Detection, description="detection and response")
     issuer: Issuer = Field(default_factory=Issuer, description="the token issuer behind JIT credentials")
     approval: Approval = Field(default_factory=Approval, description="human-in-the-loop approval capacity")
+    redeclaration: Redeclaration = Field(default_factory=Redeclaration,
+                                         description="how a re-declared task intent is approved")
     attacker: Attacker = Field(default_factory=Attacker, description="the attacker's playbook")
     strategies: dict[Id, StrategyEntry] = Field(
         default_factory=lambda: {name: StrategySpec(base=name) for name in PRESET_NAMES},

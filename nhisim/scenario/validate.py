@@ -19,6 +19,7 @@ from nhisim.errors import Problem, did_you_mean
 from nhisim.scenario.catalog import check_tags
 from nhisim.scenario.expectations import ClaimError, parse_claim
 from nhisim.scenario.models import CallStep, DelegateStep, Scenario
+from nhisim.scenario.validate_intent import check_intents
 
 
 def check_references(scenario: Scenario) -> list[Problem]:
@@ -161,6 +162,8 @@ def check_references(scenario: Scenario) -> list[Problem]:
     if scenario.run.baseline is not None:
         ref(scenario.run.baseline, scenario.strategies, "strategy", "run.baseline")
 
+    if not problems:  # arguments and constraints are read through ids that must exist
+        problems.extend(check_intents(scenario))
     problems.extend(check_tags(scenario.tags))
     for i, text in enumerate(scenario.expectations):
         try:

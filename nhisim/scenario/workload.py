@@ -6,7 +6,8 @@ cannot tell it from a long run, so it is estimated up front from the scenario al
 
 - **tool calls**: Σ over agents and their tasks of ``arrival_rate × task_rate_multiplier
   × horizon × steps`` (each step is a tool call or a hand-off; a hand-off adds the steps
-  of the sub-task it delegates, so a delegation chain multiplies);
+  of the sub-task it delegates, so a delegation chain multiplies; an agent that may switch
+  goals adds that chance × the steps of its longest other task);
 - **attacker attempts**: ``attacker.rate × horizon`` per threat;
 - **key rotations**: static keys × ``horizon / rotation``;
 - **identity renewals**: workload identities × ``horizon / identity_ttl``;
@@ -87,11 +88,16 @@ def estimate_run(scenario, strategy, horizon: float | None = None) -> Estimate:
     tasks = {t.id: t for t in scenario.tasks}
     calls = 0.0
     for agent in scenario.agents:
+        switch = agent.behaviour.goal_switch_probability
         for task_id in agent.tasks:
             task = tasks.get(task_id)
             if task is not None:
                 rate = task.arrival_rate * agent.behaviour.task_rate_multiplier
-                calls += _times(rate, horizon) * _steps(task_id, tasks, ())
+                steps = _steps(task_id, tasks, ())
+                others = [t for t in set(agent.tasks) if t != task_id and t in tasks]
+                if switch > 0 and others:  # a redirected task also runs (at most) a whole other objective
+                    steps += switch * max(_steps(t, tasks, ()) for t in others)
+                calls += _times(rate, horizon) * steps
     attempts = _times(scenario.attacker.rate, horizon) * len(scenario.threats)
     identities = len(scenario.agents)
     keys = identities + len(scenario.shared_accounts)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from nhisim.sim.credentials import Credential
 from nhisim.sim.decisions import INTENT_CODES as _INTENT_FAILURES
+from nhisim.sim.rng import stream
 from nhisim.sim.state import Incident, TaskRun
 
 if TYPE_CHECKING:
@@ -41,8 +42,16 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
         ops |= sim.world.agents[incident.can_mint_as].role_scope
     if incident.deputy:
         deputy = sim.world.agents[incident.deputy]
+        lost = strategy.delegation == "token_exchange" and sim.lossy_hop(incident.host, incident.deputy) is not None
         if strategy.delegation == "pass_through":
             ops |= deputy.role_scope
+        elif lost and strategy.lossy_hop == "own_authority":  # the deputy acts on its own authority
+            own = deputy.role_scope
+            if strategy.credential == "jit_token" and strategy.jit_scope == "intent":
+                own = own & sim.world.tasks[incident.sub_task].intent
+            ops |= own
+        elif lost:  # the hop fails: the deputy gets nothing
+            ops = set()
         else:
             ops &= sim.world.tasks[incident.sub_task].intent
     return frozenset(ops)
@@ -168,17 +177,28 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
     if cred is None:
         sim.raise_alert(incident.host, incident, "a request the attacker could not back with any credential")
         return False
-    intent = host_ctx.template if host_ctx is not None else None
+    intent = host_ctx.intent if host_ctx is not None else None
     destination = sim.scenario.attacker.destination
-    decision, code, reason = sim.pep.decide(env.now, presenter, cred, op, destination, intent)
+    args = sim.world.op_attacker_args[op]
+    decision, code, reason = sim.pep.decide(env.now, presenter, cred, op, destination, intent, args)
     wait = 0.0
+    if decision == "redeclare":
+        if host_ctx is not None and presenter == incident.host:  # a steered agent re-declares its task's intent
+            cred, decision, code, reason, wait = yield from sim.redeclare(host_ctx, cred, op, destination, args,
+                                                                         reason, incident=incident)
+            sim.acquire(incident, cred)  # a token re-issued for the wider intent is the steered agent's too
+            intent = host_ctx.intent
+        else:  # nobody but the task's own agent can re-declare its intent
+            decision, code = "deny", "redeclare_rejected"
+            reason = f"{reason}; only the task's own agent may re-declare its intent"
     if decision == "escalate":
         review = sim.scenario.approval.review_time.sample(incident.rng_attacker)
         fooled = incident.rng_attacker.random() < sim.scenario.approval.attacker_approval_probability
-        approved, wait = yield from sim.approval(review, fooled)
+        approved, waited = yield from sim.approval(review, fooled)
+        wait += waited
         decision, code = ("allow", "approved") if approved else ("deny", "rejected")
         reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
-        died = sim.pep.still_valid(env.now, presenter, cred, op, destination, intent) if approved else None
+        died = sim.pep.still_valid(env.now, presenter, cred, op, destination, intent, args) if approved else None
         if died is not None:
             decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
     tool, action, resource = sim.world.op_keys[op]
@@ -192,9 +212,21 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
                     value=sim.world.op_value[op], records=sim.world.op_records[op], wait=wait, incident=incident.id)
     if decision != "allow":
         sim.raise_alert(incident.host or incident.deputy, incident, reason)
-    elif strategy.runtime_check == "intent" and code in INTENT_CODES:
+    elif code == "monitored" or (strategy.runtime_check == "intent" and code in INTENT_CODES):
         sim.raise_alert(incident.host, incident, reason)
+    elif _anomaly_alert(sim, incident, cred, op):
+        sim.raise_alert(incident.host, incident, f"{sim.world.label(op)} is outside the usual pattern of {principal}")
     return decision == "allow"
+
+
+def _anomaly_alert(sim: Simulation, incident: Incident, cred: Credential, op: int) -> bool:
+    """Whether behavioural analytics flag this allowed request (outside its principal's usual pattern)."""
+    p = sim.scenario.detection.anomaly_alert_probability
+    if p <= 0 or not sim.out_of_pattern(cred, op):
+        return False
+    if incident.rng_anomaly is None:
+        incident.rng_anomaly = stream(sim.seed, "anomaly", incident.id)
+    return incident.rng_anomaly.random() < p
 
 
 def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
@@ -212,7 +244,7 @@ def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
     scope = sim.world.agents[agent].role_scope
     intent = None
     if strategy.jit_scope == "intent":
-        intent = host_ctx.template if host_ctx is not None else None
+        intent = host_ctx.intent if host_ctx is not None else None
         scope = scope & intent.intent if intent is not None else frozenset()
     if op not in scope and scope:
         return None
@@ -236,25 +268,14 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
                 sim.acquire(incident, cred)
                 return cred
         # the deputy falls back on its own authority: the confused deputy
-        if strategy.credential == "static_key":
-            keys = sim.static_keys_of(deputy)
-            for cred in keys:
-                if op in cred.scope:
-                    sim.acquire(incident, cred)
-                    return cred
-            return keys[0] if keys else None
-        existing = [c for c in incident.acquired.values() if c.subject == deputy and c.usable(now) and op in c.scope]
-        if existing:
-            return existing[0]
-        scope = sim.world.agents[deputy].role_scope
-        sub = sim.world.tasks[incident.sub_task]
-        if strategy.jit_scope == "intent":
-            scope = scope & sub.intent
-        token = yield from sim.obtain_token(deputy, scope, None, presenter=deputy, malicious=True, incident=incident,
-                                            intent=None)
-        if token is not None:
-            sim.acquire(incident, token)
-        return token
+        return (yield from _deputy_own_authority(sim, incident, op))
+    lost = sim.lossy_hop(incident.host, deputy)
+    if lost is not None:  # token exchange cannot reach the deputy
+        if strategy.lossy_hop == "fail":
+            sim.log_refusal(deputy, deputy, None, ("lossy_hop", f"token exchange cannot reach {deputy}: {lost}"),
+                            True, incident)
+            return None
+        return (yield from _deputy_own_authority(sim, incident, op))
     # token exchange: the deputy gets the delegator's scope ∩ the sub-task's intent, nothing more
     existing = [c for c in incident.acquired.values() if c.kind == "delegated_token" and c.usable(now)]
     if existing:
@@ -266,6 +287,32 @@ def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: T
     sub = sim.world.tasks[incident.sub_task]
     sub_id = sim.next_task_id(deputy, sub)
     token = yield from sim.exchange_token(host_ctx, deputy, sub, sub_id, malicious=True, incident=incident)
+    if token is not None:
+        sim.acquire(incident, token)
+    return token
+
+
+def _deputy_own_authority(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any, Credential | None]:
+    """What the deputy presents on its own authority (a confused deputy): its static key, or its own
+    JIT token (its roles, narrowed to the sub-task's intent under intent scope)."""
+    deputy = incident.deputy
+    if sim.strategy.credential == "static_key":
+        keys = sim.static_keys_of(deputy)
+        for cred in keys:
+            if op in cred.scope:
+                sim.acquire(incident, cred)
+                return cred
+        return keys[0] if keys else None
+    now = sim.env.now
+    existing = [c for c in incident.acquired.values() if c.subject == deputy and c.usable(now) and op in c.scope]
+    if existing:
+        return existing[0]
+    scope = sim.world.agents[deputy].role_scope
+    sub = sim.world.tasks[incident.sub_task]
+    if sim.strategy.jit_scope == "intent":
+        scope = scope & sub.intent
+    token = yield from sim.obtain_token(deputy, scope, None, presenter=deputy, malicious=True, incident=incident,
+                                        intent=None)
     if token is not None:
         sim.acquire(incident, token)
     return token

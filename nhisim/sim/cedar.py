@@ -41,7 +41,9 @@ from typing import Any
 import cedarpy
 
 from nhisim.errors import InputError, Problem
+from nhisim.scenario.arguments import ticks_text
 from nhisim.scenario.loader import max_file_bytes
+from nhisim.scenario.models import SENSITIVITY_LEVELS
 from nhisim.sim import decisions
 from nhisim.sim.cedar_export import (
     CONTEXT_FEATURES,
@@ -323,11 +325,13 @@ def compile_policies(sources: Sequence[PolicySource], schema: dict | str) -> Com
                                  title="invalid Cedar policy")
             outcome = ("allow", notes.get("code") or "allowed", notes.get("reason") or f"permitted by policy {name}")
         else:
-            if how not in ("deny", "escalate"):
+            if how not in decisions.DRIFT_MODES:
                 raise InputError([Problem(f"@effect({how!r}) is not understood", location=f"policy {name}", line=line,
-                                          suggestion='use @effect("deny") or @effect("escalate")')], file=file,
+                                          suggestion="use @effect(\"deny\"), \"escalate\", \"monitor\" or "
+                                                     "\"redeclare\"")], file=file,
                                  title="invalid Cedar policy")
-            outcome = (how, notes.get("code") or "forbidden", notes.get("reason") or f"forbidden by policy {name}")
+            outcome = decisions.drift(how, (notes.get("code") or "forbidden",
+                                            notes.get("reason") or f"forbidden by policy {name}"))
         info[ids[pid]] = PolicyInfo(index, ids[pid], name, effect, outcome, file, line)
         features |= context_features(policy.get("conditions", []))
     return CompiledPolicies(policy_set, info, frozenset(f for f in features if f in CONTEXT_FEATURES),
@@ -431,11 +435,13 @@ def clear_caches() -> None:
 
 
 def policy_sources(strategy: Strategy, policies: Sequence[str | os.PathLike] = (), *, scenario_name: str | None = None,
-                   base_dir: str | os.PathLike | None = None) -> list[PolicySource]:
-    """The policies that decide for ``strategy``: the user's files if any, else the generated ones."""
+                   base_dir: str | os.PathLike | None = None, world: CompiledWorld | None = None
+                   ) -> list[PolicySource]:
+    """The policies that decide for ``strategy``: the user's files if any, else the generated ones
+    (with ``world``'s argument constraints)."""
     if policies:
         return read_policy_files(policies, base_dir, location=f"strategies.{strategy.name}.policies")
-    return [PolicySource(f"<generated:{strategy.name}>", strategy_policies(strategy, scenario_name))]
+    return [PolicySource(f"<generated:{strategy.name}>", strategy_policies(strategy, scenario_name, world))]
 
 
 # --------------------------------------------------------------------------- the evaluator
@@ -462,12 +468,14 @@ class CedarEvaluator:
         self.quarantined = quarantined
         self.alerts = alerts
         schema = json.dumps(schema_json(world), sort_keys=True)
-        sources = tuple(policy_sources(strategy, policies, scenario_name=scenario.name, base_dir=base_dir))
+        sources = tuple(policy_sources(strategy, policies, scenario_name=scenario.name, base_dir=base_dir,
+                                       world=world))
         self.compiled = _memo(_COMPILED, (sources, schema), lambda: compile_policies(sources, schema))
         entities = json.dumps(entities_json(scenario, world), sort_keys=True)
         self.entities = _memo(_ENTITIES, entities, lambda: cedarpy.Entities.from_json_str(entities))
         self._labels = [world.label(op) for op in range(len(world.op_keys))]
         self._scopes: dict[frozenset[int], list[str]] = {}
+        self._intents: dict[str, dict] = {}
         self._escalated: dict[str, tuple] = {}
         self.cedar_calls = 0
         self.use_features(self.compiled.features)
@@ -487,7 +495,7 @@ class CedarEvaluator:
         return "\n".join(s.text for s in self.compiled.sources)
 
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
-               intent: CompiledTask | None) -> tuple[str, str, str]:
+               intent: CompiledTask | None, args: tuple | None = None) -> tuple[str, str, str]:
         """Decide one request (same contract as :meth:`NativeEvaluator.decide`)."""
         # the hot path: :meth:`key`, inlined
         bound = cred.intent
@@ -499,16 +507,16 @@ class CedarEvaluator:
                cred.subject, chain, cred.scope, now >= cred.expires_at, now >= cred.effective_at,
                cred.revoked_by_response, presenter in cred.holders, q is not None and now >= q,
                self.alerts.get(chain[-1] if chain else cred.subject, 0) if self._alerts_feature else None,
-               int(now) if self._now_feature else None)
+               int(now) if self._now_feature else None, args)
         answer = self._cache.get(key)
         if answer is None:
             answer = self._answer(key)
         if answer[0] == "escalate":
-            self._escalated[presenter] = (op, destination, intent)
+            self._escalated[presenter] = (op, destination, intent, args)
         return answer
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
-                    destination: str | None = None, intent: CompiledTask | None = None
+                    destination: str | None = None, intent: CompiledTask | None = None, args: tuple | None = None
                     ) -> tuple[str, str, str] | None:
         """After a wait for approval: the denial if the credential or presenter died meanwhile.
 
@@ -517,18 +525,18 @@ class CedarEvaluator:
         credential or the presenter died (expired, revoked, quarantined) is returned.
         """
         if op is None:
-            op, destination, intent = self._escalated.get(presenter) or (
-                min(cred.scope) if cred.scope else 0, "internal", None)
-        key = self.key(now, presenter, cred, op, destination or "internal", intent)
+            op, destination, intent, args = self._escalated.get(presenter) or (
+                min(cred.scope) if cred.scope else 0, "internal", None, None)
+        key = self.key(now, presenter, cred, op, destination or "internal", intent, args)
         answer = self._cache.get(key) or self._answer(key)
         return answer if answer[0] == "deny" and answer[1] in LIVENESS_CODES else None
 
     def key(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
-            intent: CompiledTask | None) -> tuple:
+            intent: CompiledTask | None, args: tuple | None = None) -> tuple:
         """Every input of a request: presenter, operation, destination, bound intent, the credential's
         kind, binding, subject, chain and scope, whether it is expired, revoked (and by the response),
-        held by the presenter, whether the presenter is quarantined, and (when policies read them)
-        the acting agent's alert count and the time in whole seconds."""
+        held by the presenter, whether the presenter is quarantined, (when policies read them)
+        the acting agent's alert count and the time in whole seconds, and the arguments."""
         bound = cred.intent
         if bound is None:
             bound = intent
@@ -538,7 +546,7 @@ class CedarEvaluator:
                 cred.subject, chain, cred.scope, now >= cred.expires_at, now >= cred.effective_at,
                 cred.revoked_by_response, presenter in cred.holders, q is not None and now >= q,
                 self.alerts.get(chain[-1] if chain else cred.subject, 0) if self._alerts_feature else None,
-                int(now) if self._now_feature else None)
+                int(now) if self._now_feature else None, args)
 
     def reduce(self, key: tuple) -> tuple:
         """The part of a key the policies read: ``(presenter, op, value of each feature...)``."""
@@ -547,11 +555,11 @@ class CedarEvaluator:
 
     def _feature_values(self, key: tuple) -> dict[str, Any]:
         (presenter, op, destination, intent_id, kind, binding, subject, chain, scope, expired, revoked,
-         by_response, holds, quarantined, alerts, now) = key
+         by_response, holds, quarantined, alerts, now, args) = key
         actor = chain[-1] if chain else subject
         return {
             "operation": op, "tool": op, "destination": destination, "presenter": presenter,
-            "presenter_quarantined": quarantined, "intent": intent_id, "actor_alerts": alerts, "now": now,
+            "presenter_quarantined": quarantined, "intent": intent_id, "args": args, "actor_alerts": alerts, "now": now,
             "credential.kind": kind, "credential.binding": binding, "credential.subject": subject,
             "credential.actor": actor, "credential.actor_agent": actor, "credential.chain": chain,
             "credential.chain_depth": len(chain), "credential.scope": scope, "credential.expired": expired,
@@ -584,11 +592,19 @@ class CedarEvaluator:
                 value = self._labels[value]
             elif name == "tool":
                 value = {"__entity": {"type": qualified("Tool"), "id": tool}}
-            elif name in ("intent", "credential.actor_agent"):
-                if name == "intent" and value is None or name == "credential.actor_agent" and \
-                        value not in self.world.agents:
-                    continue  # optional attributes, absent
-                value = {"__entity": {"type": qualified("Task" if name == "intent" else "Agent"), "id": value}}
+            elif name == "intent":
+                if value is None:
+                    continue  # an optional attribute, absent
+                value = self._intent_record(value)
+            elif name == "args":
+                if value is None:
+                    continue
+                value = {param: ({"__extn": {"fn": "decimal", "arg": ticks_text(arg)}} if isinstance(arg, int)
+                                 else arg) for param, arg in zip(self.world.op_params[op], value, strict=True)}
+            elif name == "credential.actor_agent":
+                if value not in self.world.agents:
+                    continue  # an optional attribute, absent
+                value = {"__entity": {"type": qualified("Agent"), "id": value}}
             elif name == "credential.chain":
                 value = list(value)
             elif name == "credential.scope":
@@ -609,6 +625,20 @@ class CedarEvaluator:
             "resource": {"type": qualified("Resource"), "id": resource},
             "context": context,
         }
+
+    def _intent_record(self, intent_id: str) -> dict:
+        """The ``context.intent`` record of an intent (a template's, or one re-declared during a run)."""
+        record = self._intents.get(intent_id)
+        if record is None:
+            task = self.world.intents[intent_id]
+            record = {"task": {"__entity": {"type": qualified("Task"), "id": task.template or task.id}},
+                      "operations": sorted(self._labels[o] for o in task.intent), "ceiling": task.ceiling,
+                      "ceiling_name": SENSITIVITY_LEVELS[task.ceiling], "destinations": sorted(task.destinations),
+                      "redeclared": sorted(self._labels[o] for o in task.redeclared)}
+            if task.human is not None:
+                record["requested_by"] = {"__entity": {"type": qualified("Human"), "id": task.human}}
+            self._intents[intent_id] = record
+        return record
 
     def _ask(self, reduced: tuple) -> tuple[str, str, str]:
         self.cedar_calls += 1
@@ -661,7 +691,8 @@ def example_request(scenario, world: CompiledWorld, strategy: Strategy) -> dict 
             evaluator = CedarEvaluator(strategy, world, {}, {}, scenario=scenario)
             evaluator.use_features(CONTEXT_FEATURES)  # the schema's whole context, for `cedar authorize`
             request = evaluator.request(evaluator.reduce(evaluator.key(0.0, agent.id, cred, step.op,
-                                                                       step.destination, task)))
+                                                                       step.destination, task,
+                                                                       world.op_default_args[step.op])))
             for part in ("principal", "action", "resource"):
                 uid_ = request[part]
                 request[part] = f'{uid_["type"]}::{json.dumps(uid_["id"])}'
@@ -682,7 +713,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
 
     world = compile_world(scenario)
     strategy, files = scenario_strategy(scenario, strategy_name)
-    sources = policy_sources(strategy, files, scenario_name=scenario.name, base_dir=base_dir)
+    sources = policy_sources(strategy, files, scenario_name=scenario.name, base_dir=base_dir, world=world)
     schema = schema_json(world)
     compile_policies(sources, schema)  # never export something Cedar would reject
     if files:

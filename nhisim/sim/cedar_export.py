@@ -12,9 +12,11 @@ accepts a schema only in a named namespace):
 - **context**: the operation (``"tool:action:resource"``), the tool, the destination of
   the output, the presenter (and whether it is quarantined), the credential presented
   (kind, binding, subject, actor chain, scope, and whether it is expired or revoked at
-  the enforcement point right now), the task intent bound to the request (a ``Task``
-  entity: its operations, sensitivity ceiling and destinations), the number of alerts
-  raised on the acting agent (risk posture) and the time.
+  the enforcement point right now), the task intent bound to the request (a record: the
+  ``Task`` template it was declared from, its operations, sensitivity ceiling and
+  destinations, as declared or as re-declared during the task), the request's arguments
+  (``args``: one attribute per parameter, numbers as Cedar ``decimal``), the number of
+  alerts raised on the acting agent (risk posture) and the time.
 
 Time-dependent facts are given to Cedar as booleans computed when the request is made
 (``credential.expired``, ``credential.revoked``, ``presenter_quarantined``), so the same
@@ -29,9 +31,11 @@ Policies. :func:`strategy_policies` writes the native evaluator's checks
 annotated with the ``@code`` and ``@reason`` of the decision vocabulary
 (:mod:`nhisim.sim.decisions`) that the enforcement point records. Cedar
 denies when any ``forbid`` applies; nhisim reports the *first* applicable ``forbid``
-in file order (the order of the native checks), and ``@effect("escalate")`` on a forbid
-means "send it to a human approver" instead of "deny" (Cedar itself only has allow and
-deny). Each generated policy's ``@id`` is also its policy id, the name Cedar gives
+in file order (the order of the native checks). ``@effect`` on a forbid says what an
+out-of-intent request becomes (Cedar itself only has allow and deny): ``"deny"``,
+``"escalate"`` (send it to a human approver), ``"monitor"`` (allow it and raise an
+alert) or ``"redeclare"`` (the task re-declares a wider intent for approval); a task
+intent's argument constraints are forbids of their own, one per constrained operation. Each generated policy's ``@id`` is also its policy id, the name Cedar gives
 when it reports the policies that determined an answer.
 """
 
@@ -41,6 +45,7 @@ import json
 import math
 from typing import Any
 
+from nhisim.scenario.arguments import cedar_condition
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
 from nhisim.sim import decisions as pep  # the decision vocabulary the policies annotate
 from nhisim.sim.compiled import CompiledWorld
@@ -59,7 +64,7 @@ def qualified(name: str) -> str:
 # credential record). The engine sends only those the policies read, so that the
 # decisions it caches depend on as little as possible.
 CONTEXT_FEATURES = (
-    "operation", "tool", "destination", "presenter", "presenter_quarantined", "intent", "actor_alerts", "now",
+    "operation", "tool", "destination", "presenter", "presenter_quarantined", "intent", "args", "actor_alerts", "now",
     "credential.kind", "credential.binding", "credential.subject", "credential.actor", "credential.actor_agent",
     "credential.chain", "credential.chain_depth", "credential.scope", "credential.expired", "credential.revoked",
     "credential.revoked_by_response", "credential.presenter_holds",
@@ -106,6 +111,19 @@ CREDENTIAL_TYPE = _record(
     presenter_holds=_BOOL,  # the presenter is one of its holders
 )
 
+_DECIMAL = {"type": "Extension", "name": "decimal"}
+
+# the intent bound to a request: a task template's, possibly re-declared wider during the task
+INTENT_TYPE = _record(
+    task=_entity("Task"),  # the template it was declared from
+    operations=_set(_STR),
+    ceiling=_LONG,
+    ceiling_name=_STR,
+    destinations=_set(_STR),
+    redeclared=_set(_STR),  # operations added by re-declaration: free of the template's argument constraints
+    requested_by=_optional(_entity("Human")),
+)
+
 CONTEXT_TYPE = _record(
     operation=_STR,
     tool=_entity("Tool"),
@@ -113,10 +131,17 @@ CONTEXT_TYPE = _record(
     presenter=_STR,
     presenter_quarantined=_BOOL,
     credential=_t("Credential"),
-    intent=_optional(_entity("Task")),
+    intent=_optional(_t("Intent")),
+    args=_optional(_t("Arguments")),
     actor_alerts=_LONG,
     now=_LONG,
 )
+
+
+def arguments_type(world: CompiledWorld) -> dict:
+    """The record of every parameter the scenario's operations take (each optional)."""
+    return {"type": "Record", "attributes": {
+        name: _optional(_DECIMAL if kind == "number" else _STR) for name, kind in sorted(world.parameter_types.items())}}
 
 ENTITY_TYPES: dict[str, dict] = {
     "Human": {"shape": _record(title=_STR, approver=_BOOL)},
@@ -146,7 +171,8 @@ def schema_json(world: CompiledWorld) -> dict:
     applies = {"principalTypes": list(PRINCIPAL_TYPES), "resourceTypes": ["Resource"],
                "context": _t("RequestContext")}
     return {NAMESPACE: {
-        "commonTypes": {"Credential": CREDENTIAL_TYPE, "RequestContext": CONTEXT_TYPE},
+        "commonTypes": {"Credential": CREDENTIAL_TYPE, "Intent": INTENT_TYPE, "Arguments": arguments_type(world),
+                        "RequestContext": CONTEXT_TYPE},
         "entityTypes": ENTITY_TYPES,
         "actions": {action: {"appliesTo": applies} for action in actions_of(world)},
     }}
@@ -160,6 +186,8 @@ def _human_type(t: dict) -> str:
         return f"Set<{_human_type(t['element'])}>"
     if kind == "Record":
         return _human_record(t)
+    if kind == "Extension":
+        return t["name"]
     return {"Boolean": "Bool"}.get(kind, kind)
 
 
@@ -177,6 +205,12 @@ def schema_text(world: CompiledWorld) -> str:
     out: list[str] = []
     out.append("// The credential presented with a request (time-dependent facts are booleans).")
     out.append(f"type Credential = {_human_record(CREDENTIAL_TYPE)};")
+    out.append("")
+    out.append("// The task intent bound to a request (as declared, or as re-declared during the task).")
+    out.append(f"type Intent = {_human_record(INTENT_TYPE)};")
+    out.append("")
+    out.append("// A request's arguments: one optional attribute per parameter of the scenario's operations.")
+    out.append(f"type Arguments = {_human_record(arguments_type(world))};")
     out.append("")
     out.append("// What the enforcement point knows about a request besides principal, action and resource.")
     out.append("// nhisim sends only the attributes its policies read (all of them for `cedar authorize`).")
@@ -252,15 +286,44 @@ def _quote(text: str) -> str:
 
 
 def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, str], condition: str,
-            comment: list[str], escalate: bool = False) -> str:
+            comment: list[str], mode: str = "deny", head: str = "principal, action, resource") -> str:
+    """One policy: ``mode`` is a forbid's ``@effect`` (deny, escalate, monitor or redeclare)."""
     code, reason = outcome[-2], outcome[-1]
     lines = [f"// {c}" if c else "//" for c in comment]
     lines += [f"@id({_quote(name)})", f"@code({_quote(code)})", f"@reason({_quote(reason)})"]
     if effect == "forbid":
-        lines.append(f"@effect({_quote('escalate' if escalate else 'deny')})")
-    lines.append(f"{effect} (principal, action, resource)")
+        lines.append(f"@effect({_quote(mode)})")
+    lines.append(f"{effect} ({head})")
     lines.append(condition + ";")
     return "\n".join(lines)
+
+
+_MODE_VERBS = {"deny": "denied", "escalate": "escalated to a human approver",
+               "monitor": "allowed with an alert (monitored)", "redeclare": "sent back for the task to re-declare its intent"}
+
+
+def argument_policies(world: CompiledWorld, mode: str) -> list[str]:
+    """One forbid per (task template, constrained operation): arguments that break the intent's constraints.
+
+    A re-declared intent keeps its template's constraints (``context.intent.task``) except
+    on the operations it was re-declared for (``context.intent.redeclared``).
+    """
+    out = []
+    for task in world.tasks.values():
+        for op, rules in sorted(task.constraints.items()):
+            label = world.label(op)
+            tool, action, resource = world.op_keys[op]
+            held = " && ".join(cedar_condition(c) for _, c in rules)
+            texts = "; ".join(c.text for _, c in rules)
+            out.append(_policy(
+                f"intent-argument-{task.id}-{label.replace(':', '-')}", "forbid", pep.INTENT_ARG,
+                f"when {{\n  context has intent && context.intent.task == {NAMESPACE}::Task::{_quote(task.id)} &&\n"
+                f"  context.operation == {_quote(label)} && !context.intent.redeclared.contains({_quote(label)}) &&\n"
+                f"  !({held})\n}}",
+                [f"   ... and the arguments of {label} within what task {task.id}'s intent allows: {texts}."],
+                mode, head=f"principal, action == {NAMESPACE}::Action::{_quote(action)}, "
+                           f"resource == {NAMESPACE}::Resource::{_quote(resource)}"))
+    return out
 
 
 def _duration(seconds: float) -> str:
@@ -272,14 +335,17 @@ def _duration(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> str:
+def strategy_policies(strategy: Strategy, scenario_name: str | None = None, world: CompiledWorld | None = None
+                      ) -> str:
     """The enforcement point of ``strategy`` as Cedar policies, with comments for a person.
 
-    The same text the Cedar engine evaluates during a run (``engine: cedar``).
+    The same text the Cedar engine evaluates during a run (``engine: cedar``). ``world``
+    adds the argument constraints of its task intents (with ``runtime_check: intent``).
     """
     s = strategy
     intent = s.runtime_check == "intent"
-    escalate = s.out_of_intent == "escalate"
+    mode = s.out_of_intent
+    steps_up = mode != "deny"  # an out-of-intent request the acting agent is entitled to is not simply denied
     head = [
         f"// nhisim enforcement point for strategy {s.name!r}"
         + (f" on scenario {scenario_name!r}" if scenario_name else ""),
@@ -292,16 +358,20 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
         f"//   binding={s.binding} delegation={s.delegation} revocation={s.revocation} "
         f"propagation={s.propagation} revoke_at_task_end={str(s.revoke_at_task_end).lower()}",
         f"//   runtime_check={s.runtime_check} out_of_intent={s.out_of_intent} "
-        f"risk_escalation_alerts={s.risk_escalation_alerts}",
+        f"redeclare_approver={s.redeclare_approver} risk_escalation_alerts={s.risk_escalation_alerts}",
         "//",
         "// How to read it. A request is (principal = who presents it, action = the operation's",
         "// action, resource = the resource), with a context giving the operation as",
         "// \"tool:action:resource\", the destination, the credential presented and the task intent",
         "// bound to the request (see schema.cedarschema). Cedar allows a request when a permit",
         "// applies and no forbid does. When several forbids apply, nhisim records the FIRST one in",
-        "// this file, with its @code and @reason; @effect(\"escalate\") sends the request to a",
-        "// human approver instead of denying it.",
+        "// this file, with its @code and @reason, and its @effect says what the request becomes:",
+        "// \"deny\", or \"escalate\" (a human approver decides)"
+        + (", \"monitor\" (allowed, and an alert raised) or \"redeclare\" (the task re-declares a" if intent
+           else "."),
     ]
+    if intent:
+        head.append("// wider intent for approval, then asks again).")
     allow = pep.ALLOW_INTENT if intent else pep.ALLOW
     policies = [
         _policy("in-scope", "permit", allow,
@@ -330,7 +400,7 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
                                 "unless { context.credential.scope.contains(context.operation) }",
                                 ["5. The operation must be in the credential's scope."]))
     else:
-        verb = "escalated to a human approver" if escalate else "denied"
+        verb = _MODE_VERBS[mode]
         out_of_scope = ("!context.credential.scope.contains(context.operation) &&\n"
                         "  context has intent && !context.intent.operations.contains(context.operation)")
         policies.append(_policy(
@@ -339,18 +409,18 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
             "  (context has intent && !context.intent.operations.contains(context.operation))\n}",
             ["5. The operation must be in the credential's scope (an operation outside both the scope",
              "   and the task's intent is an out-of-intent request: see 5a)."]))
-        if escalate:
+        if steps_up:
             policies.append(_policy(
                 "intent-operation-entitled", "forbid", pep.INTENT_OP,
                 f"when {{\n  {out_of_scope} &&\n  context.credential has actor_agent &&\n"
                 "  context.credential.actor_agent.entitlements.contains(context.operation)\n}",
-                ["5a. An out-of-intent request outside an intent-scoped token goes to a human approver",
-                 "    (out_of_intent=escalate) when the acting agent's roles entitle it to the operation ..."],
-                True))
+                [f"5a. An out-of-intent request outside an intent-scoped token is {verb}",
+                 f"    (out_of_intent={mode}) when the acting agent's roles entitle it to the operation ..."],
+                mode))
         policies.append(_policy(
             "intent-operation-out-of-scope", "forbid", pep.INTENT_OP, f"when {{\n  {out_of_scope}\n}}",
-            ["    ... and is denied otherwise: a human may step a request up, never beyond what the",
-             "    acting agent is entitled to."] if escalate else
+            ["    ... and is denied otherwise: a request is never stepped up, monitored or re-declared",
+             "    beyond what the acting agent is entitled to."] if steps_up else
             ["5a. An out-of-intent request outside an intent-scoped token is denied (out_of_intent=deny)."]))
         policies += [
             _policy("no-intent", "forbid", pep.NO_INTENT, "unless { context has intent }",
@@ -358,20 +428,22 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
                      "   (the one its token is bound to, else the task it serves)."]),
             _policy("intent-operation", "forbid", pep.INTENT_OP,
                     "when { context has intent && !context.intent.operations.contains(context.operation) }",
-                    [f"7. Out-of-intent requests are {verb} (out_of_intent={s.out_of_intent}):",
-                     "   the operation must be one the task's intent declares ..."], escalate),
+                    [f"7. Out-of-intent requests are {verb} (out_of_intent={mode}):",
+                     "   the operation must be one the task's intent declares ..."], mode),
             _policy("intent-sensitivity", "forbid", pep.INTENT_SENS,
                     "when { context has intent && resource.sensitivity > context.intent.ceiling }",
                     ["   ... the resource no more sensitive than the intent's ceiling",
-                     "   (0 low, 1 medium, 2 high, 3 critical) ..."], escalate),
+                     "   (0 low, 1 medium, 2 high, 3 critical) ..."], mode),
             _policy("intent-destination", "forbid", pep.INTENT_DEST,
                     "when { context has intent && !context.intent.destinations.contains(context.destination) }",
-                    ["   ... and the output going to a destination the intent allows."], escalate),
+                    ["   ... the output going to a destination the intent allows ..."], mode),
         ]
+        if world is not None:
+            policies += argument_policies(world, mode)
         if s.risk_escalation_alerts is not None:
             policies.append(_policy(
                 "risk", "forbid", pep.RISK,
                 f"when {{ resource.sensitivity >= 2 && context.actor_alerts >= {int(s.risk_escalation_alerts)} }}",
                 [f"8. Risk posture: once {int(s.risk_escalation_alerts)} alerts have been raised on the acting agent,",
-                 "   its requests on high or critical resources need a human's approval."], True))
+                 "   its requests on high or critical resources need a human's approval."], "escalate"))
     return "\n".join(head) + "\n\n" + "\n\n".join(policies) + "\n"

@@ -9,10 +9,13 @@ sensitivity level. Built once per run from a validated :class:`Scenario`.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from random import Random
 
+from nhisim.scenario.arguments import Constraint, parse_constraint
 from nhisim.scenario.models import (
     SENSITIVITY_LEVELS,
     CallStep,
@@ -20,6 +23,9 @@ from nhisim.scenario.models import (
     Scenario,
 )
 from nhisim.scenario.units import Fixed
+
+#: an argument as a request carries it: a number in ten-thousandths, or text
+ArgValue = int | str
 
 
 @dataclass(slots=True)
@@ -32,6 +38,7 @@ class CompiledStep:
     approval: bool
     delegate_to: str | None = None
     sub_task: str | None = None
+    draw_args: Callable[[Random], tuple[ArgValue, ...]] | None = None  # the call's arguments, when it takes some
 
 
 @dataclass(slots=True)
@@ -44,6 +51,19 @@ class CompiledTask:
     destinations: frozenset[str]
     steps: tuple[CompiledStep, ...]
     deadline: float
+    # op -> its argument constraints, each with the index of the parameter it reads
+    constraints: dict[int, tuple[tuple[int, Constraint], ...]] = field(default_factory=dict)
+    redeclared: frozenset[int] = frozenset()  # operations a re-declaration added to the template's intent
+    template: str = ""  # the template a re-declared or switched intent was made from (its own id otherwise)
+
+    def arguments_hold(self, op: int, args: tuple[ArgValue, ...] | None) -> bool:
+        """Whether a request's arguments satisfy this intent's constraints on ``op``."""
+        rules = self.constraints.get(op)
+        if not rules:
+            return True
+        if args is None:
+            return False
+        return all(c.holds(args[i]) for i, c in rules)
 
 
 @dataclass(slots=True)
@@ -58,6 +78,11 @@ class CompiledAgent:
     discovery_probability: float
     rate_multiplier: float
     shared_accounts: tuple[str, ...] = ()
+    needed_share: float = 0.0
+    goal_switch_probability: float = 0.0
+    domain: str = "corp"
+    token_exchange: bool = True
+    pattern: frozenset[int] = frozenset()  # operations its task templates call: its usual pattern
 
 
 @dataclass(slots=True)
@@ -81,6 +106,37 @@ class CompiledWorld:
     accounts: dict[str, CompiledAccount] = field(default_factory=dict)
     tasks: dict[str, CompiledTask] = field(default_factory=dict)
     humans: set[str] = field(default_factory=set)
+    op_params: list[tuple[str, ...]] = field(default_factory=list)  # parameter names of each operation
+    op_default_args: list[tuple | None] = field(default_factory=list)  # None: the operation takes none
+    op_attacker_args: list[tuple | None] = field(default_factory=list)
+    parameter_types: dict[str, str] = field(default_factory=dict)  # parameter name -> number | text
+    patterns: dict[str, frozenset[int]] = field(default_factory=dict)  # principal -> its usual operations
+    # every intent a request may be bound to, by id: the templates', and those re-declared during runs
+    # (a re-declared intent's id is made from its content, so runs sharing this world agree on it)
+    intents: dict[str, CompiledTask] = field(default_factory=dict)
+
+    def declared_intent(self, base: CompiledTask, ops: frozenset[int], ceiling: int, destinations: frozenset[str],
+                        constraints: dict, redeclared: frozenset[int]) -> CompiledTask:
+        """The intent ``base`` becomes when re-declared (one object per distinct content)."""
+        template = base.template or base.id
+        content = "|".join((template, ",".join(map(str, sorted(ops))), str(ceiling), ",".join(sorted(destinations)),
+                            ",".join(map(str, sorted(constraints))), ",".join(map(str, sorted(redeclared)))))
+        key = f"{template}~{hashlib.sha1(content.encode()).hexdigest()[:12]}"
+        found = self.intents.get(key)
+        if found is None:
+            found = self.intents[key] = dataclasses.replace(
+                base, id=key, intent=ops, ceiling=ceiling, destinations=destinations, constraints=constraints,
+                redeclared=redeclared, template=template)
+        return found
+
+    def args_text(self, op: int, args: tuple | None) -> str:
+        """``amount=120.5, recipient=a@corp.example`` (for reasons and narration)."""
+        if not args:
+            return ""
+        from nhisim.scenario.arguments import ticks_number
+
+        return ", ".join(f"{name}={ticks_number(v):g}" if isinstance(v, int) else f"{name}={v}"
+                         for name, v in zip(self.op_params[op], args, strict=True))
 
     def value(self, ops: frozenset[int] | set[int]) -> float:
         """Blast-radius value of a set of operations, counting each (action, resource) once."""
@@ -120,6 +176,12 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
             world.op_value.append(sensitivity[resource.sensitivity] * damage[op.action])
             world.op_records.append(resource.records)
             world.op_level.append(SENSITIVITY_LEVELS.index(resource.sensitivity))
+            names = tuple(op.parameters)
+            world.op_params.append(names)
+            world.op_default_args.append(tuple(p.default_value() for p in op.parameters.values()) or None)
+            world.op_attacker_args.append(tuple(p.attacker_value() for p in op.parameters.values()) or None)
+            for name, p in op.parameters.items():
+                world.parameter_types.setdefault(name, p.type)
     world.resource_records = {r.id: r.records for r in scenario.resources}
     world.humans = set(ix.humans)
 
@@ -139,6 +201,13 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
     ops_by_tool: dict[str, set[int]] = {}
     for i, key in enumerate(world.op_keys):
         ops_by_tool.setdefault(key[0], set()).add(i)
+    needed = {a.id: a.behaviour.needed_share for a in scenario.agents}
+    for threat in scenario.threats:
+        if isinstance(threat, RuntimeDiscovery):
+            for agent_id in threat.agents or list(needed):
+                needed[agent_id] = max(needed[agent_id], threat.needed_share)
+    calls_of = {t.id: frozenset(world.op_index[s.call.key] for s in t.steps if isinstance(s, CallStep))
+                for t in scenario.tasks}
     for agent in scenario.agents:
         scope = frozenset().union(*(role_ops[r] for r in agent.roles)) if agent.roles else frozenset()
         tool_ops = frozenset().union(*(ops_by_tool.get(t, set()) for t in agent.tools)) if agent.tools else frozenset()
@@ -146,25 +215,59 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
             id=agent.id, owner=agent.owner, role_scope=scope, tool_ops=tool_ops, tasks=tuple(agent.tasks),
             may_delegate_to=frozenset(agent.may_delegate_to), environment=agent.environment,
             discovery_probability=discovery[agent.id], rate_multiplier=agent.behaviour.task_rate_multiplier,
-            shared_accounts=tuple(memberships.get(agent.id, ())),
+            shared_accounts=tuple(memberships.get(agent.id, ())), needed_share=needed[agent.id],
+            goal_switch_probability=agent.behaviour.goal_switch_probability, domain=agent.domain,
+            token_exchange=agent.token_exchange,
+            pattern=frozenset().union(*(calls_of.get(t, frozenset()) for t in agent.tasks)),
         )
+        world.patterns[agent.id] = world.agents[agent.id].pattern
     for account in scenario.shared_accounts:
         scope = frozenset().union(*(role_ops[r] for r in account.roles)) if account.roles else frozenset()
         for holder in account.holders:
             scope |= world.agents[holder].role_scope
         world.accounts[account.id] = CompiledAccount(account.id, tuple(account.holders), scope)
+        world.patterns[account.id] = frozenset().union(*(world.patterns[h] for h in account.holders))
     for task in scenario.tasks:
         steps = []
         for step in task.steps:
             if isinstance(step, CallStep):
-                steps.append(CompiledStep(world.op_index[step.call.key], step.duration.sampler(), step.destination,
-                                          step.approval))
+                op = world.op_index[step.call.key]
+                steps.append(CompiledStep(op, step.duration.sampler(), step.destination, step.approval,
+                                          draw_args=_argument_drawer(scenario, step, world.op_params[op])))
             else:
                 steps.append(CompiledStep(None, Fixed(fixed=0).sampler(), "internal", False,
                                           step.delegate.agent, step.delegate.task))
+        constraints = {}
+        for key, texts in task.intent.constraints.items():
+            op = world.op_index[tuple(key.split(":"))]
+            names = world.op_params[op]
+            types = {n: world.parameter_types[n] for n in names}
+            rules = tuple(parse_constraint(text, types) for text in texts)
+            constraints[op] = tuple((names.index(c.parameter), c) for c in rules)
         world.tasks[task.id] = CompiledTask(
             id=task.id, human=task.requested_by, rate=task.arrival_rate, intent=ops_of(task.intent.operations),
             ceiling=SENSITIVITY_LEVELS.index(task.intent.sensitivity_ceiling),
             destinations=frozenset(task.intent.destinations), steps=tuple(steps), deadline=task.deadline,
+            constraints=constraints, template=task.id,
         )
+    world.intents = dict(world.tasks)
     return world
+
+
+def _argument_drawer(scenario: Scenario, step: CallStep, names: tuple[str, ...]
+                     ) -> Callable[[Random], tuple[ArgValue, ...]] | None:
+    """A function drawing the call's arguments (in the operation's parameter order); None if it takes none."""
+    if not names:
+        return None
+    tool = next(t for t in scenario.tools if t.id == step.call.tool)
+    op = next(o for o in tool.operations if (o.action, o.resource) == (step.call.action, step.call.resource))
+    draws = []
+    for name in names:
+        given = step.arguments.get(name)
+        if given is None:
+            value = op.parameters[name].default_value()
+            draws.append(lambda rng, value=value: value)
+        else:
+            draws.append(given.sampler())
+    draws = tuple(draws)
+    return lambda rng: tuple(draw(rng) for draw in draws)

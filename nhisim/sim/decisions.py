@@ -45,6 +45,14 @@ _ROWS = (
          "more sensitive than the task's intent allows"),
     Code("intent_destination", "the destination is not one the task's intent allows",
          "the destination is not one the task's intent allows"),
+    Code("intent_argument", "the arguments are outside what the task's intent allows",
+         "its arguments were outside what the task's intent allows"),
+    Code("monitored", "outside the task's declared intent: allowed, and an alert raised (monitor mode)",
+         "allowed outside the task's intent, with an alert"),
+    Code("redeclared", "allowed once the task's re-declared intent was approved",
+         "allowed once the task's re-declared intent was approved"),
+    Code("redeclare_rejected", "the task's re-declared intent was refused",
+         "its re-declared intent was refused"),
     Code("risk", "the agent's risk posture is elevated: sensitive operations need a human's approval",
          "the agent's risk posture called for a human's approval"),
     Code("approved", "a human approved it", "a human approved it"),
@@ -58,10 +66,14 @@ _ROWS = (
          "the workload identity was expired or revoked"),
     Code("no_delegator_token", "the delegator has no task token to exchange",
          "the delegator had no task token to exchange"),
+    Code("lossy_hop", "token exchange cannot reach the delegate (another trust domain, or an agent that cannot "
+                      "exchange tokens)", "token exchange could not reach the delegate"),
 )
 
 CODES: dict[str, Code] = {row.code: row for row in _ROWS}
-INTENT_CODES = frozenset(("intent_operation", "intent_sensitivity", "intent_destination"))
+INTENT_CODES = frozenset(("intent_operation", "intent_sensitivity", "intent_destination", "intent_argument"))
+#: what the strategy's ``out_of_intent`` does with a request outside its task's intent
+DRIFT_MODES = ("deny", "escalate", "monitor", "redeclare")
 LIVENESS_CODES = frozenset(("expired", "revoked", "revoked_response", "quarantined"))
 
 
@@ -92,3 +104,17 @@ RISK = outcome("escalate", "risk")
 INTENT_OP = ("intent_operation", CODES["intent_operation"].reason)
 INTENT_SENS = ("intent_sensitivity", CODES["intent_sensitivity"].reason)
 INTENT_DEST = ("intent_destination", CODES["intent_destination"].reason)
+INTENT_ARG = ("intent_argument", CODES["intent_argument"].reason)
+
+
+def drift(mode: str, failure: tuple[str, str]) -> tuple[str, str, str]:
+    """What ``out_of_intent: mode`` makes of a request outside its intent (``failure``: code, reason).
+
+    ``deny`` and ``escalate`` keep the failure's code; ``monitor`` allows it under the code
+    ``monitored``, the failure told in the reason (the engine raises the alert);
+    ``redeclare`` asks the engine to have the task re-declare its intent.
+    """
+    code, reason = failure
+    if mode == "monitor":
+        return ("allow", "monitored", f"{reason}: allowed, and an alert raised (monitor mode)")
+    return (mode, code, reason)

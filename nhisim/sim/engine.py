@@ -41,12 +41,13 @@ from typing import Any
 import simpy
 
 from nhisim.scenario import workload
-from nhisim.scenario.models import Scenario
+from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
 from nhisim.scenario.strategy import resolve_strategy
 from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import Credential, propagation_delay
+from nhisim.sim.decisions import INTENT_CODES
 from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
 from nhisim.sim.rng import stream
@@ -108,6 +109,11 @@ class Simulation:
         # the scenario's distributions as plain functions: no model lookups per draw
         self._draw_review_time = scenario.approval.review_time.sampler()
         self._draw_issuer_latency = scenario.issuer.latency.sampler()
+        self._draw_policy_latency = scenario.redeclaration.policy_latency.sampler()
+        self._policy_max_level = SENSITIVITY_LEVELS.index(scenario.redeclaration.policy_max_sensitivity)
+        self._redeclare_rngs: dict[str, Random] = {}
+        self._anomaly_p = scenario.detection.anomaly_alert_probability
+        self._anomaly_rngs: dict[str, Random] = {}
 
     # ------------------------------------------------------------------ running
 
@@ -321,30 +327,43 @@ class Simulation:
     def _arrivals(self, agent: str, template: CompiledTask, rate: float) -> Generator:
         rng = stream(self.seed, "arrivals", f"{agent}/{template.id}")
         plan_rng = stream(self.seed, "plans", f"{agent}/{template.id}")
+        # arguments, needed discoveries and goal switches draw from a stream of their own, so a
+        # scenario that uses none of them draws exactly what it did before they existed
+        extras_rng = stream(self.seed, "plan-extras", f"{agent}/{template.id}")
         while True:
             yield rng.expovariate(rate)
-            plan = self._draw_plan(agent, template, plan_rng, 0)
+            plan = self._draw_plan(agent, template, plan_rng, 0, extras_rng)
             if agent in self.retired:
                 continue
             self.agenda.start(self._task(agent, template, plan, None))
 
-    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int) -> TaskPlan:
+    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int, extras: Random) -> TaskPlan:
         """Everything random about one task, drawn up front so every strategy sees the same."""
         draw_review = self._draw_review_time
         steps: list[StepPlan | TaskPlan | None] = []
         for step in template.steps:
             if step.delegate_to is not None:
                 sub = self.world.tasks[step.sub_task]
-                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1) if depth < 16 else None)
-            elif step.approval:
-                steps.append(StepPlan(step.draw_duration(rng), draw_review(rng), rng.random()))
+                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1, extras) if depth < 16 else None)
             else:
-                steps.append(StepPlan(step.draw_duration(rng), 0.0, 1.0))
-        discovery = self.world.agents[agent].discovery_probability
+                args = step.draw_args(extras) if step.draw_args is not None else None
+                if step.approval:
+                    steps.append(StepPlan(step.draw_duration(rng), draw_review(rng), rng.random(), args))
+                else:
+                    steps.append(StepPlan(step.draw_duration(rng), 0.0, 1.0, args))
+        profile = self.world.agents[agent]
         roll, where, which = rng.random(), rng.random(), rng.random()
-        overreach = (int(where * len(template.steps)), which) if roll < discovery else None
+        overreach = (int(where * len(template.steps)), which) if roll < profile.discovery_probability else None
         issuer_latency = self._draw_issuer_latency(rng)
-        return TaskPlan(tuple(steps), overreach, issuer_latency, draw_review(rng), rng.random())
+        review_time, approve_roll = draw_review(rng), rng.random()
+        needed = overreach is not None and profile.needed_share > 0 and extras.random() < profile.needed_share
+        switch = None
+        if depth == 0 and profile.goal_switch_probability > 0 and extras.random() < profile.goal_switch_probability:
+            after = 1 + int(extras.random() * len(template.steps))  # after 1 .. all of its steps
+            others = sorted(set(profile.tasks) - {template.id})
+            target = self.world.tasks[others[int(extras.random() * len(others))]]
+            switch = (after, target.id, self._draw_plan(agent, target, extras, depth + 1, extras))
+        return TaskPlan(tuple(steps), overreach, issuer_latency, review_time, approve_roll, needed, switch)
 
     def next_task_id(self, agent: str, template: CompiledTask) -> str:
         """A fresh id for a task instance: ``agent/template#n``."""
@@ -355,11 +374,16 @@ class Simulation:
 
     def _task(self, agent: str, template: CompiledTask, plan: TaskPlan, parent: TaskRun | None,
               passed: list[Credential] | None = None, token: Credential | None = None,
-              task_id: str | None = None) -> Generator[Any, Any, bool]:
-        """One task instance; a sub-task receives passed-through credentials or an exchanged token."""
+              task_id: str | None = None, detached: bool = False) -> Generator[Any, Any, bool]:
+        """One task instance; a sub-task receives passed-through credentials or an exchanged token.
+
+        A ``detached`` sub-task (a hand-off token exchange could not make, run on the
+        delegate's own authority) keeps its parent for accounting but neither its chain nor
+        its originating human.
+        """
         env = self.env
-        human = template.human if parent is None else parent.human
-        chain = (parent.chain if parent else ()) + (agent,)
+        human = template.human if parent is None or detached else parent.human
+        chain = (parent.chain if parent and not detached else ()) + (agent,)
         ctx = TaskRun(task_id or self.next_task_id(agent, template), agent, template, human, plan, chain, parent,
                       env.now)
         if passed:
@@ -367,9 +391,9 @@ class Simulation:
         if token is not None:
             ctx.token = token
             ctx.exchanged = True
-        self.log.task_start(env.now, agent=agent, chain=">".join(chain), task=ctx.id, human=human,
-                            how="exchanged" if token is not None else ("delegated" if parent is not None
-                                                                        else "arrival"))
+        how = "arrival" if parent is None else "exchanged" if token is not None else \
+            "detached" if detached else "delegated"
+        self.log.task_start(env.now, agent=agent, chain=">".join(chain), task=ctx.id, human=human, how=how)
         previous = self.current_task.get(agent)
         self.current_task[agent] = ctx
         ok, why = yield from self._run_steps(ctx)
@@ -381,26 +405,46 @@ class Simulation:
         if self.strategy.revoke_at_task_end:
             for cred in ctx.own:
                 self.revoke(cred, f"task {ctx.id} ended")
+        if ctx.redeclarations:
+            self._redeclare_rngs.pop(ctx.id, None)
         self.log.task_end(env.now, agent=agent, task=ctx.id, human=human, ok=ok, root=parent is None, why=why,
                           latency=env.now - ctx.start)
         return ok
 
     def _run_steps(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str]]:
-        env = self.env
+        """The task's steps; if its requester redirects it midway, the new objective's steps after."""
+        switch = ctx.plan.switch
         template = ctx.template
-        steps_plan, overreach = ctx.plan.steps, ctx.plan.overreach
-        for index, step in enumerate(template.steps):
-            if env.now - ctx.start > template.deadline:
+        if switch is None:
+            return (yield from self._run_objective(ctx, template, ctx.plan, len(template.steps)))
+        after, target_id, target_plan = switch
+        ok, why = yield from self._run_objective(ctx, template, ctx.plan, after)
+        if not ok:
+            return ok, why
+        target = self.world.tasks[target_id]
+        self._switch_goal(ctx, target)
+        return (yield from self._run_objective(ctx, target, target_plan, len(target.steps)))
+
+    def _run_objective(self, ctx: TaskRun, template: CompiledTask, plan: TaskPlan, until: int
+                       ) -> Generator[Any, Any, tuple[bool, str]]:
+        """The first ``until`` steps of ``template`` for task ``ctx``, as ``plan`` drew them."""
+        env = self.env
+        start = env.now
+        steps_plan, overreach = plan.steps, plan.overreach
+        for index, step in enumerate(template.steps[:until]):
+            if env.now - start > template.deadline:
                 return False, f"deadline of {template.deadline:g} s passed"
             if overreach is not None and overreach[0] == index:
-                yield from self._overreach(ctx, overreach[1])
+                done = yield from self._overreach(ctx, overreach[1], plan.needed)
+                if not done:
+                    return False, "an operation the task needed, found at run time, was denied"
             if step.delegate_to is not None:
                 ok = yield from self._delegate(ctx, step.delegate_to, self.world.tasks[step.sub_task],
                                                steps_plan[index])
                 if not ok:
                     return False, f"sub-task {step.sub_task} delegated to {step.delegate_to} failed"
                 continue
-            duration, review_time, approve_roll = steps_plan[index]
+            duration, review_time, approve_roll, args = steps_plan[index]
             if step.approval:
                 approved, wait = yield from self.approval(review_time, approve_roll < self.scenario.approval
                                                           .approval_probability)
@@ -409,18 +453,44 @@ class Simulation:
                                     f"{self.world.label(step.op)} after {wait:.0f} s")
                 if not approved:
                     return False, f"a human rejected {self.world.label(step.op)}"
-            allowed = yield from self._call(ctx, step.op, step.destination, True)
+            # a step is the task's own work; it is out of intent only if its arguments break the intent
+            in_intent = args is None or template.arguments_hold(step.op, args)
+            allowed = yield from self._call(ctx, step.op, step.destination, in_intent, args)
             if not allowed:
                 return False, f"{self.world.label(step.op)} was denied"
             yield duration
         return True, "all steps done"
 
-    def _overreach(self, ctx: TaskRun, which: float) -> Generator:
+    def _switch_goal(self, ctx: TaskRun, target: CompiledTask) -> None:
+        """The requester redirects task ``ctx`` to ``target``: its intent follows if the strategy says so."""
+        follows = self.strategy.intent_follows_switch
+        old = ctx.intent.template or ctx.template.id
+        if follows:
+            ctx.intent = target
+            token = ctx.token
+            if token is not None and token.intent is not None and not ctx.exchanged:
+                # the token is bound to the old objective: the next call obtains one for the new
+                if self.strategy.revoke_at_task_end:
+                    self.revoke(token, f"task {ctx.id} switched from {old} to {target.id}")
+                ctx.token = None
+        self.log.switch(self.env.now, agent=ctx.agent, task=ctx.id, to=target.id,
+                        reason=f"the requester redirected task {ctx.id} from {old} to {target.id}; "
+                               + ("its intent follows the new objective" if follows
+                                  else f"its intent stays bound to {old}"))
+
+    def _overreach(self, ctx: TaskRun, which: float, needed: bool) -> Generator[Any, Any, bool]:
+        """A runtime discovery: one operation outside the intent; False if the task needed it and it was denied."""
         agent = self.world.agents[ctx.agent]
-        candidates = sorted(agent.tool_ops - ctx.template.intent)
-        if candidates:
-            op = candidates[int(which * len(candidates))]
-            yield from self._call(ctx, op, "internal", False)
+        candidates = sorted(agent.tool_ops - ctx.intent.intent)
+        if not candidates:
+            return True
+        op = candidates[int(which * len(candidates))]
+        tool, action, resource = self.world.op_keys[op]
+        self.log.discover(self.env.now, agent=ctx.agent, task=ctx.id, tool=tool, action=action, resource=resource,
+                          needed=needed, reason=f"{ctx.agent} discovered {self.world.label(op)} at run time"
+                          + ("; its task needs it" if needed else "; its task does not need it"))
+        allowed = yield from self._call(ctx, op, "internal", False, self.world.op_default_args[op])
+        return allowed or not needed
 
     def approval(self, review_time: float, approve: bool) -> Generator[Any, Any, tuple[bool, float]]:
         """Wait for a reviewer's slot and their review; (``approve``, seconds waited)."""
@@ -466,9 +536,9 @@ class Simulation:
         if not self._keeps_token(token, self.env.now):
             scope = self.world.agents[ctx.agent].role_scope
             if self.strategy.jit_scope == "intent":
-                scope = scope & ctx.template.intent
+                scope = scope & ctx.intent.intent
             latency = ctx.plan.issuer_latency if token is None else None
-            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.template, latency=latency)
+            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent, latency=latency)
             if token is None:
                 return None
             ctx.token = token
@@ -486,7 +556,8 @@ class Simulation:
                 return cred
         return keys[0] if keys else None
 
-    def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool) -> Generator[Any, Any, bool]:
+    def _call(self, ctx: TaskRun, op: int, destination: str, in_intent: bool, args: tuple | None = None
+              ) -> Generator[Any, Any, bool]:
         if ctx.creds or ctx.exchanged:
             cred = yield from self.credential_for(ctx, op)
         elif self._static:
@@ -498,24 +569,33 @@ class Simulation:
         if cred is None:
             return False  # the issuer refused; already logged
         env = self.env
-        decision, code, reason = self.pep.decide(env.now, ctx.agent, cred, op, destination, ctx.template)
+        decision, code, reason = self.pep.decide(env.now, ctx.agent, cred, op, destination, ctx.intent, args)
         wait = 0.0
+        if decision == "redeclare":
+            cred, decision, code, reason, wait = yield from self.redeclare(ctx, cred, op, destination, args, reason)
         if decision == "escalate":
-            approved, wait = yield from self.approval(ctx.plan.review_time, ctx.plan.approve_roll
-                                                      < self.scenario.approval.approval_probability)
+            approved, waited = yield from self.approval(ctx.plan.review_time, ctx.plan.approve_roll
+                                                        < self.scenario.approval.approval_probability)
+            wait += waited
             decision, code = ("allow", "approved") if approved else ("deny", "rejected")
             reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
-            died = (self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.template)
+            died = (self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.intent, args)
                     if approved else None)
             if died is not None and died[1] == "expired":  # the approval stands: renew the token and go on
                 renewed = yield from self.credential_for(ctx, op)
                 if renewed is not None and renewed.usable(env.now):
                     cred = renewed
-                    died = self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.template)
+                    died = self.pep.still_valid(env.now, ctx.agent, cred, op, destination, ctx.intent, args)
             if died is not None:
                 decision, code, reason = died[0], died[1], f"approved, but meanwhile {died[2]}"
-        elif decision == "deny" and code in ("intent_operation", "intent_sensitivity", "intent_destination"):
+        elif code == "monitored" or (decision == "deny" and (code in INTENT_CODES or code == "redeclare_rejected")):
             self.note_alert(ctx.agent)
+        if decision == "allow" and self._anomaly_p > 0 and self.out_of_pattern(cred, op):
+            rng = self._anomaly_rngs.get(ctx.agent)
+            if rng is None:
+                rng = self._anomaly_rngs[ctx.agent] = stream(self.seed, "anomaly", ctx.agent)
+            if rng.random() < self._anomaly_p:
+                self.note_alert(ctx.agent)
         tool, action, resource = self.world.op_keys[op]
         principal = cred.chain[-1] if cred.chain else cred.subject
         self.log.request(env.now, principal=principal, presenter=ctx.agent, actor=ctx.agent, credential=cred.id,
@@ -524,6 +604,97 @@ class Simulation:
                          decision=decision, code=code, reason=reason, value=self.world.op_value[op],
                          records=self.world.op_records[op], wait=wait)
         return decision == "allow"
+
+    def out_of_pattern(self, cred: Credential, op: int) -> bool:
+        """Whether ``op`` is outside the usual pattern of the principal ``cred`` names (what behavioural
+        analytics flag): no task template of that agent (or of the shared account's holders) calls it."""
+        principal = cred.chain[-1] if cred.chain else cred.subject
+        return op not in self.world.patterns.get(principal, frozenset())
+
+    # ------------------------------------------------------------------ re-declared intent
+
+    def redeclare(self, ctx: TaskRun, cred: Credential, op: int, destination: str, args: tuple | None,
+                  why: str, *, incident: Incident | None = None
+                  ) -> Generator[Any, Any, tuple[Credential, str, str, str, float]]:
+        """Task ``ctx`` re-declares a wider intent (its own plus ``op``) and asks for it to be approved.
+
+        Returns the credential to present, the decision on the request (decided again under
+        the wider intent when approved), its code and reason, and the seconds a human made it
+        wait. A policy approves what the agent's roles entitle it to on resources up to
+        ``redeclaration.policy_max_sensitivity``; a human approves with a probability (that of
+        a steered agent when ``incident`` is given).
+        """
+        env = self.env
+        rules = self.scenario.redeclaration
+        label = self.world.label(op)
+        start = env.now
+        ctx.redeclarations += 1
+        approver = self.strategy.redeclare_approver
+        agent = self.world.agents[ctx.agent]
+        waited = 0.0
+        if ctx.redeclarations > rules.max_per_task:
+            approved, how = False, f"refused: the task has re-declared its intent {rules.max_per_task} times already"
+        elif ctx.exchanged:
+            approved, how = False, "refused: a delegated token's intent is its delegator's to widen, not its own"
+        elif approver == "policy":
+            yield self._draw_policy_latency(self._redeclare_rng(ctx, incident))
+            level = self.world.op_level[op]
+            if op not in agent.role_scope:
+                approved, how = False, f"a policy refused it: {ctx.agent}'s roles do not grant {label}"
+            elif level > self._policy_max_level:
+                approved, how = False, (f"a policy refused it: {label} is more sensitive than a policy may approve "
+                                        f"({rules.policy_max_sensitivity})")
+            else:
+                approved, how = True, f"a policy approved it ({ctx.agent}'s roles grant {label})"
+        else:
+            rng = self._redeclare_rng(ctx, incident)
+            review, roll = self._draw_review_time(rng), rng.random()
+            chance = rules.attacker_approval_probability if incident is not None else rules.approval_probability
+            approved, waited = yield from self.approval(review, roll < chance)
+            how = f"a human {'approved' if approved else 'refused'} it after {waited:.0f} s"
+        self.log.redeclare(env.now, agent=ctx.agent, actor=incident.actor if incident else ctx.agent, task=ctx.id,
+                           op=self.world.op_keys[op], approved=approved, wait=env.now - start,
+                           malicious=incident is not None,
+                           incident=incident.id if incident else None,
+                           reason=f"{ctx.agent} re-declared the intent of task {ctx.id} to include {label} "
+                                  f"({why}); {how}")
+        if not approved:
+            return cred, "deny", "redeclare_rejected", f"re-declared its intent to include {label}; {how}", waited
+        ctx.intent = self.widened_intent(ctx.intent, op, destination)
+        if cred.intent is not None:  # an intent-bound token: the issuer re-issues it for the wider intent
+            scope = agent.role_scope & ctx.intent.intent if self.strategy.jit_scope == "intent" else cred.scope
+            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent,
+                                                 malicious=incident is not None, incident=incident)
+            if token is None:
+                return cred, "deny", "redeclare_rejected", (f"re-declared its intent to include {label}; {how}, "
+                                                            "but the issuer refused the new token"), waited
+            ctx.token = token
+            ctx.own.append(token)
+            self.last_token[ctx.agent] = token
+            cred = token
+        decision, code, reason = self.pep.decide(env.now, ctx.agent, cred, op, destination, ctx.intent, args)
+        if decision == "allow":
+            code, reason = "redeclared", f"allowed once its re-declared intent was approved: {how}"
+        elif decision == "redeclare":  # cannot happen: the wider intent holds the request
+            decision, code = "deny", "redeclare_rejected"
+        return cred, decision, code, reason, waited
+
+    def widened_intent(self, intent: CompiledTask, op: int, destination: str) -> CompiledTask:
+        """``intent`` plus ``op``: its resource's sensitivity and ``destination`` allowed, its arguments free."""
+        ops = intent.intent | {op}
+        ceiling = max(intent.ceiling, self.world.op_level[op])
+        destinations = intent.destinations | {destination}
+        constraints = {k: v for k, v in intent.constraints.items() if k != op}
+        return self.world.declared_intent(intent, ops, ceiling, destinations, constraints,
+                                          intent.redeclared | {op})
+
+    def _redeclare_rng(self, ctx: TaskRun, incident: Incident | None) -> Random:
+        if incident is not None:
+            return incident.rng_attacker
+        rng = self._redeclare_rngs.get(ctx.id)
+        if rng is None:
+            rng = self._redeclare_rngs[ctx.id] = stream(self.seed, "redeclare", ctx.id)
+        return rng
 
     # ------------------------------------------------------------------ delegation
 
@@ -543,12 +714,25 @@ class Simulation:
                     self.holdings[delegate].append(cred)
             ok = yield from self._task(delegate, sub, plan, ctx, passed=passed)
             return ok
+        lost = self.lossy_hop(ctx.agent, delegate)
+        if lost is not None:
+            if self.strategy.lossy_hop == "fail":
+                self.log_refusal(delegate, ctx.agent, ctx, ("lossy_hop", f"token exchange cannot reach {delegate}: "
+                                                                         f"{lost}"), False, None)
+                return False
+            # the delegate works on its own authority: the intent chain and the originating human are lost
+            ok = yield from self._task(delegate, sub, plan, ctx, detached=True)
+            return ok
         sub_id = self.next_task_id(delegate, sub)
         token = yield from self.exchange_token(ctx, delegate, sub, sub_id)
         if token is None:
             return False
         ok = yield from self._task(delegate, sub, plan, ctx, token=token, task_id=sub_id)
         return ok
+
+    def lossy_hop(self, delegator: str, delegate: str) -> str | None:
+        """Why token exchange cannot reach ``delegate`` from ``delegator`` (None when it can)."""
+        return exchange_blocked(self.world.agents[delegator], self.world.agents[delegate])
 
     def static_keys_of(self, agent: str) -> list[Credential]:
         """The static keys an agent presents: its shared accounts' first (under a shared identity), then its own."""

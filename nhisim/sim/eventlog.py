@@ -41,8 +41,9 @@ Columns
 -------
 t            simulated time, seconds
 event        request | issue | revoke | rotate | task_start | task_end | approval |
-             compromise | acquire | release | give_up | detect | quarantine | reinstate |
-             outage | retire | threat | run_end (one builder method each, below)
+             discover | redeclare | switch | compromise | acquire | release | give_up |
+             detect | quarantine | reinstate | outage | retire | threat | run_end (one
+             builder method each, below)
 principal    the identity the record names (credential subject, or current actor of a
              delegated token): what an auditor sees
 presenter    who actually presented the credential (an agent, or ``attacker:<threat>``)
@@ -312,6 +313,26 @@ class EventLog:
         self.add(t, "approval", principal=agent, presenter=agent, actor=agent, task=task,
                  decision="allow" if approved else "deny", code="approved" if approved else "rejected", wait=wait,
                  reason=reason)
+
+    def discover(self, t: float, *, agent: str, task: str, tool: str, action: str, resource: str, needed: bool,
+                 reason: str) -> None:
+        """A benign agent discovered an operation outside its task's intent at run time (``code``: needed or
+        optional); the request it then makes follows."""
+        self.add(t, "discover", principal=agent, presenter=agent, actor=agent, task=task, tool=tool, action=action,
+                 resource=resource, in_intent=False, code="needed" if needed else "optional", reason=reason)
+
+    def redeclare(self, t: float, *, agent: str, actor: str, task: str, op: tuple[str, str, str], approved: bool,
+                  wait: float, malicious: bool, incident: str | None, reason: str) -> None:
+        """A task re-declared a wider intent (``decision``: allow if approved; ``wait``: seconds it took)."""
+        tool, action, resource = op
+        self.add(t, "redeclare", principal=agent, presenter=agent, actor=actor,
+                 task=task, tool=tool, action=action, resource=resource, malicious=malicious,
+                 decision="allow" if approved else "deny", code="approved" if approved else "rejected", wait=wait,
+                 reason=reason, incident=incident)
+
+    def switch(self, t: float, *, agent: str, task: str, to: str, reason: str) -> None:
+        """A task's requester redirected it to another objective (``code``: the new task template)."""
+        self.add(t, "switch", principal=agent, presenter=agent, actor=agent, task=task, code=to, reason=reason)
 
     def compromise(self, t: float, *, principal: str | None, presenter: str, actor: str, credential: str | None,
                    kind: str, reason: str, value: float, incident: str, scope: str, until: float | None) -> None:

@@ -10,10 +10,16 @@ words. Checks, in order:
 4. a sender-constrained credential is presented by its subject;
 5. the operation is in the credential's scope;
 6. with ``runtime_check: intent``: the operation is in the task's intent, the resource's
-   sensitivity is within the intent's ceiling, the destination is allowed, and the
-   agent's risk posture does not call for step-up approval. An operation outside an
-   intent-scoped token is an out-of-intent request: denied, or escalated to a human
-   when the strategy says so and the subject's roles entitle it.
+   sensitivity is within the intent's ceiling, the destination is allowed, the arguments
+   meet the intent's constraints, and the agent's risk posture does not call for step-up
+   approval.
+
+A request that fails a check of 6 is out of intent, and the strategy's ``out_of_intent``
+says what happens to it (:func:`~nhisim.sim.decisions.drift`): ``deny``; ``escalate`` to
+a human; ``monitor``: allow it, and the engine raises an alert; ``redeclare``: the engine
+has the task re-declare a wider intent for approval and asks again. An operation outside
+an intent-scoped token is out of intent too, but only an operation the acting agent's
+roles entitle it to may be escalated, monitored or re-declared; any other is denied.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
     ALLOW,
     ALLOW_INTENT,
     EXPIRED,
+    INTENT_ARG,
     INTENT_DEST,
     INTENT_OP,
     INTENT_SENS,
@@ -34,16 +41,17 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
     RISK,
     SCOPE,
     SENDER,
+    drift,
 )
 from nhisim.strategies import Strategy
 
-__all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "NO_INTENT", "QUARANTINED",
+__all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "NO_INTENT", "QUARANTINED",
            "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER", "NativeEvaluator"]
 
 class NativeEvaluator:
     """The strategy's rules in plain Python (fast path)."""
 
-    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_escalate", "_risk_after")
+    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_mode", "_risk_after")
 
     def __init__(self, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
                  alerts: dict[str, int]) -> None:
@@ -52,16 +60,16 @@ class NativeEvaluator:
         self.quarantined = quarantined
         self.alerts = alerts
         self._intent = strategy.runtime_check == "intent"
-        self._escalate = strategy.out_of_intent == "escalate"
+        self._mode = strategy.out_of_intent
         self._risk_after = strategy.risk_escalation_alerts
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
-                    destination: str | None = None, intent: CompiledTask | None = None
+                    destination: str | None = None, intent: CompiledTask | None = None, args: tuple | None = None
                     ) -> tuple[str, str, str] | None:
         """After a wait for approval: the denial if the credential or presenter died meanwhile.
 
-        The request (``op``, ``destination``, ``intent``) is passed for evaluators that need
-        it; the native checks do not depend on it.
+        The request (``op``, ``destination``, ``intent``, ``args``) is passed for evaluators
+        that need it; the native checks do not depend on it.
         """
         return self._dead(now, presenter, cred)
 
@@ -77,8 +85,9 @@ class NativeEvaluator:
         return None
 
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
-               intent: CompiledTask | None) -> tuple[str, str, str]:
-        """Decide one request. ``intent`` is the task the request claims to serve, if any."""
+               intent: CompiledTask | None, args: tuple | None = None) -> tuple[str, str, str]:
+        """Decide one request. ``intent`` is the task the request claims to serve, if any; ``args``
+        the request's arguments (in the operation's parameter order), when it takes some."""
         dead = self._dead(now, presenter, cred)
         if dead is not None:
             return dead
@@ -90,11 +99,11 @@ class NativeEvaluator:
         if op not in cred.scope:
             if bound is None or op in bound.intent:
                 return SCOPE
-            # outside an intent-scoped token: an out-of-intent request; a human may step it up,
-            # but never beyond what the subject is entitled to
+            # outside an intent-scoped token: out of intent; it may be stepped up, monitored or
+            # re-declared, but never beyond what the acting agent's roles entitle it to
             subject = self.world.agents.get(cred.chain[-1] if cred.chain else cred.subject)
-            if self._escalate and subject is not None and op in subject.role_scope:
-                return ("escalate", INTENT_OP[0], INTENT_OP[1])
+            if subject is not None and op in subject.role_scope:
+                return drift(self._mode, INTENT_OP)
             return ("deny", INTENT_OP[0], INTENT_OP[1])
         if bound is None:
             return NO_INTENT
@@ -105,8 +114,10 @@ class NativeEvaluator:
             failure = INTENT_SENS
         elif destination not in bound.destinations:
             failure = INTENT_DEST
+        elif bound.constraints and not bound.arguments_hold(op, args):
+            failure = INTENT_ARG
         if failure is not None:
-            return ("escalate" if self._escalate else "deny", failure[0], failure[1])
+            return drift(self._mode, failure)
         if self._risk_after is not None and self.world.op_level[op] >= 2:
             subject = cred.chain[-1] if cred.chain else cred.subject
             if self.alerts.get(subject, 0) >= self._risk_after:

@@ -22,6 +22,7 @@ class StepPlan(NamedTuple):
     duration: float  # service time of the call
     review_time: float  # a human reviewer's time, for a step that needs approval
     approve_roll: float  # approved when below the scenario's approval probability
+    args: tuple | None = None  # the call's arguments, when its operation takes some
 
 
 class TaskPlan(NamedTuple):
@@ -32,6 +33,8 @@ class TaskPlan(NamedTuple):
     issuer_latency: float  # the first round-trip to the token issuer
     review_time: float  # a reviewer's time, if an out-of-intent call is escalated
     approve_roll: float  # ... and its approval roll
+    needed: bool = False  # the runtime discovery is of an operation the task needs
+    switch: tuple[int, str, TaskPlan] | None = None  # (after how many steps, new objective, its plan)
 
 
 
@@ -39,7 +42,7 @@ class TaskRun:
     """One task instance in flight."""
 
     __slots__ = ("id", "agent", "template", "human", "plan", "creds", "token", "own", "chain", "parent",
-                 "start", "exchanged")
+                 "start", "exchanged", "intent", "redeclarations")
 
     def __init__(self, id: str, agent: str, template: CompiledTask, human: str | None, plan: TaskPlan | None,
                  chain: tuple[str, ...], parent: TaskRun | None, start: float) -> None:
@@ -55,6 +58,8 @@ class TaskRun:
         self.parent = parent
         self.start = start
         self.exchanged = False
+        self.intent = template  # the intent declared for it now (re-declared, or its new objective's)
+        self.redeclarations = 0
 
 
 class Incident:
@@ -99,6 +104,7 @@ class Incident:
         self.gave_up = False
         self.rng_attacker: Random | None = None
         self.rng_detection: Random | None = None
+        self.rng_anomaly: Random | None = None  # behavioural analytics' dice, drawn only when they are on
 
     @property
     def active(self) -> bool:

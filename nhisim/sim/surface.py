@@ -25,10 +25,10 @@ class Evaluator(Protocol):
     """The decision engine behind the enforcement point (native or Cedar)."""
 
     def decide(self, now: float, presenter: str, cred: Credential, op: int, destination: str,
-               intent: CompiledTask | None) -> tuple[str, str, str]: ...
+               intent: CompiledTask | None, args: tuple | None = None) -> tuple[str, str, str]: ...
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
-                    destination: str | None = None, intent: CompiledTask | None = None
+                    destination: str | None = None, intent: CompiledTask | None = None, args: tuple | None = None
                     ) -> tuple[str, str, str] | None: ...
 
 
@@ -101,6 +101,17 @@ class EngineSurface(Protocol):
 
     def log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
                     malicious: bool, incident: Incident | None) -> None: ...
+
+    def redeclare(self, ctx: TaskRun, cred: Credential, op: int, destination: str, args: tuple | None,
+                  why: str, *, incident: Incident | None = None
+                  ) -> Generator[Any, Any, tuple[Credential, str, str, str, float]]:
+        """Task ``ctx`` re-declares a wider intent for approval: (credential, decision, code, reason, wait)."""
+
+    def lossy_hop(self, delegator: str, delegate: str) -> str | None:
+        """Why token exchange cannot reach ``delegate`` from ``delegator`` (None when it can)."""
+
+    def out_of_pattern(self, cred: Credential, op: int) -> bool:
+        """Whether ``op`` is outside the usual pattern of the principal ``cred`` names."""
 
     def next_task_id(self, agent: str, template: CompiledTask) -> str: ...
 

@@ -31,8 +31,11 @@ class Strategy:
     revoke_at_task_end: bool
     binding: str  # bearer | sender_constrained
     runtime_check: str  # scope | intent
-    out_of_intent: str  # deny | escalate
+    out_of_intent: str  # deny | escalate | monitor | redeclare
+    redeclare_approver: str  # policy | human (out_of_intent: redeclare)
+    intent_follows_switch: bool  # a redirected task's intent follows its new objective
     delegation: str  # pass_through | token_exchange
+    lossy_hop: str  # fail | own_authority: a hand-off token exchange cannot make
     revocation: str  # manual | automated
     propagation: str  # immediate | cache | at_expiry
     cache_ttl: float

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.scenario.models import Scenario
+from nhisim.scenario.models import Scenario, exchange_blocked
 from nhisim.scenario.strategy import resolve_strategy
 from nhisim.strategies import Strategy
 from nhisim.world.graph import PRINCIPAL_TYPES, build_graph, node_id, nodes_of_type, split_node_id
@@ -795,10 +795,15 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
             return bits
         return idx.base(node_id("agent", agent))
 
+    exchange = s.delegation == "token_exchange"
+    # hand-offs that pass credentials: all of them, or under token exchange those it can make (a lossy
+    # hop passes nothing: it fails, or the delegate works on its own authority)
+    hand_offs = [(a.id, d) for a in scenario.agents for d in a.may_delegate_to
+                 if not (exchange and d in ix.agents and exchange_blocked(a, ix.agents[d]))]
+
     def passed_to(agent: str) -> int:
         """What the agent's delegators, transitively, may hand it while it works for them."""
-        upstream = nx.ancestors(nx.DiGraph([(a.id, d) for a in scenario.agents for d in a.may_delegate_to]), agent) \
-            if any(agent in a.may_delegate_to for a in scenario.agents) else set()
+        upstream = nx.ancestors(nx.DiGraph(hand_offs), agent) if any(d == agent for _, d in hand_offs) else set()
         bits = 0
         for other in upstream:
             bits |= standing(other)
@@ -811,8 +816,16 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
         bits = standing(threat.agent) | passed_to(threat.agent)
         deputy = getattr(threat, "deputy", None)
         if deputy is not None:
+            lost = exchange and exchange_blocked(ix.agents[threat.agent], ix.agents[deputy]) is not None
             if s.delegation == "pass_through":
                 bits |= idx.scope(node_id("agent", deputy))
+            elif lost and s.lossy_hop == "own_authority":  # the deputy acts on its own authority
+                own = idx.scope(node_id("agent", deputy))
+                if s.credential == "jit_token" and s.jit_scope == "intent":
+                    own &= ops_named(ix.tasks[threat.task].intent.operations)
+                bits |= own
+            elif lost:  # the hand-off fails: the deputy gets nothing
+                bits = 0
             else:
                 bits &= ops_named(ix.tasks[threat.task].intent.operations)
         return idx.value(bits)

@@ -65,7 +65,7 @@ from typing import Any
 import networkx as nx
 
 from nhisim.errors import InputError, Problem, did_you_mean
-from nhisim.scenario.models import Scenario
+from nhisim.scenario.models import Scenario, exchange_blocked
 from nhisim.strategies import Strategy
 
 NODE_TYPES = ("human", "agent", "shared_account", "tool", "resource", "role", "credential")
@@ -245,7 +245,16 @@ class _Builder:
             exchange = strategy is not None and strategy.delegation == "token_exchange"
             for j, d in enumerate(a.may_delegate_to):
                 if self.ref(d, self.ix.agents, "agent", f"agents[{i}].may_delegate_to[{j}]") and d != a.id:
-                    if exchange:
+                    lost = exchange_blocked(a, self.ix.agents[d]) if exchange else None
+                    if lost is not None and strategy.lossy_hop == "own_authority":
+                        self.add_edge(me, node_id("agent", d), "may_delegate_to",
+                                      f"{a.id} may delegate to {d}, and token exchange cannot reach it ({lost}): "
+                                      f"{d} acts for it on its own authority (confused deputy)")
+                    elif lost is not None:
+                        self.add_edge(me, node_id("agent", d), "may_delegate_to",
+                                      f"{a.id} may delegate to {d}, but token exchange cannot reach it ({lost}): "
+                                      f"the hand-off fails, and passes nothing", passes_authority=False)
+                    elif exchange:
                         self.add_edge(me, node_id("agent", d), "may_delegate_to",
                                       f"{a.id} may delegate to {d}, but by token exchange: {d} gets at most "
                                       f"{a.id}'s scope narrowed to the sub-task's intent, nothing of its own",

@@ -232,7 +232,7 @@ def tradeoff(comparison, security: str = "blast_radius", utility: str = "legit_d
             placed.setdefault((round(xm / x_div, 9), round(ym / y_div, 9)), []).append(strategy)
             extents["x"].append((xm + (xerr[1] if xerr else 0.0)) / x_div)
             extents["y"].append((ym + (yerr[1] if yerr else 0.0)) / y_div)
-        for (x, y), names in placed.items():
+        for (x, y), names in _merge_close(placed, extents).items():
             ax.annotate(", ".join(names), (x, y), xytext=(12, 10), textcoords="offset points", fontsize=14,
                         fontweight="bold")
         ax.set_xlabel(axis_label(utility, finite_max([r["ci_high"] for r in xs_all] + [r["mean"] for r in xs_all])))
@@ -245,6 +245,22 @@ def tradeoff(comparison, security: str = "blast_radius", utility: str = "legit_d
         ax.set_title(f"{comparison.scenario.name}: security vs utility\n({label(security)} against {label(utility)}; "
                      f"mean and {level:.0%} CI)")
     return fig
+
+
+def _merge_close(placed: dict[tuple[float, float], list[str]], extents: dict[str, list[float]],
+                 within: float = 0.03) -> dict[tuple[float, float], list[str]]:
+    """Points closer than ``within`` of each axis's span share one label (their names joined), so
+    labels of near-coincident strategies do not print over each other."""
+    spans = {axis: (max(values, default=0.0) or 1.0) for axis, values in extents.items()}
+    merged: dict[tuple[float, float], list[str]] = {}
+    for (x, y), names in placed.items():
+        for (mx, my), into in merged.items():
+            if abs(mx - x) <= within * spans["x"] and abs(my - y) <= within * spans["y"]:
+                into.extend(names)
+                break
+        else:
+            merged[(x, y)] = list(names)
+    return merged
 
 
 def _err(row: pd.Series, mean: float, metric: str) -> tuple[float, float] | None:

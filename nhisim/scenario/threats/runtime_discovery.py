@@ -27,3 +27,5 @@ class RuntimeDiscovery(ThreatModel):
         description="runtime_discovery: benign agents try operations outside their task's intent")
     agents: list[Id] = Field(default_factory=list, description="empty: every agent")
     probability: Probability = Field(description="chance per task of one out-of-intent attempt")
+    needed_share: Probability = Field(
+        0.0, description="share of the discovered operations the task needs: denying one fails the task")
