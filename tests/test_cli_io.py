@@ -14,6 +14,7 @@ from cli_helpers import run_cli
 from test_cli_conventions import COMMAND_PATHS as PATHS
 
 from nhisim.cli.envelope import KEYS
+from nhisim.errors import clip
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAK = str(ROOT / "scenarios" / "leaked_key.yaml")
@@ -186,6 +187,22 @@ def test_extends_is_relative_to_the_current_folder(tmp_path, capsys, monkeypatch
     pipe(monkeypatch, "extends: leak.yaml\nname: piped\n")
     code, _, err = run_cli(["validate", "-"], capsys)
     assert code == 2 and "<stdin>" in err and "extends a file that does not exist: leak.yaml" in err
+    assert f"paths are relative to {clip(Path.cwd())}" in err  # the folder itself, not "."
+
+
+@pytest.mark.parametrize("argv", [["run", "-"], ["compare", "-", "-r", "1", "--executor", "serial"],
+                                  ["whatif", "-", "--set", "run.seed=2", "-r", "1"], ["report", "-", "-r", "1"],
+                                  ["replay", "-"], ["demo", "--scenario", "-"],
+                                  ["sweep", "-", "--grid", "run.seed=1,2", "--out", "s", "-q"]],
+                         ids=lambda argv: argv[0])
+def test_a_run_too_large_names_standard_input(argv, tmp_path, capsys, monkeypatch):
+    """The work estimate refuses before the first run: its message names the scenario's source."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NHISIM_MAX_EVENTS", "10")
+    pipe(monkeypatch, Path(LEAK).read_text())
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "run too large" in err and "<stdin>" in err, err
+    assert "<leaked-key>" not in err
 
 
 def test_standard_input_is_read_once_and_must_be_piped(capsys, monkeypatch):
