@@ -14,10 +14,15 @@ from cli_helpers import run_cli
 from test_cli_conventions import COMMAND_PATHS as PATHS
 
 from nhisim.cli.envelope import KEYS
+from nhisim.errors import clip
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAK = str(ROOT / "scenarios" / "leaked_key.yaml")
-COMMAND_PATHS = [p for p in PATHS if p != "policy"]  # every command, not the group of the policy commands
+MCP = str(ROOT / "tests" / "data" / "mcp" / "claude_desktop_config.json")
+TRACES = str(ROOT / "tests" / "data" / "otel" / "support_traces.otlp.jsonl")
+ESTATE = str(ROOT / "tests" / "data" / "otel" / "support_estate.yaml")
+# every command, not the groups (policy, import) that hold some
+COMMAND_PATHS = [p for p in PATHS if not any(q.startswith(f"{p} ") for q in PATHS)]
 
 
 def strict_json(text: str):
@@ -55,6 +60,9 @@ def every_command(tmp: Path) -> dict[str, list[str]]:
         "check": ["check", LEAK, "--seeds", "6", "--jobs", "1"],
         "policy export": ["policy", "export", LEAK, "-s", "intent", "--out", str(tmp / "cedar")],
         "policy validate": ["policy", "validate", LEAK],
+        "import mcp": ["import", "mcp", MCP, "--out", str(tmp / "mcp.yaml")],
+        "import otel": ["import", "otel", TRACES, "--calibrate", ESTATE],
+        "replay-trace": ["replay-trace", TRACES, "--scenario", ESTATE, "-s", "intent", "--out", str(tmp / "c.csv")],
     }
 
 
@@ -128,6 +136,9 @@ def every_bad_input(tmp: Path) -> dict[str, list[str]]:
         "replay": ["replay", bad], "catalog": ["catalog", "--framework", "owasp_nhj"], "check": ["check", bad],
         "policy export": ["policy", "export", bad, "-s", "rbac", "--out", str(tmp / "c")],
         "policy validate": ["policy", "validate", bad],
+        "import mcp": ["import", "mcp", str(tmp / "folder")],
+        "import otel": ["import", "otel", TRACES, "--calibrate", bad],
+        "replay-trace": ["replay-trace", TRACES, "--scenario", bad],
     }
 
 
@@ -140,7 +151,7 @@ def test_bad_input_with_json_is_ok_false_and_exit_2(command, tmp_path, capsys, m
     error = envelope["error"]
     assert {"title", "file", "location", "line", "message", "suggestion", "problems"} <= set(error)
     assert error["message"] and "Traceback" not in out + err
-    if command not in ("schema", "generate", "catalog"):
+    if command not in ("schema", "generate", "catalog", "import mcp"):
         assert error["file"].endswith("bad.yaml") and error["line"] == 3
         assert error["suggestion"] == "did you mean 'roles'?" or any(
             p["suggestion"] == "did you mean 'roles'?" for p in error["problems"])
@@ -165,7 +176,9 @@ def test_a_scenario_is_read_from_standard_input(capsys, monkeypatch):
                                   ["whatif", "-", "--set", "run.seed=2", "-r", "1"], ["report", "-", "-r", "1"],
                                   ["check", "-"], ["policy", "export", "-", "-s", "rbac", "--out", "c"],
                                   ["demo", "--scenario", "-"],
-                                  ["sweep", "-", "--grid", "run.seed=1,2", "--out", "s", "-q"]],
+                                  ["sweep", "-", "--grid", "run.seed=1,2", "--out", "s", "-q"],
+                                  ["import", "otel", TRACES, "--calibrate", "-"],
+                                  ["replay-trace", TRACES, "--scenario", "-"]],
                          ids=lambda argv: " ".join(argv[:2]))
 def test_every_reader_names_standard_input_in_its_messages(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -186,6 +199,22 @@ def test_extends_is_relative_to_the_current_folder(tmp_path, capsys, monkeypatch
     pipe(monkeypatch, "extends: leak.yaml\nname: piped\n")
     code, _, err = run_cli(["validate", "-"], capsys)
     assert code == 2 and "<stdin>" in err and "extends a file that does not exist: leak.yaml" in err
+    assert f"paths are relative to {clip(Path.cwd())}" in err  # the folder itself, not "."
+
+
+@pytest.mark.parametrize("argv", [["run", "-"], ["compare", "-", "-r", "1", "--executor", "serial"],
+                                  ["whatif", "-", "--set", "run.seed=2", "-r", "1"], ["report", "-", "-r", "1"],
+                                  ["replay", "-"], ["demo", "--scenario", "-"],
+                                  ["sweep", "-", "--grid", "run.seed=1,2", "--out", "s", "-q"]],
+                         ids=lambda argv: argv[0])
+def test_a_run_too_large_names_standard_input(argv, tmp_path, capsys, monkeypatch):
+    """The work estimate refuses before the first run: its message names the scenario's source."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NHISIM_MAX_EVENTS", "10")
+    pipe(monkeypatch, Path(LEAK).read_text())
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "run too large" in err and "<stdin>" in err, err
+    assert "<leaked-key>" not in err
 
 
 def test_standard_input_is_read_once_and_must_be_piped(capsys, monkeypatch):
@@ -217,6 +246,62 @@ def test_policies_are_read_from_standard_input(capsys, monkeypatch):
     pipe(monkeypatch, 'permit (principal, action, resource) when { context.nonsense };\n')
     code, _, err = run_cli(["policy", "validate", LEAK, "--policies", "-"], capsys)
     assert code == 2 and "<stdin>" in err
+
+
+def test_imports_read_their_files_from_standard_input(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipe(monkeypatch, Path(MCP).read_bytes())
+    code, out, err = run_cli(["import", "mcp", "-", "--out", "piped.yaml", "--json"], capsys)
+    assert code == 0, err
+    envelope = strict_json(out)
+    assert envelope["inputs"]["configs"] == ["-"] and envelope["outputs"] == ["piped.yaml"]
+    assert envelope["result"]["report"]["sources"] == ["<stdin>"] and envelope["result"]["yaml"] is None
+    run_cli(["import", "mcp", MCP, "--out", "file.yaml"], capsys)
+    piped, named = (yaml.safe_load(Path(f).read_text()) for f in ("piped.yaml", "file.yaml"))
+    # the same servers and secrets; only the client, which a file's name tells, is unknown
+    for section in ("tools", "agents", "shared_accounts", "resources"):
+        assert [(i["id"], i.get("holders")) for i in piped[section]] == [(i["id"], i.get("holders"))
+                                                                       for i in named[section]]
+
+    pipe(monkeypatch, Path(TRACES).read_bytes())
+    code, out, err = run_cli(["replay-trace", "-", "--scenario", ESTATE, "-s", "intent", "--json"], capsys)
+    assert code == 0, err
+    piped = strict_json(out)["result"]
+    code, out, _ = run_cli(["replay-trace", TRACES, "--scenario", ESTATE, "-s", "intent", "--json"], capsys)
+    assert piped["traces"] == "<stdin>" and piped["calls"] == strict_json(out)["result"]["calls"]
+
+    pipe(monkeypatch, Path(TRACES).read_bytes())
+    code, out, err = run_cli(["import", "otel", "-", "--calibrate", ESTATE, "--json"], capsys)
+    assert code == 0 and strict_json(out)["result"]["report"]["tables"]["changes"], err
+
+
+@pytest.mark.parametrize("argv", [["import", "mcp", "-"], ["import", "otel", "-"],
+                                  ["replay-trace", "-", "--scenario", ESTATE]], ids=lambda argv: argv[1])
+def test_a_bad_imported_file_on_standard_input_is_named(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pipe(monkeypatch, '{"a": 1}\n{"resourceSpans": [\n')
+    code, out, err = run_cli([*argv, "--json"], capsys)
+    error = strict_json(out)["error"]
+    assert code == 2 and error["file"] == "<stdin>" and error["message"], err
+    assert "<stdin>" in err and not any(tmp_path.iterdir())
+    pipe(monkeypatch, b"\x00\x01binary")
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "<stdin>: the input is binary" in err
+
+
+def test_an_imported_file_on_standard_input_has_the_import_limit(capsys, monkeypatch):
+    monkeypatch.setenv("NHISIM_MAX_IMPORT_BYTES", "100")
+    pipe(monkeypatch, Path(MCP).read_bytes())
+    code, _, err = run_cli(["import", "mcp", "-"], capsys)
+    assert code == 2 and "over the 100-byte limit for imported files" in err
+
+
+@pytest.mark.parametrize("argv", [["import", "otel", "-", "--calibrate", "-"], ["replay-trace", "-", "--scenario", "-"],
+                                  ["import", "mcp", "-", MCP, "-"]], ids=lambda argv: argv[1])
+def test_an_import_reads_standard_input_once(argv, capsys, monkeypatch):
+    pipe(monkeypatch, Path(TRACES).read_bytes())
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "more than once" in err
 
 
 # --------------------------------------------------------------------------- writing standard output
@@ -272,6 +357,23 @@ def test_reports_go_to_standard_output_self_contained(tmp_path, capsys, monkeypa
     assert code == 0 and out.startswith("# What if") and "exposure window" in err
     code, out, _ = run_cli(["policy", "export", LEAK, "-s", "intent", "--out", "-"], capsys)
     assert code == 0 and "==> intent.cedar <==" in out and "==> schema.cedarschema <==" in out
+
+
+def test_imports_write_standard_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["import", "mcp", MCP, "--out", "-"], capsys)
+    assert code == 0, err
+    assert out.startswith("# Imported by") and "Secrets" in err and "Fill in" in err  # the report on stderr
+    run_cli(["import", "mcp", MCP, "--out", "estate.yaml"], capsys)
+    assert yaml.safe_load(out) == yaml.safe_load(Path("estate.yaml").read_text())
+    code, out, err = run_cli(["replay-trace", TRACES, "--scenario", ESTATE, "-s", "intent", "--out", "-"], capsys)
+    assert code == 0, err
+    assert "intent: denied or escalated calls" in err  # the tables go to stderr
+    run_cli(["replay-trace", TRACES, "--scenario", ESTATE, "-s", "intent", "--out", "calls.csv"], capsys)
+    assert out == Path("calls.csv").read_text() and out.startswith("strategy,trace,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls-credentials.csv", "calls.csv", "estate.yaml"]
+    code, out, _ = run_cli(["import", "otel", TRACES, "--out", "-", "--json"], capsys)
+    assert code == 2 and "JSON envelope" in strict_json(out)["error"]["message"]
 
 
 @pytest.mark.parametrize("argv", [["compare", LEAK, "--out", "-"], ["sweep", LEAK, "--grid", "run.seed=1,2",

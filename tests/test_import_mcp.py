@@ -177,7 +177,7 @@ def test_imported_estate_runs_a_comparison_end_to_end(tmp_path, capsys):
     assert run_cli(["import", "mcp", str(CLAUDE), "--out", str(out)], capsys)[0] == 0
     code, stdout, err = run_cli(["compare", str(out), "-r", "2", "--executor", "serial", "-q", "--json"], capsys)
     assert code == 0, err
-    runs = json.loads(stdout)
+    runs = json.loads(stdout)["result"]["runs"]
     mean = {s: sum(r["blast_radius"] for r in runs if r["strategy"] == s) / 2
             for s in ("shared_account", "rbac", "zsp", "intent")}
     # the shared GitHub token leaks: the attacker reaches both servers' scope under the shared account
@@ -205,9 +205,13 @@ def test_an_existing_file_is_kept_unless_overwrite(tmp_path, capsys):
 def test_json_report(capsys):
     code, out, _ = run_cli(["import", "mcp", str(CLAUDE), "--json"], capsys)
     assert code == 0
-    payload = json.loads(out)
-    assert payload["out"] is None and payload["yaml"].startswith("# Imported by")
+    envelope = json.loads(out)
+    payload = envelope["result"]
+    assert envelope["command"] == "import mcp" and envelope["outputs"] == []
+    assert payload["yaml"].startswith("# Imported by") and payload["agents"] == len(yaml.safe_load(payload["yaml"])
+                                                                                   ["agents"])
     assert {"guessed", "todo", "tables", "warnings"} <= set(payload["report"])
+    assert envelope["notes"] == payload["report"]["warnings"]
 
 
 BAD = [

@@ -192,10 +192,10 @@ def test_cli_import_and_calibrate(tmp_path, capsys):
     assert "Templates" in stdout and "Delegations" in stdout
     code, stdout, err = run_cli(["compare", str(out), "-r", "2", "--executor", "serial", "-q", "--json"], capsys)
     assert code == 0, err
-    assert {r["strategy"] for r in json.loads(stdout)} == {"shared_account", "rbac", "zsp", "intent"}
+    assert {r["strategy"] for r in json.loads(stdout)["result"]["runs"]} == {"shared_account", "rbac", "zsp", "intent"}
     code, stdout, err = run_cli(["import", "otel", str(OTLP), "--calibrate", str(ESTATE), "--json"], capsys)
     assert code == 0, err
-    payload = json.loads(stdout)
+    payload = json.loads(stdout)["result"]
     assert payload["report"]["tables"]["changes"] and payload["yaml"].startswith("# Calibrated")
 
 

@@ -113,7 +113,7 @@ def test_cli_tables_json_and_files(tmp_path, capsys):
     assert code == 0, err
     assert "intent: denied or escalated calls" in out and "rbac: denied" not in out
     code, out, _ = run_cli(["replay-trace", str(TRACES), "--scenario", str(ESTATE), "-s", "intent", "--json"], capsys)
-    payload = json.loads(out)
+    payload = json.loads(out)["result"]
     assert payload["summary"][0]["deny"] == 7 and len(payload["calls"]) == payload["summary"][0]["calls"]
     for suffix in (".csv", ".parquet"):
         target = tmp_path / f"calls{suffix}"

@@ -134,18 +134,10 @@ def is_stdio(path: object) -> bool:
 
 def read_stdin(what: str = "scenario") -> str:
     """The text piped to standard input, bounded like a scenario file, or bad input naming ``<stdin>``."""
-    import sys
-
     from nhisim.scenario.loader import MAX_BYTES_ENV, max_file_bytes
 
-    stream = sys.stdin
-    if stream is None or stream.isatty():
-        raise InputError.single(f"`-` reads the {what} from standard input, but nothing is piped in",
-                                file=STDIN_NAME, suggestion="pipe it, e.g. cat scenarios/leaked_key.yaml | "
-                                                            "nhisim validate -")
     limit = max_file_bytes()
-    buffer = getattr(stream, "buffer", None)
-    raw = buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode("utf-8", "surrogatepass")
+    raw = stdin_bytes(limit, what)
     if len(raw) > limit:
         raise InputError.single(f"standard input is over the {limit:,}-byte limit for scenario files",
                                 file=STDIN_NAME, suggestion=f"split the estate, or raise {MAX_BYTES_ENV}")
@@ -154,6 +146,20 @@ def read_stdin(what: str = "scenario") -> str:
     except UnicodeDecodeError as exc:
         raise InputError.single(f"standard input is not UTF-8 text (byte {exc.start})", file=STDIN_NAME,
                                 suggestion="scenario files are UTF-8 YAML") from None
+
+
+def stdin_bytes(limit: int, what: str = "scenario",
+                example: str = "cat scenarios/leaked_key.yaml | nhisim validate -") -> bytes:
+    """At most ``limit`` + 1 bytes piped to standard input (one more tells the caller it is over the
+    limit), or bad input naming ``<stdin>`` when nothing is piped in."""
+    import sys
+
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise InputError.single(f"`-` reads the {what} from standard input, but nothing is piped in",
+                                file=STDIN_NAME, suggestion=f"pipe it, e.g. {example}")
+    buffer = getattr(stream, "buffer", None)
+    return buffer.read(limit + 1) if buffer is not None else stream.read(limit + 1).encode("utf-8", "surrogatepass")
 
 
 def scenario_arg(path: Path, overrides: dict | None = None):

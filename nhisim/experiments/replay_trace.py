@@ -35,7 +35,6 @@ them; no secret at rest) are not listed.
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +42,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
+from nhisim.importers.common import Source
 from nhisim.importers.matching import OperationResolver, best_template, served_templates, template_operations
 from nhisim.importers.otel import Invocation, invocations, read_spans
 from nhisim.scenario.models import Scenario
@@ -122,7 +122,7 @@ class _Run:
         return f"{self.agent}/{self.invocation.trace[:8]}/{self.invocation.span[:8]}"
 
 
-def replay_trace(traces: str | os.PathLike, scenario: Scenario, strategies: list[str] | None = None, *,
+def replay_trace(traces: Source, scenario: Scenario, strategies: list[str] | None = None, *,
                  engine: str | None = None) -> TraceReplay:
     """Decide every traced tool call under each strategy (default: the scenario's strategies)."""
     names = list(strategies or scenario.strategies)
@@ -131,7 +131,7 @@ def replay_trace(traces: str | os.PathLike, scenario: Scenario, strategies: list
         if name not in known:
             raise InputError.single(f"unknown strategy {name!r}", location="--strategy",
                                     suggestion=did_you_mean(name, known, "strategies"))
-    read = read_spans(str(traces))
+    read = read_spans(traces)
     found, _ = invocations(read.spans)
     if not found:
         raise InputError.single(f"no GenAI agent or tool span among {len(read.spans):,} spans", file=str(traces),

@@ -463,7 +463,7 @@ def plan_sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequen
     from nhisim.experiments.compare import resolve_names
 
     model = as_scenario(scenario, overrides)
-    source = "" if isinstance(scenario, Scenario) else str(scenario)
+    source = model.source  # the file, or <stdin>: what a refusal names
     base = model.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
     full = model.model_dump(mode="json", by_alias=True, warnings=False)
     names = resolve_names(model, strategies)

@@ -36,33 +36,59 @@ def max_input_bytes() -> int:
     return bytes_limit(MAX_BYTES_ENV, MAX_INPUT_BYTES)
 
 
-def read_input(path: str | os.PathLike, what: str, example: str) -> str:
-    """The text of an input file, or bad input saying why it cannot be one (``what``: e.g. 'MCP configuration')."""
-    p = Path(path)
-    name = str(path)
-    if not p.exists():
-        raise InputError.single("file not found", file=name, suggestion=f"give the path of a {what}, e.g. {example}")
-    if p.is_dir():
-        raise InputError.single(f"is a folder, not a {what}", file=name, suggestion=f"give a file, e.g. {example}")
-    size = p.stat().st_size
+@dataclass(frozen=True)
+class InputBytes:
+    """An input already read (standard input, say), by the name messages give it: the importers
+    take it wherever they take a file's path."""
+
+    name: str
+    data: bytes
+
+    def __str__(self) -> str:
+        return self.name
+
+
+Source = str | os.PathLike | InputBytes
+
+
+def read_input(source: Source, what: str, example: str) -> str:
+    """The text of an input file (or of :class:`InputBytes`), or bad input saying why it cannot be
+    one (``what``: e.g. 'MCP configuration')."""
+    name = str(source)
     limit = max_input_bytes()
-    if size > limit:
-        raise InputError.single(f"file is {size:,} bytes, over the {limit:,}-byte limit for imported files",
-                                file=name, suggestion=f"import a smaller file, or raise {MAX_BYTES_ENV}")
-    data = p.read_bytes()
+    if isinstance(source, InputBytes):
+        data, it = source.data, "the input"
+        if len(data) > limit:
+            raise InputError.single(f"the input is over the {limit:,}-byte limit for imported files", file=name,
+                                    suggestion=f"import a smaller file, or raise {MAX_BYTES_ENV}")
+    else:
+        data, it = _read_file(Path(source), what, example, limit), "the file"
     if not data.strip():
-        raise InputError.single("the file is empty", file=name, suggestion=f"give a {what}, e.g. {example}")
+        raise InputError.single(f"{it} is empty", file=name, suggestion=f"give a {what}, e.g. {example}")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise InputError.single("the file is UTF-16 text", file=name, suggestion="save it as UTF-8 and import it again")
+        raise InputError.single(f"{it} is UTF-16 text", file=name, suggestion="save it as UTF-8 and import it again")
     if b"\x00" in data:
-        raise InputError.single(f"the file is binary (it holds NUL bytes), not a {what}", file=name,
+        raise InputError.single(f"{it} is binary (it holds NUL bytes), not a {what}", file=name,
                                 suggestion=f"give the JSON text of a {what}, e.g. {example}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise InputError.single(f"the file is not UTF-8 text (byte {exc.start:,} cannot be read)", file=name,
+        raise InputError.single(f"{it} is not UTF-8 text (byte {exc.start:,} cannot be read)", file=name,
                                 line=line, suggestion="save it as UTF-8 and import it again") from None
+
+
+def _read_file(path: Path, what: str, example: str, limit: int) -> bytes:
+    name = str(path)
+    if not path.exists():
+        raise InputError.single("file not found", file=name, suggestion=f"give the path of a {what}, e.g. {example}")
+    if path.is_dir():
+        raise InputError.single(f"is a folder, not a {what}", file=name, suggestion=f"give a file, e.g. {example}")
+    size = path.stat().st_size
+    if size > limit:
+        raise InputError.single(f"file is {size:,} bytes, over the {limit:,}-byte limit for imported files",
+                                file=name, suggestion=f"import a smaller file, or raise {MAX_BYTES_ENV}")
+    return path.read_bytes()
 
 
 def json_documents(text: str, name: str, *, what: str) -> list[tuple[Any, int]]:

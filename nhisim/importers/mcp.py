@@ -35,7 +35,16 @@ from typing import Any
 import yaml
 
 from nhisim.errors import InputError
-from nhisim.importers.common import IdPool, Imported, ImportReport, annotated_yaml, build_scenario, guess_sensitivity
+from nhisim.importers.common import (
+    IdPool,
+    Imported,
+    ImportReport,
+    InputBytes,
+    Source,
+    annotated_yaml,
+    build_scenario,
+    guess_sensitivity,
+)
 from nhisim.importers.mcp_config import ClientConfig, Secret, Server, read_config
 from nhisim.scenario.models import DEFAULT_ACTION_DAMAGE, DEFAULT_SENSITIVITY_WEIGHTS, SENSITIVITY_LEVELS
 
@@ -105,9 +114,10 @@ def _secret_label(uses: list[Secret]) -> str:
     return f"{uses[0].server}-{uses[0].name}"
 
 
-def import_mcp(paths: str | os.PathLike | Sequence[str | os.PathLike], *, rate: str = TASK_RATE) -> Imported:
-    """Read MCP client configurations and build a scenario of their servers and secrets."""
-    if isinstance(paths, (str, os.PathLike)):
+def import_mcp(paths: Source | Sequence[Source], *, rate: str = TASK_RATE) -> Imported:
+    """Read MCP client configurations (paths, or :class:`~nhisim.importers.common.InputBytes`) and
+    build a scenario of their servers and secrets."""
+    if isinstance(paths, (str, os.PathLike, InputBytes)):
         paths = [paths]
     configs = [read_config(p) for p in paths]
     return _Builder(configs, rate).build()

@@ -35,7 +35,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from nhisim.errors import InputError, Problem, clip
-from nhisim.importers.common import json_documents, plain, read_input, strip_json_comments
+from nhisim.importers.common import Source, json_documents, plain, read_input, strip_json_comments
 
 EXAMPLE = "claude_desktop_config.json or .vscode/mcp.json"
 REMOTE_TYPES = {"sse": "sse", "http": "http", "streamable-http": "http", "streamablehttp": "http",
@@ -284,18 +284,17 @@ def _kind(value: Any) -> str:
         type(value), "number")
 
 
-def read_config(path: str | os.PathLike) -> ClientConfig:
+def read_config(path: Source) -> ClientConfig:
     """Read one client configuration: its servers and their secrets, or bad input saying what is wrong."""
-    p = Path(path)
     name = str(path)
-    text = read_input(p, "MCP client configuration", EXAMPLE)
+    text = read_input(path, "MCP client configuration", EXAMPLE)
     documents = json_documents(strip_json_comments(text), name, what="MCP client configuration")
     if len(documents) > 1:
         raise InputError.single(f"the file holds {len(documents)} JSON documents; a configuration is one object",
                                 file=name, line=documents[1][1], suggestion="give one client configuration file")
     data = documents[0][0]
     shape, found, inputs = _servers_of(data, name)
-    client = _client_name(p, shape)
+    client = _client_name(Path(name), shape)
     problems: list[Problem] = []
     notes: list[str] = []
     prompts = _inputs(inputs, problems)

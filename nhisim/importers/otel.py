@@ -35,7 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from nhisim.errors import InputError, clip
-from nhisim.importers.common import json_documents, plain, read_input, slug
+from nhisim.importers.common import Source, json_documents, plain, read_input, slug
 
 EXAMPLE = "traces.jsonl (OTLP/JSON from the Collector's file exporter, or one span per line)"
 MAX_SPANS = 5_000_000
@@ -83,9 +83,10 @@ class ReadSpans:
 # --------------------------------------------------------------------------- reading
 
 
-def read_spans(path: str, *, max_spans: int = MAX_SPANS) -> ReadSpans:
+def read_spans(path: Source, *, max_spans: int = MAX_SPANS) -> ReadSpans:
     """Every usable span of a trace file (OTLP/JSON or flat spans), or bad input saying why there is none."""
     text = read_input(path, "trace file", EXAMPLE)
+    path = str(path)
     documents = json_documents(text, path, what="trace file")
     out = ReadSpans([])
     for document, line in documents:

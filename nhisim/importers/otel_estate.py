@@ -37,7 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from nhisim.errors import InputError
-from nhisim.importers.common import Imported, ImportReport, annotated_yaml, build_scenario, guess_sensitivity, plain
+from nhisim.importers.common import (
+    Imported,
+    ImportReport,
+    Source,
+    annotated_yaml,
+    build_scenario,
+    guess_sensitivity,
+    plain,
+)
 from nhisim.importers.matching import (
     OperationResolver,
     best_template,
@@ -46,8 +54,14 @@ from nhisim.importers.matching import (
     template_operations,
 )
 from nhisim.importers.otel import Invocation, ReadSpans, invocations, read_spans
-from nhisim.scenario.loader import load_data, load_scenario
-from nhisim.scenario.models import DEFAULT_ACTION_DAMAGE, DEFAULT_SENSITIVITY_WEIGHTS, SENSITIVITY_LEVELS, CallStep
+from nhisim.scenario.loader import load_scenario
+from nhisim.scenario.models import (
+    DEFAULT_ACTION_DAMAGE,
+    DEFAULT_SENSITIVITY_WEIGHTS,
+    SENSITIVITY_LEVELS,
+    CallStep,
+    Scenario,
+)
 from nhisim.scenario.readable_yaml import rate_text
 from nhisim.scenario.units import MAX_RATE, format_duration
 
@@ -145,10 +159,10 @@ class Observed:
         return self.root_rate * roots / sum(1 for i in self.invocations if i.parent is None)
 
 
-def observe(path: str | os.PathLike, *, window: float | None = None) -> Observed:
+def observe(path: Source, *, window: float | None = None) -> Observed:
     """Read a trace file and group its invocations; bad input if it holds no GenAI agent or tool span."""
     name = str(path)
-    read = read_spans(name)
+    read = read_spans(path)
     found, notes = invocations(read.spans)
     if not found:
         operations = Counter(s.operation or "no gen_ai.operation.name" for s in read.spans)
@@ -222,7 +236,7 @@ def _check_fit(how: str) -> None:
 # --------------------------------------------------------------------------- a new scenario
 
 
-def import_otel(path: str | os.PathLike, *, window: float | None = None, fit: str = "auto") -> Imported:
+def import_otel(path: Source, *, window: float | None = None, fit: str = "auto") -> Imported:
     """Build a scenario from the GenAI spans of a trace file."""
     _check_fit(fit)
     observed = observe(path, window=window)
@@ -442,9 +456,10 @@ class _Estate:
 # --------------------------------------------------------------------------- calibration
 
 
-def calibrate(path: str | os.PathLike, scenario_file: str | os.PathLike, *, window: float | None = None,
+def calibrate(path: Source, scenario: Scenario | str | os.PathLike, *, window: float | None = None,
               fit: str = "auto") -> Imported:
-    """Fit the observed rates, service times and delegation edges into an existing scenario.
+    """Fit the observed rates, service times and delegation edges into an existing scenario (a file,
+    or a :class:`~nhisim.scenario.models.Scenario`).
 
     A traced run of an agent the scenario has serves that agent's template whose operations
     overlap its calls the most. A run of an agent the scenario does not have (the assistant of
@@ -452,10 +467,12 @@ def calibrate(path: str | os.PathLike, scenario_file: str | os.PathLike, *, wind
     the template that calls that tool the most alike.
     """
     _check_fit(fit)
-    scenario = load_scenario(scenario_file)
-    data = load_data(scenario_file)
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    data = scenario.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
+    named = Path(scenario.source).name if scenario.source else f"<{scenario.name}>"
     observed = observe(path, window=window)
-    report = ImportReport("otel-calibrate", [str(path), str(scenario_file)])
+    report = ImportReport("otel-calibrate", [str(path), scenario.source or named])
     _describe(observed, report)
     resolver = OperationResolver(scenario)
     ix = scenario.index()
@@ -534,9 +551,9 @@ def calibrate(path: str | os.PathLike, scenario_file: str | os.PathLike, *, wind
                            f"template(s) matched; {len(changes)} change(s)")
     for row in report.tables["unmatched"]:
         report.fill_in(row["name"], row["kind"])
-    calibrated = build_scenario(data, Path(str(scenario_file)).name)
+    calibrated = build_scenario(data, named)
     header = [
-        "Calibrated by `nhisim import otel --calibrate` on {when}: " + Path(str(scenario_file)).name
+        "Calibrated by `nhisim import otel --calibrate` on {when}: " + named
         + " with the traces of " + Path(str(path)).name + ".",
         f"Changed: {len(changes)} value(s) (arrival rates, service times, observed delegations) in {len(runs)} "
         "template(s); the report lists what did not match.",

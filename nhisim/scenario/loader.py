@@ -254,7 +254,7 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, text: 
         if not parent_path.exists():
             raise InputError.single(f"extends a file that does not exist: {parent}", file=str(path),
                                     line=lines.get(("extends",)), location="extends",
-                                    suggestion=f"paths are relative to {path.parent}")
+                                    suggestion=f"paths are relative to {path.parent.absolute()}")
         parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes)
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}
@@ -494,7 +494,9 @@ def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_byte
             data = apply_overrides(dict(data), overrides)
         except InputError as exc:
             raise InputError(exc.problems, file=exc.file or str(path), title=exc.title) from None
-    return validate_data(data, file=str(path), lines=lines)
+    scenario = validate_data(data, file=str(path), lines=lines)
+    scenario._source = str(path)
+    return scenario
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, name: str | None = None) -> Scenario:
@@ -502,17 +504,20 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, n
 
     The what-if in one line: ``with_overrides(s, {"strategies.zsp.ttl": "1h"})``. Paths are
     the ones ``--set`` takes; lists of id'd items are addressed by id, others by index.
-    Errors raise :class:`InputError` naming ``name`` (default ``<scenario name>``).
+    Errors raise :class:`InputError` naming ``name`` (default: the file the scenario was read
+    from, else ``<scenario name>``); the copy keeps the scenario's :attr:`~Scenario.source`.
     """
     if not overrides:
         return scenario.model_copy(deep=True)
-    name = name or f"<{scenario.name}>"
+    name = name or scenario.source or f"<{scenario.name}>"
     data = scenario.model_dump(mode="json", by_alias=True, exclude_unset=True, warnings=False)
     try:
         data = apply_overrides(data, overrides)
     except InputError as exc:
         raise InputError(exc.problems, file=exc.file or name, title=exc.title) from None
-    return validate_data(data, file=name)
+    changed = validate_data(data, file=name)
+    changed._source = scenario.source
+    return changed
 
 
 def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:

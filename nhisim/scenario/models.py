@@ -36,7 +36,7 @@ import math
 import operator
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from nhisim.scenario.arguments import Argument, Parameter
 from nhisim.scenario.base import Id as Id
@@ -530,6 +530,20 @@ class Scenario(Model):
         default_factory=list,
         description="self-check claims, e.g. 'intent < rbac on blast_radius', 'zsp exposure_window_s <= 15m'",
     )
+
+    # where it was read from, so that a refusal met later (the work estimate's) names it
+    _source: str = PrivateAttr("")
+
+    @property
+    def source(self) -> str:
+        """The file the scenario was read from (``<stdin>`` for standard input), or "" when built in Python."""
+        return self._source
+
+    def __eq__(self, other: object) -> bool:
+        # the same content is the same scenario, wherever each was read from
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
 
     # -- lookups used by the graph and the engine; cheap, built on demand
     def index(self) -> ScenarioIndex:

@@ -136,6 +136,11 @@ def _count(value: float) -> str:
     return f"about {value:,.0f}" if value < 1e15 else f"about {value:.1e}"
 
 
+def _name(scenario, file: str) -> str:
+    """The file a refusal names: ``file``, else the one the scenario was read from (``<stdin>``), else its name."""
+    return file or getattr(scenario, "source", "") or f"<{scenario.name}>"
+
+
 def check_run(scenario, strategy, horizon: float | None = None, *, file: str = "") -> Estimate:
     """Refuse one run whose estimate is over the limit (unless forced); return the estimate."""
     estimate = estimate_run(scenario, strategy, horizon)
@@ -145,14 +150,14 @@ def check_run(scenario, strategy, horizon: float | None = None, *, file: str = "
         raise InputError.single(
             f"one run of strategy {strategy.name!r} would never end: the horizon is never and {part} "
             f"go on for ever",
-            file=file or f"<{scenario.name}>", location="run.horizon",
+            file=_name(scenario, file), location="run.horizon",
             suggestion="give the run an end, e.g. run.horizon: 8h or 30d", title="run too large")
     if estimate.total > limit and not forced():
         part, value = estimate.largest()
         raise InputError.single(
             f"one run of strategy {strategy.name!r} would take {_count(estimate.total)} events "
             f"({_count(value)} {part}), over the limit of {limit:,} per run",
-            file=file or f"<{scenario.name}>", location="run",
+            file=_name(scenario, file), location="run",
             suggestion=f"shorten run.horizon or lower the rates/periods behind the {part}; "
                        f"--force (or {FORCE_ENV}=1) runs it anyway, {MAX_EVENTS_ENV} sets the limit",
             title="run too large")
@@ -167,7 +172,7 @@ def check_job(scenario, strategies: list, runs_per_strategy: int, *, file: str =
         raise InputError.single(
             f"this {what} ({runs_per_strategy:,} replications × {len(strategies)} strategies) would take "
             f"{_count(total)} events, over the limit of {limit:,} per {what}",
-            file=file or f"<{scenario.name}>", location="run.replications",
+            file=_name(scenario, file), location="run.replications",
             suggestion=f"use fewer replications or a shorter horizon; --force (or {FORCE_ENV}=1) runs it anyway, "
                        f"{MAX_EVENTS_ENV} sets the per-run limit (the {what} limit is {JOB_FACTOR}×)",
             title="run too large")
