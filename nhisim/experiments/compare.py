@@ -27,7 +27,7 @@ from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replicati
 from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import strategy_named
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf, ceiling: float = math.inf
@@ -152,8 +152,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
     # refused before the run list is built: a billion replications must not fill memory first
-    workload.check_job(model, [resolve_strategy(model.strategies[n], name=n) if n in model.strategies
-                               else resolve_strategy(n) for n in names], replications,
+    workload.check_job(model, [strategy_named(model, n) for n in names], replications,
                        file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)

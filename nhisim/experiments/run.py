@@ -13,7 +13,7 @@ from nhisim.metrics import METRIC_COLUMNS, compute_metrics
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import resolve_strategy, strategy_named
 from nhisim.sim.engine import Simulation
 from nhisim.sim.rng import stream_seed
 from nhisim.strategies import Strategy
@@ -74,7 +74,7 @@ def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac
     """
     model = as_scenario(scenario, overrides)
     if not isinstance(scenario, Scenario):  # refused here, where the message can name the file
-        resolved = (resolve_strategy(model.strategies[strategy], name=strategy)
-                    if isinstance(strategy, str) and strategy in model.strategies else resolve_strategy(strategy))
+        resolved = (strategy_named(model, strategy) if isinstance(strategy, str)
+                    else resolve_strategy(strategy, scenario=model))
         workload.check_run(model, resolved, file=str(scenario))
     return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)

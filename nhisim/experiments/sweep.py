@@ -56,7 +56,7 @@ from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario import workload
 from nhisim.scenario.loader import apply_overrides, parse_override, set_path, validate_data
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import strategy_named
 from nhisim.scenario.units import parse_duration, parse_rate
 from nhisim.sim.rng import stream_seed
 
@@ -572,8 +572,7 @@ def _check_workload(model: Scenario, base: dict, points: list[dict[str, Any]], n
     """
     if workload.forced():
         return
-    strategies = [resolve_strategy(model.strategies[n], name=n) if n in model.strategies else resolve_strategy(n)
-                  for n in names]
+    strategies = [strategy_named(model, n) for n in names]
     first = points[:exact]
     total = 0.0
     for point in first:

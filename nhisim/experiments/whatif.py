@@ -194,7 +194,7 @@ def whatif(scenario: Scenario | str | os.PathLike, set: Mapping[str, Any] | None
 
 def no_effect_notes(result: WhatIf, set: Mapping[str, Any]) -> list[str]:
     """For each strategy on which no metric moved in any paired run: say so, and why when the model tells."""
-    from nhisim.scenario.strategy import resolve_strategy
+    from nhisim.scenario.strategy import strategy_named
 
     notes = []
     summary = result.summary()
@@ -207,8 +207,8 @@ def no_effect_notes(result: WhatIf, set: Mapping[str, Any]) -> list[str]:
         why = ""
         ttl_path = f"strategies.{strategy}.ttl"
         if ttl_path in set and strategy in result.before.scenario.strategies:
-            before = resolve_strategy(result.before.scenario.strategies[strategy], name=strategy)
-            after = resolve_strategy(result.after.scenario.strategies[strategy], name=strategy)
+            before = strategy_named(result.before.scenario, strategy)
+            after = strategy_named(result.after.scenario, strategy)
             runs = result.before.runs[result.before.runs["strategy"] == strategy]
             longest = float(runs["task_latency_p95_s"].max())
             if before.revoke_at_task_end and math.isfinite(longest) and longest < min(before.ttl, after.ttl):

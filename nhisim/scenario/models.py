@@ -206,6 +206,8 @@ class Agent(Model):
     tasks: list[Id] = Field(default_factory=list, description="task templates the agent serves")
     may_delegate_to: list[Id] = Field(default_factory=list, description="agents it may hand sub-tasks to")
     environment: Environment = Field("prod", description="the environment it runs in")
+    tags: list[Id] = Field(default_factory=list,
+                           description="labels (department, team, system): a strategy's overrides select agents by them")
     domain: Id = Field("corp", description="its trust domain: tokens are exchanged only within one domain")
     token_exchange: bool = Field(
         True, description="false: the agent cannot take part in token exchange (a legacy or third-party agent)")
@@ -470,11 +472,43 @@ class Knobs(Model):
     )
 
 
+#: knobs a shared account's own controls can use: its key's life, binding and revocation, and how
+#: requests made with it are checked (the others are about agents: tokens, tasks, delegation)
+ACCOUNT_KNOBS = frozenset({"identity", "credential", "rotation", "binding", "runtime_check", "out_of_intent",
+                           "revocation", "propagation", "cache_ttl", "risk_escalation_alerts"})
+
+
+class ControlOverride(Knobs):
+    """Other controls for some principals of the estate: who (any selector matches) and what
+    (a preset to start from, then knobs).
+
+    An override selects an agent named in ``agents``, one with a tag in ``tags``, one in an
+    environment of ``environments``, or a holder of an account named in ``accounts``; and
+    selects the shared accounts named in ``accounts``. Overrides apply in order, so a later
+    one wins over an earlier one for the principals both select.
+    """
+
+    name: Id | None = Field(None, description="names this control group in results and Cedar policies "
+                                              "(default: override-<position>)")
+    agents: list[Id] = Field(default_factory=list, description="agents it applies to, by id")
+    accounts: list[Id] = Field(default_factory=list,
+                               description="shared accounts it applies to (and their holders), by id")
+    tags: list[Id] = Field(default_factory=list, description="it applies to agents with any of these tags")
+    environments: list[Environment] = Field(default_factory=list,
+                                            description="it applies to agents in these environments")
+    base: PresetName | None = Field(None, description="the preset its principals start from (default: the "
+                                                      "strategy's own knobs)")
+    description: str = Field("", description="free text: what this group's controls are, shown in reports")
+
+
 class StrategySpec(Knobs):
     """A user strategy: a preset to start from, plus knob overrides."""
 
     base: PresetName = Field(description="the preset this strategy starts from")
     description: str = Field("", description="free text: what this strategy is, shown in reports")
+    overrides: list[ControlOverride] = Field(
+        default_factory=list, description="other controls for some agents, groups of agents or shared accounts "
+                                          "(a mixed estate); later overrides win")
     engine: Literal["native", "cedar"] | None = Field(
         None, description="decision engine behind the enforcement point (default native)")
     policies: list[str] = Field(

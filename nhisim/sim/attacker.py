@@ -37,17 +37,20 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
     for cred in incident.acquired.values():
         if cred.usable(now) and cred.bound_to(incident.presenter):
             ops |= cred.scope | cred.mint_scope
-    strategy = sim.strategy
-    if incident.can_mint_as and strategy.credential == "jit_token" and strategy.jit_scope == "role":
-        ops |= sim.world.agents[incident.can_mint_as].role_scope
+    if incident.can_mint_as:
+        minter = sim.controls(incident.can_mint_as)
+        if minter.credential == "jit_token" and minter.jit_scope == "role":
+            ops |= sim.world.agents[incident.can_mint_as].role_scope
     if incident.deputy:
         deputy = sim.world.agents[incident.deputy]
+        strategy = sim.controls(incident.host)  # the delegator's controls decide the hand-off
+        own_controls = sim.controls(incident.deputy)
         lost = strategy.delegation == "token_exchange" and sim.lossy_hop(incident.host, incident.deputy) is not None
         if strategy.delegation == "pass_through":
             ops |= deputy.role_scope
         elif lost and strategy.lossy_hop == "own_authority":  # the deputy acts on its own authority
             own = deputy.role_scope
-            if strategy.credential == "jit_token" and strategy.jit_scope == "intent":
+            if own_controls.credential == "jit_token" and own_controls.jit_scope == "intent":
                 own = own & sim.world.tasks[incident.sub_task].intent
             ops |= own
         elif lost:  # the hop fails: the deputy gets nothing
@@ -161,7 +164,6 @@ def _choose(sim: Simulation, incident: Incident, op: int) -> Credential | None:
 def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any, bool]:
     """One malicious request, through the enforcement point."""
     env = sim.env
-    strategy = sim.strategy
     host_ctx: TaskRun | None = sim.current_task.get(incident.host) if incident.host else None
     presenter = incident.deputy or incident.presenter
     cred = None
@@ -212,7 +214,7 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
                     value=sim.world.op_value[op], records=sim.world.op_records[op], wait=wait, incident=incident.id)
     if decision != "allow":
         sim.raise_alert(incident.host or incident.deputy, incident, reason)
-    elif code == "monitored" or (strategy.runtime_check == "intent" and code in INTENT_CODES):
+    elif code == "monitored" or (sim.controls(cred.subject).runtime_check == "intent" and code in INTENT_CODES):
         sim.raise_alert(incident.host, incident, reason)
     elif _anomaly_alert(sim, incident, cred, op):
         sim.raise_alert(incident.host, incident, f"{sim.world.label(op)} is outside the usual pattern of {principal}")
@@ -232,15 +234,15 @@ def _anomaly_alert(sim: Simulation, incident: Incident, cred: Credential, op: in
 def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
           ) -> Generator[Any, Any, Credential | None]:
     """Ask the issuer for a token with stolen or steered identity."""
-    strategy = sim.strategy
-    if strategy.credential != "jit_token":
-        return None
     if incident.can_mint_as:
         agent = incident.can_mint_as
         identity = None
     else:
         doc = max(incident.minting, key=lambda c: c.expires_at)
         agent, identity = doc.subject, doc
+    strategy = sim.controls(agent)
+    if strategy.credential != "jit_token":
+        return None
     scope = sim.world.agents[agent].role_scope
     intent = None
     if strategy.jit_scope == "intent":
@@ -258,7 +260,7 @@ def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
 def _deputy_credential(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
                        ) -> Generator[Any, Any, Credential | None]:
     """What the deputy presents when acting for the compromised agent."""
-    strategy = sim.strategy
+    strategy = sim.controls(incident.host)  # the delegator's controls decide the hand-off
     now = sim.env.now
     deputy = incident.deputy
     host_creds = [c for c in sim.usable_holdings(incident.host)]
@@ -296,7 +298,8 @@ def _deputy_own_authority(sim: Simulation, incident: Incident, op: int) -> Gener
     """What the deputy presents on its own authority (a confused deputy): its static key, or its own
     JIT token (its roles, narrowed to the sub-task's intent under intent scope)."""
     deputy = incident.deputy
-    if sim.strategy.credential == "static_key":
+    controls = sim.controls(deputy)
+    if controls.credential == "static_key":
         keys = sim.static_keys_of(deputy)
         for cred in keys:
             if op in cred.scope:
@@ -309,7 +312,7 @@ def _deputy_own_authority(sim: Simulation, incident: Incident, op: int) -> Gener
         return existing[0]
     scope = sim.world.agents[deputy].role_scope
     sub = sim.world.tasks[incident.sub_task]
-    if sim.strategy.jit_scope == "intent":
+    if controls.jit_scope == "intent":
         scope = scope & sub.intent
     token = yield from sim.obtain_token(deputy, scope, None, presenter=deputy, malicious=True, incident=incident,
                                         intent=None)

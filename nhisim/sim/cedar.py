@@ -476,6 +476,7 @@ class CedarEvaluator:
         self._labels = [world.label(op) for op in range(len(world.op_keys))]
         self._scopes: dict[frozenset[int], list[str]] = {}
         self._intents: dict[str, dict] = {}
+        self._groups = {principal: group.name for principal, group in strategy.principals}
         self._escalated: dict[str, tuple] = {}
         self.cedar_calls = 0
         self.use_features(self.compiled.features)
@@ -564,7 +565,7 @@ class CedarEvaluator:
             "credential.actor": actor, "credential.actor_agent": actor, "credential.chain": chain,
             "credential.chain_depth": len(chain), "credential.scope": scope, "credential.expired": expired,
             "credential.revoked": revoked, "credential.revoked_by_response": by_response,
-            "credential.presenter_holds": holds,
+            "credential.presenter_holds": holds, "credential.controls": self._group(subject),
         }
 
     def _answer(self, key: tuple) -> tuple[str, str, str]:
@@ -626,6 +627,10 @@ class CedarEvaluator:
             "context": context,
         }
 
+    def _group(self, subject: str) -> str:
+        """The control group governing a credential of ``subject``."""
+        return self._groups.get(subject, self.strategy.name)
+
     def _intent_record(self, intent_id: str) -> dict:
         """The ``context.intent`` record of an intent (a template's, or one re-declared during a run)."""
         record = self._intents.get(intent_id)
@@ -666,12 +671,10 @@ class CedarEvaluator:
 
 def scenario_strategy(scenario, name: str) -> tuple[Strategy, list[str]]:
     """A strategy of the scenario (or a preset) by name, and the user policy files it names."""
-    from nhisim.scenario.strategy import resolve_strategy
+    from nhisim.scenario.strategy import strategy_named
 
     spec = scenario.strategies.get(name)
-    if spec is None:
-        return resolve_strategy(name), []
-    return resolve_strategy(spec, name=name), list(spec.policies)
+    return strategy_named(scenario, name), list(spec.policies) if spec is not None else []
 
 
 def example_request(scenario, world: CompiledWorld, strategy: Strategy) -> dict | None:

@@ -67,7 +67,7 @@ CONTEXT_FEATURES = (
     "operation", "tool", "destination", "presenter", "presenter_quarantined", "intent", "args", "actor_alerts", "now",
     "credential.kind", "credential.binding", "credential.subject", "credential.actor", "credential.actor_agent",
     "credential.chain", "credential.chain_depth", "credential.scope", "credential.expired", "credential.revoked",
-    "credential.revoked_by_response", "credential.presenter_holds",
+    "credential.revoked_by_response", "credential.presenter_holds", "credential.controls",
 )
 
 
@@ -109,6 +109,7 @@ CREDENTIAL_TYPE = _record(
     revoked=_BOOL,  # a revocation is in force at the enforcement point
     revoked_by_response=_BOOL,  # ... and it was the incident response's
     presenter_holds=_BOOL,  # the presenter is one of its holders
+    controls=_STR,  # the control group of its subject (the strategy's name, or name/override in a mixed estate)
 )
 
 _DECIMAL = {"type": "Extension", "name": "decimal"}
@@ -286,15 +287,19 @@ def _quote(text: str) -> str:
 
 
 def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, str], condition: str,
-            comment: list[str], mode: str = "deny", head: str = "principal, action, resource") -> str:
-    """One policy: ``mode`` is a forbid's ``@effect`` (deny, escalate, monitor or redeclare)."""
+            comment: list[str], mode: str = "deny", head: str = "principal, action, resource",
+            group: str | None = None) -> str:
+    """One policy: ``mode`` is a forbid's ``@effect`` (deny, escalate, monitor or redeclare); with a control
+    ``group`` (a mixed strategy), its id is prefixed with the group and it applies to that group only."""
     code, reason = outcome[-2], outcome[-1]
     lines = [f"// {c}" if c else "//" for c in comment]
-    lines += [f"@id({_quote(name)})", f"@code({_quote(code)})", f"@reason({_quote(reason)})"]
+    lines += [f"@id({_quote(f'{group}/{name}' if group else name)})", f"@code({_quote(code)})",
+              f"@reason({_quote(reason)})"]
     if effect == "forbid":
         lines.append(f"@effect({_quote(mode)})")
     lines.append(f"{effect} ({head})")
-    lines.append(condition + ";")
+    guard = f"\nwhen {{ context.credential.controls == {_quote(group)} }}" if group else ""
+    lines.append(condition + guard + ";")
     return "\n".join(lines)
 
 
@@ -302,7 +307,7 @@ _MODE_VERBS = {"deny": "denied", "escalate": "escalated to a human approver",
                "monitor": "allowed with an alert (monitored)", "redeclare": "sent back for the task to re-declare its intent"}
 
 
-def argument_policies(world: CompiledWorld, mode: str) -> list[str]:
+def argument_policies(world: CompiledWorld, mode: str, group: str | None = None) -> list[str]:
     """One forbid per (task template, constrained operation): arguments that break the intent's constraints.
 
     A re-declared intent keeps its template's constraints (``context.intent.task``) except
@@ -322,7 +327,7 @@ def argument_policies(world: CompiledWorld, mode: str) -> list[str]:
                 f"  !({held})\n}}",
                 [f"   ... and the arguments of {label} within what task {task.id}'s intent allows: {texts}."],
                 mode, head=f"principal, action == {NAMESPACE}::Action::{_quote(action)}, "
-                           f"resource == {NAMESPACE}::Resource::{_quote(resource)}"))
+                           f"resource == {NAMESPACE}::Resource::{_quote(resource)}", group=group))
     return out
 
 
@@ -341,24 +346,25 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
 
     The same text the Cedar engine evaluates during a run (``engine: cedar``). ``world``
     adds the argument constraints of its task intents (with ``runtime_check: intent``).
+    A mixed strategy is one set of policies per control group, each applying only to
+    requests whose credential that group governs (``context.credential.controls``).
     """
-    s = strategy
-    intent = s.runtime_check == "intent"
-    mode = s.out_of_intent
-    steps_up = mode != "deny"  # an out-of-intent request the acting agent is entitled to is not simply denied
-    head = [
-        f"// nhisim enforcement point for strategy {s.name!r}"
-        + (f" on scenario {scenario_name!r}" if scenario_name else ""),
-        f"// {s.description}" if s.description else "//",
-        "//",
-        "// The knobs below act outside the enforcement point (they shape which credentials exist);",
-        "// the policies in this file are the enforcement point itself:",
-        f"//   identity={s.identity} credential={s.credential} jit_scope={s.jit_scope} "
-        f"ttl={_duration(s.ttl)} rotation={_duration(s.rotation)}",
-        f"//   binding={s.binding} delegation={s.delegation} revocation={s.revocation} "
-        f"propagation={s.propagation} revoke_at_task_end={str(s.revoke_at_task_end).lower()}",
-        f"//   runtime_check={s.runtime_check} out_of_intent={s.out_of_intent} "
-        f"redeclare_approver={s.redeclare_approver} risk_escalation_alerts={s.risk_escalation_alerts}",
+    head = [f"// nhisim enforcement point for strategy {strategy.name!r}"
+            + (f" on scenario {scenario_name!r}" if scenario_name else "")]
+    if not strategy.mixed:
+        head += _knob_lines(strategy)
+        policies = _enforcement(strategy, world)
+    else:
+        head += ["// A mixed estate: each control group below has its own policies, which apply only to",
+                 "// requests whose credential it governs (context.credential.controls names the group of",
+                 "// the credential's subject: an agent, or a shared account)."]
+        policies = []
+        for name, (group, members) in strategy.groups().items():
+            who = ", ".join(members) if members else "every other agent and shared account"
+            policies.append("\n".join([f"// ==== control group {name!r}: {who}", *_knob_lines(group)]))
+            policies += _enforcement(group, world, name)
+    intent = any(g.runtime_check == "intent" for g, _ in strategy.groups().values())
+    head += [
         "//",
         "// How to read it. A request is (principal = who presents it, action = the operation's",
         "// action, resource = the resource), with a context giving the operation as",
@@ -372,23 +378,50 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
     ]
     if intent:
         head.append("// wider intent for approval, then asks again).")
+    return "\n".join(head) + "\n\n" + "\n\n".join(policies) + "\n"
+
+
+def _knob_lines(s: Strategy) -> list[str]:
+    return [
+        f"// {s.description}" if s.description else "//",
+        "//",
+        "// The knobs below act outside the enforcement point (they shape which credentials exist);",
+        "// the policies are the enforcement point itself:",
+        f"//   identity={s.identity} credential={s.credential} jit_scope={s.jit_scope} "
+        f"ttl={_duration(s.ttl)} rotation={_duration(s.rotation)}",
+        f"//   binding={s.binding} delegation={s.delegation} revocation={s.revocation} "
+        f"propagation={s.propagation} revoke_at_task_end={str(s.revoke_at_task_end).lower()}",
+        f"//   runtime_check={s.runtime_check} out_of_intent={s.out_of_intent} "
+        f"redeclare_approver={s.redeclare_approver} risk_escalation_alerts={s.risk_escalation_alerts}",
+    ]
+
+
+def _enforcement(s: Strategy, world: CompiledWorld | None, group: str | None = None) -> list[str]:
+    """The policies of one set of knobs (of one control group of a mixed strategy, when ``group``)."""
+    intent = s.runtime_check == "intent"
+    mode = s.out_of_intent
+    steps_up = mode != "deny"  # an out-of-intent request the acting agent is entitled to is not simply denied
+
+    def policy(*args, **kwargs) -> str:
+        return _policy(*args, **kwargs, group=group)
+
     allow = pep.ALLOW_INTENT if intent else pep.ALLOW
     policies = [
-        _policy("in-scope", "permit", allow,
+        policy("in-scope", "permit", allow,
                 "when { context.credential.scope.contains(context.operation) }",
                 ["Allow what the presented credential's scope grants, unless a forbid below applies."]),
-        _policy("expired", "forbid", pep.EXPIRED, "when { context.credential.expired }",
+        policy("expired", "forbid", pep.EXPIRED, "when { context.credential.expired }",
                 ["1. The credential must be alive: not past its expiry, not rotated away."]),
-        _policy("revoked-by-response", "forbid", pep.REVOKED_RESPONSE,
+        policy("revoked-by-response", "forbid", pep.REVOKED_RESPONSE,
                 "when { context.credential.revoked && context.credential.revoked_by_response }",
                 ["2. No revocation may be in force at this enforcement point (after propagation):",
                  "   first the incident response's revocations ..."]),
-        _policy("revoked", "forbid", pep.REVOKED,
+        policy("revoked", "forbid", pep.REVOKED,
                 "when { context.credential.revoked && !context.credential.revoked_by_response }",
                 ["   ... then any other (task end, offboarding, rotation ticket)."]),
-        _policy("quarantined", "forbid", pep.QUARANTINED, "when { context.presenter_quarantined }",
+        policy("quarantined", "forbid", pep.QUARANTINED, "when { context.presenter_quarantined }",
                 ["3. A quarantined agent presents nothing."]),
-        _policy("sender-constraint", "forbid", pep.SENDER,
+        policy("sender-constraint", "forbid", pep.SENDER,
                 "when {\n  context.credential.binding == \"sender_constrained\" &&\n"
                 "  context.presenter != context.credential.actor &&\n"
                 "  !(context.credential.kind == \"shared_key\" && context.credential.presenter_holds)\n}",
@@ -396,54 +429,54 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
                  "   (or, for a shared key, one of its holders); a stolen copy is useless."]),
     ]
     if not intent:
-        policies.append(_policy("scope", "forbid", pep.SCOPE,
+        policies.append(policy("scope", "forbid", pep.SCOPE,
                                 "unless { context.credential.scope.contains(context.operation) }",
                                 ["5. The operation must be in the credential's scope."]))
     else:
         verb = _MODE_VERBS[mode]
         out_of_scope = ("!context.credential.scope.contains(context.operation) &&\n"
                         "  context has intent && !context.intent.operations.contains(context.operation)")
-        policies.append(_policy(
+        policies.append(policy(
             "scope", "forbid", pep.SCOPE,
             "unless {\n  context.credential.scope.contains(context.operation) ||\n"
             "  (context has intent && !context.intent.operations.contains(context.operation))\n}",
             ["5. The operation must be in the credential's scope (an operation outside both the scope",
              "   and the task's intent is an out-of-intent request: see 5a)."]))
         if steps_up:
-            policies.append(_policy(
+            policies.append(policy(
                 "intent-operation-entitled", "forbid", pep.INTENT_OP,
                 f"when {{\n  {out_of_scope} &&\n  context.credential has actor_agent &&\n"
                 "  context.credential.actor_agent.entitlements.contains(context.operation)\n}",
                 [f"5a. An out-of-intent request outside an intent-scoped token is {verb}",
                  f"    (out_of_intent={mode}) when the acting agent's roles entitle it to the operation ..."],
                 mode))
-        policies.append(_policy(
+        policies.append(policy(
             "intent-operation-out-of-scope", "forbid", pep.INTENT_OP, f"when {{\n  {out_of_scope}\n}}",
             ["    ... and is denied otherwise: a request is never stepped up, monitored or re-declared",
              "    beyond what the acting agent is entitled to."] if steps_up else
             ["5a. An out-of-intent request outside an intent-scoped token is denied (out_of_intent=deny)."]))
         policies += [
-            _policy("no-intent", "forbid", pep.NO_INTENT, "unless { context has intent }",
+            policy("no-intent", "forbid", pep.NO_INTENT, "unless { context has intent }",
                     ["6. Intent-based authorization: every request must carry a human-originated task intent",
                      "   (the one its token is bound to, else the task it serves)."]),
-            _policy("intent-operation", "forbid", pep.INTENT_OP,
+            policy("intent-operation", "forbid", pep.INTENT_OP,
                     "when { context has intent && !context.intent.operations.contains(context.operation) }",
                     [f"7. Out-of-intent requests are {verb} (out_of_intent={mode}):",
                      "   the operation must be one the task's intent declares ..."], mode),
-            _policy("intent-sensitivity", "forbid", pep.INTENT_SENS,
+            policy("intent-sensitivity", "forbid", pep.INTENT_SENS,
                     "when { context has intent && resource.sensitivity > context.intent.ceiling }",
                     ["   ... the resource no more sensitive than the intent's ceiling",
                      "   (0 low, 1 medium, 2 high, 3 critical) ..."], mode),
-            _policy("intent-destination", "forbid", pep.INTENT_DEST,
+            policy("intent-destination", "forbid", pep.INTENT_DEST,
                     "when { context has intent && !context.intent.destinations.contains(context.destination) }",
                     ["   ... the output going to a destination the intent allows ..."], mode),
         ]
         if world is not None:
-            policies += argument_policies(world, mode)
+            policies += argument_policies(world, mode, group)
         if s.risk_escalation_alerts is not None:
-            policies.append(_policy(
+            policies.append(policy(
                 "risk", "forbid", pep.RISK,
                 f"when {{ resource.sensitivity >= 2 && context.actor_alerts >= {int(s.risk_escalation_alerts)} }}",
                 [f"8. Risk posture: once {int(s.risk_escalation_alerts)} alerts have been raised on the acting agent,",
                  "   its requests on high or critical resources need a human's approval."], "escalate"))
-    return "\n".join(head) + "\n\n" + "\n\n".join(policies) + "\n"
+    return policies

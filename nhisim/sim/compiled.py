@@ -89,7 +89,8 @@ class CompiledAgent:
 class CompiledAccount:
     id: str
     holders: tuple[str, ...]
-    scope: frozenset[int]
+    scope: frozenset[int]  # its roles and every holder's: its key's scope when every holder uses it
+    role_scope: frozenset[int] = frozenset()  # its own roles only
 
 
 @dataclass
@@ -222,10 +223,9 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
         )
         world.patterns[agent.id] = world.agents[agent.id].pattern
     for account in scenario.shared_accounts:
-        scope = frozenset().union(*(role_ops[r] for r in account.roles)) if account.roles else frozenset()
-        for holder in account.holders:
-            scope |= world.agents[holder].role_scope
-        world.accounts[account.id] = CompiledAccount(account.id, tuple(account.holders), scope)
+        own = frozenset().union(*(role_ops[r] for r in account.roles)) if account.roles else frozenset()
+        scope = own.union(*(world.agents[holder].role_scope for holder in account.holders))
+        world.accounts[account.id] = CompiledAccount(account.id, tuple(account.holders), scope, own)
         world.patterns[account.id] = frozenset().union(*(world.patterns[h] for h in account.holders))
     for task in scenario.tasks:
         steps = []

@@ -61,12 +61,21 @@ def _detect_later(sim: Simulation, incident: Incident, delay: float, how: str) -
     detect(sim, incident, how)
 
 
+def _responder(sim: Simulation, incident: Incident):
+    """The controls the response to ``incident`` follows: those of the compromised principal (the steered
+    agent, the holder whose copy was stolen, or the subject of the first credential the attacker got)."""
+    principal = incident.host or incident.holder
+    if principal is None and incident.acquired:
+        principal = next(iter(incident.acquired.values())).subject
+    return sim.controls(principal)
+
+
 def _response_latency(sim: Simulation, incident: Incident) -> float:
     detection = sim.scenario.detection
     rng = stream(sim.seed, "response", incident.id)
     manual = detection.manual_revocation_latency.sample(rng)
     automated = detection.automated_revocation_latency.sample(rng)
-    return manual if sim.strategy.revocation == "manual" else automated
+    return manual if _responder(sim, incident).revocation == "manual" else automated
 
 
 def detect(sim: Simulation, incident: Incident, how: str, at: float | None = None) -> None:
@@ -94,7 +103,7 @@ def respond(sim: Simulation, incident: Incident, at: float | None = None) -> Non
         return
     incident.responded = True
     now = sim.env.now if at is None else at
-    mode = "a revocation ticket" if sim.strategy.revocation == "manual" else "automated response"
+    mode = "a revocation ticket" if _responder(sim, incident).revocation == "manual" else "automated response"
     reason = f"{mode} for incident {incident.id}"
     live = [c for c in incident.acquired.values() if now < c.unusable_at]
     for cred in live:
@@ -122,7 +131,7 @@ def _reinstate(sim: Simulation, agent: str, after: float) -> Generator:
     yield sim.env.timeout(after)
     sim.end_quarantine(agent)
     sim.log.reinstate(sim.env.now, agent=agent, reason=f"{agent} rebuilt and reinstated after quarantine")
-    if sim.strategy.credential == "static_key":
+    if sim.controls(agent).credential == "static_key":
         key = sim.current_key(agent)
         if key is not None:
             sim.reissue_key(key)

@@ -42,7 +42,7 @@ import simpy
 
 from nhisim.scenario import workload
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import resolve_strategy, strategy_named
 from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
@@ -72,10 +72,10 @@ class Simulation:
     def __init__(self, scenario: Scenario, strategy: str | Strategy | Any = "rbac", seed: int | None = None,
                  horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None) -> None:
         self.scenario = scenario
-        if isinstance(strategy, str) and strategy in scenario.strategies:
-            self.strategy = resolve_strategy(scenario.strategies[strategy], name=strategy)
+        if isinstance(strategy, str):
+            self.strategy = strategy_named(scenario, strategy)
         else:
-            self.strategy = resolve_strategy(strategy)
+            self.strategy = resolve_strategy(strategy, scenario=scenario)
         self.seed = scenario.run.seed if seed is None else int(seed)
         self.horizon = scenario.run.horizon if horizon is None else float(horizon)
         # a valid scenario can still describe a run that never ends: refuse it before starting
@@ -101,7 +101,10 @@ class Simulation:
         self.outages: list[tuple[float, float]] = []
         self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
         self._cred_counter = 0
-        self._static = self.strategy.credential == "static_key"
+        # each principal's controls (the strategy's default, or its own in a mixed estate)
+        self._controls: dict[str, Strategy] = {p: self.strategy.of(p)
+                                               for p in (*self.world.agents, *self.world.accounts)}
+        self._static = {a for a in self.world.agents if self._controls[a].credential == "static_key"}
         self._static_cache: dict[str, list[Credential]] = {}
         self._scope_values: dict[frozenset[int], float] = {}
         self._task_counter: dict[str, int] = {}
@@ -114,6 +117,10 @@ class Simulation:
         self._redeclare_rngs: dict[str, Random] = {}
         self._anomaly_p = scenario.detection.anomaly_alert_probability
         self._anomaly_rngs: dict[str, Random] = {}
+
+    def controls(self, principal: str | None) -> Strategy:
+        """The knobs ``principal`` (an agent or shared account) works under."""
+        return self._controls.get(principal, self.strategy) if principal is not None else self.strategy
 
     # ------------------------------------------------------------------ running
 
@@ -152,7 +159,7 @@ class Simulation:
         now = self.env.now if issued_at is None else issued_at
         cred = Credential(
             id=f"{kind[:3]}-{self._cred_counter}", kind=kind, subject=subject, holders=holders, scope=scope,
-            issued_at=now, expires_at=now + lifetime, binding=binding or self.strategy.binding,
+            issued_at=now, expires_at=now + lifetime, binding=binding or self.controls(subject).binding,
             mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
             intent=intent, chain=chain, parent=parent.id if parent else None,
         )
@@ -178,33 +185,42 @@ class Simulation:
         if cred.revoked_at <= now or now >= cred.expires_at:
             return
         cred.revoked_at = now
-        cred.effective_at = propagation_delay(self.strategy.propagation, self.strategy.cache_ttl, now,
-                                              cred.expires_at)
+        controls = self.controls(cred.subject)
+        cred.effective_at = propagation_delay(controls.propagation, controls.cache_ttl, now, cred.expires_at)
         cred.revoked_by_response = by_response
         cred.revoke_reason = reason
         self.log.revoke(now, subject=cred.subject, credential=cred.id, chain=cred.chain_text, by_response=by_response,
                         reason=reason, effective_at=cred.effective_at, incident=incident or None)
 
+    def account_users(self, account: str) -> tuple[str, ...]:
+        """The holders of a shared account that use its key: those working under a shared identity, when the
+        account's own controls keep it a shared static key (none otherwise: the account is not in use)."""
+        own = self.controls(account)
+        if own.identity != "shared" or own.credential != "static_key":
+            return ()
+        return tuple(h for h in self.world.accounts[account].holders if self.controls(h).identity == "shared")
+
     def _issue_standing_credentials(self) -> None:
-        s = self.strategy
         world = self.world
-        if s.credential == "static_key":
-            covered: set[str] = set()
-            if s.identity == "shared":
-                for account in world.accounts.values():
-                    self._issue_key(account.id, "shared_key", set(account.holders), account.scope)
-                    covered.update(account.holders)
-            for agent in world.agents.values():
+        covered: set[str] = set()
+        for account in world.accounts.values():
+            users = self.account_users(account.id)
+            if users:  # one key, carrying the account's roles and those of the holders that use it
+                scope = account.role_scope.union(*(world.agents[h].role_scope for h in users))
+                self._issue_key(account.id, "shared_key", set(users), scope)
+                covered.update(users)
+        for agent in world.agents.values():
+            s = self._controls[agent.id]
+            if s.credential == "static_key":
                 if agent.id not in covered:
                     self._issue_key(agent.id, "static_key", {agent.id}, agent.role_scope)
-        else:
-            for agent in world.agents.values():
+            else:
                 age = stream(self.seed, "identity-age", agent.id).uniform(0, min(s.identity_ttl, 1e9))
                 self.issue_identity(agent.id, lifetime=max(s.identity_ttl - age, 1.0))
 
     def _issue_key(self, subject: str, kind: str, holders: set[str], scope: frozenset[int],
                    fresh: bool = False) -> Credential:
-        rotation = self.strategy.rotation
+        rotation = self.controls(subject).rotation
         if fresh or not math.isfinite(rotation):
             lifetime = rotation
         else:  # keys in service have random ages, so rotations fall anywhere in the period
@@ -237,12 +253,13 @@ class Simulation:
         yield self.env.timeout(cred.expires_at - self.env.now)
         if self.keys.get(cred.subject) is cred and cred.effective_at > self.env.now:
             self.log.rotate(self.env.now, subject=cred.subject, credential=cred.id,
-                            reason=f"scheduled rotation of {cred.id} ({self.strategy.rotation / 86400:g}-day policy)")
+                            reason=f"scheduled rotation of {cred.id} "
+                                   f"({self.controls(cred.subject).rotation / 86400:g}-day policy)")
             self.reissue_key(cred)
 
     def issue_identity(self, agent: str, lifetime: float | None = None) -> Credential:
         """A fresh workload identity document for ``agent`` (renewed at its expiry while the agent works)."""
-        s = self.strategy
+        s = self.controls(agent)
         mint_scope = self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset()
         doc = self.new_credential("workload_identity", agent, {agent}, frozenset(),
                                   s.identity_ttl if lifetime is None else lifetime, mint_scope=mint_scope,
@@ -278,7 +295,7 @@ class Simulation:
                      parent: Credential | None = None, intent: CompiledTask | None = None,
                      latency: float | None = None) -> Generator[Any, Any, Credential | None]:
         """Ask the issuer for a token (a SimPy sub-process); None when refused."""
-        s = self.strategy
+        s = self.controls(agent)
         presenter = presenter or agent
         retries = self.scenario.issuer.max_retries
         attempt = 0
@@ -402,7 +419,7 @@ class Simulation:
                 self.current_task[agent] = previous
             else:
                 del self.current_task[agent]
-        if self.strategy.revoke_at_task_end:
+        if self._controls[agent].revoke_at_task_end:
             for cred in ctx.own:
                 self.revoke(cred, f"task {ctx.id} ended")
         if ctx.redeclarations:
@@ -463,14 +480,15 @@ class Simulation:
 
     def _switch_goal(self, ctx: TaskRun, target: CompiledTask) -> None:
         """The requester redirects task ``ctx`` to ``target``: its intent follows if the strategy says so."""
-        follows = self.strategy.intent_follows_switch
+        controls = self._controls[ctx.agent]
+        follows = controls.intent_follows_switch
         old = ctx.intent.template or ctx.template.id
         if follows:
             ctx.intent = target
             token = ctx.token
             if token is not None and token.intent is not None and not ctx.exchanged:
                 # the token is bound to the old objective: the next call obtains one for the new
-                if self.strategy.revoke_at_task_end:
+                if controls.revoke_at_task_end:
                     self.revoke(token, f"task {ctx.id} switched from {old} to {target.id}")
                 ctx.token = None
         self.log.switch(self.env.now, agent=ctx.agent, task=ctx.id, to=target.id,
@@ -505,7 +523,6 @@ class Simulation:
     def credential_for(self, ctx: TaskRun, op: int) -> Generator[Any, Any, Credential | None]:
         """The credential a benign agent presents for ``op`` in task ``ctx``."""
         now = self.env.now
-        s = self.strategy
         if ctx.token is not None and ctx.exchanged:
             return ctx.token  # a delegate acting on an exchanged token has no other authority
         for cred in ctx.creds:  # passed through by the delegator
@@ -515,7 +532,7 @@ class Simulation:
             cred = None
         if cred is not None:
             return cred
-        if s.credential == "static_key":
+        if ctx.agent in self._static:
             return self._static_credential(ctx.agent, op)
         token = yield from self._task_token(ctx)
         return token
@@ -535,7 +552,7 @@ class Simulation:
         token = ctx.token
         if not self._keeps_token(token, self.env.now):
             scope = self.world.agents[ctx.agent].role_scope
-            if self.strategy.jit_scope == "intent":
+            if self._controls[ctx.agent].jit_scope == "intent":
                 scope = scope & ctx.intent.intent
             latency = ctx.plan.issuer_latency if token is None else None
             token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent, latency=latency)
@@ -560,7 +577,7 @@ class Simulation:
               ) -> Generator[Any, Any, bool]:
         if ctx.creds or ctx.exchanged:
             cred = yield from self.credential_for(ctx, op)
-        elif self._static:
+        elif ctx.agent in self._static:
             cred = self._static_credential(ctx.agent, op)
         elif self._keeps_token(ctx.token, self.env.now):
             cred = ctx.token  # what _task_token returns, without a generator round-trip
@@ -629,7 +646,7 @@ class Simulation:
         label = self.world.label(op)
         start = env.now
         ctx.redeclarations += 1
-        approver = self.strategy.redeclare_approver
+        approver = self._controls[ctx.agent].redeclare_approver
         agent = self.world.agents[ctx.agent]
         waited = 0.0
         if ctx.redeclarations > rules.max_per_task:
@@ -662,7 +679,8 @@ class Simulation:
             return cred, "deny", "redeclare_rejected", f"re-declared its intent to include {label}; {how}", waited
         ctx.intent = self.widened_intent(ctx.intent, op, destination)
         if cred.intent is not None:  # an intent-bound token: the issuer re-issues it for the wider intent
-            scope = agent.role_scope & ctx.intent.intent if self.strategy.jit_scope == "intent" else cred.scope
+            intent_scoped = self._controls[ctx.agent].jit_scope == "intent"
+            scope = agent.role_scope & ctx.intent.intent if intent_scoped else cred.scope
             token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent,
                                                  malicious=incident is not None, incident=incident)
             if token is None:
@@ -704,9 +722,10 @@ class Simulation:
             return False
         if delegate in self.retired:
             return False
-        if self.strategy.delegation == "pass_through":
+        controls = self._controls[ctx.agent]  # the delegator's controls decide how it hands work on
+        if controls.delegation == "pass_through":
             passed = ([ctx.token] if ctx.token is not None else []) + list(ctx.creds)
-            if self.strategy.credential == "static_key":
+            if controls.credential == "static_key":
                 passed += [c for c in self.static_keys_of(ctx.agent) if c not in passed]
             for cred in passed:
                 if delegate not in cred.holders:
@@ -716,7 +735,7 @@ class Simulation:
             return ok
         lost = self.lossy_hop(ctx.agent, delegate)
         if lost is not None:
-            if self.strategy.lossy_hop == "fail":
+            if controls.lossy_hop == "fail":
                 self.log_refusal(delegate, ctx.agent, ctx, ("lossy_hop", f"token exchange cannot reach {delegate}: "
                                                                          f"{lost}"), False, None)
                 return False
@@ -737,7 +756,7 @@ class Simulation:
     def static_keys_of(self, agent: str) -> list[Credential]:
         """The static keys an agent presents: its shared accounts' first (under a shared identity), then its own."""
         keys = [self.keys[a] for a in self.world.agents[agent].shared_accounts
-                if self.strategy.identity == "shared" and a in self.keys]
+                if self._controls[agent].identity == "shared" and a in self.keys and agent in self.keys[a].holders]
         if agent in self.keys:
             keys.append(self.keys[agent])
         return keys
@@ -745,7 +764,7 @@ class Simulation:
     def delegator_scope(self, ctx: TaskRun) -> tuple[frozenset[int], float]:
         """What a delegator can hand on (scope) and until when (its credentials' lifetime)."""
         creds = ([ctx.token] if ctx.token is not None else []) + ctx.creds
-        if not creds and self.strategy.credential == "static_key":
+        if not creds and ctx.agent in self._static:
             creds = self.static_keys_of(ctx.agent)
         now = self.env.now
         usable = [c for c in creds if c.usable(now)]
@@ -757,12 +776,12 @@ class Simulation:
                        malicious: bool = False, incident: Incident | None = None
                        ) -> Generator[Any, Any, Credential | None]:
         """RFC 8693 token exchange: scope = delegator's ∩ sub-task intent, TTL ≤ delegator's, chain kept."""
-        if self.strategy.credential == "jit_token" and not ctx.exchanged:
+        if ctx.agent not in self._static and not ctx.exchanged:
             own = yield from self._task_token(ctx)
             if own is None:
                 return None
         scope, until = self.delegator_scope(ctx)
-        lifetime = min(self.strategy.ttl, until - self.env.now)
+        lifetime = min(self._controls[ctx.agent].ttl, until - self.env.now)
         if lifetime <= 0:
             return None
         chain = ctx.chain + (delegate,)
@@ -877,7 +896,7 @@ class Simulation:
         """Offboard an agent: it stops working; its credentials are revoked only if the strategy says so."""
         self.retired.add(agent)
         revoked = []
-        if self.strategy.offboarding_revokes:
+        if self._controls[agent].offboarding_revokes:
             for cred in self.usable_holdings(agent):
                 if cred.subject == agent:
                     self.revoke(cred, f"{agent} offboarded")

@@ -46,6 +46,9 @@ class EngineSurface(Protocol):
     incidents: list[Incident]
     current_task: dict[str, TaskRun]  # the task each agent is working on now
 
+    def controls(self, principal: str | None) -> Strategy:
+        """The knobs ``principal`` (an agent or shared account) works under (the strategy's, or its own)."""
+
     # ---- what credentials exist
     def current_key(self, subject: str) -> Credential | None:
         """The static (or shared) key in service for an agent or shared account."""

@@ -5,6 +5,11 @@ module-level ``PRESET``, and :func:`presets` discovers them, so adding a preset 
 a file. A user strategy names a preset as ``base`` and overrides knobs;
 :func:`nhisim.scenario.strategy.resolve_strategy` turns either into a :class:`Strategy`,
 what the engine reads.
+
+A real estate is mixed: a strategy's knobs are its *default*, and ``principals`` gives
+the agents and shared accounts whose controls differ, each with its own resolved
+:class:`Strategy` (a *control group*, named after the override that made it).
+:meth:`Strategy.of` answers "under which knobs does this principal work?".
 """
 
 from __future__ import annotations
@@ -43,14 +48,42 @@ class Strategy:
     offboarding_revokes: bool
     risk_escalation_alerts: int | None
     description: str = ""
+    # the principals (agent or shared account ids) whose controls differ from these, sorted by id
+    principals: tuple[tuple[str, Strategy], ...] = ()
 
     @property
     def jit(self) -> bool:
         return self.credential == "jit_token"
 
+    def of(self, principal: str | None) -> Strategy:
+        """The knobs ``principal`` (an agent or shared account id) works under: its own, or the default."""
+        if self.principals and principal is not None:
+            return self._by_principal().get(principal, self)
+        return self
+
+    def _by_principal(self) -> dict[str, Strategy]:
+        return dict(self.principals)
+
+    @property
+    def mixed(self) -> bool:
+        """Whether some principals work under other knobs than the default."""
+        return bool(self.principals)
+
+    def groups(self) -> dict[str, tuple[Strategy, tuple[str, ...]]]:
+        """Control groups by name: the default (``name``) and each distinct set of principal knobs, with
+        their principals (the default's: none listed, it is everyone else)."""
+        out: dict[str, tuple[Strategy, tuple[str, ...]]] = {self.name: (self, ())}
+        for principal, strategy in self.principals:
+            known, members = out.get(strategy.name, (strategy, ()))
+            out[strategy.name] = (known, (*members, principal))
+        return out
+
     def with_knobs(self, name: str | None = None, **knobs: Any) -> Strategy:
-        """A copy with some knobs changed (unknown knob names are an error)."""
-        fields = {f.name for f in dataclasses.fields(self)}
+        """A copy with some knobs changed (unknown knob names are an error).
+
+        On a mixed strategy only the default changes: principals with knobs of their own keep them.
+        """
+        fields = {f.name for f in dataclasses.fields(self)} - {"principals"}
         unknown = [k for k in knobs if k not in fields]
         if unknown:
             raise InputError.single(f"unknown strategy knob {unknown[0]!r}", location="strategy",
@@ -58,7 +91,9 @@ class Strategy:
         return dataclasses.replace(self, name=name or self.name, **knobs)
 
     def knobs(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("name", "description")}
+        """The default knobs by name (not the name, description or the principals' own)."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name not in ("name", "description", "principals")}
 
 
 def presets() -> dict[str, Strategy]:

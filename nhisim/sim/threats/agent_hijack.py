@@ -26,7 +26,7 @@ def _hijack(sim: EngineSurface, threat: Any, threat_id: str, start: float, durat
     yield sim.env.timeout(start)
     agent = threat.agent
     incident = Incident(threat_id, KIND, sim.env.now, agent, host=agent, window_end=sim.env.now + duration,
-                        can_mint_as=agent if sim.strategy.credential == "jit_token" else None,
+                        can_mint_as=agent if sim.controls(agent).credential == "jit_token" else None,
                         targets_from_host=True, steers=True, follows_host=True)
     sim.open_incident(incident, sim.usable_holdings(agent))
     yield sim.env.timeout(duration)

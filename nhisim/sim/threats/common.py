@@ -33,17 +33,17 @@ def leaked_credentials(sim: EngineSurface, principal: str, which: str = "access"
     Static keys are both. Under JIT strategies, ``access`` is every token the principal
     holds at that moment (its own, exchanged for it, or passed through to it by a
     delegator), else its most recent token (already dead); ``minting`` is its workload
-    identity document. A shared account under per-agent identity has no key of its own:
-    the first holder's credential leaks instead.
+    identity document. A shared account not in use (no holder works under a shared
+    identity) has no key: the first holder's credential leaks instead.
     """
     world = sim.world
     if principal in world.accounts:
         account = world.accounts[principal]
-        key = sim.current_key(principal)
-        if sim.strategy.identity == "shared" and key is not None:
+        key = sim.current_key(principal)  # a key only while the account is in use
+        if key is not None:
             return [key], []
         principal = account.holders[0]
-    if sim.strategy.credential == "static_key":
+    if sim.controls(principal).credential == "static_key":
         return sim.static_keys_of(principal), []
     if which == "minting":
         doc = sim.identity_of(principal)

@@ -19,8 +19,8 @@ KIND = "shared_credential_compromise"
 
 def install(sim: EngineSurface, threat: Any, threat_id: str) -> None:
     def what_leaks() -> tuple[list[Credential], list[Credential]]:
-        key = sim.current_key(threat.account)
-        if sim.strategy.identity == "shared" and key is not None:
+        key = sim.current_key(threat.account)  # a key only while the account is in use, by holders that use it
+        if key is not None and threat.via in key.holders:
             return [key], []
         return leaked_credentials(sim, threat.via, "access")
 
