@@ -3,13 +3,36 @@
 Every mistake in a scenario file, a command-line value or a results folder is raised as
 :class:`InputError`, which carries where it is (file and location), what is wrong, and a
 suggestion. The CLI prints it and exits with code 2; Python callers can catch it.
+
+A location is written in ONE notation, the dotted path ``--set`` takes
+(``threats.0.principal``, ``agents.2.roles.0``): :func:`path_text` writes it, and
+:func:`split_path` reads it, accepting the bracket form (``threats[0].principal``) too.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+
+def path_text(*parts: object) -> str:
+    """A location as a dotted path: ``path_text("agents", 2, "roles", 0)`` is ``agents.2.roles.0``."""
+    return ".".join(str(part) for part in parts if part != "")
+
+
+_INDEX = re.compile(r"\[\s*([^\[\]]*?)\s*\]")
+
+
+def split_path(path: str) -> list[str]:
+    """The parts of a dotted path; the bracket form is read too (``threats[0].agent`` is ``threats.0.agent``)."""
+    return [part for part in _INDEX.sub(r".\1", path.strip()).split(".") if part]
+
+
+def normalise_path(path: str) -> str:
+    """``path`` in the one notation of messages and results: ``threats[0].agent`` → ``threats.0.agent``."""
+    return path_text(*split_path(path))
 
 
 @dataclass

@@ -234,7 +234,7 @@ def test_error_lines_follow_items_merged_by_id(tmp_path, base):
     with pytest.raises(InputError) as info:
         load_scenario(child)
     (problem,) = info.value.problems
-    assert problem.location == "agents[0].roles[0]"
+    assert problem.location == "agents.0.roles.0"
     assert problem.line == 6
     assert "did you mean 'reader'" in problem.suggestion
 

@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim.errors import InputError, Problem, did_you_mean, normalise_path, split_path
 from nhisim.experiments.executors import (
     Executor,
     RunOutcome,
@@ -128,6 +128,7 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
         raise InputError.single(f"--grid {text!r} has no '='", location="--grid",
                                 suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
     path, raw = (part.strip() for part in text.split("=", 1))
+    path = normalise_path(path)
     if not path:
         raise InputError.single(f"--grid {text!r} has no path before '='", location="--grid",
                                 suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
@@ -144,6 +145,7 @@ def parse_bounds(text: str) -> tuple[str, tuple[str, str]]:
         raise InputError.single(f"--bounds {text!r} has no '='", location="--bounds",
                                 suggestion="write PATH=LO:HI, e.g. strategies.zsp.ttl=5m:2h or attacker.rate=0.01:1")
     path, raw = (part.strip() for part in text.split("=", 1))
+    path = normalise_path(path)
     parts = raw.split(":")
     if not path or len(parts) != 2 or not all(p.strip() for p in parts):
         raise InputError.single(f"--bounds {text!r} is not PATH=LO:HI", location=f"--bounds {path or text}",
@@ -181,7 +183,7 @@ def bound_value(value: Any, where: str) -> tuple[float, str]:
 def get_path(data: Any, path: str) -> Any:
     """The value at a dotted path in raw scenario data (None if it is not there)."""
     node = data
-    for part in (p for p in path.split(".") if p):
+    for part in split_path(path):
         if isinstance(node, Mapping):
             node = node.get(part)
         elif isinstance(node, list):
@@ -200,12 +202,12 @@ def _as_mapping(value: Any, what: str) -> dict:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        value = [value]
+        pairs = [(normalise_path(str(path)), rest) for path, rest in value.items()]
+    else:
+        items = [value] if isinstance(value, str) else value
+        pairs = [parse_grid(item) if what == "--grid" else parse_bounds(item) for item in items]
     out: dict = {}
-    for item in value:
-        path, rest = (parse_grid(item) if what == "--grid" else parse_bounds(item))
+    for path, rest in pairs:  # paths in the one notation: threats[0].agent is threats.0.agent
         if path in out:
             raise InputError.single(f"{path!r} is given twice", location=what)
         out[path] = rest

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim import vocabulary
-from nhisim.errors import InputError, did_you_mean
+from nhisim.errors import InputError, did_you_mean, normalise_path
 from nhisim.experiments.compare import Comparison, compare, mean_ci
 from nhisim.experiments.run import as_scenario
 from nhisim.metrics import METRIC_COLUMNS
@@ -180,6 +180,7 @@ def whatif(scenario: Scenario | str | os.PathLike, set: Mapping[str, Any] | None
     if not set and not remove:
         raise InputError.single("nothing to change", location="whatif",
                                 suggestion="give --set PATH=VALUE and/or --remove EDIT")
+    set = {normalise_path(str(path)): value for path, value in (set or {}).items()}  # threats[0].x: threats.0.x
     before_model = as_scenario(scenario)
     after_model = changed_scenario(before_model, set, remove)
     names = list(strategies) if strategies else [s for s in before_model.strategies if s in after_model.strategies]

@@ -108,16 +108,16 @@ def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.Pat
         try:
             if path.is_file() and path.stat().st_size > max_file_bytes():
                 raise InputError.single(f"policy file is larger than {max_file_bytes()} bytes", file=str(raw),
-                                        location=f"{location}[{i}]",
+                                        location=f"{location}.{i}",
                                         suggestion="the limit is NHISIM_MAX_SCENARIO_BYTES") from None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise InputError.single("policy file not found", file=str(raw), location=f"{location}[{i}]",
+            raise InputError.single("policy file not found", file=str(raw), location=f"{location}.{i}",
                                     suggestion="paths are relative to the working directory; "
                                                "an absolute path always works") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError.single(f"cannot read policy file: {getattr(exc, 'strerror', None) or exc}",
-                                    file=str(raw), location=f"{location}[{i}]") from None
+                                    file=str(raw), location=f"{location}.{i}") from None
         sources.append(PolicySource(str(raw), text))
     return sources
 
