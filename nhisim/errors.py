@@ -43,6 +43,7 @@ class Problem:
     location: str = ""
     line: int | None = None
     suggestion: str = ""
+    limit: int = 300  # characters of the message shown (longer words too): a huge value must not flood the screen
 
     def render(self, file: str = "") -> str:
         where = file
@@ -51,7 +52,7 @@ class Problem:
         if self.location:  # a location names keys and ids from the input: as long as they are
             location = " ".join(clip(part) for part in self.location.split(" "))
             where = f"{where} at {location}" if where else location
-        message = _shorten(self.message)
+        message = _shorten(self.message, self.limit)
         text = f"{where}: {message}" if where else message
         if self.suggestion:
             text += f"\n    hint: {_shorten(self.suggestion)}"
@@ -78,9 +79,10 @@ def _shorten(text: str, limit: int = 300) -> str:
 
     Every over-long word (a value, a key, an id) is clipped first, so the sentence around
     it stays readable; then the middle goes, so both the start and the end of the sentence
-    (what is wrong) stay.
+    (what is wrong) stay. A longer message may hold longer words (a delegation chain is one).
     """
-    text = " ".join(clip(word) for word in text.split())
+    word = max(MAX_WORD, MAX_WORD * limit // 300)
+    text = " ".join(clip(w, word) for w in text.split())
     if len(text) <= limit:
         return text
     half = (limit - 5) // 2

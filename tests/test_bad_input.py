@@ -39,6 +39,7 @@ agents:
 tasks:
   - id: t
     arrival_rate: 6/h
+    intent: {operations: ["api:read:db"]}
     steps:
       - {call: "api:read:db", duration: 10s}
 threats:

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, output_file, parse_sets, report_input_error
+from nhisim.cli.common import app, err_console, output_file, parse_sets, plain, report_input_error
 from nhisim.errors import InputError
 
 console = Console(highlight=False)
@@ -19,15 +19,17 @@ console = Console(highlight=False)
 def validate(
     files: list[Path] = typer.Argument(..., help="scenario files to check"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 when there are warnings"),
 ) -> None:
-    """Check scenario files: syntax, types, and every cross-reference."""
-    from nhisim.scenario.loader import load_scenario
+    """Check scenario files: syntax, types, every cross-reference; warn about knobs with no effect and
+    calls a strategy denies in every run."""
+    from nhisim.scenario.loader import load_with_warnings
 
-    failed = 0
+    failed = warned = 0
     overrides = parse_sets(set_)
     for file in files:
         try:
-            scenario = load_scenario(file, overrides=overrides)
+            scenario, warnings = load_with_warnings(file, overrides=overrides)
         except InputError as exc:
             failed += 1
             report_input_error(exc)
@@ -36,9 +38,15 @@ def validate(
             f"[green]ok[/] {file}: {len(scenario.agents)} agents, {len(scenario.tools)} tools, "
             f"{len(scenario.resources)} resources, {len(scenario.threats)} threats, "
             f"{len(scenario.strategies)} strategies"
+            + (f", [yellow]{len(warnings)} warning(s)[/]" if warnings else "")
         )
+        warned += bool(warnings)
+        for problem in warnings:
+            err_console.print("[yellow]warning:[/] " + plain(problem.render(str(file))))
     if failed:
         raise typer.Exit(2)
+    if strict and warned:
+        raise typer.Exit(1)
 
 
 @app.command(epilog="Example: nhisim schema > nhisim.schema.json")

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 from nhisim.errors import InputError, Problem, clip, did_you_mean, normalise_path, path_text, split_path
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
-from nhisim.scenario.validate import check_references
+from nhisim.scenario.validate import check_references, scenario_warnings
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
@@ -467,16 +467,30 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
 
     ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
     """
+    return _load(path, overrides, max_bytes)[0]
+
+
+def load_with_warnings(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+                       max_bytes: int | None = None) -> tuple[Scenario, list[Problem]]:
+    """:func:`load_scenario`, and the scenario's warnings (:func:`~nhisim.scenario.validate.scenario_warnings`)
+    with the line of the file each one is about."""
+    scenario, lines = _load(path, overrides, max_bytes)
+    found = scenario_warnings(scenario)
+    for problem in found:
+        problem.line = _line_of(problem.location, lines)
+    return scenario, found
+
+
+def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_bytes: int | None
+          ) -> tuple[Scenario, Lines]:
     p = Path(path)
-    if max_bytes is None:
-        max_bytes = max_file_bytes()
-    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes)
+    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes)
     if overrides:
         try:
             data = apply_overrides(dict(data), overrides)
         except InputError as exc:
             raise InputError(exc.problems, file=exc.file or str(path), title=exc.title) from None
-    return validate_data(data, file=str(path), lines=lines)
+    return validate_data(data, file=str(path), lines=lines), lines
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, name: str | None = None) -> Scenario:

@@ -1,4 +1,4 @@
-"""Cross-reference checks: every id a scenario mentions must exist.
+"""Cross-reference checks: every id a scenario mentions must exist; and warnings.
 
 Pydantic checks each value on its own; this module checks the scenario as a whole
 (owners are humans, roles exist, grants name an operation a tool really exposes, a
@@ -7,6 +7,11 @@ threat catalog (:mod:`nhisim.scenario.catalog`) and that every expectation parse
 (:mod:`nhisim.scenario.expectations`). Each problem names its location as a path
 (``agents.2.roles.0``, ``tags.owasp_asi.0``, ``expectations.1``: the dotted paths ``--set`` takes) and suggests the
 nearest valid name.
+
+:func:`scenario_warnings` finds what is valid but cannot do what it seems to: a knob a
+strategy sets where its other knobs make it inert (:mod:`nhisim.scenario.knob_effects`),
+a call a strategy denies in every run (:mod:`nhisim.scenario.denials`). Warnings do not
+stop a run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import networkx as nx
 
 from nhisim.errors import Problem, did_you_mean
 from nhisim.scenario.catalog import check_tags
+from nhisim.scenario.denials import denial_warnings
 from nhisim.scenario.expectations import ClaimError, parse_claim
+from nhisim.scenario.knob_effects import knob_warnings
 from nhisim.scenario.models import CallStep, DelegateStep, Scenario
 
 
@@ -168,3 +175,9 @@ def check_references(scenario: Scenario) -> list[Problem]:
         except ClaimError as exc:
             problems.append(Problem(exc.message, f"expectations.{i}", suggestion=exc.suggestion))
     return problems
+
+
+def scenario_warnings(scenario: Scenario) -> list[Problem]:
+    """What is valid in ``scenario`` but cannot do what it seems to: knobs set where they have no
+    effect, calls denied in every run (with the chain, the scope they are missing from, a fix)."""
+    return knob_warnings(scenario) + denial_warnings(scenario)

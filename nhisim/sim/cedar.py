@@ -60,6 +60,7 @@ MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the proce
 MAX_OPERATORS = 400  # operators in one policy (each one is a level of Cedar's expression tree)
 _OPERATOR = re.compile(r"&&|\|\||==|!=|<=|>=|[<>+\-*!.]|\b(?:if|in|has|like|is)\b")
 LIVENESS_CODES = decisions.LIVENESS_CODES
+_SCOPE_REASON = decisions.SCOPE[2]
 MAX_CACHED_DECISIONS = 200_000
 
 
@@ -505,6 +506,8 @@ class CedarEvaluator:
             answer = self._answer(key)
         if answer[0] == "escalate":
             self._escalated[presenter] = (op, destination, intent)
+        elif answer[1] == "scope" and answer[2] == _SCOPE_REASON:  # the generated scope policy: told as natively
+            return decisions.scope_denial(self.world, self.strategy.jit_scope == "intent", cred, op)
         return answer
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,

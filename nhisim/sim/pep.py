@@ -34,6 +34,7 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
     RISK,
     SCOPE,
     SENDER,
+    scope_denial,
 )
 from nhisim.strategies import Strategy
 
@@ -43,7 +44,7 @@ __all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_DEST", "INTENT_OP", "INTE
 class NativeEvaluator:
     """The strategy's rules in plain Python (fast path)."""
 
-    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_escalate", "_risk_after")
+    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_escalate", "_risk_after", "_jit_intent")
 
     def __init__(self, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
                  alerts: dict[str, int]) -> None:
@@ -54,6 +55,7 @@ class NativeEvaluator:
         self._intent = strategy.runtime_check == "intent"
         self._escalate = strategy.out_of_intent == "escalate"
         self._risk_after = strategy.risk_escalation_alerts
+        self._jit_intent = strategy.jit_scope == "intent"
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
                     destination: str | None = None, intent: CompiledTask | None = None
@@ -85,11 +87,11 @@ class NativeEvaluator:
         if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
             return SENDER
         if not self._intent:
-            return ALLOW if op in cred.scope else SCOPE
+            return ALLOW if op in cred.scope else scope_denial(self.world, self._jit_intent, cred, op)
         bound = cred.intent if cred.intent is not None else intent
         if op not in cred.scope:
             if bound is None or op in bound.intent:
-                return SCOPE
+                return scope_denial(self.world, self._jit_intent, cred, op)
             # outside an intent-scoped token: an out-of-intent request; a human may step it up,
             # but never beyond what the subject is entitled to
             subject = self.world.agents.get(cred.chain[-1] if cred.chain else cred.subject)
