@@ -50,17 +50,9 @@ def _split(values: str | None) -> list[str] | None:
 
 
 def _show(value, unit: str) -> str:
-    from nhisim.scenario.units import format_duration
+    from nhisim.scenario.units import format_quantity
 
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    if unit == "duration" and isinstance(value, (int, float)):
-        return format_duration(float(value))
-    if unit == "rate" and isinstance(value, (int, float)):
-        return f"{float(value) * 3600:.3g}/h"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+    return format_quantity(value.item() if hasattr(value, "item") else value, unit)
 
 
 def points_table(runs, manifest: dict, metric: str) -> Table:
@@ -199,7 +191,7 @@ def sweep(
         summary = {"out": str(out), "points": manifest["n_points"], "runs": len(runs), "ran": session["ran"],
                    "skipped": session["skipped"], "failed": len(failed), "elapsed_s": session["elapsed_s"],
                    "executor": session["executor"], "workers": session["workers"], "files": files,
-                   "errors": sorted(set(failed["error"]))[:5]}
+                   "errors": sorted(set(failed["error"]))[:5], "notes": runs.attrs.get("notes", [])}
         if table is not None:
             summary["sensitivity"] = json.loads(table.to_json(orient="records"))
         typer.echo(json.dumps(summary))
@@ -214,6 +206,8 @@ def sweep(
                     f"{session['workers']} workers)")
         console.print(headline, soft_wrap=True)
         console.print(points_table(runs, manifest, sensitivity or "blast_radius"))
+        for note in runs.attrs.get("notes", []):
+            console.print(f"note: {note}", markup=False, soft_wrap=True)
         if table is not None:
             console.print(sensitivity_table(table, sensitivity))
         console.print(f"results: {out / 'runs.parquet'} (pandas.read_parquet), with manifest.json, scenario.yaml, "

@@ -404,7 +404,8 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     """The runs recorded in a sweep folder (finished or not), deduplicated and sorted.
 
     ``frame.attrs["sweep"]`` holds the manifest (parameters, sample, seeds) so that
-    :func:`nhisim.experiments.sensitivity` can analyse it.
+    :func:`nhisim.experiments.sensitivity` can analyse it; ``frame.attrs["notes"]`` what the
+    swept values did not move, and why.
     """
     root = Path(root)
     manifest = load_manifest(root)
@@ -414,7 +415,21 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
             tables.append(pq.read_table(path))
     frame = tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies"))
     frame.attrs["sweep"] = manifest
+    frame.attrs["notes"] = _notes(root, frame)
     return frame
+
+
+def _notes(root: Path, frame: pd.DataFrame) -> list[str]:
+    """What the folder's swept values did not move, and why (its effective scenario read back)."""
+    from nhisim.experiments.effects import sweep_notes
+    from nhisim.scenario.loader import load_data, validate_data
+
+    try:
+        data = load_data(root / SCENARIO)
+        scenario = validate_data(data, file=str(root / SCENARIO))
+    except InputError:
+        return []
+    return sweep_notes(frame, scenario, data)
 
 
 # --------------------------------------------------------------------------- locking

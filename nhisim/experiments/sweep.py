@@ -39,6 +39,7 @@ import pyarrow as pa
 import yaml
 
 from nhisim.errors import InputError, Problem, did_you_mean, normalise_path, split_path
+from nhisim.experiments.effects import sweep_notes
 from nhisim.experiments.executors import (
     Executor,
     RunOutcome,
@@ -625,7 +626,8 @@ def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[An
     metrics; Ctrl-C raises :class:`SweepInterrupted` after keeping the finished chunks.
 
     ``frame.attrs["sweep"]`` holds the manifest (parameters, sample design, seeds), which
-    :func:`~nhisim.experiments.sensitivity.sensitivity` reads.
+    :func:`~nhisim.experiments.sensitivity.sensitivity` reads; ``frame.attrs["notes"]`` says
+    which swept values moved nothing, and why (:func:`~nhisim.experiments.effects.sweep_notes`).
     """
     plan = plan_sweep(scenario, grid, sample=sample, n=n, bounds=bounds, strategies=strategies,
                       replications=replications, seed=seed, overrides=overrides, engine=engine)
@@ -688,6 +690,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         if store is not None:
             store.close()
     frame.attrs["sweep"] = manifest
+    frame.attrs["notes"] = sweep_notes(frame, plan.scenario, plan.base)
     frame.attrs["session"] = {"ran": state["ran"], "failed": state["failed"], "skipped": total - len(todo),
                               "total": total, "elapsed_s": time.perf_counter() - started,
                               "executor": runner.name, "workers": state["workers"],
