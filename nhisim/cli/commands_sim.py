@@ -25,6 +25,8 @@ def _split(values: str | None) -> list[str] | None:
 
 def _json_safe(records: list[dict]) -> list[dict]:
     def clean(v):
+        if v is pd.NA:  # a count with no meaning in this run
+            return None
         if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
             return None if math.isnan(v) else ("inf" if v > 0 else "-inf")
         return v.item() if hasattr(v, "item") else v

@@ -67,7 +67,7 @@ def points_table(runs, manifest: dict, metric: str) -> Table:
         table.add_column(p["path"])
     for s in strategies:
         table.add_column(s, justify="right")
-    means = runs.groupby(["point", "strategy"])[metric].mean()
+    means = runs.groupby(["point", "strategy"])[metric].mean().astype(float)  # a count's <NA>: NaN
     first = runs.drop_duplicates("point").set_index("point")
     for point in list(first.index)[:SHOWN_POINTS]:
         cells = [str(point)] + [_show(first.loc[point, p["path"]], p.get("unit", "")) for p in params]

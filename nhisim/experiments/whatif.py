@@ -30,6 +30,7 @@ from nhisim.experiments.compare import Comparison, compare, mean_ci
 from nhisim.experiments.effects import whatif_notes
 from nhisim.experiments.run import as_scenario
 from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario.loader import apply_overrides, validate_data
 from nhisim.scenario.models import Scenario
 
@@ -141,9 +142,10 @@ class WhatIf:
         return pd.concat([self.before.runs.assign(variant="before"), self.after.runs.assign(variant="after")],
                          ignore_index=True)
 
-    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> ReadableFrame:
         """One row per (strategy, metric): both means, the mean paired change (after − before), its CI,
-        and whether the change made it ``better``, ``worse`` or the ``same`` (CI includes 0)."""
+        and whether the change made it ``better``, ``worse`` or the ``same`` (CI includes 0). Numbers
+        that print in their metrics' units (:class:`~nhisim.metrics.readable.ReadableFrame`)."""
         rows = []
         for strategy in self.strategies:
             a = self.before.runs[self.before.runs["strategy"] == strategy].set_index("replication")
@@ -156,7 +158,9 @@ class WhatIf:
                 rows.append({"strategy": strategy, "metric": metric, "before": before_mean, "after": after_mean,
                              "change": change, "ci_low": low, "ci_high": high, "n": n,
                              "verdict": verdict(metric, change, low, high)})
-        return pd.DataFrame(rows)
+        return ReadableFrame(pd.DataFrame(rows, columns=["strategy", "metric", "before", "after", "change", "ci_low",
+                                                         "ci_high", "n", "verdict"]),
+                             per_row=("before", "after", "change", "ci_low", "ci_high"))
 
 
 def verdict(metric: str, change: float, low: float, high: float) -> str:
