@@ -133,3 +133,9 @@ def test_a_sample_axis_gets_the_rules_reasons():
                  strategies=["rbac"], replications=1, seed=2, overrides=FAST)
     assert "strategies.rbac.ttl cannot change a run of rbac: ttl is the lifetime of JIT and exchanged tokens and " \
            "rbac uses static keys (credential: static_key) in an estate where no task delegates" in runs.attrs["notes"]
+
+
+def test_the_strategies_page_lists_every_rule():
+    page = (ROOT / "docs" / "strategies.md").read_text().split("## When a knob has no effect")[1]
+    listed = {line.split("`")[1] for line in page.splitlines() if line.startswith("| `")}
+    assert listed == {rule.knob for rule in RULES}
