@@ -48,7 +48,7 @@ def test_every_rule_names_a_knob_and_what_it_depends_on():
     assert strategy_knob("strategies[zsp].ttl") == ("zsp", "ttl") and strategy_knob("attacker.rate") is None
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_knob_the_rules_call_inert_changes_no_metric_of_any_run(data):
     """Whatever the bundled scenario, strategy and seed: changing a knob a rule calls inert leaves every metric."""
@@ -139,3 +139,17 @@ def test_the_strategies_page_lists_every_rule():
     page = (ROOT / "docs" / "strategies.md").read_text().split("## When a knob has no effect")[1]
     listed = {line.split("`")[1] for line in page.splitlines() if line.startswith("| `")}
     assert listed == {rule.knob for rule in RULES}
+
+
+def test_a_comparison_says_when_two_strategies_give_the_same_runs(capsys):
+    extra = {"strategies.rbac_ttl": {"base": "rbac", "ttl": "5m"}}
+    result = nhisim.compare(SCENARIO, strategies=["rbac", "rbac_ttl", "zsp"], replications=2, seed=1,
+                            overrides={**FAST, **extra})
+    (note,) = result.notes
+    assert note == ("rbac and rbac_ttl give the same runs: every metric is the same in every paired run: they "
+                    "differ only in ttl: ttl is the lifetime of JIT and exchanged tokens and rbac uses static keys "
+                    "(credential: static_key) in an estate where no task delegates")
+    code, _, err = run_cli(["compare", str(SCENARIO), "--strategies", "rbac,rbac_ttl", "-r", "2", "--executor",
+                            "serial", "--set", "run.horizon=2h", "--set", "strategies.rbac_ttl.base=rbac",
+                            "--set", "strategies.rbac_ttl.ttl=5m"], capsys)
+    assert code == 0 and "rbac and rbac_ttl give the same runs" in " ".join(err.split())

@@ -21,6 +21,7 @@ from scipy import stats
 
 from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
+from nhisim.experiments.effects import comparison_notes
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
@@ -181,4 +182,5 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
                for o in outcomes]
     runs = with_metric_types(pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS]))
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
+    notes.extend(comparison_notes(runs, model, names))  # strategies that gave the same runs, and why
     return Comparison(model, names, baseline, seed, replications, runs, events, notes)

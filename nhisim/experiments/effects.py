@@ -1,8 +1,8 @@
 """Changes that moved nothing: say so, and why.
 
-A what-if and a sweep ask their runs the same question: did changing this value move a
-metric of this strategy in any paired run (same seed, only the value differs)? Where it
-did not, a note says so, with the reason where the model tells one:
+A what-if, a sweep and a comparison ask their runs the same question: did changing this
+value (or this strategy for another) move a metric in any paired run (same seed, only
+that differs)? Where it did not, a note says so, with the reason where the model tells one:
 
 - the rules of :mod:`nhisim.scenario.knob_effects` (``rotation`` cannot matter to a JIT
   strategy, ``cache_ttl`` only matters when revocations propagate through a cache, ...),
@@ -125,6 +125,34 @@ def whatif_notes(before: pd.DataFrame, after: pd.DataFrame, strategies: Sequence
     return notes
 
 
+# --------------------------------------------------------------------------- comparisons
+
+
+def comparison_notes(runs: pd.DataFrame, scenario: Scenario, strategies: Sequence[str]) -> list[str]:
+    """A note for each pair of compared strategies whose paired runs are the same in every metric,
+    with why where the knobs they differ in are inert by the rules."""
+    estate = Estate.of(scenario)
+    resolved = {name: resolve_strategy(scenario.strategies[name], name=name) if name in scenario.strategies
+                else resolve_strategy(name) for name in strategies}
+    notes = []
+    for i, first in enumerate(strategies):
+        for second in strategies[i + 1:]:
+            pair = runs[runs["strategy"].isin((first, second))]
+            flat = flat_metrics(pair, "strategy", ["replication"])
+            if flat is None or len(flat) < len(METRIC_COLUMNS):
+                continue
+            a, b = resolved[first], resolved[second]
+            differ = [k for k, v in a.knobs().items() if b.knobs()[k] != v]
+            whys = [why_flat(k, [(a, estate), (b, estate)])
+                    or (tokens_outlive_tasks([a, b], _longest_p95(pair)) if k == "ttl" else "") for k in differ]
+            why = ""
+            if differ and all(whys):
+                why = f": they differ only in {' and '.join(differ)}: " + "; ".join(whys)
+            notes.append(f"{first} and {second} give the same runs: every metric is the same in every paired run"
+                         + why)
+    return notes
+
+
 # --------------------------------------------------------------------------- sweeps
 
 
@@ -234,4 +262,4 @@ def sweep_notes(runs: pd.DataFrame, scenario: Scenario, base: Mapping[str, Any] 
     return notes
 
 
-__all__ = ["NO_EFFECT", "flat_metrics", "no_effect_note", "reason", "sweep_notes", "whatif_notes"]
+__all__ = ["NO_EFFECT", "comparison_notes", "flat_metrics", "no_effect_note", "reason", "sweep_notes", "whatif_notes"]
