@@ -33,8 +33,6 @@ from nhisim.scenario.units import format_quantity
 from nhisim.strategies import Strategy
 from nhisim.vocabulary import label
 
-#: sections whose values decide the estate facts the knob rules read
-ESTATE_SECTIONS = frozenset(("threats", "tasks", "shared_accounts", "detection"))
 NO_EFFECT = "has no effect on"  # the words every no-effect note carries (notebooks look for them)
 SHOWN_METRICS = 6
 
@@ -176,30 +174,49 @@ def _point_values(manifest: Mapping[str, Any], runs: pd.DataFrame) -> list[dict[
     return points
 
 
+def _changes_estate(path: str) -> bool:
+    """Whether setting ``path`` can change an estate fact the knob rules read (threat kinds, delegating
+    steps, shared accounts, whether detection is on)."""
+    parts = split_path(path)
+    section = parts[0] if parts else ""
+    if section == "detection":
+        return len(parts) == 1 or parts[1] == "enabled"
+    if section in ("threats", "shared_accounts"):
+        return len(parts) <= 2 or parts[-1] == "kind"
+    return section == "tasks" and (len(parts) <= 2 or "steps" in parts)
+
+
 def _variants(base: Mapping[str, Any], scenario: Scenario, points: Iterable[dict[str, Any]], strategy: str
               ) -> list[tuple[Strategy, Estate]]:
-    """``strategy`` and the estate facts at each distinct point (points that do not validate are left out)."""
-    estate = Estate.of(scenario)
+    """``strategy`` and the estate facts at each distinct point (points that do not validate are left out).
+
+    A point's strategy is resolved from the strategy section alone; the estate is validated again
+    only for the values that can change its facts, once per distinct combination of them.
+    """
+    estates: dict[str, Estate | None] = {"[]": Estate.of(scenario)}
     seen: dict[str, tuple[Strategy, Estate]] = {}
     for point in points:
         key = repr(sorted(point.items()))
         if key in seen:
             continue
+        shaping = {path: value for path, value in point.items() if _changes_estate(path)}
+        shaping_key = repr(sorted(shaping.items()))
         try:
-            if any(split_path(path)[0] in ESTATE_SECTIONS for path in point):
-                changed = validate_data(apply_overrides(dict(base), point, source="parameters"), file="<sweep>")
-                seen[key] = (resolve_strategy(changed.strategies[strategy], name=strategy)
-                             if strategy in changed.strategies else resolve_strategy(strategy), Estate.of(changed))
-                continue
+            if shaping_key not in estates:
+                estates[shaping_key] = None
+                changed = validate_data(apply_overrides(dict(base), shaping, source="parameters"), file="<sweep>")
+                estates[shaping_key] = Estate.of(changed)
+            estate = estates[shaping_key]
             section = {"strategies": copy.deepcopy(base["strategies"])} if "strategies" in base else {}
             for path, value in point.items():
                 if split_path(path)[0] == "strategies":
                     set_path(section, path, value, source="parameters")
             spec = section.get("strategies", {}).get(strategy)
-            seen[key] = (resolve_strategy(spec, name=strategy) if spec is not None else resolve_strategy(strategy),
-                         estate)
-        except InputError:
+            resolved = resolve_strategy(spec, name=strategy) if spec is not None else resolve_strategy(strategy)
+        except (InputError, ValueError):  # an invalid point: its runs are recorded with the error
             continue
+        if estate is not None:
+            seen[key] = (resolved, estate)
     return list(seen.values())
 
 
