@@ -28,7 +28,7 @@ from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario.knob_effects import Estate, strategy_knob, tokens_outlive_tasks, why_flat
 from nhisim.scenario.loader import apply_overrides, set_path, validate_data
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import resolve_strategy, scenario_strategy
 from nhisim.scenario.units import format_quantity
 from nhisim.strategies import Strategy
 from nhisim.vocabulary import label
@@ -114,9 +114,8 @@ def whatif_notes(before: pd.DataFrame, after: pd.DataFrame, strategies: Sequence
         flat = flat_metrics(own, "variant", ["replication"])
         if flat is None or len(flat) < len(METRIC_COLUMNS):
             continue
-        variants = [(resolve_strategy(s.strategies[strategy], name=strategy), estate)
-                    for s, estate in zip((before_scenario, after_scenario), estates, strict=True)
-                    if strategy in s.strategies]
+        variants = [(scenario_strategy(s, strategy), estate)
+                    for s, estate in zip((before_scenario, after_scenario), estates, strict=True)]
         whys = [reason(path, strategy, variants, _longest_p95(own[own["variant"] == "before"])) for path in set]
         why = "; ".join(w for w in whys if w) if set and all(whys) else ""
         notes.append(no_effect_note("; ".join(change), strategy, why))
@@ -130,8 +129,7 @@ def comparison_notes(runs: pd.DataFrame, scenario: Scenario, strategies: Sequenc
     """A note for each pair of compared strategies whose paired runs are the same in every metric,
     with why where the knobs they differ in are inert by the rules."""
     estate = Estate.of(scenario)
-    resolved = {name: resolve_strategy(scenario.strategies[name], name=name) if name in scenario.strategies
-                else resolve_strategy(name) for name in strategies}
+    resolved = {name: scenario_strategy(scenario, name) for name in strategies}
     notes = []
     for i, first in enumerate(strategies):
         for second in strategies[i + 1:]:

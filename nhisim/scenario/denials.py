@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from nhisim.errors import Problem, path_text
 from nhisim.scenario.models import SENSITIVITY_LEVELS, CallStep, DelegateStep, Scenario
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import scenario_strategy
 from nhisim.strategies import Strategy
 
 Op = tuple[str, str, str]  # tool, action, resource
@@ -249,9 +249,7 @@ def always_denied(scenario: Scenario, strategies: Sequence[str] | None = None) -
     estate = _Estate(scenario)
     found: list[Denial] = []
     for name in strategies or list(scenario.strategies):
-        spec = scenario.strategies.get(name)
-        strategy = resolve_strategy(spec, name=name) if spec is not None else resolve_strategy(name)
-        found.extend(_Walk(estate, strategy).run())
+        found.extend(_Walk(estate, scenario_strategy(scenario, name)).run())
     return found
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from nhisim.errors import Problem, path_text, split_path
 from nhisim.scenario.models import DelegateStep, Knobs, Scenario
+from nhisim.scenario.strategy import resolve_strategy
 from nhisim.scenario.units import format_duration
 from nhisim.strategies import Strategy
 
@@ -161,8 +162,6 @@ def tokens_outlive_tasks(variants: Sequence[Strategy], task_latency_p95: float) 
 
 def knob_warnings(scenario: Scenario) -> list[Problem]:
     """A warning for each knob a strategy of ``scenario`` sets itself where it cannot change a run."""
-    from nhisim.scenario.strategy import resolve_strategy
-
     estate = Estate.of(scenario)
     problems = []
     for name, spec in scenario.strategies.items():
