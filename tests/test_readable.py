@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pandas as pd
 import pytest
+from cli_helpers import run_cli
 from engine_fixtures import build, support_estate
 from sweep_helpers import FAST, SCENARIO
 
@@ -82,3 +84,10 @@ def test_a_sweep_summary_is_one_row_per_point_strategy_and_metric():
     assert one["ci_low"] <= one["mean"] <= one["ci_high"]
     assert summary.sort_values("strategies.zsp.ttl_s")["strategies.zsp.ttl"].iloc[0] == "5m"
     assert " min" in repr(summary) or " s" in repr(summary)  # latency in its unit
+
+
+def test_compare_json_writes_a_count_with_no_meaning_as_null(capsys):
+    code, out, _ = run_cli(["compare", str(SCENARIO), "--set", "run.horizon=1h", "-r", "1", "--strategies", "rbac",
+                            "--executor", "serial", "--json"], capsys)
+    (row,) = json.loads(out)
+    assert code == 0 and row["malicious_allowed"] is None and isinstance(row["tasks_completed"], int)
