@@ -337,3 +337,11 @@ def test_attacked_metrics_vary_with_the_attacker_rate():
     allowed = runs.set_index("attacker.rate")["malicious_allowed"]
     assert allowed["60/h"] > allowed["6/h"] > 0
     assert np.isfinite(runs["exposure_window_s"]).all()
+
+
+def test_a_bracket_path_is_swept_under_its_dotted_name():
+    assert parse_grid("threats[0].attacker_delay=1m,5m")[0] == "threats.0.attacker_delay"
+    assert parse_bounds("threats[0].attacker_delay=1m:5m")[0] == "threats.0.attacker_delay"
+    plan = plan_sweep(SCENARIO, {"threats[0].attacker_delay": ["1m", "5m"]}, strategies=["rbac"], replications=1,
+                      overrides=FAST)
+    assert plan.paths == ["threats.0.attacker_delay"] and "threats.0.attacker_delay_s" in plan.columns()
