@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.metrics import METRIC_COLUMNS, compute_metrics
+from nhisim.metrics import METRIC_COLUMNS, compute_metrics, with_metric_types
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
@@ -52,7 +52,7 @@ class RunResult:
     @property
     def runs(self) -> pd.DataFrame:
         """One row: the ids and the metric columns (:data:`~nhisim.metrics.METRIC_COLUMNS`)."""
-        return pd.DataFrame([self.row], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
+        return with_metric_types(pd.DataFrame([self.row], columns=[*ID_COLUMNS, *METRIC_COLUMNS]))
 
 
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from nhisim.scenario.models import Knobs, StrategySpec
+from nhisim.scenario.models import Knobs, Scenario, StrategySpec
 from nhisim.strategies import Strategy, preset
 
 
@@ -19,3 +19,9 @@ def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | Non
     # the validated values themselves: a dump would turn an infinite duration into the text "never"
     overrides = {k: getattr(spec, k) for k in Knobs.model_fields if getattr(spec, k) is not None}
     return base.with_knobs(name=name or spec.base, description=spec.description or base.description, **overrides)
+
+
+def scenario_strategy(scenario: Scenario, name: str) -> Strategy:
+    """Strategy ``name`` as ``scenario`` declares it, else the preset of that name."""
+    spec = scenario.strategies.get(name)
+    return resolve_strategy(spec, name=name) if spec is not None else resolve_strategy(name)

@@ -154,7 +154,7 @@ class Simulation:
             id=f"{kind[:3]}-{self._cred_counter}", kind=kind, subject=subject, holders=holders, scope=scope,
             issued_at=now, expires_at=now + lifetime, binding=binding or self.strategy.binding,
             mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
-            intent=intent, chain=chain, parent=parent.id if parent else None,
+            intent=intent, chain=chain, parent=parent,
         )
         for holder in holders:
             held = self.holdings.get(holder)
