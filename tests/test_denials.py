@@ -73,9 +73,26 @@ def test_a_scope_denial_outside_delegation_names_whose_roles():
     assert set(run.loc[run["code"] == "scope", "reason"]) == {denial.reason}
 
 
-def test_every_bundled_scenario_validates_without_warnings():
+# the pack's warnings are the ones its stories are about (each file's header says so)
+EXPECTED_WARNINGS = {
+    "payment_limits.yaml": ["tasks.2.steps.1.delegate: under intent, intent_escalate, task convert (so foreign-invoice "
+                            "fails) is denied in every run: token exchange cannot reach fx-partner: fx-partner is in "
+                            "trust domain 'partner', ap-agent in 'corp'"],
+}
+
+
+def test_every_bundled_scenario_validates_without_warnings_but_those_its_story_expects():
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
-        assert load_with_warnings(path)[1] == [], path.name
+        found = [f"{w.location}: {w.message}" for w in load_with_warnings(path)[1]]
+        assert found == EXPECTED_WARNINGS.get(path.name, []), path.name
+
+
+def test_a_hand_off_token_exchange_cannot_make_is_reported_only_when_it_fails():
+    data = chain_estate(1, strategies={"fail": {"base": "intent"},
+                                       "own": {"base": "intent", "lossy_hop": "own_authority"}})
+    data["agents"][1]["domain"] = "partner"
+    denials = always_denied(build(data))
+    assert [(d.strategy, d.code) for d in denials] == [("fail", "lossy_hop")]
 
 
 KNOBS = st.fixed_dictionaries({

@@ -89,5 +89,5 @@ def test_a_sweep_summary_is_one_row_per_point_strategy_and_metric():
 def test_compare_json_writes_a_count_with_no_meaning_as_null(capsys):
     code, out, _ = run_cli(["compare", str(SCENARIO), "--set", "run.horizon=1h", "-r", "1", "--strategies", "rbac",
                             "--executor", "serial", "--json"], capsys)
-    (row,) = json.loads(out)
+    (row,) = json.loads(out)["result"]["runs"]
     assert code == 0 and row["malicious_allowed"] is None and isinstance(row["tasks_completed"], int)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from nhisim.errors import Problem, path_text
-from nhisim.scenario.models import SENSITIVITY_LEVELS, CallStep, DelegateStep, Scenario
+from nhisim.scenario.models import SENSITIVITY_LEVELS, CallStep, DelegateStep, Scenario, exchange_blocked
 from nhisim.scenario.strategy import scenario_strategy
 from nhisim.strategies import Strategy
 
@@ -152,6 +152,16 @@ class _Walk:
                     handed = own + passed + ([k for k in self.keys(agent)] if not self.s.jit else [])
                     ok = self.task(sub_chain, sub_tasks, [Held(h.kind, h.subject, h.terms, h.intent_of, True)
                                                          for h in handed], None)
+                elif (lost := exchange_blocked(self.ix.agents[agent], self.ix.agents[step.delegate.agent])):
+                    if self.s.lossy_hop == "fail":  # the issuer refuses the exchange: the hand-off always fails
+                        where = path_text("tasks", self.task_index[task_id], "steps", j, "delegate")
+                        self.found.append(Denial(
+                            self.s.name, sub_chain, sub_tasks, where, f"{agent}>{step.delegate.agent}", "lossy_hop",
+                            f"token exchange cannot reach {step.delegate.agent}: {lost}",
+                            "lossy_hop: own_authority has the delegate work on its own authority; or keep both "
+                            "agents in one trust domain"))
+                        return False
+                    ok = self.task(sub_chain, sub_tasks, [], None)  # on the delegate's own authority
                 else:
                     delegator = exchanged or (self.own_token(agent, task_id) if self.s.jit else self._key_union(agent))
                     sub = step.delegate.task
@@ -201,7 +211,7 @@ class _Walk:
                     "use delegation: token_exchange, or binding: bearer, for this strategy")
         bound = cred.intent_of or task
         intent = self.e.intents[bound]
-        escalates = self.s.out_of_intent == "escalate"
+        escalates = self.s.out_of_intent != "deny"  # a human, a policy or monitoring may let it through
         if op not in cred.scope:
             if self.s.runtime_check == "intent" and op not in intent:
                 if escalates and op in self.e.roles.get(cred.subject, frozenset()):
