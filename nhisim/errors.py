@@ -3,13 +3,36 @@
 Every mistake in a scenario file, a command-line value or a results folder is raised as
 :class:`InputError`, which carries where it is (file and location), what is wrong, and a
 suggestion. The CLI prints it and exits with code 2; Python callers can catch it.
+
+A location is written in ONE notation, the dotted path ``--set`` takes
+(``threats.0.principal``, ``agents.2.roles.0``): :func:`path_text` writes it, and
+:func:`split_path` reads it, accepting the bracket form (``threats[0].principal``) too.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+
+def path_text(*parts: object) -> str:
+    """A location as a dotted path: ``path_text("agents", 2, "roles", 0)`` is ``agents.2.roles.0``."""
+    return ".".join(str(part) for part in parts if part != "")
+
+
+_INDEX = re.compile(r"\[\s*([^\[\]]*?)\s*\]")
+
+
+def split_path(path: str) -> list[str]:
+    """The parts of a dotted path; the bracket form is read too (``threats[0].agent`` is ``threats.0.agent``)."""
+    return [part for part in _INDEX.sub(r".\1", path.strip()).split(".") if part]
+
+
+def normalise_path(path: str) -> str:
+    """``path`` in the one notation of messages and results: ``threats[0].agent`` → ``threats.0.agent``."""
+    return path_text(*split_path(path))
 
 
 @dataclass
@@ -20,6 +43,7 @@ class Problem:
     location: str = ""
     line: int | None = None
     suggestion: str = ""
+    limit: int = 300  # characters of the message shown (longer words too): a huge value must not flood the screen
 
     def render(self, file: str = "") -> str:
         where = file
@@ -28,7 +52,7 @@ class Problem:
         if self.location:  # a location names keys and ids from the input: as long as they are
             location = " ".join(clip(part) for part in self.location.split(" "))
             where = f"{where} at {location}" if where else location
-        message = _shorten(self.message)
+        message = _shorten(self.message, self.limit)
         text = f"{where}: {message}" if where else message
         if self.suggestion:
             text += f"\n    hint: {_shorten(self.suggestion)}"
@@ -55,9 +79,10 @@ def _shorten(text: str, limit: int = 300) -> str:
 
     Every over-long word (a value, a key, an id) is clipped first, so the sentence around
     it stays readable; then the middle goes, so both the start and the end of the sentence
-    (what is wrong) stay.
+    (what is wrong) stay. A longer message may hold longer words (a delegation chain is one).
     """
-    text = " ".join(clip(word) for word in text.split())
+    word = max(MAX_WORD, MAX_WORD * limit // 300)
+    text = " ".join(clip(w, word) for w in text.split())
     if len(text) <= limit:
         return text
     half = (limit - 5) // 2

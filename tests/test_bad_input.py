@@ -39,6 +39,7 @@ agents:
 tasks:
   - id: t
     arrival_rate: 6/h
+    intent: {operations: ["api:read:db"]}
     steps:
       - {call: "api:read:db", duration: 10s}
 threats:
@@ -75,7 +76,7 @@ CLI_CASES: dict[str, Case] = {
         _child("name: c\nagnets: []\n"), "bad.yaml", ["unknown key 'agnets'", "did you mean 'agents'?"], line=3),
     "unknown_reference": Case(
         _child("agents:\n  - id: bot\n    owner: alise\n"), "bad.yaml",
-        ["unknown human 'alise'", "agents[0].owner", "did you mean 'alice'?"], line=4),
+        ["unknown human 'alise'", "agents.0.owner", "did you mean 'alice'?"], line=4),
     "wrong_type": Case(_child("run:\n  replications: lots\n"), "bad.yaml",
                        ["run.replications", "valid integer", "'lots'"], line=3),
     "negative_duration": Case(_child("run:\n  horizon: -5h\n"), "bad.yaml",

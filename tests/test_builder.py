@@ -120,7 +120,7 @@ def test_build_reports_bad_references_with_nearest_name():
     with pytest.raises(InputError) as info:
         b.build()
     (problem,) = info.value.problems
-    assert problem.location == "agents[0].owner"
+    assert problem.location == "agents.0.owner"
     assert problem.message == "unknown human 'alcie'" and problem.suggestion == "did you mean 'alice'?"
     assert "<builder x>" in str(info.value)
 
@@ -132,9 +132,9 @@ def test_build_reports_bad_references_with_nearest_name():
         (lambda b: b.threat("secret_leak", principal="bot", at="-1h"), "a duration cannot be negative"),
         (lambda b: b.threat("secret_leek", principal="bot", at="1h"), "did you mean 'secret_leak'"),
         (lambda b: b.threat("runtime_discovery", probability=1.5), "less than or equal to 1"),
-        (lambda b: b.resource("x", sensitivity="secret"), "resources[2]"),
+        (lambda b: b.resource("x", sensitivity="secret"), "resources.2"),
         (lambda b: b.tool("t2", ops=["read:nowhere"]), "unknown resource 'nowhere'"),
-        (lambda b: b.tool("t3", ops=["readcrm-db"]), "tools[2] (t3).operations[0]"),
+        (lambda b: b.tool("t3", ops=["readcrm-db"]), "tools.2.operations.0 (t3)"),
         (lambda b: b.role("r2", grants=["crm-api:delete:crm-db"]), "exposes no operation delete"),
         (lambda b: b.agent("bot", owner="alice"), "duplicate id 'bot'"),
         (lambda b: b.agent("x", owner="alice", colour="red"), "unknown key 'colour'"),

@@ -107,7 +107,7 @@ def test_a_layer_threat_covers_its_layer():
 def test_unknown_tags_get_the_nearest_valid_id(framework, tag, hint):
     problems = check_tags(Tags(**{framework: [tag]}))
     assert len(problems) == 1
-    assert problems[0].location == f"tags.{framework}[0]"
+    assert problems[0].location == f"tags.{framework}.0"
     assert hint in problems[0].suggestion
 
 
@@ -115,7 +115,7 @@ def test_valid_tags_pass_and_duplicates_do_not():
     assert check_tags(Tags(maestro=["L7", "cross:privilege-escalation"], owasp_asi=["ASI01"],
                            owasp_nhi=["NHI10"], owasp_agentic=["T17"])) == []
     problems = check_tags(Tags(owasp_asi=["ASI01", "ASI01"]))
-    assert [p.location for p in problems] == ["tags.owasp_asi[1]"]
+    assert [p.location for p in problems] == ["tags.owasp_asi.1"]
 
 
 def test_unknown_tag_is_a_validation_error_with_file_line_and_suggestion(tmp_path):
@@ -124,8 +124,8 @@ def test_unknown_tag_is_a_validation_error_with_file_line_and_suggestion(tmp_pat
     with pytest.raises(InputError) as info:
         load_scenario(path)
     text = info.value.render()
-    assert f"{path}:3 at tags.maestro[1]" in text and "did you mean 'cross:lateral-movement'?" in text
-    assert f"{path}:4 at tags.owasp_asi[1]" in text and "did you mean 'ASI03'?" in text
+    assert f"{path}:3 at tags.maestro.1" in text and "did you mean 'cross:lateral-movement'?" in text
+    assert f"{path}:4 at tags.owasp_asi.1" in text and "did you mean 'ASI03'?" in text
 
 
 def test_unknown_tag_through_the_cli(tmp_path, capsys):
@@ -133,7 +133,7 @@ def test_unknown_tag_through_the_cli(tmp_path, capsys):
     path.write_text(MINIMAL.format(maestro="[L7]", asi="[ASI99]"))
     code, _, err = run_cli(["validate", str(path)], capsys)
     assert code == 2
-    assert "tags.owasp_asi[0]" in err and "unknown OWASP ASI id 'ASI99'" in err
+    assert "tags.owasp_asi.0" in err and "unknown OWASP ASI id 'ASI99'" in err
     assert "Traceback" not in err
 
 

@@ -119,7 +119,7 @@ def test_a_bad_expectation_is_a_validation_error_with_file_and_line(tmp_path):
         load_scenario(path)
     text = info.value.render()
     line = path.read_text().splitlines().index('  - "intent < rbca on blast_radius"') + 1
-    assert f"{path}:{line} at expectations[1]: unknown strategy 'rbca' in expectation" in text
+    assert f"{path}:{line} at expectations.1: unknown strategy 'rbca' in expectation" in text
     assert "did you mean 'rbac'?" in text
 
 
@@ -127,7 +127,7 @@ def test_cli_check_reports_bad_expectations_as_bad_input(tmp_path, capsys):
     path = write(tmp_path, ["intent < rbac on blast"])
     code, _, err = run_cli(["check", str(path)], capsys)
     assert code == 2
-    assert "expectations[0]" in err and "unknown metric 'blast'" in err and "Traceback" not in err
+    assert "expectations.0" in err and "unknown metric 'blast'" in err and "Traceback" not in err
 
 
 # --------------------------------------------------------------------------- statistics

@@ -184,7 +184,7 @@ def test_every_reader_names_standard_input_in_its_messages(argv, tmp_path, capsy
     monkeypatch.chdir(tmp_path)
     pipe(monkeypatch, BAD)
     code, out, err = run_cli(argv, capsys)
-    assert code == 2 and "<stdin>:4 at agents[0] (a).rolez: unknown key 'rolez'" in err, err
+    assert code == 2 and "<stdin>:4 at agents.0.rolez (a): unknown key 'rolez'" in err, err
     assert not any(tmp_path.iterdir())  # nothing written, and never a file named "-"
 
 

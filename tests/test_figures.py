@@ -291,3 +291,28 @@ def test_sweep_heatmap_orders_durations_and_keeps_the_grid_order_of_words():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["30s", "5m", "1h"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["basic", "advanced"]
     assert ax.get_images()[0].get_array()[0].tolist() == [3.0, 1.0, 2.0]
+
+
+def test_sweep_heatmap_cells_and_colour_bar_share_one_unit():
+    # exposure windows from 40 s to a day: one unit (hours, from the largest) for the bar and every cell
+    frame = pd.DataFrame({"ttl": ["5m", "1h", "5m", "1h"], "ttl_s": [300.0, 3600.0, 300.0, 3600.0],
+                          "monitoring": ["basic", "basic", "advanced", "advanced"],
+                          "exposure_window_s": [40.0, 900.0, 7200.0, 86400.0]})
+    fig = F.sweep_heatmap(frame, "ttl", "monitoring", "exposure_window_s")
+    (ax,) = visible_axes(fig)
+    (bar,) = [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    assert bar.get_ylabel() == "exposure window (h)"
+    assert sorted(all_texts(ax)) == sorted(["0.0111 h", "0.25 h", "2 h", "24 h"])
+    # a share: percent on the bar and in the cells
+    shares = frame.assign(task_success_rate=[0.5, 0.25, 1.0, 0.0])
+    fig = F.sweep_heatmap(shares, "ttl", "monitoring", "task_success_rate")
+    (ax,) = visible_axes(fig)
+    assert [a for a in fig.axes if a.get_label() == "<colorbar>"][0].get_ylabel() == "task success (%)"
+    assert sorted(all_texts(ax)) == ["0%", "100%", "25%", "50%"]
+
+
+def test_sweep_heatmap_orders_a_text_parameter_by_its_numeric_twin():
+    # "a" and "b" read as no duration: the twin (seconds) orders them
+    frame = pd.DataFrame({"p": ["b", "a"], "p_s": [10.0, 20.0], "q": ["x", "x"], "blast_radius": [1.0, 2.0]})
+    (ax,) = visible_axes(F.sweep_heatmap(frame, "p", "q", "blast_radius"))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["b", "a"]

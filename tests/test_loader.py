@@ -234,7 +234,7 @@ def test_error_lines_follow_items_merged_by_id(tmp_path, base):
     with pytest.raises(InputError) as info:
         load_scenario(child)
     (problem,) = info.value.problems
-    assert problem.location == "agents[0].roles[0]"
+    assert problem.location == "agents.0.roles.0"
     assert problem.line == 6
     assert "did you mean 'reader'" in problem.suggestion
 
@@ -278,6 +278,17 @@ def test_override_list_by_index_and_by_id(base):
     assert isinstance(s.threats[0].at, Fixed) and s.threats[0].at.mean == 10800.0
     s = load_scenario(base, {"threats.leak.at": {"uniform": ["1h", "2h"]}, "threats.-1.channel": "repository"})
     assert s.threats[0].at.mean == 5400.0 and s.threats[0].channel == "repository"
+
+
+def test_the_bracket_form_of_a_path_is_the_dotted_one(base):
+    # one notation: --set takes threats[0].at as threats.0.at, and messages write the dotted form
+    assert parse_override("threats[0].at=3h") == ("threats.0.at", "3h")
+    s = load_scenario(base, {"threats[0].at": "3h", "agents[bot].behaviour.discovery_probability": 0.3})
+    assert s.threats[0].at.mean == 10800.0 and s.agents[0].behaviour.discovery_probability == 0.3
+    with pytest.raises(InputError) as info:
+        load_scenario(base, dict([parse_override("threats[0].principal=nobody")]))
+    text = str(info.value)
+    assert "at threats.0.principal" in text and "[" not in text.split(":", 2)[1]
 
 
 def test_override_several_and_top_level(base):

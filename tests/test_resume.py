@@ -205,3 +205,38 @@ def test_a_folder_written_before_a_metric_existed_resumes(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["sessions"][-1]["columns_added"] == ["policy_evaluations"]
     assert "policy_evaluations" in manifest["columns"] and "policy_evaluations" in manifest["metrics"]
+
+
+def test_a_folder_with_float_counts_and_no_numeric_twins_reads_as_today(tmp_path):
+    """A folder of an nhisim that stored counts as floats (NaN where they had no meaning) and wrote no
+    numeric twins: its counts read as integers, its twins are computed, and it resumes with no note."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from nhisim.metrics import COUNT_COLUMNS
+
+    out = tmp_path / "older"
+    reference = small_sweep()
+    small_sweep(out=out, chunk_size=2)
+    for part in _parts(out)[4:]:
+        part.unlink()
+    for part in _parts(out):
+        table = pq.read_table(part).drop(["strategies.zsp.ttl_s"])
+        for name in COUNT_COLUMNS:
+            column = table.column(name).cast(pa.float64())
+            table = table.set_column(table.schema.get_field_index(name), name,
+                                     pc.fill_null(column, float("nan")))  # NaN, as floats were stored
+        pq.write_table(table, part)
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["derived"], manifest["columns"]["strategies.zsp.ttl_s"]
+    manifest["columns"].update(dict.fromkeys(COUNT_COLUMNS, "double"))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+
+    old = read_runs(out)
+    assert list(old.columns) == list(reference.columns)
+    assert old["strategies.zsp.ttl_s"].tolist() == [300.0 if t == "5m" else 3600.0 for t in old["strategies.zsp.ttl"]]
+    assert all(str(old[m].dtype) == "Int64" for m in COUNT_COLUMNS) and old["malicious_allowed"].isna().all()
+    again = small_sweep(out=out, chunk_size=2)
+    assert not any("written without" in note for note in again.attrs["session"]["notes"])
+    pd.testing.assert_frame_equal(again, reference)

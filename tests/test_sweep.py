@@ -16,7 +16,7 @@ from nhisim.experiments import compare, read_runs, run, sensitivity
 from nhisim.experiments.executors import FAIL_RUNS_ENV
 from nhisim.experiments.run import replication_seed
 from nhisim.experiments.sweep import parse_bounds, parse_grid, plan_sweep, split_values
-from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics import COUNT_COLUMNS, METRIC_COLUMNS
 from nhisim.scenario.loader import load_scenario
 
 
@@ -29,8 +29,13 @@ def test_grid_sweep_is_one_tidy_row_per_run(grid_runs):
     runs = grid_runs
     assert len(runs) == 4 * 2 * 2
     params = ["strategies.zsp.ttl", "detection.monitoring"]
-    assert list(runs.columns) == ["point", *params, "scenario", "strategy", "seed", "replication",
-                                  *METRIC_COLUMNS, "error"]
+    # a duration written as text has its numeric twin in seconds beside it, so grouping sorts right
+    assert list(runs.columns) == ["point", params[0], "strategies.zsp.ttl_s", params[1], "scenario", "strategy",
+                                  "seed", "replication", *METRIC_COLUMNS, "error"]
+    assert runs.groupby("strategies.zsp.ttl_s")["strategies.zsp.ttl"].first().tolist() == ["5m", "1h"]
+    # counts are whole numbers, <NA> where a run gives them no meaning (no compromise within 2 h)
+    assert all(str(runs[m].dtype) == "Int64" for m in COUNT_COLUMNS) and runs["blast_radius"].dtype == "float64"
+    assert runs["malicious_allowed"].isna().all() and runs["tasks_completed"].notna().all()
     assert runs["error"].isna().all()
     assert not runs.duplicated(["point", "strategy", "replication"]).any()
     points = runs.drop_duplicates("point")[["point", *params]]
@@ -51,7 +56,7 @@ def test_each_row_is_the_run_of_its_point(grid_runs):
                  overrides={**FAST, "strategies.zsp.ttl": "1h", "detection.monitoring": "advanced"})
     for metric in METRIC_COLUMNS:
         a, b = row[metric], direct.metrics[metric]
-        assert (math.isnan(a) and math.isnan(b)) or a == b, metric
+        assert (pd.isna(a) and math.isnan(b)) or a == b, metric
 
 
 def test_a_sweep_without_parameters_is_a_comparison():
@@ -187,8 +192,11 @@ def test_cli_writes_provenance(tmp_path, capsys):
     effective = load_scenario(out / "scenario.yaml")
     assert effective.run.horizon == 7200
     params = pd.read_csv(out / "params.csv")
-    assert list(params.columns) == ["point", "strategies.zsp.ttl", "detection.monitoring"] and len(params) == 4
+    assert list(params.columns) == ["point", "strategies.zsp.ttl", "strategies.zsp.ttl_s", "detection.monitoring"]
+    assert params["strategies.zsp.ttl_s"].tolist() == [300.0, 300.0, 3600.0, 3600.0]
+    assert manifest["derived"] == {"strategies.zsp.ttl_s": "strategies.zsp.ttl"}
     runs = pd.read_parquet(out / "runs.parquet")
+    assert str(runs["tasks_completed"].dtype) in ("int64", "Int64")  # stored as integers, not floats
     pd.testing.assert_frame_equal(read_runs(out), small_sweep(), check_like=False)
     assert len(runs) == 16
 
@@ -329,3 +337,11 @@ def test_attacked_metrics_vary_with_the_attacker_rate():
     allowed = runs.set_index("attacker.rate")["malicious_allowed"]
     assert allowed["60/h"] > allowed["6/h"] > 0
     assert np.isfinite(runs["exposure_window_s"]).all()
+
+
+def test_a_bracket_path_is_swept_under_its_dotted_name():
+    assert parse_grid("threats[0].attacker_delay=1m,5m")[0] == "threats.0.attacker_delay"
+    assert parse_bounds("threats[0].attacker_delay=1m:5m")[0] == "threats.0.attacker_delay"
+    plan = plan_sweep(SCENARIO, {"threats[0].attacker_delay": ["1m", "5m"]}, strategies=["rbac"], replications=1,
+                      overrides=FAST)
+    assert plan.paths == ["threats.0.attacker_delay"] and "threats.0.attacker_delay_s" in plan.columns()

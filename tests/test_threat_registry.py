@@ -120,7 +120,7 @@ def test_nhisim_validate_suggests_every_kind(kind, tmp_path, capsys):
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     code, _, err = run_cli(["validate", str(path)], capsys)
     assert code == 2
-    assert f"threats[{index}]" in err and f"unknown threat kind {kind[:-1]!r}" in err
+    assert f"threats.{index}" in err and f"unknown threat kind {kind[:-1]!r}" in err
     assert f"did you mean {kind!r}?" in err
 
 
@@ -136,7 +136,7 @@ def test_every_reference_a_kind_declares_is_checked(kind):
         threat[field] = ["no-such-id"] if many else "no-such-id"
         with pytest.raises(InputError) as info:
             validate_data(broken)
-        where = f"threats[{index}].{field}" + ("[0]" if many else "")
+        where = f"threats.{index}.{field}" + (".0" if many else "")
         problems = [p for p in info.value.problems if p.location == where]
         assert problems and problems[0].message.startswith("unknown ") and "'no-such-id'" in problems[0].message
 
@@ -148,7 +148,7 @@ def test_a_holder_is_checked_against_its_account_only_when_the_account_exists():
     with pytest.raises(InputError) as info:
         validate_data(broken)
     locations = [p.location for p in info.value.problems]
-    assert f"threats[{index}].account" in locations and f"threats[{index}].via" not in locations
+    assert f"threats.{index}.account" in locations and f"threats.{index}.via" not in locations
 
 
 # --------------------------------------------------------------------------- discovery

@@ -13,12 +13,13 @@ from nhisim.cli.common import (
     JSON_OPTION,
     STDIN_NAME,
     app,
+    err_console,
     is_stdio,
-    load_scenario_arg,
     messages_console,
     output_target,
     parse_sets,
     plain,
+    read_stdin,
     report_input_error,
     stdin_once,
 )
@@ -38,29 +39,42 @@ def validate(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="scenario files to check (`-`: read one from standard input)"),
     set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path, e.g. strategies.zsp.ttl=1h"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 when there are warnings"),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Check scenario files: syntax, types, and every cross-reference."""
+    """Check scenario files: syntax, types, every cross-reference; warn about knobs with no effect and
+    calls a strategy denies in every run."""
+    from nhisim.scenario.loader import load_with_warnings
+
     stdin_once(files)
     overrides = parse_sets(set_)
-    checked, first_error = [], None
+    checked, first_error, warned = [], None, 0
     for file in files:
         name = STDIN_NAME if is_stdio(file) else str(file)
         try:
-            scenario = load_scenario_arg(file, overrides)
+            text = read_stdin() if is_stdio(file) else None
+            scenario, warnings = load_with_warnings(name if text is not None else file, overrides=overrides,
+                                                    text=text)
         except InputError as exc:
             first_error = first_error or exc
             report_input_error(exc)
             checked.append({"file": name, "ok": False, "error": error_of(exc)})
             continue
         counts = _counts(scenario)
-        checked.append({"file": name, "ok": True, "scenario": scenario.name, **counts})
+        notes = [problem.render(name) for problem in warnings]
+        checked.append({"file": name, "ok": True, "scenario": scenario.name, **counts, "warnings": notes})
+        warned += bool(warnings)
         if not as_json:
-            console.print(f"[green]ok[/] {plain(name)}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
+            console.print(f"[green]ok[/] {plain(name)}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+                          + (f", [yellow]{len(warnings)} warning(s)[/]" if warnings else ""))
+            for note in notes:
+                err_console.print("[yellow]warning:[/] " + plain(note))
     if as_json:
         emit(ctx, checked, error=error_of(first_error) if first_error else None)
     if first_error:
         raise typer.Exit(2)
+    if strict and warned:
+        raise typer.Exit(1)
 
 
 @app.command(epilog="Example: nhisim schema > nhisim.schema.json")

@@ -61,7 +61,7 @@ def points_table(runs, manifest: dict, metric: str) -> Table:
         table.add_column(p["path"])
     for s in strategies:
         table.add_column(s, justify="right")
-    means = runs.groupby(["point", "strategy"])[metric].mean()
+    means = runs.groupby(["point", "strategy"])[metric].mean().astype(float)  # a count's <NA>: NaN
     first = runs.drop_duplicates("point").set_index("point")
     for point in list(first.index)[:SHOWN_POINTS]:
         cells = [str(point)] + [param_text(first.loc[point, p["path"]], p.get("unit", "")) for p in params]
@@ -194,7 +194,8 @@ def sweep(
                    "executor": session["executor"], "workers": session["workers"],
                    "errors": sorted(set(failed["error"]))[:5], "sensitivity": table}
         error = error_of(RuntimeError(f"every one of the {len(runs)} runs raised")) if every_run_failed else None
-        emit(ctx, summary, notes=session["notes"], outputs=[out, *files], error=error)
+        emit(ctx, summary, notes=[*session["notes"], *runs.attrs.get("notes", [])], outputs=[out, *files],
+             error=error)
     else:
         for note in session["notes"]:
             err.print(f"[yellow]note:[/] {note}", markup=True)
@@ -206,6 +207,8 @@ def sweep(
                     f"{session['workers']} workers)")
         console.print(headline, soft_wrap=True)
         console.print(points_table(runs, manifest, sensitivity or "blast_radius"))
+        for note in runs.attrs.get("notes", []):
+            console.print(f"note: {note}", markup=False, soft_wrap=True)
         if table is not None:
             console.print(sensitivity_table(table, sensitivity))
         console.print(f"results: {out / 'runs.parquet'} (pandas.read_parquet), with manifest.json, scenario.yaml, "

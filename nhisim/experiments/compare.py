@@ -21,23 +21,26 @@ from scipy import stats
 
 from nhisim import vocabulary
 from nhisim.errors import InputError, did_you_mean
+from nhisim.experiments.effects import comparison_notes
 from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
 from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
-from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics import METRIC_COLUMNS, with_metric_types
+from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import strategy_named
+from nhisim.scenario.strategy import scenario_strategy
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf, ceiling: float = math.inf
             ) -> tuple[float, float, float, int]:
     """Mean and a Student-t confidence interval (not below ``floor``).
 
-    NaNs (runs where the metric has no meaning) are ignored; an infinite value makes the
-    mean infinite.
+    NaNs and ``<NA>`` (runs where the metric has no meaning) are ignored; an infinite value
+    makes the mean infinite.
     """
-    x = np.asarray([v for v in values if not (isinstance(v, float) and math.isnan(v))], dtype=float)
+    x = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    x = x[~np.isnan(x)]
     n = len(x)
     if n == 0:
         return math.nan, math.nan, math.nan, 0
@@ -72,8 +75,12 @@ class Comparison:
             frames.append(frame.assign(strategy=strategy, replication=replication))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
-    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
-        """Tidy table: one row per (strategy, metric) with mean, CI, and paired difference vs baseline."""
+    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> ReadableFrame:
+        """Tidy table: one row per (strategy, metric) with mean, CI, and paired difference vs baseline.
+
+        The values are numbers (seconds, shares, counts); printed, they read in their units
+        (``15.0 min``, ``45%``, ``26.1 M``): :class:`~nhisim.metrics.readable.ReadableFrame`.
+        """
         metrics = list(metrics or METRIC_COLUMNS)
         rows = []
         base = self.runs[self.runs["strategy"] == self.baseline].set_index("replication")
@@ -88,13 +95,20 @@ class Comparison:
                 rows.append({"strategy": strategy, "metric": metric, "mean": mean, "ci_low": lo, "ci_high": hi,
                              "n": n, "baseline": self.baseline, "diff": d_mean, "diff_ci_low": d_lo,
                              "diff_ci_high": d_hi, "better": _better(metric, d_lo, d_hi)})
-        return pd.DataFrame(rows)
+        return ReadableFrame(pd.DataFrame(rows, columns=SUMMARY_COLUMNS), per_row=SUMMARY_VALUES)
 
-    def table(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
-        """Wide table of means: one row per strategy, one column per metric."""
-        s = self.summary(metrics)
-        return s.pivot(index="strategy", columns="metric", values="mean").reindex(self.strategies)[
+    def table(self, metrics: Sequence[str] | None = None) -> ReadableFrame:
+        """Wide table of means: one row per strategy, one column per metric (numbers that print in units)."""
+        s = pd.DataFrame(self.summary(metrics))
+        wide = s.pivot(index="strategy", columns="metric", values="mean").reindex(self.strategies)[
             list(metrics or METRIC_COLUMNS)]
+        wide.columns.name = None
+        return ReadableFrame(wide)
+
+
+SUMMARY_COLUMNS = ("strategy", "metric", "mean", "ci_low", "ci_high", "n", "baseline", "diff", "diff_ci_low",
+                   "diff_ci_high", "better")
+SUMMARY_VALUES = ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high")  # read in the metric's unit
 
 
 def _better(metric: str, lo: float, hi: float) -> str:
@@ -152,7 +166,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
     # refused before the run list is built: a billion replications must not fill memory first
-    workload.check_job(model, [strategy_named(model, n) for n in names], replications,
+    workload.check_job(model, [scenario_strategy(model, n) for n in names], replications,
                        file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)
@@ -168,6 +182,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
         outcomes = run_specs(ex, shared, specs, None, size, tick)
     results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)
                for o in outcomes]
-    runs = pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
+    runs = with_metric_types(pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS]))
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
+    notes.extend(comparison_notes(runs, model, names))  # strategies that gave the same runs, and why
     return Comparison(model, names, baseline, seed, replications, runs, events, notes)

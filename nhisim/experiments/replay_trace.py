@@ -46,7 +46,7 @@ from nhisim.importers.common import Source
 from nhisim.importers.matching import OperationResolver, best_template, served_templates, template_operations
 from nhisim.importers.otel import Invocation, invocations, read_spans
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import strategy_named
+from nhisim.scenario.strategy import scenario_strategy
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import Credential, propagation_delay
 from nhisim.sim.decisions import INTENT_CODES, outcome
@@ -142,7 +142,7 @@ def replay_trace(traces: Source, scenario: Scenario, strategies: list[str] | Non
     credentials: list[dict[str, Any]] = []
     for name in names:
         spec = scenario.strategies.get(name)
-        strategy = strategy_named(scenario, name)
+        strategy = scenario_strategy(scenario, name)
         chosen = engine or (spec.engine if spec is not None and spec.engine else "native")
         _Replayer(strategy, world, binding, scenario, chosen, list(spec.policies) if spec else []).run(calls,
                                                                                                          credentials)

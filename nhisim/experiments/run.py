@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.metrics import METRIC_COLUMNS, compute_metrics
+from nhisim.metrics import METRIC_COLUMNS, compute_metrics, with_metric_types
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import resolve_strategy, strategy_named
+from nhisim.scenario.strategy import resolve_strategy, scenario_strategy
 from nhisim.sim.engine import Simulation
 from nhisim.sim.rng import stream_seed
 from nhisim.strategies import Strategy
@@ -52,7 +52,7 @@ class RunResult:
     @property
     def runs(self) -> pd.DataFrame:
         """One row: the ids and the metric columns (:data:`~nhisim.metrics.METRIC_COLUMNS`)."""
-        return pd.DataFrame([self.row], columns=[*ID_COLUMNS, *METRIC_COLUMNS])
+        return with_metric_types(pd.DataFrame([self.row], columns=[*ID_COLUMNS, *METRIC_COLUMNS]))
 
 
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,
@@ -74,7 +74,7 @@ def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac
     """
     model = as_scenario(scenario, overrides)
     if not isinstance(scenario, Scenario):  # refused here, where the message can name the file
-        resolved = (strategy_named(model, strategy) if isinstance(strategy, str)
+        resolved = (scenario_strategy(model, strategy) if isinstance(strategy, str)
                     else resolve_strategy(strategy, scenario=model))
         workload.check_run(model, resolved, file=str(scenario))
     return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)

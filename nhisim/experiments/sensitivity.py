@@ -84,7 +84,7 @@ def sensitivity(runs: pd.DataFrame, metric: str, *, sample: Mapping[str, Any] | 
             own = group[group["strategy"] == strategy]
             means = own.groupby("point")[metric].mean()
             base = (int(means.index.min()) // m) * m if len(means) else 0
-            y = means.reindex(range(base, base + m)).to_numpy(dtype=float)
+            y = means.reindex(range(base, base + m)).to_numpy(dtype=float, na_value=np.nan)
             rows.extend(_analyse(method, problem, X, y, strategy, labels, info))
     columns = ["strategy", *grid, "parameter", *INDEX_COLUMNS[method], "note"]
     table = pd.DataFrame(rows, columns=columns)

@@ -4,7 +4,9 @@ Layout of ``DIR``::
 
     manifest.json         what was swept and how: fingerprint, version, seeds, parameters, sessions
     scenario.yaml         the effective base scenario (after extends: and --set)
-    params.csv            the parameter table: one row per point, one column per PATH
+    params.csv            the parameter table: one row per point, one column per PATH (and its
+                          numeric twin: PATH_s in seconds for durations written as text, 5m or 1h,
+                          PATH_per_s for rates written as text, 6/h)
     runs.parquet/         a Parquet dataset: part-00000.parquet, part-00001.parquet, ...
                           one file per finished chunk; ``pandas.read_parquet(DIR / "runs.parquet")``
 
@@ -19,26 +21,32 @@ The fingerprint names what was swept, not the result columns: a folder written b
 metric existed is the same sweep, and resumes. Its manifest names the columns it was
 written with (``columns``, ``metrics``); a resume that adds columns says so in a note
 and in its session entry, and the runs recorded before read NaN for the new columns.
+Numeric twins of text parameters (``derived`` in the manifest) are computed from the text
+when a folder written before them is read, and count metrics read as integers
+(``Int64``) whichever type the folder stored them in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nhisim.errors import InputError
-from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics import METRIC_COLUMNS, with_metric_types
+from nhisim.scenario.units import parse_duration, parse_rate
 
 FORMAT = "nhisim-sweep/1"
 MANIFEST = "manifest.json"
@@ -157,7 +165,8 @@ def _column_changes(old: Mapping, new: Mapping) -> tuple[list[str], list[str]]:
     before, now = list(old.get("columns") or {}), list(new.get("columns") or {})
     if not before:  # a manifest that names no columns: nothing to tell
         return [], []
-    return [c for c in now if c not in before], [c for c in before if c not in now]
+    derived = set(new.get("derived") or {})  # computed from their text column when read: nothing missing
+    return [c for c in now if c not in before and c not in derived], [c for c in before if c not in now]
 
 
 def _describe_difference(old: Mapping, new: Mapping) -> list[str]:
@@ -318,7 +327,7 @@ class SweepStore:
     def read(self) -> pd.DataFrame:
         """Every recorded run, one row per run key, sorted."""
         tables = [t for p in self.part_files() if (t := self._read_part(p)) is not None]
-        return tidy_runs(tables, self.schema, self.manifest.get("strategies"))
+        return with_twins(tidy_runs(tables, self.schema, self.manifest.get("strategies")), self.manifest)
 
 
 def part_files(runs_dir: Path) -> list[Path]:
@@ -343,7 +352,7 @@ def tidy_runs(tables: Sequence[pa.Table], schema: pa.Schema | None, strategies: 
         table = schema.empty_table()
     else:
         return pd.DataFrame()
-    frame = table.to_pandas()
+    frame = with_metric_types(table.to_pandas())
     if frame.empty:
         return frame
     point = frame["point"].to_numpy()
@@ -368,9 +377,16 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     if table.schema == schema:  # a part written by this version: nothing to do
         return table
     have = set(table.column_names)
-    columns = [table.column(f.name).cast(f.type) if f.name in have else pa.nulls(len(table), f.type)
+    columns = [_cast(table.column(f.name), f.type) if f.name in have else pa.nulls(len(table), f.type)
                for f in schema]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _cast(column: pa.ChunkedArray, to: pa.DataType) -> pa.ChunkedArray:
+    """``column`` as ``to``; a float's NaN becomes null on the way to an integer (a count stored as a float)."""
+    if pa.types.is_floating(column.type) and pa.types.is_integer(to):
+        column = pc.if_else(pc.is_nan(column), pa.scalar(None, column.type), column)
+    return column.cast(to)
 
 
 def folder_schema(manifest: Mapping, tables: Sequence[pa.Table]) -> pa.Schema | None:
@@ -394,6 +410,51 @@ def folder_schema(manifest: Mapping, tables: Sequence[pa.Table]) -> pa.Schema | 
     return pa.schema([unified.field(n) if n in unified.names else pa.field(n, pa.float64()) for n in names])
 
 
+# a text value's number and the suffix of the column that holds it: seconds for a duration, per second for a rate
+_QUANTITIES: tuple[tuple[str, Callable[[object], float]], ...] = (("_s", parse_duration), ("_per_s", parse_rate))
+
+
+def numeric_twin(values: Sequence[object]) -> tuple[str, list[float]] | None:
+    """The numeric twin of a parameter's values written as text: ``("_s", seconds)`` for durations
+    (``5m``, ``1h``, ``never``), ``("_per_s", events per second)`` for rates (``6/h``); None when
+    the values are numbers already, or not quantities (``basic``, ``advanced``)."""
+    present = [v for v in values if v is not None]
+    if not any(isinstance(v, str) for v in present) or \
+            any(isinstance(v, bool) or not isinstance(v, (str, int, float)) for v in present):
+        return None
+    for suffix, parse in _QUANTITIES:
+        try:
+            return suffix, [math.nan if v is None else float(parse(v)) for v in values]
+        except ValueError:
+            continue
+    return None
+
+
+def twin_columns(parameters: Sequence[Mapping]) -> dict[str, str]:
+    """``{twin column: parameter path}`` for a manifest's grid parameters written as text quantities."""
+    out = {}
+    for p in parameters:
+        twin = numeric_twin(p.get("values", [])) if p.get("kind") == "grid" else None
+        if twin is not None:
+            out[p["path"] + twin[0]] = p["path"]
+    return out
+
+
+def with_twins(frame: pd.DataFrame, manifest: Mapping) -> pd.DataFrame:
+    """``frame`` with the numeric twin of each text parameter, computed from the text (a folder written
+    before twins existed has none, or none for the runs it held before a resume)."""
+    for twin, path in twin_columns(manifest.get("parameters", [])).items():
+        if path not in frame.columns or (twin in frame.columns and frame[twin].notna().all()):
+            continue
+        values = numeric_twin(frame[path].tolist())
+        numbers = values[1] if values is not None else [math.nan] * len(frame)
+        if twin in frame.columns:
+            frame[twin] = np.asarray(numbers, dtype=float)
+        else:
+            frame.insert(frame.columns.get_loc(path) + 1, twin, np.asarray(numbers, dtype=float))
+    return frame
+
+
 def _strategy_rank(names: np.ndarray, strategies: Sequence[str] | None) -> np.ndarray:
     """Each name's place in ``strategies`` (names not in it after them, by name; ``names`` is sorted)."""
     order = {name: i for i, name in enumerate(strategies or names.tolist())}
@@ -404,7 +465,8 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     """The runs recorded in a sweep folder (finished or not), deduplicated and sorted.
 
     ``frame.attrs["sweep"]`` holds the manifest (parameters, sample, seeds) so that
-    :func:`nhisim.experiments.sensitivity` can analyse it.
+    :func:`nhisim.experiments.sensitivity` can analyse it; ``frame.attrs["notes"]`` what the
+    swept values did not move, and why.
     """
     root = Path(root)
     manifest = load_manifest(root)
@@ -412,9 +474,23 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     for path in part_files(root / RUNS):
         with contextlib.suppress(OSError, pa.ArrowException):
             tables.append(pq.read_table(path))
-    frame = tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies"))
+    frame = with_twins(tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies")), manifest)
     frame.attrs["sweep"] = manifest
+    frame.attrs["notes"] = _notes(root, frame)
     return frame
+
+
+def _notes(root: Path, frame: pd.DataFrame) -> list[str]:
+    """What the folder's swept values did not move, and why (its effective scenario read back)."""
+    from nhisim.experiments.effects import sweep_notes
+    from nhisim.scenario.loader import load_data, validate_data
+
+    try:
+        data = load_data(root / SCENARIO)
+        scenario = validate_data(data, file=str(root / SCENARIO))
+    except InputError:
+        return []
+    return sweep_notes(frame, scenario, data)
 
 
 # --------------------------------------------------------------------------- locking
@@ -458,4 +534,5 @@ def _unlock(fh: Any) -> None:
         fh.close()
 
 
-__all__ = ["SweepStore", "atomic_write", "conform", "folder_schema", "load_manifest", "prepare_folder", "read_runs"]
+__all__ = ["SweepStore", "atomic_write", "conform", "folder_schema", "load_manifest", "numeric_twin", "prepare_folder",
+           "read_runs", "twin_columns", "with_twins"]

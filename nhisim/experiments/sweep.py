@@ -38,8 +38,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import yaml
+from scipy import stats
 
-from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim import vocabulary
+from nhisim.errors import InputError, Problem, did_you_mean, normalise_path, split_path
+from nhisim.experiments.effects import sweep_notes
 from nhisim.experiments.executors import (
     Executor,
     RunOutcome,
@@ -51,12 +54,23 @@ from nhisim.experiments.executors import (
 )
 from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import ID_COLUMNS, as_scenario, replication_seed
-from nhisim.experiments.store import FORMAT, KEY, PARAMS, RUNS, SCENARIO, SweepStore, package_version, tidy_runs
-from nhisim.metrics import METRIC_COLUMNS
+from nhisim.experiments.store import (
+    FORMAT,
+    KEY,
+    PARAMS,
+    RUNS,
+    SCENARIO,
+    SweepStore,
+    numeric_twin,
+    package_version,
+    tidy_runs,
+)
+from nhisim.metrics import COUNT_COLUMNS, METRIC_COLUMNS
+from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario import workload
 from nhisim.scenario.loader import apply_overrides, parse_override, set_path, validate_data
 from nhisim.scenario.models import Scenario
-from nhisim.scenario.strategy import strategy_named
+from nhisim.scenario.strategy import scenario_strategy
 from nhisim.scenario.units import parse_duration, parse_rate
 from nhisim.sim.rng import stream_seed
 
@@ -130,6 +144,7 @@ def parse_grid(text: str) -> tuple[str, list[Any]]:
         raise InputError.single(f"--grid {text!r} has no '='", location="--grid",
                                 suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
     path, raw = (part.strip() for part in text.split("=", 1))
+    path = normalise_path(path)
     if not path:
         raise InputError.single(f"--grid {text!r} has no path before '='", location="--grid",
                                 suggestion="write PATH=V1,V2,..., e.g. strategies.zsp.ttl=5m,15m,1h")
@@ -146,6 +161,7 @@ def parse_bounds(text: str) -> tuple[str, tuple[str, str]]:
         raise InputError.single(f"--bounds {text!r} has no '='", location="--bounds",
                                 suggestion="write PATH=LO:HI, e.g. strategies.zsp.ttl=5m:2h or attacker.rate=0.01:1")
     path, raw = (part.strip() for part in text.split("=", 1))
+    path = normalise_path(path)
     parts = raw.split(":")
     if not path or len(parts) != 2 or not all(p.strip() for p in parts):
         raise InputError.single(f"--bounds {text!r} is not PATH=LO:HI", location=f"--bounds {path or text}",
@@ -183,7 +199,7 @@ def bound_value(value: Any, where: str) -> tuple[float, str]:
 def get_path(data: Any, path: str) -> Any:
     """The value at a dotted path in raw scenario data (None if it is not there)."""
     node = data
-    for part in (p for p in path.split(".") if p):
+    for part in split_path(path):
         if isinstance(node, Mapping):
             node = node.get(part)
         elif isinstance(node, list):
@@ -202,12 +218,12 @@ def _as_mapping(value: Any, what: str) -> dict:
     if value is None:
         return {}
     if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, str):
-        value = [value]
+        pairs = [(normalise_path(str(path)), rest) for path, rest in value.items()]
+    else:
+        items = [value] if isinstance(value, str) else value
+        pairs = [parse_grid(item) if what == "--grid" else parse_bounds(item) for item in items]
     out: dict = {}
-    for item in value:
-        path, rest = (parse_grid(item) if what == "--grid" else parse_bounds(item))
+    for path, rest in pairs:  # paths in the one notation: threats[0].agent is threats.0.agent
         if path in out:
             raise InputError.single(f"{path!r} is given twice", location=what)
         out[path] = rest
@@ -277,10 +293,22 @@ class SweepPlan:
                 for r in range(self.replications) for name in self.strategies]
 
     def columns(self) -> dict[str, tuple[str, list[Any]]]:
-        """Each parameter column's type and its value at every point (as shown in results)."""
+        """Each parameter column's type and its value at every point (as shown in results), a text
+        quantity followed by its numeric twin (``PATH_s``: seconds; ``PATH_per_s``: per second)."""
         if self._columns is None:
-            self._columns = {path: _column([point[path] for point in self.points]) for path in self.paths}
+            self._columns = {}
+            for path in self.paths:
+                values = [point[path] for point in self.points]
+                self._columns[path] = _column(values)
+                twin = numeric_twin(values)
+                if twin is not None and path + twin[0] not in self.paths:
+                    self._columns[path + twin[0]] = ("float64", twin[1])
         return self._columns
+
+    def twins(self) -> dict[str, str]:
+        """``{numeric twin column: its parameter's path}``."""
+        return {name: next(p for p in self.paths if name in (p + "_s", p + "_per_s"))
+                for name in self.columns() if name not in self.paths}
 
     def schema(self) -> pa.Schema:
         if self._schema is None:
@@ -292,7 +320,7 @@ class SweepPlan:
         fields += [pa.field(path, _ARROW[dtype]) for path, (dtype, _) in self.columns().items()]
         fields += [pa.field("scenario", pa.string()), pa.field("strategy", pa.string()),
                    pa.field("seed", pa.int64()), pa.field("replication", pa.int64())]
-        fields += [pa.field(m, pa.float64()) for m in METRIC_COLUMNS]
+        fields += [pa.field(m, pa.int64() if m in COUNT_COLUMNS else pa.float64()) for m in METRIC_COLUMNS]
         fields += [pa.field("error", pa.string())]
         return pa.schema(fields)
 
@@ -308,6 +336,7 @@ class SweepPlan:
         schema = self.schema()
         columns: dict[str, list[Any]] = {name: [] for name in schema.names}
         nan_metrics = dict.fromkeys(METRIC_COLUMNS, math.nan)
+        counts = frozenset(COUNT_COLUMNS)
         for o in outcomes:
             s = o.spec
             columns["point"].append(s.point)
@@ -318,7 +347,8 @@ class SweepPlan:
             columns["seed"].append(s.seed)
             columns["replication"].append(s.replication)
             for name, value in (o.metrics or nan_metrics).items():
-                columns[name].append(float(value))
+                value = float(value)
+                columns[name].append(value if name not in counts else None if math.isnan(value) else int(value))
             columns["error"].append(o.error)
         return pa.Table.from_pydict(columns, schema=schema)
 
@@ -350,6 +380,8 @@ class SweepPlan:
             # (same fingerprint, fewer columns) from another sweep (another fingerprint)
             "columns": {f.name: str(f.type) for f in self.schema()},
             "metrics": list(METRIC_COLUMNS),
+            # numeric twins of text parameters (not swept themselves: computed from their text column)
+            "derived": self.twins(),
             "files": {"scenario": SCENARIO, "parameters": PARAMS, "runs": RUNS},
         }
 
@@ -572,7 +604,7 @@ def _check_workload(model: Scenario, base: dict, points: list[dict[str, Any]], n
     """
     if workload.forced():
         return
-    strategies = [strategy_named(model, n) for n in names]
+    strategies = [scenario_strategy(model, n) for n in names]
     first = points[:exact]
     total = 0.0
     for point in first:
@@ -625,7 +657,8 @@ def sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequence[An
     metrics; Ctrl-C raises :class:`SweepInterrupted` after keeping the finished chunks.
 
     ``frame.attrs["sweep"]`` holds the manifest (parameters, sample design, seeds), which
-    :func:`~nhisim.experiments.sensitivity.sensitivity` reads.
+    :func:`~nhisim.experiments.sensitivity.sensitivity` reads; ``frame.attrs["notes"]`` says
+    which swept values moved nothing, and why (:func:`~nhisim.experiments.effects.sweep_notes`).
     """
     plan = plan_sweep(scenario, grid, sample=sample, n=n, bounds=bounds, strategies=strategies,
                       replications=replications, seed=seed, overrides=overrides, engine=engine)
@@ -691,6 +724,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
         if store is not None:
             store.close()
     frame.attrs["sweep"] = manifest
+    frame.attrs["notes"] = sweep_notes(frame, plan.scenario, plan.base)
     frame.attrs["session"] = {"ran": state["ran"], "failed": state["failed"], "skipped": total - len(todo),
                               "total": total, "elapsed_s": time.perf_counter() - started,
                               "executor": runner.name, "workers": state["workers"],
@@ -699,5 +733,61 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
     return frame
 
 
+# --------------------------------------------------------------------------- summary
+
+
+def summarize(runs: pd.DataFrame, metrics: Sequence[str] | None = None, level: float = 0.95) -> ReadableFrame:
+    """A sweep's results as one row per (point, strategy, metric): the point's values, the mean over
+    its replications with a Student-t confidence interval, and ``n`` (runs with a value; runs that
+    raised are left out).
+
+    As in a comparison's summary, a value is a number that prints in its metric's unit
+    (:class:`~nhisim.metrics.readable.ReadableFrame`), an interval is not below 0 (nor above 1
+    for a share), and an infinite value makes its mean infinite.
+    """
+    metrics = list(metrics or METRIC_COLUMNS)
+    manifest = runs.attrs.get("sweep") or {}
+    params = [c for p in manifest.get("parameters", []) for c in (p["path"], *_twins_of(p["path"], runs))
+              if c in runs.columns]
+    ok = runs[runs["error"].isna()] if "error" in runs.columns else runs
+    keys = ["point", *params, "strategy"]
+    frames = []
+    for metric in metrics:
+        values = ok[keys].copy()
+        values["value"] = ok[metric].to_numpy(dtype=float, na_value=np.nan)
+        values["metric"] = metric
+        frames.append(values)
+    if not frames:
+        return ReadableFrame(pd.DataFrame(columns=[*keys, "metric", "mean", "ci_low", "ci_high", "n"]),
+                         per_row=("mean", "ci_low", "ci_high"))
+    tidy = pd.concat(frames, ignore_index=True)
+    grouped = tidy.groupby(["point", "strategy", "metric"], sort=False, dropna=False)
+    first = grouped[params].first() if params else None
+    finite = tidy["value"].where(np.isfinite(tidy["value"]))
+    stats_ = tidy.assign(finite=finite).groupby(["point", "strategy", "metric"], sort=False, dropna=False).agg(
+        mean=("value", "mean"), n=("value", "count"), sd=("finite", "std"), finite_n=("finite", "count"))
+    n = stats_["n"].to_numpy()
+    half = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) * stats_["sd"].to_numpy() / np.sqrt(np.maximum(n, 1))
+    half = np.where(n >= 2, half, np.nan)
+    mean = stats_["mean"].to_numpy()
+    infinite = stats_["finite_n"].to_numpy() < n  # an infinite value: the mean is infinite, no interval
+    out = stats_.reset_index()[["point", "strategy", "metric"]]
+    if first is not None:
+        out = out.join(first.reset_index(drop=True))
+    shares = out["metric"].map(lambda m: vocabulary.kind(m) == "share").to_numpy(dtype=bool)
+    out["mean"] = mean
+    # as a comparison's summary: no metric is negative, and a share is at most 1
+    out["ci_low"] = np.where(infinite, mean, np.maximum(mean - half, 0.0))
+    out["ci_high"] = np.where(infinite, mean, np.where(shares, np.minimum(mean + half, 1.0), mean + half))
+    out["n"] = n.astype("int64")
+    order = ["point", *params, "strategy", "metric", "mean", "ci_low", "ci_high", "n"]
+    return ReadableFrame(out[order].sort_values(["point"], kind="stable").reset_index(drop=True),
+                         per_row=("mean", "ci_low", "ci_high"))
+
+
+def _twins_of(path: str, runs: pd.DataFrame) -> list[str]:
+    return [path + suffix for suffix in ("_s", "_per_s") if path + suffix in runs.columns]
+
+
 __all__ = ["Parameter", "SweepInterrupted", "SweepPlan", "execute_plan", "parse_bounds", "parse_grid", "plan_sweep",
-           "sweep"]
+           "summarize", "sweep"]

@@ -25,10 +25,12 @@ from typing import Any
 import pandas as pd
 
 from nhisim import vocabulary
-from nhisim.errors import InputError, did_you_mean
+from nhisim.errors import InputError, did_you_mean, normalise_path
 from nhisim.experiments.compare import Comparison, compare, mean_ci
+from nhisim.experiments.effects import whatif_notes
 from nhisim.experiments.run import as_scenario
 from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario.loader import apply_overrides, validate_data
 from nhisim.scenario.models import Scenario
 
@@ -140,9 +142,10 @@ class WhatIf:
         return pd.concat([self.before.runs.assign(variant="before"), self.after.runs.assign(variant="after")],
                          ignore_index=True)
 
-    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> pd.DataFrame:
+    def summary(self, metrics: Sequence[str] | None = None, level: float = 0.95) -> ReadableFrame:
         """One row per (strategy, metric): both means, the mean paired change (after − before), its CI,
-        and whether the change made it ``better``, ``worse`` or the ``same`` (CI includes 0)."""
+        and whether the change made it ``better``, ``worse`` or the ``same`` (CI includes 0). Numbers
+        that print in their metrics' units (:class:`~nhisim.metrics.readable.ReadableFrame`)."""
         rows = []
         for strategy in self.strategies:
             a = self.before.runs[self.before.runs["strategy"] == strategy].set_index("replication")
@@ -155,7 +158,9 @@ class WhatIf:
                 rows.append({"strategy": strategy, "metric": metric, "before": before_mean, "after": after_mean,
                              "change": change, "ci_low": low, "ci_high": high, "n": n,
                              "verdict": verdict(metric, change, low, high)})
-        return pd.DataFrame(rows)
+        return ReadableFrame(pd.DataFrame(rows, columns=["strategy", "metric", "before", "after", "change", "ci_low",
+                                                         "ci_high", "n", "verdict"]),
+                             per_row=("before", "after", "change", "ci_low", "ci_high"))
 
 
 def verdict(metric: str, change: float, low: float, high: float) -> str:
@@ -180,6 +185,7 @@ def whatif(scenario: Scenario | str | os.PathLike, set: Mapping[str, Any] | None
     if not set and not remove:
         raise InputError.single("nothing to change", location="whatif",
                                 suggestion="give --set PATH=VALUE and/or --remove EDIT")
+    set = {normalise_path(str(path)): value for path, value in (set or {}).items()}  # threats[0].x: threats.0.x
     before_model = as_scenario(scenario)
     after_model = changed_scenario(before_model, set, remove)
     names = list(strategies) if strategies else [s for s in before_model.strategies if s in after_model.strategies]
@@ -188,32 +194,7 @@ def whatif(scenario: Scenario | str | os.PathLike, set: Mapping[str, Any] | None
     before = compare(before_model, **options)
     after = compare(after_model, **options)
     result = WhatIf(before, after, describe_change(set, remove))
-    result.notes = no_effect_notes(result, set or {})
+    # why a change moved nothing is told for values set, not for estate edits
+    result.notes = whatif_notes(before.runs, after.runs, result.strategies, result.change, before_model,
+                                after_model, {} if remove else set)
     return result
-
-
-def no_effect_notes(result: WhatIf, set: Mapping[str, Any]) -> list[str]:
-    """For each strategy on which no metric moved in any paired run: say so, and why when the model tells."""
-    from nhisim.scenario.strategy import strategy_named
-
-    notes = []
-    summary = result.summary()
-    for strategy in result.strategies:
-        rows = summary[summary["strategy"] == strategy]
-        unchanged = ((rows["change"] == 0) | rows["change"].isna()) & (rows["ci_low"].fillna(0) == 0) & \
-            (rows["ci_high"].fillna(0) == 0)
-        if not unchanged.all():
-            continue
-        why = ""
-        ttl_path = f"strategies.{strategy}.ttl"
-        if ttl_path in set and strategy in result.before.scenario.strategies:
-            before = strategy_named(result.before.scenario, strategy)
-            after = strategy_named(result.after.scenario, strategy)
-            runs = result.before.runs[result.before.runs["strategy"] == strategy]
-            longest = float(runs["task_latency_p95_s"].max())
-            if before.revoke_at_task_end and math.isfinite(longest) and longest < min(before.ttl, after.ttl):
-                why = (f": {strategy} revokes each task's token when the task ends, and 95% of its tasks end "
-                       f"within {longest:.0f} s, less than either TTL: tokens are revoked before they could expire")
-        notes.append(f"{'; '.join(result.change)} has no effect on {strategy} in these runs: every metric is the "
-                     f"same in every paired run{why}")
-    return notes

@@ -7,6 +7,10 @@ module of this package that defines ``COLUMNS`` and ``compute(log) -> dict``: it
 found by discovery, so adding one is a file here plus its rows in
 :mod:`nhisim.vocabulary`. Where a metric has no meaning in a run (no compromise), it is
 NaN, never 0.
+
+In a table of runs (:func:`with_metric_types`), a count (the vocabulary's kind ``count``)
+is a whole number, pandas' nullable ``Int64`` (``<NA>`` where it has no meaning); every
+other metric is a float.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ METRIC_COLUMNS: tuple[str, ...] = vocabulary.NAMES
 LOWER_IS_BETTER = vocabulary.LOWER_IS_BETTER
 NEUTRAL = vocabulary.NEUTRAL
 SHARES = vocabulary.SHARES
+#: the metric columns that count things (whole numbers)
+COUNT_COLUMNS: tuple[str, ...] = tuple(m for m in METRIC_COLUMNS if vocabulary.kind(m) == "count")
 
 
 def discover_families() -> tuple[ModuleType, ...]:
@@ -77,5 +83,20 @@ def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str
     return {name: values[name] for name in METRIC_COLUMNS}
 
 
-__all__ = ["FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "check_families", "compute_metrics",
-           "discover_families", "family_name"]
+def with_metric_types(runs: pd.DataFrame) -> pd.DataFrame:
+    """``runs`` (one row per run) with its count columns as nullable integers (``Int64``, ``<NA>``
+    where a run gives the count no meaning) and its other metric columns as floats; in place."""
+    for name in METRIC_COLUMNS:
+        if name not in runs.columns:
+            continue
+        column = runs[name]
+        if name in COUNT_COLUMNS:
+            if column.dtype != "Int64":
+                runs[name] = pd.to_numeric(column, errors="coerce").astype("float64").round().astype("Int64")
+        elif column.dtype != "float64":
+            runs[name] = pd.to_numeric(column, errors="coerce").astype("float64")
+    return runs
+
+
+__all__ = ["COUNT_COLUMNS", "FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "check_families",
+           "compute_metrics", "discover_families", "family_name", "with_metric_types"]

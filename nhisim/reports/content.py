@@ -130,12 +130,12 @@ def _threat_rows(scenario) -> list[tuple[str, str, str]]:
 
 def strategy_knobs(comparison) -> pd.DataFrame:
     """Every knob of every compared strategy: one row per knob, one column per strategy."""
-    from nhisim.scenario.strategy import strategy_named
+    from nhisim.scenario.strategy import scenario_strategy
 
     columns = {}
     descriptions = {}
     for name in comparison.strategies:
-        strategy = strategy_named(comparison.scenario, name)
+        strategy = scenario_strategy(comparison.scenario, name)
         knobs = strategy.knobs()
         columns[name] = {k: _knob_text(k, v) for k, v in knobs.items()}
         descriptions[name] = strategy.description

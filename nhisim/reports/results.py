@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.metrics import METRIC_COLUMNS
+from nhisim.metrics import METRIC_COLUMNS, with_metric_types
 
 META_FILE = "comparison.json"
 FORMAT = "nhisim-comparison/1"
@@ -120,12 +120,13 @@ def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[
 
 
 def with_every_metric(runs: pd.DataFrame) -> pd.DataFrame:
-    """``runs`` with a NaN column for each metric it was written without, in metric order."""
-    if all(m in runs.columns for m in METRIC_COLUMNS):
-        return runs
-    first = next((i for i, c in enumerate(runs.columns) if c in METRIC_COLUMNS), len(runs.columns))
-    after = [c for c in runs.columns[first:] if c not in METRIC_COLUMNS]
-    return runs.reindex(columns=[*runs.columns[:first], *METRIC_COLUMNS, *after])
+    """``runs`` with a NaN column for each metric it was written without, in metric order, and the
+    metric types of today (counts as ``Int64`` in a folder that stored them as floats)."""
+    if not all(m in runs.columns for m in METRIC_COLUMNS):
+        first = next((i for i, c in enumerate(runs.columns) if c in METRIC_COLUMNS), len(runs.columns))
+        after = [c for c in runs.columns[first:] if c not in METRIC_COLUMNS]
+        runs = runs.reindex(columns=[*runs.columns[:first], *METRIC_COLUMNS, *after])
+    return with_metric_types(runs)
 
 
 def load_results(folder: str | os.PathLike, scenario: str | None = None, replication: int | None = 0):

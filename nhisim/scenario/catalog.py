@@ -163,13 +163,13 @@ class Catalog:
 
 
 def check_tags(tags: Tags, catalog: Catalog | None = None) -> list[Problem]:
-    """A problem for every tag the catalog does not know, located as ``tags.owasp_asi[0]``."""
+    """A problem for every tag the catalog does not know, located as ``tags.owasp_asi.0``."""
     catalog = catalog or load_catalog()
     problems = []
     for framework in FRAMEWORKS:
         seen: set[str] = set()
         for i, tag in enumerate(getattr(tags, framework)):
-            where = f"tags.{framework}[{i}]"
+            where = f"tags.{framework}.{i}"
             if (framework, tag) not in catalog:
                 problems.append(Problem(f"unknown {SHORT_NAMES[framework]} id {tag!r}", where,
                                         suggestion=catalog.suggest(framework, tag)))

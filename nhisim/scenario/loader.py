@@ -24,10 +24,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from nhisim.errors import InputError, Problem, clip, did_you_mean
+from nhisim.errors import InputError, Problem, clip, did_you_mean, normalise_path, path_text, split_path
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
-from nhisim.scenario.validate import check_references
+from nhisim.scenario.validate import check_references, scenario_warnings
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
@@ -307,7 +307,10 @@ def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:
 
 
 def parse_override(text: str) -> tuple[str, Any]:
-    """Split ``path=value`` (CLI ``--set``) and parse the value as a YAML scalar."""
+    """Split ``path=value`` (CLI ``--set``) and parse the value as a YAML scalar.
+
+    The path comes back in the dotted notation: ``threats[0].agent`` reads as ``threats.0.agent``.
+    """
     if "=" not in text:
         raise InputError.single(f"override {text!r} has no '='", location="--set",
                                 suggestion="write PATH=VALUE, e.g. strategies.zsp.ttl=1h")
@@ -323,7 +326,7 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise InputError.single(f"the value of {clip(path.strip())} cannot be read: {_unreadable(exc)}",
                                 location="--set",
                                 suggestion="no number in a scenario needs that many digits") from None
-    return path.strip(), value
+    return normalise_path(path), value
 
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | None, *, source: str = "overrides") -> dict:
@@ -337,8 +340,12 @@ def apply_overrides(data: dict, overrides: Mapping[str, Any] | None, *, source: 
 
 
 def set_path(data: dict, path: str, value: Any, *, source: str = "overrides") -> None:
-    """Set one dotted path. Lists of id'd items are addressed by id, other lists by index."""
-    parts = [p for p in path.split(".") if p]
+    """Set one dotted path. Lists of id'd items are addressed by id, other lists by index.
+
+    The bracket form of an index (``threats[0].agent``) is read as the dotted one.
+    """
+    parts = split_path(path)
+    path = path_text(*parts)
     if not parts:
         raise InputError.single("empty override path", location=source)
     if parts[0] == "strategies" and "strategies" not in data:
@@ -467,7 +474,7 @@ def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None =
 
     ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
     """
-    return _load(path, overrides, max_bytes)
+    return _load(path, overrides, max_bytes)[0]
 
 
 def load_scenario_text(text: str, overrides: Mapping[str, Any] | None = None, *, name: str = "<string>",
@@ -477,11 +484,22 @@ def load_scenario_text(text: str, overrides: Mapping[str, Any] | None = None, *,
     Messages name ``name`` as the file; ``extends:`` and policy files are relative to the
     current folder.
     """
-    return _load(name, overrides, max_bytes, text)
+    return _load(name, overrides, max_bytes, text)[0]
+
+
+def load_with_warnings(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
+                       max_bytes: int | None = None, text: str | None = None) -> tuple[Scenario, list[Problem]]:
+    """:func:`load_scenario` (of ``text`` named ``path`` when given), and the scenario's warnings
+    (:func:`~nhisim.scenario.validate.scenario_warnings`) with the line of the file each one is about."""
+    scenario, lines = _load(path, overrides, max_bytes, text)
+    found = scenario_warnings(scenario)
+    for problem in found:
+        problem.line = _line_of(problem.location, lines)
+    return scenario, found
 
 
 def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_bytes: int | None,
-          text: str | None = None) -> Scenario:
+          text: str | None = None) -> tuple[Scenario, Lines]:
     p = Path(path)
     if max_bytes is None:
         max_bytes = max_file_bytes()
@@ -496,7 +514,7 @@ def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_byte
             raise InputError(exc.problems, file=exc.file or str(path), title=exc.title) from None
     scenario = validate_data(data, file=str(path), lines=lines)
     scenario._source = str(path)
-    return scenario
+    return scenario, lines
 
 
 def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, name: str | None = None) -> Scenario:
@@ -571,19 +589,19 @@ def _looks_like_tag(part: str) -> bool:
 
 
 def _format_loc(path: tuple, data: Any) -> str:
-    out = ""
+    """``path`` as a dotted location, with the id of the innermost list item that has one:
+    ``agents.0.owner (support-bot)``."""
     node = data
+    named = ""
     for part in path:
         if isinstance(part, int):
-            label = f"[{part}]"
-            if isinstance(node, list) and part < len(node) and isinstance(node[part], Mapping) and "id" in node[part]:
-                label = f"[{part}] ({node[part]['id']})"
-            out += label
             node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, Mapping) and "id" in node:
+                named = str(node["id"])
         else:
-            out += ("." if out else "") + str(part)
             node = node.get(part) if isinstance(node, Mapping) else None
-    return out
+    text = path_text(*path)
+    return f"{text} ({named})" if named and text else text
 
 
 def _model_at(path: tuple, data: Any) -> Any:
@@ -608,10 +626,8 @@ def _threat_model(kind: Any) -> Any:
 
 
 def _line_of(location: str, lines: Lines) -> int | None:
-    path: list = []
-    for chunk in location.replace("]", "").replace("[", ".").split("."):
-        if chunk:
-            path.append(int(chunk) if chunk.isdigit() else chunk)
+    text = location.split(" ")[0]  # the dotted path, without the id shown after it
+    path = tuple(int(chunk) if chunk.isdigit() else chunk for chunk in split_path(text))
     return lines.get(tuple(path)) or _nearest_line(tuple(path), lines)
 
 

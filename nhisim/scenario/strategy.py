@@ -32,7 +32,7 @@ def resolve_strategy(spec: str | StrategySpec | Strategy | dict, name: str | Non
     return _with_overrides(default, spec.overrides, scenario)
 
 
-def strategy_named(scenario: Scenario, name: str) -> Strategy:
+def scenario_strategy(scenario: Scenario, name: str) -> Strategy:
     """The scenario's strategy ``name`` (its overrides resolved), or the preset of that name."""
     spec = scenario.strategies.get(name)
     return resolve_strategy(spec if spec is not None else name, name=name, scenario=scenario)

@@ -128,6 +128,21 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} d"
 
 
+def format_quantity(value: Any, unit: str = "") -> str:
+    """A swept or set value as a person reads it: a duration (``unit="duration"``, seconds) as
+    :func:`format_duration` writes it, a rate (``"rate"``, per second) per hour, a number to 4
+    significant digits, anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if math.isnan(value):
+        return "n/a"
+    if unit == "duration":
+        return format_duration(float(value))
+    if unit == "rate":
+        return f"{float(value) * 3600:.3g}/h"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _duration_json(description: str) -> dict[str, Any]:
     return {
         "anyOf": [

@@ -1,12 +1,17 @@
-"""Cross-reference checks: every id a scenario mentions must exist.
+"""Cross-reference checks: every id a scenario mentions must exist; and warnings.
 
 Pydantic checks each value on its own; this module checks the scenario as a whole
 (owners are humans, roles exist, grants name an operation a tool really exposes, a
 delegated sub-task is served by its delegate, ...), that every tag is an id of the
 threat catalog (:mod:`nhisim.scenario.catalog`) and that every expectation parses
 (:mod:`nhisim.scenario.expectations`). Each problem names its location as a path
-(``agents[2].roles[0]``, ``tags.owasp_asi[0]``, ``expectations[1]``) and suggests the
+(``agents.2.roles.0``, ``tags.owasp_asi.0``, ``expectations.1``: the dotted paths ``--set`` takes) and suggests the
 nearest valid name.
+
+:func:`scenario_warnings` finds what is valid but cannot do what it seems to: a knob a
+strategy sets where its other knobs make it inert (:mod:`nhisim.scenario.knob_effects`),
+a call a strategy denies in every run (:mod:`nhisim.scenario.denials`). Warnings do not
+stop a run.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import networkx as nx
 
 from nhisim.errors import Problem, did_you_mean
 from nhisim.scenario.catalog import check_tags
+from nhisim.scenario.denials import denial_warnings
 from nhisim.scenario.expectations import ClaimError, parse_claim
+from nhisim.scenario.knob_effects import knob_warnings
 from nhisim.scenario.models import CallStep, DelegateStep, Scenario
 from nhisim.scenario.validate_intent import check_intents
 
@@ -55,37 +62,37 @@ def check_references(scenario: Scenario) -> list[Problem]:
         seen: set[str] = set()
         for i, item in enumerate(getattr(scenario, section)):
             if item.id in seen:
-                problems.append(Problem(f"duplicate id {item.id!r}", f"{section}[{i}].id",
+                problems.append(Problem(f"duplicate id {item.id!r}", f"{section}.{i}.id",
                                         suggestion="every id must be unique within its section"))
             seen.add(item.id)
     for i, account in enumerate(scenario.shared_accounts):
         if account.id in ix.agents:
-            problems.append(Problem(f"shared account {account.id!r} has the id of an agent", f"shared_accounts[{i}].id",
+            problems.append(Problem(f"shared account {account.id!r} has the id of an agent", f"shared_accounts.{i}.id",
                                     suggestion="agents and shared accounts are both principals; give them distinct ids"))
 
     for i, tool in enumerate(scenario.tools):
         for j, op in enumerate(tool.operations):
-            ref(op.action, scenario.weights.action_damage, "action", f"tools[{i}].operations[{j}].action")
-            ref(op.resource, ix.resources, "resource", f"tools[{i}].operations[{j}].resource")
+            ref(op.action, scenario.weights.action_damage, "action", f"tools.{i}.operations.{j}.action")
+            ref(op.resource, ix.resources, "resource", f"tools.{i}.operations.{j}.resource")
     for i, role in enumerate(scenario.roles):
         for j, g in enumerate(role.grants):
-            grant(g, f"roles[{i}].grants[{j}]")
+            grant(g, f"roles.{i}.grants.{j}")
     for i, agent in enumerate(scenario.agents):
-        base = f"agents[{i}]"
+        base = f"agents.{i}"
         ref(agent.owner, ix.humans, "human", f"{base}.owner")
         for j, r in enumerate(agent.roles):
-            ref(r, ix.roles, "role", f"{base}.roles[{j}]")
+            ref(r, ix.roles, "role", f"{base}.roles.{j}")
         for j, t in enumerate(agent.tools):
-            ref(t, ix.tools, "tool", f"{base}.tools[{j}]")
+            ref(t, ix.tools, "tool", f"{base}.tools.{j}")
         for j, t in enumerate(agent.tasks):
-            ref(t, ix.tasks, "task", f"{base}.tasks[{j}]")
+            ref(t, ix.tasks, "task", f"{base}.tasks.{j}")
         for j, d in enumerate(agent.may_delegate_to):
-            ref(d, ix.agents, "agent", f"{base}.may_delegate_to[{j}]")
+            ref(d, ix.agents, "agent", f"{base}.may_delegate_to.{j}")
     for i, account in enumerate(scenario.shared_accounts):
         for j, h in enumerate(account.holders):
-            ref(h, ix.agents, "agent", f"shared_accounts[{i}].holders[{j}]")
+            ref(h, ix.agents, "agent", f"shared_accounts.{i}.holders.{j}")
         for j, r in enumerate(account.roles):
-            ref(r, ix.roles, "role", f"shared_accounts[{i}].roles[{j}]")
+            ref(r, ix.roles, "role", f"shared_accounts.{i}.roles.{j}")
 
     servers: dict[str, list[str]] = {}
     for agent in scenario.agents:
@@ -93,18 +100,18 @@ def check_references(scenario: Scenario) -> list[Problem]:
             servers.setdefault(t, []).append(agent.id)
     task_graph = nx.DiGraph()
     for i, task in enumerate(scenario.tasks):
-        base = f"tasks[{i}]"
+        base = f"tasks.{i}"
         task_graph.add_node(task.id)
         if task.requested_by is not None:
             ref(task.requested_by, ix.humans, "human", f"{base}.requested_by")
         for j, g in enumerate(task.intent.operations):
-            grant(g, f"{base}.intent.operations[{j}]")
+            grant(g, f"{base}.intent.operations.{j}")
         for j, step in enumerate(task.steps):
             if isinstance(step, CallStep):
-                grant(step.call, f"{base}.steps[{j}].call")
+                grant(step.call, f"{base}.steps.{j}.call")
             elif isinstance(step, DelegateStep):
                 d = step.delegate
-                loc = f"{base}.steps[{j}].delegate"
+                loc = f"{base}.steps.{j}.delegate"
                 ok_agent = ref(d.agent, ix.agents, "agent", f"{loc}.agent")
                 ok_task = ref(d.task, ix.tasks, "task", f"{loc}.task")
                 if ok_task:
@@ -133,7 +140,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
         "tasks": (list(ix.tasks), "task"),
     }
     for i, threat in enumerate(scenario.threats):
-        base = f"threats[{i}]"
+        base = f"threats.{i}"
         known: dict[str, bool] = {}  # field -> whether the id it names exists
         for field, pool_name in threat.REFERENCES.items():
             value = getattr(threat, field)
@@ -147,7 +154,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
                 pool, what = pools[pool_name]
             if isinstance(value, list):
                 for j, item in enumerate(value):
-                    ref(item, pool, what, f"{base}.{field}[{j}]")
+                    ref(item, pool, what, f"{base}.{field}.{j}")
             elif value is not None:
                 known[field] = ref(value, pool, what, f"{base}.{field}")
     threat_ids = [t.id for t in scenario.threats if t.id]
@@ -169,5 +176,11 @@ def check_references(scenario: Scenario) -> list[Problem]:
         try:
             parse_claim(text, scenario.strategies)
         except ClaimError as exc:
-            problems.append(Problem(exc.message, f"expectations[{i}]", suggestion=exc.suggestion))
+            problems.append(Problem(exc.message, f"expectations.{i}", suggestion=exc.suggestion))
     return problems
+
+
+def scenario_warnings(scenario: Scenario) -> list[Problem]:
+    """What is valid in ``scenario`` but cannot do what it seems to: knobs set where they have no
+    effect, calls denied in every run (with the chain, the scope they are missing from, a fix)."""
+    return knob_warnings(scenario) + denial_warnings(scenario)

@@ -30,7 +30,7 @@ def check_intents(scenario: Scenario) -> list[Problem]:
     for i, tool in enumerate(scenario.tools):
         for j, op in enumerate(tool.operations):
             for name, p in op.parameters.items():
-                where = f"tools[{i}].operations[{j}].parameters.{name}"
+                where = f"tools.{i}.operations.{j}.parameters.{name}"
                 first = types.setdefault(name, (p.type, where))
                 if first[0] != p.type:
                     problems.append(Problem(
@@ -38,7 +38,7 @@ def check_intents(scenario: Scenario) -> list[Problem]:
                         suggestion="requests carry arguments by name: give one name one type, or rename one"))
 
     for i, task in enumerate(scenario.tasks):
-        base = f"tasks[{i}]"
+        base = f"tasks.{i}"
         declared = {str(g) for g in task.intent.operations}
         for key, texts in task.intent.constraints.items():
             where = f"{base}.intent.constraints.{key}"
@@ -52,7 +52,7 @@ def check_intents(scenario: Scenario) -> list[Problem]:
                 try:
                     parse_constraint(text, op_params)
                 except ConstraintError as exc:
-                    problems.append(Problem(str(exc), f"{where}[{k}]",
+                    problems.append(Problem(str(exc), f"{where}.{k}",
                                             suggestion="declare the parameter on the tool's operation"
                                             if "no parameter" in str(exc) else None))
         for j, step in enumerate(task.steps):
@@ -62,7 +62,7 @@ def check_intents(scenario: Scenario) -> list[Problem]:
             if op_params is None:
                 continue  # an unknown operation: reported by the id checks
             for name, value in step.arguments.items():
-                where = f"{base}.steps[{j}].arguments.{name}"
+                where = f"{base}.steps.{j}.arguments.{name}"
                 if name not in op_params:
                     problems.append(Problem(
                         f"{step.call} takes no parameter {name!r}", where,
@@ -82,12 +82,12 @@ def check_intents(scenario: Scenario) -> list[Problem]:
         if behaviour.needed_share > 0 and agent.id not in discovering:
             problems.append(Problem(
                 f"agent {agent.id!r} has a needed share of discoveries but never discovers anything",
-                f"agents[{i}].behaviour.needed_share",
+                f"agents.{i}.behaviour.needed_share",
                 suggestion="set behaviour.discovery_probability, or a runtime_discovery threat covering the agent"))
         if behaviour.goal_switch_probability > 0 and len(set(agent.tasks)) < 2:
             problems.append(Problem(
                 f"agent {agent.id!r} may switch goals but serves {len(set(agent.tasks))} task template(s): "
                 "there is no other objective to switch to",
-                f"agents[{i}].behaviour.goal_switch_probability",
+                f"agents.{i}.behaviour.goal_switch_probability",
                 suggestion="list a second task template under the agent's tasks, or set the probability to 0"))
     return problems

@@ -62,6 +62,7 @@ MAX_NESTING = 40  # brackets inside one policy (Cedar's parser crashes the proce
 MAX_OPERATORS = 400  # operators in one policy (each one is a level of Cedar's expression tree)
 _OPERATOR = re.compile(r"&&|\|\||==|!=|<=|>=|[<>+\-*!.]|\b(?:if|in|has|like|is)\b")
 LIVENESS_CODES = decisions.LIVENESS_CODES
+_SCOPE_REASON = decisions.SCOPE[2]
 MAX_CACHED_DECISIONS = 200_000
 
 
@@ -110,16 +111,16 @@ def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.Pat
         try:
             if path.is_file() and path.stat().st_size > max_file_bytes():
                 raise InputError.single(f"policy file is larger than {max_file_bytes()} bytes", file=str(raw),
-                                        location=f"{location}[{i}]",
+                                        location=f"{location}.{i}",
                                         suggestion="the limit is NHISIM_MAX_SCENARIO_BYTES") from None
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            raise InputError.single("policy file not found", file=str(raw), location=f"{location}[{i}]",
+            raise InputError.single("policy file not found", file=str(raw), location=f"{location}.{i}",
                                     suggestion="paths are relative to the working directory; "
                                                "an absolute path always works") from None
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError.single(f"cannot read policy file: {getattr(exc, 'strerror', None) or exc}",
-                                    file=str(raw), location=f"{location}[{i}]") from None
+                                    file=str(raw), location=f"{location}.{i}") from None
         sources.append(PolicySource(str(raw), text))
     return sources
 
@@ -514,6 +515,8 @@ class CedarEvaluator:
             answer = self._answer(key)
         if answer[0] == "escalate":
             self._escalated[presenter] = (op, destination, intent, args)
+        elif answer[1] == "scope" and answer[2] == _SCOPE_REASON:  # the generated scope policy: told as natively
+            return decisions.scope_denial(self.world, self.strategy.of(cred.subject).jit_scope == "intent", cred, op)
         return answer
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
@@ -671,10 +674,10 @@ class CedarEvaluator:
 
 def scenario_strategy(scenario, name: str) -> tuple[Strategy, list[str]]:
     """A strategy of the scenario (or a preset) by name, and the user policy files it names."""
-    from nhisim.scenario.strategy import strategy_named
+    from nhisim.scenario.strategy import scenario_strategy
 
     spec = scenario.strategies.get(name)
-    return strategy_named(scenario, name), list(spec.policies) if spec is not None else []
+    return scenario_strategy(scenario, name), list(spec.policies) if spec is not None else []
 
 
 def example_request(scenario, world: CompiledWorld, strategy: Strategy) -> dict | None:

@@ -37,7 +37,7 @@ class Credential:
     human: str | None = None
     intent: object | None = None  # CompiledTask whose intent the credential is bound to
     chain: tuple[str, ...] = ()
-    parent: str | None = None
+    parent: Credential | None = None  # the delegator's token a delegated token was exchanged from
     revoked_at: float = INF
     effective_at: float = INF
     revoked_by_response: bool = False

@@ -9,12 +9,19 @@ the same thing wherever it appears.
 
 Each :class:`Code` also has ``told``: the same fact as a clause for a story told after
 the event ("DENIED (the credential had expired)"); empty where the logged reason itself
-is the story (a policy's own error message).
+is the story (a policy's own error message, a scope denial's own sentence).
+
+A scope denial's reason is made specific by :func:`scope_denial`, which both evaluators
+call when they deny on scope with the vocabulary's sentence: it names the operation, how
+the credential's scope was derived (whose roles, which task intents) and the delegation
+chain. The sentence is built only on a denial, so allowed requests pay nothing for it.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from nhisim.scenario.denials import scope_sentence
 
 
 class Code(NamedTuple):
@@ -36,7 +43,7 @@ _ROWS = (
     Code("quarantined", "the presenting agent is quarantined", "the agent is quarantined"),
     Code("sender_constraint", "the credential is sender-constrained and the presenter is not its subject",
          "the credential is sender-constrained and the attacker is not its subject"),
-    Code("scope", "the operation is outside the credential's scope", "outside the credential's scope"),
+    Code("scope", "the operation is outside the credential's scope", ""),  # told as scope_denial wrote it
     Code("no_intent", "no human-originated task intent is bound to this request",
          "no human-originated task intent"),
     Code("intent_operation", "the operation is not in the task's declared intent",
@@ -118,3 +125,55 @@ def drift(mode: str, failure: tuple[str, str]) -> tuple[str, str, str]:
     if mode == "monitor":
         return ("allow", "monitored", f"{reason}: allowed, and an alert raised (monitor mode)")
     return (mode, code, reason)
+
+
+# --------------------------------------------------------------------------- scope denials, told specifically
+
+# how a scope sentence names each kind of credential (as the static check names them)
+_KIND_NAMES = {"static_key": "static key", "shared_key": "shared key", "jit_token": "JIT token",
+               "delegated_token": "delegated token", "workload_identity": "workload identity"}
+
+
+def scope_terms(world: Any, jit_intent: bool, cred: Any) -> list[tuple[str, frozenset[int] | None]]:
+    """How ``cred``'s scope was derived, as named sets whose intersection it is.
+
+    A static key carries its subject's roles (a shared key, its account's and its holders'
+    roles); a JIT token its agent's roles, ∩ its task's intent when tokens are scoped to
+    intent (``jit_intent``); a delegated token its delegator's scope ∩ its sub-task's
+    intent (RFC 8693 token exchange). A set is None where only its name is known.
+    """
+    kind, subject, intent = cred.kind, cred.subject, cred.intent
+    if kind == "delegated_token":
+        parent = cred.parent
+        if parent is not None:
+            terms = scope_terms(world, jit_intent, parent)
+        else:  # exchanged from the delegator's static keys
+            delegator = cred.chain[-2] if len(cred.chain) > 1 else subject
+            terms = [(f"{delegator}'s keys", None)]
+        return terms + ([(f"{intent.id}'s intent", intent.intent)] if intent is not None else [])
+    if kind == "shared_key":
+        account = world.accounts.get(subject)
+        return [(f"the roles of shared account {subject} and its holders", account.scope if account else None)]
+    agent = world.agents.get(subject)
+    terms = [(f"{subject}'s roles", agent.role_scope if agent is not None else None)]
+    if kind == "jit_token" and jit_intent and intent is not None:
+        terms.append((f"{intent.id}'s intent", intent.intent))
+    return terms
+
+
+def scope_denial(world: Any, jit_intent: bool, cred: Any, op: int) -> tuple[str, str, str]:
+    """The scope denial of ``op`` under ``cred``, its reason naming the scope and the chain:
+
+    ``mailer:send:mail is outside the delegated token's scope (orchestrator's roles ∩
+    month-end-brief's intent ∩ notify's intent, chain orchestrator>notifier):
+    month-end-brief's intent lacks it`` (worded by
+    :func:`nhisim.scenario.denials.scope_sentence`, as validation words the denials it
+    predicts).
+
+    The credential's id is in the event log's ``credential`` column; leaving it out of the
+    sentence keeps the reasons of one chain's tokens one interned text.
+    """
+    terms = scope_terms(world, jit_intent, cred)
+    lacking = next((name for name, ops in terms if ops is not None and op not in ops), "")
+    kind = _KIND_NAMES.get(cred.kind, cred.kind.replace("_", " "))
+    return ("deny", "scope", scope_sentence(world.label(op), kind, [name for name, _ in terms], cred.chain, lacking))

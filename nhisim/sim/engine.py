@@ -42,7 +42,7 @@ import simpy
 
 from nhisim.scenario import workload
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
-from nhisim.scenario.strategy import resolve_strategy, strategy_named
+from nhisim.scenario.strategy import resolve_strategy, scenario_strategy
 from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
@@ -73,7 +73,7 @@ class Simulation:
                  horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None) -> None:
         self.scenario = scenario
         if isinstance(strategy, str):
-            self.strategy = strategy_named(scenario, strategy)
+            self.strategy = scenario_strategy(scenario, strategy)
         else:
             self.strategy = resolve_strategy(strategy, scenario=scenario)
         self.seed = scenario.run.seed if seed is None else int(seed)
@@ -161,7 +161,7 @@ class Simulation:
             id=f"{kind[:3]}-{self._cred_counter}", kind=kind, subject=subject, holders=holders, scope=scope,
             issued_at=now, expires_at=now + lifetime, binding=binding or self.controls(subject).binding,
             mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
-            intent=intent, chain=chain, parent=parent.id if parent else None,
+            intent=intent, chain=chain, parent=parent,
         )
         for holder in holders:
             held = self.holdings.get(holder)

@@ -42,6 +42,7 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
     SCOPE,
     SENDER,
     drift,
+    scope_denial,
 )
 from nhisim.strategies import Strategy
 
@@ -51,7 +52,7 @@ __all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INT
 class NativeEvaluator:
     """The strategy's rules in plain Python (fast path)."""
 
-    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_mode", "_risk_after")
+    __slots__ = ("strategy", "world", "quarantined", "alerts", "_intent", "_mode", "_risk_after", "_jit_intent")
 
     def __init__(self, strategy: Strategy, world: CompiledWorld, quarantined: dict[str, float],
                  alerts: dict[str, int]) -> None:
@@ -62,6 +63,7 @@ class NativeEvaluator:
         self._intent = strategy.runtime_check == "intent"
         self._mode = strategy.out_of_intent
         self._risk_after = strategy.risk_escalation_alerts
+        self._jit_intent = strategy.jit_scope == "intent"
 
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
                     destination: str | None = None, intent: CompiledTask | None = None, args: tuple | None = None
@@ -94,11 +96,11 @@ class NativeEvaluator:
         if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
             return SENDER
         if not self._intent:
-            return ALLOW if op in cred.scope else SCOPE
+            return ALLOW if op in cred.scope else scope_denial(self.world, self._jit_intent, cred, op)
         bound = cred.intent if cred.intent is not None else intent
         if op not in cred.scope:
             if bound is None or op in bound.intent:
-                return SCOPE
+                return scope_denial(self.world, self._jit_intent, cred, op)
             # outside an intent-scoped token: out of intent; it may be stepped up, monitored or
             # re-declared, but never beyond what the acting agent's roles entitle it to
             subject = self.world.agents.get(cred.chain[-1] if cred.chain else cred.subject)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
 from nhisim.scenario.models import Scenario, exchange_blocked
-from nhisim.scenario.strategy import strategy_named
+from nhisim.scenario.strategy import scenario_strategy
 from nhisim.strategies import Strategy
 from nhisim.world.graph import PRINCIPAL_TYPES, build_graph, node_id, nodes_of_type, split_node_id
 
@@ -247,7 +247,7 @@ def strategy_of(scenario: Scenario, strategy: str | Strategy | None) -> Strategy
     """``strategy`` as a :class:`Strategy`: a name from the scenario's strategies, a preset, or one already."""
     if strategy is None or isinstance(strategy, Strategy):
         return strategy
-    return strategy_named(scenario, strategy)
+    return scenario_strategy(scenario, strategy)
 
 
 def _graph_of(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy | None = None) -> nx.MultiDiGraph:

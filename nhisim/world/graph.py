@@ -215,14 +215,14 @@ class _Builder:
 
         for i, t in enumerate(s.tools):
             for j, op in enumerate(t.operations):
-                info = self.operation(t.id, op.action, op.resource, f"tools[{i}].operations[{j}]")
+                info = self.operation(t.id, op.action, op.resource, f"tools.{i}.operations.{j}")
                 if info:
                     self.add_edge(node_id("tool", t.id), node_id("resource", op.resource), "exposes",
                                   f"tool {t.id} exposes {op.action} on {op.resource}",
                                   key=f"exposes:{t.id}:{op.action}", **info)
         for i, r in enumerate(s.roles):
             for j, gr in enumerate(r.grants):
-                info = self.operation(gr.tool, gr.action, gr.resource, f"roles[{i}].grants[{j}]")
+                info = self.operation(gr.tool, gr.action, gr.resource, f"roles.{i}.grants.{j}")
                 if info:
                     self.add_edge(node_id("role", r.id), node_id("resource", gr.resource), "grants",
                                   f"role {r.id} grants {gr.action} on {gr.resource} through {gr.tool} "
@@ -230,11 +230,11 @@ class _Builder:
                                   key=f"grants:{gr.tool}:{gr.action}", **info)
         for i, a in enumerate(s.agents):
             me = node_id("agent", a.id)
-            if self.ref(a.owner, self.ix.humans, "human", f"agents[{i}].owner"):
+            if self.ref(a.owner, self.ix.humans, "human", f"agents.{i}.owner"):
                 self.add_edge(node_id("human", a.owner), me, "owns", f"{a.owner} owns agent {a.id}")
             intent_only = strategy is not None and strategy.credential == "jit_token" and strategy.jit_scope == "intent"
             for j, r in enumerate(a.roles):
-                if self.ref(r, self.ix.roles, "role", f"agents[{i}].roles[{j}]"):
+                if self.ref(r, self.ix.roles, "role", f"agents.{i}.roles.{j}"):
                     if intent_only:
                         self.add_edge(me, node_id("role", r), "has_role",
                                       f"{a.id} has role {r}, but its intent-scoped tokens carry only the grants "
@@ -244,7 +244,7 @@ class _Builder:
                                       f"{a.id} has role {r}, so it can use every grant of {r}")
             exchange = strategy is not None and strategy.delegation == "token_exchange"
             for j, d in enumerate(a.may_delegate_to):
-                if self.ref(d, self.ix.agents, "agent", f"agents[{i}].may_delegate_to[{j}]") and d != a.id:
+                if self.ref(d, self.ix.agents, "agent", f"agents.{i}.may_delegate_to.{j}") and d != a.id:
                     lost = exchange_blocked(a, self.ix.agents[d]) if exchange else None
                     if lost is not None and strategy.lossy_hop == "own_authority":
                         self.add_edge(me, node_id("agent", d), "may_delegate_to",
@@ -266,7 +266,7 @@ class _Builder:
         for i, sa in enumerate(s.shared_accounts):
             me = node_id("shared_account", sa.id)
             for j, r in enumerate(sa.roles):
-                if self.ref(r, self.ix.roles, "role", f"shared_accounts[{i}].roles[{j}]"):
+                if self.ref(r, self.ix.roles, "role", f"shared_accounts.{i}.roles.{j}"):
                     self.add_edge(me, node_id("role", r), "has_role",
                                   f"shared account {sa.id} has role {r}, so whoever acts as {sa.id} "
                                   f"can use every grant of {r}")
@@ -274,7 +274,7 @@ class _Builder:
             if not shared_identity:
                 continue  # per-agent identities: nobody holds the account's key
             for j, h in enumerate(dict.fromkeys(sa.holders)):
-                if self.ref(h, self.ix.agents, "agent", f"shared_accounts[{i}].holders[{j}]"):
+                if self.ref(h, self.ix.agents, "agent", f"shared_accounts.{i}.holders.{j}"):
                     self.add_edge(node_id("agent", h), me, "holds",
                                   f"{h} holds the key of shared account {sa.id}, so it can act as {sa.id}")
             if strategy is not None:  # the shared key carries the union of its holders' roles

@@ -107,6 +107,23 @@ def metric_scale(metric: str, largest: float = math.nan) -> tuple[float, str]:
     return 1.0, known.unit if known is not None else "per run"
 
 
+_SUFFIXED = {"%": "%", "s": " s", "min": " min", "h": " h", "d": " d"}  # units short enough to follow a number
+
+
+def in_unit(value: float, scale: tuple[float, str]) -> str:
+    """``value`` written in a figure's unit (``scale``, from :func:`metric_scale`): ``"0.25 h"``,
+    ``"45%"``, ``"1,250"``; ``∞`` and ``n/a`` as they are. A figure picks its unit once, from its
+    data, and uses it for every label and its axis or colour bar."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    divisor, unit = scale
+    x = value / divisor
+    number = f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+    return number + _SUFFIXED.get(unit, "")
+
+
 def axis_label(metric: str, largest: float = math.nan) -> str:
     """``"exposure window (h)"``: the metric's name with the unit it is drawn in."""
     return f"{label(metric)} ({metric_scale(metric, largest)[1]})"

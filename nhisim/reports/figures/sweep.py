@@ -12,28 +12,39 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from nhisim.errors import InputError, did_you_mean
+from nhisim.experiments.store import twin_columns
 from nhisim.reports.figures.style import (
     STYLE,
     axis_label,
     better_corner,
     finite_max,
+    in_unit,
     metric_scale,
     new_figure,
     strategy_style,
 )
-from nhisim.reports.format import fmt, label
-from nhisim.scenario.units import format_duration
+from nhisim.reports.format import label
+from nhisim.scenario.units import format_duration, format_quantity
 
 _DURATION_HINTS = ("ttl", "delay", "rotation", "horizon", "latency", "duration", "window", "time", "_s", "cache")
 
 
-def _param_text(name: str, value: Any) -> str:
+def _param_text(name: str, value: Any, unit: str | None) -> str:
+    """A tick label: the value as the sweep wrote it, a number in its unit (from the sweep's manifest;
+    a frame without one is read by the parameter's name)."""
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         v = float(value)
-        if any(hint in name.lower() for hint in _DURATION_HINTS) and math.isfinite(v) and v >= 0:
-            return format_duration(v)
-        return "∞" if math.isinf(v) else f"{v:g}"
+        if unit is None:
+            unit = "duration" if any(hint in name.lower() for hint in _DURATION_HINTS) and v >= 0 else ""
+        if math.isinf(v) and unit != "duration":
+            return "∞"
+        return format_duration(v) if unit == "duration" else format_quantity(v, unit)
     return str(value)
+
+
+def _units(df: pd.DataFrame) -> dict[str, str]:
+    """Each swept path's unit, from the manifest a sweep's results carry (``df.attrs["sweep"]``)."""
+    return {p["path"]: p.get("unit", "") for p in (df.attrs.get("sweep") or {}).get("parameters", [])}
 
 
 def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str | Sequence[str] | None = None,
@@ -44,7 +55,11 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str |
     metric columns, one row per run. Cells hold the mean over the runs that share the
     pair (and strategy); NaN cells (no run had a meaningful value) are grey and say
     ``n/a``; an infinite mean is drawn in the top colour and says ``∞``. All panels share
-    one colour scale (viridis: ordered, colour-blind safe, readable in grey).
+    one colour scale (viridis: ordered, colour-blind safe, readable in grey), and every cell
+    is written in the unit of its colour bar, chosen once from the data.
+
+    A parameter written as text (``5m``, ``1h``) is ordered by its numeric twin
+    (``strategies.zsp.ttl_s``) when the results have one, else by the durations it reads as.
     """
     missing = [c for c in (x, y, metric) if c not in df.columns]
     if missing:
@@ -62,8 +77,9 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str |
                                             suggestion=did_you_mean(name, frame["strategy"].unique(), "strategies"))
     else:
         names = [None]
-    xs = _axis_values(frame[x])
-    ys = _axis_values(frame[y])
+    xs = _axis_values(frame, x)
+    ys = _axis_values(frame, y)
+    units = _units(df)
     grids = {}
     for name in names:
         sub = frame if name is None else frame[frame["strategy"] == name]
@@ -75,7 +91,8 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str |
         grids[name] = grid
     finite = np.concatenate([g[np.isfinite(g)] for g in grids.values()]) if grids else np.array([])
     largest = float(finite.max()) if finite.size else math.nan
-    div, unit = metric_scale(metric, largest)
+    scale = metric_scale(metric, largest)  # one unit for the colour bar and every cell
+    div = scale[0]
     vmin = float(finite.min()) / div if finite.size else 0.0
     vmax = float(finite.max()) / div if finite.size else 1.0
     if vmax <= vmin:
@@ -95,9 +112,9 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str |
             shown = np.where(np.isinf(grid), vmax * div, grid) / div
             image = ax.imshow(np.ma.masked_invalid(shown), origin="lower", aspect="auto", cmap=colormap,
                               vmin=vmin, vmax=vmax)
-            ax.set_xticks(range(len(xs)), [_param_text(x, v) for v in xs],
+            ax.set_xticks(range(len(xs)), [_param_text(x, v, units.get(x)) for v in xs],
                           rotation=30 if len(xs) > 5 else 0, ha="right" if len(xs) > 5 else "center")
-            ax.set_yticks(range(len(ys)), [_param_text(y, v) for v in ys])
+            ax.set_yticks(range(len(ys)), [_param_text(y, v, units.get(y)) for v in ys])
             ax.set_xlabel(x)
             ax.set_ylabel(y)
             ax.set_title(name if name is not None else label(metric))
@@ -107,21 +124,27 @@ def sweep_heatmap(df: pd.DataFrame, x: str, y: str, metric: str, strategy: str |
                         v = grid[i, j]
                         level = 0.5 if not math.isfinite(v) else (shown[i, j] - vmin) / (vmax - vmin)
                         colour = "black" if (math.isnan(v) or level > 0.55) else "white"
-                        ax.text(j, i, fmt(metric, v), ha="center", va="center", fontsize=13, color=colour)
+                        ax.text(j, i, in_unit(v, scale), ha="center", va="center", fontsize=13, color=colour)
         for k in range(n, nrows * ncols):
             axes[k // ncols][k % ncols].set_visible(False)
         if image is not None:
             bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.9)
-            bar.set_label(axis_label(metric, largest))
+            bar.set_label(f"{label(metric)} ({scale[1]})")
         fig.suptitle(f"{label(metric)} (mean) by {x} × {y}")
     return fig
 
 
-def _axis_values(column: pd.Series) -> list[Any]:
-    """A parameter's values in a sensible order: numbers and durations ("5m" < "1h") ascending,
-    other text in the order the sweep lists it (its grid order)."""
-    values = list(dict.fromkeys(column.dropna()))
-    keys = [_numeric(v) for v in values]
+def _axis_values(frame: pd.DataFrame, name: str) -> list[Any]:
+    """A parameter's values in a sensible order: by its numeric twin when the results have one,
+    numbers and durations ("5m" < "1h") ascending, other text in the order the sweep lists it."""
+    values = list(dict.fromkeys(frame[name].dropna()))
+    twins = {path: twin for twin, path in twin_columns((frame.attrs.get("sweep") or {}).get("parameters", [])).items()}
+    twin = twins.get(name) or next((name + s for s in ("_s", "_per_s") if name + s in frame.columns), None)
+    if twin is not None and twin in frame.columns:
+        numbers = frame.drop_duplicates(name).set_index(name)[twin]
+        keys: list[float | None] = [float(numbers[v]) if v in numbers.index else None for v in values]
+    else:
+        keys = [_numeric(v) for v in values]
     if all(k is not None for k in keys):
         return [v for _, v in sorted(zip(keys, values, strict=True), key=lambda item: item[0])]
     return values

@@ -2,7 +2,8 @@
 
 Other layers read these class attributes instead of keeping their own lists of kinds:
 validation reads ``REFERENCES`` (and ``HOLDER_OF``), ``nhisim check`` reads ``EVIDENCE``,
-metrics and narration read ``STEERS_AGENT`` and ``LABEL``.
+metrics and narration read ``STEERS_AGENT`` and ``LABEL``, the knob rules
+(:mod:`nhisim.scenario.knob_effects`) read ``RETIRES_AGENT`` and ``USES_DELEGATION``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class ThreatModel(Model):
     #: the attacker steers an agent (acting with its live authority) rather than holding
     #: stolen credentials
     STEERS_AGENT: ClassVar[bool] = False
+    #: the threat offboards an agent (so whether offboarding revokes its credentials matters)
+    RETIRES_AGENT: ClassVar[bool] = False
+    #: the threat has one agent act for another (so how delegation passes authority matters)
+    USES_DELEGATION: ClassVar[bool] = False
     #: what in the run's log shows the threat happened (one of EVIDENCE_KINDS)
     EVIDENCE: ClassVar[str] = "compromise"
     #: field -> the pool of ids it names (one of REFERENCE_POOLS); a list field names

@@ -21,6 +21,7 @@ class DelegationAbuse(ThreatModel):
 
     LABEL: ClassVar[str] = "delegation abuse (confused deputy)"
     STEERS_AGENT: ClassVar[bool] = True
+    USES_DELEGATION: ClassVar[bool] = True
     REFERENCES: ClassVar[dict[str, str]] = {"agent": "agents", "deputy": "agents", "task": "tasks"}
 
     kind: Literal["delegation_abuse"] = Field(description="delegation_abuse: a compromised agent has a deputy act for it")

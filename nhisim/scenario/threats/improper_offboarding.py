@@ -20,6 +20,7 @@ class ImproperOffboarding(ThreatModel):
     """An agent is retired but its credential stays valid, then leaks."""
 
     LABEL: ClassVar[str] = "an orphaned credential leaking"
+    RETIRES_AGENT: ClassVar[bool] = True
     REFERENCES: ClassVar[dict[str, str]] = {"agent": "agents"}
 
     kind: Literal["improper_offboarding"] = Field(
