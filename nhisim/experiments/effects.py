@@ -210,7 +210,8 @@ def _variants(base: Mapping[str, Any], scenario: Scenario, points: Iterable[dict
                 if split_path(path)[0] == "strategies":
                     set_path(section, path, value, source="parameters")
             spec = section.get("strategies", {}).get(strategy)
-            resolved = resolve_strategy(spec, name=strategy) if spec is not None else resolve_strategy(strategy)
+            # overrides select agents of the estate: the base scenario's (a point changes knobs, not agents)
+            resolved = resolve_strategy(spec if spec is not None else strategy, name=strategy, scenario=scenario)
         except (InputError, ValueError):  # an invalid point: its runs are recorded with the error
             continue
         if estate is not None:

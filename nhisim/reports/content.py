@@ -129,16 +129,18 @@ def _threat_rows(scenario) -> list[tuple[str, str, str]]:
 
 
 def strategy_knobs(comparison) -> pd.DataFrame:
-    """Every knob of every compared strategy: one row per knob, one column per strategy."""
+    """Every knob of every compared strategy: one row per knob, one column per strategy, and one per
+    control group of a mixed strategy (``name/override``, its description naming its principals)."""
     from nhisim.scenario.strategy import scenario_strategy
 
     columns = {}
     descriptions = {}
     for name in comparison.strategies:
         strategy = scenario_strategy(comparison.scenario, name)
-        knobs = strategy.knobs()
-        columns[name] = {k: _knob_text(k, v) for k, v in knobs.items()}
-        descriptions[name] = strategy.description
+        for group_name, (group, members) in strategy.groups().items():
+            columns[group_name] = {k: _knob_text(k, v) for k, v in group.knobs().items()}
+            who = f" (for {', '.join(members)})" if members else (" (everyone else)" if strategy.mixed else "")
+            descriptions[group_name] = group.description + who
     frame = pd.DataFrame(columns)
     frame.index.name = "knob"
     frame.attrs["descriptions"] = descriptions

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from nhisim.errors import Problem, path_text
 from nhisim.scenario.models import SENSITIVITY_LEVELS, CallStep, DelegateStep, Scenario, exchange_blocked
-from nhisim.scenario.strategy import scenario_strategy
+from nhisim.scenario.strategy import account_users, scenario_strategy
 from nhisim.strategies import Strategy
 
 Op = tuple[str, str, str]  # tool, action, resource
@@ -83,7 +83,7 @@ class _Estate:
 
     scenario: Scenario
     roles: dict[str, frozenset[Op]] = field(default_factory=dict)
-    accounts: dict[str, frozenset[Op]] = field(default_factory=dict)
+    account_roles: dict[str, frozenset[Op]] = field(default_factory=dict)  # each account's own roles
     memberships: dict[str, list[str]] = field(default_factory=dict)
     intents: dict[str, frozenset[Op]] = field(default_factory=dict)
     levels: dict[str, int] = field(default_factory=dict)
@@ -94,8 +94,7 @@ class _Estate:
         for agent in s.agents:
             self.roles[agent.id] = frozenset().union(*(role_ops.get(r, frozenset()) for r in agent.roles))
         for account in s.shared_accounts:
-            ops = frozenset().union(*(role_ops.get(r, frozenset()) for r in account.roles))
-            self.accounts[account.id] = ops.union(*(self.roles.get(h, frozenset()) for h in account.holders))
+            self.account_roles[account.id] = frozenset().union(*(role_ops.get(r, frozenset()) for r in account.roles))
             for holder in account.holders:
                 self.memberships.setdefault(holder, []).append(account.id)
         self.intents = {t.id: frozenset(g.key for g in t.intent.operations) for t in s.tasks}
@@ -111,18 +110,23 @@ class _Walk:
         self.ix = estate.scenario.index()
         self.task_index = {t.id: i for i, t in enumerate(estate.scenario.tasks)}
         self.found: list[Denial] = []
+        # the shared accounts in use, the holders that use each, and their keys' scopes (each principal's controls)
+        self.users = {sa.id: account_users(strategy, sa.id, sa.holders) for sa in estate.scenario.shared_accounts}
+        self.account_scope = {acct: estate.account_roles[acct].union(*(estate.roles[h] for h in users))
+                              for acct, users in self.users.items()}
 
     def keys(self, agent: str) -> list[Held]:
         """The static keys an agent presents, in the engine's order."""
-        if self.s.identity == "shared" and self.e.memberships.get(agent):
+        used = [acct for acct in self.e.memberships.get(agent, []) if agent in self.users[acct]]
+        if used:
             return [Held("shared key", acct, ((f"the roles of shared account {acct} and its holders",
-                                               self.e.accounts[acct]),))
-                    for acct in self.e.memberships[agent]]
+                                               self.account_scope[acct]),))
+                    for acct in used]
         return [Held("static key", agent, ((f"{agent}'s roles", self.e.roles[agent]),))]
 
     def own_token(self, agent: str, task: str) -> Held:
         terms = ((f"{agent}'s roles", self.e.roles[agent]),)
-        if self.s.jit_scope == "intent":
+        if self.s.of(agent).jit_scope == "intent":
             terms += ((f"{task}'s intent", self.e.intents[task]),)
         return Held("JIT token", agent, terms, intent_of=task)
 
@@ -142,18 +146,19 @@ class _Walk:
         agent, task_id = chain[-1], tasks[-1]
         task = self.ix.tasks[task_id]
         has_token = False  # a JIT task holds its own token once a call needed it
+        mine = self.s.of(agent)  # the agent's controls: how it obtains credentials and hands work on
         for j, step in enumerate(task.steps):
             if isinstance(step, DelegateStep):
                 if len(chain) > MAX_DEPTH:
                     return True  # never started: nothing to say about it
                 sub_chain, sub_tasks = chain + (step.delegate.agent,), tasks + (step.delegate.task,)
-                if self.s.delegation == "pass_through":
-                    own = [self.own_token(agent, task_id)] if self.s.jit and has_token else []
-                    handed = own + passed + ([k for k in self.keys(agent)] if not self.s.jit else [])
+                if mine.delegation == "pass_through":
+                    own = [self.own_token(agent, task_id)] if mine.jit and has_token else []
+                    handed = own + passed + ([k for k in self.keys(agent)] if not mine.jit else [])
                     ok = self.task(sub_chain, sub_tasks, [Held(h.kind, h.subject, h.terms, h.intent_of, True)
                                                          for h in handed], None)
                 elif (lost := exchange_blocked(self.ix.agents[agent], self.ix.agents[step.delegate.agent])):
-                    if self.s.lossy_hop == "fail":  # the issuer refuses the exchange: the hand-off always fails
+                    if mine.lossy_hop == "fail":  # the issuer refuses the exchange: the hand-off always fails
                         where = path_text("tasks", self.task_index[task_id], "steps", j, "delegate")
                         self.found.append(Denial(
                             self.s.name, sub_chain, sub_tasks, where, f"{agent}>{step.delegate.agent}", "lossy_hop",
@@ -163,7 +168,7 @@ class _Walk:
                         return False
                     ok = self.task(sub_chain, sub_tasks, [], None)  # on the delegate's own authority
                 else:
-                    delegator = exchanged or (self.own_token(agent, task_id) if self.s.jit else self._key_union(agent))
+                    delegator = exchanged or (self.own_token(agent, task_id) if mine.jit else self._key_union(agent))
                     sub = step.delegate.task
                     token = delegator.narrowed(f"{sub}'s intent", self.e.intents[sub], "delegated token",
                                                step.delegate.agent, sub)
@@ -195,7 +200,7 @@ class _Walk:
         presented while it lives, the agent's own afterwards (so both must be denied for the call to be)."""
         if exchanged is not None:
             return [exchanged]
-        own = self.keys(agent) if not self.s.jit else [self.own_token(agent, task)]
+        own = self.keys(agent) if not self.s.of(agent).jit else [self.own_token(agent, task)]
         fallback = next((k for k in own if op in k.scope), own[0])
         carrier = next((held for held in passed if op in held.scope), None)
         return [carrier, fallback] if carrier is not None else [fallback]
@@ -204,16 +209,17 @@ class _Walk:
                ) -> tuple[str, str, str] | None:
         """(code, reason, suggestion) when the enforcement point denies this call in every run."""
         label, presenter = ":".join(op), chain[-1]
-        if self.s.binding == "sender_constrained" and cred.passed and cred.kind != "shared key":
+        controls = self.s.of(cred.subject)  # a request is decided under its credential's subject's controls
+        if controls.binding == "sender_constrained" and cred.passed and cred.kind != "shared key":
             return ("sender_constraint",
                     f"{label} is presented with {cred.subject}'s {cred.kind}, passed down to {presenter}, and the "
                     "credential is sender-constrained",
                     "use delegation: token_exchange, or binding: bearer, for this strategy")
         bound = cred.intent_of or task
         intent = self.e.intents[bound]
-        escalates = self.s.out_of_intent != "deny"  # a human, a policy or monitoring may let it through
+        escalates = controls.out_of_intent != "deny"  # a human, a policy or monitoring may let it through
         if op not in cred.scope:
-            if self.s.runtime_check == "intent" and op not in intent:
+            if controls.runtime_check == "intent" and op not in intent:
                 if escalates and op in self.e.roles.get(cred.subject, frozenset()):
                     return None  # a human may approve it
                 return ("intent_operation", f"{label} is not in {bound}'s intent",
@@ -222,7 +228,7 @@ class _Walk:
             reason = scope_sentence(label, cred.kind, [name for name, _ in cred.terms],
                                     chain if cred.kind == "delegated token" else (), lacking)
             return ("scope", reason, self._scope_fix(label, lacking, cred))
-        if self.s.runtime_check != "intent" or escalates:
+        if controls.runtime_check != "intent" or escalates:
             return None
         task_model = self.ix.tasks[bound]
         level = self.e.levels[op[2]]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 from nhisim.errors import Problem, path_text, split_path
 from nhisim.scenario.models import DelegateStep, Knobs, Scenario
-from nhisim.scenario.strategy import resolve_strategy
 from nhisim.scenario.units import format_duration
 from nhisim.strategies import Strategy
 
@@ -161,19 +160,34 @@ def tokens_outlive_tasks(variants: Sequence[Strategy], task_latency_p95: float) 
 
 
 def knob_warnings(scenario: Scenario) -> list[Problem]:
-    """A warning for each knob a strategy of ``scenario`` sets itself where it cannot change a run."""
+    """A warning for each knob a strategy of ``scenario`` sets itself where it cannot change a run: a
+    default knob inert for every control group, an override's knob inert for every principal it selects."""
+    from nhisim.scenario.strategy import override_label, scenario_strategy, selected
+
     estate = Estate.of(scenario)
     problems = []
+
+    def warn(knob: str, why: str, where: str, whose: str) -> None:
+        knobs = [d for d in depends_on(knob) if not d.startswith("estate.")]
+        fix = (f"drop it, or change {' or '.join(knobs)} for it to apply" if knobs
+               else "drop it: the scenario gives it nothing to act on")
+        problems.append(Problem(f"{knob} has no effect on {whose}: {why}", where, suggestion=fix))
+
     for name, spec in scenario.strategies.items():
-        strategy = resolve_strategy(spec, name=name)
+        strategy = scenario_strategy(scenario, name)
+        groups = [group for group, _ in strategy.groups().values()]
         for knob in (k for k in Knobs.model_fields if getattr(spec, k) is not None):
-            why = inert_reason(knob, strategy, estate)
-            if why:
-                knobs = [d for d in depends_on(knob) if not d.startswith("estate.")]
-                fix = (f"drop it, or change {' or '.join(knobs)} for it to apply" if knobs
-                       else "drop it: the scenario gives it nothing to act on")
-                problems.append(Problem(f"{knob} has no effect on strategy {name}: {why}",
-                                        path_text("strategies", name, knob), suggestion=fix))
+            whys = [inert_reason(knob, group, estate) for group in groups]
+            if all(whys):
+                warn(knob, whys[0], path_text("strategies", name, knob), f"strategy {name}")
+        for i, override in enumerate(spec.overrides):
+            agents, accounts = selected(override, scenario)
+            members = [strategy.of(p) for p in sorted(agents | accounts)]
+            for knob in (k for k in Knobs.model_fields if getattr(override, k) is not None):
+                whys = [inert_reason(knob, member, estate) for member in members]
+                if members and all(whys):
+                    warn(knob, whys[0], path_text("strategies", name, "overrides", i, knob),
+                         f"override {override_label(override, i)} of strategy {name}")
     return problems
 
 

@@ -472,12 +472,6 @@ class Knobs(Model):
     )
 
 
-#: knobs a shared account's own controls can use: its key's life, binding and revocation, and how
-#: requests made with it are checked (the others are about agents: tokens, tasks, delegation)
-ACCOUNT_KNOBS = frozenset({"identity", "credential", "rotation", "binding", "runtime_check", "out_of_intent",
-                           "revocation", "propagation", "cache_ttl", "risk_escalation_alerts"})
-
-
 class ControlOverride(Knobs):
     """Other controls for some principals of the estate: who (any selector matches) and what
     (a preset to start from, then knobs).

@@ -4,6 +4,7 @@ the engine reads."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nhisim.scenario.models import ControlOverride, Knobs, Scenario, StrategySpec
@@ -76,3 +77,18 @@ def _with_overrides(default: Strategy, overrides: list[ControlOverride], scenari
     return Strategy(**{**{k: getattr(default, k) for k in default.knobs()}, "name": default.name,
                        "description": default.description,
                        "principals": tuple(sorted((p, s) for p, s in own.items()))})
+
+
+def account_users(strategy: Strategy, account: str, holders: Sequence[str]) -> tuple[str, ...]:
+    """The holders of a shared account that use its key under ``strategy``.
+
+    An account is in use when its own controls keep it a shared static key; then its
+    holders working under a shared identity use it (the others authenticate as
+    themselves). Its key carries the account's roles and those of the holders that use it.
+    Under the ``shared_account`` preset every holder uses every account; under the others,
+    none does unless overrides say so.
+    """
+    own = strategy.of(account)
+    if own.identity != "shared" or own.credential != "static_key":
+        return ()
+    return tuple(h for h in dict.fromkeys(holders) if strategy.of(h).identity == "shared")

@@ -166,6 +166,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
             problems.append(Problem(f"strategy {name!r} names policy files but does not use the Cedar engine",
                                     f"strategies.{name}.policies",
                                     suggestion=f"add 'engine: cedar' to strategy {name!r}, or drop 'policies'"))
+        problems.extend(check_overrides(scenario, name, spec, ref))
     if scenario.run.baseline is not None:
         ref(scenario.run.baseline, scenario.strategies, "strategy", "run.baseline")
 
@@ -184,3 +185,35 @@ def scenario_warnings(scenario: Scenario) -> list[Problem]:
     """What is valid in ``scenario`` but cannot do what it seems to: knobs set where they have no
     effect, calls denied in every run (with the chain, the scope they are missing from, a fix)."""
     return knob_warnings(scenario) + denial_warnings(scenario)
+
+
+def check_overrides(scenario: Scenario, name: str, spec, ref) -> list[Problem]:
+    """A strategy's overrides: every id they name exists, and each selects someone and changes something."""
+    from nhisim.scenario.models import Knobs
+    from nhisim.scenario.strategy import override_label, selected
+
+    problems: list[Problem] = []
+    tags = {t for a in scenario.agents for t in a.tags}
+    for i, override in enumerate(spec.overrides):
+        where = f"strategies.{name}.overrides.{i}"
+        label = override_label(override, i)
+        for j, agent in enumerate(override.agents):
+            ref(agent, [a.id for a in scenario.agents], "agent", f"{where}.agents.{j}")
+        for j, account in enumerate(override.accounts):
+            ref(account, [a.id for a in scenario.shared_accounts], "shared account", f"{where}.accounts.{j}")
+        for j, tag in enumerate(override.tags):
+            if tag not in tags:
+                problems.append(Problem(f"no agent has tag {tag!r}", f"{where}.tags.{j}",
+                                        suggestion=did_you_mean(tag, tags, "tags") or "give agents tags: [...]"))
+        knobs = [k for k in Knobs.model_fields if getattr(override, k) is not None]
+        if override.base is None and not knobs:
+            problems.append(Problem(f"override {label!r} changes nothing: it names no base and no knob", where,
+                                    suggestion="add base: <preset>, or knobs such as ttl: 5m"))
+        chosen_agents, chosen_accounts = selected(override, scenario)
+        if not (override.agents or override.accounts or override.tags or override.environments):
+            problems.append(Problem(f"override {label!r} selects no one", where,
+                                    suggestion="name agents, accounts, tags or environments"))
+        elif not chosen_agents and not chosen_accounts:
+            problems.append(Problem(f"override {label!r} selects no agent and no shared account", where,
+                                    suggestion="check its tags and environments against the agents'"))
+    return problems

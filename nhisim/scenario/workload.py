@@ -100,9 +100,14 @@ def estimate_run(scenario, strategy, horizon: float | None = None) -> Estimate:
                 calls += _times(rate, horizon) * steps
     attempts = _times(scenario.attacker.rate, horizon) * len(scenario.threats)
     identities = len(scenario.agents)
-    keys = identities + len(scenario.shared_accounts)
-    rotations = keys * _per(horizon, strategy.rotation) if strategy.credential == "static_key" and keys else 0.0
-    renewals = identities * _per(horizon, strategy.identity_ttl) if strategy.credential != "static_key" and identities else 0.0
+    rotations = renewals = 0.0
+    for principal, is_agent in [(a.id, True) for a in scenario.agents] + [(sa.id, False)
+                                                                         for sa in scenario.shared_accounts]:
+        own = strategy.of(principal)  # each principal's controls (a mixed estate differs per principal)
+        if own.credential == "static_key":
+            rotations += _per(horizon, own.rotation)
+        elif is_agent:  # a JIT agent's workload identity is renewed
+            renewals += _per(horizon, own.identity_ttl)
     outage = any(getattr(t, "kind", "") == "issuer_outage" for t in scenario.threats)
     retries = identities * _per(horizon, scenario.issuer.retry_after) if outage and identities else 0.0
     return Estimate(calls, attempts, rotations, renewals, retries)

@@ -42,7 +42,7 @@ import simpy
 
 from nhisim.scenario import workload
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
-from nhisim.scenario.strategy import resolve_strategy, scenario_strategy
+from nhisim.scenario.strategy import account_users, resolve_strategy, scenario_strategy
 from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
@@ -193,12 +193,8 @@ class Simulation:
                         reason=reason, effective_at=cred.effective_at, incident=incident or None)
 
     def account_users(self, account: str) -> tuple[str, ...]:
-        """The holders of a shared account that use its key: those working under a shared identity, when the
-        account's own controls keep it a shared static key (none otherwise: the account is not in use)."""
-        own = self.controls(account)
-        if own.identity != "shared" or own.credential != "static_key":
-            return ()
-        return tuple(h for h in self.world.accounts[account].holders if self.controls(h).identity == "shared")
+        """The holders of a shared account that use its key (none when the account is not in use)."""
+        return account_users(self.strategy, account, self.world.accounts[account].holders)
 
     def _issue_standing_credentials(self) -> None:
         world = self.world

@@ -17,10 +17,14 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import pkgutil
+from bisect import bisect_left
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from nhisim.errors import InputError, did_you_mean
+
+_FIRST = itemgetter(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +61,12 @@ class Strategy:
 
     def of(self, principal: str | None) -> Strategy:
         """The knobs ``principal`` (an agent or shared account id) works under: its own, or the default."""
-        if self.principals and principal is not None:
-            return self._by_principal().get(principal, self)
+        principals = self.principals
+        if principals and principal is not None:
+            i = bisect_left(principals, principal, key=_FIRST)  # sorted by id
+            if i < len(principals) and principals[i][0] == principal:
+                return principals[i][1]
         return self
-
-    def _by_principal(self) -> dict[str, Strategy]:
-        return dict(self.principals)
 
     @property
     def mixed(self) -> bool:

@@ -36,7 +36,7 @@ import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
 from nhisim.scenario.models import Scenario, exchange_blocked
-from nhisim.scenario.strategy import scenario_strategy
+from nhisim.scenario.strategy import account_users, scenario_strategy
 from nhisim.strategies import Strategy
 from nhisim.world.graph import PRINCIPAL_TYPES, build_graph, node_id, nodes_of_type, split_node_id
 
@@ -776,7 +776,13 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
         return None
     idx = _Reach(build_graph(scenario, strategy=s))
     ix = scenario.index()
-    static = s.credential == "static_key"
+
+    def static(principal: str) -> bool:
+        return s.of(principal).credential == "static_key"
+
+    def uses(agent: str) -> list[str]:
+        """The shared accounts whose key ``agent`` uses."""
+        return [sa.id for sa in scenario.shared_accounts if agent in account_users(s, sa.id, sa.holders)]
 
     def ops_named(grants: Iterable[Any]) -> int:
         pairs = {(g.action, g.resource) for g in grants}
@@ -784,42 +790,45 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
 
     def standing(agent: str) -> int:
         """What the agent's standing (static) or minting (JIT identity) credential reaches."""
-        if static:
+        if static(agent):
             bits = idx.scope(node_id("credential", f"key:{agent}"))
-            if s.identity == "shared":
-                for sa in scenario.shared_accounts:
-                    if agent in sa.holders:
-                        bits |= idx.scope(node_id("shared_account", sa.id))
+            for account in uses(agent):
+                bits |= idx.scope(node_id("shared_account", account))
             return bits
         return idx.base(node_id("agent", agent))
 
-    exchange = s.delegation == "token_exchange"
-    # hand-offs that pass credentials: all of them, or under token exchange those it can make (a lossy
-    # hop passes nothing: it fails, or the delegate works on its own authority)
+    def exchanges(agent: str) -> bool:
+        return s.of(agent).delegation == "token_exchange"
+
+    # hand-offs that pass credentials: all of them, or under token exchange (the delegator's controls)
+    # those it can make (a lossy hop passes nothing: it fails, or the delegate works on its own authority)
     hand_offs = [(a.id, d) for a in scenario.agents for d in a.may_delegate_to
-                 if not (exchange and d in ix.agents and exchange_blocked(a, ix.agents[d]))]
+                 if not (exchanges(a.id) and d in ix.agents and exchange_blocked(a, ix.agents[d]))]
 
     def passed_to(agent: str) -> int:
         """What the agent's delegators, transitively, may hand it while it works for them."""
         upstream = nx.ancestors(nx.DiGraph(hand_offs), agent) if any(d == agent for _, d in hand_offs) else set()
         bits = 0
-        for other in upstream:
-            bits |= standing(other)
-        if s.delegation == "token_exchange":  # an exchanged token is narrowed to the sub-task's intent
-            bits &= ops_named(g for t in ix.agents[agent].tasks for g in ix.tasks[t].intent.operations)
+        narrowed = ops_named(g for t in ix.agents[agent].tasks for g in ix.tasks[t].intent.operations)
+        for other in upstream:  # an exchanged token is narrowed to the sub-task's intent
+            bits |= standing(other) & narrowed if exchanges(other) else standing(other)
         return bits
 
-    thief_can_present = s.binding != "sender_constrained"
+    def thief_can_present(principal: str) -> bool:
+        return s.of(principal).binding != "sender_constrained"
+
     if getattr(model, "STEERS_AGENT", False):  # a steered agent presents what it holds itself: bindings do not stop it
         bits = standing(threat.agent) | passed_to(threat.agent)
         deputy = getattr(threat, "deputy", None)
         if deputy is not None:
-            lost = exchange and exchange_blocked(ix.agents[threat.agent], ix.agents[deputy]) is not None
-            if s.delegation == "pass_through":
+            host, mine = s.of(threat.agent), s.of(deputy)  # the delegator's controls decide the hand-off
+            lost = host.delegation == "token_exchange" and exchange_blocked(ix.agents[threat.agent],
+                                                                              ix.agents[deputy]) is not None
+            if host.delegation == "pass_through":
                 bits |= idx.scope(node_id("agent", deputy))
-            elif lost and s.lossy_hop == "own_authority":  # the deputy acts on its own authority
+            elif lost and host.lossy_hop == "own_authority":  # the deputy acts on its own authority
                 own = idx.scope(node_id("agent", deputy))
-                if s.credential == "jit_token" and s.jit_scope == "intent":
+                if mine.credential == "jit_token" and mine.jit_scope == "intent":
                     own &= ops_named(ix.tasks[threat.task].intent.operations)
                 bits |= own
             elif lost:  # the hand-off fails: the deputy gets nothing
@@ -830,21 +839,26 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
     if hasattr(threat, "principal"):  # a leak of a principal's credential
         principal = threat.principal
         if principal in ix.shared_accounts:
-            if s.identity == "shared" and static:
-                return idx.value(idx.scope(node_id("shared_account", principal))) if thief_can_present else 0.0
-            principal = ix.shared_accounts[principal].holders[0]
-        if not thief_can_present:
+            account = ix.shared_accounts[principal]
+            if account_users(s, principal, account.holders):  # the account's key leaks
+                return idx.value(idx.scope(node_id("shared_account", principal))) \
+                    if thief_can_present(principal) else 0.0
+            principal = account.holders[0]
+        if not thief_can_present(principal):
             return 0.0
-        if getattr(threat, "credential", "access") == "minting" and not static:
+        if getattr(threat, "credential", "access") == "minting" and not static(principal):
             # an identity document mints role-scoped tokens; an intent-scoped one mints nothing without a task
-            return idx.value(idx.scope(node_id("agent", principal))) if s.jit_scope == "role" else 0.0
-        return idx.value(standing(principal) | (0 if static else passed_to(principal)))
+            return idx.value(idx.scope(node_id("agent", principal))) if s.of(principal).jit_scope == "role" else 0.0
+        return idx.value(standing(principal) | (0 if static(principal) else passed_to(principal)))
     if hasattr(threat, "account"):  # one holder of a shared account's key is compromised
-        if not thief_can_present:
+        account = ix.shared_accounts[threat.account]
+        if threat.via in account_users(s, threat.account, account.holders):
+            return idx.value(idx.scope(node_id("shared_account", threat.account))) \
+                if thief_can_present(threat.account) else 0.0
+        if not thief_can_present(threat.via):
             return 0.0
-        if s.identity == "shared" and static:
-            return idx.value(idx.scope(node_id("shared_account", threat.account)))
-        return idx.value(standing(threat.via) | (0 if static else passed_to(threat.via)))
+        return idx.value(standing(threat.via) | (0 if static(threat.via) else passed_to(threat.via)))
     if hasattr(threat, "retired_at"):  # a retired agent's credential leaks later
-        return 0.0 if s.offboarding_revokes or not thief_can_present else idx.value(standing(threat.agent))
+        gone = s.of(threat.agent).offboarding_revokes or not thief_can_present(threat.agent)
+        return 0.0 if gone else idx.value(standing(threat.agent))
     raise ValueError(f"no static potential is defined for threats of kind {threat.kind!r}")

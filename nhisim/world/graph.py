@@ -66,6 +66,7 @@ import networkx as nx
 
 from nhisim.errors import InputError, Problem, did_you_mean
 from nhisim.scenario.models import Scenario, exchange_blocked
+from nhisim.scenario.strategy import account_users
 from nhisim.strategies import Strategy
 
 NODE_TYPES = ("human", "agent", "shared_account", "tool", "resource", "role", "credential")
@@ -131,27 +132,33 @@ def _grant_key(grant: Any) -> tuple[str, str, str]:
 
 
 def strategy_credentials(scenario: Scenario, strategy: Strategy) -> list[CredentialDescriptor]:
-    """The credentials that stand between tasks under ``strategy``: static keys, or workload identities."""
-    binding = {"binding": strategy.binding}
-    if strategy.credential == "static_key":
-        creds = [CredentialDescriptor(id=f"key:{a.id}", subject=a.id, holders=(a.id,), kind="static_key",
-                                      attributes=binding) for a in scenario.agents]
-        if strategy.identity == "shared":
-            creds += [CredentialDescriptor(id=f"key:{s.id}", subject=s.id, holders=tuple(dict.fromkeys(s.holders)),
-                                           kind="shared_account_key", attributes=binding)
-                      for s in scenario.shared_accounts]
-        return creds
-    if strategy.jit_scope == "role":
-        return [CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,), kind="workload_identity",
-                                     attributes=binding) for a in scenario.agents]
+    """The credentials that stand between tasks under ``strategy``, each principal under its own
+    controls: a static key per agent, a key per shared account in use (held by the holders that
+    use it), or a workload identity per JIT agent (scoped to its tasks' intents under intent
+    scope)."""
     ix = scenario.index()
     creds = []
     for a in scenario.agents:
-        role_grants = {g.key for r in a.roles for g in ix.roles[r].grants}
-        intents = {g.key for t in a.tasks for g in ix.tasks[t].intent.operations}
-        creds.append(CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,),
-                                          grants=tuple(sorted(role_grants & intents)), kind="workload_identity",
-                                          attributes=binding))
+        s = strategy.of(a.id)
+        binding = {"binding": s.binding}
+        if s.credential == "static_key":
+            creds.append(CredentialDescriptor(id=f"key:{a.id}", subject=a.id, holders=(a.id,), kind="static_key",
+                                              attributes=binding))
+        elif s.jit_scope == "role":
+            creds.append(CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,),
+                                              kind="workload_identity", attributes=binding))
+        else:
+            role_grants = {g.key for r in a.roles for g in ix.roles[r].grants}
+            intents = {g.key for t in a.tasks for g in ix.tasks[t].intent.operations}
+            creds.append(CredentialDescriptor(id=f"identity:{a.id}", subject=a.id, holders=(a.id,),
+                                              grants=tuple(sorted(role_grants & intents)), kind="workload_identity",
+                                              attributes=binding))
+    for sa in scenario.shared_accounts:
+        users = account_users(strategy, sa.id, sa.holders)
+        if users:
+            creds.append(CredentialDescriptor(id=f"key:{sa.id}", subject=sa.id, holders=users,
+                                              kind="shared_account_key",
+                                              attributes={"binding": strategy.of(sa.id).binding}))
     return creds
 
 
@@ -232,7 +239,8 @@ class _Builder:
             me = node_id("agent", a.id)
             if self.ref(a.owner, self.ix.humans, "human", f"agents.{i}.owner"):
                 self.add_edge(node_id("human", a.owner), me, "owns", f"{a.owner} owns agent {a.id}")
-            intent_only = strategy is not None and strategy.credential == "jit_token" and strategy.jit_scope == "intent"
+            own = strategy.of(a.id) if strategy is not None else None
+            intent_only = own is not None and own.credential == "jit_token" and own.jit_scope == "intent"
             for j, r in enumerate(a.roles):
                 if self.ref(r, self.ix.roles, "role", f"agents.{i}.roles.{j}"):
                     if intent_only:
@@ -242,11 +250,11 @@ class _Builder:
                     else:
                         self.add_edge(me, node_id("role", r), "has_role",
                                       f"{a.id} has role {r}, so it can use every grant of {r}")
-            exchange = strategy is not None and strategy.delegation == "token_exchange"
+            exchange = own is not None and own.delegation == "token_exchange"  # the delegator's controls
             for j, d in enumerate(a.may_delegate_to):
                 if self.ref(d, self.ix.agents, "agent", f"agents.{i}.may_delegate_to.{j}") and d != a.id:
                     lost = exchange_blocked(a, self.ix.agents[d]) if exchange else None
-                    if lost is not None and strategy.lossy_hop == "own_authority":
+                    if lost is not None and own.lossy_hop == "own_authority":
                         self.add_edge(me, node_id("agent", d), "may_delegate_to",
                                       f"{a.id} may delegate to {d}, and token exchange cannot reach it ({lost}): "
                                       f"{d} acts for it on its own authority (confused deputy)")
@@ -270,19 +278,21 @@ class _Builder:
                     self.add_edge(me, node_id("role", r), "has_role",
                                   f"shared account {sa.id} has role {r}, so whoever acts as {sa.id} "
                                   f"can use every grant of {r}")
-            shared_identity = strategy is None or strategy.identity == "shared"
-            if not shared_identity:
-                continue  # per-agent identities: nobody holds the account's key
+            users = sa.holders if strategy is None else account_users(strategy, sa.id, sa.holders)
+            if not users:
+                continue  # not in use: every holder authenticates as itself
             for j, h in enumerate(dict.fromkeys(sa.holders)):
+                if h not in users:
+                    continue
                 if self.ref(h, self.ix.agents, "agent", f"shared_accounts.{i}.holders.{j}"):
                     self.add_edge(node_id("agent", h), me, "holds",
                                   f"{h} holds the key of shared account {sa.id}, so it can act as {sa.id}")
-            if strategy is not None:  # the shared key carries the union of its holders' roles
-                own = set(sa.roles)
-                for h in dict.fromkeys(sa.holders):
+            if strategy is not None:  # the shared key carries the union of its users' roles
+                carried = set(sa.roles)
+                for h in dict.fromkeys(users):
                     for r in self.ix.agents[h].roles if h in self.ix.agents else ():
-                        if r not in own and r in self.ix.roles:
-                            own.add(r)
+                        if r not in carried and r in self.ix.roles:
+                            carried.add(r)
                             self.add_edge(me, node_id("role", r), "has_role",
                                           f"shared account {sa.id} carries role {r} of its holder {h}: one key "
                                           f"for every holder's work", key=f"has_role:{h}")
