@@ -98,6 +98,8 @@ class SharedScenario:
     engine: str | None = None
     keep_events: bool = False
     capture_errors: bool = True
+    # strategies given as objects rather than named in the scenario (what a migration plan compares)
+    strategies: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -170,8 +172,8 @@ def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
                     os._exit(1)
                 if any(i in failing for i in ids):
                     raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
-            result = simulate(model, spec.strategy, spec.seed, spec.replication, keep_events=shared.keep_events,
-                              name=spec.strategy, engine=shared.engine)
+            result = simulate(model, shared.strategies.get(spec.strategy, spec.strategy), spec.seed, spec.replication,
+                              keep_events=shared.keep_events, name=spec.strategy, engine=shared.engine)
             outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
         except Exception as exc:
             if not shared.capture_errors:

@@ -30,6 +30,7 @@ from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.strategy import scenario_strategy
+from nhisim.strategies import Strategy
 
 
 def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.inf, ceiling: float = math.inf
@@ -122,12 +123,17 @@ def _better(metric: str, lo: float, hi: float) -> str:
     return "same"
 
 
-def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[str]:
-    """Strategy names to run: those asked for (checked), else every strategy the scenario declares."""
+def resolve_names(scenario: Scenario, strategies: Sequence[str | Strategy] | None) -> list[str]:
+    """Strategy names to run: those asked for (checked; a Strategy object stands for itself), else every
+    strategy the scenario declares."""
     from nhisim.strategies import presets
 
     known = list(scenario.strategies) + [p for p in presets() if p not in scenario.strategies]
-    names = list(strategies) if strategies else list(scenario.strategies)
+    known += [s.name for s in strategies or () if isinstance(s, Strategy)]
+    names = [s.name if isinstance(s, Strategy) else s for s in strategies] if strategies else list(scenario.strategies)
+    if len(set(names)) < len(names):
+        raise InputError.single("a strategy is given twice", location="--strategies",
+                                suggestion="give each strategy once")
     for name in names:
         if name not in known:
             raise InputError.single(f"unknown strategy {name!r}", location="--strategies",
@@ -135,13 +141,16 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str] | None) -> list[
     return names
 
 
-def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | None = None,
+def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | Strategy] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
             overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
             progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
             scheduler: str | None = None) -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
+
+    ``strategies`` are names of the scenario's strategies or presets, or
+    :class:`~nhisim.strategies.Strategy` objects (run under their own names).
 
     ``executor`` (``serial``, ``processes``, ``dask`` or an
     :class:`~nhisim.experiments.executors.Executor`) says where the runs execute; the
@@ -166,10 +175,12 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
     # refused before the run list is built: a billion replications must not fill memory first
-    workload.check_job(model, [scenario_strategy(model, n) for n in names], replications,
+    objects = {s.name: s for s in strategies or () if isinstance(s, Strategy)}
+    workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
                        file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
-    shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False)
+    shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False,
+                            strategies=objects)
     done = [0]
     with reporting(progress, f"compare {model.name}") as report, using_executor(executor, workers, scheduler) as ex:
 
@@ -184,5 +195,5 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
                for o in outcomes]
     runs = with_metric_types(pd.DataFrame([res.row for res in results], columns=[*ID_COLUMNS, *METRIC_COLUMNS]))
     events = {(res.strategy, res.replication): res.events for res in results if res.events is not None}
-    notes.extend(comparison_notes(runs, model, names))  # strategies that gave the same runs, and why
+    notes.extend(comparison_notes(runs, model, names, objects))  # strategies that gave the same runs, and why
     return Comparison(model, names, baseline, seed, replications, runs, events, notes)

@@ -125,11 +125,14 @@ def whatif_notes(before: pd.DataFrame, after: pd.DataFrame, strategies: Sequence
 # --------------------------------------------------------------------------- comparisons
 
 
-def comparison_notes(runs: pd.DataFrame, scenario: Scenario, strategies: Sequence[str]) -> list[str]:
+def comparison_notes(runs: pd.DataFrame, scenario: Scenario, strategies: Sequence[str],
+                     given: Mapping[str, Strategy] | None = None) -> list[str]:
     """A note for each pair of compared strategies whose paired runs are the same in every metric,
-    with why where the knobs they differ in are inert by the rules."""
+    with why where the knobs they differ in are inert by the rules (``given``: strategies passed as
+    objects, by name)."""
     estate = Estate.of(scenario)
-    resolved = {name: scenario_strategy(scenario, name) for name in strategies}
+    given = given or {}
+    resolved = {name: given.get(name) or scenario_strategy(scenario, name) for name in strategies}
     notes = []
     for i, first in enumerate(strategies):
         for second in strategies[i + 1:]:
