@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
         commands_sweep,
         commands_world,
         commands_whatif,
+        commands_plan,
     )
     from nhisim.cli.envelope import emit_failure, wants_json
     from nhisim.experiments.executors import ExecutorError

@@ -12,7 +12,8 @@ nothing relies on colour alone. Fonts are large; axes carry units.
 - :func:`delegation_reach`: the delegation graph with the attacker's reach, one panel per strategy;
 - :func:`sweep_heatmap`: two swept parameters → a metric's mean;
 - :func:`sweep_tradeoff`: security against utility at every point of a sweep;
-- :func:`tradeoff`: security against utility across strategies, with CI bars.
+- :func:`tradeoff`: security against utility across strategies, with CI bars;
+- :func:`migration_plan`: a migration plan's ranked moves and its cumulative steps.
 
 One module per kind of figure (:mod:`.comparison`, :mod:`.timeline`, :mod:`.reach`,
 :mod:`.sweep`) and what they share (:mod:`.style`); every public name is importable from
@@ -22,6 +23,7 @@ here.
 from __future__ import annotations
 
 from nhisim.reports.figures.comparison import exposure_cdf, strategy_comparison, tradeoff
+from nhisim.reports.figures.plan import migration_plan
 from nhisim.reports.figures.reach import attacker_reach, delegation_reach
 from nhisim.reports.figures.style import (
     ATTACK,
@@ -41,6 +43,7 @@ from nhisim.reports.figures.timeline import attack_timeline
 
 __all__ = [
     "ATTACK", "DEFAULT_METRICS", "DEFENCE", "HELD", "OKABE_ITO", "STRATEGY_COLOURS", "STYLE", "attack_timeline",
-    "attacker_reach", "axis_label", "delegation_reach", "exposure_cdf", "metric_scale", "strategy_comparison",
+    "attacker_reach", "axis_label", "delegation_reach", "exposure_cdf", "metric_scale", "migration_plan",
+    "strategy_comparison",
     "strategy_style", "sweep_heatmap", "sweep_tradeoff", "time_unit", "tradeoff",
 ]
