@@ -63,6 +63,8 @@ def every_command(tmp: Path) -> dict[str, list[str]]:
         "import mcp": ["import", "mcp", MCP, "--out", str(tmp / "mcp.yaml")],
         "import otel": ["import", "otel", TRACES, "--calibrate", ESTATE],
         "replay-trace": ["replay-trace", TRACES, "--scenario", ESTATE, "-s", "intent", "--out", str(tmp / "c.csv")],
+        "plan": ["plan", LEAK, "--from", "rbac", "--to", "zsp", "-r", "2", "--steps", "1", "--executor", "serial",
+                 "--set", "run.horizon=6h"],
     }
 
 
@@ -139,6 +141,7 @@ def every_bad_input(tmp: Path) -> dict[str, list[str]]:
         "import mcp": ["import", "mcp", str(tmp / "folder")],
         "import otel": ["import", "otel", TRACES, "--calibrate", bad],
         "replay-trace": ["replay-trace", TRACES, "--scenario", bad],
+        "plan": ["plan", bad, "--from", "rbac", "--to", "zsp"],
     }
 
 

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nhisim.cli.commands_sim import output_dir
-from nhisim.cli.common import JSON_OPTION, app, err_console, no_stdio_folder, plain, scenario_arg
+from nhisim.cli.common import JSON_OPTION, app, err_console, no_stdio_folder, parse_sets, plain, scenario_arg
 from nhisim.cli.envelope import emit
 from nhisim.reports.format import fmt, label
 
@@ -35,6 +35,7 @@ def plan(
     replications: int = typer.Option(None, "--replications", "-r", min=1, max=100_000,
                                      help="paired replications per move"),
     seed: int = typer.Option(None, "--seed", help="base seed"),
+    set_: list[str] = typer.Option(None, "--set", help="override a value by dotted path"),
     out: Path = typer.Option(None, "--out", help="folder for ranking.csv, steps.csv and plan.png"),
     executor: str = typer.Option("processes", "--executor", help="serial, processes (one per core) or dask"),
     workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
@@ -48,7 +49,7 @@ def plan(
     if out is not None:
         no_stdio_folder(out, "--out")
         output_dir(out)
-    source_model, _ = scenario_arg(file, None)
+    source_model, rest = scenario_arg(file, parse_sets(set_))
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
                   TimeRemainingColumn(), console=err_console, disable=quiet or as_json, transient=True) as bar:
         task = bar.add_task("plan", total=None)
@@ -58,7 +59,7 @@ def plan(
 
         result = make_plan(source_model, source, target, steps=steps, by=by, objective=objective, assume=assume,
                            replications=replications, seed=seed, executor=executor, workers=workers,
-                           progress=tick)
+                           progress=tick, overrides=rest)
     written = _write(out, result) if out is not None else []
     if as_json:
         emit(ctx, {"scenario": result.scenario.name, "from": source, "to": target, "by": by,

@@ -126,9 +126,11 @@ def moved(source: Strategy, target: Strategy, principals: Sequence[str], name: s
 def plan(scenario: Scenario | str | os.PathLike, source: str, target: str, *, steps: int | None = None,
          by: str = "agent", objective: str = "time_weighted_exposure", assume: str = "scenario",
          replications: int | None = None, seed: int | None = None, executor: str | None = "serial",
-         workers: int | None = None, progress: Progress = "auto") -> MigrationPlan:
-    """Rank the moves from strategy ``source`` to ``target`` and evaluate the first ``steps`` cumulatively."""
-    model = as_scenario(scenario)
+         workers: int | None = None, progress: Progress = "auto", overrides: dict[str, Any] | None = None
+         ) -> MigrationPlan:
+    """Rank the moves from strategy ``source`` to ``target`` and evaluate the first ``steps`` cumulatively
+    (``overrides``: values changed by dotted path first, as ``--set`` does)."""
+    model = as_scenario(scenario, overrides)
     if objective not in METRIC_COLUMNS:
         raise InputError.single(f"unknown metric {objective!r}", location="--objective",
                                 suggestion=did_you_mean(objective, METRIC_COLUMNS, "metrics"))
