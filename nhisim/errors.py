@@ -8,6 +8,7 @@ suggestion. The CLI prints it and exits with code 2; Python callers can catch it
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -22,7 +23,7 @@ class Problem:
     suggestion: str = ""
 
     def render(self, file: str = "") -> str:
-        where = file
+        where = clip(shown(file), MAX_PATH) if file else ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         if self.location:  # a location names keys and ids from the input: as long as they are
@@ -36,6 +37,40 @@ class Problem:
 
 
 MAX_WORD = 60
+MAX_PATH = 200
+
+# what a terminal obeys rather than shows: C0 and C1 controls (an ESC repaints, retitles or
+# hides text) and the bidirectional controls (U+202E shows "exe.txt" as "txt.exe"); tab and
+# newline are text
+_OBEYED = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
+_OBEYED.update({c: f"\\u{c:04x}" for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_ONE_LINE = {**_OBEYED, 0x09: "\\t", 0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: object, *, one_line: bool = False) -> str:
+    """``text`` as a terminal, a report or a UTF-8 file can show it, never obey it.
+
+    Control and bidirectional characters become visible escapes (``\\x1b``, ``\\u202e``);
+    so do lone surrogates, which cannot be written as UTF-8: a file name's undecodable byte
+    (Python decodes byte 0xFF as U+DCFF) shows as ``\\xff``, another surrogate as
+    ``\\ud800``. ``one_line`` escapes tab and the line breaks too (newline, U+2028,
+    U+2029; carriage return and NEL are controls): for a file name, a value in a sentence, a
+    comment in a file another program reads.
+    """
+    escaped = str(text).translate(_ONE_LINE if one_line else _OBEYED)
+    try:
+        return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown(path: str | os.PathLike | bytes) -> str:
+    """A file name as text to show (a message, a report): one line, every byte visible.
+
+    Only for showing: a name with an undecodable byte must be opened by its own
+    ``Path``, which keeps the byte.
+    """
+    return printable(os.fsdecode(path), one_line=True)
 
 
 def clip(value: object, limit: int = MAX_WORD) -> str:

@@ -88,7 +88,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_chunks(tmp_path, reference, cap
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stdout + stderr
-    assert "interrupted:" in stderr and "run the same command again" in stderr
+    assert "interrupted (Ctrl-C):" in stderr and "run the same command again" in stderr
     kept = pd.read_parquet(out / "runs.parquet")
     assert 0 < len(kept) < len(reference) and not kept.duplicated(KEY).any()
     code, _, err = run_cli([*LONG_CLI, "--out", str(out), "--executor", "serial", "--quiet"], capsys)

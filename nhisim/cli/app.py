@@ -4,22 +4,41 @@ The app itself lives in :mod:`nhisim.cli.common`, where the command modules regi
 it; this module imports them and runs it (the console script's entry point is
 :func:`main`). Bad input never shows a traceback: :class:`~nhisim.errors.InputError` is
 printed as a one-screen message on stderr and the process exits with code 2.
+
+Ctrl-C and SIGTERM are handled from the first line of :func:`main`, before the heavy
+imports: at any moment the command stops with one line saying what it kept, and exits
+with 130 (Ctrl-C) or 143 (SIGTERM). This module imports nothing heavy, so that window is
+as small as Python allows.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-from nhisim.cli.common import app, err_console, os_error, report_input_error
-from nhisim.errors import InputError
+from nhisim import interrupt
+
+if TYPE_CHECKING:  # at run time imported on first use (see __getattr__)
+    from nhisim.cli.common import app, report_input_error
 
 __all__ = ["app", "main", "report_input_error"]
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script."""
-    # imported here, not at the top, so that importing the app stays cheap; this order is
-    # the order of the commands in --help
+    interrupt.install()
+    from nhisim.files import written
+
+    before = len(written())
+    try:
+        _run(argv)
+    except KeyboardInterrupt as exc:
+        _stop(exc, written()[before:])
+
+
+def _register() -> None:
+    # imported here, not at the top, so that Ctrl-C during the imports is told like any other;
+    # this order is the order of the commands in --help
     from nhisim.cli import (  # noqa: F401, I001  (registers the commands, in this order)
         commands_pack,
         commands_scenario,
@@ -30,10 +49,21 @@ def main(argv: list[str] | None = None) -> None:
         commands_world,
         commands_whatif,
     )
+
+
+def _run(argv: list[str] | None) -> None:
+    _register()
+    from nhisim.cli.common import app, err_console, os_error, report_input_error
+    from nhisim.errors import InputError
     from nhisim.experiments.executors import ExecutorError
 
     try:
         app(args=argv, prog_name="nhisim", standalone_mode=True)  # as installed, also under python -m
+    except SystemExit as exc:
+        cause = _interruption(exc)
+        if cause is not None:  # Typer turns Ctrl-C into a silent exit 130: tell it, by its signal
+            raise cause from None
+        raise
     except InputError as exc:
         report_input_error(exc)
         sys.exit(exc.exit_code)
@@ -42,5 +72,49 @@ def main(argv: list[str] | None = None) -> None:
         report_input_error(error)
         sys.exit(error.exit_code)
     except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
+        if interrupt.received():  # the workers were stopped by the signal that stops us
+            raise interrupt.Interrupted() from None
         err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
         sys.exit(1)
+
+
+def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C or SIGTERM behind an exit, if that is what it was."""
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        if isinstance(node, KeyboardInterrupt):
+            return node
+        seen.add(id(node))
+        node = node.__cause__ or node.__context__
+    return None
+
+
+def _stop(exc: KeyboardInterrupt, files: list) -> None:
+    """One line saying what the interrupted command kept, and the exit code of its signal."""
+    from nhisim.errors import printable, shown
+
+    interrupt.ignore()  # a second Ctrl-C must not cut this line short
+    signum = interrupt.first_signal()
+    kept = getattr(exc, "kept", "")
+    if not kept:
+        names = list(dict.fromkeys(shown(f) for f in files))
+        kept = (f"kept {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+                if names else "nothing was written")
+    name = interrupt.NAMES.get(signum, "a signal")
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    sys.stderr.write(f"interrupted ({name}): {printable(kept, one_line=True)}\n")
+    sys.stderr.flush()
+    sys.exit(interrupt.exit_code())
+
+
+def __getattr__(name: str) -> Any:  # the app and its helpers, imported on first use
+    if name in ("app", "report_input_error"):
+        from nhisim.cli import common
+
+        _register()
+        return getattr(common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -153,7 +153,7 @@ def sweep(
     from nhisim.experiments.executors import ExecutorError
     from nhisim.experiments.sensitivity import save_sensitivity
     from nhisim.experiments.sensitivity import sensitivity as indices
-    from nhisim.experiments.sweep import SweepInterrupted, execute_plan, plan_sweep
+    from nhisim.experiments.sweep import execute_plan, plan_sweep
     from nhisim.metrics import METRIC_COLUMNS
 
     if sensitivity is not None:
@@ -175,11 +175,6 @@ def sweep(
                             progress=bar,
                             invocation={"command": "sweep", **{k: (str(v) if isinstance(v, Path) else v)
                                                                 for k, v in ctx.params.items()}})
-    except SweepInterrupted as exc:
-        bar.stop()
-        err.print(f"[yellow]interrupted:[/] {exc.done} of {exc.total} runs are saved in {out}; "
-                  "run the same command again to finish")
-        raise typer.Exit(130) from None
     except ExecutorError as exc:
         bar.stop()
         err.print(f"[bold red]error:[/] {exc}")

@@ -19,9 +19,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nhisim import vocabulary
+from nhisim import interrupt, vocabulary
 from nhisim.errors import InputError, did_you_mean
-from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
+from nhisim.experiments.executors import (
+    Executor,
+    RunSpec,
+    SharedScenario,
+    interrupted_as,
+    run_specs,
+    using_executor,
+)
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario import workload
@@ -161,7 +168,11 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str] | 
         if progress:
             progress(done[0], len(specs))
 
-    with using_executor(executor, workers, scheduler) as ex:
+    def stopped() -> interrupt.Interrupted:
+        return interrupt.Interrupted(f"nothing was saved ({done[0]} of {len(specs)} runs had finished; a "
+                                     "comparison is saved only when all its runs are done)")
+
+    with interrupted_as(stopped), using_executor(executor, workers, scheduler) as ex:
         size = 1 if ex.name == "serial" else None  # serially, progress after every run
         outcomes = run_specs(ex, shared, specs, None, size, tick)
     results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)

@@ -31,6 +31,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from nhisim import interrupt
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.chunks import (
     FAIL_RUNS_ENV,
@@ -107,6 +108,23 @@ def using_executor(kind: str | Executor | None, workers: int | None = None, sche
         executor.close()
 
 
+@contextlib.contextmanager
+def interrupted_as(interrupted: Callable[[], interrupt.Interrupted]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM in the block raises ``interrupted()``, which says what was kept.
+
+    A worker killed by the same SIGTERM (sent to the process group) is the interruption,
+    not a failure of the executor.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise interrupted() from None
+    except ExecutorError:
+        if interrupt.received():
+            raise interrupted() from None
+        raise
+
+
 def plan_chunks(specs: Sequence[RunSpec], executor: Executor, chunk_size: int | None = None) -> list[list[RunSpec]]:
     """``specs`` in chunks: of ``chunk_size`` runs, or guided sizes fit for ``executor``."""
     if chunk_size:
@@ -136,4 +154,4 @@ def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpe
 __all__ = ["EXECUTORS", "FAIL_RUNS_ENV", "LOCAL_CLUSTER_CONFIG", "MAX_ERROR_CHARS", "WAIT_FOR_WORKERS_S", "ChunkFailed",
            "ChunkJob", "ChunkRunner", "DaskExecutor", "Executor", "ExecutorError", "ProcessExecutor", "RunOutcome",
            "RunSpec", "SerialExecutor", "SharedScenario", "chunk_size_for", "chunk_sizes", "chunked", "default_workers",
-           "make_executor", "plan_chunks", "run_chunk", "run_specs", "using_executor"]
+           "interrupted_as", "make_executor", "plan_chunks", "run_chunk", "run_specs", "using_executor"]

@@ -38,12 +38,14 @@ import pandas as pd
 import pyarrow as pa
 import yaml
 
-from nhisim.errors import InputError, Problem, did_you_mean
+from nhisim import interrupt
+from nhisim.errors import InputError, Problem, did_you_mean, shown
 from nhisim.experiments.executors import (
     Executor,
     RunOutcome,
     RunSpec,
     SharedScenario,
+    interrupted_as,
     make_executor,
     run_specs,
     using_executor,
@@ -64,13 +66,16 @@ MORRIS_LEVELS = 4
 RESERVED = {"point", *ID_COLUMNS, *METRIC_COLUMNS, "error"}
 
 
-class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a sweep: finished chunks are kept; run the same sweep again to finish."""
+class SweepInterrupted(interrupt.Interrupted):
+    """Ctrl-C (or SIGTERM) during a sweep: finished chunks are kept; run the same sweep again to finish."""
 
     def __init__(self, done: int, total: int, out: str | None) -> None:
         self.done, self.total, self.out = done, total, out
-        where = f"; {done} of {total} runs are saved in {out}: run the same sweep again to finish" if out else ""
-        super().__init__(f"sweep interrupted{where}")
+        if out is None:
+            kept = f"{done} of {total} runs had finished; nothing is saved without a results folder"
+        else:
+            kept = f"{done} of {total} runs are saved in {shown(out)}; run the same command again to finish"
+        super().__init__(kept)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -651,37 +656,40 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
     collected: list[pa.Table] = []
     started = time.perf_counter()
     state = {"done": 0, "ran": 0, "failed": 0, "workers": runner.workers}
-    try:
-        done_keys = store.done(retry_errors) if store is not None else set()
-        todo = [s for s in specs if s.key not in done_keys]
-        state["done"] = total - len(todo)
-        if todo:
-            with using_executor(runner, owned=owned) as ex:
-                state["workers"] = ex.workers
-                if progress:
-                    progress(state["done"], total)
 
-                def on_chunk(outcomes: list[RunOutcome]) -> None:
-                    table = plan.table(outcomes)
-                    if store is not None:
-                        store.write_part(table)
-                    else:
-                        collected.append(table)
-                    state["done"] += len(outcomes)
-                    state["ran"] += len(outcomes)
-                    state["failed"] += sum(o.error is not None for o in outcomes)
+    def stopped() -> SweepInterrupted:
+        return SweepInterrupted(state["done"], total, str(out) if out is not None else None)
+
+    try:
+        with interrupted_as(stopped):
+            done_keys = store.done(retry_errors) if store is not None else set()
+            todo = [s for s in specs if s.key not in done_keys]
+            state["done"] = total - len(todo)
+            if todo:
+                with using_executor(runner, owned=owned) as ex:
+                    state["workers"] = ex.workers
                     if progress:
                         progress(state["done"], total)
 
-                run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
-        elif progress:
-            progress(total, total)
-        if store is not None:
-            frame = store.read()
-        else:
-            frame = tidy_runs(collected, plan.schema(), plan.strategies)
-    except KeyboardInterrupt:
-        raise SweepInterrupted(state["done"], total, str(out) if out is not None else None) from None
+                    def on_chunk(outcomes: list[RunOutcome]) -> None:
+                        table = plan.table(outcomes)
+                        if store is not None:
+                            store.write_part(table)
+                        else:
+                            collected.append(table)
+                        state["done"] += len(outcomes)
+                        state["ran"] += len(outcomes)
+                        state["failed"] += sum(o.error is not None for o in outcomes)
+                        if progress:
+                            progress(state["done"], total)
+
+                    run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
+            elif progress:
+                progress(total, total)
+            if store is not None:
+                frame = store.read()
+            else:
+                frame = tidy_runs(collected, plan.schema(), plan.strategies)
     finally:
         if store is not None:
             store.close()

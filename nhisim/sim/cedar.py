@@ -677,7 +677,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
     (the same schema in Cedar's two formats), ``entities.json`` and
     ``example-request.json`` (for the Cedar CLI: ``cedar authorize``).
     """
-    from nhisim.sim.cedar_export import schema_text
+    from nhisim.sim.cedar_export import comment_line, schema_text
     from nhisim.sim.compiled import compile_world
 
     world = compile_world(scenario)
@@ -686,7 +686,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
     schema = schema_json(world)
     compile_policies(sources, schema)  # never export something Cedar would reject
     if files:
-        text = "\n".join(f"// ---- from {s.name}\n{s.text.rstrip()}\n" for s in sources)
+        text = "\n".join(f"{comment_line(f'---- from {s.name}')}\n{s.text.rstrip()}\n" for s in sources)
     else:
         text = sources[0].text
     out = {

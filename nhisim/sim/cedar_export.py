@@ -37,10 +37,10 @@ when it reports the policies that determined an answer.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
+from nhisim.errors import printable
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
 from nhisim.sim import decisions as pep  # the decision vocabulary the policies annotate
 from nhisim.sim.compiled import CompiledWorld
@@ -189,7 +189,7 @@ def schema_text(world: CompiledWorld) -> str:
         out.append(head + (f" = {_human_record(shape)};" if shape else ";"))
     out.append("")
     for action in actions_of(world):
-        out.append(f"action {json.dumps(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
+        out.append(f"action {cedar_string(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
                    "  resource: [Resource],\n  context: RequestContext\n};")
     body = "\n".join(out).split("\n")
     return "\n".join(preamble + [f"  {row}" if row else "" for row in body] + ["}"]) + "\n"
@@ -247,17 +247,35 @@ def entities_json(scenario: Scenario, world: CompiledWorld) -> list[dict]:
 # --------------------------------------------------------------------------- policies
 
 
-def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+_CEDAR_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def cedar_string(text: str) -> str:
+    """``text`` as a Cedar string literal: whatever it holds, one string, never policy syntax."""
+    out = []
+    for char in str(text):
+        if char in _CEDAR_ESCAPES:
+            out.append(_CEDAR_ESCAPES[char])
+        elif not char.isprintable() or "\ud800" <= char <= "\udfff":
+            out.append(f"\\u{{{ord(char):x}}}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def comment_line(text: object) -> str:
+    """``text`` as one Cedar (or any ``//``) comment line: its line breaks and controls shown as escapes,
+    so scenario text can never end the comment and write policies of its own."""
+    return "// " + printable(text, one_line=True)
 
 
 def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, str], condition: str,
             comment: list[str], escalate: bool = False) -> str:
     code, reason = outcome[-2], outcome[-1]
     lines = [f"// {c}" if c else "//" for c in comment]
-    lines += [f"@id({_quote(name)})", f"@code({_quote(code)})", f"@reason({_quote(reason)})"]
+    lines += [f"@id({cedar_string(name)})", f"@code({cedar_string(code)})", f"@reason({cedar_string(reason)})"]
     if effect == "forbid":
-        lines.append(f"@effect({_quote('escalate' if escalate else 'deny')})")
+        lines.append(f"@effect({cedar_string('escalate' if escalate else 'deny')})")
     lines.append(f"{effect} (principal, action, resource)")
     lines.append(condition + ";")
     return "\n".join(lines)
@@ -281,9 +299,9 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None) -> s
     intent = s.runtime_check == "intent"
     escalate = s.out_of_intent == "escalate"
     head = [
-        f"// nhisim enforcement point for strategy {s.name!r}"
-        + (f" on scenario {scenario_name!r}" if scenario_name else ""),
-        f"// {s.description}" if s.description else "//",
+        comment_line(f"nhisim enforcement point for strategy {s.name!r}"
+                     + (f" on scenario {scenario_name!r}" if scenario_name else "")),
+        comment_line(s.description) if s.description else "//",
         "//",
         "// The knobs below act outside the enforcement point (they shape which credentials exist);",
         "// the policies in this file are the enforcement point itself:",
