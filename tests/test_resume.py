@@ -149,7 +149,7 @@ def test_a_folder_in_use_is_refused(tmp_path):
     plan = plan_sweep(SCENARIO, {"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1,
                       overrides={"run.horizon": "2h"}, seed=7)
     with SweepStore.open(out, plan.manifest(), plan.files(), plan.schema()):
-        with pytest.raises(InputError, match="another nhisim sweep is writing to this folder"):
+        with pytest.raises(InputError, match="another nhisim command is writing to this folder .sweep, pid"):
             small_sweep(out=out, grid={"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1)
     done = small_sweep(out=out, grid={"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1)
     assert done.attrs["session"]["ran"] == 1  # the lock went with the store that held it

@@ -53,7 +53,7 @@ def _register() -> None:
 
 def _run(argv: list[str] | None) -> None:
     _register()
-    from nhisim.cli.common import app, err_console, os_error, report_input_error
+    from nhisim.cli.common import app, err_console, os_error, plain, report_input_error
     from nhisim.errors import InputError
     from nhisim.experiments.executors import ExecutorError
 
@@ -74,7 +74,7 @@ def _run(argv: list[str] | None) -> None:
     except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
         if interrupt.received():  # the workers were stopped by the signal that stops us
             raise interrupt.Interrupted() from None
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err_console.print(f"[bold red]error:[/] {plain(exc)}", markup=True, highlight=False)
         sys.exit(1)
 
 

@@ -7,18 +7,17 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, report_input_error
+from nhisim.cli.common import SafeConsole, app, live, make_console, report_input_error
 from nhisim.errors import InputError
 
 
-def _consoles() -> tuple[Console, Console]:
+def _consoles() -> tuple[SafeConsole, SafeConsole]:
     """Made per call, so the terminal width (``COLUMNS``) is read when the command runs."""
-    return Console(highlight=False), Console(stderr=True, highlight=False)
+    return make_console(), make_console(stderr=True)
 
 
 def _scenario_files(files: list[Path] | None, scenarios_dir: Path | None) -> list[Path]:
@@ -202,7 +201,7 @@ def check(
     if bad:
         raise typer.Exit(2)
     with Progress(TextColumn("checking"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
+                  TimeElapsedColumn(), console=err, disable=not live(as_json, err), transient=True) as progress:
         task = progress.add_task("runs", total=None)
         frame = run_check([p for p, _ in models], seeds=seeds, alpha=alpha, jobs=jobs,
                           progress=lambda done, total: progress.update(task, completed=done, total=total))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-from nhisim.cli.common import app, parse_sets, report_input_error
+from nhisim.cli.common import app, make_console, parse_sets, plain, report_input_error
 from nhisim.errors import InputError
+from nhisim.files import whole_files
 
-console = Console(highlight=False)
+console = make_console()
 
 policy_app = typer.Typer(help="Policy as code: the enforcement point of a strategy as Cedar policies.",
                          no_args_is_help=True, epilog="Example: nhisim policy export scenarios/leaked_key.yaml --strategy intent --out cedar")
@@ -52,11 +52,13 @@ def export(
     (name,) = _strategy_names(scenario, strategy)
     bundle = policy_bundle(scenario, name)
     output_dir(out)
-    for filename, text in bundle.items():
-        (out / filename).write_text(text, encoding="utf-8")
-    console.print(f"wrote {len(bundle)} files to {out}: {', '.join(bundle)}")
-    console.print(f"try: cedar authorize --policies {out / f'{name}.cedar'} --schema {out / 'schema.cedarschema'} "
-                  f"--entities {out / 'entities.json'} --request-json {out / 'example-request.json'}")
+    with whole_files(*(out / filename for filename in bundle)) as temps:
+        for temp, text in zip(temps, bundle.values(), strict=True):
+            temp.write_bytes(text.encode("utf-8"))
+    console.print(f"wrote {len(bundle)} files to {plain(out)}: {', '.join(bundle)}")
+    console.print(f"try: cedar authorize --policies {plain(out / f'{name}.cedar')} "
+                  f"--schema {plain(out / 'schema.cedarschema')} --entities {plain(out / 'entities.json')} "
+                  f"--request-json {plain(out / 'example-request.json')}")
 
 
 @policy_app.command("validate", epilog="Example: nhisim policy validate scenarios/leaked_key.yaml --strategy intent")
@@ -77,7 +79,7 @@ def validate(
     schema = schema_json(compile_world(scenario))
     if policies:
         compiled = compile_policies(read_policy_files(policies), schema)
-        console.print(f"[green]ok[/] {len(compiled.info)} policies in {', '.join(map(str, policies))} "
+        console.print(f"[green]ok[/] {len(compiled.info)} policies in {', '.join(map(plain, policies))} "
                       f"match the schema of {scenario.name}")
         return
     failed = 0
@@ -89,7 +91,7 @@ def validate(
             failed += 1
             report_input_error(exc)
             continue
-        origin = ", ".join(files) if files else "generated from its knobs"
+        origin = ", ".join(map(plain, files)) if files else "generated from its knobs"
         console.print(f"[green]ok[/] {name}: {len(compiled.info)} Cedar policies ({origin})")
     if failed:
         raise typer.Exit(2)

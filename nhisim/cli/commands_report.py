@@ -7,15 +7,14 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from nhisim.cli.common import app, output_file, parse_sets, plain
-from nhisim.errors import InputError
+from nhisim.cli.common import app, live, make_console, output_file, parse_sets, plain, status
+from nhisim.errors import InputError, printable
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 DEMO_REPLICATIONS = 20  # at most: the scenario's own run.replications if lower
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -42,9 +41,9 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
     workers = _workers(workers)
     executor = "processes" if workers > 1 else "serial"
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=quiet, transient=True) as progress:
+                  TimeElapsedColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
         name = getattr(source, "name", None) if not isinstance(source, (str, Path)) else Path(source).name
-        task = progress.add_task(f"{name} ({workers} worker{'s' if workers > 1 else ''})", total=None)
+        task = progress.add_task(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})", total=None)
 
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -73,10 +72,10 @@ def _format(fmt: str | None, out: Path | None) -> str:
     return fmt
 
 
-def _check_out(out: Path) -> Path:
+def _check_out(out: Path, fmt: str = "html") -> Path:
     if out.is_dir():
         raise InputError.single("is a folder; give the report's file name", file=str(out), location="--out",
-                                suggestion=f"e.g. --out {out / 'report.html'}")
+                                suggestion=f"e.g. --out {out / f'report.{fmt}'}")
     return output_file(out, "--out", "report")
 
 
@@ -114,6 +113,8 @@ def report(
             raise InputError.single("not a results folder nor a scenario file", file=str(source),
                                     suggestion="give a folder written by `nhisim compare FILE --out DIR`, or a "
                                                "scenario .yaml file")
+        # before the runs (the default name waits for the scenario's name: its folder is what can fail)
+        _check_out(out or _default_out("file", fmt, source, source.stem), fmt)
         comparison = compare_with_progress(source, _split(strategies), replications, seed, baseline,
                                            parse_sets(set_), workers)
         if replication >= comparison.replications:
@@ -125,8 +126,8 @@ def report(
         raise InputError.single("no such file or folder", file=str(source),
                                 suggestion="give a results folder (from `nhisim compare --out DIR`) or a scenario "
                                            "file")
-    target = _check_out(target)
-    with err.status("drawing the figures and writing the report"):
+    target = _check_out(target, fmt)
+    with status(err, "drawing the figures and writing the report"):
         path = write_report(comparison, target, format=fmt, scenario_file=scenario_file, replication=replication)
     console.print(f"wrote {plain(path)}", soft_wrap=True)
 
@@ -166,6 +167,7 @@ def demo(
     if folder.exists() and not folder.is_dir():
         raise InputError.single("is a file, not a folder", file=str(folder), location="--out",
                                 suggestion="give a folder for demo.html")
+    _check_out(folder / "demo.html")  # before the runs: a folder we cannot write fails now, not in minutes
     from nhisim.experiments.compare import resolve_names
     from nhisim.experiments.run import as_scenario
 
@@ -184,9 +186,8 @@ def demo(
     if findings:
         console.print("[bold]Key findings[/]")
         for f in findings[:8]:
-            console.print(Text(f"• {f.text}"))
-    _check_out(folder / "demo.html")
-    with err.status("drawing the figures and writing the report"):
+            console.print(Text(printable(f"• {f.text}")))
+    with status(err, "drawing the figures and writing the report"):
         path = write_report(comparison, folder / "demo.html", format="html", scenario_file=file)
     console.print(f"report: {plain(path)}  ({time.perf_counter() - start:.0f} s)", soft_wrap=True)
 
@@ -263,12 +264,12 @@ def replay(
             table.add_column("moment")
             table.add_column("what happened")
             for t, text, kind in story:
-                table.add_row(clock(t)[2:], kind.replace("_", " "), Text(text, style=KIND_STYLE.get(kind, "")))
+                table.add_row(clock(t)[2:], kind.replace("_", " "), Text(printable(text), style=KIND_STYLE.get(kind, "")))
             console.print(table)
             return
         for t, text, kind in story:
             line = Text(f"{clock(t)} ", style="dim")
-            line.append(text, style=KIND_STYLE.get(kind, ""))
+            line.append(printable(text), style=KIND_STYLE.get(kind, ""))
             console.print(line)
             if kind in MAJOR:
                 _pause(pausing)
@@ -314,7 +315,7 @@ def _side_by_side(stories: dict, narrate_: bool, pausing: list[bool]) -> None:
                 if i:
                     text.append("\n")
                 prefix = "" if narrate_ else f"[{kind.replace('_', ' ')}] "
-                text.append(prefix + sentence, style=KIND_STYLE.get(kind, ""))
+                text.append(printable(prefix + sentence), style=KIND_STYLE.get(kind, ""))
                 major = major or kind in MAJOR
             cells.append(text)
         g = grid()

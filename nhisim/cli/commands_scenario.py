@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, output_file, parse_sets, report_input_error
+from nhisim.cli.common import app, make_console, output_file, parse_sets, plain, report_input_error
 from nhisim.errors import InputError
+from nhisim.files import write_whole
 
-console = Console(highlight=False)
+console = make_console()
 
 
 @app.command(epilog="Example: nhisim validate scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h")
@@ -33,7 +33,7 @@ def validate(
             report_input_error(exc)
             continue
         console.print(
-            f"[green]ok[/] {file}: {len(scenario.agents)} agents, {len(scenario.tools)} tools, "
+            f"[green]ok[/] {plain(file)}: {len(scenario.agents)} agents, {len(scenario.tools)} tools, "
             f"{len(scenario.resources)} resources, {len(scenario.threats)} threats, "
             f"{len(scenario.strategies)} strategies"
         )
@@ -50,7 +50,7 @@ def schema(out: Path = typer.Option(None, "--out", help="write to this file inst
         output_file(out, what="schema")
     text = json.dumps(scenario_json_schema(), indent=2, allow_nan=False)  # strict JSON: editors reject NaN
     if out:
-        out.write_text(text + "\n")
+        write_whole(out, text + "\n")
     else:
         typer.echo(text)
 
@@ -72,8 +72,8 @@ def generate(
     output_file(out, what="scenario file")
     scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
                                shared_share=shared_share, seed=seed)
-    out.write_text(estate_to_yaml(scenario))
-    table = Table(title=f"wrote {out}")
+    write_whole(out, estate_to_yaml(scenario))
+    table = Table(title=f"wrote {plain(out)}")
     for col in ("agents", "tools", "resources", "roles", "shared accounts", "tasks"):
         table.add_column(col, justify="right")
     table.add_row(*(str(len(x)) for x in (scenario.agents, scenario.tools, scenario.resources, scenario.roles,

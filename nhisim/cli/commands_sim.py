@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, force_if, output_file, parse_sets, plain
+from nhisim.cli.common import app, force_if, live, make_console, output_file, parse_sets, plain
 from nhisim.errors import InputError
+from nhisim.files import FolderLock
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _split(values: str | None) -> list[str] | None:
@@ -70,11 +71,13 @@ def run(
         output_file(events, "--events", "event log")
     result = run_once(file, strategy=strategy, seed=seed, overrides=parse_sets(set_), engine=engine)
     if events is not None:
-        frame = result.events
-        if events.suffix == ".csv":
-            frame.to_csv(events, index=False)
-        else:
-            frame.to_parquet(events, index=False)
+        from nhisim.files import whole_file
+
+        with whole_file(events) as temp:
+            if events.suffix == ".csv":
+                result.events.to_csv(temp, index=False)
+            else:
+                result.events.to_parquet(temp, index=False)
     if as_json:
         typer.echo(json.dumps(_json_safe([result.row])[0], indent=2))
         return
@@ -120,9 +123,9 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
 
     out = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as progress:
+                  TimeRemainingColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
         for file in files:
-            task = progress.add_task(f"{file.name}", total=None)
+            task = progress.add_task(plain(file.name), total=None)
 
             def tick(done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)
@@ -154,14 +157,16 @@ def compare(
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     force_if(force)
-    if out is not None:
-        output_dir(out)
-        keep_results(out, overwrite)
-    comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                  quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
+    with contextlib.ExitStack() as held:
+        if out is not None:
+            output_dir(out)
+            keep_results(out, overwrite)  # a refused folder is left as it was, its lock file untouched
+            held.enter_context(FolderLock(out, "comparison"))  # no sweep or comparison writes here meanwhile
+        comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
+                                      quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
+        if out is not None:
+            out = write_results(out, comparisons, files, overwrite)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
-    if out is not None:
-        write_results(out, comparisons, files)
     if as_json:
         typer.echo(json.dumps(_json_safe(runs.to_dict("records"))))
         return
@@ -187,20 +192,44 @@ def keep_results(out: Path, overwrite: bool) -> None:
                                 location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
-def write_results(out: Path, comparisons, files: list[Path] | None = None) -> None:
+def write_results(out: Path, comparisons, files: list[Path] | None = None, overwrite: bool = False) -> Path:
     """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
-    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications)."""
-    from nhisim.reports.results import write_comparison_meta
+    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications),
+    put in place together; return the folder written.
 
+    ``out`` is checked again first: if results appeared there meanwhile (written by something
+    that does not take the folder lock), the comparison goes to a new folder beside it rather
+    than over them, and a note says where.
+    """
+    from nhisim.files import whole_files
+    from nhisim.reports.results import META_FILE, comparison_meta_json
+
+    try:
+        keep_results(out, overwrite)
+    except InputError as exc:
+        taken, out = out, _free_folder(out)
+        err.print(f"note: {exc.problems[0].message}; this comparison is saved in {out} instead of "
+                  f"{taken}", markup=False)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
-    runs.to_parquet(out / "runs.parquet", index=False)
-    write_comparison_meta(out, comparisons, files)
-    frames = []
-    for c in comparisons:
-        ev = c.events
-        if len(ev):
-            frames.append(ev.assign(scenario=c.scenario.name))
-    if frames:
-        events = pd.concat(frames, ignore_index=True)
-        events["in_intent"] = events["in_intent"].astype("boolean")
-        events.to_parquet(out / "events.parquet", index=False)
+    frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
+    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if frames else [])
+    with whole_files(*targets) as temps:
+        runs.to_parquet(temps[0], index=False)
+        temps[1].write_bytes(comparison_meta_json(comparisons, files).encode("utf-8"))
+        if frames:
+            events = pd.concat(frames, ignore_index=True)
+            events["in_intent"] = events["in_intent"].astype("boolean")
+            events.to_parquet(temps[2], index=False)
+    return out
+
+
+def _free_folder(taken: Path) -> Path:
+    """A new folder beside ``taken`` (``taken-2``, ``taken-3``, ...), created for this command."""
+    n = 2
+    while True:
+        folder = taken.with_name(f"{taken.name}-{n}")
+        try:
+            folder.mkdir(parents=True)
+            return folder
+        except FileExistsError:
+            n += 1

@@ -7,14 +7,13 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import app, force_if, parse_sets
+from nhisim.cli.common import app, force_if, live, make_console, parse_sets, plain
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = make_console()
+err = make_console(stderr=True, soft_wrap=True)
 SHOWN_POINTS = 12
 
 
@@ -28,7 +27,7 @@ class _Bar:
         self.task = None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.quiet:
+        if not live(self.quiet, err):
             return
         if self.progress is None:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -60,7 +59,7 @@ def _show(value, unit: str) -> str:
         return f"{float(value) * 3600:.3g}/h"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value)
+    return plain(value)
 
 
 def points_table(runs, manifest: dict, metric: str) -> Table:
@@ -104,7 +103,7 @@ def sensitivity_table(table, metric: str) -> Table:
         out.add_column(col, justify="right")
     out.add_column("note")
     for _, r in table.iterrows():
-        cells = [str(r["strategy"]), *(str(r[g]) for g in grid), str(r["parameter"])]
+        cells = [plain(r["strategy"]), *(plain(r[g]) for g in grid), plain(r["parameter"])]
         for col, conf in heads:
             v = r[col]
             text = "n/a" if math.isnan(v) else f"{v:.3g}"
@@ -177,7 +176,7 @@ def sweep(
                                                                 for k, v in ctx.params.items()}})
     except ExecutorError as exc:
         bar.stop()
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {plain(exc)}")
         err.print(f"finished chunks are kept in {out}; run the same command again to go on", markup=False)
         raise typer.Exit(1) from None
     finally:
@@ -200,7 +199,7 @@ def sweep(
         typer.echo(json.dumps(summary))
     else:
         for note in session["notes"]:
-            err.print(f"[yellow]note:[/] {note}", markup=True)
+            err.print(f"[yellow]note:[/] {plain(note)}", markup=True)
         rate = session["ran"] / session["elapsed_s"] if session["elapsed_s"] > 0 and session["ran"] else 0.0
         headline = (f"sweep [bold]{plan.scenario.name}[/]: {manifest['n_points']} points × "
                     f"{len(plan.strategies)} strategies × {plan.replications} replications = {len(runs)} runs; "
@@ -211,7 +210,7 @@ def sweep(
         console.print(points_table(runs, manifest, sensitivity or "blast_radius"))
         if table is not None:
             console.print(sensitivity_table(table, sensitivity))
-        console.print(f"results: {out / 'runs.parquet'} (pandas.read_parquet), with manifest.json, scenario.yaml, "
+        console.print(f"results: {plain(out / 'runs.parquet')} (pandas.read_parquet), with manifest.json, scenario.yaml, "
                       f"params.csv" + (f"; sensitivity: {', '.join(Path(f).name for f in files)}" if files else ""),
                       soft_wrap=True)
         if len(failed):

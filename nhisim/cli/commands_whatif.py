@@ -7,12 +7,11 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, parse_sets
+from nhisim.cli.common import app, force_if, make_console, output_file, parse_sets, plain
 
-console = Console(highlight=False)
+console = make_console()
 
 
 @app.command(epilog="Example: nhisim whatif scenarios/leaked_key.yaml --set strategies.zsp.ttl=1h -r 30 "
@@ -29,12 +28,18 @@ def whatif(
     report: Path = typer.Option(None, "--report", help="write the diff report (.html or .md)"),
     metrics: str = typer.Option(None, "--metrics", help="comma-separated metrics shown (default: all)"),
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """The same scenario before and after a change, paired on common random numbers."""
     from nhisim.experiments.whatif import whatif as run_whatif
+    from nhisim.reports.document import report_format, report_target
     from nhisim.reports.format import fmt, label
     from nhisim.reports.whatif import VERDICT_MARK, change_text, write_whatif_report
 
+    force_if(force)
+    if report is not None:  # before the runs: a path we cannot write fails now, not at the end
+        output_file(report_target(report, report_format(report, None)), "--report", "report")
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     result = run_whatif(file, set=parse_sets(set_), remove=list(remove or []), strategies=names,
                         replications=replications, seed=seed)
@@ -51,7 +56,7 @@ def whatif(
         typer.echo(json.dumps({"change": result.change, "notes": result.notes, "summary": records}))
         return
     for strategy in result.strategies:
-        table = Table(title=f"{result.before.scenario.name} under {strategy}: " + "; ".join(result.change))
+        table = Table(title=f"{result.before.scenario.name} under {strategy}: " + "; ".join(map(plain, result.change)))
         for column in ("metric", "before", "after", "change (95% CI)", ""):
             table.add_column(column, justify="left" if column == "metric" else "right")
         for _, row in summary[summary["strategy"] == strategy].iterrows():
@@ -62,4 +67,4 @@ def whatif(
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     if report is not None:
-        console.print(f"diff report: {written}")
+        console.print(f"diff report: {plain(written)}")

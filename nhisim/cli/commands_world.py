@@ -6,14 +6,13 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from nhisim.cli.common import app, output_file, parse_sets, plain
+from nhisim.cli.common import app, make_console, output_file, parse_sets, plain
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
-console = Console(highlight=False)
+console = make_console()
 FORMATS = ("png", "svg", "graphml", "opengraph")
 
 

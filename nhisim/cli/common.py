@@ -7,12 +7,46 @@ needs to import it back.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from nhisim.errors import InputError
+from nhisim.errors import InputError, printable, shown
+
+
+class SafeConsole(Console):
+    """A Rich console that shows the text it is given and never obeys it.
+
+    Every string it renders (a message, a table's title or cell, a path) goes through
+    :func:`~nhisim.errors.printable` first: escape sequences, other control characters,
+    bidirectional overrides and lone surrogates from a file, a file name or a value
+    become visible escapes. Markup stays ours: text from the input put into a markup
+    string goes through :func:`plain`.
+    """
+
+    def render_str(self, text: str, **options):  # noqa: ANN003  (Rich's own keywords)
+        return super().render_str(printable(text), **options)
+
+
+def make_console(stderr: bool = False, soft_wrap: bool = False) -> SafeConsole:
+    """A console for a command's output (stdout), or for its messages and progress (stderr)."""
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+
+
+def status(on: Console, text: str):  # noqa: ANN201  (a Rich status, or nothing)
+    """A spinner with ``text`` while something slow runs, on a terminal only."""
+    import contextlib
+
+    return on.status(text) if on.is_terminal else contextlib.nullcontext()
+
+
+def live(quiet: bool, on: Console) -> bool:
+    """Whether to show a progress bar: not ``quiet``, and ``on`` is a terminal (in a pipe or a log a
+    bar shows nothing but leaves a blank line)."""
+    return not quiet and on.is_terminal
+
 
 app = typer.Typer(
     name="nhisim",
@@ -22,7 +56,7 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = make_console(stderr=True, soft_wrap=True)
 
 
 def _print_version(value: bool) -> None:
@@ -42,28 +76,19 @@ def _options(
     pass
 
 
-# C0 and C1 control characters but tab and newline: an ESC reaching the terminal raw could
-# repaint it, retitle it or hide text
-_CONTROL = str.maketrans({c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]})
-
-
 def plain(text: object) -> str:
-    """Text from the input (a title, a path) made safe to print with Rich markup on:
-    control characters dropped, ``[`` escaped so ``[/]`` or ``[link=...]`` is shown, not obeyed."""
+    """Text from the input (a title, a path, a value) made safe to put into Rich markup:
+    shown, never obeyed (:func:`~nhisim.errors.printable`; a path on one line, with its
+    undecodable bytes as ``\\xff``), and ``[`` escaped so ``[/]`` or ``[link=...]`` is text."""
     from rich.markup import escape
 
-    return escape(_printable(str(text)))
-
-
-def _printable(text: str) -> str:
-    """No control characters, and a lone surrogate (from a YAML escape) as its escape: printing it would raise."""
-    return text.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape(shown(text) if isinstance(text, os.PathLike) else printable(text))
 
 
 def report_input_error(exc: InputError) -> None:
     """Print a bad-input message the way every command does."""
-    err_console.print(f"[bold red]error:[/] {exc.title}")
-    err_console.print(_printable(exc.render()), markup=False)
+    err_console.print(f"[bold red]error:[/] {plain(exc.title)}")
+    err_console.print(exc.render(), markup=False)
 
 
 def parse_sets(values: list[str] | None) -> dict[str, object]:
@@ -110,7 +135,7 @@ def output_file(path: Path, option: str = "--out", what: str = "file") -> Path:
 
 def os_error(exc: OSError) -> InputError:
     """An operating-system refusal (a full disk, a read-only folder) met mid-command, as bad input."""
-    name = exc.filename if isinstance(exc.filename, str) else ""
+    name = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else ""
     return InputError.single(f"cannot read or write this path: {exc.strerror or exc}", file=name,
                              suggestion="check the path, its permissions and the free space",
                              title="file system error")

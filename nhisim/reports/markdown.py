@@ -12,9 +12,11 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from nhisim.errors import InputError
-from nhisim.reports.content import ReportContent, build_content, write_atomically
+from nhisim.files import write_whole
+from nhisim.reports.content import ReportContent, build_content
 from nhisim.reports.document import figure_png, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.narrate import clock
@@ -118,10 +120,11 @@ def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 1
     for spec in content.figures:
         fig = spec.draw()
         file = folder / f"{spec.name}.png"
-        write_atomically(file, figure_png(fig, dpi))
+        write_whole(file, figure_png(fig, dpi))
         fig.clear()
-        links[spec.name] = f"{folder.name}/{file.name}"
-    write_atomically(target, render_markdown(content, links))
+        # a link is a URL: a name with spaces, brackets or undecodable bytes, percent-encoded
+        links[spec.name] = quote(os.fsencode(f"{folder.name}/{file.name}"))
+    write_whole(target, render_markdown(content, links))
     return target
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
+from nhisim.files import write_whole
 from nhisim.metrics import METRIC_COLUMNS
 
 META_FILE = "comparison.json"
@@ -44,16 +45,19 @@ def comparison_meta(comparison, file: str | os.PathLike | None = None) -> dict[s
     }
 
 
-def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
-    """Write ``comparison.json`` into the results folder ``out``."""
+def comparison_meta_json(comparisons, files=None) -> str:
+    """The text of ``comparison.json`` for ``comparisons`` (``files``: their scenario files, if any)."""
     from nhisim._version import __version__
 
     files = list(files or [])
     entries = [comparison_meta(c, files[i] if i < len(files) else None) for i, c in enumerate(comparisons)]
-    path = Path(out) / META_FILE
-    path.write_text(json.dumps({"format": FORMAT, "nhisim": __version__, "comparisons": entries},
-                               indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    return json.dumps({"format": FORMAT, "nhisim": __version__, "comparisons": entries}, indent=1,
+                      allow_nan=False) + "\n"
+
+
+def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
+    """Write ``comparison.json`` into the results folder ``out``."""
+    return write_whole(Path(out) / META_FILE, comparison_meta_json(comparisons, files))
 
 
 def _bad(folder: Path, message: str, suggestion: str) -> InputError:
@@ -179,4 +183,4 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
     return comparison, entry.get("scenario_file")
 
 
-__all__ = ["META_FILE", "comparison_meta", "load_results", "read_meta", "write_comparison_meta"]
+__all__ = ["META_FILE", "comparison_meta", "comparison_meta_json", "load_results", "read_meta", "write_comparison_meta"]
