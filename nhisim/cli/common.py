@@ -71,9 +71,22 @@ def _print_version(value: bool) -> None:
 def _options(
     version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
                                  help="print the version and exit"),
+    allow_path: list[Path] = typer.Option(None, "--allow-path", metavar="DIR",
+                                          help="let scenario files read extends: and policies: files in DIR too "
+                                               "(repeatable; by default only their own folder tree and the "
+                                               "bundled pack), e.g. nhisim --allow-path ../shared validate x.yaml"),
 ) -> None:
-    # the app's own options; each command's are on the command
-    pass
+    # the app's own options (before the command); each command's are on the command
+    if allow_path:
+        allow_paths(allow_path)
+
+
+def allow_paths(folders: list[Path]) -> None:
+    """``--allow-path``: for every load in this process and the worker processes it starts."""
+    from nhisim.scenario.loader import ALLOW_PATHS_ENV
+
+    known = [p for p in os.environ.get(ALLOW_PATHS_ENV, "").split(os.pathsep) if p]
+    os.environ[ALLOW_PATHS_ENV] = os.pathsep.join([*known, *(os.fspath(f) for f in folders)])
 
 
 def plain(text: object) -> str:

@@ -68,8 +68,9 @@ def read_meta(folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The comparisons a results folder describes (clear errors for anything missing or broken)."""
     folder = Path(folder)
     if not (folder / "runs.parquet").is_file():
-        raise _bad(folder, "no runs.parquet here", "give a folder written by `nhisim compare FILE --out DIR`, "
-                                                   "or a scenario file")
+        what = ("runs.parquet here is a folder of a sweep's results, not a comparison's file"
+                if (folder / "runs.parquet").is_dir() else "no runs.parquet here")
+        raise _bad(folder, what, "give a folder written by `nhisim compare FILE --out DIR`, or a scenario file")
     path = folder / META_FILE
     if not path.is_file():
         raise _bad(folder, f"no {META_FILE} here, so the comparison cannot be rebuilt",

@@ -7,17 +7,25 @@ applies overrides by dotted path (``strategies.zsp.ttl=1h``,
 ``agents.support-bot.behaviour.discovery_probability=0.1``), validates the models and
 every cross-reference, and raises :class:`~nhisim.errors.InputError` naming the file,
 the YAML line, what is wrong and the nearest valid name.
+
+A scenario file reads only files in its own folder tree and the bundled pack: ``extends:``
+and a strategy's ``policies:`` naming anything else (``../..``, an absolute path, a
+symlink that leads out) are refused, so a scenario from elsewhere cannot copy a file of
+this machine into a report or an error message. More folders are allowed explicitly:
+``allow_paths=`` here, ``$NHISIM_ALLOW_PATHS`` (folders separated by ``os.pathsep``),
+or ``nhisim --allow-path DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +33,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nhisim.errors import InputError, Problem, clip, did_you_mean
+from nhisim.pack import pack_folder
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
 from nhisim.scenario.validate import check_references
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
+ALLOW_PATHS_ENV = "NHISIM_ALLOW_PATHS"
 Lines = dict[tuple, int]
 
 
@@ -222,13 +232,49 @@ def _is_id_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(x, Mapping) and "id" in x for x in value)
 
 
-def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tuple[Any, Lines, Path]:
+# --------------------------------------------------------------------------- where a file may read
+
+
+def allowed_folders(scenario_file: str | os.PathLike,
+                    allow_paths: Sequence[str | os.PathLike] | None = None) -> tuple[Path, ...]:
+    """The folders whose files ``scenario_file`` may name in ``extends:`` and ``policies:``.
+
+    Its own folder and everything below it, the bundled pack, the folders of
+    ``allow_paths`` and those of ``$NHISIM_ALLOW_PATHS``; as real paths, so a symlink
+    counts where it leads.
+    """
+    folders = [Path(scenario_file).absolute().parent]
+    with contextlib.suppress(InputError):  # an installation without its pack allows nothing more
+        folders.append(pack_folder())
+    extra = [*(allow_paths or []), *os.environ.get(ALLOW_PATHS_ENV, "").split(os.pathsep)]
+    folders += [Path(os.path.expanduser(p)) for p in extra if str(p).strip()]
+    return tuple(dict.fromkeys(p.resolve() for p in folders))
+
+
+def _reachable(target: Path, folders: tuple[Path, ...]) -> bool:
+    real = target.resolve()
+    return any(real.is_relative_to(folder) for folder in folders)
+
+
+def _outside(file: Path, line: int | None, key: str, named: str, target: Path,
+             folders: tuple[Path, ...]) -> InputError:
+    real = target.resolve()
+    return InputError.single(
+        f"{named!r} is outside the scenario's folder ({folders[0]}) and the bundled pack "
+        f"(it is {real}); a scenario reads only files in its own folder tree",
+        file=str(file), line=line, location=key, title="file outside the scenario's folder",
+        suggestion=f"copy it into the scenario's folder, or allow its folder: nhisim --allow-path {real.parent} "
+                   f"COMMAND ... (or {ALLOW_PATHS_ENV}={real.parent}; in Python, load(..., allow_paths=[...]))")
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int,
+                     folders: tuple[Path, ...]) -> tuple[Any, Lines, Path]:
     data, lines = read_yaml(path, max_bytes=max_bytes)
     if not isinstance(data, Mapping):
         raise InputError.single(
             f"a scenario must be a mapping of keys (name:, agents:, ...), not a {type(data).__name__}",
             file=str(path), line=1)
-    _anchor_policy_paths(data, path.parent)
+    _anchor_policy_paths(data, path, lines, folders)
     parents = data.get("extends")
     if parents is None:
         return data, lines, path
@@ -239,6 +285,8 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tup
                                 line=lines.get(("extends",)), location="extends")
     merged: Any = {}
     for parent in parents:
+        if not _reachable(path.parent / parent, folders):  # before even asking whether it exists
+            raise _outside(path, lines.get(("extends",)), "extends", parent, path.parent / parent, folders)
         parent_path = Path(os.path.relpath((path.parent / parent).resolve()))
         if parent_path.resolve() in chain:
             cycle = " -> ".join(p.name for p in chain + (parent_path,))
@@ -248,23 +296,29 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int) -> tup
             raise InputError.single(f"extends a file that does not exist: {parent}", file=str(path),
                                     line=lines.get(("extends",)), location="extends",
                                     suggestion=f"paths are relative to {path.parent}")
-        parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes)
+        parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes, folders)
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}
     result = deep_merge(merged, own)
     return result, _remap_lines(lines, own, result), path
 
 
-def _anchor_policy_paths(data: Mapping, folder: Path) -> None:
-    """Cedar policy files named by a strategy are relative to the file that names them."""
+def _anchor_policy_paths(data: Mapping, path: Path, lines: Lines, folders: tuple[Path, ...]) -> None:
+    """Cedar policy files named by a strategy are relative to the file that names them, and within reach."""
     strategies = data.get("strategies")
     if not isinstance(strategies, Mapping):
         return
-    for spec in strategies.values():
+    for name, spec in strategies.items():
         policies = spec.get("policies") if isinstance(spec, dict) else None
-        if isinstance(policies, list):
-            spec["policies"] = [str((folder / p).resolve()) if isinstance(p, str) and not os.path.isabs(p) else p
-                                for p in policies]
+        if not isinstance(policies, list):
+            continue
+        for i, policy in enumerate(policies):
+            if isinstance(policy, str) and not _reachable(path.parent / policy, folders):
+                key = ("strategies", name, "policies", i)
+                raise _outside(path, lines.get(key) or lines.get(key[:-1]), f"strategies.{name}.policies[{i}]",
+                               policy, path.parent / policy, folders)
+        spec["policies"] = [str((path.parent / p).resolve()) if isinstance(p, str) and not os.path.isabs(p) else p
+                            for p in policies]
 
 
 def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:
@@ -444,10 +498,11 @@ def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None
 
 
 def load_data(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-              max_bytes: int | None = None) -> dict:
+              max_bytes: int | None = None, allow_paths: Sequence[str | os.PathLike] | None = None) -> dict:
     """The raw data of a scenario file, ``extends:`` resolved and overrides applied, not validated."""
     p = Path(path)
-    data, _, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes)
+    data, _, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes,
+                                  allowed_folders(p, allow_paths))
     try:
         return apply_overrides(dict(data), overrides)
     except InputError as exc:
@@ -455,15 +510,17 @@ def load_data(path: str | os.PathLike, overrides: Mapping[str, Any] | None = Non
 
 
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-                  max_bytes: int | None = None) -> Scenario:
+                  max_bytes: int | None = None, allow_paths: Sequence[str | os.PathLike] | None = None) -> Scenario:
     """Load, merge, override and validate a scenario file.
 
     ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
+    ``extends:`` and ``policies:`` may name files in the scenario's folder tree and the
+    bundled pack, and in the folders of ``allow_paths`` and ``$NHISIM_ALLOW_PATHS``.
     """
     p = Path(path)
     if max_bytes is None:
         max_bytes = max_file_bytes()
-    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes)
+    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes, allowed_folders(p, allow_paths))
     if overrides:
         try:
             data = apply_overrides(dict(data), overrides)
