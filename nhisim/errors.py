@@ -88,11 +88,11 @@ def clip(value: object, limit: int = MAX_WORD) -> str:
 def _shorten(text: str, limit: int = 300) -> str:
     """One line of at most about ``limit`` characters: a huge bad value must not flood the screen.
 
-    Every over-long word (a value, a key, an id) is clipped first, so the sentence around
-    it stays readable; then the middle goes, so both the start and the end of the sentence
+    Every over-long word (a value, a key, an id, a path of more than ``MAX_PATH``
+    characters) is clipped first, so the sentence around it stays readable; then the middle goes, so both the start and the end of the sentence
     (what is wrong) stay.
     """
-    text = " ".join(clip(word) for word in text.split())
+    text = " ".join(clip(word, MAX_PATH) for word in text.split())  # a path is a word: kept usable
     if len(text) <= limit:
         return text
     half = (limit - 5) // 2

@@ -84,8 +84,10 @@ def whole_files(*targets: str | os.PathLike) -> Iterator[list[Path]]:
     except OSError as exc:
         if exc.filename in {os.fspath(t) for t in temps}:  # a writer that names our temporary file
             raise _named(exc, paths[[os.fspath(t) for t in temps].index(exc.filename)]) from None
-        if exc.filename is None and len(paths) == 1:
-            raise _named(exc, paths[0]) from None
+        if exc.filename is None:  # which file failed is not said: name it, or the folder they share
+            folders = {p.parent for p in paths}
+            raise _named(exc, paths[0] if len(paths) == 1 else folders.pop() if len(folders) == 1 else paths[0]
+                         ) from None
         raise
     finally:
         for temp in temps:

@@ -19,6 +19,7 @@ import os
 import signal
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None)) if s is not None)
 NAMES = {signal.SIGINT: "Ctrl-C", getattr(signal, "SIGTERM", -1): "SIGTERM"}
@@ -65,11 +66,26 @@ def _handler(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001  (a 
     raise Interrupted(signum=signum)
 
 
-def install() -> None:
-    """Make SIGINT and SIGTERM raise :class:`Interrupted` (from the main thread only; elsewhere a no-op)."""
+def install() -> dict[int, Any]:
+    """Make SIGINT and SIGTERM raise :class:`Interrupted` (from the main thread only; elsewhere a no-op).
+
+    Returns the handlers it replaced, for :func:`restore`; the signals met before are forgotten.
+    """
+    global _pending
+    _received.clear()
+    _pending = None
+    previous: dict[int, Any] = {}
     with contextlib.suppress(ValueError, OSError):  # not the main thread, or a platform without the signal
         for signum in SIGNALS:
-            signal.signal(signum, _handler)
+            previous[signum] = signal.signal(signum, _handler)
+    return previous
+
+
+def restore(previous: dict[int, Any]) -> None:
+    """Put back the handlers :func:`install` replaced."""
+    with contextlib.suppress(ValueError, OSError, TypeError):
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def ignore() -> None:
@@ -123,4 +139,4 @@ def worker_defaults() -> None:
 
 
 __all__ = ["Interrupted", "blocked", "exit_code", "first_signal", "held", "ignore", "install", "received",
-           "worker_defaults"]
+           "restore", "worker_defaults"]

@@ -25,15 +25,20 @@ __all__ = ["app", "main", "report_input_error"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script."""
-    interrupt.install()
-    from nhisim.files import written
-
-    before = len(written())
+    """Entry point of the console script (``argv``: the arguments, when called from Python)."""
+    previous: dict = {}
+    before: int | None = None  # how many files the process had written when the command started
     try:
+        previous = interrupt.install()
+        from nhisim.files import written
+
+        before = len(written())
         _run(argv)
     except KeyboardInterrupt as exc:
-        _stop(exc, written()[before:])
+        _stop(exc, before)
+    finally:
+        if argv is not None:  # called as a function: leave the process's signal handling as it was
+            interrupt.restore(previous)
 
 
 def _register() -> None:
@@ -90,15 +95,17 @@ def _interruption(exc: BaseException) -> KeyboardInterrupt | None:
     return None
 
 
-def _stop(exc: KeyboardInterrupt, files: list) -> None:
-    """One line saying what the interrupted command kept, and the exit code of its signal."""
+def _stop(exc: KeyboardInterrupt, before: int | None) -> None:
+    """One line saying what the interrupted command kept (the files it wrote since ``before``), and the
+    exit code of its signal."""
+    interrupt.ignore()  # a second Ctrl-C must not cut this line short, nor these imports
     from nhisim.errors import printable, shown
+    from nhisim.files import written
 
-    interrupt.ignore()  # a second Ctrl-C must not cut this line short
     signum = interrupt.first_signal()
     kept = getattr(exc, "kept", "")
     if not kept:
-        names = list(dict.fromkeys(shown(f) for f in files))
+        names = list(dict.fromkeys(shown(f) for f in written()[before:])) if before is not None else []
         kept = (f"kept {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3 else "")
                 if names else "nothing was written")
     name = interrupt.NAMES.get(signum, "a signal")

@@ -209,7 +209,7 @@ def write_results(out: Path, comparisons, files: list[Path] | None = None, overw
     except InputError as exc:
         taken, out = out, _free_folder(out)
         err.print(f"note: {exc.problems[0].message}; this comparison is saved in {out} instead of "
-                  f"{taken}", markup=False)
+                  f"{taken}", markup=False, soft_wrap=True)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
     targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if frames else [])

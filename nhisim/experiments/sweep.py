@@ -615,7 +615,8 @@ def _check_workload(model: Scenario, base: dict, point: Callable[[int], dict[str
         return
     strategies = [resolve_strategy(model.strategies[n], name=n) if n in model.strategies else resolve_strategy(n)
                   for n in names]
-    chosen = sorted({round(k * (n_points - 1) / max(exact - 1, 1)) for k in range(min(exact, n_points))})
+    count = min(exact, n_points)
+    chosen = sorted({round(k * (n_points - 1) / max(count - 1, 1)) for k in range(count)})
     total = 0.0
     for i in chosen:
         values = point(i)
@@ -712,13 +713,14 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
 
                     def on_chunk(outcomes: list[RunOutcome]) -> None:
                         table = plan.table(outcomes)
-                        if store is not None:
-                            store.write_part(table)
-                        else:
-                            collected.append(table)
-                        state["done"] += len(outcomes)
-                        state["ran"] += len(outcomes)
-                        state["failed"] += sum(o.error is not None for o in outcomes)
+                        with interrupt.held():  # saved and counted together: an interruption tells the truth
+                            if store is not None:
+                                store.write_part(table)
+                            else:
+                                collected.append(table)
+                            state["done"] += len(outcomes)
+                            state["ran"] += len(outcomes)
+                            state["failed"] += sum(o.error is not None for o in outcomes)
                         if progress:
                             progress(state["done"], total)
 

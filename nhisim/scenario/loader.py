@@ -260,11 +260,10 @@ def _outside(file: Path, line: int | None, key: str, named: str, target: Path,
              folders: tuple[Path, ...]) -> InputError:
     real = target.resolve()
     return InputError.single(
-        f"{named!r} is outside the scenario's folder ({folders[0]}) and the bundled pack "
-        f"(it is {real}); a scenario reads only files in its own folder tree",
-        file=str(file), line=line, location=key, title="file outside the scenario's folder",
-        suggestion=f"copy it into the scenario's folder, or allow its folder: nhisim --allow-path {real.parent} "
-                   f"COMMAND ... (or {ALLOW_PATHS_ENV}={real.parent}; in Python, load(..., allow_paths=[...]))")
+        f"{named!r} ({real}) is outside the scenario's folder tree and the bundled pack, the only files a "
+        "scenario reads", file=str(file), line=line, location=key, title="file outside the scenario's folder",
+        suggestion=f"copy it beside the scenario, or allow its folder: nhisim --allow-path {real.parent} COMMAND ... "
+                   f"(or {ALLOW_PATHS_ENV}=DIR; in Python load(..., allow_paths=[DIR]))")
 
 
 def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int,
