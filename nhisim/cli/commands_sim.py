@@ -73,11 +73,11 @@ def run(
     if events is not None:
         from nhisim.files import whole_file
 
-        with whole_file(events) as temp:
+        with whole_file(events) as temp, open(temp, "wb") as fh:  # opened here: Arrow cannot open every name
             if events.suffix == ".csv":
-                result.events.to_csv(temp, index=False)
+                result.events.to_csv(fh, index=False)
             else:
-                result.events.to_parquet(temp, index=False)
+                result.events.to_parquet(fh, index=False)
     if as_json:
         typer.echo(json.dumps(_json_safe([result.row])[0], indent=2))
         return
@@ -214,12 +214,14 @@ def write_results(out: Path, comparisons, files: list[Path] | None = None, overw
     frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
     targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if frames else [])
     with whole_files(*targets) as temps:
-        runs.to_parquet(temps[0], index=False)
+        with open(temps[0], "wb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+            runs.to_parquet(fh, index=False)
         temps[1].write_bytes(comparison_meta_json(comparisons, files).encode("utf-8"))
         if frames:
             events = pd.concat(frames, ignore_index=True)
             events["in_intent"] = events["in_intent"].astype("boolean")
-            events.to_parquet(temps[2], index=False)
+            with open(temps[2], "wb") as fh:
+                events.to_parquet(fh, index=False)
     return out
 
 

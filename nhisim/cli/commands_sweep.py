@@ -11,6 +11,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from nhisim.cli.common import app, force_if, live, make_console, parse_sets, plain
+from nhisim.errors import clip
 
 console = make_console()
 err = make_console(stderr=True, soft_wrap=True)
@@ -59,7 +60,7 @@ def _show(value, unit: str) -> str:
         return f"{float(value) * 3600:.3g}/h"
     if isinstance(value, float):
         return f"{value:.4g}"
-    return plain(value)
+    return plain(clip(value))  # a cell, not a page: a long value shows its start, end and length
 
 
 def points_table(runs, manifest: dict, metric: str) -> Table:
@@ -103,7 +104,7 @@ def sensitivity_table(table, metric: str) -> Table:
         out.add_column(col, justify="right")
     out.add_column("note")
     for _, r in table.iterrows():
-        cells = [plain(r["strategy"]), *(plain(r[g]) for g in grid), plain(r["parameter"])]
+        cells = [plain(r["strategy"]), *(plain(clip(r[g])) for g in grid), plain(r["parameter"])]
         for col, conf in heads:
             v = r[col]
             text = "n/a" if math.isnan(v) else f"{v:.3g}"

@@ -134,10 +134,11 @@ def plan_chunks(specs: Sequence[RunSpec], executor: Executor, chunk_size: int | 
 
 def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpec],
               overrides: Mapping[int, Mapping[str, Any]] | None = None, chunk_size: int | None = None,
-              on_chunk: Callable[[list[RunOutcome]], None] | None = None) -> list[RunOutcome]:
+              on_chunk: Callable[[list[RunOutcome]], None] | None = None, keep: bool = True) -> list[RunOutcome]:
     """Run ``specs`` in chunks on ``executor``; call ``on_chunk`` as each chunk completes.
 
-    Returns every outcome in the order of ``specs``, whatever order the chunks finished in.
+    Returns every outcome in the order of ``specs``, whatever order the chunks finished in;
+    with ``keep=False`` nothing (``on_chunk`` has them all, and memory stays one chunk deep).
     """
     jobs = []
     for batch in plan_chunks(specs, executor, chunk_size):
@@ -145,7 +146,8 @@ def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpe
         jobs.append(ChunkJob(batch, {p: dict(overrides[p]) for p in points if overrides and overrides.get(p)}))
     by_chunk: dict[int, list[RunOutcome]] = {}
     for i, outcomes in executor.imap_unordered(run_chunk, jobs, shared):
-        by_chunk[i] = outcomes
+        if keep:
+            by_chunk[i] = outcomes
         if on_chunk is not None:
             on_chunk(outcomes)
     return [outcome for i in range(len(jobs)) for outcome in by_chunk.get(i, [])]

@@ -263,8 +263,8 @@ class SweepStore:
         self._next_part += 1
         path = self.runs_dir / f"part-{number:05d}.parquet"
         try:
-            with whole_file(path) as temp:
-                pq.write_table(table, temp)
+            with whole_file(path) as temp, open(temp, "wb") as fh:  # Arrow cannot open a name that is not UTF-8
+                pq.write_table(table, fh)
         except OSError as exc:
             raise InputError.single(f"cannot write results: {exc.strerror or exc}", file=str(self.runs_dir),
                                     title="cannot write results",
@@ -274,7 +274,8 @@ class SweepStore:
 
     def _read_part(self, path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
         try:
-            return pq.read_table(path, columns=list(columns) if columns else None)
+            with open(path, "rb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+                return pq.read_table(fh, columns=list(columns) if columns else None)
         except (OSError, pa.ArrowException) as exc:
             # a damaged part (a disk fault, a hand edit): set it aside, its runs run again
             aside = path.with_name(f".damaged-{path.name}")
@@ -378,8 +379,8 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     manifest = load_manifest(root)
     tables = []
     for path in part_files(root / RUNS):
-        with contextlib.suppress(OSError, pa.ArrowException):
-            tables.append(pq.read_table(path))
+        with contextlib.suppress(OSError, pa.ArrowException), open(path, "rb") as fh:
+            tables.append(pq.read_table(fh))
     frame = tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies"))
     frame.attrs["sweep"] = manifest
     return frame

@@ -724,7 +724,7 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
                         if progress:
                             progress(state["done"], total)
 
-                    run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
+                    run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk, keep=False)
             elif progress:
                 progress(total, total)
             if store is not None:

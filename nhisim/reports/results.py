@@ -111,7 +111,8 @@ def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[
     if replication is not None:
         filters.append(("replication", "==", int(replication)))
     try:
-        frame = pd.read_parquet(path, filters=filters)
+        with open(path, "rb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+            frame = pd.read_parquet(fh, filters=filters)
     except Exception as exc:  # a truncated or foreign file: report without events rather than fail
         raise InputError.single(f"cannot read events.parquet: {exc}", file=str(path),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None
@@ -158,7 +159,8 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
         entry = entries[names.index(scenario)]
     model = _scenario(entry, folder)
     try:
-        runs = pd.read_parquet(folder / "runs.parquet")
+        with open(folder / "runs.parquet", "rb") as fh:
+            runs = pd.read_parquet(fh)
     except Exception as exc:
         raise InputError.single(f"cannot read runs.parquet: {exc}", file=str(folder / "runs.parquet"),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None

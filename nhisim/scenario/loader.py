@@ -77,16 +77,18 @@ def read_yaml(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple
         yamls = sorted(x.name for x in p.glob("*.y*ml"))[:5]
         hint = f"give a file inside it, e.g. {p / yamls[0]}" if yamls else "give a scenario file, not a folder"
         raise InputError.single("is a directory, not a scenario file", file=name, suggestion=hint)
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise InputError.single(
-            f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for scenario files",
-            file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}",
-        )
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as fh:  # at most the limit and one byte: /dev/zero or a pipe has no size to trust
+            data = fh.read(max_bytes + 1)
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError.single(f"cannot read the file: {exc}", file=name) from None
+    if len(data) > max_bytes:
+        size = p.stat().st_size if p.is_file() else 0
+        raise InputError.single(
+            f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for scenario files" if size else
+            f"it gives more than the {max_bytes:,}-byte limit for scenario files (a device or a pipe?)", file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}",
+        )
     return parse_yaml(text, name)
 
 
@@ -295,6 +297,10 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int,
             raise InputError.single(f"extends a file that does not exist: {parent}", file=str(path),
                                     line=lines.get(("extends",)), location="extends",
                                     suggestion=f"paths are relative to {path.parent}")
+        if not parent_path.is_file():  # a folder, a pipe or a device: nothing to read, or never an end to it
+            raise InputError.single(f"extends {parent}, which is not a file", file=str(path),
+                                    line=lines.get(("extends",)), location="extends",
+                                    suggestion="extends names scenario files (.yaml)")
         parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes, folders)
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}

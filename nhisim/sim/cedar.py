@@ -106,6 +106,9 @@ def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.Pat
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         try:
+            if path.exists() and not path.is_file():  # a folder, a pipe, a device: no policies, maybe no end
+                raise InputError.single("not a policy file (a folder, a pipe or a device)", file=str(raw),
+                                        location=f"{location}[{i}]", suggestion="name .cedar files")
             if path.is_file() and path.stat().st_size > max_file_bytes():
                 raise InputError.single(f"policy file is larger than {max_file_bytes()} bytes", file=str(raw),
                                         location=f"{location}[{i}]",
