@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from cli_helpers import run_cli
+from test_bad_input import BASE
 
 SEED = int(os.environ.get("NHISIM_FUZZ_SEED", "0"))
 SCALE = float(os.environ.get("NHISIM_FUZZ_SCALE", "1"))  # more inputs per class (CI: 1, about a minute in all)
@@ -154,4 +155,18 @@ class Fuzzer:
         return self.rng.choice(list(options))
 
 
-__all__ = ["INJECTIONS", "MAX_LINE", "SEED", "Fuzzer", "Tally", "count"]
+def fan_out(agents: int, hand_offs: int = 2) -> str:
+    """A chain of ``agents`` agents, each task a call and ``hand_offs`` hand-offs to the next: 2**N work per arrival."""
+    lines = [BASE.split("agents:")[0], "agents:"]
+    for i in range(agents):
+        more = f", may_delegate_to: [a{i + 1}]" if i + 1 < agents else ""
+        lines.append(f"  - {{id: a{i}, owner: alice, roles: [reader], tasks: [t{i}]{more}}}")
+    lines.append("tasks:")
+    for i in range(agents):
+        lines += [f"  - id: t{i}", "    arrival_rate: 6/h", "    steps:", "      - {call: 'api:read:db', duration: 10s}"]
+        if i + 1 < agents:
+            lines += [f"      - delegate: {{agent: a{i + 1}, task: t{i + 1}}}"] * hand_offs
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["INJECTIONS", "MAX_LINE", "SEED", "Fuzzer", "Tally", "count", "fan_out"]

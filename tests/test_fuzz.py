@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 import yaml
-from fuzz_helpers import INJECTIONS, Fuzzer, Tally, count
+from fuzz_helpers import INJECTIONS, Fuzzer, Tally, count, fan_out
 from test_bad_input import BASE
 
 from nhisim.scenario import workload
@@ -178,19 +178,6 @@ def test_fuzz_command_line_values(fuzz, tmp_path, capsys):
     assert tally.exits[0] and tally.exits[2]
 
 
-def _fan_out(agents: int, hand_offs: int) -> str:
-    lines = [BASE.split("agents:")[0], "agents:"]
-    for i in range(agents):
-        more = f", may_delegate_to: [a{i + 1}]" if i + 1 < agents else ""
-        lines.append(f"  - {{id: a{i}, owner: alice, roles: [reader], tasks: [t{i}]{more}}}")
-    lines.append("tasks:")
-    for i in range(agents):
-        lines += [f"  - id: t{i}", "    arrival_rate: 6/h", "    steps:", "      - {call: 'api:read:db', duration: 10s}"]
-        if i + 1 < agents:
-            lines += [f"      - delegate: {{agent: a{i + 1}, task: t{i + 1}}}"] * hand_offs
-    return "\n".join(lines) + "\n"
-
-
 @pytest.mark.timeout(240)
 def test_fuzz_heavy_work(fuzz, tmp_path, capsys):
     """What would hang or fill memory if let through: refused (exit 2) or bounded, never past the deadline."""
@@ -206,7 +193,7 @@ def test_fuzz_heavy_work(fuzz, tmp_path, capsys):
                              ["whatif", "base.yaml", "--set", "run.seed=2", "-r", "2"]])
         fuzz.run(tally, [*command, "--set", fuzz.pick(heavy_sets)])
     for i in range(count(6)):
-        (tmp_path / f"fan{i}.yaml").write_text(_fan_out(fuzz.rng.randint(5, 400), fuzz.rng.randint(1, 4)))
+        (tmp_path / f"fan{i}.yaml").write_text(fan_out(fuzz.rng.randint(5, 400), fuzz.rng.randint(1, 4)))
         fuzz.run(tally, [fuzz.pick(["run", "validate", "analyze"]), f"fan{i}.yaml"])
     for i in range(count(6)):
         forced = fuzz.rng.random() < 0.5  # then only past the memory caps, which --force does not lift

@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from cli_helpers import run_cli
+from fuzz_helpers import fan_out
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_bad_input import BASE
@@ -483,22 +484,9 @@ def test_a_delegation_fan_out_is_estimated_per_template():
     assert workload.steps_per_arrival(tasks)["t0"] < math.inf  # a cycle ends where the engine stops it
 
 
-def _fan_out(agents: int) -> str:
-    lines = [BASE.split("agents:")[0], "agents:"]
-    for i in range(agents):
-        more = f", may_delegate_to: [a{i + 1}]" if i + 1 < agents else ""
-        lines.append(f"  - {{id: a{i}, owner: alice, roles: [reader], tasks: [t{i}]{more}}}")
-    lines.append("tasks:")
-    for i in range(agents):
-        lines += [f"  - id: t{i}", "    arrival_rate: 6/h", "    steps:", "      - {call: 'api:read:db', duration: 10s}"]
-        if i + 1 < agents:
-            lines += [f"      - delegate: {{agent: a{i + 1}, task: t{i + 1}}}"] * 2
-    return "\n".join(lines) + "\n"
-
-
 @pytest.mark.parametrize("agents", [22, 2000])
 def test_a_delegation_fan_out_is_refused_at_once_with_the_force_hint(agents, base, capsys):
-    base.write_text(_fan_out(agents))
+    base.write_text(fan_out(agents))
     assert run_cli(["validate", "base.yaml"], capsys)[0] == 0
     err = _refused(["run", "base.yaml"], capsys, "run too large", "tool calls", "--force")
     assert "would never end" not in err  # the horizon is finite: huge, not endless
