@@ -22,6 +22,7 @@ import contextlib
 import copy
 import os
 import re
+import stat
 import sys
 import types
 import typing
@@ -78,18 +79,41 @@ def read_yaml(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple
         hint = f"give a file inside it, e.g. {p / yamls[0]}" if yamls else "give a scenario file, not a folder"
         raise InputError.single("is a directory, not a scenario file", file=name, suggestion=hint)
     try:
-        with open(p, "rb") as fh:  # at most the limit and one byte: /dev/zero or a pipe has no size to trust
-            data = fh.read(max_bytes + 1)
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = _read_at_most(p, max_bytes)
+    except OSError as exc:
         raise InputError.single(f"cannot read the file: {exc}", file=name) from None
-    if len(data) > max_bytes:
+    if data is None:
         size = p.stat().st_size if p.is_file() else 0
         raise InputError.single(
             f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for scenario files" if size else
-            f"it gives more than the {max_bytes:,}-byte limit for scenario files (a device or a pipe?)", file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}",
-        )
+            f"it gives more than the {max_bytes:,}-byte limit for scenario files (a device or a pipe?)",
+            file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError.single(f"cannot read the file: {exc}", file=name) from None
     return parse_yaml(text, name)
+
+
+def _read_at_most(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path``, or None past ``limit`` bytes: a file checked by its size first,
+    anything else (/dev/zero, a pipe) read a megabyte at a time, so neither the reading nor
+    the memory goes on without end."""
+    with open(path, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > limit:
+                return None
+            data = fh.read(info.st_size + 1)  # one byte more: a file that grew meanwhile
+            return data if len(data) <= limit else None
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+        return None
 
 
 # libyaml, PyYAML's C parser, when PyYAML was built with it: 5-7x faster than pure Python
