@@ -27,7 +27,7 @@ class Problem:
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         if self.location:  # a location names keys and ids from the input: as long as they are
-            location = " ".join(clip(part) for part in self.location.split(" "))
+            location = _shorten(" ".join(clip(part) for part in self.location.split(" ")), MAX_PATH)
             where = f"{where} at {location}" if where else location
         message = _shorten(self.message)
         text = f"{where}: {message}" if where else message

@@ -43,6 +43,23 @@ def _temporary(target: Path) -> Path:
     return path
 
 
+def make_folders(folder: str | os.PathLike) -> Path:
+    """``mkdir -p`` without recursion: a path thousands of folders deep fails with its OS error,
+    not Python's recursion limit (``Path.mkdir(parents=True)`` recurses once per missing folder)."""
+    folder = Path(folder)
+    missing = []
+    for candidate in [folder, *folder.parents]:
+        if candidate.is_dir():
+            break
+        missing.append(candidate)
+    for candidate in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made meanwhile by another process: fine if a folder
+            candidate.mkdir()
+        if not candidate.is_dir():
+            raise NotADirectoryError(20, "Not a directory", os.fspath(candidate))
+    return folder
+
+
 def _named(exc: OSError, target: Path) -> OSError:
     """The same failure, naming the file the user asked for (never our temporary file)."""
     return OSError(exc.errno, exc.strerror or str(exc), os.fspath(target))
@@ -61,7 +78,7 @@ def whole_files(*targets: str | os.PathLike) -> Iterator[list[Path]]:
     try:
         for path in paths:
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                make_folders(path.parent)
                 temps.append(_temporary(path))
             except OSError as exc:
                 raise _named(exc, path) from None
@@ -189,4 +206,4 @@ class FolderLock:
         self.release()
 
 
-__all__ = ["FolderLock", "is_temporary", "whole_file", "whole_files", "write_whole", "written"]
+__all__ = ["FolderLock", "is_temporary", "make_folders", "whole_file", "whole_files", "write_whole", "written"]

@@ -952,3 +952,39 @@ def test_a_missing_file_outside_is_refused_before_its_existence_is_told(tree, ca
     (tree / "scenarios" / "probe.yaml").write_text("extends: /etc/nhisim-no-such-file.yaml\nname: p\n")
     err = _refused(["validate", "scenarios/probe.yaml"], capsys, "outside the scenario's folder")
     assert "does not exist" not in err
+
+
+# ----------------------------------------------------------------- found by the fuzz tests (other seeds)
+
+def test_a_value_that_contains_itself_is_bad_input(base, capsys, tmp_path):
+    """A YAML alias inside its own anchor (&a [*a]) can be neither printed nor compared: told, not traced."""
+    for argv in (["validate", "base.yaml", "--set", "title=&a [*a]"],
+                 ["sweep", "base.yaml", "--grid", "title=&a [*a]", "-r", "1", "-q", "--out", str(tmp_path / "s")]):
+        _refused(argv, capsys, "contains itself", "&a [*a]")
+
+
+def test_a_location_of_many_short_words_is_clipped(base, capsys):
+    """Clipping each word is not enough: 30,000 one-letter words make one 60,000-character location."""
+    err = _refused(["validate", "base.yaml", "--set", "x " * 30_000 + "=1"], capsys, "unknown path")
+    assert max(map(len, err.splitlines())) < 600
+
+
+def test_an_output_thousands_of_folders_deep_is_made_without_recursion(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    deep = "a/" * 1500 + "schema.json"  # pathlib's mkdir(parents=True) would recurse 1500 times
+    try:
+        code, out, err = run_cli(["schema", "--out", deep], capsys)
+        assert code == 0 and "Traceback" not in out + err, err
+        assert (tmp_path / deep).read_text().startswith("{")
+    finally:  # bottom up without recursion: pytest's own clean-up (shutil.rmtree) recurses too
+        (tmp_path / deep).unlink(missing_ok=True)
+        chain = [tmp_path / "a"]
+        while (chain[-1] / "a").is_dir():
+            chain.append(chain[-1] / "a")
+        for folder in reversed(chain if chain[0].is_dir() else []):
+            folder.rmdir()
+    (tmp_path / "afile").write_text("x")
+    from nhisim.files import make_folders
+
+    with pytest.raises(NotADirectoryError):
+        make_folders(tmp_path / "afile" / "b" / "c")

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from nhisim.cli.common import app, force_if, live, make_console, output_file, parse_sets, plain
 from nhisim.errors import InputError
-from nhisim.files import FolderLock
+from nhisim.files import FolderLock, make_folders
 
 console = make_console()
 err = make_console(stderr=True)
@@ -39,7 +39,7 @@ def output_dir(path: Path) -> Path:
         raise InputError.single("is a file, not a folder", file=str(path), location="--out",
                                 suggestion="give a folder for --out")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
         probe = path / ".nhisim-write-test"
         probe.write_text("")
         probe.unlink()
@@ -231,7 +231,7 @@ def _free_folder(taken: Path) -> Path:
     while True:
         folder = taken.with_name(f"{taken.name}-{n}")
         try:
-            folder.mkdir(parents=True)
+            folder.mkdir()
             return folder
         except FileExistsError:
             n += 1

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from nhisim.errors import InputError, printable, shown
+from nhisim.files import make_folders
 
 
 class SafeConsole(Console):
@@ -135,7 +136,7 @@ def output_file(path: Path, option: str = "--out", what: str = "file") -> Path:
             break
     existed = path.exists()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         with open(path, "ab"):  # opens for writing without touching what is there
             pass
         if not existed:  # a probe, not a result: a command that fails later leaves nothing behind

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from nhisim.errors import InputError
-from nhisim.files import LOCK_FILE, FolderLock, is_temporary, whole_file, write_whole
+from nhisim.files import LOCK_FILE, FolderLock, is_temporary, make_folders, whole_file, write_whole
 from nhisim.metrics import METRIC_COLUMNS
 
 FORMAT = "nhisim-sweep/1"
@@ -78,7 +78,7 @@ def prepare_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise InputError.single("is a file, not a folder", file=str(path), suggestion="give a folder for --out")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
     except OSError as exc:
         raise _cannot(path, "create this folder", exc) from None
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from nhisim.errors import InputError
-from nhisim.files import write_whole
+from nhisim.files import make_folders, write_whole
 from nhisim.reports.content import ReportContent, build_content
 from nhisim.reports.document import figure_png, report_format, report_target
 from nhisim.reports.findings import grouped
@@ -115,7 +115,7 @@ def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 1
     """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it; return ``path``."""
     target = Path(path)
     folder = target.with_name(f"{target.stem}_files")
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folders(folder)
     links = {}
     for spec in content.figures:
         fig = spec.draw()

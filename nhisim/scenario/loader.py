@@ -399,7 +399,25 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise InputError.single(f"the value of {clip(path.strip())} cannot be read: {_unreadable(exc)}",
                                 location="--set",
                                 suggestion="no number in a scenario needs that many digits") from None
+    if _contains_itself(value):
+        raise InputError.single(f"the value of {clip(path.strip())} contains itself (a YAML alias inside its own "
+                                "anchor, like &a [*a])", location="--set",
+                                suggestion="write the value out; an alias may only repeat a finished value")
     return path.strip(), value
+
+
+def _contains_itself(value: Any) -> bool:
+    """Whether a parsed YAML value holds itself (``&a [*a]``): nothing can print, hash or copy it out."""
+    stack = [(value, frozenset())]
+    while stack:
+        node, above = stack.pop()
+        if not isinstance(node, (list, dict)):
+            continue
+        if id(node) in above:
+            return True
+        inner = above | {id(node)}
+        stack.extend((child, inner) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | None, *, source: str = "overrides") -> dict:
