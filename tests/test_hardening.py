@@ -30,7 +30,7 @@ from test_bad_input import BASE
 from nhisim.errors import InputError, Problem, clip
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, parse_override
-from nhisim.scenario.strategy import resolve_strategy
+from nhisim.scenario.strategy import resolve_strategy, scenario_strategy
 from nhisim.scenario.units import _UNIT_SECONDS, MAX_RATE, MAX_SECONDS, parse_duration, parse_rate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_force_and_the_limit_variable(base, capsys, monkeypatch):
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: Path(p).stem)
 def test_every_bundled_scenario_is_well_under_the_limits(path):
     scenario = load_scenario(path)
-    strategies = [resolve_strategy(spec, name=name) for name, spec in scenario.strategies.items()]
+    strategies = [scenario_strategy(scenario, name) for name in scenario.strategies]
     for strategy in strategies:
         assert workload.estimate_run(scenario, strategy).total < workload.MAX_RUN_EVENTS / 100
     total = workload.check_job(scenario, strategies, scenario.run.replications * 10)
@@ -405,8 +405,8 @@ def test_the_estimate_is_within_a_factor_of_the_events_a_run_logs(path):
     from nhisim.experiments.run import simulate
 
     scenario = load_scenario(path)
-    for name, spec in scenario.strategies.items():
-        estimate = workload.estimate_run(scenario, resolve_strategy(spec, name=name)).total
+    for name in scenario.strategies:
+        estimate = workload.estimate_run(scenario, scenario_strategy(scenario, name)).total
         events = len(simulate(scenario, name, scenario.run.seed).events)
         assert estimate / 4 <= events <= estimate * 4, (name, estimate, events)
 

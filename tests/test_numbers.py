@@ -276,7 +276,9 @@ def test_static_potential_blast_radius_agrees_with_the_simulation(path):
             for row in events[events.event == "compromise"].itertuples():
                 bound = static[row.incident]
                 assert row.value <= bound + 1e-9, (name, seed, row.incident, row.value, bound)
-                if strategy.credential == "static_key" and threats[row.incident].kind in LEAKS:
+                threat = threats[row.incident]  # a mixed strategy: the leaked principal's own controls
+                if (threat.kind in LEAKS and
+                        strategy.of(getattr(threat, "principal", None)).credential == "static_key"):
                     assert row.value == pytest.approx(bound), (name, seed, row.incident)  # a standing key: exact
                 compared += 1
     assert compared > 0 or not any(t.kind in LEAKS + ("agent_hijack", "delegation_abuse")
