@@ -482,6 +482,17 @@ def test_policy_files_without_the_cedar_engine_are_an_error(tmp_path):
         load_scenario(path)
 
 
+def _pure(text: str, name: str = "<string>"):
+    from nhisim.scenario import loader
+
+    fast_loader = loader._FAST_LOADER
+    try:
+        loader._FAST_LOADER = None
+        return loader.parse_yaml(text, name)
+    finally:
+        loader._FAST_LOADER = fast_loader
+
+
 def test_libyaml_and_pure_python_read_every_bundled_scenario_alike():
     from nhisim.scenario import loader
 
@@ -490,21 +501,56 @@ def test_libyaml_and_pure_python_read_every_bundled_scenario_alike():
     root = Path(__file__).resolve().parents[1]
     for path in sorted((root / "scenarios").glob("*.yaml")):
         text = path.read_text(encoding="utf-8")
-        fast = loader._parse_fast(text)
-        assert fast is not None, f"{path.name}: libyaml should take a valid scenario"
-        pure_loader = loader._FAST_LOADER
+        pure = _pure(text, path.name)
+        for fast in (loader._parse_events(text), loader._parse_fast(text)):
+            assert fast is not None, f"{path.name}: libyaml should take a valid scenario"
+            assert fast == pure, f"{path.name}: data or line numbers differ between the parsers"
+
+
+@pytest.mark.parametrize("text", [
+    "a: &x {b: 1, c: [yes, no, ~, .inf, 0x1f, 1_000, 2024-01-02, '3', \"4\"]}\nd: *x\ne: *x\n",
+    "base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n",  # a merge key
+    "a: !!str 12\nb: !!float 1\n",  # explicit tags
+    "a: 1\na: 2\n",  # a duplicate key: the last wins
+    "? [a, b]\n: c\n",  # a collection as a key: refused
+    "a: 1\n---\nb: 2\n",  # two documents: refused
+    "- &r [1, *r]\n",  # a recursive sequence
+    "a: &x 1\nb: &x 2\nc: *x\n",  # an anchor defined twice
+    "a: *nowhere\n",
+    "---\n",
+    "- [unclosed\n",
+    "plain text\n",
+    "a: 2001-12-14t21:59:43.10-05:00\nb: 1.5e3\nc: 1e3\nd: -.INF\ne: .NaN\nf: 0o17\ng: +12\n",
+])
+def test_every_parser_reads_yaml_alike(text):
+    """The event builder, libyaml's composer and pure Python give the same data, lines and errors."""
+    from nhisim.scenario import loader
+
+    def outcome(parse):
         try:
-            loader._FAST_LOADER = None
-            pure = loader.parse_yaml(text, path.name)
-        finally:
-            loader._FAST_LOADER = pure_loader
-        assert fast == pure, f"{path.name}: data or line numbers differ between the parsers"
+            data, lines = parse(text)
+        except InputError as exc:
+            return "error", str(exc)
+        return repr(data), dict(lines)  # repr: NaN equals nothing, itself included
+
+    assert outcome(loader.parse_yaml) == outcome(_pure)
+
+
+def test_a_valid_file_is_read_without_finding_its_lines():
+    from nhisim.scenario import loader
+
+    if loader._FAST_LOADER is None:
+        pytest.skip("PyYAML without libyaml: only the pure-Python parser runs")
+    data, lines = loader.parse_yaml("name: x\nagents:\n  - id: a\n")
+    assert lines._lines is None  # found only when an error message asks
+    assert lines[("agents", 0, "id")] == 3
 
 
 def test_a_file_nested_deeper_than_libyaml_may_go_is_left_to_python():
     from nhisim.scenario import loader
 
     deep = "a: " + "[" * (loader.MAX_FAST_DEPTH + 1) + "]" * (loader.MAX_FAST_DEPTH + 1) + "\n"
+    assert loader._parse_events(deep) is None
     assert loader._parse_fast(deep) is None
     data, _ = loader.parse_yaml(deep)  # still parsed, by the pure-Python parser
     assert isinstance(data["a"], list)

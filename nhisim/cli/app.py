@@ -66,7 +66,6 @@ def _run(args: list[str]) -> None:
     from nhisim.cli.common import app, err_console, os_error, plain, report_input_error
     from nhisim.cli.envelope import emit_failure, wants_json
     from nhisim.errors import InputError
-    from nhisim.experiments.executors import ExecutorError
 
     # click's base of usage errors, from whichever click Typer uses (its own copy in recent versions)
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
@@ -95,7 +94,7 @@ def _run(args: list[str]) -> None:
         error = os_error(exc)
         report_input_error(error)
         fail(error, error.exit_code)
-    except ExecutorError as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
+    except _executor_error() as exc:  # a worker process died, every Dask worker was lost: not a bug of ours
         if interrupt.received():  # the workers were stopped by the signal that stops us
             raise interrupt.Interrupted() from None
         err_console.print(f"[bold red]error:[/] {plain(exc)}", markup=True, highlight=False)
@@ -109,6 +108,17 @@ def _run(args: list[str]) -> None:
             raise cause from None
         err_console.print("Aborted.", markup=False)
         fail(exc, 1)
+
+
+class _NeverRaised(Exception):
+    pass
+
+
+def _executor_error() -> type[Exception]:
+    """The experiments' ExecutorError, if a command imported them; only such a command can raise it.
+    The others need not import them (scipy: a second and more of start-up for every command)."""
+    executors = sys.modules.get("nhisim.experiments.local_executors")  # where ExecutorError is defined
+    return executors.ExecutorError if executors is not None else _NeverRaised
 
 
 def _interruption(exc: BaseException) -> KeyboardInterrupt | None:

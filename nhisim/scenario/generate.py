@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from random import Random
 from typing import Any
 
+from nhisim.memory import without_collector
 from nhisim.scenario.estate_parts import (
     ACTION_RANK,
     DEADLINES,
@@ -191,6 +192,7 @@ def _number(name: str, value: Any, low: float, high: float) -> float:
 # --------------------------------------------------------------------------- the generator
 
 
+@without_collector  # hundreds of thousands of containers, none of them garbage
 def generate_estate(
     agents: int = 50,
     tools: int = 10,

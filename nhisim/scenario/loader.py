@@ -26,14 +26,25 @@ import stat
 import sys
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import ScalarNode
 
 from nhisim.errors import InputError, Problem, clip, did_you_mean, normalise_path, path_text, split_path
+from nhisim.memory import collector_paused
 from nhisim.pack import pack_folder
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
@@ -42,7 +53,35 @@ from nhisim.scenario.validate import check_references, scenario_warnings
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
 ALLOW_PATHS_ENV = "NHISIM_ALLOW_PATHS"
-Lines = dict[tuple, int]
+
+
+class Lines(Mapping):
+    """The YAML line of every key path (``("agents", 0, "owner")`` -> 4), worked out on first read.
+
+    Line numbers serve error messages only, and a valid file has none to report: the fast
+    parser records no line, and they are found (by parsing again) only when a message needs one.
+    """
+
+    __slots__ = ("_find", "_lines")
+
+    def __init__(self, lines: Mapping[tuple, int] | Callable[[], Mapping[tuple, int]]) -> None:
+        self._lines = None if callable(lines) else lines
+        self._find = lines if callable(lines) else None
+
+    def _known(self) -> Mapping[tuple, int]:
+        if self._lines is None:
+            self._lines = self._find()
+            self._find = None
+        return self._lines
+
+    def __getitem__(self, path: tuple) -> int:
+        return self._known()[path]
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self._known())
+
+    def __len__(self) -> int:
+        return len(self._known())
 
 
 def max_file_bytes() -> int:
@@ -89,7 +128,8 @@ def read_yaml(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError.single(f"cannot read the file: {exc}", file=name) from None
-    return parse_yaml(text, name)
+    with collector_paused():
+        return parse_yaml(text, name)
 
 
 def read_within(path: Path, limit: int, what: str, suggestion: str) -> bytes:
@@ -141,7 +181,9 @@ _CLOSES = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
     """Parse YAML text with the safe loader, keeping line numbers of keys and items.
 
-    libyaml parses when it is there; whatever it does not take cleanly (a syntax error, a
+    libyaml parses when it is there, building the data straight from its events
+    (:func:`_parse_events`); what that does not take (an explicit tag, a merge key) goes
+    to libyaml's own composer; whatever libyaml does not take cleanly (a syntax error, a
     refused tag, an empty or too deeply nested file) is parsed again in pure Python, whose
     findings are the ones reported.
     """
@@ -153,7 +195,9 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
             file=name, line=text.count("\n", 0, bad.start()) + 1,
             suggestion="scenario files are plain text: remove it (NUL bytes often mean a binary or UTF-16 file)")
     if _FAST_LOADER is not None:
-        parsed = _parse_fast(text)
+        parsed = _parse_events(text)
+        if parsed is None:
+            parsed = _parse_fast(text)
         if parsed is not None:
             return parsed
     loader = yaml.SafeLoader(text)
@@ -163,8 +207,8 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
             raise InputError.single("the file is empty", file=name,
                                     suggestion="a scenario needs at least 'name:'; see scenarios/ for examples")
         data = loader.construct_document(node)
-        lines: Lines = {}
-        _collect_lines(node, (), lines, set())
+        found: dict[tuple, int] = {}
+        _collect_lines(node, (), found, set())
     except RecursionError:
         raise InputError.single("the file is nested too deeply to be a scenario", file=name,
                                 suggestion="scenario files are a few levels deep; check for runaway brackets") from None
@@ -189,7 +233,7 @@ def parse_yaml(text: str, name: str = "<string>") -> tuple[Any, Lines]:
                                 ) from None
     finally:
         loader.dispose()
-    return data, lines
+    return data, Lines(found)
 
 
 # what YAML's reader refuses (it allows tab, newline, carriage return and NEL)
@@ -208,8 +252,109 @@ def _unreadable(exc: ValueError) -> str:
     return text
 
 
+_TAG = "tag:yaml.org,2002:"
+# what an untagged plain scalar can resolve to that the event builder constructs itself (not
+# a merge key ``<<``, which the composer and constructor handle)
+_PLAIN_TAGS = frozenset(_TAG + name for name in ("null", "bool", "int", "float", "str", "timestamp"))
+_RESOLVER = yaml.resolver.Resolver()
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_ABSENT = object()
+
+
+def _parse_events(text: str) -> tuple[Any, Lines] | None:
+    """``parse_yaml`` in one pass over libyaml's events, building the data without nodes.
+
+    The data equals what the safe loader builds (same resolver, same scalar constructors,
+    anchors shared as the loader shares them); line numbers are found only if asked for.
+    None for a file with anything else (an explicit tag, a merge key, a collection as a
+    key, a duplicate anchor, several documents, nesting deeper than
+    :data:`MAX_FAST_DEPTH`, a syntax error, no document): the parsers after it decide.
+    """
+    memo: dict[str, Any] = {}  # plain scalar -> its value (every resolved scalar is immutable)
+    anchors: dict[str, Any] = {}
+    stack: list[tuple[Any, Any]] = []
+    root: Any = _ABSENT
+    container: Any = None  # the open mapping or sequence
+    key: Any = _ABSENT  # a mapping's key waiting for its value
+    documents = 0
+    resolve, constructors = _RESOLVER.resolve, _CONSTRUCTOR.yaml_constructors
+    try:
+        for event in yaml.parse(text, Loader=_FAST_LOADER):
+            kind = event.__class__
+            if kind is ScalarEvent:
+                if event.tag is not None and event.tag != "!":
+                    return None
+                value = event.value
+                if event.implicit[0]:  # plain: resolved as the safe loader resolves it
+                    item = memo.get(value, _ABSENT)
+                    if item is _ABSENT:
+                        tag = resolve(ScalarNode, value, event.implicit)
+                        if tag not in _PLAIN_TAGS:
+                            return None
+                        item = memo[value] = constructors[tag](_CONSTRUCTOR, ScalarNode(tag, value))
+                else:
+                    item = value
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if event.tag is not None and event.tag != "!":
+                    return None
+                item = {} if kind is MappingStartEvent else []
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                container, key = stack.pop()
+                continue
+            elif kind is AliasEvent:
+                item = anchors.get(event.anchor, _ABSENT)
+                if item is _ABSENT:
+                    return None
+            elif kind is DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    return None
+                continue
+            else:
+                continue
+            if kind is not AliasEvent and event.anchor is not None:
+                if event.anchor in anchors:
+                    return None
+                anchors[event.anchor] = item
+            if container is None:
+                if root is not _ABSENT:
+                    return None
+                root = item
+            elif container.__class__ is list:
+                container.append(item)
+            elif key is not _ABSENT:
+                container[key] = item
+                key = _ABSENT
+            elif isinstance(item, (dict, list)):
+                return None  # a collection as a key: unhashable, the loader reports it
+            else:
+                key = item
+            if kind is MappingStartEvent or kind is SequenceStartEvent:
+                stack.append((container, key))
+                if len(stack) > MAX_FAST_DEPTH:
+                    return None
+                container, key = item, _ABSENT
+    except Exception:  # noqa: BLE001  (the parsers after it find it again and report it)
+        return None
+    if root is _ABSENT:
+        return None
+    return root, Lines(lambda: _lines_of(text))
+
+
+def _lines_of(text: str) -> dict[tuple, int]:
+    """The line of every key path of a file :func:`_parse_events` took (so libyaml's composer takes it)."""
+    with collector_paused():
+        loader = _FAST_LOADER(text)
+        try:
+            found: dict[tuple, int] = {}
+            _collect_lines(loader.get_single_node(), (), found, set())
+        finally:
+            loader.dispose()
+    return found
+
+
 def _parse_fast(text: str) -> tuple[Any, Lines] | None:
-    """``parse_yaml`` with libyaml, or None when the pure-Python parser should have the file."""
+    """``parse_yaml`` with libyaml's composer, or None when the pure-Python parser should have the file."""
     try:
         depth = 0
         for event in yaml.parse(text, Loader=_FAST_LOADER):  # libyaml's event parser keeps its stack in C
@@ -225,16 +370,16 @@ def _parse_fast(text: str) -> tuple[Any, Lines] | None:
             if node is None:
                 return None
             data = loader.construct_document(node)
-            lines: Lines = {}
+            lines: dict[tuple, int] = {}
             _collect_lines(node, (), lines, set())
         finally:
             loader.dispose()
     except Exception:  # noqa: BLE001  (the pure-Python parser finds it again and reports it)
         return None
-    return data, lines
+    return data, Lines(lines)
 
 
-def _collect_lines(node: yaml.Node, path: tuple, lines: Lines, seen: set[int]) -> None:
+def _collect_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int], seen: set[int]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if id(node) in seen:  # an alias (*name) of a node already walked: do not expand it again
         return
@@ -343,7 +488,7 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, folder
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}
     result = deep_merge(merged, own)
-    return result, _remap_lines(lines, own, result), path
+    return result, Lines(lambda: _remap_lines(lines, own, result)), path
 
 
 def _anchor_policy_paths(data: Mapping, path: Path, lines: Lines, folders: tuple[Path, ...]) -> None:
@@ -364,13 +509,13 @@ def _anchor_policy_paths(data: Mapping, path: Path, lines: Lines, folders: tuple
                             for p in policies]
 
 
-def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:
+def _remap_lines(lines: Lines, own: Any, merged: Any) -> dict[tuple, int]:
     """Re-key the line numbers of a file's own data by their path in the merged data.
 
     Lists of id'd items are merged by id, so an item's index in the merged list can differ
     from its index in the file; without this an error would point at the wrong line.
     """
-    out: Lines = {(): lines.get((), 1)}
+    out: dict[tuple, int] = {(): lines.get((), 1)}
 
     def walk(own_node: Any, merged_node: Any, own_path: tuple, merged_path: tuple) -> None:
         if isinstance(own_node, Mapping) and isinstance(merged_node, Mapping):
@@ -548,16 +693,18 @@ def _field_names(model: Any) -> list[str] | None:
 # --------------------------------------------------------------------------- validation
 
 
-def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None) -> Scenario:
+def validate_data(data: Any, *, file: str = "<data>", lines: Mapping[tuple, int] | None = None) -> Scenario:
     """Validate a raw mapping into a :class:`Scenario`, with every cross-reference checked."""
-    lines = lines or {}
+    lines = {} if lines is None else lines  # not `or`: that would find every line of a valid file
     if not isinstance(data, Mapping):
         raise InputError.single("a scenario must be a mapping of keys", file=file)
     try:
-        scenario = Scenario.model_validate(data)
+        with collector_paused():
+            scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise InputError([_problem_from_pydantic(err, data, lines) for err in exc.errors()], file=file) from None
-    problems = check_references(scenario)
+    with collector_paused():
+        problems = check_references(scenario)
     if problems:
         for p in problems:
             p.line = _line_of(p.location, lines)
@@ -651,7 +798,7 @@ def with_overrides(scenario: Scenario, overrides: Mapping[str, Any] | None, *, n
     return changed
 
 
-def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:
+def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Mapping[tuple, int]) -> Problem:
     loc = tuple(err["loc"])
     data_loc = _data_path(loc, data)
     location = _format_loc(data_loc, data)
@@ -738,13 +885,13 @@ def _threat_model(kind: Any) -> Any:
     return threat_models().get(kind) if isinstance(kind, str) else None
 
 
-def _line_of(location: str, lines: Lines) -> int | None:
+def _line_of(location: str, lines: Mapping[tuple, int]) -> int | None:
     text = location.split(" ")[0]  # the dotted path, without the id shown after it
     path = tuple(int(chunk) if chunk.isdigit() else chunk for chunk in split_path(text))
     return lines.get(tuple(path)) or _nearest_line(tuple(path), lines)
 
 
-def _nearest_line(path: tuple, lines: Lines) -> int | None:
+def _nearest_line(path: tuple, lines: Mapping[tuple, int]) -> int | None:
     while path:
         path = path[:-1]
         if path in lines:
