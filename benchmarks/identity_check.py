@@ -41,6 +41,22 @@ def _digest_values(values) -> str:
     return h.hexdigest()
 
 
+def _metrics_digest(metrics: dict) -> str:
+    """Values, not Python types: a metric may come as a float or a NumPy float."""
+    return _digest_values(sorted((name, float(value)) for name, value in metrics.items()))
+
+
+def _stream_metrics(log):
+    """A digest gathering the metrics as the run flushes ``log`` (None for a revision without one)."""
+    try:
+        from nhisim.metrics import LogDigest
+    except ImportError:
+        return None
+    digest = LogDigest()
+    log.stream_to(digest.add)
+    return digest
+
+
 def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[str] | None = None) -> dict:
     """{scenario/strategy/engine/seed: {"events": digest, "metrics": digest, "rows": n}}."""
     from nhisim.metrics import compute_metrics
@@ -55,18 +71,22 @@ def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[s
         for strategy in scenario.strategies:
             for engine in engines:
                 for seed in range(seeds):
-                    log = Simulation(scenario, strategy, seed=seed, engine=engine).run()
-                    frame = log.to_frame()
+                    sim = Simulation(scenario, strategy, seed=seed, engine=engine)
+                    streamed = _stream_metrics(sim.log)
+                    log = sim.run()
+                    frame = log.to_frame()  # flushes the log: every chunk has been streamed
                     columns = {name: frame[name].tolist() for name in frame.columns}
                     event_digest = _digest_values(
                         [name for name in columns] + [v for name in columns for v in columns[name]])
                     decided = [name for name in columns if name != "reason"]
                     decision_digest = _digest_values(decided + [v for name in decided for v in columns[name]])
-                    metrics = compute_metrics(log.columns())
+                    metrics = _metrics_digest(compute_metrics(log.columns()))
+                    if streamed is not None and _metrics_digest(compute_metrics(streamed)) != metrics:
+                        metrics = "the metrics gathered as the log was flushed differ from the whole log's"
                     out[f"{path.stem}/{strategy}/{engine}/{seed}"] = {
                         "events": event_digest,
                         "decisions": decision_digest,
-                        "metrics": _digest_values(sorted(metrics.items())),
+                        "metrics": metrics,
                         "rows": len(frame),
                     }
     return out

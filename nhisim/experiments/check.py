@@ -72,8 +72,7 @@ from scipy import stats
 from nhisim import interrupt
 from nhisim.errors import InputError, shown
 from nhisim.experiments.run import replication_seed
-from nhisim.metrics import FAMILIES
-from nhisim.metrics.lifecycle import RunLog
+from nhisim.metrics import FAMILIES, digest_of
 from nhisim.scenario.expectations import Claim, parse_claim
 from nhisim.scenario.loader import load_scenario
 from nhisim.scenario.models import Scenario
@@ -125,7 +124,7 @@ def run_evidence(scenario: Scenario, strategy: str, seed: int, metrics: Sequence
     try:
         events = Simulation(scenario, strategy, seed=seed).run().to_frame()
         if needed:  # only the metric families the claims use: the check runs hundreds of runs
-            log = RunLog(events)
+            log = digest_of(events)
             for family in FAMILIES:
                 if needed & set(family.COLUMNS):
                     values = family.compute(log)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.metrics import METRIC_COLUMNS, compute_metrics, with_metric_types
+from nhisim.metrics import METRIC_COLUMNS, LogDigest, compute_metrics, with_metric_types
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
@@ -57,10 +57,18 @@ class RunResult:
 
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,
              keep_events: bool = True, name: str | None = None, engine: str | None = None) -> RunResult:
-    """Run the engine once and compute the metrics (the unit of work every executor runs)."""
+    """Run the engine once and compute the metrics (the unit of work every executor runs).
+
+    The metrics are gathered as the log is written (a :class:`~nhisim.metrics.LogDigest`
+    reads each chunk as it is flushed); without ``keep_events`` the log keeps no rows, so
+    a run's memory does not grow with its log.
+    """
     sim = Simulation(scenario, strategy, seed=seed, engine=engine)
+    digest = LogDigest()
+    sim.log.stream_to(digest.add, keep=keep_events)
     log = sim.run()
-    metrics = compute_metrics(log.columns())  # the log's own arrays: no DataFrame needed for the metrics
+    log.flush()
+    metrics = compute_metrics(digest)
     return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics,
                      log.to_frame() if keep_events else None)
 

@@ -3,7 +3,8 @@
 One module per family: ``attack`` (what the attacker did), ``exposure`` (for how long
 and how fast it was cut), ``utility`` (work done and friction), ``accountability``
 (attribution), ``cost`` (standing privilege and operational cost). A family is any
-module of this package that defines ``COLUMNS`` and ``compute(log) -> dict``: it is
+module of this package that defines ``COLUMNS`` and ``compute(log) -> dict`` (``log``
+a :class:`~nhisim.metrics.digest.LogDigest`, what the metrics read of the log): it is
 found by discovery, so adding one is a file here plus its rows in
 :mod:`nhisim.vocabulary`. Where a metric has no meaning in a run (no compromise), it is
 NaN, never 0.
@@ -24,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from nhisim import vocabulary
-from nhisim.metrics.lifecycle import RunLog
+from nhisim.metrics.digest import LogDigest, digest_of
 
 #: the result columns, in table order (defined in :mod:`nhisim.vocabulary`)
 METRIC_COLUMNS: tuple[str, ...] = vocabulary.NAMES
@@ -74,9 +75,9 @@ FAMILIES = discover_families()
 check_families(FAMILIES)
 
 
-def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray]) -> dict[str, float]:
-    """Every metric column for one run's event log (a DataFrame, or its columns)."""
-    log = RunLog(events)
+def compute_metrics(events: pd.DataFrame | Mapping[str, np.ndarray] | LogDigest) -> dict[str, float]:
+    """Every metric column for one run's event log (a DataFrame, its columns, or its digest)."""
+    log = digest_of(events)
     values: dict[str, float] = {}
     for family in FAMILIES:
         values.update(family.compute(log))
@@ -98,5 +99,5 @@ def with_metric_types(runs: pd.DataFrame) -> pd.DataFrame:
     return runs
 
 
-__all__ = ["COUNT_COLUMNS", "FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "check_families",
-           "compute_metrics", "discover_families", "family_name", "with_metric_types"]
+__all__ = ["COUNT_COLUMNS", "FAMILIES", "LOWER_IS_BETTER", "METRIC_COLUMNS", "NEUTRAL", "SHARES", "LogDigest",
+           "check_families", "compute_metrics", "digest_of", "discover_families", "family_name", "with_metric_types"]

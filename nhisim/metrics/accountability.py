@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import math
 
-from nhisim.metrics.lifecycle import RunLog, present
+from nhisim.metrics.digest import LogDigest
+from nhisim.metrics.lifecycle import present
 
 COLUMNS = ("attribution",)
 
 
-def compute(log: RunLog) -> dict[str, float]:
-    req = log.requests
-    allowed = req.where(req["malicious"] & (req["decision"] == "allow"))
+def compute(log: LogDigest) -> dict[str, float]:
+    malicious = log.malicious_requests
+    allowed = malicious.where(malicious["decision"] == "allow")
     if not len(allowed):
         return {"attribution": math.nan}
     principal = allowed["principal"]

@@ -6,13 +6,14 @@ import math
 
 import numpy as np
 
-from nhisim.metrics.lifecycle import Rows, RunLog
+from nhisim.metrics.digest import LogDigest
+from nhisim.metrics.lifecycle import Rows
 
 COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied")
 DATA_ACTIONS = ("read", "export", "list")
 
 
-def _union_value(log: RunLog) -> float:
+def _union_value(log: LogDigest) -> float:
     """Value of everything any incident could reach at its compromise, each operation once."""
     reach: dict[str, float] = {}
     for incident in log.incidents.values():
@@ -28,21 +29,17 @@ def _sum_first(rows: Rows, key: tuple[str, ...], column: str) -> float:
     return float(np.nansum(np.fromiter(first.values(), dtype=float, count=len(first))))
 
 
-def compute(log: RunLog) -> dict[str, float]:
+def compute(log: LogDigest) -> dict[str, float]:
     if not log.compromised:
         return dict.fromkeys(COLUMNS, math.nan)
-    req = log.requests
-    malicious = req["malicious"]
-    allowed_mask = req["decision"] == "allow"
-    allowed = req.where(malicious & allowed_mask)
+    malicious = log.malicious_requests
+    allowed = malicious.where(malicious["decision"] == "allow")
     data = allowed.where(np.fromiter((action in DATA_ACTIONS for action in allowed["action"]), dtype=bool,
                                      count=len(allowed)))
-    issues = log.of("issue")
-    issue_refusals = int((issues["malicious"] & (issues["decision"] == "deny")).sum())
     return {
         "blast_radius": _sum_first(allowed, ("action", "resource"), "value"),
         "potential_blast_radius": _union_value(log),
         "records_exposed": _sum_first(data, ("resource",), "records"),
         "malicious_allowed": float(len(allowed)),
-        "malicious_denied": float((malicious & ~allowed_mask).sum() + issue_refusals),
+        "malicious_denied": float(len(malicious) - len(allowed) + log.malicious_issue_refusals),
     }

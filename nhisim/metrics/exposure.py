@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from nhisim.metrics.lifecycle import RunLog
+from nhisim.metrics.digest import LogDigest
 
 COLUMNS = ("exposure_window_s", "time_weighted_exposure", "time_to_detect_s", "time_to_revoke_s",
            "time_to_contain_s")
@@ -37,7 +37,7 @@ def _union_integral(holdings) -> float:
     return total
 
 
-def compute(log: RunLog) -> dict[str, float]:
+def compute(log: LogDigest) -> dict[str, float]:
     incidents = list(log.incidents.values())
     if not incidents:
         return dict.fromkeys(COLUMNS, math.nan)

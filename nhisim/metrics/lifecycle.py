@@ -1,8 +1,10 @@
 """Shared reading of an event log: credential lifetimes, incidents, attacker holdings.
 
-The metrics read the log column by column as NumPy arrays: a run's log has a few
-thousand rows, where pandas' fixed cost per operation (near a millisecond a filter)
-would outweigh the arithmetic many times over.
+:class:`RunLog` reads a whole log (a DataFrame, or ``EventLog.columns()``) column by column
+as NumPy arrays, for the reports that tell a run's story (pandas' fixed cost per operation,
+near a millisecond a filter, would outweigh the arithmetic); the metrics read a
+:class:`~nhisim.metrics.digest.LogDigest` instead. Both build incidents with
+:func:`incident_views`.
 """
 
 from __future__ import annotations
@@ -112,6 +114,48 @@ def first_per_incident(rows: Rows, pick: Callable[[float, float], float] = min) 
     return out
 
 
+def incident_views(compromises: Rows, acquires: Rows, releases: Rows, give_ups: Rows, detects: Rows,
+                   successes: Rows, credential_end: Callable[[str], float]) -> dict[str, IncidentView]:
+    """Every incident of a run, from its rows of each kind (in time order) and when each credential died.
+
+    ``successes`` are the allowed malicious requests.
+    """
+    out: dict[str, IncidentView] = {}
+    if not len(compromises):
+        return out
+    release = first_per_incident(releases)
+    for incident, code, t, value, scope, until in compromises.tuples("incident", "code", "t", "value", "scope",
+                                                                    "until"):
+        view = IncidentView(incident, code, t, value, scope=parse_scope(scope))
+        if code in STEERING:
+            end = release.get(incident, until if not np.isnan(until) else math.inf)
+            view.holdings.append(Holding("(steered agent)", t, end, view.scope))
+        out[incident] = view
+    for incident, credential, t, scope, until in acquires.tuples("incident", "credential", "t", "scope", "until"):
+        view = out.get(incident)
+        if view is None:
+            continue
+        end = credential_end(credential)
+        if not np.isnan(until):
+            end = min(end, until)
+        if view.kind in STEERING and incident in release:
+            end = min(end, release[incident])
+        view.holdings.append(Holding(credential, t, max(end, t), parse_scope(scope)))
+    stops = first_per_incident(give_ups)
+    for incident, t in release.items():
+        stops[incident] = min(t, stops.get(incident, t))
+    for incident, t in stops.items():
+        if incident in out:
+            out[incident].stopped = t
+    for incident, t in first_per_incident(detects).items():
+        if incident in out:
+            out[incident].detected = t
+    for incident, t in first_per_incident(successes, max).items():
+        if incident in out:
+            out[incident].last_success = t
+    return out
+
+
 class RunLog:
     """An event log with the derived views the metric families share.
 
@@ -174,44 +218,11 @@ class RunLog:
 
     @cached_property
     def incidents(self) -> dict[str, IncidentView]:
-        out: dict[str, IncidentView] = {}
-        compromises = self.of("compromise")
-        if not len(compromises):
-            return out
-        release = first_per_incident(self.of("release"))
-        for incident, code, t, value, scope, until in compromises.tuples("incident", "code", "t", "value", "scope",
-                                                                        "until"):
-            view = IncidentView(incident, code, t, value, scope=parse_scope(scope))
-            if code in STEERING:
-                end = release.get(incident, until if not np.isnan(until) else math.inf)
-                view.holdings.append(Holding("(steered agent)", t, end, view.scope))
-            out[incident] = view
-        for incident, credential, t, scope, until in self.of("acquire").tuples("incident", "credential", "t", "scope",
-                                                                               "until"):
-            view = out.get(incident)
-            if view is None:
-                continue
-            end = self.credential_end.get(credential, math.inf)
-            if not np.isnan(until):
-                end = min(end, until)
-            if view.kind in STEERING and incident in release:
-                end = min(end, release[incident])
-            view.holdings.append(Holding(credential, t, max(end, t), parse_scope(scope)))
-        stops = first_per_incident(self.of("give_up"))
-        for incident, t in release.items():
-            stops[incident] = min(t, stops.get(incident, t))
-        for incident, t in stops.items():
-            if incident in out:
-                out[incident].stopped = t
-        for incident, t in first_per_incident(self.of("detect")).items():
-            if incident in out:
-                out[incident].detected = t
         req = self.requests
-        successes = req.where(req["malicious"] & (req["decision"] == "allow"))
-        for incident, t in first_per_incident(successes, max).items():
-            if incident in out:
-                out[incident].last_success = t
-        return out
+        ends = self.credential_end
+        return incident_views(self.of("compromise"), self.of("acquire"), self.of("release"), self.of("give_up"),
+                              self.of("detect"), req.where(req["malicious"] & (req["decision"] == "allow")),
+                              lambda credential: ends.get(credential, math.inf))
 
     @property
     def compromised(self) -> bool:

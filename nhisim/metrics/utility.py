@@ -6,52 +6,34 @@ import math
 
 import numpy as np
 
-from nhisim.metrics.lifecycle import RunLog
+from nhisim.metrics.digest import LogDigest
 
 COLUMNS = ("overreach_attempts", "overreach_allowed", "overreach_agents_share", "needed_denied", "redeclarations",
            "legit_denied", "approval_wait_s", "collateral_denials", "tasks_completed", "task_success_rate",
            "task_latency_p95_s")
 
 
-def compute(log: RunLog) -> dict[str, float]:
-    req = log.requests
-    benign = ~req["malicious"]
-    decision = req["decision"][benign]
-    overreach = req["in_intent"][benign] == False  # noqa: E712  (None: a request outside any task)
-    issues = log.of("issue")
-    denied_issues = (~issues["malicious"] & (issues["decision"] == "deny")).sum()
+def compute(log: LogDigest) -> dict[str, float]:
     # collateral is the innocent's failed work: not the quarantined (steered) agent's, nor the
     # compromised holder's whose copy of the credential was stolen
     at_fault = set(log.of("quarantine")["principal"]) | set(log.of("compromise")["principal"])
-    collateral = sum(1 for code, presenter in zip(req["code"][benign], req["presenter"][benign], strict=True)
-                     if code == "revoked_response" and presenter not in at_fault)
-    ends = log.of("task_end")
-    roots = ~ends["malicious"] & (ends["code"] == "root")
-    ok = roots & (ends["decision"] == "ok")
-    latencies = ends["latency"][ok]
-    waits = np.nansum(req["wait"][benign]) + np.nansum(log.of("approval")["wait"])
-    overreach_allowed = overreach & (decision == "allow")
+    collateral = sum(1 for presenter in log.revoked_response_presenters if presenter not in at_fault)
+    latencies = log.ok_latencies
     # agents that worked (started a task) and acted beyond intent at least once
-    starts = log.of("task_start")
-    workers = set(starts["principal"])
-    beyond = set(req["presenter"][benign][overreach_allowed]) & workers
+    workers = log.task_starters
+    beyond = log.overreach_allowed_presenters & workers
     # a needed discovery: the request its task then made for the operation it discovered
-    discoveries = log.of("discover")
-    needed = discoveries["code"] == "needed"
-    needed_ops = set(zip(*(discoveries[c][needed] for c in ("task", "tool", "action", "resource")), strict=True))
-    denied = overreach & (decision == "deny")
-    denied_ops = zip(*(req[c][benign][denied] for c in ("task", "tool", "action", "resource")), strict=True)
-    redeclares = log.of("redeclare")
+    needed_ops = log.needed_discoveries
     return {
-        "overreach_attempts": float(overreach.sum()),
-        "overreach_allowed": float(overreach_allowed.sum()),
+        "overreach_attempts": float(log.overreach_attempts),
+        "overreach_allowed": float(log.overreach_allowed),
         "overreach_agents_share": len(beyond) / len(workers) if workers else math.nan,
-        "needed_denied": float(sum(1 for key in denied_ops if key in needed_ops)),
-        "redeclarations": float((~redeclares["malicious"]).sum()),
-        "legit_denied": float((decision == "deny").sum() + denied_issues),
-        "approval_wait_s": float(waits),
+        "needed_denied": float(sum(n for key, n in log.overreach_denied_ops.items() if key in needed_ops)),
+        "redeclarations": float(log.benign_redeclarations),
+        "legit_denied": float(log.benign_denied + log.benign_issue_refusals),
+        "approval_wait_s": float(log.benign_wait_total + log.approval_wait_total),
         "collateral_denials": float(collateral),
-        "tasks_completed": float(ok.sum()),
-        "task_success_rate": float(ok.sum() / roots.sum()) if roots.any() else math.nan,
+        "tasks_completed": float(log.root_tasks_ok),
+        "task_success_rate": log.root_tasks_ok / log.root_tasks if log.root_tasks else math.nan,
         "task_latency_p95_s": float(np.percentile(latencies, 95)) if len(latencies) else math.nan,
     }

@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import sys
 from array import array
+from collections.abc import Callable
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from typing import Any
@@ -126,10 +127,11 @@ class _Table:
     to the same text.
     """
 
-    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "live")
+    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "live", "live_by_code")
 
     def __init__(self) -> None:
         self.live: dict[str | None, int] = {None: -1}
+        self.live_by_code: dict[int, str | None] = {-1: None}  # the inverse of ``live``
         self._recent: list[np.ndarray] = []  # the codes of this chunk (of every column sharing the table)
         self._recent_before: list[np.ndarray] = []  # ... and of the chunk before
         self._segments: list[str] = []
@@ -163,6 +165,7 @@ class _Table:
             raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
         start = len(self._ends)
         live.update(zip(new, range(start, start + len(new)), strict=True))
+        self.live_by_code.update(zip(range(start, start + len(new)), new, strict=True))
         self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
         self._segments.append(text)
 
@@ -176,6 +179,7 @@ class _Table:
         recent = set(np.unique(np.concatenate(self._recent_before + self._recent)).tolist())
         recent.add(-1)  # None
         self.live = {value: code for value, code in self.live.items() if code in recent}
+        self.live_by_code = {code: value for value, code in self.live.items()}
         self._limit = max(_LIVE_VALUES, 2 * len(self.live))  # pruning stays rare however many stay live
 
     def lookup(self) -> np.ndarray:
@@ -217,7 +221,8 @@ def _compress_numbers(floats: np.ndarray, compress: bool) -> tuple[np.ndarray, n
 class EventLog:
     """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_distinct_tables", "_number_tables", "_rows", "_tables", "meta")
+    __slots__ = ("_buffer", "_chunks", "_consumers", "_distinct_tables", "_keep", "_number_tables", "_rows", "_tables",
+                 "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
@@ -233,7 +238,25 @@ class EventLog:
             tables[name] = tables[owner] if owner in tables else _Table()
         self._tables = tables
         self._distinct_tables = tuple({id(table): table for table in tables.values()}.values())
+        self._consumers: list[Callable[[LogChunk], None]] = []
+        self._keep = True
         self.meta: dict[str, Any] = dict(meta or {})
+
+    def stream_to(self, consumer: Callable[[LogChunk], None], *, keep: bool = True) -> None:
+        """Hand every chunk to ``consumer`` as it is flushed (a :class:`LogChunk`, valid during the call).
+
+        With ``keep=False`` the log keeps no rows past a flush: what the consumers take of
+        them is all that remains (a run whose metrics are all it needs never holds its log).
+        Attach consumers before the first row is flushed; call :meth:`flush` at the end.
+        """
+        if self._rows:
+            raise RuntimeError("stream_to() must come before the first flush: earlier rows would be missed")
+        self._consumers.append(consumer)
+        self._keep = self._keep and keep
+
+    def flush(self) -> None:
+        """Encode the rows still buffered (and hand them to the consumers)."""
+        self._flush()
 
     def append(self, row: tuple) -> None:
         """Add one full row (a tuple in :data:`COLUMNS` order), as :meth:`add` does."""
@@ -422,17 +445,27 @@ class EventLog:
                     pieces[index].append(piece)
             for index, value in constants:
                 pieces[index].append(self._constant(index, value, count))
+        columns: list[np.ndarray] = []
+        number_tables: dict[int, np.ndarray | None] = {}
         for index, parts in enumerate(pieces):
             in_layout_order = np.concatenate(parts) if len(parts) > 1 else parts[0]
             chunk = np.empty_like(in_layout_order)
             chunk[order] = in_layout_order
             kind = _KIND[index]
             if kind is _NUMBER:
-                chunk, number_table = _compress_numbers(chunk, index != 0)  # t is new nearly every row
-                self._number_tables[index].append(number_table)
+                chunk, number_tables[index] = _compress_numbers(chunk, index != 0)  # t is new nearly every row
             elif kind is _TEXT:
                 chunk = chunk.astype(_code_dtype(len(self._tables[COLUMNS[index]])), copy=False)
-            self._chunks[index].append(chunk)
+            columns.append(chunk)
+        if self._keep:
+            for index, chunk in enumerate(columns):
+                self._chunks[index].append(chunk)
+            for index, table in number_tables.items():
+                self._number_tables[index].append(table)
+        if self._consumers:
+            view = LogChunk(self._tables, columns, number_tables, self._rows, rows)
+            for consumer in self._consumers:
+                consumer(view)
         for table in self._distinct_tables:
             table.next_chunk()
         self._rows += rows
@@ -462,6 +495,8 @@ class EventLog:
     def _stored(self, index: int) -> np.ndarray:
         """One column as stored, in log order: float64, bool, or int codes (text, in_intent)."""
         self._flush()
+        if not self._keep:
+            raise RuntimeError("this log was streamed with keep=False: it keeps no rows to read")
         chunks = self._chunks[index]
         kind = _KIND[index]
         if kind is _NUMBER:
@@ -535,6 +570,64 @@ class EventLog:
         frame = pd.DataFrame(self.columns(), copy=False)
         frame.attrs.update(self.meta)
         return frame
+
+
+class LogChunk:
+    """One flushed chunk of a log as its consumers read it (valid only while they are called).
+
+    Columns stay as stored: text as codes (compared with, and decoded through, the
+    interning tables: every value of the chunk is live in them at that moment), numbers
+    as float64, ``malicious`` as bool, ``in_intent`` as int8 (-1 None, 0 False, 1 True).
+    ``start`` is the position of its first row in the log.
+    """
+
+    __slots__ = ("_columns", "_number_tables", "_tables", "rows", "start")
+
+    def __init__(self, tables: dict[str, _Table], columns: list[np.ndarray],
+                 number_tables: dict[int, np.ndarray | None], start: int, rows: int) -> None:
+        self._tables = tables
+        self._columns = columns
+        self._number_tables = number_tables
+        self.start = start
+        self.rows = rows
+
+    def equals(self, name: str, value: str) -> np.ndarray:
+        """Where a text column holds ``value``."""
+        code = self._tables[name].live.get(value)
+        if code is None:
+            return np.zeros(self.rows, dtype=bool)
+        return self._columns[_INDEX[name]] == code
+
+    def numbers(self, name: str) -> np.ndarray:
+        """A number column as float64 (NaN where missing)."""
+        index = _INDEX[name]
+        table = self._number_tables.get(index)
+        values = self._columns[index]
+        return values if table is None else table[values]
+
+    def flags(self, name: str = "malicious") -> np.ndarray:
+        return self._columns[_INDEX[name]]
+
+    def in_intent(self) -> np.ndarray:
+        """``in_intent`` as int8: -1 (no task), 0 (False), 1 (True)."""
+        return self._columns[_INDEX["in_intent"]]
+
+    def values(self, name: str, rows: np.ndarray) -> list:
+        """A column's values (text decoded, None where missing) at ``rows`` (positions in the chunk)."""
+        index = _INDEX[name]
+        kind = _KIND[index]
+        if kind is _TEXT:
+            return list(map(self._tables[name].live_by_code.__getitem__, self._columns[index][rows].tolist()))
+        if kind is _NUMBER:
+            return self.numbers(name)[rows].tolist()
+        if kind is _INTENT:
+            return _INTENT_VALUE[self._columns[index][rows]].tolist()
+        return self._columns[index][rows].tolist()
+
+    def distinct(self, name: str, rows: np.ndarray) -> set:
+        """The distinct values of a text column at ``rows`` (each decoded once)."""
+        decode = self._tables[name].live_by_code.__getitem__
+        return set(map(decode, np.unique(self._columns[_INDEX[name]][rows]).tolist()))
 
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
