@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
-from nhisim.metrics.lifecycle import IncidentView, Rows, incident_views
+from nhisim.metrics.lifecycle import IncidentView, Rows, incident_views, log_column
 from nhisim.sim.eventlog import NUMBER_COLUMNS
 
 
@@ -341,14 +341,7 @@ class FrameChunk:
         self.start = 0
 
     def _column(self, name: str) -> np.ndarray:
-        values = self._events[name]
-        if isinstance(values, pd.Series):  # the types EventLog.columns() gives, whatever the frame's dtypes
-            if name in NUMBER_COLUMNS:
-                return values.to_numpy(dtype=float)
-            if name == "malicious":
-                return values.to_numpy(dtype=bool)
-            return values.to_numpy(dtype=object)
-        return np.asarray(values)
+        return log_column(self._events, name)
 
     def equals(self, name: str, value: str) -> np.ndarray:
         return np.asarray(self._column(name) == value, dtype=bool)

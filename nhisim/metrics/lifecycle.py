@@ -156,6 +156,19 @@ def incident_views(compromises: Rows, acquires: Rows, releases: Rows, give_ups: 
     return out
 
 
+def log_column(events: pd.DataFrame | Mapping[str, np.ndarray], name: str) -> np.ndarray:
+    """One column of a whole log, typed as ``EventLog.columns()`` gives it whatever a frame's dtypes:
+    numbers float, ``malicious`` bool, the rest objects."""
+    values = events[name]
+    if isinstance(values, pd.Series):
+        if name in NUMBER_COLUMNS:
+            return values.to_numpy(dtype=float)
+        if name == "malicious":
+            return values.to_numpy(dtype=bool)
+        return values.to_numpy(dtype=object)
+    return np.asarray(values)
+
+
 class RunLog:
     """An event log with the derived views the metric families share.
 
@@ -182,14 +195,7 @@ class RunLog:
         self.horizon = float(run_end[-1]) if len(run_end) else float(t.max()) if len(t) else math.nan
 
     def _source_column(self, name: str) -> np.ndarray:
-        values = self.events[name]
-        if isinstance(values, pd.Series):  # the types EventLog.columns() gives, whatever the frame's dtypes
-            if name in NUMBER_COLUMNS:
-                return values.to_numpy(dtype=float)
-            if name == "malicious":
-                return values.to_numpy(dtype=bool)
-            return values.to_numpy(dtype=object)
-        return values
+        return log_column(self.events, name)
 
     def _grouped_column(self, name: str) -> np.ndarray:
         values = self._grouped.get(name)
