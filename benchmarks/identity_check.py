@@ -13,7 +13,8 @@ against a git revision (checked out in a temporary worktree) in one go::
 A refactoring that claims "behaviour unchanged" must leave every digest equal. A change
 of wording alone (a reason sentence) changes the ``events`` digest but not ``decisions``
 (every column but ``reason``) nor ``metrics``: ``--parts decisions,metrics`` compares
-only those.
+only those. Metrics are compared one by one over the names both sides computed: a metric
+added since the reference is no difference.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[s
                     out[f"{path.stem}/{strategy}/{engine}/{seed}"] = {
                         "events": event_digest,
                         "decisions": decision_digest,
-                        "metrics": _digest_values(sorted(metrics.items())),
+                        "metrics": {name: _digest_values([value]) for name, value in sorted(metrics.items())},
                         "rows": len(frame),
                     }
     return out
@@ -84,7 +85,14 @@ def compare(before: dict, after: dict, parts: tuple[str, ...] = PARTS) -> list[s
             problems.append(f"{key}: new run (not in the reference)")
         else:
             for part in parts:
-                if part in before[key] and before[key][part] != after[key][part]:
+                if part not in before[key]:
+                    continue
+                was, now = before[key][part], after[key][part]
+                if isinstance(was, dict) and isinstance(now, dict):  # metrics: a metric added since is no difference
+                    changed = sorted(name for name in was.keys() & now.keys() if was[name] != now[name])
+                    if changed or was.keys() - now.keys():
+                        problems.append(f"{key}: {part} differ ({', '.join(changed or sorted(was.keys() - now.keys()))})")
+                elif was != now:
                     problems.append(f"{key}: {part} differ")
     return problems
 

@@ -260,7 +260,13 @@ def test_an_attacker_that_stopped_before_the_horizon_is_not_projected():
 # --------------------------------------------------------------------------- 9. static analysis under the strategy
 
 PACK = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
-LEAKS = ("secret_leak", "shared_credential_compromise", "improper_offboarding")
+LEAKS = ("secret_leak", "shared_credential_compromise", "improper_offboarding", "store_breach")
+
+
+def leaking_principals(threat) -> list[str]:
+    """The principals whose own controls decide what a leak hands over."""
+    return list(getattr(threat, "principals", None) or [getattr(threat, "principal", None)
+                                                          or getattr(threat, "via", None) or threat.agent])
 
 
 @pytest.mark.parametrize("path", PACK, ids=[p.stem for p in PACK])
@@ -276,7 +282,9 @@ def test_static_potential_blast_radius_agrees_with_the_simulation(path):
             for row in events[events.event == "compromise"].itertuples():
                 bound = static[row.incident]
                 assert row.value <= bound + 1e-9, (name, seed, row.incident, row.value, bound)
-                if strategy.credential == "static_key" and threats[row.incident].kind in LEAKS:
+                threat = threats[row.incident]
+                if threat.kind in LEAKS and all(strategy.of(p).credential == "static_key"
+                                                for p in leaking_principals(threat)):
                     assert row.value == pytest.approx(bound), (name, seed, row.incident)  # a standing key: exact
                 compared += 1
     assert compared > 0 or not any(t.kind in LEAKS + ("agent_hijack", "delegation_abuse")

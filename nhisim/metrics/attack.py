@@ -1,4 +1,4 @@
-"""What the attacker did: realized and potential blast radius, records, requests."""
+"""What the attacker did: realized and potential blast radius, records, requests, keys harvested."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ import math
 import numpy as np
 
 from nhisim.metrics.lifecycle import Rows, RunLog
+from nhisim.scenario.models import READ_ACTIONS
 
-COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied")
-DATA_ACTIONS = ("read", "export", "list")
+COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied",
+           "credentials_harvested")
+DATA_ACTIONS = READ_ACTIONS
 
 
 def _union_value(log: RunLog) -> float:
@@ -45,4 +47,11 @@ def compute(log: RunLog) -> dict[str, float]:
         "records_exposed": _sum_first(data, ("resource",), "records"),
         "malicious_allowed": float(len(allowed)),
         "malicious_denied": float((malicious & ~allowed_mask).sum() + issue_refusals),
+        "credentials_harvested": float(len(_harvested(log))),
     }
+
+
+def _harvested(log: RunLog) -> set[str]:
+    """Credentials the attacker obtained by reading a resource that held them (``harvested`` acquire rows)."""
+    acquired = log.of("acquire")
+    return set(acquired.where(acquired["decision"] == "harvested")["credential"])
