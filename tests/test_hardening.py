@@ -178,7 +178,7 @@ def test_force_and_the_limit_variable(base, capsys, monkeypatch):
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: Path(p).stem)
 def test_every_bundled_scenario_is_well_under_the_limits(path):
     scenario = load_scenario(path)
-    strategies = [resolve_strategy(spec, name=name) for name, spec in scenario.strategies.items()]
+    strategies = [resolve_strategy(spec, name=name, scenario=scenario) for name, spec in scenario.strategies.items()]
     for strategy in strategies:
         assert workload.estimate_run(scenario, strategy).total < workload.MAX_RUN_EVENTS / 100
     total = workload.check_job(scenario, strategies, scenario.run.replications * 10)
@@ -398,7 +398,7 @@ def test_the_estimate_is_within_a_factor_of_the_events_a_run_logs(path):
 
     scenario = load_scenario(path)
     for name, spec in scenario.strategies.items():
-        estimate = workload.estimate_run(scenario, resolve_strategy(spec, name=name)).total
+        estimate = workload.estimate_run(scenario, resolve_strategy(spec, name=name, scenario=scenario)).total
         events = len(simulate(scenario, name, scenario.run.seed).events)
         assert estimate / 4 <= events <= estimate * 4, (name, estimate, events)
 

@@ -433,12 +433,10 @@ def _enforcement(s: Strategy, world: CompiledWorld | None, group: str | None = N
                 "  !(context.credential.kind == \"shared_key\" && context.credential.presenter_holds)\n}",
                 ["4. A sender-constrained credential (proof of possession) works only for its current actor",
                  "   (or, for a shared key, one of its holders); a stolen copy is useless."]),
+        policy("mfa", "forbid", pep.MFA, "when { context.credential.mfa && !context.credential.mfa_passed }",
+               ["4b. A credential that needs a second factor (a human's key under mfa) works only for a",
+                "    presenter that passed it: its holders, in the human's session, or one a prompt was approved for."]),
     ]
-    if s.mfa:
-        policies.append(policy("mfa", "forbid", pep.MFA,
-                               "when { context.credential.mfa && !context.credential.mfa_passed }",
-                               ["4b. A human's key that needs a second factor works only for a presenter that passed it",
-                                "    (its holders, in the human's session; or one a prompt was approved for)."]))
     if not intent:
         policies.append(policy("scope", "forbid", pep.SCOPE,
                                 "unless { context.credential.scope.contains(context.operation) }",

@@ -402,7 +402,7 @@ def attack_overlay(graph: nx.MultiDiGraph, events: Any, run: str | None = None, 
     def principal_node(name: str | None) -> str | None:
         if name is None:
             return None
-        for t in ("agent", "shared_account"):
+        for t in ("agent", "shared_account", "human"):
             if node_id(t, name) in graph:
                 return opengraph_id(node_id(t, name), prefix)
         return None
