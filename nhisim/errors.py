@@ -12,6 +12,7 @@ A location is written in ONE notation, the dotted path ``--set`` takes
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -46,11 +47,11 @@ class Problem:
     limit: int = 300  # characters of the message shown (longer words too): a huge value must not flood the screen
 
     def render(self, file: str = "") -> str:
-        where = file
+        where = clip(shown(file), MAX_PATH) if file else ""
         if self.line is not None:
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         if self.location:  # a location names keys and ids from the input: as long as they are
-            location = " ".join(clip(part) for part in self.location.split(" "))
+            location = _shorten(" ".join(clip(part) for part in self.location.split(" ")), MAX_PATH)
             where = f"{where} at {location}" if where else location
         message = _shorten(self.message, self.limit)
         text = f"{where}: {message}" if where else message
@@ -60,6 +61,40 @@ class Problem:
 
 
 MAX_WORD = 60
+MAX_PATH = 200
+
+# what a terminal obeys rather than shows: C0 and C1 controls (an ESC repaints, retitles or
+# hides text) and the bidirectional controls (U+202E shows "exe.txt" as "txt.exe"); tab and
+# newline are text
+_OBEYED = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]}
+_OBEYED.update({c: f"\\u{c:04x}" for c in [0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_ONE_LINE = {**_OBEYED, 0x09: "\\t", 0x0A: "\\n", 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def printable(text: object, *, one_line: bool = False) -> str:
+    """``text`` as a terminal, a report or a UTF-8 file can show it, never obey it.
+
+    Control and bidirectional characters become visible escapes (``\\x1b``, ``\\u202e``);
+    so do lone surrogates, which cannot be written as UTF-8: a file name's undecodable byte
+    (Python decodes byte 0xFF as U+DCFF) shows as ``\\xff``, another surrogate as
+    ``\\ud800``. ``one_line`` escapes tab and the line breaks too (newline, U+2028,
+    U+2029; carriage return and NEL are controls): for a file name, a value in a sentence, a
+    comment in a file another program reads.
+    """
+    escaped = str(text).translate(_ONE_LINE if one_line else _OBEYED)
+    try:
+        return escaped.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return escaped.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown(path: str | os.PathLike | bytes) -> str:
+    """A file name as text to show (a message, a report): one line, every byte visible.
+
+    Only for showing: a name with an undecodable byte must be opened by its own
+    ``Path``, which keeps the byte.
+    """
+    return printable(os.fsdecode(path), one_line=True)
 
 
 def clip(value: object, limit: int = MAX_WORD) -> str:
@@ -77,11 +112,12 @@ def clip(value: object, limit: int = MAX_WORD) -> str:
 def _shorten(text: str, limit: int = 300) -> str:
     """One line of at most about ``limit`` characters: a huge bad value must not flood the screen.
 
-    Every over-long word (a value, a key, an id) is clipped first, so the sentence around
-    it stays readable; then the middle goes, so both the start and the end of the sentence
-    (what is wrong) stay. A longer message may hold longer words (a delegation chain is one).
+    Every over-long word (a value, a key, an id, a path of more than ``MAX_PATH``
+    characters) is clipped first, so the sentence around it stays readable; then the
+    middle goes, so both the start and the end of the sentence (what is wrong) stay. A
+    longer message may hold longer words (a delegation chain is one).
     """
-    word = max(MAX_WORD, MAX_WORD * limit // 300)
+    word = max(MAX_PATH, MAX_PATH * limit // 300)  # a path is a word: kept usable
     text = " ".join(clip(w, word) for w in text.split())
     if len(text) <= limit:
         return text

@@ -14,7 +14,7 @@ from cli_helpers import run_cli
 from test_cli_conventions import COMMAND_PATHS as PATHS
 
 from nhisim.cli.envelope import KEYS
-from nhisim.errors import clip
+from nhisim.errors import MAX_PATH, clip
 
 ROOT = Path(__file__).resolve().parents[1]
 LEAK = str(ROOT / "scenarios" / "leaked_key.yaml")
@@ -202,8 +202,22 @@ def test_extends_is_relative_to_the_current_folder(tmp_path, capsys, monkeypatch
     pipe(monkeypatch, "extends: leak.yaml\nname: piped\n")
     code, _, err = run_cli(["validate", "-"], capsys)
     assert code == 2 and "<stdin>" in err and "extends a file that does not exist: leak.yaml" in err
-    assert f"paths are relative to {clip(Path.cwd())}" in err  # the folder itself, not "."
+    assert f"paths are relative to {clip(Path.cwd(), MAX_PATH)}" in err  # the folder itself, not "."
 
+
+
+def test_a_piped_scenario_reads_only_the_current_folder_tree(tmp_path, capsys, monkeypatch):
+    """``-`` is read as a file of the current folder would be: extends: and policies: stay in its tree."""
+    (tmp_path / "leak.yaml").write_text(Path(LEAK).read_text())
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    pipe(monkeypatch, "extends: ../leak.yaml\nname: piped\n")
+    code, _, err = run_cli(["validate", "-"], capsys)
+    assert code == 2 and "<stdin>" in err and "outside the scenario's folder tree" in err, err
+    pipe(monkeypatch, "extends: ../leak.yaml\nname: piped\n")
+    monkeypatch.setenv("NHISIM_ALLOW_PATHS", "")  # --allow-path sets it for the process: restored after the test
+    code, _, err = run_cli(["--allow-path", str(tmp_path), "validate", "-"], capsys)
+    assert code == 0, err
 
 @pytest.mark.parametrize("argv", [["run", "-"], ["compare", "-", "-r", "1", "--executor", "serial"],
                                   ["whatif", "-", "--set", "run.seed=2", "-r", "1"], ["report", "-", "-r", "1"],

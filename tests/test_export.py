@@ -143,7 +143,7 @@ from pathlib import Path  # noqa: E402
 import jsonschema  # noqa: E402
 
 import nhisim  # noqa: E402
-from nhisim.scenario.strategy import resolve_strategy  # noqa: E402
+from nhisim.scenario.strategy import resolve_strategy, scenario_strategy  # noqa: E402
 from nhisim.world.opengraph import (  # noqa: E402
     NAMESPACE,
     RESERVED_PROPERTIES,
@@ -258,7 +258,7 @@ def test_the_published_schemas_are_the_ones_expected():
 
 def _strategies(scenario):
     """The bundled scenario's own strategies, as Strategy objects (estates drawn as each runs them)."""
-    return [resolve_strategy(spec, name, scenario=scenario) for name, spec in scenario.strategies.items()]
+    return [scenario_strategy(scenario, name) for name in scenario.strategies]
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: Path(p).stem)

@@ -1,9 +1,10 @@
 """The package's import graph: data flows one way, and no module imports itself back.
 
 Layers, earliest first (a module may import only its own layer and earlier ones):
-the base (version, errors, vocabulary, strategies, the scenario pack's locator) → scenario (validated models) →
-importers (configurations and traces as scenarios) → world (the graph, static analysis) and sim
-(engine, controls, threats, detection), which are siblings → metrics → experiments → reports → cli. Every import counts: at module
+the base (version, errors, vocabulary, strategies, the scenario pack's locator, file writing, signals) →
+scenario (validated models) → importers (configurations and traces as scenarios) → world (the graph, static
+analysis) and sim (engine, controls, threats, detection), which are siblings → metrics → experiments → reports →
+cli. Every import counts: at module
 level, inside functions and under ``TYPE_CHECKING``.
 """
 
@@ -18,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nhisim"
 
 LAYERS = {
     "nhisim._version": 0, "nhisim.errors": 0, "nhisim.vocabulary": 0, "nhisim.strategies": 0,
-    "nhisim.pack": 0,
+    "nhisim.pack": 0, "nhisim.files": 0, "nhisim.interrupt": 0,
     "nhisim.scenario": 1,
     "nhisim.importers": 2,
     "nhisim.world": 3, "nhisim.sim": 3,

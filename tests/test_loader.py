@@ -178,11 +178,13 @@ def test_extends_paths_are_relative_to_each_file(tmp_path, base, monkeypatch):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    s = load_scenario(child)
+    with pytest.raises(InputError, match="outside the scenario's folder"):  # lib/ is not under deep/er/
+        load_scenario(child)
+    s = load_scenario(child, allow_paths=[tmp_path])
     assert s.run.replications == 4 and s.name == "child" and [a.id for a in s.agents] == ["bot"]
     # relative to the current directory too
     monkeypatch.chdir(tmp_path / "deep")
-    assert load_scenario(Path("er") / "child.yaml").run.replications == 4
+    assert load_scenario(Path("er") / "child.yaml", allow_paths=[tmp_path]).run.replications == 4
 
 
 def test_extends_diamond_is_not_a_cycle(tmp_path, base):

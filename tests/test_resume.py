@@ -88,7 +88,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_chunks(tmp_path, reference, cap
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stdout + stderr
-    assert "interrupted:" in stderr and "run the same command again" in stderr
+    assert "interrupted (Ctrl-C):" in stderr and "run the same command again" in stderr
     kept = pd.read_parquet(out / "runs.parquet")
     assert 0 < len(kept) < len(reference) and not kept.duplicated(KEY).any()
     code, _, err = run_cli([*LONG_CLI, "--out", str(out), "--executor", "serial", "--quiet"], capsys)
@@ -149,7 +149,7 @@ def test_a_folder_in_use_is_refused(tmp_path):
     plan = plan_sweep(SCENARIO, {"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1,
                       overrides={"run.horizon": "2h"}, seed=7)
     with SweepStore.open(out, plan.manifest(), plan.files(), plan.schema()):
-        with pytest.raises(InputError, match="another nhisim sweep is writing to this folder"):
+        with pytest.raises(InputError, match="another nhisim command is writing to this folder .sweep, pid"):
             small_sweep(out=out, grid={"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1)
     done = small_sweep(out=out, grid={"strategies.zsp.ttl": ["5m"]}, strategies=["rbac"], replications=1)
     assert done.attrs["session"]["ran"] == 1  # the lock went with the store that held it

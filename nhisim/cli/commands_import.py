@@ -17,6 +17,7 @@ from nhisim.cli.common import (
     is_stdio,
     load_scenario_arg,
     messages_console,
+    output_file,
     output_target,
     parse_sets,
     plain,
@@ -25,6 +26,7 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
+from nhisim.files import whole_file, write_whole
 
 import_app = typer.Typer(help="Bring your own estate: MCP client configurations and GenAI traces as scenarios.",
                          no_args_is_help=True,
@@ -69,7 +71,7 @@ def _import(ctx: typer.Context, build: Callable, out: Path | None, overwrite: bo
     else:
         with output_target(target, what="scenario file", suffix=".yaml", as_json=as_json) as path:
             imported = build()
-            path.write_text(imported.text, encoding="utf-8")
+            write_whole(path, imported.text)
     report, scenario = imported.report, imported.scenario
     if as_json:
         emit(ctx, {"scenario": scenario.name, "agents": len(scenario.agents), "tools": len(scenario.tools),
@@ -198,6 +200,8 @@ def replay_trace_command(
                                 location="--out", suggestion="end the file name in .csv or .parquet")
     stdin_once([traces, scenario], "trace file and --scenario")
     beside = None if out is None or is_stdio(out) else out.with_name(f"{out.stem}-credentials{out.suffix}")
+    if beside is not None:  # before the work, as --out is
+        output_file(beside, "--out", "credentials table")
     target = nullcontext() if out is None else output_target(out, what="table", suffix=".csv", as_json=as_json)
     with target as path:
         loaded = load_scenario_arg(scenario, parse_sets(set_))
@@ -206,10 +210,11 @@ def replay_trace_command(
         for frame, where in ((result.calls, path), (result.credentials, beside)):
             if where is None:
                 continue
-            if where.suffix == ".parquet":
-                frame.to_parquet(where, index=False)
-            else:
-                frame.to_csv(where, index=False)
+            with whole_file(where) as temp, open(temp, "wb") as fh:  # opened here: Arrow cannot open every name
+                if where.suffix == ".parquet":
+                    frame.to_parquet(fh, index=False)
+                else:
+                    frame.to_csv(fh, index=False)
     notes = []
     unmapped = result.calls[result.calls["decision"] == "unmapped"]
     for row in unmapped.drop_duplicates("tool").head(5).itertuples():

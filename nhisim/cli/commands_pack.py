@@ -6,16 +6,18 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nhisim.cli.common import (
     JSON_OPTION,
+    SafeConsole,
     app,
     is_stdio,
+    live,
     load_scenario_arg,
+    make_console,
     no_stdio_folder,
     report_input_error,
     stdin_once,
@@ -24,9 +26,9 @@ from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
 
 
-def _consoles() -> tuple[Console, Console]:
+def _consoles() -> tuple[SafeConsole, SafeConsole]:
     """Made per call, so the terminal width (``COLUMNS``) is read when the command runs."""
-    return Console(highlight=False), Console(stderr=True, highlight=False)
+    return make_console(), make_console(stderr=True)
 
 
 def _scenario_files(files: list[Path] | None, scenarios_dir: Path | None) -> list[Path]:
@@ -207,7 +209,7 @@ def check(
             emit(ctx, error=error_of(bad[0]))
         raise typer.Exit(2)
     with Progress(TextColumn("checking"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=as_json, transient=True) as progress:
+                  TimeElapsedColumn(), console=err, disable=not live(as_json, err), transient=True) as progress:
         task = progress.add_task("runs", total=None)
         frame = run_check([model if is_stdio(p) else p for p, model in models], seeds=seeds, alpha=alpha, jobs=jobs,
                           progress=lambda done, total: progress.update(task, completed=done, total=total))

@@ -11,8 +11,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nhisim.cli.commands_sim import output_dir
-from nhisim.cli.common import JSON_OPTION, app, err_console, no_stdio_folder, parse_sets, plain, scenario_arg
+from nhisim.cli.common import (
+    JSON_OPTION,
+    app,
+    err_console,
+    force_if,
+    no_stdio_folder,
+    parse_sets,
+    plain,
+    scenario_arg,
+)
 from nhisim.cli.envelope import emit
+from nhisim.files import whole_files
 from nhisim.reports.format import fmt, label
 
 console = Console(highlight=False)
@@ -41,11 +51,14 @@ def plan(
     workers: int = typer.Option(None, "--workers", min=1, max=1024, help="worker processes (default: one per core)"),
     as_json: bool = JSON_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(each comparison of the plan is estimated first)"),
 ) -> None:
     """Rank the moves from one strategy to another (each move alone, paired runs, 95% CIs, rank stability)
     and show the benefit of making the first ones one after another."""
     from nhisim.experiments.plan import plan as make_plan
 
+    force_if(force)
     if out is not None:
         no_stdio_folder(out, "--out")
         output_dir(out)
@@ -69,7 +82,7 @@ def plan(
     console.print(_ranking_table(result))
     console.print(_steps_table(result))
     for note in result.notes:
-        err_console.print(f"note: {note}", markup=False)
+        err_console.print(f"note: {plain(note)}", markup=False)
     if written:
         console.print(f"wrote {', '.join(plain(p) for p in written)}")
 
@@ -77,12 +90,12 @@ def plan(
 def _write(out: Path, result) -> list[Path]:
     from nhisim.reports.figures import migration_plan
 
-    ranking, steps = out / "ranking.csv", out / "steps.csv"
-    result.ranking.to_csv(ranking, index=False)
-    result.steps.to_csv(steps, index=False)
-    figure = out / "plan.png"
-    migration_plan(result).savefig(figure, dpi=110)
-    return [ranking, steps, figure]
+    targets = [out / "ranking.csv", out / "steps.csv", out / "plan.png"]
+    with whole_files(*targets) as (ranking, steps, figure):  # all three in place together, or none
+        result.ranking.to_csv(ranking, index=False)
+        result.steps.to_csv(steps, index=False)
+        migration_plan(result).savefig(figure, dpi=110, format="png")
+    return targets
 
 
 def _change(metric: str, value: float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from nhisim.cli.common import (
     JSON_OPTION,
@@ -13,6 +12,7 @@ from nhisim.cli.common import (
     app,
     is_stdio,
     load_scenario_arg,
+    make_console,
     output_target,
     parse_sets,
     plain,
@@ -22,8 +22,9 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
+from nhisim.files import whole_files
 
-console = Console(highlight=False)
+console = make_console()
 
 policy_app = typer.Typer(help="Policy as code: the enforcement point of a strategy as Cedar policies.",
                          no_args_is_help=True, epilog="Example: nhisim policy export scenarios/leaked_key.yaml --strategy intent --out cedar")
@@ -75,8 +76,9 @@ def export(
         return
     bundle = policy_bundle(scenario, name)
     output_dir(out)
-    for filename, text in bundle.items():
-        (out / filename).write_text(text, encoding="utf-8")
+    with whole_files(*(out / filename for filename in bundle)) as temps:
+        for temp, text in zip(temps, bundle.values(), strict=True):
+            temp.write_bytes(text.encode("utf-8"))
     if as_json:
         emit(ctx, {"strategy": name, "files": list(bundle)}, outputs=[out / f for f in bundle])
         return
@@ -136,8 +138,8 @@ def validate(
             continue
         checked.append({"strategy": name, "ok": True, "count": len(compiled.info), "files": list(files)})
         if not as_json:
-            origin = ", ".join(files) if files else "generated from its knobs"
-            console.print(f"[green]ok[/] {name}: {len(compiled.info)} Cedar policies ({plain(origin)})")
+            origin = ", ".join(map(plain, files)) if files else "generated from its knobs"
+            console.print(f"[green]ok[/] {name}: {len(compiled.info)} Cedar policies ({origin})")
     if as_json:
         emit(ctx, checked, error=error_of(first_error) if first_error else None)
     if first_error:

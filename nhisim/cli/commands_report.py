@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -14,19 +13,22 @@ from nhisim.cli.common import (
     JSON_OPTION,
     app,
     is_stdio,
+    live,
     load_scenario_arg,
+    make_console,
     no_stdio_folder,
     output_file,
     output_target,
     parse_sets,
     plain,
     scenario_arg,
+    status,
 )
 from nhisim.cli.envelope import emit
-from nhisim.errors import InputError
+from nhisim.errors import InputError, printable
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 DEMO_REPLICATIONS = 20  # at most: the scenario's own run.replications if lower
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -53,9 +55,9 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
     workers = _workers(workers)
     executor = "processes" if workers > 1 else "serial"
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=quiet, transient=True) as progress:
+                  TimeElapsedColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
         name = getattr(source, "name", None) if not isinstance(source, (str, Path)) else Path(source).name
-        task = progress.add_task(f"{name} ({workers} worker{'s' if workers > 1 else ''})", total=None)
+        task = progress.add_task(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})", total=None)
 
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
@@ -76,10 +78,13 @@ def _format(fmt: str | None, out: Path | None) -> str:
     return report_format("" if out is None or is_stdio(out) else out, fmt)
 
 
-def _check_out(out: Path) -> Path:
+def _check_out(out: Path, fmt: str = "html") -> Path:
+    """A report file we may write (``-``, standard output, always can), checked before the work."""
+    if is_stdio(out):
+        return out
     if out.is_dir():
         raise InputError.single("is a folder; give the report's file name", file=str(out), location="--out",
-                                suggestion=f"e.g. --out {out / 'report.html'}")
+                                suggestion=f"e.g. --out {out / f'report.{fmt}'}")
     return output_file(out, "--out", "report")
 
 
@@ -120,10 +125,12 @@ def report(
 
     fmt = _format(fmt, out)
     embed = is_stdio(out)  # one self-contained document on stdout: Markdown's figures go inside it
+    if out is not None:
+        _check_out(out, fmt)  # a folder given for the file is told with a file name of this format
     if not is_stdio(source) and source.is_dir() and (source / MANIFEST).is_file():  # a sweep's folder
         target = out or _default_out("folder", fmt, source, "")
         with output_target(target, "--out", "report", suffix=f".{fmt}", as_json=as_json) as path:
-            with err.status("drawing the figures and writing the sweep report"):
+            with status(err, "drawing the figures and writing the sweep report"):
                 write_sweep_report(source, path, format=fmt, embed=embed)
         _report_written(ctx, as_json, target, {"of": "sweep", "format": fmt})
         return
@@ -132,6 +139,8 @@ def report(
             raise InputError.single("not a results folder nor a scenario file", file=str(source),
                                     suggestion="give a folder written by `nhisim compare FILE --out DIR` or "
                                                "`nhisim sweep ... --out DIR`, or a scenario .yaml file")
+        if out is None:  # before the runs: the default name waits for the scenario's, its folder is what can fail
+            _check_out(_default_out("file", fmt, source, "stdin" if is_stdio(source) else source.stem), fmt)
         given, overrides = scenario_arg(source, parse_sets(set_))  # a file stays a path: messages name it
 
         def run_comparison():
@@ -154,7 +163,7 @@ def report(
     with output_target(target, "--out", "report", suffix=f".{fmt}", as_json=as_json) as path:  # checked first
         if comparison is None:
             comparison = run_comparison()
-        with err.status("drawing the figures and writing the report"):
+        with status(err, "drawing the figures and writing the report"):
             write_report(comparison, path, format=fmt, scenario_file=scenario_file, replication=replication,
                          embed=embed)
     _report_written(ctx, as_json, target, {"of": "comparison", "format": fmt, "scenario": comparison.scenario.name,
@@ -207,6 +216,7 @@ def demo(
     if folder.exists() and not folder.is_dir():
         raise InputError.single("is a file, not a folder", file=str(folder), location="--out",
                                 suggestion="give a folder for demo.html")
+    _check_out(folder / "demo.html")  # before the runs: a folder we cannot write fails now, not in minutes
     from nhisim.experiments.compare import resolve_names
 
     model = load_scenario_arg(file)
@@ -225,9 +235,8 @@ def demo(
         if findings:
             console.print("[bold]Key findings[/]")
             for f in findings[:8]:
-                console.print(Text(f"• {f.text}"))
-    _check_out(folder / "demo.html")
-    with err.status("drawing the figures and writing the report"):
+                console.print(Text(printable(f"• {f.text}")))
+    with status(err, "drawing the figures and writing the report"):
         path = write_report(comparison, folder / "demo.html", format="html",
                             scenario_file=None if is_stdio(file) else file)
     if as_json:
@@ -310,12 +319,12 @@ def replay(
             table.add_column("moment")
             table.add_column("what happened")
             for t, text, kind in story:
-                table.add_row(clock(t)[2:], kind.replace("_", " "), Text(text, style=KIND_STYLE.get(kind, "")))
+                table.add_row(clock(t)[2:], kind.replace("_", " "), Text(printable(text), style=KIND_STYLE.get(kind, "")))
             console.print(table)
             return
         for t, text, kind in story:
             line = Text(f"{clock(t)} ", style="dim")
-            line.append(text, style=KIND_STYLE.get(kind, ""))
+            line.append(printable(text), style=KIND_STYLE.get(kind, ""))
             console.print(line)
             if kind in MAJOR:
                 _pause(pausing)
@@ -361,7 +370,7 @@ def _side_by_side(stories: dict, narrate_: bool, pausing: list[bool]) -> None:
                 if i:
                     text.append("\n")
                 prefix = "" if narrate_ else f"[{kind.replace('_', ' ')}] "
-                text.append(prefix + sentence, style=KIND_STYLE.get(kind, ""))
+                text.append(printable(prefix + sentence), style=KIND_STYLE.get(kind, ""))
                 major = major or kind in MAJOR
             cells.append(text)
         g = grid()

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nhisim.cli.common import (
@@ -15,6 +14,7 @@ from nhisim.cli.common import (
     app,
     err_console,
     is_stdio,
+    make_console,
     messages_console,
     output_target,
     parse_sets,
@@ -25,8 +25,9 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit, error_of
 from nhisim.errors import InputError
+from nhisim.files import write_whole
 
-console = Console(highlight=False)
+console = make_console()
 
 
 def _counts(scenario) -> dict[str, int]:
@@ -65,7 +66,7 @@ def validate(
         checked.append({"file": name, "ok": True, "scenario": scenario.name, **counts, "warnings": notes})
         warned += bool(warnings)
         if not as_json:
-            console.print(f"[green]ok[/] {plain(name)}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
+            console.print(f"[green]ok[/] {STDIN_NAME if is_stdio(file) else plain(file)}: " + ", ".join(f"{n} {what}" for what, n in counts.items())
                           + (f", [yellow]{len(warnings)} warning(s)[/]" if warnings else ""))
             for note in notes:
                 err_console.print("[yellow]warning:[/] " + plain(note))
@@ -93,7 +94,7 @@ def schema(
         return
     if out is not None:
         with output_target(out, what="schema", suffix=".json", as_json=as_json) as target:
-            target.write_text(text + "\n")
+            write_whole(target, text + "\n")
     if as_json:  # the schema itself is the result (a file given holds the same)
         emit(ctx, document, outputs=[out] if out is not None else [])
 
@@ -117,7 +118,7 @@ def generate(
     with output_target(out, what="scenario file", suffix=".yaml", as_json=as_json) as target:
         scenario = generate_estate(agents=agents, tools=tools, resources=resources, fanout=fanout, depth=depth,
                                    shared_share=shared_share, seed=seed)
-        target.write_text(estate_to_yaml(scenario))
+        write_whole(target, estate_to_yaml(scenario))
     counts = {"agents": scenario.agents, "tools": scenario.tools, "resources": scenario.resources,
               "roles": scenario.roles, "shared accounts": scenario.shared_accounts, "tasks": scenario.tasks}
     if as_json:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -16,6 +16,8 @@ from nhisim.cli.common import (
     app,
     force_if,
     is_stdio,
+    live,
+    make_console,
     messages_console,
     no_stdio_folder,
     output_target,
@@ -26,9 +28,10 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
+from nhisim.files import FolderLock, make_folders, whole_file, whole_files
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = make_console()
+err = make_console(stderr=True)
 
 
 def _split(values: str | None) -> list[str] | None:
@@ -41,7 +44,7 @@ def output_dir(path: Path) -> Path:
         raise InputError.single("is a file, not a folder", file=str(path), location="--out",
                                 suggestion="give a folder for --out")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
         probe = path / ".nhisim-write-test"
         probe.write_text("")
         probe.unlink()
@@ -80,10 +83,11 @@ def run(
         source, overrides = scenario_arg(file, parse_sets(set_))
         result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine)
         if target is not None:
-            if csv:
-                result.events.to_csv(target, index=False)
-            else:
-                result.events.to_parquet(target, index=False)
+            with whole_file(target) as temp, open(temp, "wb") as fh:  # opened here: Arrow cannot open every name
+                if csv:
+                    result.events.to_csv(fh, index=False)
+                else:
+                    result.events.to_parquet(fh, index=False)
     if as_json:
         emit(ctx, {"scenario": result.scenario, "strategy": result.strategy, "seed": result.seed,
                    "replication": result.replication, "metrics": result.metrics},
@@ -132,9 +136,9 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
     stdin_once(files)
     out = []
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as progress:
+                  TimeRemainingColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
         for file in files:
-            task = progress.add_task(STDIN_NAME if is_stdio(file) else file.name, total=None)
+            task = progress.add_task(STDIN_NAME if is_stdio(file) else plain(file.name), total=None)
 
             def tick(done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)
@@ -168,13 +172,15 @@ def compare(
 ) -> None:
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     force_if(force)
-    if out is not None:
-        no_stdio_folder(out, "--out")
-        output_dir(out)
-        keep_results(out, overwrite)
-    comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                  quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
-    written = write_results(out, comparisons, files) if out is not None else []
+    with contextlib.ExitStack() as held:
+        if out is not None:
+            no_stdio_folder(out, "--out")
+            output_dir(out)
+            keep_results(out, overwrite)  # a refused folder is left as it was, its lock file untouched
+            held.enter_context(FolderLock(out, "comparison"))  # no sweep or comparison writes here meanwhile
+        comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
+                                      quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
+        written = write_results(out, comparisons, files, overwrite) if out is not None else []
     notes = [note for comparison in comparisons for note in comparison.notes]
     if as_json:
         runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
@@ -210,25 +216,47 @@ def keep_results(out: Path, overwrite: bool) -> None:
                                 location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
-def write_results(out: Path, comparisons, files: list[Path] | None = None) -> list[Path]:
+def write_results(out: Path, comparisons, files: list[Path] | None = None, overwrite: bool = False) -> list[Path]:
     """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
-    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications);
-    returns the files written."""
-    from nhisim.reports.results import write_comparison_meta
+    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications),
+    put in place together; returns the files written.
 
+    ``out`` is checked again first: if results appeared there meanwhile (written by something
+    that does not take the folder lock), the comparison goes to a new folder beside it rather
+    than over them, and a note says where.
+    """
+    from nhisim.reports.results import META_FILE, comparison_meta_json
+
+    try:
+        keep_results(out, overwrite)
+    except InputError as exc:
+        taken, out = out, _free_folder(out)
+        err.print(f"note: {exc.problems[0].message}; this comparison is saved in {out} instead of "
+                  f"{taken}", markup=False, soft_wrap=True)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
-    runs.to_parquet(out / "runs.parquet", index=False)
-    written = [out / "runs.parquet"]
+    frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
+    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if frames else [])
     # a scenario read from standard input has no file to name (the effective scenario is stored whole)
-    written.append(write_comparison_meta(out, comparisons, [None if is_stdio(f) else f for f in files or []]))
-    frames = []
-    for c in comparisons:
-        ev = c.events
-        if len(ev):
-            frames.append(ev.assign(scenario=c.scenario.name))
-    if frames:
-        events = pd.concat(frames, ignore_index=True)
-        events["in_intent"] = events["in_intent"].astype("boolean")
-        events.to_parquet(out / "events.parquet", index=False)
-        written.append(out / "events.parquet")
-    return written
+    named = [None if is_stdio(f) else f for f in files or []]
+    with whole_files(*targets) as temps:
+        with open(temps[0], "wb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+            runs.to_parquet(fh, index=False)
+        temps[1].write_bytes(comparison_meta_json(comparisons, named).encode("utf-8"))
+        if frames:
+            events = pd.concat(frames, ignore_index=True)
+            events["in_intent"] = events["in_intent"].astype("boolean")
+            with open(temps[2], "wb") as fh:
+                events.to_parquet(fh, index=False)
+    return targets
+
+
+def _free_folder(taken: Path) -> Path:
+    """A new folder beside ``taken`` (``taken-2``, ``taken-3``, ...), created for this command."""
+    n = 2
+    while True:
+        folder = taken.with_name(f"{taken.name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1

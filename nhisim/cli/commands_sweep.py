@@ -6,15 +6,25 @@ import math
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from nhisim.cli.common import JSON_OPTION, app, force_if, no_stdio_folder, parse_sets, plain, scenario_arg
+from nhisim.cli.common import (
+    JSON_OPTION,
+    app,
+    force_if,
+    live,
+    make_console,
+    no_stdio_folder,
+    parse_sets,
+    plain,
+    scenario_arg,
+)
 from nhisim.cli.envelope import emit, error_of
+from nhisim.errors import clip
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+console = make_console()
+err = make_console(stderr=True, soft_wrap=True)
 SHOWN_POINTS = 12
 
 
@@ -28,7 +38,7 @@ class _Bar:
         self.task = None
 
     def __call__(self, done: int, total: int) -> None:
-        if self.quiet:
+        if not live(self.quiet, err):
             return
         if self.progress is None:
             self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
@@ -58,13 +68,14 @@ def points_table(runs, manifest: dict, metric: str) -> Table:
     table = Table(title=f"mean {label(metric)} per point ({manifest.get('replications')} replications each)")
     table.add_column("point", justify="right")
     for p in params:
-        table.add_column(p["path"])
+        table.add_column(plain(p["path"]))
     for s in strategies:
         table.add_column(s, justify="right")
     means = runs.groupby(["point", "strategy"])[metric].mean().astype(float)  # a count's <NA>: NaN
     first = runs.drop_duplicates("point").set_index("point")
     for point in list(first.index)[:SHOWN_POINTS]:
-        cells = [str(point)] + [param_text(first.loc[point, p["path"]], p.get("unit", "")) for p in params]
+        # a cell, not a page: a long text value shows its start, end and length
+        cells = [str(point)] + [plain(clip(param_text(first.loc[point, p["path"]], p.get("unit", "")))) for p in params]
         cells += [fmt(metric, float(means.get((point, s), math.nan))) for s in strategies]
         table.add_row(*cells)
     hidden = len(first) - SHOWN_POINTS
@@ -90,7 +101,7 @@ def sensitivity_table(table, metric: str) -> Table:
         out.add_column(col, justify="right")
     out.add_column("note")
     for _, r in table.iterrows():
-        cells = [str(r["strategy"]), *(str(r[g]) for g in grid), str(r["parameter"])]
+        cells = [plain(r["strategy"]), *(plain(clip(r[g])) for g in grid), plain(r["parameter"])]
         for col, conf in heads:
             v = r[col]
             text = "n/a" if math.isnan(v) else f"{v:.3g}"
@@ -139,7 +150,7 @@ def sweep(
     from nhisim.experiments.executors import ExecutorError
     from nhisim.experiments.sensitivity import save_sensitivity
     from nhisim.experiments.sensitivity import sensitivity as indices
-    from nhisim.experiments.sweep import SweepInterrupted, execute_plan, plan_sweep
+    from nhisim.experiments.sweep import execute_plan, plan_sweep
     from nhisim.metrics import METRIC_COLUMNS
 
     if sensitivity is not None:
@@ -163,16 +174,9 @@ def sweep(
                             progress=bar,
                             invocation={"command": "sweep", **{k: (str(v) if isinstance(v, Path) else v)
                                                                 for k, v in ctx.params.items()}})
-    except SweepInterrupted as exc:
-        bar.stop()
-        told = f"interrupted: {exc.done} of {exc.total} runs are saved in {out}; run the same command again to finish"
-        err.print(f"[yellow]interrupted:[/] {plain(told.removeprefix('interrupted: '))}")
-        if as_json:
-            emit(ctx, {"done": exc.done, "total": exc.total}, outputs=[out], error=error_of(RuntimeError(told)))
-        raise typer.Exit(130) from None
     except ExecutorError as exc:
         bar.stop()
-        err.print(f"[bold red]error:[/] {exc}")
+        err.print(f"[bold red]error:[/] {plain(exc)}")
         err.print(f"finished chunks are kept in {out}; run the same command again to go on", markup=False)
         if as_json:
             emit(ctx, outputs=[out], error=error_of(exc))
@@ -198,7 +202,7 @@ def sweep(
              error=error)
     else:
         for note in session["notes"]:
-            err.print(f"[yellow]note:[/] {note}", markup=True)
+            err.print(f"[yellow]note:[/] {plain(note)}", markup=True)
         rate = session["ran"] / session["elapsed_s"] if session["elapsed_s"] > 0 and session["ran"] else 0.0
         headline = (f"sweep [bold]{plan.scenario.name}[/]: {manifest['n_points']} points × "
                     f"{len(plan.strategies)} strategies × {plan.replications} replications = {len(runs)} runs; "
@@ -211,7 +215,7 @@ def sweep(
             console.print(f"note: {note}", markup=False, soft_wrap=True)
         if table is not None:
             console.print(sensitivity_table(table, sensitivity))
-        console.print(f"results: {out / 'runs.parquet'} (pandas.read_parquet), with manifest.json, scenario.yaml, "
+        console.print(f"results: {plain(out / 'runs.parquet')} (pandas.read_parquet), with manifest.json, scenario.yaml, "
                       f"params.csv" + (f"; sensitivity: {', '.join(Path(f).name for f in files)}" if files else ""),
                       soft_wrap=True)
         if len(failed):

@@ -10,6 +10,7 @@ from rich.table import Table
 from nhisim.cli.common import (
     JSON_OPTION,
     app,
+    force_if,
     is_stdio,
     messages_console,
     output_target,
@@ -38,6 +39,8 @@ def whatif(
                                                                     "else html)"),
     metrics: str = typer.Option(None, "--metrics", help="comma-separated metrics shown (default: all)"),
     as_json: bool = JSON_OPTION,
+    force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
+                                                      "(NHISIM_FORCE=1 does the same)"),
 ) -> None:
     """The same scenario before and after a change, paired on common random numbers."""
     from contextlib import nullcontext
@@ -47,6 +50,7 @@ def whatif(
     from nhisim.reports.format import fmt, label
     from nhisim.reports.whatif import VERDICT_MARK, change_text, write_whatif_report
 
+    force_if(force)
     names = [s.strip() for s in strategies.split(",") if s.strip()] if strategies else None
     kind = format_of("" if report is None or is_stdio(report) else report, report_format)
     writing = (output_target(report, "--report", "diff report", suffix=f".{kind}", as_json=as_json)
@@ -65,7 +69,7 @@ def whatif(
         return
     say = messages_console(is_stdio(report))
     for strategy in result.strategies:
-        table = Table(title=f"{result.before.scenario.name} under {strategy}: " + "; ".join(result.change))
+        table = Table(title=f"{result.before.scenario.name} under {strategy}: " + "; ".join(map(plain, result.change)))
         for column in ("metric", "before", "after", "change (95% CI)", ""):
             table.add_column(column, justify="left" if column == "metric" else "right")
         for _, row in summary[summary["strategy"] == strategy].iterrows():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from nhisim.cli.common import (
@@ -13,7 +12,9 @@ from nhisim.cli.common import (
     app,
     is_stdio,
     load_scenario_arg,
+    make_console,
     messages_console,
+    output_file,
     output_target,
     parse_sets,
     plain,
@@ -22,7 +23,7 @@ from nhisim.cli.envelope import emit
 from nhisim.errors import InputError, did_you_mean
 from nhisim.strategies import preset_names
 
-console = Console(highlight=False)
+console = make_console()
 FORMATS = ("png", "svg", "graphml", "opengraph")
 DRAWN_WITHOUT = ("credential",)  # a picture leaves the credentials out: they would crowd every column
 
@@ -76,6 +77,10 @@ def graph(
                                 suggestion="give the others file names")
     scenario = load_scenario_arg(file, parse_sets(set_))
     _check_strategy(scenario, strategy)
+    for option, path, what in (("--overlay", overlay, "attack overlay"), ("--extension", extension,
+                                                                          "extension definition")):
+        if path is not None and not is_stdio(path):
+            output_file(path, option, what)  # before the --overlay run, as --out is
     g = build_graph(scenario, strategy=strategy_of(scenario, strategy))
     written: dict[str, dict] = {}
     with output_target(out, what="graph", suffix=f".{'json' if fmt == 'opengraph' else fmt}", binary=fmt == "png",

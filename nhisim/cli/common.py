@@ -7,6 +7,9 @@ needs to import it back.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +17,39 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from nhisim.errors import InputError
+from nhisim.errors import InputError, printable, shown
+from nhisim.files import make_folders
+
+
+class SafeConsole(Console):
+    """A Rich console that shows the text it is given and never obeys it.
+
+    Every string it renders (a message, a table's title or cell, a path) goes through
+    :func:`~nhisim.errors.printable` first: escape sequences, other control characters,
+    bidirectional overrides and lone surrogates from a file, a file name or a value
+    become visible escapes. Markup stays ours: text from the input put into a markup
+    string goes through :func:`plain`.
+    """
+
+    def render_str(self, text: str, **options):  # noqa: ANN003  (Rich's own keywords)
+        return super().render_str(printable(text), **options)
+
+
+def make_console(stderr: bool = False, soft_wrap: bool = False) -> SafeConsole:
+    """A console for a command's output (stdout), or for its messages and progress (stderr)."""
+    return SafeConsole(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+
+
+def status(on: Console, text: str):  # noqa: ANN201  (a Rich status, or nothing)
+    """A spinner with ``text`` while something slow runs, on a terminal only."""
+    return on.status(text) if on.is_terminal else contextlib.nullcontext()
+
+
+def live(quiet: bool, on: Console) -> bool:
+    """Whether to show a progress bar: not ``quiet``, and ``on`` is a terminal (in a pipe or a log a
+    bar shows nothing but leaves a blank line)."""
+    return not quiet and on.is_terminal
+
 
 app = typer.Typer(
     name="nhisim",
@@ -24,7 +59,7 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+err_console = make_console(stderr=True, soft_wrap=True)
 
 
 def _print_version(value: bool) -> None:
@@ -39,33 +74,37 @@ def _print_version(value: bool) -> None:
 def _options(
     version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
                                  help="print the version and exit"),
+    allow_path: list[Path] = typer.Option(None, "--allow-path", metavar="DIR",
+                                          help="let scenario files read extends: and policies: files in DIR too "
+                                               "(repeatable; by default only their own folder tree and the "
+                                               "bundled pack), e.g. nhisim --allow-path ../shared validate x.yaml"),
 ) -> None:
-    # the app's own options; each command's are on the command
-    pass
+    # the app's own options (before the command); each command's are on the command
+    if allow_path:
+        allow_paths(allow_path)
 
 
-# C0 and C1 control characters but tab and newline: an ESC reaching the terminal raw could
-# repaint it, retitle it or hide text
-_CONTROL = str.maketrans({c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]})
+def allow_paths(folders: list[Path]) -> None:
+    """``--allow-path``: for every load in this process and the worker processes it starts."""
+    from nhisim.scenario.loader import ALLOW_PATHS_ENV
+
+    known = [p for p in os.environ.get(ALLOW_PATHS_ENV, "").split(os.pathsep) if p]
+    os.environ[ALLOW_PATHS_ENV] = os.pathsep.join([*known, *(os.fspath(f) for f in folders)])
 
 
 def plain(text: object) -> str:
-    """Text from the input (a title, a path) made safe to print with Rich markup on:
-    control characters dropped, ``[`` escaped so ``[/]`` or ``[link=...]`` is shown, not obeyed."""
+    """Text from the input (a title, a path, a value) made safe to put into Rich markup:
+    shown, never obeyed (:func:`~nhisim.errors.printable`; a path on one line, with its
+    undecodable bytes as ``\\xff``), and ``[`` escaped so ``[/]`` or ``[link=...]`` is text."""
     from rich.markup import escape
 
-    return escape(_printable(str(text)))
-
-
-def _printable(text: str) -> str:
-    """No control characters, and a lone surrogate (from a YAML escape) as its escape: printing it would raise."""
-    return text.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
+    return escape(shown(text) if isinstance(text, os.PathLike) else printable(text))
 
 
 def report_input_error(exc: InputError) -> None:
     """Print a bad-input message the way every command does."""
-    err_console.print(f"[bold red]error:[/] {exc.title}")
-    err_console.print(_printable(exc.render()), markup=False)
+    err_console.print(f"[bold red]error:[/] {plain(exc.title)}")
+    err_console.print(exc.render(), markup=False)
 
 
 JSON_OPTION = typer.Option(False, "--json", help="print one JSON envelope on stdout (see docs/cli.md), nothing else")
@@ -87,9 +126,11 @@ def force_if(enabled: bool) -> None:
 
 
 def output_file(path: Path, option: str = "--out", what: str = "file") -> Path:
-    """A file we may write (its folder created if missing), or bad input naming ``option``.
+    """A file we may write, or bad input naming ``option``.
 
-    Checked before the work, so an hour-long comparison does not fail at its last line.
+    Checked before the work, so an hour-long comparison does not fail at its last line: by
+    writing a probe, removed again with any folder made for it (the writer makes them), so a
+    command that fails later leaves nothing behind.
     """
     if path.is_dir():
         raise InputError.single(f"is a folder; give the {what}'s file name", file=str(path), location=option,
@@ -101,21 +142,26 @@ def output_file(path: Path, option: str = "--out", what: str = "file") -> Path:
                                         suggestion="choose a path whose folders are folders")
             break
     existed = path.exists()
+    missing = list(itertools.takewhile(lambda folder: not folder.exists(), [path.parent, *path.parent.parents]))
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         with open(path, "ab"):  # opens for writing without touching what is there
             pass
-        if not existed:  # a probe, not a result: a command that fails later leaves nothing behind
+        if not existed:
             path.unlink()
     except OSError as exc:
         raise InputError.single(f"cannot write the {what}: {exc.strerror or exc}", file=str(path), location=option,
                                 suggestion="choose a path you can write to") from None
+    finally:
+        for folder in missing:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     return path
 
 
 def os_error(exc: OSError) -> InputError:
     """An operating-system refusal (a full disk, a read-only folder) met mid-command, as bad input."""
-    name = exc.filename if isinstance(exc.filename, str) else ""
+    name = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else ""
     return InputError.single(f"cannot read or write this path: {exc.strerror or exc}", file=name,
                              suggestion="check the path, its permissions and the free space",
                              title="file system error")
@@ -242,4 +288,4 @@ def output_target(path: Path, option: str = "--out", what: str = "file", *, suff
 
 def messages_console(stdout_taken: bool) -> Console:
     """Where a command's own messages go: stdout, or stderr when stdout carries its data (``--out -``)."""
-    return err_console if stdout_taken else Console(highlight=False)
+    return err_console if stdout_taken else make_console()

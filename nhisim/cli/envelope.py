@@ -57,9 +57,15 @@ def strict(value: Any) -> Any:
     return str(value)
 
 
+# what json.dumps leaves raw but a terminal obeys (C1 controls, DEL, bidirectional controls, line
+# separators) or cannot print (lone surrogates): written as \u escapes, the same JSON value
+_OBEYED_IN_JSON = {c: f"\\u{c:04x}" for c in [*range(0x7F, 0xA0), 0x200E, 0x200F, 0x2028, 0x2029,
+                                               *range(0x202A, 0x202F), *range(0x2066, 0x206A), *range(0xD800, 0xE000)]}
+
+
 def dumps(value: Any, indent: int | None = None) -> str:
-    """Strict JSON text of ``value`` (see :func:`strict`)."""
-    return json.dumps(strict(value), indent=indent, allow_nan=False, ensure_ascii=False)
+    """Strict JSON text of ``value`` (see :func:`strict`), safe to show on a terminal."""
+    return json.dumps(strict(value), indent=indent, allow_nan=False, ensure_ascii=False).translate(_OBEYED_IN_JSON)
 
 
 def wants_json(args: list[str]) -> bool:
@@ -88,7 +94,8 @@ def error_of(exc: BaseException) -> dict[str, Any]:
         first = problems[0] if problems else {"location": "", "line": None, "message": "", "suggestion": ""}
         return {"title": exc.title, "file": exc.file, **first, "problems": problems}
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-    title = "usage error" if hasattr(exc, "format_message") else "error"
+    title = ("usage error" if hasattr(exc, "format_message") else
+             "interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
     return {"title": title, "file": "", "location": "", "line": None, "message": message, "suggestion": "",
             "problems": []}
 
@@ -118,8 +125,10 @@ def emit(ctx: Any, result: Any = None, *, notes: Iterable[str] = (), outputs: It
 def emit_failure(root: Any, args: list[str], exc: BaseException) -> None:
     """The envelope of a command that failed before it could print its own (bad input, a usage error)."""
     group, path, rest = root, [], list(args)
+    valued = {o for p in root.params if not getattr(p, "is_flag", True) for o in p.opts}  # --allow-path DIR
     while rest and rest[0].startswith("-") and rest[0] != JSON_FLAG:  # the app's own options
-        rest.pop(0)
+        if rest.pop(0) in valued and rest:
+            rest.pop(0)
     while hasattr(group, "commands") and rest and rest[0] in group.commands:
         path.append(rest[0])
         group = group.commands[rest.pop(0)]

@@ -69,7 +69,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nhisim.errors import InputError
+from nhisim import interrupt
+from nhisim.errors import InputError, shown
 from nhisim.experiments.run import replication_seed
 from nhisim.metrics import FAMILIES
 from nhisim.metrics.lifecycle import RunLog
@@ -105,6 +106,11 @@ def _init_worker(scenarios: list[Scenario], needs: list[tuple[str, ...]]) -> Non
     global _WORKER_SCENARIOS, _WORKER_NEEDS
     _WORKER_SCENARIOS = scenarios
     _WORKER_NEEDS = needs
+
+
+def _init_pool_worker(scenarios: list[Scenario], needs: list[tuple[str, ...]]) -> None:
+    interrupt.worker_defaults()  # Ctrl-C and SIGTERM are the parent's to tell, not each worker's
+    _init_worker(scenarios, needs)
 
 
 def _run_job(job: _Job) -> dict[str, Any]:
@@ -392,7 +398,7 @@ def check(scenarios: Sequence[Scenario | str | os.PathLike] | None = None, seeds
             files.append("")
         else:
             models.append(load_scenario(item))
-            files.append(str(item))
+            files.append(shown(item))
     claims = [[parse_claim(text, m.strategies) for text in m.expectations] for m in models]
     if seeds < seeds_needed(alpha):  # a strict comparison could never pass: say so rather than fail it
         strict = [(m, c) for m, cs in zip(models, claims, strict=True) for c in cs
@@ -419,8 +425,11 @@ def check(scenarios: Sequence[Scenario | str | os.PathLike] | None = None, seeds
             if progress:
                 progress(len(results), total)
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(models, needs)) as pool:
-            for result in pool.map(_run_job, jobs_list, chunksize=max(1, total // (workers * 8))):
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_pool_worker,
+                                 initargs=(models, needs)) as pool:
+            with interrupt.blocked():  # the workers start at the first submit
+                answers = pool.map(_run_job, jobs_list, chunksize=max(1, total // (workers * 8)))
+            for result in answers:
                 results.append(result)
                 if progress:
                     progress(len(results), total)

@@ -19,10 +19,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nhisim import vocabulary
+from nhisim import interrupt, vocabulary
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.effects import comparison_notes
-from nhisim.experiments.executors import Executor, RunSpec, SharedScenario, run_specs, using_executor
+from nhisim.experiments.executors import (
+    Executor,
+    RunSpec,
+    SharedScenario,
+    interrupted_as,
+    run_specs,
+    using_executor,
+)
 from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
@@ -182,7 +189,13 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False,
                             strategies=objects)
     done = [0]
-    with reporting(progress, f"compare {model.name}") as report, using_executor(executor, workers, scheduler) as ex:
+
+    def stopped() -> interrupt.Interrupted:
+        return interrupt.Interrupted(f"nothing was saved ({done[0]} of {len(specs)} runs had finished; a "
+                                     "comparison is saved only when all its runs are done)")
+
+    with (reporting(progress, f"compare {model.name}") as report, interrupted_as(stopped),
+          using_executor(executor, workers, scheduler) as ex):
 
         def tick(outcomes: list) -> None:
             done[0] += len(outcomes)

@@ -13,14 +13,33 @@ import logging
 import os
 import pickle
 import queue
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from nhisim.errors import InputError
-from nhisim.experiments.local_executors import Executor, ExecutorError, _sigint_ignored, default_workers
+from nhisim.experiments.local_executors import Executor, ExecutorError, default_workers
 
 WAIT_FOR_WORKERS_S = 30.0  # how long a Dask executor with no worker waits for one to join
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore Ctrl-C while starting worker processes, so they inherit that and leave it to us.
+
+    A terminal sends Ctrl-C to the whole process group; the workers must not die with a
+    traceback each: the driver stops them.
+    """
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: nothing to do
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _require_dask() -> None:

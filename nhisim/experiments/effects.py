@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.errors import InputError, split_path
+from nhisim.errors import InputError, clip, split_path
 from nhisim.metrics import METRIC_COLUMNS
 from nhisim.scenario.knob_effects import Estate, strategy_knob, tokens_outlive_tasks, why_flat
 from nhisim.scenario.loader import apply_overrides, set_path, validate_data
@@ -90,8 +90,8 @@ def reason(path: str, strategy: str, variants: Sequence[tuple[Strategy, Estate]]
 def no_effect_note(change: str, strategy: str, why: str, values: Sequence[Any] = ()) -> str:
     """``"<change> has no effect on <strategy> in these runs: every metric is the same in every paired run
     (at 5m, 1h): <why>"``."""
-    at = f" (at {', '.join(map(str, values))})" if values else ""
-    return (f"{change} {NO_EFFECT} {strategy} in these runs: every metric is the same in every paired run{at}"
+    at = f" (at {', '.join(map(clip, values))})" if values else ""  # a value as long as a file: its ends
+    return (f"{clip(change, 200)} {NO_EFFECT} {strategy} in these runs: every metric is the same in every paired run{at}"
             + (f": {why}" if why else ""))
 
 

@@ -31,6 +31,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
+from nhisim import interrupt
 from nhisim.errors import InputError, did_you_mean
 from nhisim.experiments.chunks import (
     FAIL_RUNS_ENV,
@@ -107,6 +108,23 @@ def using_executor(kind: str | Executor | None, workers: int | None = None, sche
         executor.close()
 
 
+@contextlib.contextmanager
+def interrupted_as(interrupted: Callable[[], interrupt.Interrupted]) -> Iterator[None]:
+    """Ctrl-C or SIGTERM in the block raises ``interrupted()``, which says what was kept.
+
+    A worker killed by the same SIGTERM (sent to the process group) is the interruption,
+    not a failure of the executor.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise interrupted() from None
+    except ExecutorError:
+        if interrupt.received():
+            raise interrupted() from None
+        raise
+
+
 def plan_chunks(specs: Sequence[RunSpec], executor: Executor, chunk_size: int | None = None) -> list[list[RunSpec]]:
     """``specs`` in chunks: of ``chunk_size`` runs, or guided sizes fit for ``executor``."""
     if chunk_size:
@@ -116,10 +134,11 @@ def plan_chunks(specs: Sequence[RunSpec], executor: Executor, chunk_size: int | 
 
 def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpec],
               overrides: Mapping[int, Mapping[str, Any]] | None = None, chunk_size: int | None = None,
-              on_chunk: Callable[[list[RunOutcome]], None] | None = None) -> list[RunOutcome]:
+              on_chunk: Callable[[list[RunOutcome]], None] | None = None, keep: bool = True) -> list[RunOutcome]:
     """Run ``specs`` in chunks on ``executor``; call ``on_chunk`` as each chunk completes.
 
-    Returns every outcome in the order of ``specs``, whatever order the chunks finished in.
+    Returns every outcome in the order of ``specs``, whatever order the chunks finished in;
+    with ``keep=False`` nothing (``on_chunk`` has them all, and memory stays one chunk deep).
     """
     jobs = []
     for batch in plan_chunks(specs, executor, chunk_size):
@@ -127,7 +146,8 @@ def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpe
         jobs.append(ChunkJob(batch, {p: dict(overrides[p]) for p in points if overrides and overrides.get(p)}))
     by_chunk: dict[int, list[RunOutcome]] = {}
     for i, outcomes in executor.imap_unordered(run_chunk, jobs, shared):
-        by_chunk[i] = outcomes
+        if keep:
+            by_chunk[i] = outcomes
         if on_chunk is not None:
             on_chunk(outcomes)
     return [outcome for i in range(len(jobs)) for outcome in by_chunk.get(i, [])]
@@ -136,4 +156,4 @@ def run_specs(executor: Executor, shared: SharedScenario, specs: Sequence[RunSpe
 __all__ = ["EXECUTORS", "FAIL_RUNS_ENV", "LOCAL_CLUSTER_CONFIG", "MAX_ERROR_CHARS", "WAIT_FOR_WORKERS_S", "ChunkFailed",
            "ChunkJob", "ChunkRunner", "DaskExecutor", "Executor", "ExecutorError", "ProcessExecutor", "RunOutcome",
            "RunSpec", "SerialExecutor", "SharedScenario", "chunk_size_for", "chunk_sizes", "chunked", "default_workers",
-           "make_executor", "plan_chunks", "run_chunk", "run_specs", "using_executor"]
+           "interrupted_as", "make_executor", "plan_chunks", "run_chunk", "run_specs", "using_executor"]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from nhisim import interrupt
 from nhisim.errors import InputError
 
 
@@ -92,8 +92,9 @@ class SerialExecutor(Executor):
 
 
 def _init_worker(parent: int) -> None:
-    """A process-pool worker: ignore Ctrl-C (the parent decides), fresh stdio, die with the parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """A process-pool worker: ignore Ctrl-C (the parent decides), die quietly on SIGTERM, fresh stdio,
+    die with the parent."""
+    interrupt.worker_defaults()
     # a fork copies the locks held by the parent's other threads (a progress bar writing to
     # stderr); give this process stdio objects of its own so a warning can never block on them
     for name, fd in (("stdout", 1), ("stderr", 2)):
@@ -138,7 +139,7 @@ class ProcessExecutor(Executor):
     def start(self) -> ProcessExecutor:
         if self._pool is None:
             ctx = multiprocessing.get_context(self.context) if self.context else None
-            with _sigint_ignored():
+            with interrupt.blocked():
                 self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
                                                  initializer=_init_worker, initargs=(os.getpid(),))
                 # start every worker now (before a progress bar starts a thread), and check they answer
@@ -200,24 +201,6 @@ class ProcessExecutor(Executor):
         for p in processes:
             with contextlib.suppress(Exception):
                 p.join(timeout=2)
-
-
-@contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore Ctrl-C while starting worker processes, so they inherit that and leave it to us.
-
-    A terminal sends Ctrl-C to the whole process group; the workers must not die with a
-    traceback each: the driver stops them.
-    """
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: nothing to do
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 __all__ = ["Executor", "ExecutorError", "ProcessExecutor", "SerialExecutor", "default_workers"]

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from nhisim.errors import InputError
+from nhisim.errors import InputError, printable
 
 Progress = bool | str | Callable[[int, int], None] | None
 
@@ -35,7 +35,7 @@ class _Bar:
     """A ``progress(done, total)`` callback drawing a tqdm.auto bar, made at its first call."""
 
     def __init__(self, description: str) -> None:
-        self.description = description
+        self.description = printable(description, one_line=True)  # a scenario's name: shown, never obeyed
         self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:

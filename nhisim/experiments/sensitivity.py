@@ -194,18 +194,18 @@ def sensitivity_figure(table: pd.DataFrame, metric: str | None = None):
 
 def save_sensitivity(table: pd.DataFrame, out: str | os.PathLike, metric: str | None = None) -> tuple[Path, Path]:
     """Write ``sensitivity-<metric>.csv`` and ``.png`` into ``out`` (atomically); return their paths."""
-    from nhisim.experiments.store import atomic_write
+    from nhisim.files import write_whole
 
     metric = metric or table.attrs.get("sensitivity", {}).get("metric", "metric")
     out = Path(out)
     csv_path = out / f"sensitivity-{metric}.csv"
     png_path = out / f"sensitivity-{metric}.png"
-    atomic_write(csv_path, table.to_csv(index=False))
+    write_whole(csv_path, table.to_csv(index=False))
     import io
 
     buffer = io.BytesIO()
     sensitivity_figure(table, metric).savefig(buffer, format="png", dpi=120)
-    atomic_write(png_path, buffer.getvalue())
+    write_whole(png_path, buffer.getvalue())
     return csv_path, png_path
 
 

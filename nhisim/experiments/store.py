@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from nhisim.errors import InputError
+from nhisim.files import LOCK_FILE, FolderLock, is_temporary, make_folders, whole_file, write_whole
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
 from nhisim.scenario.units import parse_duration, parse_rate
 
@@ -53,7 +54,7 @@ MANIFEST = "manifest.json"
 SCENARIO = "scenario.yaml"
 PARAMS = "params.csv"
 RUNS = "runs.parquet"
-LOCK = ".nhisim.lock"
+LOCK = LOCK_FILE
 KEY = ("point", "strategy", "replication")
 _PART_RE = re.compile(r"^part-(\d+)\.parquet$")
 FINGERPRINT_PARTS = ("scenario", "parameters", "points", "strategies", "replications", "seed", "engine")
@@ -70,35 +71,8 @@ def package_version() -> str:
         return __version__
 
 
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a whole file or nothing: a hidden temporary beside it, fsync, then ``os.replace``."""
-    payload = data.encode() if isinstance(data, str) else data
-    tmp = path.with_name(f".tmp-{path.name}.{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _is_own_hidden(name: str) -> bool:
-    return name == LOCK or name.startswith(".tmp-")
+    return name == LOCK or is_temporary(name) or name.startswith(".tmp-")
 
 
 def _cannot(path: Path, what: str, exc: OSError) -> InputError:
@@ -112,7 +86,7 @@ def prepare_folder(path: Path) -> Path:
     if path.exists() and not path.is_dir():
         raise InputError.single("is a file, not a folder", file=str(path), suggestion="give a folder for --out")
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_folders(path)
     except OSError as exc:
         raise _cannot(path, "create this folder", exc) from None
     try:
@@ -200,11 +174,11 @@ class SweepStore:
         root = prepare_folder(Path(root))
         if not (root / MANIFEST).exists():
             _refuse_foreign(root)  # before the lock file is made: a refused folder is left as it was
-        lock = _lock(root)
+        lock = FolderLock(root, "sweep").acquire()
         try:
             store = cls._open_locked(root, manifest, files, schema, session, lock)
         except BaseException:
-            _unlock(lock)
+            lock.release()
             raise
         return store
 
@@ -245,13 +219,14 @@ class SweepStore:
             manifest["sessions"] = [entry]
         try:
             # the manifest first: a sweep killed right after it resumes into the same folder
-            atomic_write(manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
+            write_whole(manifest_path, json.dumps(manifest, indent=2, sort_keys=False, default=str) + "\n")
             for name, content in files.items():
-                atomic_write(root / name, content)
+                write_whole(root / name, content)
             runs_dir = root / RUNS
             runs_dir.mkdir(exist_ok=True)
-            for stale in runs_dir.glob(".part-*.tmp"):
-                stale.unlink()
+            for stale in runs_dir.iterdir():  # left by a sweep killed mid-write (kill -9)
+                if is_temporary(stale.name) or (stale.name.startswith(".part-") and stale.name.endswith(".tmp")):
+                    stale.unlink()
         except OSError as exc:
             raise _cannot(root, "write the results folder", exc) from None
         store = cls(root, manifest, schema, lock)
@@ -259,7 +234,8 @@ class SweepStore:
         return store
 
     def close(self) -> None:
-        _unlock(self._lock)
+        if self._lock is not None:
+            self._lock.release()
         self._lock = None
 
     def __enter__(self) -> SweepStore:
@@ -295,27 +271,20 @@ class SweepStore:
         number = self._next_part
         self._next_part += 1
         path = self.runs_dir / f"part-{number:05d}.parquet"
-        tmp = self.runs_dir / f".{path.name}.tmp"
         try:
-            pq.write_table(table, tmp)
-            with open(tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            if isinstance(exc, OSError):
-                raise InputError.single(f"cannot write results: {exc.strerror or exc}", file=str(self.runs_dir),
-                                        title="cannot write results",
-                                        suggestion="free space or fix permissions; finished chunks are kept: "
-                                                   "run the same sweep again to go on") from None
-            raise
-        _fsync_dir(self.runs_dir)
+            with whole_file(path) as temp, open(temp, "wb") as fh:  # Arrow cannot open a name that is not UTF-8
+                pq.write_table(table, fh)
+        except OSError as exc:
+            raise InputError.single(f"cannot write results: {exc.strerror or exc}", file=str(self.runs_dir),
+                                    title="cannot write results",
+                                    suggestion="free space or fix permissions; finished chunks are kept: "
+                                               "run the same sweep again to go on") from None
         return path
 
     def _read_part(self, path: Path, columns: Sequence[str] | None = None) -> pa.Table | None:
         try:
-            return pq.read_table(path, columns=list(columns) if columns else None)
+            with open(path, "rb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+                return pq.read_table(fh, columns=list(columns) if columns else None)
         except (OSError, pa.ArrowException) as exc:
             # a damaged part (a disk fault, a hand edit): set it aside, its runs run again
             aside = path.with_name(f".damaged-{path.name}")
@@ -472,8 +441,8 @@ def read_runs(root: str | os.PathLike) -> pd.DataFrame:
     manifest = load_manifest(root)
     tables = []
     for path in part_files(root / RUNS):
-        with contextlib.suppress(OSError, pa.ArrowException):
-            tables.append(pq.read_table(path))
+        with contextlib.suppress(OSError, pa.ArrowException), open(path, "rb") as fh:
+            tables.append(pq.read_table(fh))
     frame = with_twins(tidy_runs(tables, folder_schema(manifest, tables), manifest.get("strategies")), manifest)
     frame.attrs["sweep"] = manifest
     frame.attrs["notes"] = _notes(root, frame)
@@ -493,46 +462,5 @@ def _notes(root: Path, frame: pd.DataFrame) -> list[str]:
     return sweep_notes(frame, scenario, data)
 
 
-# --------------------------------------------------------------------------- locking
-
-
-def _lock(root: Path) -> Any:
-    """An exclusive lock on the folder, so two sweeps never write to it at once."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX: no lock
-        return None
-    path = root / LOCK
-    try:
-        fh = open(path, "a+")  # held open while the sweep runs
-    except OSError as exc:
-        raise _cannot(root, "create the lock file", exc) from None
-    try:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip()
-        fh.close()
-        raise InputError.single(f"another nhisim sweep is writing to this folder{f' (pid {holder})' if holder else ''}",
-                                file=str(root), title="folder in use",
-                                suggestion="wait for it to finish, or give another --out folder") from None
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
-    return fh
-
-
-def _unlock(fh: Any) -> None:
-    if fh is None:
-        return
-    with contextlib.suppress(Exception):
-        fh.seek(0)
-        fh.truncate()
-        fh.flush()
-    with contextlib.suppress(Exception):
-        fh.close()
-
-
-__all__ = ["SweepStore", "atomic_write", "conform", "folder_schema", "load_manifest", "numeric_twin", "prepare_folder",
-           "read_runs", "twin_columns", "with_twins"]
+__all__ = ["SweepStore", "conform", "folder_schema", "load_manifest", "numeric_twin", "prepare_folder", "read_runs",
+           "twin_columns", "with_twins"]

@@ -29,7 +29,7 @@ import os
 import platform
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,14 +40,15 @@ import pyarrow as pa
 import yaml
 from scipy import stats
 
-from nhisim import vocabulary
-from nhisim.errors import InputError, Problem, did_you_mean, normalise_path, split_path
+from nhisim import interrupt, vocabulary
+from nhisim.errors import InputError, Problem, clip, did_you_mean, normalise_path, shown, split_path
 from nhisim.experiments.effects import sweep_notes
 from nhisim.experiments.executors import (
     Executor,
     RunOutcome,
     RunSpec,
     SharedScenario,
+    interrupted_as,
     make_executor,
     run_specs,
     using_executor,
@@ -80,13 +81,16 @@ MORRIS_LEVELS = 4
 RESERVED = {"point", *ID_COLUMNS, *METRIC_COLUMNS, "error"}
 
 
-class SweepInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a sweep: finished chunks are kept; run the same sweep again to finish."""
+class SweepInterrupted(interrupt.Interrupted):
+    """Ctrl-C (or SIGTERM) during a sweep: finished chunks are kept; run the same sweep again to finish."""
 
     def __init__(self, done: int, total: int, out: str | None) -> None:
         self.done, self.total, self.out = done, total, out
-        where = f"; {done} of {total} runs are saved in {out}: run the same sweep again to finish" if out else ""
-        super().__init__(f"sweep interrupted{where}")
+        if out is None:
+            kept = f"{done} of {total} runs had finished; nothing is saved without a results folder"
+        else:
+            kept = f"{done} of {total} runs are saved in {shown(out)}; run the same command again to finish"
+        super().__init__(kept)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -439,11 +443,12 @@ def _check_values(base: dict, grid: Sequence[Parameter], sampled: Sequence[Param
         return cache[key]
 
     paths = [p.path for p in grid]
-    combos = lambda: itertools.product(*(p.values for p in grid))  # noqa: E731
     for i, param in enumerate(grid):
         for value in param.values:
             first: InputError | None = None
-            for combo in itertools.islice((c for c in combos() if c[i] == value), tries):
+            # the combinations holding this value, built around it: never a scan of the whole grid
+            with_value = itertools.product(*(p.values for p in grid[:i]), [value], *(p.values for p in grid[i + 1:]))
+            for combo in itertools.islice(with_value, tries):
                 error = invalid(dict(zip(paths, combo, strict=True)))
                 if error is None:
                     break
@@ -451,7 +456,7 @@ def _check_values(base: dict, grid: Sequence[Parameter], sampled: Sequence[Param
             else:
                 raise _bad_value(param.path, value, "--grid", first or InputError.single("invalid"))
     context: dict[str, Any] = {}
-    for combo in itertools.islice(combos(), tries):
+    for combo in itertools.islice(itertools.product(*(p.values for p in grid)), tries):
         if invalid(dict(zip(paths, combo, strict=True))) is None:
             context = dict(zip(paths, combo, strict=True))
             break
@@ -517,11 +522,11 @@ def plan_sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequen
         if not values:
             raise InputError.single(f"--grid {path} has no values", location=f"--grid {path}")
         _check_path(base, path, values[0], "--grid")
-        seen = []
+        seen: set[str] = set()
         for value in values:
             if _canonical(value) in seen:
-                raise InputError.single(f"value {value!r} is listed twice", location=f"--grid {path}")
-            seen.append(_canonical(value))
+                raise InputError.single(f"value {clip(value)!r} is listed twice", location=f"--grid {path}")
+            seen.add(_canonical(value))
         parameters.append(Parameter(path, "grid", values=values))
 
     sample_params: list[Parameter] = []
@@ -574,50 +579,89 @@ def plan_sweep(scenario: Scenario | str | os.PathLike, grid: Mapping[str, Sequen
             sample_params.append(Parameter(path, "sample", low=lo, high=hi, unit=units.pop() if units else "",
                                            integer=integer))
 
-    _check_values(base, parameters, sample_params)
-
+    # the sweep's size from the sizes of its parts, before any point is built: a 300×300×300
+    # grid is refused in milliseconds, not after filling memory with 27 million points
+    grid_params = list(parameters)
+    n_sample = _sample_points(method, n, len(sample_params)) if sample_params else 1
+    n_points = math.prod(len(p.values) for p in grid_params) * n_sample
+    _check_size(n_points, replications, len(names), source)
     sample_info = None
-    sample_rows: list[dict[str, Any]] = [{}]
+    matrix = None
     if sample_params:
         sample_seed = stream_seed(seed, "sweep-sample", method) % (2**32)
         matrix = _sample_matrix(method, n, sample_params, sample_seed)
-        sample_rows = [{p.path: _convert(p, x) for p, x in zip(sample_params, row, strict=True)} for row in matrix]
         sample_info = {"method": method, "n": n, "seed": sample_seed, "names": [p.path for p in sample_params],
                        "bounds": [[p.low, p.high] for p in sample_params],
                        **({"num_levels": MORRIS_LEVELS} if method == "morris" else {}),
                        **({"calc_second_order": False} if method == "sobol" else {})}
-        parameters.extend(sample_params)
-    grid_params = [p for p in parameters if p.kind == "grid"]
-    grid_rows = [dict(zip([p.path for p in grid_params], combo, strict=True))
-                 for combo in itertools.product(*(p.values for p in grid_params))]
-    points = [{**g, **s} for g in grid_rows for s in sample_rows]
-    _check_workload(model, base, points, names, replications, source)
+
+    def point(i: int) -> dict[str, Any]:
+        """Point ``i`` of the grid × sample product (the last grid value varies fastest, then the sample row)."""
+        g, row = divmod(i, n_sample)
+        values: dict[str, Any] = {}
+        for param in reversed(grid_params):
+            g, k = divmod(g, len(param.values))
+            values[param.path] = param.values[k]
+        values = {p.path: values[p.path] for p in grid_params}
+        if matrix is not None:
+            values.update({p.path: _convert(p, x) for p, x in zip(sample_params, matrix[row], strict=True)})
+        return values
+
+    _check_workload(model, base, point, n_points, names, replications, source)
+    _check_values(base, grid_params, sample_params)
+    parameters.extend(sample_params)
+    points = [point(i) for i in range(n_points)]
     return SweepPlan(model, base, parameters, points, names, replications, seed, engine, sample_info, source)
 
 
-def _check_workload(model: Scenario, base: dict, points: list[dict[str, Any]], names: Sequence[str],
-                    replications: int, source: str = "", exact: int = 200) -> None:
+# what a sweep's plan holds in memory (its points, then one record per run): bounded whatever --force says
+MAX_POINTS = 1_000_000
+MAX_RUNS = 2_000_000
+
+
+def _sample_points(method: str, n: int, dimensions: int) -> int:
+    """How many points a sample design draws: n (random, lhs), n·(D+2) (Sobol), n·(D+1) (Morris)."""
+    return n * {"sobol": dimensions + 2, "morris": dimensions + 1}.get(method, 1)
+
+
+def _check_size(n_points: int, replications: int, n_strategies: int, source: str) -> None:
+    """Refuse a sweep whose plan alone would fill memory (even with --force)."""
+    runs = n_points * replications * n_strategies
+    if n_points > MAX_POINTS or runs > MAX_RUNS:
+        raise InputError.single(
+            f"this sweep has {n_points:,} points × {replications:,} replications × {n_strategies} strategies = "
+            f"{runs:,} runs; one sweep holds at most {MAX_POINTS:,} points and {MAX_RUNS:,} runs",
+            file=source, location="--grid/--sample", title="sweep too large",
+            suggestion="split it into several sweeps (each into its own --out), or sample the space "
+                       "(--sample lhs --n 1000) rather than listing every combination")
+
+
+def _check_workload(model: Scenario, base: dict, point: Callable[[int], dict[str, Any]], n_points: int,
+                    names: Sequence[str], replications: int, source: str = "", exact: int = 200) -> None:
     """Refuse a sweep whose runs together would not finish (:mod:`nhisim.scenario.workload`).
 
-    The first ``exact`` points are estimated one by one (a grid value may be a horizon or
-    a rate); beyond them the sweep is taken to be as heavy on average as those.
+    At most ``exact`` points, spread evenly over the sweep (its first and last included),
+    are estimated one by one (a grid value may be a horizon or a rate); the sweep is taken
+    to be as heavy on average as they are.
     """
-    if workload.forced():
+    if workload.forced() or n_points == 0:
         return
     strategies = [scenario_strategy(model, n) for n in names]
-    first = points[:exact]
+    count = min(exact, n_points)
+    chosen = sorted({round(k * (n_points - 1) / max(count - 1, 1)) for k in range(count)})
     total = 0.0
-    for point in first:
+    for i in chosen:
+        values = point(i)
         try:
-            scenario = validate_data(apply_overrides(base, point)) if point else model
+            scenario = validate_data(apply_overrides(base, values)) if values else model
         except InputError:  # invalid only in combination: its runs are recorded with the error, as always
             continue
         total += workload.check_job(scenario, strategies, replications, file=source, what="sweep point")
-    total *= len(points) / max(len(first), 1)
+    total *= n_points / len(chosen)
     limit = workload.max_run_events() * workload.JOB_FACTOR
     if total > limit:
         raise InputError.single(
-            f"this sweep ({len(points):,} points × {replications:,} replications × {len(names)} strategies) "
+            f"this sweep ({n_points:,} points × {replications:,} replications × {len(names)} strategies) "
             f"would take about {total:,.0f} events, over the limit of {limit:,} per sweep",
             file=source, location="--grid/--bounds", title="run too large",
             suggestion=f"use fewer points or replications, or a shorter horizon; --force (or {workload.FORCE_ENV}=1) "
@@ -688,37 +732,41 @@ def execute_plan(plan: SweepPlan, *, out: str | os.PathLike | None = None, execu
     state = {"done": 0, "ran": 0, "failed": 0, "workers": runner.workers}
     bars = ExitStack()
     report = bars.enter_context(reporting(progress, f"sweep {plan.scenario.name}"))
-    try:
-        done_keys = store.done(retry_errors) if store is not None else set()
-        todo = [s for s in specs if s.key not in done_keys]
-        state["done"] = total - len(todo)
-        if todo:
-            with using_executor(runner, owned=owned) as ex:
-                state["workers"] = ex.workers
-                if report:
-                    report(state["done"], total)
 
-                def on_chunk(outcomes: list[RunOutcome]) -> None:
-                    table = plan.table(outcomes)
-                    if store is not None:
-                        store.write_part(table)
-                    else:
-                        collected.append(table)
-                    state["done"] += len(outcomes)
-                    state["ran"] += len(outcomes)
-                    state["failed"] += sum(o.error is not None for o in outcomes)
+    def stopped() -> SweepInterrupted:
+        return SweepInterrupted(state["done"], total, str(out) if out is not None else None)
+
+    try:
+        with interrupted_as(stopped):
+            done_keys = store.done(retry_errors) if store is not None else set()
+            todo = [s for s in specs if s.key not in done_keys]
+            state["done"] = total - len(todo)
+            if todo:
+                with using_executor(runner, owned=owned) as ex:
+                    state["workers"] = ex.workers
                     if report:
                         report(state["done"], total)
 
-                run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk)
-        elif report:
-            report(total, total)
-        if store is not None:
-            frame = store.read()
-        else:
-            frame = tidy_runs(collected, plan.schema(), plan.strategies)
-    except KeyboardInterrupt:
-        raise SweepInterrupted(state["done"], total, str(out) if out is not None else None) from None
+                    def on_chunk(outcomes: list[RunOutcome]) -> None:
+                        table = plan.table(outcomes)
+                        with interrupt.held():  # saved and counted together: an interruption tells the truth
+                            if store is not None:
+                                store.write_part(table)
+                            else:
+                                collected.append(table)
+                            state["done"] += len(outcomes)
+                            state["ran"] += len(outcomes)
+                            state["failed"] += sum(o.error is not None for o in outcomes)
+                        if report:
+                            report(state["done"], total)
+
+                    run_specs(ex, plan.shared(), todo, plan.overrides(), chunk_size, on_chunk, keep=False)
+            elif report:
+                report(total, total)
+            if store is not None:
+                frame = store.read()
+            else:
+                frame = tidy_runs(collected, plan.schema(), plan.strategies)
     finally:
         bars.close()
         if store is not None:

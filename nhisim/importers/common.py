@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from nhisim.errors import InputError, clip
-from nhisim.scenario.loader import bytes_limit, validate_data
+from nhisim.files import write_whole
+from nhisim.scenario.loader import bytes_limit, read_within, validate_data
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.readable_yaml import comment, readable_body
 
@@ -84,11 +85,7 @@ def _read_file(path: Path, what: str, example: str, limit: int) -> bytes:
         raise InputError.single("file not found", file=name, suggestion=f"give the path of a {what}, e.g. {example}")
     if path.is_dir():
         raise InputError.single(f"is a folder, not a {what}", file=name, suggestion=f"give a file, e.g. {example}")
-    size = path.stat().st_size
-    if size > limit:
-        raise InputError.single(f"file is {size:,} bytes, over the {limit:,}-byte limit for imported files",
-                                file=name, suggestion=f"import a smaller file, or raise {MAX_BYTES_ENV}")
-    return path.read_bytes()
+    return read_within(path, limit, "imported files", f"import a smaller file, or raise {MAX_BYTES_ENV}")
 
 
 def json_documents(text: str, name: str, *, what: str) -> list[tuple[Any, int]]:
@@ -253,9 +250,7 @@ class Imported:
         if p.exists() and not overwrite:
             raise InputError.single("already exists; it may hold what you filled in", file=str(p), location="--out",
                                     suggestion="give a new file name, or --overwrite to replace it")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(self.text, encoding="utf-8")
-        return p
+        return write_whole(p, self.text)
 
 
 def _item_lines(rows: list[str]) -> dict[tuple, int]:

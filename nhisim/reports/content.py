@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim import vocabulary
+from nhisim.errors import shown
 from nhisim.metrics import METRIC_COLUMNS
 from nhisim.reports.findings import Finding, key_findings
 from nhisim.reports.format import HEADLINE, fmt, label
@@ -283,7 +284,7 @@ def build_content(comparison, scenario_file: str | os.PathLike | None = None, ti
     if scenario.description:
         brief.append(("description", scenario.description))
     if scenario_file is not None:
-        brief.append(("file", str(scenario_file)))
+        brief.append(("file", shown(scenario_file)))
     brief.append(("estate", ", ".join(_count(len(items), what) for items, what in (
         (scenario.agents, "agent"), (scenario.humans, "human"), (scenario.shared_accounts, "shared account"),
         (scenario.tools, "tool"), (scenario.resources, "resource"), (scenario.roles, "role"),
@@ -308,18 +309,3 @@ def build_content(comparison, scenario_file: str | os.PathLike | None = None, ti
         findings=key_findings(comparison, level=level), method=method_notes(comparison, level),
         knobs=strategy_knobs(comparison), replays=replays, replay_replication=replication, notes=notes,
     )
-
-
-def write_atomically(path: Path, data: bytes | str) -> None:
-    """Write to a temporary file beside ``path`` and rename it: an old report is never left half-written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        if isinstance(data, str):
-            tmp.write_text(data, encoding="utf-8")
-        else:
-            tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from nhisim.reports.content import ReportContent, build_content, write_atomically
+from nhisim.files import write_whole
+from nhisim.reports.content import ReportContent, build_content
 from nhisim.reports.document import FORMATS, figure_png, png_data_uri, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.markdown import write_markdown
@@ -231,7 +232,7 @@ def write_report(comparison, path: str | os.PathLike, format: str | None = None,
                             figures=figures)
     if format == "md":
         return write_markdown(content, target, dpi=dpi, embed=embed)
-    write_atomically(target, render_html(content, dpi=dpi))
+    write_whole(target, render_html(content, dpi=dpi))
     return target
 
 

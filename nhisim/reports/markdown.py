@@ -12,9 +12,11 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import quote
 
 from nhisim.errors import InputError
-from nhisim.reports.content import ReportContent, build_content, write_atomically
+from nhisim.files import write_whole
+from nhisim.reports.content import ReportContent, build_content
 from nhisim.reports.document import figure_png, png_data_uri, report_format, report_target
 from nhisim.reports.findings import grouped
 from nhisim.reports.narrate import clock
@@ -134,9 +136,10 @@ def figure_links(figures: Sequence, target: Path, dpi: int = 100, embed: bool = 
         if embed:
             links[spec.name] = png_data_uri(png)
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / f"{spec.name}.png", png)
-        links[spec.name] = f"{folder.name}/{spec.name}.png"
+        file = folder / f"{spec.name}.png"
+        write_whole(file, png)  # its folder made as needed
+        # a link is a URL: a name with spaces, brackets or undecodable bytes, percent-encoded
+        links[spec.name] = quote(os.fsencode(f"{folder.name}/{file.name}"))
     return links
 
 
@@ -144,7 +147,7 @@ def write_markdown(content: ReportContent, path: str | os.PathLike, dpi: int = 1
     """Write ``path`` (Markdown) and ``<stem>_files/<figure>.png`` beside it (or the figures
     embedded, see :func:`figure_links`); return ``path``."""
     target = Path(path)
-    write_atomically(target, render_markdown(content, figure_links(content.figures, target, dpi, embed)))
+    write_whole(target, render_markdown(content, figure_links(content.figures, target, dpi, embed)))
     return target
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
+from nhisim.files import write_whole
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
 
 META_FILE = "comparison.json"
@@ -44,16 +45,19 @@ def comparison_meta(comparison, file: str | os.PathLike | None = None) -> dict[s
     }
 
 
-def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
-    """Write ``comparison.json`` into the results folder ``out``."""
+def comparison_meta_json(comparisons, files=None) -> str:
+    """The text of ``comparison.json`` for ``comparisons`` (``files``: their scenario files, if any)."""
     from nhisim._version import __version__
 
     files = list(files or [])
     entries = [comparison_meta(c, files[i] if i < len(files) else None) for i, c in enumerate(comparisons)]
-    path = Path(out) / META_FILE
-    path.write_text(json.dumps({"format": FORMAT, "nhisim": __version__, "comparisons": entries},
-                               indent=1, allow_nan=False) + "\n", encoding="utf-8")
-    return path
+    return json.dumps({"format": FORMAT, "nhisim": __version__, "comparisons": entries}, indent=1,
+                      allow_nan=False) + "\n"
+
+
+def write_comparison_meta(out: str | os.PathLike, comparisons, files=None) -> Path:
+    """Write ``comparison.json`` into the results folder ``out``."""
+    return write_whole(Path(out) / META_FILE, comparison_meta_json(comparisons, files))
 
 
 def _bad(folder: Path, message: str, suggestion: str) -> InputError:
@@ -64,8 +68,10 @@ def read_meta(folder: str | os.PathLike) -> list[dict[str, Any]]:
     """The comparisons a results folder describes (clear errors for anything missing or broken)."""
     folder = Path(folder)
     if not (folder / "runs.parquet").is_file():
-        raise _bad(folder, "no runs.parquet here", "give a folder written by `nhisim compare FILE --out DIR` or "
-                                                   "`nhisim sweep FILE ... --out DIR`, or a scenario file")
+        what = ("runs.parquet here is a folder of a sweep's results, not a comparison's file"
+                if (folder / "runs.parquet").is_dir() else "no runs.parquet here")
+        raise _bad(folder, what, "give a folder written by `nhisim compare FILE --out DIR` or "
+                                 "`nhisim sweep FILE ... --out DIR`, or a scenario file")
     path = folder / META_FILE
     if not path.is_file():
         raise _bad(folder, f"no {META_FILE} here, so the comparison cannot be rebuilt",
@@ -106,7 +112,8 @@ def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[
     if replication is not None:
         filters.append(("replication", "==", int(replication)))
     try:
-        frame = pd.read_parquet(path, filters=filters)
+        with open(path, "rb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
+            frame = pd.read_parquet(fh, filters=filters)
     except Exception as exc:  # a truncated or foreign file: report without events rather than fail
         raise InputError.single(f"cannot read events.parquet: {exc}", file=str(path),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None
@@ -154,7 +161,8 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
         entry = entries[names.index(scenario)]
     model = _scenario(entry, folder)
     try:
-        runs = pd.read_parquet(folder / "runs.parquet")
+        with open(folder / "runs.parquet", "rb") as fh:
+            runs = pd.read_parquet(fh)
     except Exception as exc:
         raise InputError.single(f"cannot read runs.parquet: {exc}", file=str(folder / "runs.parquet"),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None
@@ -180,4 +188,4 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
     return comparison, entry.get("scenario_file")
 
 
-__all__ = ["META_FILE", "comparison_meta", "load_results", "read_meta", "write_comparison_meta"]
+__all__ = ["META_FILE", "comparison_meta", "comparison_meta_json", "load_results", "read_meta", "write_comparison_meta"]

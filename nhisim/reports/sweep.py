@@ -27,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
-from nhisim.errors import InputError
-from nhisim.reports.content import FigureSpec, utility_metric, write_atomically
+from nhisim.errors import InputError, shown
+from nhisim.files import write_whole
+from nhisim.reports.content import FigureSpec, utility_metric
 from nhisim.reports.document import figure_png, png_data_uri, report_format, report_target
 from nhisim.reports.format import fmt, label, param_text
 
@@ -222,16 +223,16 @@ def _points(runs: pd.DataFrame, manifest: dict, metrics: Sequence[str]) -> Secti
                        "strategy). params.csv lists every point's values; runs.parquet holds every run."])
     means = runs.groupby(["strategy", "point"], sort=False)[list(metrics)].mean()
     first = runs.drop_duplicates("point").set_index("point").sort_index()
-    shown = list(first.index)[:MAX_POINT_ROWS]
+    listed = list(first.index)[:MAX_POINT_ROWS]
     for strategy in manifest.get("strategies", []):
         rows = []
-        for point in shown:
+        for point in listed:
             values = [param_text(first.loc[point, p["path"]], p.get("unit", "")) for p in params]
             cells = [fmt(m, float(means.loc[(strategy, point), m])) if (strategy, point) in means.index else "n/a"
                      for m in metrics]
             rows.append([str(point), *values, *cells])
-        hidden = len(first) - len(shown)
-        caption = strategy + (f" (the first {len(shown)} points; {hidden} more in params.csv)" if hidden else "")
+        hidden = len(first) - len(listed)
+        caption = strategy + (f" (the first {len(listed)} points; {hidden} more in params.csv)" if hidden else "")
         section.blocks.append(Table(["point", *(p["path"] for p in params), *(label(m) for m in metrics)], rows,
                                     [True] + [False] * len(params) + [True] * len(metrics), caption))
     return section
@@ -241,7 +242,8 @@ def _provenance(manifest: dict) -> Section:
     seeds = manifest.get("replication_seeds", [])
     scenario = manifest.get("scenario", {})
     items = [
-        ("scenario file", scenario.get("source") or "(a scenario given in Python or on standard input)"),
+        ("scenario file", shown(scenario["source"]) if scenario.get("source")
+         else "(a scenario given in Python or on standard input)"),
         ("effective scenario", f"{scenario.get('effective', '')} in this folder (after extends: and --set)"),
         ("base seed", str(manifest.get("seed"))),
         ("replication seeds", ", ".join(map(str, seeds[:12])) + (f", … ({len(seeds)} in all)" if len(seeds) > 12
@@ -394,9 +396,9 @@ def write_sweep_report(folder: str | os.PathLike, path: str | os.PathLike, forma
     report = sweep_report(read_runs(folder), folder, metrics)
     if fmt_ == "md":
         figures = [b for s in report.sections for b in s.blocks if isinstance(b, FigureSpec)]
-        write_atomically(target, render_sweep_markdown(report, figure_links(figures, target, dpi, embed)))
+        write_whole(target, render_sweep_markdown(report, figure_links(figures, target, dpi, embed)))
     else:
-        write_atomically(target, render_sweep_html(report, dpi))
+        write_whole(target, render_sweep_html(report, dpi))
     return target
 
 

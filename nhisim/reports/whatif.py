@@ -15,6 +15,7 @@ import pandas as pd
 
 from nhisim._version import __version__
 from nhisim.experiments.whatif import WhatIf
+from nhisim.files import write_whole
 from nhisim.reports.document import report_format, report_target
 from nhisim.reports.format import fmt, label
 from nhisim.reports.markdown import code_span, literal
@@ -95,7 +96,4 @@ def write_whatif_report(result: WhatIf, path: str | os.PathLike, format: str | N
     """Write the diff report (``format``: html or md, default from the suffix) and return its path."""
     fmt_ = report_format(path, format)
     target = report_target(path, fmt_)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = html_page(result) if fmt_ == "html" else markdown(result)
-    target.write_text(text, encoding="utf-8", errors="replace")
-    return target
+    return write_whole(target, html_page(result) if fmt_ == "html" else markdown(result))

@@ -348,17 +348,32 @@ def cedar_condition(constraint: Constraint) -> str:
         method = {"<=": "lessThanOrEqual", "<": "lessThan", ">=": "greaterThanOrEqual", ">": "greaterThan"}.get(op)
         test = f"{arg}.{method}({literal})" if method else f"{arg} {op} {literal}"
     else:
-        test = f"{arg} {op} {_cedar_string(value)}"  # type: ignore[arg-type]
+        test = f"{arg} {op} {cedar_string(value)}"  # type: ignore[arg-type]
     return f"({guard} && {test})"
 
 
-def _cedar_string(text: str) -> str:
-    """A Cedar string literal (escapes as Cedar reads them)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\t", "\\t") + '"'
+_CEDAR_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0"}
+
+
+def cedar_string(text: str) -> str:
+    """``text`` as a Cedar string literal: whatever it holds, one string, never policy syntax."""
+    return '"' + _cedar_escaped(str(text)) + '"'
+
+
+def _cedar_escaped(text: str) -> str:
+    out = []
+    for char in text:
+        if char in _CEDAR_ESCAPES:
+            out.append(_CEDAR_ESCAPES[char])
+        elif not char.isprintable() or "\ud800" <= char <= "\udfff":
+            out.append(f"\\u{{{ord(char):x}}}")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def _cedar_like(arg: str, pattern: str) -> str:
     """``arg like "pattern"``: quotes and backslashes escaped, ``*`` and ``\\*`` kept as Cedar reads them."""
     parts = re.split(r"(\\\*|\*)", pattern)
-    body = "".join(p if p in ("*", "\\*") else p.replace("\\", "\\\\").replace('"', '\\"') for p in parts)
+    body = "".join(p if p in ("*", "\\*") else _cedar_escaped(p) for p in parts)
     return f'{arg} like "{body}"'

@@ -31,6 +31,7 @@ from nhisim.strategies import Strategy
 
 Op = tuple[str, str, str]  # tool, action, resource
 MAX_DEPTH = 16  # the engine starts no sub-task deeper than this
+MAX_WALKS = 100_000  # distinct task walks per strategy: a fan-out of chains is cut short, not walked forever
 MESSAGE_LIMIT = 1000  # a warning names a whole delegation chain: let it be read to its end
 
 
@@ -118,6 +119,8 @@ class _Walk:
         self.users = {sa.id: account_users(strategy, sa.id, sa.holders) for sa in estate.scenario.shared_accounts}
         self.account_scope = {acct: estate.account_roles[acct].union(*(estate.roles[h] for h in users))
                               for acct, users in self.users.items()}
+        # a walk depends only on these: the same sub-task handed off twice the same way is walked once
+        self.walked: dict[tuple, bool] = {}
 
     def keys(self, agent: str) -> list[Held]:
         """The static keys an agent presents, in the engine's order."""
@@ -163,7 +166,19 @@ class _Walk:
 
     def task(self, chain: tuple[str, ...], tasks: tuple[str, ...], passed: list[Held], exchanged: Held | None
              ) -> bool:
-        """Walk one task; False when it always fails (a call always denied, here or down a chain)."""
+        """Walk one task; False when it always fails (a call always denied, here or down a chain).
+
+        Each distinct walk is made once, and at most :data:`MAX_WALKS` of them per strategy:
+        past that (a fan-out of delegation chains) nothing more is said, as of a task never
+        started.
+        """
+        key = (chain, tasks, tuple(passed), exchanged)
+        if key not in self.walked:
+            self.walked[key] = self._walk(chain, tasks, passed, exchanged) if len(self.walked) < MAX_WALKS else True
+        return self.walked[key]
+
+    def _walk(self, chain: tuple[str, ...], tasks: tuple[str, ...], passed: list[Held], exchanged: Held | None
+              ) -> bool:
         agent, task_id = chain[-1], tasks[-1]
         task = self.ix.tasks[task_id]
         has_token = False  # a JIT task holds its own token once a call needed it

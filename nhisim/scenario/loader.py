@@ -7,17 +7,26 @@ applies overrides by dotted path (``strategies.zsp.ttl=1h``,
 ``agents.support-bot.behaviour.discovery_probability=0.1``), validates the models and
 every cross-reference, and raises :class:`~nhisim.errors.InputError` naming the file,
 the YAML line, what is wrong and the nearest valid name.
+
+A scenario file reads only files in its own folder tree and the bundled pack: ``extends:``
+and a strategy's ``policies:`` naming anything else (``../..``, an absolute path, a
+symlink that leads out) are refused, so a scenario from elsewhere cannot copy a file of
+this machine into a report or an error message. More folders are allowed explicitly:
+``allow_paths=`` here, ``$NHISIM_ALLOW_PATHS`` (folders separated by ``os.pathsep``),
+or ``nhisim --allow-path DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import re
+import stat
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +34,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nhisim.errors import InputError, Problem, clip, did_you_mean, normalise_path, path_text, split_path
+from nhisim.pack import pack_folder
 from nhisim.scenario.models import PRESET_NAMES, Scenario
 from nhisim.scenario.threats import threat_kinds, threat_models
 from nhisim.scenario.validate import check_references, scenario_warnings
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_BYTES_ENV = "NHISIM_MAX_SCENARIO_BYTES"
+ALLOW_PATHS_ENV = "NHISIM_ALLOW_PATHS"
 Lines = dict[tuple, int]
 
 
@@ -72,17 +83,50 @@ def read_yaml(path: str | os.PathLike, *, max_bytes: int | None = None) -> tuple
         yamls = sorted(x.name for x in p.glob("*.y*ml"))[:5]
         hint = f"give a file inside it, e.g. {p / yamls[0]}" if yamls else "give a scenario file, not a folder"
         raise InputError.single("is a directory, not a scenario file", file=name, suggestion=hint)
-    size = p.stat().st_size
-    if size > max_bytes:
-        raise InputError.single(
-            f"file is {size:,} bytes, over the {max_bytes:,}-byte limit for scenario files",
-            file=name, suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}",
-        )
+    data = read_within(p, max_bytes, "scenario files",
+                       f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}")
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise InputError.single(f"cannot read the file: {exc}", file=name) from None
     return parse_yaml(text, name)
+
+
+def read_within(path: Path, limit: int, what: str, suggestion: str) -> bytes:
+    """The bytes of ``path`` (a file, or a device or a pipe read up to ``limit``), or bad input
+    saying it is over the ``limit`` for ``what`` (e.g. 'scenario files')."""
+    try:
+        data = read_at_most(path, limit)
+    except OSError as exc:
+        raise InputError.single(f"cannot read the file: {exc.strerror or exc}", file=str(path)) from None
+    if data is None:
+        size = path.stat().st_size if path.is_file() else 0
+        raise InputError.single(
+            f"file is {size:,} bytes, over the {limit:,}-byte limit for {what}" if size else
+            f"it gives more than the {limit:,}-byte limit for {what} (a device or a pipe?)",
+            file=str(path), suggestion=suggestion)
+    return data
+
+
+def read_at_most(path: str | os.PathLike, limit: int) -> bytes | None:
+    """The bytes of ``path``, or None past ``limit`` bytes: a file checked by its size first,
+    anything else (/dev/zero, a pipe) read a megabyte at a time, so neither the reading nor
+    the memory goes on without end."""
+    with open(path, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > limit:
+                return None
+            data = fh.read(info.st_size + 1)  # one byte more: a file that grew meanwhile
+            return data if len(data) <= limit else None
+        chunks, total = [], 0
+        while total <= limit:
+            chunk = fh.read(1 << 20)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+        return None
 
 
 # libyaml, PyYAML's C parser, when PyYAML was built with it: 5-7x faster than pure Python
@@ -227,15 +271,49 @@ def _is_id_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(x, Mapping) and "id" in x for x in value)
 
 
-def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, text: str | None = None
-                     ) -> tuple[Any, Lines, Path]:
+# --------------------------------------------------------------------------- where a file may read
+
+
+def allowed_folders(scenario_file: str | os.PathLike,
+                    allow_paths: Sequence[str | os.PathLike] | None = None) -> tuple[Path, ...]:
+    """The folders whose files ``scenario_file`` may name in ``extends:`` and ``policies:``.
+
+    Its own folder and everything below it, the bundled pack, the folders of
+    ``allow_paths`` and those of ``$NHISIM_ALLOW_PATHS``; as real paths, so a symlink
+    counts where it leads.
+    """
+    folders = [Path(scenario_file).absolute().parent]
+    with contextlib.suppress(InputError):  # an installation without its pack allows nothing more
+        folders.append(pack_folder())
+    extra = [*(allow_paths or []), *os.environ.get(ALLOW_PATHS_ENV, "").split(os.pathsep)]
+    folders += [Path(os.path.expanduser(p)) for p in extra if str(p).strip()]
+    return tuple(dict.fromkeys(p.resolve() for p in folders))
+
+
+def _reachable(target: Path, folders: tuple[Path, ...]) -> bool:
+    real = target.resolve()
+    return any(real.is_relative_to(folder) for folder in folders)
+
+
+def _outside(file: Path, line: int | None, key: str, named: str, target: Path,
+             folders: tuple[Path, ...]) -> InputError:
+    real = target.resolve()
+    return InputError.single(
+        f"{named!r} ({real}) is outside the scenario's folder tree and the bundled pack, the only files a "
+        "scenario reads", file=str(file), line=line, location=key, title="file outside the scenario's folder",
+        suggestion=f"copy it beside the scenario, or allow its folder: nhisim --allow-path {real.parent} COMMAND ... "
+                   f"(or {ALLOW_PATHS_ENV}=DIR; in Python load(..., allow_paths=[DIR]))")
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, folders: tuple[Path, ...],
+                     text: str | None = None) -> tuple[Any, Lines, Path]:
     # text: the file's content when it was read elsewhere (standard input), ``path`` then only names it
     data, lines = read_yaml(path, max_bytes=max_bytes) if text is None else parse_yaml(text, str(path))
     if not isinstance(data, Mapping):
         raise InputError.single(
             f"a scenario must be a mapping of keys (name:, agents:, ...), not a {type(data).__name__}",
             file=str(path), line=1)
-    _anchor_policy_paths(data, path.parent)
+    _anchor_policy_paths(data, path, lines, folders)
     parents = data.get("extends")
     if parents is None:
         return data, lines, path
@@ -246,6 +324,8 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, text: 
                                 line=lines.get(("extends",)), location="extends")
     merged: Any = {}
     for parent in parents:
+        if not _reachable(path.parent / parent, folders):  # before even asking whether it exists
+            raise _outside(path, lines.get(("extends",)), "extends", parent, path.parent / parent, folders)
         parent_path = Path(os.path.relpath((path.parent / parent).resolve()))
         if parent_path.resolve() in chain:
             cycle = " -> ".join(p.name for p in chain + (parent_path,))
@@ -255,23 +335,33 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...], max_bytes: int, text: 
             raise InputError.single(f"extends a file that does not exist: {parent}", file=str(path),
                                     line=lines.get(("extends",)), location="extends",
                                     suggestion=f"paths are relative to {path.parent.absolute()}")
-        parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes)
+        if not parent_path.is_file():  # a folder, a pipe or a device: nothing to read, or never an end to it
+            raise InputError.single(f"extends {parent}, which is not a file", file=str(path),
+                                    line=lines.get(("extends",)), location="extends",
+                                    suggestion="extends names scenario files (.yaml)")
+        parent_data, _, _ = _resolve_extends(parent_path, chain + (parent_path.resolve(),), max_bytes, folders)
         merged = deep_merge(merged, parent_data)
     own = {k: v for k, v in data.items() if k != "extends"}
     result = deep_merge(merged, own)
     return result, _remap_lines(lines, own, result), path
 
 
-def _anchor_policy_paths(data: Mapping, folder: Path) -> None:
-    """Cedar policy files named by a strategy are relative to the file that names them."""
+def _anchor_policy_paths(data: Mapping, path: Path, lines: Lines, folders: tuple[Path, ...]) -> None:
+    """Cedar policy files named by a strategy are relative to the file that names them, and within reach."""
     strategies = data.get("strategies")
     if not isinstance(strategies, Mapping):
         return
-    for spec in strategies.values():
+    for name, spec in strategies.items():
         policies = spec.get("policies") if isinstance(spec, dict) else None
-        if isinstance(policies, list):
-            spec["policies"] = [str((folder / p).resolve()) if isinstance(p, str) and not os.path.isabs(p) else p
-                                for p in policies]
+        if not isinstance(policies, list):
+            continue
+        for i, policy in enumerate(policies):
+            if isinstance(policy, str) and not _reachable(path.parent / policy, folders):
+                key = ("strategies", name, "policies", i)
+                raise _outside(path, lines.get(key) or lines.get(key[:-1]), path_text(*key),
+                               policy, path.parent / policy, folders)
+        spec["policies"] = [str((path.parent / p).resolve()) if isinstance(p, str) and not os.path.isabs(p) else p
+                            for p in policies]
 
 
 def _remap_lines(lines: Lines, own: Any, merged: Any) -> Lines:
@@ -326,7 +416,25 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise InputError.single(f"the value of {clip(path.strip())} cannot be read: {_unreadable(exc)}",
                                 location="--set",
                                 suggestion="no number in a scenario needs that many digits") from None
+    if _contains_itself(value):
+        raise InputError.single(f"the value of {clip(path.strip())} contains itself (a YAML alias inside its own "
+                                "anchor, like &a [*a])", location="--set",
+                                suggestion="write the value out; an alias may only repeat a finished value")
     return normalise_path(path), value
+
+
+def _contains_itself(value: Any) -> bool:
+    """Whether a parsed YAML value holds itself (``&a [*a]``): nothing can print, hash or copy it out."""
+    stack = [(value, frozenset())]
+    while stack:
+        node, above = stack.pop()
+        if not isinstance(node, (list, dict)):
+            continue
+        if id(node) in above:
+            return True
+        inner = above | {id(node)}
+        stack.extend((child, inner) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def apply_overrides(data: dict, overrides: Mapping[str, Any] | None, *, source: str = "overrides") -> dict:
@@ -458,10 +566,11 @@ def validate_data(data: Any, *, file: str = "<data>", lines: Lines | None = None
 
 
 def load_data(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-              max_bytes: int | None = None) -> dict:
+              max_bytes: int | None = None, allow_paths: Sequence[str | os.PathLike] | None = None) -> dict:
     """The raw data of a scenario file, ``extends:`` resolved and overrides applied, not validated."""
     p = Path(path)
-    data, _, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes)
+    data, _, _ = _resolve_extends(p, (p.resolve(),), max_file_bytes() if max_bytes is None else max_bytes,
+                                  allowed_folders(p, allow_paths))
     try:
         return apply_overrides(dict(data), overrides)
     except InputError as exc:
@@ -469,29 +578,33 @@ def load_data(path: str | os.PathLike, overrides: Mapping[str, Any] | None = Non
 
 
 def load_scenario(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-                  max_bytes: int | None = None) -> Scenario:
+                  max_bytes: int | None = None, allow_paths: Sequence[str | os.PathLike] | None = None) -> Scenario:
     """Load, merge, override and validate a scenario file.
 
     ``max_bytes`` limits the size of each file read (default: :func:`max_file_bytes`).
+    ``extends:`` and ``policies:`` may name files in the scenario's folder tree and the
+    bundled pack, and in the folders of ``allow_paths`` and ``$NHISIM_ALLOW_PATHS``.
     """
-    return _load(path, overrides, max_bytes)[0]
+    return _load(path, overrides, max_bytes, allow_paths)[0]
 
 
 def load_scenario_text(text: str, overrides: Mapping[str, Any] | None = None, *, name: str = "<string>",
-                       max_bytes: int | None = None) -> Scenario:
+                       max_bytes: int | None = None,
+                       allow_paths: Sequence[str | os.PathLike] | None = None) -> Scenario:
     """:func:`load_scenario` of scenario text read elsewhere (``nhisim validate -`` reads standard input).
 
     Messages name ``name`` as the file; ``extends:`` and policy files are relative to the
-    current folder.
+    current folder, and kept in its folder tree as a file's are in its own.
     """
-    return _load(name, overrides, max_bytes, text)[0]
+    return _load(name, overrides, max_bytes, allow_paths, text)[0]
 
 
 def load_with_warnings(path: str | os.PathLike, overrides: Mapping[str, Any] | None = None, *,
-                       max_bytes: int | None = None, text: str | None = None) -> tuple[Scenario, list[Problem]]:
+                       max_bytes: int | None = None, text: str | None = None,
+                       allow_paths: Sequence[str | os.PathLike] | None = None) -> tuple[Scenario, list[Problem]]:
     """:func:`load_scenario` (of ``text`` named ``path`` when given), and the scenario's warnings
     (:func:`~nhisim.scenario.validate.scenario_warnings`) with the line of the file each one is about."""
-    scenario, lines = _load(path, overrides, max_bytes, text)
+    scenario, lines = _load(path, overrides, max_bytes, allow_paths, text)
     found = scenario_warnings(scenario)
     for problem in found:
         problem.line = _line_of(problem.location, lines)
@@ -499,14 +612,14 @@ def load_with_warnings(path: str | os.PathLike, overrides: Mapping[str, Any] | N
 
 
 def _load(path: str | os.PathLike, overrides: Mapping[str, Any] | None, max_bytes: int | None,
-          text: str | None = None) -> tuple[Scenario, Lines]:
+          allow_paths: Sequence[str | os.PathLike] | None, text: str | None = None) -> tuple[Scenario, Lines]:
     p = Path(path)
     if max_bytes is None:
         max_bytes = max_file_bytes()
     if text is not None and len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         raise InputError.single(f"the scenario is over the {max_bytes:,}-byte limit for scenario files", file=str(path),
                                 suggestion=f"split the estate, generate it in Python, or raise {MAX_BYTES_ENV}")
-    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes, text)
+    data, lines, _ = _resolve_extends(p, (p.resolve(),), max_bytes, allowed_folders(p, allow_paths), text)
     if overrides:
         try:
             data = apply_overrides(dict(data), overrides)

@@ -68,36 +68,69 @@ def _times(rate: float, horizon: float) -> float:
     return 0.0 if rate == 0 else rate * horizon
 
 
-def _steps(task_id: str, tasks: dict, chain: tuple[str, ...]) -> float:
-    """Steps one arrival of ``task_id`` runs, the sub-tasks it delegates included (a chain multiplies)."""
-    task = tasks.get(task_id)
-    if task is None or task_id in chain:  # a cycle ends where the engine stops it
-        return 0.0
-    total = 0.0
-    for step in task.steps:
-        total += 1.0
-        delegate = getattr(step, "delegate", None)
-        if delegate is not None:
-            total += _steps(delegate.task, tasks, chain + (task_id,))
-    return total
+def steps_per_arrival(tasks: dict) -> dict[str, float]:
+    """Steps one arrival of each task template runs, the sub-tasks it delegates included.
+
+    A hand-off adds the steps of the sub-task it delegates, so a chain multiplies (a chain
+    of N templates each delegating twice is 2**N steps: a float, inf past 1e308). Each
+    template is computed once, depth first without recursion, so a long or wide chain
+    costs its size, not its number of paths; a cycle ends where the engine stops it (a
+    template already on the path adds nothing).
+    """
+    done: dict[str, float] = {}
+    for root in tasks:
+        if root in done:
+            continue
+        path = [root]  # the templates being summed, each with its running total and next step
+        total = {root: 0.0}
+        position = {root: 0}
+        while path:
+            task_id = path[-1]
+            steps = tasks[task_id].steps
+            i = position[task_id]
+            if i == len(steps):
+                path.pop()
+                done[task_id] = total.pop(task_id)
+                del position[task_id]
+                if path:
+                    total[path[-1]] += done[task_id]
+                continue
+            position[task_id] = i + 1
+            total[task_id] += 1.0
+            delegate = getattr(steps[i], "delegate", None)
+            child = delegate.task if delegate is not None else None
+            if child is None or child not in tasks or child in position:  # no hand-off, unknown, or a cycle
+                continue
+            if child in done:
+                total[task_id] += done[child]
+            else:
+                path.append(child)
+                total[child] = 0.0
+                position[child] = 0
+    return done
 
 
 def estimate_run(scenario, strategy, horizon: float | None = None) -> Estimate:
     """The expected work of one run of ``scenario`` under the resolved ``strategy``."""
     horizon = scenario.run.horizon if horizon is None else horizon
     tasks = {t.id: t for t in scenario.tasks}
+    steps = steps_per_arrival(tasks)
     calls = 0.0
     for agent in scenario.agents:
         switch = agent.behaviour.goal_switch_probability
+        # the two longest of the agent's tasks: the longest other than any one task is among them
+        longest = sorted(((steps[t], t) for t in set(agent.tasks) if t in tasks), reverse=True)[:2]
         for task_id in agent.tasks:
             task = tasks.get(task_id)
             if task is not None:
-                rate = task.arrival_rate * agent.behaviour.task_rate_multiplier
-                steps = _steps(task_id, tasks, ())
-                others = [t for t in set(agent.tasks) if t != task_id and t in tasks]
-                if switch > 0 and others:  # a redirected task also runs (at most) a whole other objective
-                    steps += switch * max(_steps(t, tasks, ()) for t in others)
-                calls += _times(rate, horizon) * steps
+                arrivals = _times(task.arrival_rate * agent.behaviour.task_rate_multiplier, horizon)
+                if not arrivals:  # no arrival, no work: even of an endless chain (0 × inf would be NaN)
+                    continue
+                per_arrival = steps[task_id]
+                other = next((n for n, t in longest if t != task_id), None)
+                if switch > 0 and other is not None:  # a redirected task also runs (at most) a whole other objective
+                    per_arrival += switch * other
+                calls += arrivals * per_arrival
     attempts = _times(scenario.attacker.rate, horizon) * len(scenario.threats)
     identities = len(scenario.agents)
     rotations = renewals = 0.0
@@ -138,6 +171,8 @@ def max_run_events() -> int:
 
 
 def _count(value: float) -> str:
+    if math.isinf(value):
+        return "more than 1e308"
     return f"about {value:,.0f}" if value < 1e15 else f"about {value:.1e}"
 
 
@@ -150,7 +185,8 @@ def check_run(scenario, strategy, horizon: float | None = None, *, file: str = "
     """Refuse one run whose estimate is over the limit (unless forced); return the estimate."""
     estimate = estimate_run(scenario, strategy, horizon)
     limit = max_run_events()
-    if math.isinf(estimate.total):  # no --force: it would never end, on any machine
+    endless = math.isinf(scenario.run.horizon if horizon is None else horizon)
+    if endless and math.isinf(estimate.total):  # no --force: it would never end, on any machine
         part, _ = estimate.largest()
         raise InputError.single(
             f"one run of strategy {strategy.name!r} would never end: the horizon is never and {part} "

@@ -109,6 +109,9 @@ def read_policy_files(paths: Sequence[str | os.PathLike], base_dir: str | os.Pat
         if not path.is_absolute() and base_dir is not None:
             path = Path(base_dir) / path
         try:
+            if path.exists() and not path.is_file():  # a folder, a pipe, a device: no policies, maybe no end
+                raise InputError.single("not a policy file (a folder, a pipe or a device)", file=str(raw),
+                                        location=f"{location}[{i}]", suggestion="name .cedar files")
             if path.is_file() and path.stat().st_size > max_file_bytes():
                 raise InputError.single(f"policy file is larger than {max_file_bytes()} bytes", file=str(raw),
                                         location=f"{location}.{i}",
@@ -716,7 +719,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
     (the same schema in Cedar's two formats), ``entities.json`` and
     ``example-request.json`` (for the Cedar CLI: ``cedar authorize``).
     """
-    from nhisim.sim.cedar_export import schema_text
+    from nhisim.sim.cedar_export import comment_line, schema_text
     from nhisim.sim.compiled import compile_world
 
     world = compile_world(scenario)
@@ -725,7 +728,7 @@ def policy_bundle(scenario, strategy_name: str, *, base_dir: str | os.PathLike |
     schema = schema_json(world)
     compile_policies(sources, schema)  # never export something Cedar would reject
     if files:
-        text = "\n".join(f"// ---- from {s.name}\n{s.text.rstrip()}\n" for s in sources)
+        text = "\n".join(f"{comment_line(f'---- from {s.name}')}\n{s.text.rstrip()}\n" for s in sources)
     else:
         text = sources[0].text
     out = {

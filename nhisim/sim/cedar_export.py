@@ -42,11 +42,11 @@ when it reports the policies that determined an answer.
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
-from nhisim.scenario.arguments import cedar_condition
+from nhisim.errors import printable
+from nhisim.scenario.arguments import cedar_condition, cedar_string
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario
 from nhisim.sim import decisions as pep  # the decision vocabulary the policies annotate
 from nhisim.sim.compiled import CompiledWorld
@@ -228,7 +228,7 @@ def schema_text(world: CompiledWorld) -> str:
         out.append(head + (f" = {_human_record(shape)};" if shape else ";"))
     out.append("")
     for action in actions_of(world):
-        out.append(f"action {json.dumps(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
+        out.append(f"action {cedar_string(action)} appliesTo {{\n  principal: [{', '.join(PRINCIPAL_TYPES)}],\n"
                    "  resource: [Resource],\n  context: RequestContext\n};")
     body = "\n".join(out).split("\n")
     return "\n".join(preamble + [f"  {row}" if row else "" for row in body] + ["}"]) + "\n"
@@ -286,8 +286,10 @@ def entities_json(scenario: Scenario, world: CompiledWorld) -> list[dict]:
 # --------------------------------------------------------------------------- policies
 
 
-def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
+def comment_line(text: object) -> str:
+    """``text`` as one Cedar (or any ``//``) comment line: its line breaks and controls shown as escapes,
+    so scenario text can never end the comment and write policies of its own."""
+    return "// " + printable(text, one_line=True)
 
 
 def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, str], condition: str,
@@ -296,13 +298,13 @@ def _policy(name: str, effect: str, outcome: tuple[str, str, str] | tuple[str, s
     """One policy: ``mode`` is a forbid's ``@effect`` (deny, escalate, monitor or redeclare); with a control
     ``group`` (a mixed strategy), its id is prefixed with the group and it applies to that group only."""
     code, reason = outcome[-2], outcome[-1]
-    lines = [f"// {c}" if c else "//" for c in comment]
-    lines += [f"@id({_quote(f'{group}/{name}' if group else name)})", f"@code({_quote(code)})",
-              f"@reason({_quote(reason)})"]
+    lines = [comment_line(c) if c else "//" for c in comment]  # scenario ids and values in some
+    lines += [f"@id({cedar_string(f'{group}/{name}' if group else name)})", f"@code({cedar_string(code)})",
+              f"@reason({cedar_string(reason)})"]
     if effect == "forbid":
-        lines.append(f"@effect({_quote(mode)})")
+        lines.append(f"@effect({cedar_string(mode)})")
     lines.append(f"{effect} ({head})")
-    guard = f"\nwhen {{ context.credential.controls == {_quote(group)} }}" if group else ""
+    guard = f"\nwhen {{ context.credential.controls == {cedar_string(group)} }}" if group else ""
     lines.append(condition + guard + ";")
     return "\n".join(lines)
 
@@ -326,12 +328,12 @@ def argument_policies(world: CompiledWorld, mode: str, group: str | None = None)
             texts = "; ".join(c.text for _, c in rules)
             out.append(_policy(
                 f"intent-argument-{task.id}-{label.replace(':', '-')}", "forbid", pep.INTENT_ARG,
-                f"when {{\n  context has intent && context.intent.task == {NAMESPACE}::Task::{_quote(task.id)} &&\n"
-                f"  context.operation == {_quote(label)} && !context.intent.redeclared.contains({_quote(label)}) &&\n"
+                f"when {{\n  context has intent && context.intent.task == {NAMESPACE}::Task::{cedar_string(task.id)} &&\n"
+                f"  context.operation == {cedar_string(label)} && !context.intent.redeclared.contains({cedar_string(label)}) &&\n"
                 f"  !({held})\n}}",
                 [f"   ... and the arguments of {label} within what task {task.id}'s intent allows: {texts}."],
-                mode, head=f"principal, action == {NAMESPACE}::Action::{_quote(action)}, "
-                           f"resource == {NAMESPACE}::Resource::{_quote(resource)}", group=group))
+                mode, head=f"principal, action == {NAMESPACE}::Action::{cedar_string(action)}, "
+                           f"resource == {NAMESPACE}::Resource::{cedar_string(resource)}", group=group))
     return out
 
 
@@ -353,8 +355,8 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
     A mixed strategy is one set of policies per control group, each applying only to
     requests whose credential that group governs (``context.credential.controls``).
     """
-    head = [f"// nhisim enforcement point for strategy {strategy.name!r}"
-            + (f" on scenario {scenario_name!r}" if scenario_name else "")]
+    head = [comment_line(f"nhisim enforcement point for strategy {strategy.name!r}"
+                         + (f" on scenario {scenario_name!r}" if scenario_name else ""))]
     if not strategy.mixed:
         head += _knob_lines(strategy)
         policies = _enforcement(strategy, world)
@@ -365,7 +367,7 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
         policies = []
         for name, (group, members) in strategy.groups().items():
             who = ", ".join(members) if members else "every other agent and shared account"
-            policies.append("\n".join([f"// ==== control group {name!r}: {who}", *_knob_lines(group)]))
+            policies.append("\n".join([comment_line(f"==== control group {name!r}: {who}"), *_knob_lines(group)]))
             policies += _enforcement(group, world, name)
     intent = any(g.runtime_check == "intent" for g, _ in strategy.groups().values())
     head += [
@@ -387,7 +389,7 @@ def strategy_policies(strategy: Strategy, scenario_name: str | None = None, worl
 
 def _knob_lines(s: Strategy) -> list[str]:
     return [
-        f"// {s.description}" if s.description else "//",
+        comment_line(s.description) if s.description else "//",
         "//",
         "// The knobs below act outside the enforcement point (they shape which credentials exist);",
         "// the policies are the enforcement point itself:",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from nhisim.errors import InputError
+from nhisim.files import whole_file
 from nhisim.world.graph import EDGE_TYPES, NODE_TYPES
 from nhisim.world.opengraph import (  # noqa: F401  (re-exported)
     EDGE_KINDS,
@@ -105,7 +106,8 @@ def to_graphml(graph: nx.MultiDiGraph, path: str | os.PathLike) -> FsPath:
     out.add_nodes_from(nodes)
     out.add_edges_from(edges)
     path = FsPath(path)
-    nx.write_graphml(out, path)
+    with whole_file(path) as temp:
+        nx.write_graphml(out, temp)
     return path
 
 
@@ -253,5 +255,6 @@ def draw(graph: nx.MultiDiGraph, path: str | os.PathLike | None = None, format: 
     fig.suptitle(title or f"world graph: {graph.graph.get('scenario', graph.graph.get('name', ''))}", fontsize=12)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=min(0.3, 0.75 / height), top=1 - min(0.2, 0.55 / height))
     if path is not None:
-        fig.savefig(path, format=format, dpi=dpi if format == "png" else None)
+        with whole_file(path) as temp:
+            fig.savefig(temp, format=format, dpi=dpi if format == "png" else None)
     return fig

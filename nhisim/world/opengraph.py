@@ -56,6 +56,7 @@ from typing import Any
 import networkx as nx
 
 from nhisim.errors import InputError
+from nhisim.files import write_whole
 from nhisim.world.graph import node_id, split_node_id
 
 NAMESPACE = "NHI"
@@ -260,10 +261,8 @@ def write_opengraph(graph: nx.MultiDiGraph, path: str | os.PathLike, **options: 
 
 
 def write_payload(payload: Mapping[str, Any], path: str | os.PathLike) -> FsPath:
-    """Write an OpenGraph payload or extension definition as strict JSON; returns the path."""
-    path = FsPath(path)
-    path.write_text(json.dumps(payload, indent=1, allow_nan=False), encoding="utf-8")
-    return path
+    """Write an OpenGraph payload or extension definition as strict JSON, whole or not at all; returns the path."""
+    return FsPath(write_whole(path, json.dumps(payload, indent=1, allow_nan=False)))
 
 
 # --------------------------------------------------------------------------- the extension definition
