@@ -218,6 +218,7 @@ class Simulation:
                     if len(children) >= 32:  # forget dead tokens so memory stays flat over long runs
                         children[:] = [c for c in children if now < c.unusable_at]
                     children.append(token)
+
     def account_users(self, account: str) -> tuple[str, ...]:
         """The holders of a shared account that use its key (none when the account is not in use)."""
         return account_users(self.strategy, account, self.world.accounts[account].holders)
