@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from engine_fixtures import build, chain_estate, support_estate
+from engine_fixtures import build, chain_estate, delegating_estate, support_estate
 
 from nhisim.metrics import compute_metrics
 from nhisim.scenario.validate import scenario_warnings
@@ -18,20 +18,9 @@ DETECTION = {"monitoring": "none", "alert_detection_probability": 0.0,
              "automated_revocation_latency": {"fixed": "5s"}}
 
 
-def delegating_estate(**extra) -> dict:
+def exchanging_estate(**extra) -> dict:
     """``lead`` hands every ticket's CRM lookup to ``helper`` by token exchange; its tokens live 8 h."""
-    return support_estate(
-        agents=[{"id": "lead", "owner": "alice", "roles": ["support"], "tools": ["crm", "tix"], "tasks": ["ticket"],
-                 "may_delegate_to": ["helper"]},
-                {"id": "helper", "owner": "alice", "roles": ["support"], "tools": ["crm"], "tasks": ["lookup"]}],
-        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": "12/h",
-                "intent": {"operations": ["tix:read:tickets", "crm:read:crm-db"]},
-                "steps": [{"call": "tix:read:tickets", "duration": "10s"},
-                          {"delegate": {"agent": "helper", "task": "lookup"}}]},
-               {"id": "lookup", "requested_by": "alice", "arrival_rate": 0,
-                "intent": {"operations": ["crm:read:crm-db"]},
-                "steps": [{"call": "crm:read:crm-db", "duration": "30s"}]}],
-        detection=DETECTION, run={"horizon": "12h"}, **extra)
+    return delegating_estate(detection=DETECTION, run={"horizon": "12h"}, **extra)
 
 
 def leaks(delegate: str, delegator: str) -> list[dict]:
@@ -57,7 +46,7 @@ def exposure_of(events, incident: str) -> float:
 
 @pytest.fixture(scope="module")
 def both():
-    data = delegating_estate(threats=leaks("helper", "lead"),
+    data = exchanging_estate(threats=leaks("helper", "lead"),
                              strategies={"cascade": {**EXCHANGE, "cascade_revocation": True}, "plain": EXCHANGE})
     return run(data, "cascade"), run(data, "plain")
 
@@ -100,11 +89,11 @@ def test_the_cascade_goes_down_the_whole_chain():
 
 
 def test_cascade_revocation_warns_where_nothing_is_exchanged():
-    passing = build(delegating_estate(strategies={"p": {"base": "zsp", "cascade_revocation": True}}))
+    passing = build(exchanging_estate(strategies={"p": {"base": "zsp", "cascade_revocation": True}}))
     assert any("cascade_revocation has no effect" in p.message and "pass_through" in p.message
                for p in scenario_warnings(passing))
     alone = build(support_estate(strategies={"x": {"base": "intent", "cascade_revocation": True}},
                                  run={"baseline": "x"}))
     assert any("no task delegates" in p.message for p in scenario_warnings(alone))
-    exchanging = build(delegating_estate(strategies={"x": {**EXCHANGE, "cascade_revocation": True}}))
+    exchanging = build(exchanging_estate(strategies={"x": {**EXCHANGE, "cascade_revocation": True}}))
     assert not [p for p in scenario_warnings(exchanging) if "cascade_revocation" in p.message]

@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from engine_fixtures import build, chain_estate, shared_estate, support_estate
+from engine_fixtures import build, chain_estate, delegating_estate, shared_estate, support_estate
 
 from nhisim.metrics import compute_metrics
 from nhisim.scenario.loader import load_scenario
@@ -167,17 +167,8 @@ def test_never_in_a_duration_knob_runs(knob, base):
 
 def delegate_estate(strategy: dict):
     """``lead`` hands every ticket's CRM lookup to ``helper`` (a 10-minute step); both roles reach the CRM."""
-    data = support_estate(
-        agents=[{"id": "lead", "owner": "alice", "roles": ["support"], "tools": ["crm", "tix"], "tasks": ["ticket"],
-                 "may_delegate_to": ["helper"]},
-                {"id": "helper", "owner": "alice", "roles": ["support"], "tools": ["crm"], "tasks": ["lookup"]}],
-        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": "12/h",
-                "intent": {"operations": ["tix:read:tickets", "crm:read:crm-db"]},
-                "steps": [{"call": "tix:read:tickets", "duration": "10s"},
-                          {"delegate": {"agent": "helper", "task": "lookup"}}]},
-               {"id": "lookup", "requested_by": "alice", "arrival_rate": 0,
-                "intent": {"operations": ["crm:read:crm-db"]},
-                "steps": [{"call": "crm:read:crm-db", "duration": "10m"}]}],
+    data = delegating_estate(
+        lookup="10m",
         threats=[leak(principal="helper", at="3h")], detection=NO_DETECTION, run={"horizon": "5h"},
         strategies={"s": strategy})
     return build(data)
