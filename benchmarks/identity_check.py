@@ -13,7 +13,8 @@ against a git revision (checked out in a temporary worktree) in one go::
 A refactoring that claims "behaviour unchanged" must leave every digest equal. A change
 of wording alone (a reason sentence) changes the ``events`` digest but not ``decisions``
 (every column but ``reason``) nor ``metrics``: ``--parts decisions,metrics`` compares
-only those.
+only those. Metrics are compared one by one over the names both sides computed: a metric
+added since the reference is no difference.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ def _digest_values(values) -> str:
     return h.hexdigest()
 
 
-def _metrics_digest(metrics: dict) -> str:
-    """Values, not Python types: a metric may come as a float or a NumPy float."""
-    return _digest_values(sorted((name, float(value)) for name, value in metrics.items()))
+def _metrics_digests(metrics: dict) -> dict[str, str]:
+    """One digest per metric, of its value, not its Python type: a metric may come as a float or a NumPy float."""
+    return {name: _digest_values([float(value)]) for name, value in sorted(metrics.items())}
 
 
 def _stream_metrics(log):
@@ -80,9 +81,11 @@ def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[s
                         [name for name in columns] + [v for name in columns for v in columns[name]])
                     decided = [name for name in columns if name != "reason"]
                     decision_digest = _digest_values(decided + [v for name in decided for v in columns[name]])
-                    metrics = _metrics_digest(compute_metrics(log.columns()))
-                    if streamed is not None and _metrics_digest(compute_metrics(streamed)) != metrics:
-                        metrics = "the metrics gathered as the log was flushed differ from the whole log's"
+                    metrics = _metrics_digests(compute_metrics(log.columns()))
+                    if streamed is not None:  # gathered as the log was flushed: each must equal the whole log's
+                        for name, digest in _metrics_digests(compute_metrics(streamed)).items():
+                            if digest != metrics.get(name):
+                                metrics[name] = "gathered as the log was flushed, it differs from the whole log's"
                     out[f"{path.stem}/{strategy}/{engine}/{seed}"] = {
                         "events": event_digest,
                         "decisions": decision_digest,
@@ -104,7 +107,14 @@ def compare(before: dict, after: dict, parts: tuple[str, ...] = PARTS) -> list[s
             problems.append(f"{key}: new run (not in the reference)")
         else:
             for part in parts:
-                if part in before[key] and before[key][part] != after[key][part]:
+                if part not in before[key]:
+                    continue
+                was, now = before[key][part], after[key][part]
+                if isinstance(was, dict) and isinstance(now, dict):  # metrics: a metric added since is no difference
+                    changed = sorted(name for name in was.keys() & now.keys() if was[name] != now[name])
+                    if changed or was.keys() - now.keys():
+                        problems.append(f"{key}: {part} differ ({', '.join(changed or sorted(was.keys() - now.keys()))})")
+                elif was != now:
                     problems.append(f"{key}: {part} differ")
     return problems
 

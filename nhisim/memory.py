@@ -21,10 +21,12 @@ R = TypeVar("R")
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic collection inside the block (the collector's state is restored after it)."""
+def collector_paused(pause: bool = True) -> Iterator[None]:
+    """No cyclic collection inside the block (the collector's state is restored after it); with
+    ``pause`` false, the block runs as it would without this."""
     was_enabled = gc.isenabled()
-    gc.disable()
+    if pause:
+        gc.disable()
     try:
         yield
     finally:

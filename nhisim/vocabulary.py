@@ -58,6 +58,8 @@ METRICS: tuple[Metric, ...] = (
            "malicious requests allowed"),
     Metric("malicious_denied", "attack", "neutral", "count", "malicious denied", "requests",
            "malicious requests denied, refused token requests included"),
+    Metric("credentials_harvested", "attack", "lower", "count", "credentials harvested", "credentials",
+           "distinct credentials the attacker obtained by reading a resource that held them"),
     Metric("exposure_window_s", "exposure", "lower", "seconds", "exposure window", "s",
            "compromise → every credential the attacker holds unusable"),
     Metric("time_to_detect_s", "exposure", "lower", "seconds", "time to detect", "s",

@@ -43,6 +43,22 @@ def support_estate(**extra: Any) -> dict:
     return data
 
 
+def delegating_estate(lookup: str = "30s", **extra: Any) -> dict:
+    """``lead`` hands every ticket's CRM lookup (``lookup`` long) to ``helper``; both roles reach the CRM."""
+    return support_estate(
+        agents=[{"id": "lead", "owner": "alice", "roles": ["support"], "tools": ["crm", "tix"], "tasks": ["ticket"],
+                 "may_delegate_to": ["helper"]},
+                {"id": "helper", "owner": "alice", "roles": ["support"], "tools": ["crm"], "tasks": ["lookup"]}],
+        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": "12/h",
+                "intent": {"operations": ["tix:read:tickets", "crm:read:crm-db"]},
+                "steps": [{"call": "tix:read:tickets", "duration": "10s"},
+                          {"delegate": {"agent": "helper", "task": "lookup"}}]},
+               {"id": "lookup", "requested_by": "alice", "arrival_rate": 0,
+                "intent": {"operations": ["crm:read:crm-db"]},
+                "steps": [{"call": "crm:read:crm-db", "duration": lookup}]}],
+        **extra)
+
+
 def shared_estate(holders: int = 3, **extra: Any) -> dict:
     """``holders`` agents sharing one integration account, each doing its own work."""
     agents, tasks, roles = [], [], []

@@ -123,6 +123,8 @@ def requests(draw):
             intent=None if cred_intent is None else world.tasks[cred_intent],
             chain=tuple(draw(st.lists(st.sampled_from(agents), max_size=3))),
             effective_at=draw(TIMES), revoked_by_response=draw(st.booleans()),
+            mfa=draw(st.booleans()),  # a human's key that needs a second factor
+            mfa_passed=set(draw(st.lists(st.sampled_from(presenters), max_size=2))) or None,
         )
         if draw(st.booleans()) and cred.scope:  # often ask for something the credential covers
             op = draw(st.sampled_from(sorted(cred.scope)))
@@ -209,6 +211,7 @@ def test_every_decision_code_is_reached_by_the_property_test_inputs():
         "revoked": (Credential(**base, effective_at=10.0), agent, op, "internal"),
         "revoked_response": (Credential(**base, effective_at=10.0, revoked_by_response=True), agent, op, "internal"),
         "sender_constraint": (Credential(**base), "attacker:x", op, "internal"),
+        "mfa_required": (Credential(**{**base, "binding": "bearer"}, mfa=True), "attacker:x", op, "internal"),
         "scope": (Credential(**{**base, "scope": frozenset()}), agent, op, "internal"),
         "intent_destination": (Credential(**base), agent, op, "nowhere"),
         "allowed": (Credential(**base), agent, op, sorted(task.destinations)[0]),

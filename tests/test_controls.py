@@ -165,7 +165,7 @@ def test_static_analysis_reads_each_agents_controls():
     ({"tags": ["nope"], "base": "zsp"}, "no agent has tag 'nope'"),
     ({"agents": ["agent0"]}, "changes nothing"),
     ({"base": "zsp"}, "selects no one"),
-    ({"environments": ["dev"], "base": "zsp"}, "selects no agent and no shared account"),
+    ({"environments": ["dev"], "base": "zsp"}, "selects no agent, shared account or human"),
     ({"agents": ["agent0"], "ttl": "-5m"}, "ttl"),
 ])
 def test_an_override_that_cannot_apply_is_a_validation_error(override, message):

@@ -49,8 +49,21 @@ def test_opengraph_payload_shape(graph):
         assert e["start"]["value"] in ids and e["end"]["value"] in ids
         assert e["properties"]["reason"]
         assert all(_primitive(v) for v in e["properties"].values()), e
-    assert {e["kind"].removesuffix("Inert") for e in edges} == set(EDGE_KINDS.values())
+    # every kind but a stored secret, which needs a resource holding keys (the demo estate has none)
+    assert {e["kind"].removesuffix("Inert") for e in edges} == set(EDGE_KINDS.values()) - {"NHI_StoresSecret"}
     json.dumps(og, allow_nan=False)  # strict JSON
+
+
+def test_opengraph_writes_stored_secrets():
+    from nhisim.scenario.loader import load_scenario
+    from nhisim.world.graph import build_graph
+
+    scenario = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "harvest_pivot.yaml")
+    edges = to_opengraph(build_graph(scenario), id_prefix="")["graph"]["edges"]
+    stored = [e for e in edges if e["kind"] == "NHI_StoresSecret"]
+    assert {(e["start"]["value"], e["end"]["value"]) for e in stored} == {
+        ("resource/tickets", "credential/key/svc-deploy"), ("resource/config-repo", "credential/key/svc-deploy"),
+        ("resource/secrets-vault", "credential/key/svc-deploy")}
 
 
 def test_opengraph_merges_parallel_edges(graph):

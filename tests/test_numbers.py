@@ -12,7 +12,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from engine_fixtures import build, chain_estate, shared_estate, support_estate
+from engine_fixtures import build, chain_estate, delegating_estate, shared_estate, support_estate
 
 from nhisim.metrics import compute_metrics
 from nhisim.scenario.loader import load_scenario
@@ -167,17 +167,8 @@ def test_never_in_a_duration_knob_runs(knob, base):
 
 def delegate_estate(strategy: dict):
     """``lead`` hands every ticket's CRM lookup to ``helper`` (a 10-minute step); both roles reach the CRM."""
-    data = support_estate(
-        agents=[{"id": "lead", "owner": "alice", "roles": ["support"], "tools": ["crm", "tix"], "tasks": ["ticket"],
-                 "may_delegate_to": ["helper"]},
-                {"id": "helper", "owner": "alice", "roles": ["support"], "tools": ["crm"], "tasks": ["lookup"]}],
-        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": "12/h",
-                "intent": {"operations": ["tix:read:tickets", "crm:read:crm-db"]},
-                "steps": [{"call": "tix:read:tickets", "duration": "10s"},
-                          {"delegate": {"agent": "helper", "task": "lookup"}}]},
-               {"id": "lookup", "requested_by": "alice", "arrival_rate": 0,
-                "intent": {"operations": ["crm:read:crm-db"]},
-                "steps": [{"call": "crm:read:crm-db", "duration": "10m"}]}],
+    data = delegating_estate(
+        lookup="10m",
         threats=[leak(principal="helper", at="3h")], detection=NO_DETECTION, run={"horizon": "5h"},
         strategies={"s": strategy})
     return build(data)
@@ -260,7 +251,13 @@ def test_an_attacker_that_stopped_before_the_horizon_is_not_projected():
 # --------------------------------------------------------------------------- 9. static analysis under the strategy
 
 PACK = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
-LEAKS = ("secret_leak", "shared_credential_compromise", "improper_offboarding")
+LEAKS = ("secret_leak", "shared_credential_compromise", "improper_offboarding", "store_breach")
+
+
+def leaking_principals(threat) -> list[str]:
+    """The principals whose own controls decide what a leak hands over."""
+    return list(getattr(threat, "principals", None) or [getattr(threat, "principal", None)
+                                                          or getattr(threat, "via", None) or threat.agent])
 
 
 @pytest.mark.parametrize("path", PACK, ids=[p.stem for p in PACK])
@@ -276,9 +273,9 @@ def test_static_potential_blast_radius_agrees_with_the_simulation(path):
             for row in events[events.event == "compromise"].itertuples():
                 bound = static[row.incident]
                 assert row.value <= bound + 1e-9, (name, seed, row.incident, row.value, bound)
-                threat = threats[row.incident]  # a mixed strategy: the leaked principal's own controls
-                if (threat.kind in LEAKS and
-                        strategy.of(getattr(threat, "principal", None)).credential == "static_key"):
+                threat = threats[row.incident]
+                if threat.kind in LEAKS and all(strategy.of(p).credential == "static_key"
+                                                for p in leaking_principals(threat)):
                     assert row.value == pytest.approx(bound), (name, seed, row.incident)  # a standing key: exact
                 compared += 1
     assert compared > 0 or not any(t.kind in LEAKS + ("agent_hijack", "delegation_abuse")

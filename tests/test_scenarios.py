@@ -49,7 +49,7 @@ def test_scenario_validates_and_is_documented(path):
 def test_scenario_is_small(path):
     """A proxy for speed that does not depend on the machine: events per run."""
     scenario = load_scenario(path)
-    limit = 8000 if path.stem in ("enterprise", "mixed_estate") else 4000  # forty agents
+    limit = 8000 if path.stem in ("enterprise", "mixed_estate") else 4000  # the forty-agent estate, twice
     for strategy in scenario.strategies:
         rows = len(Simulation(scenario, strategy, seed=3).run())
         assert rows < limit, f"{path.name} under {strategy}: {rows} events"

@@ -63,7 +63,9 @@ def test_node_id_is_prefixed_by_type():
 
 
 def test_nodes_and_edges_are_typed_and_every_edge_has_a_reason():
-    g = build_graph(demo_scenario())
+    # the demo estate, with support-bot's key written in its first resource (a stored secret)
+    resources = [{**r, "secrets": ["support-bot"]} if i == 0 else r for i, r in enumerate(DEMO["resources"])]
+    g = build_graph(demo_scenario(resources=resources))
     assert {d for _, d in g.nodes(data="type")} == set(NODE_TYPES)
     assert {d["type"] for *_, d in g.edges(data=True)} == set(EDGE_TYPES)
     for n, d in g.nodes(data=True):

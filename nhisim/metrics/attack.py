@@ -1,4 +1,4 @@
-"""What the attacker did: realized and potential blast radius, records, requests."""
+"""What the attacker did: realized and potential blast radius, records, requests, keys harvested."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import numpy as np
 
 from nhisim.metrics.digest import LogDigest
 from nhisim.metrics.lifecycle import Rows
+from nhisim.scenario.models import READ_ACTIONS
 
-COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied")
-DATA_ACTIONS = ("read", "export", "list")
+COLUMNS = ("blast_radius", "potential_blast_radius", "records_exposed", "malicious_allowed", "malicious_denied",
+           "credentials_harvested")
+DATA_ACTIONS = READ_ACTIONS
 
 
 def _union_value(log: LogDigest) -> float:
@@ -42,4 +44,11 @@ def compute(log: LogDigest) -> dict[str, float]:
         "records_exposed": _sum_first(data, ("resource",), "records"),
         "malicious_allowed": float(len(allowed)),
         "malicious_denied": float(len(malicious) - len(allowed) + log.malicious_issue_refusals),
+        "credentials_harvested": float(len(_harvested(log))),
     }
+
+
+def _harvested(log: LogDigest) -> set[str]:
+    """Credentials the attacker obtained by reading a resource that held them (``harvested`` acquire rows)."""
+    acquired = log.of("acquire")
+    return set(acquired.where(acquired["decision"] == "harvested")["credential"])

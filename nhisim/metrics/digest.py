@@ -54,7 +54,7 @@ class Chunk(Protocol):
 # the rows kept whole, by event kind, with the columns the metrics read of them
 KEPT = {
     "compromise": ("principal", "incident", "code", "value", "scope", "until"),
-    "acquire": ("incident", "credential", "scope", "until"),
+    "acquire": ("incident", "credential", "scope", "until", "decision"),
     "release": ("incident",),
     "give_up": ("incident",),
     "detect": ("incident",),

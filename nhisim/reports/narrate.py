@@ -104,6 +104,10 @@ class _Narrator:
         self.seen_malicious: set = set()
         self.seen_incidents = set(events.loc[events["event"] == "compromise", "incident"].dropna())
         self.counters: dict[str, _Counter] = {}
+        # (incident, credential) harvested -> (how it was obtained, the resource it was read in), and the
+        # resources the attacker then reached with it
+        self.harvested: dict[tuple, tuple[str, str]] = {}
+        self.reached: dict[tuple, list[str]] = {}
 
     # -- helpers
     def op(self, action: Any, resource: Any) -> str:
@@ -177,10 +181,9 @@ class _Narrator:
             if event == "compromise":
                 self._compromise(r, acquires_at_compromise.get(r.incident, []))
             elif event == "acquire":
-                if compromise_times.get(r.incident) != r.t and self.limited("acquire", r.credential):
-                    value = f", which reaches {_scope_text(r.scope)}" if r.value and r.value > 0 else \
-                        f" ({r.reason})"
-                    self.say(r.t, f"the attacker now also holds {self.cred(r.credential)}{value}", "acquire")
+                at_compromise = compromise_times.get(r.incident) == r.t  # told with the compromise
+                if not at_compromise and self.limited("acquire", (r.incident, r.credential)):
+                    self._acquire(r)
             elif event == "request":
                 if bool(r.malicious):
                     self._malicious(r)
@@ -274,6 +277,20 @@ class _Narrator:
         how = "was rotated away" if kind in ("static_key", "shared_key") else "expired"
         self.say(t, f"{self.cred(cred)} {how}: the attacker can no longer use it{self.after(t)}", "expired")
 
+    def _acquire(self, r: Any) -> None:
+        """The attacker came to hold one more credential: harvested from a resource (read by the attacker,
+        or by the agent whose context it has), written again where it had leaked, or else."""
+        via = r.decision if isinstance(r.decision, str) else ""
+        reach = f", which reaches {_scope_text(r.scope)}" if r.value and r.value > 0 else \
+            f" ({r.reason.rpartition(': ')[2]})"
+        if via in ("harvested", "republished"):
+            how = str(r.reason).partition(" (")[0]  # the engine's own words for how it got it
+            if via == "harvested":
+                self.harvested[(r.incident, r.credential)] = (how, str(r.resource))
+            self.say(r.t, f"{how} ({self.cred(r.credential, possessive=False)}){reach}", "acquire")
+        else:
+            self.say(r.t, f"the attacker now also holds {self.cred(r.credential)}{reach}", "acquire")
+
     def _compromise(self, r: Any, acquires: Sequence[Any]) -> None:
         kind = THREAT_WORDS.get(str(r.code), _words(r.code))
         head = f"COMPROMISE ({kind}, incident {r.incident}): {r.reason}"
@@ -287,6 +304,10 @@ class _Narrator:
             why = "; ".join(f"{a.credential}: {a.reason}" for a in useless)
             head += ". It gives the attacker nothing usable" + (f" ({why})" if why else "")
         self.say(r.t, head, "compromise")
+        for acquired in acquires:  # what came with the compromise in another way (keys the agent had read)
+            if isinstance(acquired.decision, str) and self.limited("acquire", (acquired.incident,
+                                                                               acquired.credential)):
+                self._acquire(acquired)
 
     def _who(self, r: Any) -> tuple[str, str]:
         presenter = str(r.presenter)
@@ -310,6 +331,10 @@ class _Narrator:
         who, cred = self._who(r)
         verb = "used" if allowed else "tried to use"
         text = f"{who} {verb} {cred} to {self.op(r.action, r.resource)}: "
+        if allowed and (r.incident, r.credential) in self.harvested:
+            reached = self.reached.setdefault((r.incident, r.credential), [])
+            if r.resource not in reached:
+                reached.append(r.resource)
         if allowed:
             text += f"ALLOWED under {self.strategy}"
             if str(r.code) == "approved":
@@ -393,6 +418,11 @@ class _Narrator:
                 parts.append(f"{c.total} {words}{extra}")
         if parts:
             self.out.append((t_end, "In all (only the first few were told): " + "; ".join(parts) + ".", "summary"))
+        for key, (how, _) in self.harvested.items():
+            reached = self.reached.get(key)
+            self.out.append((t_end, f"PIVOT (incident {key[0]}): {how} ({key[1]}), and "
+                                    + (f"reached {', '.join(reached)} with it." if reached
+                                       else "reached nothing with it."), "summary"))
         try:
             m = compute_metrics(self.ev)
         except Exception:  # a log without the columns the metrics need: tell the story without totals

@@ -3,8 +3,9 @@
 A task's tool call runs with the credential the strategy gives it: a static key (its
 agent's roles, or a shared account's), a JIT token (the agent's roles, ∩ the task's
 intent when tokens are scoped to intent), a token exchanged at each delegation hop (the
-delegator's scope ∩ the sub-task's intent: RFC 8693), or a credential passed down the
-chain. Whatever the random draws, a call whose operation that credential cannot carry,
+delegator's scope ∩ the sub-task's intent: RFC 8693), a credential passed down the
+chain, or for a task run on its requester's credential, that human's key or session (or a
+token exchanged from it), beside the agent's own. Whatever the random draws, a call whose operation that credential cannot carry,
 or that the intent check refuses, is denied in every run, and its task (and every task
 that delegated to it) fails: ``nhisim validate`` warns about it.
 
@@ -94,6 +95,9 @@ class _Estate:
         role_ops = {r.id: frozenset(g.key for g in r.grants) for r in s.roles}
         for agent in s.agents:
             self.roles[agent.id] = frozenset().union(*(role_ops.get(r, frozenset()) for r in agent.roles))
+        for human in s.humans:
+            if human.roles:
+                self.roles[human.id] = frozenset().union(*(role_ops.get(r, frozenset()) for r in human.roles))
         for account in s.shared_accounts:
             self.account_roles[account.id] = frozenset().union(*(role_ops.get(r, frozenset()) for r in account.roles))
             for holder in account.holders:
@@ -140,8 +144,25 @@ class _Walk:
             for task_id in agent.tasks:
                 task = self.ix.tasks.get(task_id)
                 if task is not None and task.arrival_rate > 0:
-                    self.task((agent.id,), (task_id,), passed=[], exchanged=None)
+                    self.task((agent.id,), (task_id,), passed=self.requester_credential(agent.id, task),
+                              exchanged=None)
         return self.found
+
+    def requester_credential(self, agent: str, task) -> list[Held]:
+        """What a root task run on its requester's credential holds beside the agent's own: the human's key
+        or session (pass-through), or a token exchanged from it (∩ the task's intent)."""
+        human = task.requested_by
+        if not task.on_behalf_of_requester or human not in self.e.roles:
+            return []
+        controls = self.s.of(human)
+        terms = ((f"{human}'s roles", self.e.roles[human]),)
+        kind = "static key" if controls.credential == "static_key" else "JIT token"
+        if kind == "JIT token" and controls.jit_scope == "intent":
+            terms += ((f"{task.id}'s intent", self.e.intents[task.id]),)
+        if controls.delegation == "token_exchange":
+            return [Held("delegated token", agent, terms + ((f"{task.id}'s intent", self.e.intents[task.id]),),
+                         task.id)]
+        return [Held(kind, human, terms, task.id, passed=True)]
 
     def task(self, chain: tuple[str, ...], tasks: tuple[str, ...], passed: list[Held], exchanged: Held | None
              ) -> bool:

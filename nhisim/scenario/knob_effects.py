@@ -25,24 +25,33 @@ from nhisim.scenario.models import DelegateStep, Knobs, Scenario
 from nhisim.scenario.units import format_duration
 from nhisim.strategies import Strategy
 
+#: the kinds of principal a strategy's controls apply to
+PRINCIPAL_KINDS = frozenset(("agent", "account", "human"))
+
 
 @dataclass(frozen=True)
 class Estate:
     """What in a scenario decides whether some knobs can matter."""
 
-    delegates: bool  # a task hands a sub-task to another agent, or a threat has an agent act for another
+    delegates: bool  # a task hands a sub-task to another agent (or runs on its requester's credential), or a
+    # threat has an agent act for another
     offboards: bool  # a threat offboards an agent
     shared_accounts: bool  # the estate has shared accounts
     detects: bool  # detection is enabled (revocation by the response needs a detection)
+    secrets: bool = False  # a resource holds principals' secrets (harvesting)
+    human_credentials: bool = False  # a human holds a credential of its own (roles)
 
     @classmethod
     def of(cls, scenario: Scenario) -> Estate:
         return cls(
             delegates=any(isinstance(step, DelegateStep) for task in scenario.tasks for step in task.steps)
-            or any(threat.USES_DELEGATION for threat in scenario.threats),
+            or any(threat.USES_DELEGATION for threat in scenario.threats)
+            or any(task.on_behalf_of_requester for task in scenario.tasks),
             offboards=any(threat.RETIRES_AGENT for threat in scenario.threats),
             shared_accounts=bool(scenario.shared_accounts),
             detects=scenario.detection.enabled,
+            secrets=any(resource.secrets for resource in scenario.resources),
+            human_credentials=any(human.roles for human in scenario.humans),
         )
 
 
@@ -53,6 +62,7 @@ class Rule:
     knob: str
     depends_on: tuple[str, ...]  # the knobs and estate facts (``estate.<fact>``) it reads
     inert: Callable[[Strategy, Estate], str]
+    acts_on: frozenset[str] = PRINCIPAL_KINDS  # the kinds of principal whose controls it can change anything for
 
 
 def _static_passing(s: Strategy, e: Estate) -> bool:
@@ -95,10 +105,27 @@ RULES: tuple[Rule, ...] = (
     Rule("offboarding_revokes", ("estate.offboards",), lambda s, e: (
         "no agent is offboarded in this scenario (no threat retires one)" if not e.offboards else "")),
     Rule("delegation", ("estate.delegates",), lambda s, e: (
-        "no task delegates a sub-task and no threat has an agent act for another" if not e.delegates else "")),
+        "no task delegates a sub-task or runs on its requester's credential, and no threat has an agent act for "
+        "another" if not e.delegates else "")),
     Rule("revocation", ("estate.detects",), lambda s, e: (
         "revocation is how the response revokes after a detection, and detection is disabled "
         "(detection.enabled: false)" if not e.detects else "")),
+    Rule("secret_storage", ("credential", "estate.secrets"), lambda s, e: (
+        "secret_storage decides which resources hold a principal's key, and no resource lists secrets"
+        if not e.secrets else
+        f"secret_storage decides where a static key is kept and {s.name} uses JIT tokens, which are never at rest "
+        "(credential: jit_token)" if s.credential != "static_key" else "")),
+    Rule("cascade_revocation", ("delegation", "estate.delegates"), lambda s, e: (
+        "cascade_revocation revokes exchanged tokens, and no task delegates or runs on its requester's credential"
+        if not e.delegates else
+        f"cascade_revocation revokes exchanged tokens and {s.name} passes credentials through "
+        "(delegation: pass_through): nothing is exchanged" if s.delegation != "token_exchange" else "")),
+    Rule("mfa", ("credential", "estate.human_credentials"), lambda s, e: (
+        "mfa protects humans' standing keys, and no human holds a credential (humans have no roles)"
+        if not e.human_credentials else
+        f"mfa protects standing keys and under {s.name} a human signs in per task (credential: jit_token): "
+        "a stolen session token is what MFA already produced" if s.credential != "static_key" else ""),
+         acts_on=frozenset(("human",))),
 )
 BY_KNOB: dict[str, Rule] = {rule.knob: rule for rule in RULES}
 
@@ -112,10 +139,15 @@ def depends_on(knob: str) -> tuple[str, ...]:
     return rule.depends_on if rule is not None else ()
 
 
-def inert_reason(knob: str, strategy: Strategy, estate: Estate) -> str:
-    """Why ``knob`` cannot change any run of ``strategy`` in this estate, or ``""``."""
+def inert_reason(knob: str, strategy: Strategy, estate: Estate, kind: str | None = None) -> str:
+    """Why ``knob`` cannot change any run of ``strategy`` in this estate, or ``""``; with ``kind`` (agent,
+    account or human), for a principal of that kind."""
     rule = BY_KNOB.get(knob)
-    return rule.inert(strategy, estate) if rule is not None else ""
+    if rule is None:
+        return ""
+    if kind is not None and kind not in rule.acts_on:
+        return f"{knob} acts on the credentials of {' and '.join(sorted(rule.acts_on))}s, not of {kind}s"
+    return rule.inert(strategy, estate)
 
 
 def strategy_knob(path: str) -> tuple[str, str] | None:
@@ -181,15 +213,16 @@ def knob_warnings(scenario: Scenario) -> list[Problem]:
             if all(whys):
                 warn(knob, whys[0], path_text("strategies", name, knob), f"strategy {name}")
         for i, override in enumerate(spec.overrides):
-            agents, accounts = selected(override, scenario)
-            members = [strategy.of(p) for p in sorted(agents | accounts)]
+            agents, accounts, humans = selected(override, scenario)
+            members = [(strategy.of(p), kind) for kind, chosen in (("agent", agents), ("account", accounts),
+                                                                   ("human", humans)) for p in sorted(chosen)]
             for knob in (k for k in Knobs.model_fields if getattr(override, k) is not None):
-                whys = [inert_reason(knob, member, estate) for member in members]
+                whys = [inert_reason(knob, member, estate, kind) for member, kind in members]
                 if members and all(whys):
                     warn(knob, whys[0], path_text("strategies", name, "overrides", i, knob),
                          f"override {override_label(override, i)} of strategy {name}")
     return problems
 
 
-__all__ = ["BY_KNOB", "ENGINE_CLASSES", "RULES", "Estate", "Rule", "depends_on", "inert_reason", "knob_warnings",
+__all__ = ["BY_KNOB", "PRINCIPAL_KINDS", "ENGINE_CLASSES", "RULES", "Estate", "Rule", "depends_on", "inert_reason", "knob_warnings",
            "same_to_engine", "strategy_knob", "tokens_outlive_tasks", "why_flat"]

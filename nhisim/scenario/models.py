@@ -72,6 +72,9 @@ DEFAULT_ACTION_DAMAGE = {
     "admin": 8.0,
 }
 
+#: the actions that read what a resource holds: they count its records as exposed, and hand
+#: over the secrets written in it
+READ_ACTIONS = ("read", "export", "list")
 
 # --------------------------------------------------------------------------- world
 
@@ -153,6 +156,11 @@ class Resource(Model):
     records: Annotated[int, Field(ge=0, le=MAX_RECORDS)] = Field(
         0, description="number of records it holds (reported as records within reach)")
     environment: Environment = Field("prod", description="the environment it lives in")
+    secrets: list[Id] = Field(
+        default_factory=list,
+        description="principals (agents, shared accounts, humans) whose key is written in it (a repository, a "
+                    "ticket, a config file; or, for kind: vault, a vault): a read, list or export of it by the "
+                    "attacker obtains the key, where the principal's secret_storage keeps it here")
     description: str = Field("", description="free text shown in reports and the world graph")
 
 
@@ -179,6 +187,10 @@ class Human(Model):
     id: Id
     title: str = Field("", description="job title, shown in reports")
     approver: bool = Field(False, description="marks the person as an approver (queue capacity is approval.reviewers)")
+    roles: list[Id] = Field(
+        default_factory=list,
+        description="roles of the person's own credential (a developer's cloud key): a human with roles holds a "
+                    "standing key, or signs in per task under JIT controls; tasks on its behalf run on it")
 
 
 class Behaviour(Model):
@@ -295,6 +307,9 @@ class TaskTemplate(Model):
     intent: Intent = Field(default_factory=Intent, description="what the task is declared to need")
     steps: Annotated[list[Step], Field(min_length=1)] = Field(description="tool calls and delegations, in order")
     deadline: Duration = Field(math.inf, description="a task not finished by then fails")
+    on_behalf_of_requester: bool = Field(
+        False, description="the task runs on its requester's credential (requested_by, a human with roles): the "
+                           "agent presents it (delegation: pass_through) or a token exchanged from it")
     description: str = Field("", description="free text shown in reports and the world graph")
 
 
@@ -425,6 +440,9 @@ class Attacker(Model):
     give_up_after: Annotated[int, Field(ge=1, le=MAX_COUNT)] = Field(
         10, description="denied attempts in a row before the attacker stops")
     destination: str = Field("external", description="where the attacker sends what it takes")
+    mfa_fatigue_probability: Probability = Field(
+        0.0, description="chance that a human approves one of the attacker's push prompts for a stolen key that "
+                         "needs MFA (MFA fatigue), which then works for the attacker")
 
 
 # --------------------------------------------------------------------------- strategies
@@ -470,6 +488,15 @@ class Knobs(Model):
     risk_escalation_alerts: Annotated[int, Field(ge=1, le=MAX_COUNT)] | None = Field(
         None, description="after this many alerts on an agent, its high-sensitivity requests need approval (intent)"
     )
+    secret_storage: Literal["config", "vault", "broker"] | None = Field(
+        None, description="where a principal's static key is kept at rest: written in the resources that list it "
+                          "in secrets (config), only in vaults (resources of kind vault), or nowhere: a broker "
+                          "injects it at call time (broker)")
+    cascade_revocation: bool | None = Field(
+        None, description="revoking a credential also revokes the tokens exchanged from it, down the chain")
+    mfa: bool | None = Field(
+        None, description="a human's standing key needs a second factor: a stolen copy is useless (unless "
+                          "attacker.mfa_fatigue_probability lets it through)")
 
 
 class ControlOverride(Knobs):
@@ -478,8 +505,9 @@ class ControlOverride(Knobs):
 
     An override selects an agent named in ``agents``, one with a tag in ``tags``, one in an
     environment of ``environments``, or a holder of an account named in ``accounts``; and
-    selects the shared accounts named in ``accounts``. Overrides apply in order, so a later
-    one wins over an earlier one for the principals both select.
+    selects the shared accounts named in ``accounts`` and the humans named in ``humans`` (for
+    their own credentials). Overrides apply in order, so a later one wins over an earlier one
+    for the principals both select.
     """
 
     name: Id | None = Field(None, description="names this control group in results and Cedar policies "
@@ -490,6 +518,8 @@ class ControlOverride(Knobs):
     tags: list[Id] = Field(default_factory=list, description="it applies to agents with any of these tags")
     environments: list[Environment] = Field(default_factory=list,
                                             description="it applies to agents in these environments")
+    humans: list[Id] = Field(default_factory=list,
+                             description="humans it applies to (their own credentials), by id")
     base: PresetName | None = Field(None, description="the preset its principals start from (default: the "
                                                       "strategy's own knobs)")
     description: str = Field("", description="free text: what this group's controls are, shown in reports")

@@ -49,14 +49,15 @@ def override_label(override: ControlOverride, index: int) -> str:
     return override.name or f"override-{index + 1}"
 
 
-def selected(override: ControlOverride, scenario: Scenario) -> tuple[set[str], set[str]]:
-    """(agents, shared accounts) an override applies to (see :class:`ControlOverride`)."""
+def selected(override: ControlOverride, scenario: Scenario) -> tuple[set[str], set[str], set[str]]:
+    """(agents, shared accounts, humans) an override applies to (see :class:`ControlOverride`)."""
     accounts = set(override.accounts)
     holders = {h for sa in scenario.shared_accounts if sa.id in accounts for h in sa.holders}
     tags, environments, named = set(override.tags), set(override.environments), set(override.agents)
     agents = {a.id for a in scenario.agents
               if a.id in named or a.id in holders or tags & set(a.tags) or a.environment in environments}
-    return agents, accounts & {sa.id for sa in scenario.shared_accounts}
+    humans = set(override.humans) & {h.id for h in scenario.humans}
+    return agents, accounts & {sa.id for sa in scenario.shared_accounts}, humans
 
 
 def _with_overrides(default: Strategy, overrides: list[ControlOverride], scenario: Scenario) -> Strategy:
@@ -65,10 +66,10 @@ def _with_overrides(default: Strategy, overrides: list[ControlOverride], scenari
     labels: dict[str, list[str]] = {}
     for i, override in enumerate(overrides):
         label = override_label(override, i)
-        agents, accounts = selected(override, scenario)
+        agents, accounts, humans = selected(override, scenario)
         knobs = _knobs(override)
         start_from = preset(override.base) if override.base is not None else None
-        for principal in sorted(agents | accounts):
+        for principal in sorted(agents | accounts | humans):
             current = start_from or own.get(principal, default)
             path = [*labels.get(principal, []), label] if start_from is None else [label]
             labels[principal] = path

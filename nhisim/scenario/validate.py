@@ -26,6 +26,7 @@ from nhisim.scenario.denials import denial_warnings
 from nhisim.scenario.expectations import ClaimError, parse_claim
 from nhisim.scenario.knob_effects import knob_warnings
 from nhisim.scenario.models import CallStep, DelegateStep, Scenario
+from nhisim.scenario.validate_credentials import check_credentials
 from nhisim.scenario.validate_intent import check_intents
 
 
@@ -136,7 +137,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
     pools = {
         "agents": (ix.agents, "agent"),
         "accounts": (ix.shared_accounts, "shared account"),
-        "principals": (dict.fromkeys([*ix.agents, *ix.shared_accounts]), "agent or shared account"),
+        "principals": (dict.fromkeys([*ix.agents, *ix.shared_accounts, *ix.humans]), "agent, shared account or human"),
         "tasks": (ix.tasks, "task"),
     }
     for i, threat in enumerate(scenario.threats):
@@ -172,6 +173,7 @@ def check_references(scenario: Scenario) -> list[Problem]:
 
     if not problems:  # arguments and constraints are read through ids that must exist
         problems.extend(check_intents(scenario))
+    problems.extend(check_credentials(scenario))
     problems.extend(check_tags(scenario.tags))
     for i, text in enumerate(scenario.expectations):
         try:
@@ -196,6 +198,7 @@ def check_overrides(scenario: Scenario, name: str, spec, ref) -> list[Problem]:
     tags = {t for a in scenario.agents for t in a.tags}
     agents = dict.fromkeys(a.id for a in scenario.agents)
     accounts = dict.fromkeys(a.id for a in scenario.shared_accounts)
+    humans = dict.fromkeys(h.id for h in scenario.humans)
     for i, override in enumerate(spec.overrides):
         where = f"strategies.{name}.overrides.{i}"
         label = override_label(override, i)
@@ -203,6 +206,11 @@ def check_overrides(scenario: Scenario, name: str, spec, ref) -> list[Problem]:
             ref(agent, agents, "agent", f"{where}.agents.{j}")
         for j, account in enumerate(override.accounts):
             ref(account, accounts, "shared account", f"{where}.accounts.{j}")
+        for j, human in enumerate(override.humans):
+            if ref(human, humans, "human", f"{where}.humans.{j}") and not scenario.index().humans[human].roles:
+                problems.append(Problem(f"human {human!r} holds no credential, so no control applies to it",
+                                        f"{where}.humans.{j}",
+                                        suggestion=f"give {human!r} roles, or drop it from the override"))
         for j, tag in enumerate(override.tags):
             if tag not in tags:
                 problems.append(Problem(f"no agent has tag {tag!r}", f"{where}.tags.{j}",
@@ -211,11 +219,11 @@ def check_overrides(scenario: Scenario, name: str, spec, ref) -> list[Problem]:
         if override.base is None and not knobs:
             problems.append(Problem(f"override {label!r} changes nothing: it names no base and no knob", where,
                                     suggestion="add base: <preset>, or knobs such as ttl: 5m"))
-        chosen_agents, chosen_accounts = selected(override, scenario)
-        if not (override.agents or override.accounts or override.tags or override.environments):
+        chosen_agents, chosen_accounts, chosen_humans = selected(override, scenario)
+        if not (override.agents or override.accounts or override.tags or override.environments or override.humans):
             problems.append(Problem(f"override {label!r} selects no one", where,
-                                    suggestion="name agents, accounts, tags or environments"))
-        elif not chosen_agents and not chosen_accounts:
-            problems.append(Problem(f"override {label!r} selects no agent and no shared account", where,
+                                    suggestion="name agents, accounts, humans, tags or environments"))
+        elif not chosen_agents and not chosen_accounts and not chosen_humans:
+            problems.append(Problem(f"override {label!r} selects no agent, shared account or human", where,
                                     suggestion="check its tags and environments against the agents'"))
     return problems

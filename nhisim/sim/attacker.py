@@ -1,12 +1,17 @@
 """The attacker's playbook.
 
-Enumerate what the stolen or steered authority reaches; try the highest-value operation
-first (value = sensitivity weight × action damage), one attempt at a time at the
+Enumerate what the stolen or steered authority reaches; try first the reads of resources
+that may hold keys (``Resource.secrets``: credential access), then the highest-value
+operation first (value = sensitivity weight × action damage), one attempt at a time at the
 scenario's rate; keep re-using what works (persistence, repeated exfiltration) and drop
 what was denied; give up after ``give_up_after`` denials in a row. After the incident
 response the attacker goes on while anything it holds still works (a revocation that
 has not propagated yet), and stops once nothing does. Every attempt goes
 through the same enforcement point as benign work and is logged with ``malicious``.
+
+Secrets kept in resources. An allowed read, list or export of a resource that holds
+principals' keys (``Resource.secrets``, where their ``secret_storage`` keeps them) hands
+the attacker those keys; what they reach joins its targets (recomputed per acquisition).
 
 A hijacked agent acts with its own live authority: it presents its own credentials,
 may ask the issuer for tokens as itself, and tries what its tools expose. A confused
@@ -35,7 +40,7 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
     now = sim.env.now
     ops: set[int] = set()
     for cred in incident.acquired.values():
-        if cred.usable(now) and cred.bound_to(incident.presenter):
+        if cred.usable(now) and cred.bound_to(incident.presenter) and cred.mfa_ok(incident.presenter):
             ops |= cred.scope | cred.mint_scope
     if incident.can_mint_as:
         minter = sim.controls(incident.can_mint_as)
@@ -60,6 +65,32 @@ def potential_scope(sim: Simulation, incident: Incident) -> frozenset[int]:
     return frozenset(ops)
 
 
+def with_harvest(sim: Simulation, incident: Incident, scope: frozenset[int]) -> frozenset[int]:
+    """``scope`` plus what the keys the attacker could read with it would reach, transitively: each
+    usable key kept in a resource ``scope`` reads (a key that needs MFA counts when MFA fatigue can
+    let the attacker through)."""
+    secrets = sim.world.op_secrets
+    todo = [op for op in scope if secrets[op]]
+    if not todo:
+        return scope
+    ops, seen = set(scope), set()
+    now, presenter = sim.env.now, incident.presenter
+    fatigue = sim.scenario.attacker.mfa_fatigue_probability > 0
+    while todo:
+        op = todo.pop()
+        resource = sim.world.op_keys[op][2]
+        for principal in secrets[op]:
+            key = sim.harvestable_key(principal, resource)
+            if key is None or key.id in seen:
+                continue
+            seen.add(key.id)
+            if key.usable(now) and key.bound_to(presenter) and (key.mfa_ok(presenter) or fatigue):
+                new = key.scope - ops
+                ops |= new
+                todo.extend(o for o in new if secrets[o])
+    return frozenset(ops)
+
+
 def _targets(sim: Simulation, incident: Incident) -> list[int]:
     """Every operation the attacker would try, highest value first.
 
@@ -79,8 +110,9 @@ def _targets(sim: Simulation, incident: Incident) -> list[int]:
         ops |= deputy.tool_ops | deputy.role_scope
     for cred in incident.acquired.values():  # enumerate what the stolen credentials claim
         ops |= cred.scope | cred.mint_scope
-    value = sim.world.op_value
-    targets = sorted(ops, key=lambda op: (-value[op], op))
+    value, secrets = sim.world.op_value, sim.world.op_secrets
+    # reads of what may hold keys come first (credential access before impact), then highest value
+    targets = sorted(ops, key=lambda op: (not secrets[op], -value[op], op))
     incident.targets = (len(incident.acquired), targets)
     return targets
 
@@ -106,6 +138,7 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
         if incident.follows_host:
             for cred in sim.usable_holdings(incident.host):
                 sim.acquire(incident, cred)
+            sim.take_copies(incident)
         latest = _targets(sim, incident)
         if latest is not targets:
             targets, tried = latest, 0
@@ -142,7 +175,8 @@ def attacker_process(sim: Simulation, incident: Incident) -> Generator:
 def _holds_anything_usable(sim: Simulation, incident: Incident) -> bool:
     """Whether any credential the attacker holds still works now (or a steered agent can still mint)."""
     now = sim.env.now
-    if any(cred.usable(now) and cred.bound_to(incident.presenter) for cred in incident.acquired.values()):
+    if any(cred.usable(now) and cred.bound_to(incident.presenter) and cred.mfa_ok(incident.presenter)
+           for cred in incident.acquired.values()):
         return True
     if incident.can_mint_as:
         doc = sim.identity_of(incident.can_mint_as)
@@ -212,6 +246,8 @@ def attempt(sim: Simulation, incident: Incident, op: int) -> Generator[Any, Any,
                     task=host_ctx.id if host_ctx else None, audit_task=cred.task, audit_human=cred.human,
                     malicious=True, in_intent=in_intent, decision=decision, code=code, reason=reason,
                     value=sim.world.op_value[op], records=sim.world.op_records[op], wait=wait, incident=incident.id)
+    if decision == "allow" and sim.world.op_secrets[op]:
+        sim.harvest(incident, op)
     if decision != "allow":
         sim.raise_alert(incident.host or incident.deputy, incident, reason)
     elif code == "monitored" or (sim.controls(cred.subject).runtime_check == "intent" and code in INTENT_CODES):
@@ -237,8 +273,9 @@ def _mint(sim: Simulation, incident: Incident, op: int, host_ctx: TaskRun | None
     if incident.can_mint_as:
         agent = incident.can_mint_as
         identity = None
-    else:
-        doc = max(incident.minting, key=lambda c: c.expires_at)
+    else:  # the longest-lived of the stolen minting credentials whose subject's roles cover op
+        docs = [d for d in incident.minting if op in sim.world.agents[d.subject].role_scope] or incident.minting
+        doc = max(docs, key=lambda c: c.expires_at)
         agent, identity = doc.subject, doc
     strategy = sim.controls(agent)
     if strategy.credential != "jit_token":

@@ -512,7 +512,7 @@ class CedarEvaluator:
                cred.subject, chain, cred.scope, now >= cred.expires_at, now >= cred.effective_at,
                cred.revoked_by_response, presenter in cred.holders, q is not None and now >= q,
                self.alerts.get(chain[-1] if chain else cred.subject, 0) if self._alerts_feature else None,
-               int(now) if self._now_feature else None, args)
+               int(now) if self._now_feature else None, args, cred.mfa, cred.mfa_ok(presenter))
         answer = self._cache.get(key)
         if answer is None:
             answer = self._answer(key)
@@ -543,7 +543,8 @@ class CedarEvaluator:
         """Every input of a request: presenter, operation, destination, bound intent, the credential's
         kind, binding, subject, chain and scope, whether it is expired, revoked (and by the response),
         held by the presenter, whether the presenter is quarantined, (when policies read them)
-        the acting agent's alert count and the time in whole seconds, and the arguments."""
+        the acting agent's alert count and the time in whole seconds, the arguments, and whether it
+        needs a second factor and the presenter passed it."""
         bound = cred.intent
         if bound is None:
             bound = intent
@@ -553,7 +554,7 @@ class CedarEvaluator:
                 cred.subject, chain, cred.scope, now >= cred.expires_at, now >= cred.effective_at,
                 cred.revoked_by_response, presenter in cred.holders, q is not None and now >= q,
                 self.alerts.get(chain[-1] if chain else cred.subject, 0) if self._alerts_feature else None,
-                int(now) if self._now_feature else None, args)
+                int(now) if self._now_feature else None, args, cred.mfa, cred.mfa_ok(presenter))
 
     def reduce(self, key: tuple) -> tuple:
         """The part of a key the policies read: ``(presenter, op, value of each feature...)``."""
@@ -562,7 +563,7 @@ class CedarEvaluator:
 
     def _feature_values(self, key: tuple) -> dict[str, Any]:
         (presenter, op, destination, intent_id, kind, binding, subject, chain, scope, expired, revoked,
-         by_response, holds, quarantined, alerts, now, args) = key
+         by_response, holds, quarantined, alerts, now, args, mfa, mfa_passed) = key
         actor = chain[-1] if chain else subject
         return {
             "operation": op, "tool": op, "destination": destination, "presenter": presenter,
@@ -572,6 +573,7 @@ class CedarEvaluator:
             "credential.chain_depth": len(chain), "credential.scope": scope, "credential.expired": expired,
             "credential.revoked": revoked, "credential.revoked_by_response": by_response,
             "credential.presenter_holds": holds, "credential.controls": self._group(subject),
+            "credential.mfa": mfa, "credential.mfa_passed": mfa_passed,
         }
 
     def _answer(self, key: tuple) -> tuple[str, str, str]:

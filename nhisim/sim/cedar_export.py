@@ -11,8 +11,9 @@ accepts a schema only in a named namespace):
   3 critical), kind, records and environment;
 - **context**: the operation (``"tool:action:resource"``), the tool, the destination of
   the output, the presenter (and whether it is quarantined), the credential presented
-  (kind, binding, subject, actor chain, scope, and whether it is expired or revoked at
-  the enforcement point right now), the task intent bound to the request (a record: the
+  (kind, binding, subject, actor chain, scope, whether it is expired or revoked at
+  the enforcement point right now, whether it needs a second factor and the presenter
+  passed it), the task intent bound to the request (a record: the
   ``Task`` template it was declared from, its operations, sensitivity ceiling and
   destinations, as declared or as re-declared during the task), the request's arguments
   (``args``: one attribute per parameter, numbers as Cedar ``decimal``), the number of
@@ -67,7 +68,8 @@ CONTEXT_FEATURES = (
     "operation", "tool", "destination", "presenter", "presenter_quarantined", "intent", "args", "actor_alerts", "now",
     "credential.kind", "credential.binding", "credential.subject", "credential.actor", "credential.actor_agent",
     "credential.chain", "credential.chain_depth", "credential.scope", "credential.expired", "credential.revoked",
-    "credential.revoked_by_response", "credential.presenter_holds", "credential.controls",
+    "credential.revoked_by_response", "credential.presenter_holds", "credential.controls", "credential.mfa",
+    "credential.mfa_passed",
 )
 
 
@@ -110,6 +112,8 @@ CREDENTIAL_TYPE = _record(
     revoked_by_response=_BOOL,  # ... and it was the incident response's
     presenter_holds=_BOOL,  # the presenter is one of its holders
     controls=_STR,  # the control group of its subject (the strategy's name, or name/override in a mixed estate)
+    mfa=_BOOL,  # it needs a second factor (a human's key under mfa)
+    mfa_passed=_BOOL,  # ... and the presenter passed it (a holder, or an approved prompt)
 )
 
 _DECIMAL = {"type": "Extension", "name": "decimal"}
@@ -393,6 +397,8 @@ def _knob_lines(s: Strategy) -> list[str]:
         f"ttl={_duration(s.ttl)} rotation={_duration(s.rotation)}",
         f"//   binding={s.binding} delegation={s.delegation} revocation={s.revocation} "
         f"propagation={s.propagation} revoke_at_task_end={str(s.revoke_at_task_end).lower()}",
+        f"//   secret_storage={s.secret_storage} cascade_revocation={str(s.cascade_revocation).lower()} "
+        f"mfa={str(s.mfa).lower()}",
         f"//   runtime_check={s.runtime_check} out_of_intent={s.out_of_intent} "
         f"redeclare_approver={s.redeclare_approver} risk_escalation_alerts={s.risk_escalation_alerts}",
     ]
@@ -429,6 +435,9 @@ def _enforcement(s: Strategy, world: CompiledWorld | None, group: str | None = N
                 "  !(context.credential.kind == \"shared_key\" && context.credential.presenter_holds)\n}",
                 ["4. A sender-constrained credential (proof of possession) works only for its current actor",
                  "   (or, for a shared key, one of its holders); a stolen copy is useless."]),
+        policy("mfa", "forbid", pep.MFA, "when { context.credential.mfa && !context.credential.mfa_passed }",
+               ["4b. A credential that needs a second factor (a human's key under mfa) works only for a",
+                "    presenter that passed it: its holders, in the human's session, or one a prompt was approved for."]),
     ]
     if not intent:
         policies.append(policy("scope", "forbid", pep.SCOPE,

@@ -17,6 +17,7 @@ from random import Random
 
 from nhisim.scenario.arguments import Constraint, parse_constraint
 from nhisim.scenario.models import (
+    READ_ACTIONS,
     SENSITIVITY_LEVELS,
     CallStep,
     RuntimeDiscovery,
@@ -55,6 +56,7 @@ class CompiledTask:
     constraints: dict[int, tuple[tuple[int, Constraint], ...]] = field(default_factory=dict)
     redeclared: frozenset[int] = frozenset()  # operations a re-declaration added to the template's intent
     template: str = ""  # the template a re-declared or switched intent was made from (its own id otherwise)
+    on_behalf: bool = False  # a root task runs on its requester's credential
 
     def arguments_hold(self, op: int, args: tuple[ArgValue, ...] | None) -> bool:
         """Whether a request's arguments satisfy this intent's constraints on ``op``."""
@@ -107,6 +109,11 @@ class CompiledWorld:
     accounts: dict[str, CompiledAccount] = field(default_factory=dict)
     tasks: dict[str, CompiledTask] = field(default_factory=dict)
     humans: set[str] = field(default_factory=set)
+    human_scope: dict[str, frozenset[int]] = field(default_factory=dict)  # humans holding a credential: its scope
+    # per operation, the principals whose secrets a successful request hands over (a read, list or export of
+    # a resource that lists secrets), else (); and the resources of kind vault
+    op_secrets: list[tuple[str, ...]] = field(default_factory=list)
+    vaults: frozenset[str] = frozenset()
     op_params: list[tuple[str, ...]] = field(default_factory=list)  # parameter names of each operation
     op_default_args: list[tuple | None] = field(default_factory=list)  # None: the operation takes none
     op_attacker_args: list[tuple | None] = field(default_factory=list)
@@ -177,6 +184,7 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
             world.op_value.append(sensitivity[resource.sensitivity] * damage[op.action])
             world.op_records.append(resource.records)
             world.op_level.append(SENSITIVITY_LEVELS.index(resource.sensitivity))
+            world.op_secrets.append(tuple(dict.fromkeys(resource.secrets)) if op.action in READ_ACTIONS else ())
             names = tuple(op.parameters)
             world.op_params.append(names)
             world.op_default_args.append(tuple(p.default_value() for p in op.parameters.values()) or None)
@@ -185,11 +193,13 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
                 world.parameter_types.setdefault(name, p.type)
     world.resource_records = {r.id: r.records for r in scenario.resources}
     world.humans = set(ix.humans)
+    world.vaults = frozenset(r.id for r in scenario.resources if r.kind == "vault")
 
     def ops_of(grants) -> frozenset[int]:
         return frozenset(world.op_index[g.key] for g in grants if g.key in world.op_index)
 
     role_ops = {role.id: ops_of(role.grants) for role in scenario.roles}
+    world.human_scope = {h.id: frozenset().union(*(role_ops[r] for r in h.roles)) for h in scenario.humans if h.roles}
     discovery = {a.id: a.behaviour.discovery_probability for a in scenario.agents}
     for threat in scenario.threats:
         if isinstance(threat, RuntimeDiscovery):
@@ -248,7 +258,7 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
             id=task.id, human=task.requested_by, rate=task.arrival_rate, intent=ops_of(task.intent.operations),
             ceiling=SENSITIVITY_LEVELS.index(task.intent.sensitivity_ceiling),
             destinations=frozenset(task.intent.destinations), steps=tuple(steps), deadline=task.deadline,
-            constraints=constraints, template=task.id,
+            constraints=constraints, template=task.id, on_behalf=task.on_behalf_of_requester,
         )
     world.intents = dict(world.tasks)
     return world

@@ -12,6 +12,12 @@ Kinds: ``static_key``, ``shared_key``, ``jit_token``, ``delegated_token`` (token
 exchange, with an actor chain), ``workload_identity`` (mints JIT tokens; no direct
 scope). Some credentials **mint** others (``mint_scope``): whoever holds a workload
 identity document can ask the issuer for tokens until the document dies.
+
+A human's standing key may need a second factor (``mfa``): only its holders (the human,
+and the agents it handed the key to, working in its signed-in session) pass it, and
+whoever an MFA prompt was approved for (``mfa_passed``: a tired human accepting an
+attacker's push). A credential keeps the tokens exchanged from it (``children``) when its
+subject's controls revoke them in cascade.
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ class Credential:
     effective_at: float = INF
     revoked_by_response: bool = False
     revoke_reason: str = ""
+    mfa: bool = False  # a human's key that needs a second factor
+    mfa_passed: set[str] | None = None  # presenters (not holders) for whom an MFA prompt was approved
+    children: list[Credential] | None = None  # tokens exchanged from it, kept for a cascade revocation
 
     def usable(self, now: float) -> bool:
         """Not expired and no revocation in force at the enforcement points."""
@@ -57,6 +66,12 @@ class Credential:
             return True
         current_actor = self.chain[-1] if self.chain else self.subject
         return presenter == current_actor or (presenter in self.holders and self.kind == "shared_key")
+
+    def mfa_ok(self, presenter: str) -> bool:
+        """Whether ``presenter`` gets past the credential's second factor (always, when it needs none)."""
+        if not self.mfa or presenter in self.holders:
+            return True
+        return self.mfa_passed is not None and presenter in self.mfa_passed
 
     @property
     def chain_text(self) -> str:

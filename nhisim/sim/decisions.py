@@ -43,6 +43,8 @@ _ROWS = (
     Code("quarantined", "the presenting agent is quarantined", "the agent is quarantined"),
     Code("sender_constraint", "the credential is sender-constrained and the presenter is not its subject",
          "the credential is sender-constrained and the attacker is not its subject"),
+    Code("mfa_required", "the credential needs a second factor (MFA) and the presenter has not passed it",
+         "the credential needs MFA, which the attacker could not pass"),
     Code("scope", "the operation is outside the credential's scope", ""),  # told as scope_denial wrote it
     Code("no_intent", "no human-originated task intent is bound to this request",
          "no human-originated task intent"),
@@ -73,6 +75,8 @@ _ROWS = (
          "the workload identity was expired or revoked"),
     Code("no_delegator_token", "the delegator has no task token to exchange",
          "the delegator had no task token to exchange"),
+    Code("requester_unusable", "the requester's credential, which the task runs on, is expired or revoked",
+         "the requester's credential was expired or revoked"),
     Code("lossy_hop", "token exchange cannot reach the delegate (another trust domain, or an agent that cannot "
                       "exchange tokens)", "token exchange could not reach the delegate"),
 )
@@ -103,6 +107,7 @@ REVOKED = outcome("deny", "revoked")
 REVOKED_RESPONSE = outcome("deny", "revoked_response")
 QUARANTINED = outcome("deny", "quarantined")
 SENDER = outcome("deny", "sender_constraint")
+MFA = outcome("deny", "mfa_required")
 SCOPE = outcome("deny", "scope")
 NO_INTENT = outcome("deny", "no_intent")
 NO_PERMIT = outcome("deny", "no_permit")

@@ -1,7 +1,8 @@
 """Detection and response.
 
 Detection is a process: from the compromise, a baseline delay drawn from the
-distribution of the scenario's monitoring level; each alert (a denied or anomalous
+distribution of the scenario's monitoring level (or of the threat's own ``detection``,
+whose clock may start at the attacker's first request instead); each alert (a denied or anomalous
 malicious request) leads to detection after a triage delay with some probability,
 whichever comes first. On detection the responder acts after the strategy's revocation
 latency (a ticket a person works, or automation): it revokes every credential the
@@ -14,6 +15,10 @@ propagated (a cache TTL, or the token's expiry), and until then a stolen credent
 still works, so the attacker goes on trying. Only a quarantined steered agent is taken
 from the attacker at once.
 
+Several incidents may be one breach (a threat's ``detection.shared_with``): when one of
+them is detected, the others are detected at the same moment (one that opens later is
+detected when it opens), and each is responded to.
+
 Times beyond the horizon are projected from the same draws, so an exposure window that
 outlives the simulated day is still measured, not cut off.
 """
@@ -24,6 +29,9 @@ import math
 from collections.abc import Generator
 from typing import TYPE_CHECKING
 
+import networkx as nx
+
+from nhisim.scenario.models import Scenario
 from nhisim.sim.rng import stream
 from nhisim.sim.state import Incident
 
@@ -31,18 +39,37 @@ if TYPE_CHECKING:
     from nhisim.sim.surface import EngineSurface as Simulation
 
 
+def shared_groups(scenario: Scenario) -> dict[str, tuple[str, ...]]:
+    """For each threat id, the other threats it shares one detection with (``detection.shared_with``,
+    both ways, transitively: one breach)."""
+    links = nx.Graph()
+    for i, threat in enumerate(scenario.threats):
+        if threat.detection is not None and threat.detection.shared_with is not None:
+            links.add_edge(threat.effective_id(i), threat.detection.shared_with)
+    return {member: tuple(sorted(group - {member})) for group in nx.connected_components(links) for member in group}
+
+
 def detection_process(sim: Simulation, incident: Incident) -> Generator:
     """Baseline detection of one incident (a workload generator on the agenda)."""
     detection = sim.scenario.detection
-    if detection.enabled:
+    own = sim.threat_detection.get(incident.id)
+    how = f"baseline monitoring ({detection.monitoring})"
+    origin = incident.start
+    if not detection.enabled:
+        baseline = math.inf
+    elif own is not None and own.baseline_delay is not None:
+        baseline = own.baseline_delay.sample(incident.rng_detection)
+        how = "this incident's own monitoring"
+    else:
         level = detection.levels.get(detection.monitoring)
         baseline = level.baseline_delay.sample(incident.rng_detection) if level else math.inf
-    else:
-        baseline = math.inf
-    incident.pending_detection = min(incident.pending_detection, incident.start + baseline)
+    if own is not None and own.clock == "first_use":  # the attacker first acts right after its delay
+        origin += incident.start_delay
+        how += ", from the attacker's first use"
+    incident.pending_detection = min(incident.pending_detection, origin + baseline)
     if math.isfinite(baseline):
-        yield baseline
-        detect(sim, incident, f"baseline monitoring ({detection.monitoring})")
+        yield origin - sim.env.now + baseline
+        detect(sim, incident, how)
 
 
 def on_alert(sim: Simulation, incident: Incident, why: str) -> None:
@@ -90,6 +117,20 @@ def detect(sim: Simulation, incident: Incident, how: str, at: float | None = Non
                    reason=f"detected by {how}{projected}", incident=incident.id, response_at=incident.response_at)
     if at is None:
         sim.env.process(_respond_later(sim, incident, latency))
+    partners = sim.detection_partners.get(incident.id)
+    if partners:
+        for other in sim.incidents:
+            if other.id in partners:
+                detect(sim, other, f"the detection of incident {incident.id} (one breach, found once)", at=at)
+
+
+def on_open(sim: Simulation, incident: Incident) -> None:
+    """An incident opens: if a breach it is part of was found already, it is detected now."""
+    partners = sim.detection_partners.get(incident.id)
+    if partners:
+        found = [other for other in sim.incidents if other.id in partners and math.isfinite(other.detected_at)]
+        if found:
+            detect(sim, incident, f"the detection of incident {found[0].id} earlier (one breach, found once)")
 
 
 def _respond_later(sim: Simulation, incident: Incident, latency: float) -> Generator:
@@ -158,8 +199,10 @@ def _reissue_later(sim: Simulation, cred, delay: float) -> Generator:
 
 
 def finalize_incidents(sim: Simulation) -> None:
-    """At the horizon: project detection and revocation that fall after it."""
-    for incident in sim.incidents:
+    """At the horizon: project detection and revocation that fall after it (earliest first, so a shared
+    detection reaches the other incidents of a breach at its own time)."""
+    incidents = sorted(sim.incidents, key=lambda i: i.pending_detection) if sim.detection_partners else sim.incidents
+    for incident in incidents:
         if not math.isfinite(incident.detected_at) and math.isfinite(incident.pending_detection):
             detect(sim, incident, "baseline monitoring", at=incident.pending_detection)
         if math.isfinite(incident.detected_at) and not incident.responded and math.isfinite(incident.response_at):

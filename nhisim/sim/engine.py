@@ -33,7 +33,7 @@ renewal, outages, triage and response are SimPy processes.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from random import Random
 from typing import Any
 
@@ -47,7 +47,7 @@ from nhisim.sim import attacker, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import Credential, propagation_delay
-from nhisim.sim.decisions import INTENT_CODES
+from nhisim.sim.decisions import INTENT_CODES, outcome
 from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
 from nhisim.sim.rng import stream
@@ -63,6 +63,7 @@ ISSUE_REASONS = {
     "static_key": "static key issued",
     "shared_key": "shared account key issued",
 }
+SESSION_REASON = "session of {human} signed in for task {task}, which runs on its credential"
 RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
 
 
@@ -94,7 +95,8 @@ class Simulation:
                                   scenario=scenario, policies=list(spec.policies) if spec is not None else [])
         self.keys: dict[str, Credential] = {}  # current static key of each identity
         self.identity_docs: dict[str, Credential] = {}
-        self.holdings: dict[str, list[Credential]] = {a: [] for a in self.world.agents}
+        # what each agent (and each human holding a credential) holds
+        self.holdings: dict[str, list[Credential]] = {a: [] for a in (*self.world.agents, *self.world.human_scope)}
         self._hold_limit: dict[str, int] = {}  # holder -> length of its holdings that prompts a prune
         self.last_token: dict[str, Credential] = {}
         self.current_task: dict[str, TaskRun] = {}
@@ -103,8 +105,8 @@ class Simulation:
         self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
         self._cred_counter = 0
         # each principal's controls (the strategy's default, or its own in a mixed estate)
-        self._controls: dict[str, Strategy] = {p: self.strategy.of(p)
-                                               for p in (*self.world.agents, *self.world.accounts)}
+        self._controls: dict[str, Strategy] = {p: self.strategy.of(p) for p in (
+            *self.world.agents, *self.world.accounts, *self.world.human_scope)}
         self._static = {a for a in self.world.agents if self._controls[a].credential == "static_key"}
         self._static_cache: dict[str, list[Credential]] = {}
         self._scope_values: dict[frozenset[int], float] = {}
@@ -118,6 +120,14 @@ class Simulation:
         self._redeclare_rngs: dict[str, Random] = {}
         self._anomaly_p = scenario.detection.anomaly_alert_probability
         self._anomaly_rngs: dict[str, Random] = {}
+        # agent -> principal -> (the copy of its key the agent read, the resource it read it in)
+        self.copies: dict[str, dict[str, tuple[Credential, str]]] = {}
+        self._reissue_watchers: dict[tuple[str, str], list[Callable[[Credential], None]]] = {}
+        # each threat's own detection settings, and the threats that share one detection, by incident id
+        self.threat_detection = {t.effective_id(i): t.detection for i, t in enumerate(scenario.threats)}
+        self.detection_partners = detection.shared_groups(scenario)
+        self._cascades = any(group.cascade_revocation for group, _ in self.strategy.groups().values())
+        self._op_secrets = self.world.op_secrets
 
     def controls(self, principal: str | None) -> Strategy:
         """The knobs ``principal`` (an agent or shared account) works under."""
@@ -137,8 +147,10 @@ class Simulation:
         threats.install_threats(self)
         # A run makes no cyclic garbage as it goes (what it drops, reference counting frees), but
         # the collector, triggered by allocations, would walk every live task, plan and credential
-        # at each full collection: a third of a long run, growing faster than the estate.
-        with collector_paused():
+        # at each full collection: a third of a long run, growing faster than the estate. Under
+        # cascade revocation a credential and the tokens exchanged from it refer to each other:
+        # dead, they are cycles only the collector frees, so it runs.
+        with collector_paused(not self._cascades):
             try:
                 self.env.run(until=self.horizon)
             finally:
@@ -201,6 +213,23 @@ class Simulation:
         cred.revoke_reason = reason
         self.log.revoke(now, subject=cred.subject, credential=cred.id, chain=cred.chain_text, by_response=by_response,
                         reason=reason, effective_at=cred.effective_at, incident=incident or None)
+        if cred.children and controls.cascade_revocation:  # down the chain of tokens exchanged from it
+            why = reason if reason.startswith("cascade: ") else f"cascade: {reason}"
+            for child in cred.children:
+                self.revoke(child, why, by_response=by_response, incident=incident, at=at)
+
+    def _exchanged_from(self, parents: list[Credential], token: Credential) -> None:
+        """Remember that ``token`` was exchanged from ``parents``, for those whose subject revokes in cascade."""
+        now = self.env.now
+        for parent in parents:
+            if self.controls(parent.subject).cascade_revocation:
+                children = parent.children
+                if children is None:
+                    parent.children = [token]
+                else:
+                    if len(children) >= 32:  # forget dead tokens so memory stays flat over long runs
+                        children[:] = [c for c in children if now < c.unusable_at]
+                    children.append(token)
 
     def account_users(self, account: str) -> tuple[str, ...]:
         """The holders of a shared account that use its key (none when the account is not in use)."""
@@ -223,6 +252,9 @@ class Simulation:
             else:
                 age = stream(self.seed, "identity-age", agent.id).uniform(0, min(s.identity_ttl, 1e9))
                 self.issue_identity(agent.id, lifetime=max(s.identity_ttl - age, 1.0))
+        for human, scope in world.human_scope.items():  # a human's own key (under JIT it signs in per task)
+            if self._controls[human].credential == "static_key":
+                self._issue_key(human, "static_key", {human}, scope)
 
     def _issue_key(self, subject: str, kind: str, holders: set[str], scope: frozenset[int],
                    fresh: bool = False) -> Credential:
@@ -233,10 +265,13 @@ class Simulation:
             lifetime = rotation - stream(self.seed, "key-age", subject).uniform(0, rotation)
         cred = self.new_credential(kind, subject, holders, scope, lifetime,
                                    reason=f"{kind.replace('_', ' ')} of {subject}, held by {', '.join(sorted(holders))}")
+        if subject in self.world.human_scope:
+            cred.mfa = self.controls(subject).mfa
         self.keys[subject] = cred
         self._static_cache.clear()
         if math.isfinite(cred.expires_at):
             self.env.process(self._rotate(cred))
+        self._reissued(cred)
         return cred
 
     def reissue_key(self, key: Credential) -> Credential:
@@ -272,7 +307,18 @@ class Simulation:
                                   reason=f"workload identity document of {agent} (attested, no secret at rest)")
         self.identity_docs[agent] = doc
         self.env.process(self._renew_identity(doc))
+        self._reissued(doc)
         return doc
+
+    def watch_reissues(self, subject: str, kind: str, callback: Callable[[Credential], None]) -> None:
+        """Call ``callback`` with every ``kind`` credential (a key, an identity document) ``subject`` is issued
+        from now on (a secret written into the same place again after each rotation)."""
+        self._reissue_watchers.setdefault((subject, kind), []).append(callback)
+
+    def _reissued(self, cred: Credential) -> None:
+        if self._reissue_watchers:
+            for callback in self._reissue_watchers.get((cred.subject, cred.kind), ()):
+                callback(cred)
 
     def _renew_identity(self, doc: Credential) -> Generator:
         yield self.env.timeout(max(doc.expires_at - self.env.now, 0.0))
@@ -419,7 +465,15 @@ class Simulation:
         self.log.task_start(env.now, agent=agent, chain=">".join(chain), task=ctx.id, human=human, how=how)
         previous = self.current_task.get(agent)
         self.current_task[agent] = ctx
-        ok, why = yield from self._run_steps(ctx)
+        if parent is None and template.on_behalf:
+            ok, why, lent = yield from self._on_behalf(ctx)
+            if ok:
+                ok, why = yield from self._run_steps(ctx)
+            if self._controls[human].revoke_at_task_end:  # the requester's controls end what it lent the task
+                for cred in lent:
+                    self.revoke(cred, f"task {ctx.id} ended")
+        else:
+            ok, why = yield from self._run_steps(ctx)
         if self.current_task.get(agent) is ctx:
             if previous is not None:
                 self.current_task[agent] = previous
@@ -433,6 +487,69 @@ class Simulation:
         self.log.task_end(env.now, agent=agent, task=ctx.id, human=human, ok=ok, root=parent is None, why=why,
                           latency=env.now - ctx.start)
         return ok
+
+    def _on_behalf(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str, list[Credential]]]:
+        """Task ``ctx`` runs on its requester's credential: the human's standing key, or (under JIT
+        controls) a session it signs in for the task. The human's controls hand it on: the agent
+        holds it (pass-through), or a token exchanged from it (scope ∩ the task's intent, TTL ≤
+        the human's ``ttl`` and the credential's life, chain human>agent); either way it presents
+        that for what it covers and its own authority for the rest. Returns (ok, why not, the
+        credentials issued for the task: a session, a token exchanged), which the requester's
+        controls revoke at the task's end (``revoke_at_task_end``)."""
+        human = ctx.human
+        controls = self._controls[human]
+        lent: list[Credential] = []
+        if controls.credential == "static_key":
+            source = self.keys.get(human)
+        else:
+            source = yield from self._sign_in(ctx, human, controls)
+            if source is None:
+                return False, f"{human} could not sign in for the task (the token issuer refused)", lent
+            lent.append(source)
+        now = self.env.now
+        exchange = controls.delegation == "token_exchange"
+        lifetime = min(controls.ttl, source.unusable_at - now) if source is not None else 0.0
+        if source is None or not source.usable(now) or (exchange and lifetime <= 0):
+            self.log_refusal(ctx.agent, ctx.agent, ctx, outcome("deny", "requester_unusable")[1:], False, None)
+            return False, f"{human}'s credential is expired or revoked", lent
+        if not exchange:
+            if ctx.agent not in source.holders:
+                source.holders.add(ctx.agent)
+                self._hold(ctx.agent, source)
+            ctx.creds = [source]
+            return True, "", lent
+        chain = (human, ctx.agent)
+        token = yield from self.obtain_token(ctx.agent, source.scope & ctx.intent.intent, ctx, kind="delegated_token",
+                                             lifetime=lifetime, chain=chain, parent=source, intent=ctx.template)
+        if token is None:
+            return False, f"no token could be exchanged from {human}'s credential", lent
+        ctx.creds = [token]
+        lent.append(token)
+        if self._cascades:
+            self._exchanged_from([source], token)
+        return True, "", lent
+
+    def _sign_in(self, ctx: TaskRun, human: str, controls: Strategy) -> Generator[Any, Any, Credential | None]:
+        """A session token for ``human`` for task ``ctx`` (its roles, ∩ the task's intent under intent
+        scope; TTL ``ttl``), after an issuer round-trip; None when the issuer is down past the retries."""
+        attempt = 0
+        while True:
+            yield self._draw_issuer_latency(self._issuer_rng)
+            if self.issuer_up(self.env.now):
+                break
+            attempt += 1
+            if attempt > self.scenario.issuer.max_retries:
+                self.log_refusal(ctx.agent, ctx.agent, ctx, outcome("deny", "issuer_down")[1:], False, None)
+                return None
+            yield self.scenario.issuer.retry_after
+        scope = self.world.human_scope[human]
+        intent = ctx.intent if controls.jit_scope == "intent" else None
+        if intent is not None:
+            scope = scope & intent.intent
+        session = self.new_credential("jit_token", human, {human}, scope, controls.ttl, task=ctx, intent=intent,
+                                      reason=SESSION_REASON.format(human=human, task=ctx.id))
+        self.last_token[human] = session
+        return session
 
     def _run_steps(self, ctx: TaskRun) -> Generator[Any, Any, tuple[bool, str]]:
         """The task's steps; if its requester redirects it midway, the new objective's steps after."""
@@ -626,7 +743,51 @@ class Simulation:
                          audit_task=cred.task, audit_human=cred.human, malicious=False, in_intent=in_intent,
                          decision=decision, code=code, reason=reason, value=self.world.op_value[op],
                          records=self.world.op_records[op], wait=wait)
+        if decision == "allow" and self._op_secrets[op]:
+            self._copy_secrets(ctx.agent, op, resource)
         return decision == "allow"
+
+    # ------------------------------------------------------------------ secrets kept in resources
+
+    def harvestable_key(self, principal: str, resource: str) -> Credential | None:
+        """The key of ``principal`` that ``resource`` holds now, if its controls keep it there: written in
+        every resource that lists it (``secret_storage: config``), only in vaults (``vault``), or nowhere
+        (``broker``, and JIT controls: a token is never at rest)."""
+        key = self.keys.get(principal)
+        if key is None:
+            return None
+        storage = self.controls(principal).secret_storage
+        if storage == "config" or (storage == "vault" and resource in self.world.vaults):
+            return key
+        return None
+
+    def _copy_secrets(self, agent: str, op: int, resource: str) -> None:
+        """A benign read of a resource that holds keys: the agent now holds a copy of each (in its context
+        or memory), which a later leak or hijack of the agent hands over."""
+        for principal in self._op_secrets[op]:
+            if principal != agent:
+                key = self.harvestable_key(principal, resource)
+                if key is not None:
+                    self.copies.setdefault(agent, {})[principal] = (key, resource)
+
+    def take_copies(self, incident: Incident) -> None:
+        """The attacker has ``incident.copies_of``'s context: the keys that agent read in resources are its."""
+        found = self.copies.get(incident.copies_of) if incident.copies_of is not None else None
+        if found:
+            for principal, (key, resource) in list(found.items()):
+                if key.id not in incident.acquired:
+                    self.acquire(incident, key, via="harvested", resource=resource,
+                                 how=f"{incident.copies_of} had read {resource}, and the attacker took "
+                                     f"{principal}'s key from its context")
+
+    def harvest(self, incident: Incident, op: int) -> None:
+        """The attacker's allowed ``op`` read a resource holding keys: it now holds each one kept there."""
+        resource = self.world.op_keys[op][2]
+        for principal in self._op_secrets[op]:
+            key = self.harvestable_key(principal, resource)
+            if key is not None and key.id not in incident.acquired:
+                self.acquire(incident, key, how=f"the attacker read {resource} and obtained {principal}'s key",
+                             via="harvested", resource=resource)
 
     def out_of_pattern(self, cred: Credential, op: int) -> bool:
         """Whether ``op`` is outside the usual pattern of the principal ``cred`` names (what behavioural
@@ -769,14 +930,18 @@ class Simulation:
 
     def delegator_scope(self, ctx: TaskRun) -> tuple[frozenset[int], float]:
         """What a delegator can hand on (scope) and until when (its credentials' lifetime)."""
+        usable = self._delegator_credentials(ctx)
+        scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
+        until = max((c.unusable_at for c in usable), default=self.env.now)
+        return scope, until
+
+    def _delegator_credentials(self, ctx: TaskRun) -> list[Credential]:
+        """The usable credentials a delegator's hand-off draws on."""
         creds = ([ctx.token] if ctx.token is not None else []) + ctx.creds
         if not creds and ctx.agent in self._static:
             creds = self.static_keys_of(ctx.agent)
         now = self.env.now
-        usable = [c for c in creds if c.usable(now)]
-        scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
-        until = max((c.unusable_at for c in usable), default=now)
-        return scope, until
+        return [c for c in creds if c.usable(now)]
 
     def exchange_token(self, ctx: TaskRun, delegate: str, sub: CompiledTask, sub_id: str, *,
                        malicious: bool = False, incident: Incident | None = None
@@ -797,6 +962,8 @@ class Simulation:
             parent=ctx.token, intent=sub, malicious=malicious, incident=incident)
         if token is not None:
             ctx.own.append(token)
+            if self._cascades:
+                self._exchanged_from(self._delegator_credentials(ctx), token)
         return token
 
     # ------------------------------------------------------------------ incidents
@@ -818,7 +985,8 @@ class Simulation:
         incident.minting.extend(minting)
         for cred in minting:
             self.acquire(incident, cred)
-        scope = attacker.potential_scope(self, incident)
+        self.take_copies(incident)
+        scope = attacker.with_harvest(self, incident, attacker.potential_scope(self, incident))
         handed = [*stolen, *(c for c in minting if c not in stolen)]
         principal = incident.host or incident.holder or (handed[0].subject if handed else None)
         self.log.compromise(self.env.now, principal=principal, presenter=incident.presenter, actor=incident.actor,
@@ -828,6 +996,7 @@ class Simulation:
                             until=incident.window_end if math.isfinite(incident.window_end) else None)
         self.agenda.start(detection.detection_process(self, incident))  # draws its baseline before the attacker acts
         self.agenda.start(attacker.attacker_process(self, incident))
+        detection.on_open(self, incident)
 
     def _compromise_sentence(self, incident: Incident, handed: list[Credential]) -> str:
         if incident.steers:
@@ -843,26 +1012,51 @@ class Simulation:
             parts.append(what if c.usable(now) else what + " already unusable")
         return "the attacker obtained " + ", ".join(parts)
 
-    def acquire(self, incident: Incident, cred: Credential) -> None:
-        """The attacker now holds ``cred``; log what it reaches with it."""
+    def acquire(self, incident: Incident, cred: Credential, *, how: str = "", via: str | None = None,
+                resource: str | None = None) -> None:
+        """The attacker now holds ``cred``; log what it reaches with it. ``how`` says in words how it got it,
+        ``via`` names the way (``harvested``: read in ``resource``; ``republished``: written again where
+        it had leaked)."""
         if cred.id in incident.acquired:
             return
         incident.acquired[cred.id] = cred
         now = self.env.now
+        presenter = incident.presenter
+        fatigued = False
         if not cred.usable(now):
             scope, cap = frozenset(), now
             why = "already unusable (expired or revoked) when the attacker got it"
-        elif not cred.bound_to(incident.presenter):
+        elif not cred.bound_to(presenter):
             scope, cap = frozenset(), now
             why = "sender-constrained: useless to the attacker"
+        elif not cred.mfa_ok(presenter) and not (fatigued := self._mfa_fatigue(incident, cred)):
+            scope, cap = frozenset(), now
+            why = "it needs a second factor (MFA) the attacker cannot pass: useless to it"
         else:
             scope = cred.scope | cred.mint_scope
             cap = incident.window_end if math.isfinite(incident.window_end) else None
             why = f"usable until {min(cred.unusable_at, incident.window_end):g} s unless revoked"
-        self.log.acquire(self.env.now, principal=cred.subject, presenter=incident.presenter, actor=incident.actor,
+            if fatigued:
+                why = f"it needs MFA, and the human approved one of the attacker's push prompts (MFA fatigue): {why}"
+        if how:
+            why = f"{how} ({cred.kind.replace('_', ' ')} {cred.id}): {why}"
+        self.log.acquire(self.env.now, principal=cred.subject, presenter=presenter, actor=incident.actor,
                          credential=cred.id, chain=cred.chain_text, kind=cred.kind, reason=why,
                          value=self.world.value(scope), until=cap, incident=incident.id,
-                         scope=self.world.describe_scope(scope))
+                         scope=self.world.describe_scope(scope), via=via, resource=resource)
+
+    def _mfa_fatigue(self, incident: Incident, cred: Credential) -> bool:
+        """The attacker pushes MFA prompts for a stolen key until the human approves one, or not
+        (``attacker.mfa_fatigue_probability``, one draw per incident and key)."""
+        chance = self.scenario.attacker.mfa_fatigue_probability
+        if chance <= 0:
+            return False
+        if incident.rng_mfa is None:
+            incident.rng_mfa = stream(self.seed, "mfa", incident.id)
+        if incident.rng_mfa.random() >= chance:
+            return False
+        cred.mfa_passed = (cred.mfa_passed or set()) | {incident.presenter}
+        return True
 
     def release(self, incident: Incident, reason: str) -> None:
         """The attacker loses control (hijack window over, or quarantine)."""

@@ -50,13 +50,15 @@ presenter    who actually presented the credential (an agent, or ``attacker:<thr
 actor        the true actor: the agent itself, or ``attacker:<threat>`` when malicious
 credential   credential id
 chain        actor chain of a delegated token, ``a>b>c`` (earliest first)
-tool, action, resource   the operation
+tool, action, resource   the operation (acquire rows: resource is where a harvested credential
+             was read)
 task         the task instance the request belongs to (ground truth)
 audit_task   the task bound into the credential (what the audit trail can show)
 audit_human  the originating human bound into the credential
 malicious    True for the attacker's requests
 in_intent    whether the operation is in the task's declared intent (None: no task)
-decision     allow | deny (requests, issues); ok | failed (task_end)
+decision     allow | deny (requests, issues); ok | failed (task_end); acquire: harvested (read in
+             the row's resource) or republished, for a credential obtained that way
 code         short machine reason: allowed, expired, revoked, revoked_response, scope,
              sender_constraint, intent_operation, intent_sensitivity, intent_destination,
              risk, quarantined, issuer_down, no_intent, approved, rejected, ...
@@ -365,11 +367,13 @@ class EventLog:
                  malicious=True, code=kind, reason=reason, value=value, incident=incident, scope=scope, until=until)
 
     def acquire(self, t: float, *, principal: str, presenter: str, actor: str, credential: str, chain: str,
-                kind: str, reason: str, value: float, until: float | None, incident: str, scope: str) -> None:
-        """The attacker now holds a credential (``scope``: what it reaches with it)."""
+                kind: str, reason: str, value: float, until: float | None, incident: str, scope: str,
+                via: str | None = None, resource: str | None = None) -> None:
+        """The attacker now holds a credential (``scope``: what it reaches with it; ``decision``: how it got
+        it after the compromise, ``harvested`` from ``resource`` or ``republished``)."""
         self.add(t, "acquire", principal=principal, presenter=presenter, actor=actor, credential=credential,
-                 chain=chain, malicious=True, code=kind, reason=reason, value=value, until=until, incident=incident,
-                 scope=scope)
+                 chain=chain, malicious=True, decision=via, code=kind, reason=reason, value=value, until=until,
+                 incident=incident, scope=scope, resource=resource)
 
     def release(self, t: float, *, presenter: str, actor: str, reason: str, incident: str) -> None:
         """The attacker loses control of what it steered (window over, or contained)."""

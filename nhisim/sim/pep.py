@@ -7,7 +7,8 @@ words. Checks, in order:
 1. the credential is not expired (or rotated away);
 2. no revocation of it is in force at the enforcement point;
 3. the presenter is not quarantined;
-4. a sender-constrained credential is presented by its subject;
+4. a sender-constrained credential is presented by its subject, and one that needs a second
+   factor (a human's key under ``mfa``) by a presenter that passed it;
 5. the operation is in the credential's scope;
 6. with ``runtime_check: intent``: the operation is in the task's intent, the resource's
    sensitivity is within the intent's ceiling, the destination is allowed, the arguments
@@ -34,6 +35,7 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
     INTENT_DEST,
     INTENT_OP,
     INTENT_SENS,
+    MFA,
     NO_INTENT,
     QUARANTINED,
     REVOKED,
@@ -46,8 +48,8 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
 )
 from nhisim.strategies import Strategy
 
-__all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "NO_INTENT", "QUARANTINED",
-           "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER", "NativeEvaluator"]
+__all__ = ["ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "MFA",
+           "NO_INTENT", "QUARANTINED", "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER", "NativeEvaluator"]
 
 class NativeEvaluator:
     """The strategy's rules in plain Python (fast path)."""
@@ -95,6 +97,8 @@ class NativeEvaluator:
             return dead
         if cred.binding == "sender_constrained" and not cred.bound_to(presenter):
             return SENDER
+        if cred.mfa and not cred.mfa_ok(presenter):
+            return MFA
         if not self._intent:
             return ALLOW if op in cred.scope else scope_denial(self.world, self._jit_intent, cred, op)
         bound = cred.intent if cred.intent is not None else intent

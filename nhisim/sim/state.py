@@ -77,7 +77,8 @@ class Incident:
     def __init__(self, id: str, kind: str, start: float, presenter: str, *, host: str | None = None,
                  deputy: str | None = None, window_end: float = INF, can_mint_as: str | None = None,
                  targets_from_host: bool = False, sub_task: str | None = None, start_delay: float = 0.0,
-                 steers: bool = False, follows_host: bool = False, holder: str | None = None) -> None:
+                 steers: bool = False, follows_host: bool = False, holder: str | None = None,
+                 copies_of: str | None = None) -> None:
         self.id = id
         self.kind = kind
         self.start = start
@@ -91,6 +92,7 @@ class Incident:
         self.steers = steers
         self.follows_host = follows_host
         self.holder = holder
+        self.copies_of = copies_of  # the agent whose context the attacker has: the keys it read in resources
         self.response_at = INF
         self.can_mint_as = can_mint_as
         self.targets_from_host = targets_from_host
@@ -105,6 +107,7 @@ class Incident:
         self.rng_attacker: Random | None = None
         self.rng_detection: Random | None = None
         self.rng_anomaly: Random | None = None  # behavioural analytics' dice, drawn only when they are on
+        self.rng_mfa: Random | None = None  # MFA fatigue's dice, drawn only when a stolen key needs MFA
 
     @property
     def active(self) -> bool:

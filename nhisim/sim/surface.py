@@ -45,6 +45,8 @@ class EngineSurface(Protocol):
     pep: Evaluator
     incidents: list[Incident]
     current_task: dict[str, TaskRun]  # the task each agent is working on now
+    threat_detection: dict[str, Any]  # incident id -> its threat's own detection settings (or None)
+    detection_partners: dict[str, tuple[str, ...]]  # incident id -> the incidents it shares one detection with
 
     def controls(self, principal: str | None) -> Strategy:
         """The knobs ``principal`` (an agent or shared account) works under (the strategy's, or its own)."""
@@ -65,6 +67,9 @@ class EngineSurface(Protocol):
     def usable_holdings(self, agent: str) -> list[Credential]:
         """Every credential an agent holds that still works now."""
 
+    def harvestable_key(self, principal: str, resource: str) -> Credential | None:
+        """The key of ``principal`` that ``resource`` holds now (None where its controls keep none there)."""
+
     def is_retired(self, agent: str) -> bool: ...
 
     def issuer_up(self, now: float) -> bool: ...
@@ -75,6 +80,9 @@ class EngineSurface(Protocol):
 
     def issue_identity(self, agent: str) -> Credential:
         """A fresh workload identity document for ``agent``."""
+
+    def watch_reissues(self, subject: str, kind: str, callback: Any) -> None:
+        """Call ``callback(credential)`` for every ``kind`` credential ``subject`` is issued from now on."""
 
     def revoke(self, cred: Credential, reason: str, *, by_response: bool = False, incident: str = "",
                at: float | None = None) -> None: ...
@@ -122,7 +130,16 @@ class EngineSurface(Protocol):
     def open_incident(self, incident: Incident, stolen: list[Credential], minting: list[Credential] = ()) -> None:
         """A compromise starts: the attacker holds ``stolen`` (and may mint with ``minting``)."""
 
-    def acquire(self, incident: Incident, cred: Credential) -> None: ...
+    def acquire(self, incident: Incident, cred: Credential, *, how: str = "", via: str | None = None,
+                resource: str | None = None) -> None:
+        """The attacker now holds ``cred`` (``how`` it got it, in words; ``via``: harvested (read in
+        ``resource``) or republished)."""
+
+    def take_copies(self, incident: Incident) -> None:
+        """The keys ``incident.copies_of`` read in resources (copies in its context) are the attacker's."""
+
+    def harvest(self, incident: Incident, op: int) -> None:
+        """The attacker's allowed ``op`` read a resource: it obtains the keys kept there."""
 
     def release(self, incident: Incident, reason: str) -> None: ...
 

@@ -7,7 +7,7 @@ a file. A user strategy names a preset as ``base`` and overrides knobs;
 what the engine reads.
 
 A real estate is mixed: a strategy's knobs are its *default*, and ``principals`` gives
-the agents and shared accounts whose controls differ, each with its own resolved
+the agents, shared accounts and humans whose controls differ, each with its own resolved
 :class:`Strategy` (a *control group*, named after the override that made it).
 :meth:`Strategy.of` answers "under which knobs does this principal work?".
 """
@@ -51,6 +51,9 @@ class Strategy:
     identity_ttl: float  # workload identity document lifetime
     offboarding_revokes: bool
     risk_escalation_alerts: int | None
+    secret_storage: str  # config | vault | broker: where a principal's static key is kept at rest
+    cascade_revocation: bool  # revoking a credential revokes the tokens exchanged from it, down the chain
+    mfa: bool  # a human's standing key needs a second factor: a stolen copy is useless
     description: str = ""
     # the principals (agent or shared account ids) whose controls differ from these, sorted by id
     principals: tuple[tuple[str, Strategy], ...] = ()
@@ -60,7 +63,7 @@ class Strategy:
         return self.credential == "jit_token"
 
     def of(self, principal: str | None) -> Strategy:
-        """The knobs ``principal`` (an agent or shared account id) works under: its own, or the default."""
+        """The knobs ``principal`` (an agent, shared account or human id) works under: its own, or the default."""
         principals = self.principals
         if principals and principal is not None:
             i = bisect_left(principals, principal, key=_FIRST)  # sorted by id

@@ -34,5 +34,8 @@ PRESET = Strategy(
     identity_ttl=3600.0,
     offboarding_revokes=True,
     risk_escalation_alerts=3,
+    secret_storage="config",
+    cascade_revocation=False,
+    mfa=False,
     description="JIT token per task scoped to its intent (TTL 5 min), sender-constrained, intent checked at each call",
 )

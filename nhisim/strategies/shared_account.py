@@ -32,5 +32,8 @@ PRESET = Strategy(
     identity_ttl=3600.0,
     offboarding_revokes=False,
     risk_escalation_alerts=None,
+    secret_storage="config",
+    cascade_revocation=False,
+    mfa=False,
     description="one shared service-account key, rotated every 90 days; manual revocation",
 )

@@ -31,5 +31,8 @@ PRESET = Strategy(
     identity_ttl=3600.0,
     offboarding_revokes=True,
     risk_escalation_alerts=None,
+    secret_storage="config",
+    cascade_revocation=False,
+    mfa=False,
     description="JIT token per task (TTL 15 min, scope = roles), revoked at task end; automated revocation",
 )

@@ -6,7 +6,10 @@ What a principal reaches follows the grammar of :mod:`nhisim.world.graph`:
   holds, and everything the agents it may delegate to reach, transitively (a delegate
   acts for its delegator with its own authority: the confused deputy);
 - a **shared account** reaches the grants of its roles;
-- a **credential** reaches its scope: its explicit grants, or its subject's roles.
+- a **credential** reaches its scope: its explicit grants, or its subject's roles;
+- whoever can read, list or export a resource that stores a credential (``stores_secret``)
+  reaches what that credential reaches: **harvesting**, followed to a fixed point (a
+  harvested key may read another resource holding another key).
 
 An *operation* is an ``(action, resource)`` pair whatever the tool; its value is the
 resource's sensitivity weight × the action's damage weight, and a blast radius is the sum
@@ -35,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from nhisim.errors import InputError, did_you_mean
-from nhisim.scenario.models import Scenario, exchange_blocked
+from nhisim.scenario.models import READ_ACTIONS, Scenario, exchange_blocked
 from nhisim.scenario.strategy import account_users, scenario_strategy
 from nhisim.strategies import Strategy
 from nhisim.world.graph import PRINCIPAL_TYPES, build_graph, node_id, nodes_of_type, split_node_id
@@ -87,11 +90,14 @@ class Path:
 
     @property
     def mechanisms(self) -> tuple[str, ...]:
-        """How the path gets its authority, in order: ``role``, ``shared_account``, ``credential``, ``delegation``."""
+        """How the path gets its authority, in order: ``role``, ``shared_account``, ``credential``, ``delegation``,
+        ``harvest`` (a key read in a resource)."""
         out: list[str] = []
         for hop in self.hops:
             if hop.type == "may_delegate_to":
                 out.append("delegation")
+            elif hop.type == "stores_secret":
+                out.append("harvest")
             elif hop.type == "holds":
                 out.append(split_node_id(hop.target)[0])
             elif hop.type == "has_role":
@@ -309,6 +315,13 @@ class _Reach:
             self.ops[i]["tools"].add(d.get("tool", ""))
             self.grant_bits[u] = self.grant_bits.get(u, 0) | (1 << i)
         self.values = np.array([op["value"] for op in self.ops], dtype=float)
+        # harvesting: each read-like operation on a resource storing usable keys -> those key nodes
+        stored: dict[str, list[str]] = {}
+        for u, v, d in graph.edges(data=True):
+            if d.get("type") == "stores_secret" and d.get("usable", True):
+                stored.setdefault(u, []).append(v)
+        self.harvests: dict[int, list[str]] = {i: stored[res] for (action, res), i in self.bit.items()
+                                               if action in READ_ACTIONS and res in stored}
         self._scope: dict[str, int] = {}
         self._full: dict[str, int] = {}
         self._delegation: nx.DiGraph | None = None
@@ -330,7 +343,10 @@ class _Reach:
                 if t in ("role", "credential"):
                     yield v, k, d, self.SCOPE
             elif et == "has_role":
-                if t in ("agent", "shared_account") and d.get("usable", True):
+                if t in ("agent", "shared_account", "human") and d.get("usable", True):
+                    yield v, k, d, self.SCOPE
+            elif et == "stores_secret":
+                if t == "resource" and d.get("usable", True):  # entered only by reading the resource (succ)
                     yield v, k, d, self.SCOPE
             elif et == "acts_for":
                 if t == "credential" and d.get("inherits_scope"):
@@ -349,11 +365,33 @@ class _Reach:
         out = self._succ.get(state)
         if out is None:
             node, mode = state
-            out = self._succ[state] = [
-                ((node, v, k), self.bit[(d["action"], v)] if d["type"] == "grants" else (v, vmode))
-                for v, k, d, vmode in self.steps(node, mode)
-            ]
+            out = self._succ[state] = []
+            for v, k, d, vmode in self.steps(node, mode):
+                if d["type"] != "grants":
+                    out.append(((node, v, k), (v, vmode)))
+                    continue
+                op = self.bit[(d["action"], v)]
+                out.append(((node, v, k), op))
+                if op in self.harvests:  # reading the resource also hands over the keys stored in it
+                    out.append(((node, v, k), (v, self.SCOPE)))
         return out
+
+    def harvest(self, bits: int) -> int:
+        """``bits`` plus what the keys stored in the resources they read reach, to a fixed point."""
+        harvests = self.harvests
+        if not harvests:
+            return bits
+        done: set[int] = set()
+        while True:
+            extra = 0
+            for op, keys in harvests.items():
+                if op not in done and (bits >> op) & 1:
+                    done.add(op)
+                    for key in keys:
+                        extra |= self.scope(key)
+            if not extra & ~bits:
+                return bits
+            bits |= extra
 
     # -- unbounded reach: bitsets and the condensed delegation DAG ------------------------
     def scope(self, node: str) -> int:
@@ -420,8 +458,8 @@ class _Reach:
         return self._full[agent]
 
     def principal_bits(self, node: str) -> int:
-        """Everything a principal reaches."""
-        return self.full(node) if self.types[node] == "agent" else self.scope(node)
+        """Everything a principal reaches (harvested keys included)."""
+        return self.harvest(self.full(node) if self.types[node] == "agent" else self.scope(node))
 
     def value(self, bits: int) -> float:
         return float(_bit_values([bits], len(self.ops), self.values)[0])
@@ -735,7 +773,7 @@ def all_blast_radii(world: Scenario | nx.MultiDiGraph, strategy: str | Strategy 
     idx = _Reach(g)
     agents = nodes_of_type(g, "agent")
     idx.compute_full(agents)
-    full = [idx._full[a] for a in agents]
+    full = [idx.harvest(idx._full[a]) for a in agents]
     own = [idx.own(a) for a in agents]
     n = len(idx.ops)
     radius = _bit_values(full, n, idx.values)
@@ -761,11 +799,17 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
     live at that moment: a leaked static key's scope (with its shared accounts' keys
     under a shared identity), or what the leaking agent's identity can mint (a JIT token
     of its roles, or of roles ∩ its tasks' intents); a sender-constrained credential is
-    worth nothing to a thief, nor is anything after an offboarding that revokes. A
+    worth nothing to a thief, nor is a human's key that needs MFA (unless MFA fatigue can
+    let the attacker through), nor anything after an offboarding that revokes. A
     steered agent reaches what it holds and can mint, plus, for a confused deputy, the
     deputy's roles under pass-through delegation, or only the sub-task's intent under
     token exchange. Under pass-through delegation a delegate may also hold what its
-    delegators pass it. ``None`` for threats that compromise nothing (overreach, outage).
+    delegators pass it, and an agent whose tasks run on a human's credential what that
+    human hands it (the credential, or a token exchanged from it: ∩ the task's intent). A
+    store breach reaches the union of its principals' leaks. Whatever it reaches, the
+    attacker may read resources that store keys and reach what those keys reach
+    (harvesting, to a fixed point). ``None`` for threats that compromise nothing
+    (overreach, outage).
 
     The simulated ``potential_blast_radius`` (the compromise's value in the event log) is
     never above this, and equal to it when the leaked credential is a standing one.
@@ -776,6 +820,7 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
         return None
     idx = _Reach(build_graph(scenario, strategy=s))
     ix = scenario.index()
+    fatigue = scenario.attacker.mfa_fatigue_probability > 0
 
     def static(principal: str) -> bool:
         return s.of(principal).credential == "static_key"
@@ -788,6 +833,9 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
         pairs = {(g.action, g.resource) for g in grants}
         return sum(1 << i for (action, res), i in idx.bit.items() if (action, split_node_id(res)[1]) in pairs)
 
+    def intents_of(tasks: Iterable[str]) -> int:
+        return ops_named(g for t in tasks for g in ix.tasks[t].intent.operations)
+
     def standing(agent: str) -> int:
         """What the agent's standing (static) or minting (JIT identity) credential reaches."""
         if static(agent):
@@ -797,68 +845,105 @@ def threat_potential(scenario: Scenario, threat: Any, strategy: str | Strategy) 
             return bits
         return idx.base(node_id("agent", agent))
 
-    def exchanges(agent: str) -> bool:
-        return s.of(agent).delegation == "token_exchange"
+    def exchanges(principal: str) -> bool:
+        return s.of(principal).delegation == "token_exchange"
 
     # hand-offs that pass credentials: all of them, or under token exchange (the delegator's controls)
     # those it can make (a lossy hop passes nothing: it fails, or the delegate works on its own authority)
     hand_offs = [(a.id, d) for a in scenario.agents for d in a.may_delegate_to
                  if not (exchanges(a.id) and d in ix.agents and exchange_blocked(a, ix.agents[d]))]
 
-    def passed_to(agent: str) -> int:
-        """What the agent's delegators, transitively, may hand it while it works for them."""
-        upstream = nx.ancestors(nx.DiGraph(hand_offs), agent) if any(d == agent for _, d in hand_offs) else set()
+    def human_reach(human: str, tasks: Iterable[str] | None = None) -> int:
+        """What ``human``'s credential reaches: its key, or under JIT a session (∩ the intents of the tasks
+        it signs in for, under intent scope)."""
+        bits = idx.scope(node_id("human", human))
+        own = s.of(human)
+        if not static(human) and own.jit_scope == "intent":
+            bits &= intents_of(tasks if tasks is not None else
+                               [t.id for t in scenario.tasks if t.on_behalf_of_requester and t.requested_by == human])
+        return bits
+
+    def on_behalf(agent: str) -> int:
+        """What the agent is handed while its tasks run on their requesters' credentials."""
         bits = 0
-        narrowed = ops_named(g for t in ix.agents[agent].tasks for g in ix.tasks[t].intent.operations)
+        for task in ix.agents[agent].tasks:
+            template = ix.tasks[task]
+            human = template.requested_by
+            if template.on_behalf_of_requester and human is not None and ix.humans[human].roles:
+                reach = human_reach(human, [task])
+                bits |= reach & intents_of([task]) if exchanges(human) else reach
+        return bits
+
+    def passed_to(agent: str) -> int:
+        """What the agent's delegators, transitively, and its tasks' requesters may hand it while it works."""
+        upstream = nx.ancestors(nx.DiGraph(hand_offs), agent) if any(d == agent for _, d in hand_offs) else set()
+        bits = on_behalf(agent)
+        narrowed = intents_of(ix.agents[agent].tasks)
         for other in upstream:  # an exchanged token is narrowed to the sub-task's intent
-            bits |= standing(other) & narrowed if exchanges(other) else standing(other)
+            bits |= (standing(other) | on_behalf(other)) & narrowed if exchanges(other) else \
+                standing(other) | on_behalf(other)
         return bits
 
     def thief_can_present(principal: str) -> bool:
-        return s.of(principal).binding != "sender_constrained"
+        own = s.of(principal)
+        if principal in ix.humans and static(principal) and own.mfa and not fatigue:
+            return False  # its key needs a second factor the thief cannot pass
+        return own.binding != "sender_constrained"
 
-    if getattr(model, "STEERS_AGENT", False):  # a steered agent presents what it holds itself: bindings do not stop it
-        bits = standing(threat.agent) | passed_to(threat.agent)
-        deputy = getattr(threat, "deputy", None)
-        if deputy is not None:
-            host, mine = s.of(threat.agent), s.of(deputy)  # the delegator's controls decide the hand-off
-            lost = host.delegation == "token_exchange" and exchange_blocked(ix.agents[threat.agent],
-                                                                              ix.agents[deputy]) is not None
-            if host.delegation == "pass_through":
-                bits |= idx.scope(node_id("agent", deputy))
-            elif lost and host.lossy_hop == "own_authority":  # the deputy acts on its own authority
-                own = idx.scope(node_id("agent", deputy))
-                if mine.credential == "jit_token" and mine.jit_scope == "intent":
-                    own &= ops_named(ix.tasks[threat.task].intent.operations)
-                bits |= own
-            elif lost:  # the hand-off fails: the deputy gets nothing
-                bits = 0
-            else:
-                bits &= ops_named(ix.tasks[threat.task].intent.operations)
-        return idx.value(bits)
-    if hasattr(threat, "principal"):  # a leak of a principal's credential
-        principal = threat.principal
+    def leaked(principal: str, which: str) -> int:
+        """What a leak of ``principal``'s credential (``which``: access or minting) hands a thief."""
         if principal in ix.shared_accounts:
             account = ix.shared_accounts[principal]
             if account_users(s, principal, account.holders):  # the account's key leaks
-                return idx.value(idx.scope(node_id("shared_account", principal))) \
-                    if thief_can_present(principal) else 0.0
+                return idx.scope(node_id("shared_account", principal)) if thief_can_present(principal) else 0
             principal = account.holders[0]
         if not thief_can_present(principal):
-            return 0.0
-        if getattr(threat, "credential", "access") == "minting" and not static(principal):
+            return 0
+        if principal in ix.humans:
+            return human_reach(principal)
+        if which == "minting" and not static(principal):
             # an identity document mints role-scoped tokens; an intent-scoped one mints nothing without a task
-            return idx.value(idx.scope(node_id("agent", principal))) if s.of(principal).jit_scope == "role" else 0.0
-        return idx.value(standing(principal) | (0 if static(principal) else passed_to(principal)))
-    if hasattr(threat, "account"):  # one holder of a shared account's key is compromised
-        account = ix.shared_accounts[threat.account]
-        if threat.via in account_users(s, threat.account, account.holders):
-            return idx.value(idx.scope(node_id("shared_account", threat.account))) \
-                if thief_can_present(threat.account) else 0.0
-        if not thief_can_present(threat.via):
-            return 0.0
-        return idx.value(standing(threat.via) | (0 if static(threat.via) else passed_to(threat.via)))
-    if hasattr(threat, "retired_at"):  # a retired agent's credential leaks later
-        gone = s.of(threat.agent).offboarding_revokes or not thief_can_present(threat.agent)
-        return 0.0 if gone else idx.value(standing(threat.agent))
-    raise ValueError(f"no static potential is defined for threats of kind {threat.kind!r}")
+            return idx.scope(node_id("agent", principal)) if s.of(principal).jit_scope == "role" else 0
+        return standing(principal) | (0 if static(principal) else passed_to(principal))
+
+    def reach() -> int:
+        if getattr(model, "STEERS_AGENT", False):  # a steered agent presents what it holds itself
+            bits = standing(threat.agent) | passed_to(threat.agent)
+            deputy = getattr(threat, "deputy", None)
+            if deputy is not None:
+                host, mine = s.of(threat.agent), s.of(deputy)  # the delegator's controls decide the hand-off
+                lost = host.delegation == "token_exchange" and exchange_blocked(ix.agents[threat.agent],
+                                                                                  ix.agents[deputy]) is not None
+                if host.delegation == "pass_through":
+                    bits |= idx.scope(node_id("agent", deputy))
+                elif lost and host.lossy_hop == "own_authority":  # the deputy acts on its own authority
+                    own = idx.scope(node_id("agent", deputy))
+                    if mine.credential == "jit_token" and mine.jit_scope == "intent":
+                        own &= ops_named(ix.tasks[threat.task].intent.operations)
+                    bits |= own
+                elif lost:  # the hand-off fails: the deputy gets nothing
+                    bits = 0
+                else:
+                    bits &= ops_named(ix.tasks[threat.task].intent.operations)
+            return bits
+        if hasattr(threat, "principals"):  # one theft of many principals' credentials
+            bits = 0
+            for principal in threat.principals:
+                bits |= leaked(principal, threat.credential)
+            return bits
+        if hasattr(threat, "principal"):  # a leak of a principal's credential
+            return leaked(threat.principal, getattr(threat, "credential", "access"))
+        if hasattr(threat, "account"):  # one holder of a shared account's key is compromised
+            account = ix.shared_accounts[threat.account]
+            if threat.via in account_users(s, threat.account, account.holders):
+                return idx.scope(node_id("shared_account", threat.account)) \
+                    if thief_can_present(threat.account) else 0
+            if not thief_can_present(threat.via):
+                return 0
+            return standing(threat.via) | (0 if static(threat.via) else passed_to(threat.via))
+        if hasattr(threat, "retired_at"):  # a retired agent's credential leaks later
+            gone = s.of(threat.agent).offboarding_revokes or not thief_can_present(threat.agent)
+            return 0 if gone else standing(threat.agent)
+        raise ValueError(f"no static potential is defined for threats of kind {threat.kind!r}")
+
+    return idx.value(idx.harvest(reach()))

@@ -52,6 +52,7 @@ EDGE_STYLE = {  # colour, line style, width
     "grants": ("#CC79A7", "-", 1.0),
     "exposes": ("#999999", ":", 0.6),
     "may_delegate_to": ("#0072B2", "-", 1.4),
+    "stores_secret": ("#E69F00", "--", 1.2),
 }
 LAYERS = ("human", "agent", "credential", "shared_account", "role", "resource", "tool")
 _PLURAL = {"human": "humans", "agent": "agents", "credential": "credentials", "shared_account": "shared accounts",

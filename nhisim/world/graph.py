@@ -11,22 +11,27 @@ Every edge has a ``type`` and a ``reason``: one sentence saying why the hop exis
     human          -owns------------> agent           the human is accountable for the agent
     agent          -has_role--------> role            standing role of the agent
     shared_account -has_role--------> role            standing role of the shared account
+    human          -has_role--------> role            role of the person's own credential
     agent          -holds-----------> shared_account  the agent holds the account's key: it can act as it
     agent          -holds-----------> credential      the agent can present the credential
-    credential     -acts_for--------> agent | shared_account
+    credential     -acts_for--------> agent | shared_account | human
                                                       presenting it is acting as its subject
     role           -grants----------> resource        one operation (tool, action) on the resource
     credential     -grants----------> resource        explicit scope of a scoped (runtime) credential
     tool           -exposes---------> resource        one operation the tool offers
     agent          -may_delegate_to-> agent           the delegate acts for the delegator (confused deputy)
+    resource       -stores_secret---> credential      the credential is written in the resource: whoever
+                                                      reads, lists or exports it obtains the credential
 
 ``grants`` and ``exposes`` edges carry ``tool``, ``action``, ``resource``, ``value``
 (sensitivity weight of the resource × damage weight of the action) and ``records``; their
 edge key is ``"<type>:<tool>:<action>"`` so that parallel operations stay distinct.
 
 Credentials. By default the graph holds the standing credentials of a static-key RBAC
-estate: one key per agent (``credential:key:<agent>``, held by the agent) and one per
-shared account (``credential:key:<account>``, held by every holder). A standing key has
+estate: one key per agent (``credential:key:<agent>``, held by the agent), one per
+shared account (``credential:key:<account>``, held by every holder) and one per human with
+roles (``credential:key:<human>``, held by the agents whose tasks run on it, when they are
+handed the key itself). A standing key has
 no ``grants`` edges of its own: its ``acts_for`` edge has ``inherits_scope=True`` and its
 scope is the subject's roles. A scoped credential (``CredentialDescriptor`` with
 ``grants``) has explicit ``grants`` edges and an ``acts_for`` edge with
@@ -53,7 +58,15 @@ runs it; edges it makes useless stay in the graph, marked, with a reason that sa
   document is scoped to roles ∩ intents);
 - under token exchange a ``may_delegate_to`` edge carries ``passes_authority=False``: the
   delegate gets at most the delegator's scope, so delegating reaches nothing more;
-- every credential node records the strategy's ``binding``.
+- every credential node records the strategy's ``binding`` (and, for a human's key, ``mfa``);
+- a human holds a standing key under ``credential: static_key`` and signs in per task
+  under JIT (no standing node); its key is held by the agents whose tasks run on it when
+  the human's ``delegation`` passes it through;
+- a resource that lists a principal's secret stores its key (a ``stores_secret`` edge)
+  where that principal's ``secret_storage`` keeps it: every listing resource (``config``),
+  only resources of kind ``vault`` (``vault``), none (``broker``); a JIT principal has no
+  key at rest. The edge carries ``usable=False`` when a thief could not use the key
+  (sender-constrained, or needing MFA the attacker cannot pass).
 """
 
 from __future__ import annotations
@@ -70,7 +83,7 @@ from nhisim.scenario.strategy import account_users
 from nhisim.strategies import Strategy
 
 NODE_TYPES = ("human", "agent", "shared_account", "tool", "resource", "role", "credential")
-EDGE_TYPES = ("owns", "has_role", "holds", "grants", "exposes", "may_delegate_to", "acts_for")
+EDGE_TYPES = ("owns", "has_role", "holds", "grants", "exposes", "may_delegate_to", "acts_for", "stores_secret")
 PRINCIPAL_TYPES = ("agent", "shared_account", "credential")
 GRAMMAR_VERSION = "nhisim-world/1"
 
@@ -92,7 +105,7 @@ def split_node_id(node: str) -> tuple[str, str]:
 class CredentialDescriptor:
     """A credential to draw in the graph.
 
-    ``subject`` is the agent or shared account the credential acts for; ``holders`` are the
+    ``subject`` is the agent, shared account or human the credential acts for; ``holders`` are the
     agents that can present it; ``grants`` (``"tool:action:resource"`` strings, grant
     models or 3-tuples) is its explicit scope, or ``None`` for the subject's roles.
     ``attributes`` are extra scalar node attributes (expiry, binding, ...).
@@ -107,7 +120,8 @@ class CredentialDescriptor:
 
 
 def standing_credentials(scenario: Scenario) -> list[CredentialDescriptor]:
-    """The standing keys of a static-key RBAC estate: one per agent and one per shared account."""
+    """The standing keys of a static-key RBAC estate: one per agent, one per shared account, and one per
+    human with roles (held by the agents whose tasks run on it)."""
     creds = [
         CredentialDescriptor(id=f"key:{a.id}", subject=a.id, holders=(a.id,), kind="static_key")
         for a in scenario.agents
@@ -117,7 +131,15 @@ def standing_credentials(scenario: Scenario) -> list[CredentialDescriptor]:
                              kind="shared_account_key")
         for s in scenario.shared_accounts
     ]
+    creds += [CredentialDescriptor(id=f"key:{h.id}", subject=h.id, holders=on_behalf_agents(scenario, h.id),
+                                   kind="static_key") for h in scenario.humans if h.roles]
     return creds
+
+
+def on_behalf_agents(scenario: Scenario, human: str) -> tuple[str, ...]:
+    """The agents serving a task that runs on ``human``'s credential (``on_behalf_of_requester``)."""
+    tasks = {t.id for t in scenario.tasks if t.on_behalf_of_requester and t.requested_by == human}
+    return tuple(a.id for a in scenario.agents if tasks & set(a.tasks))
 
 
 def _grant_key(grant: Any) -> tuple[str, str, str]:
@@ -159,6 +181,12 @@ def strategy_credentials(scenario: Scenario, strategy: Strategy) -> list[Credent
             creds.append(CredentialDescriptor(id=f"key:{sa.id}", subject=sa.id, holders=users,
                                               kind="shared_account_key",
                                               attributes={"binding": strategy.of(sa.id).binding}))
+    for h in scenario.humans:
+        s = strategy.of(h.id)
+        if h.roles and s.credential == "static_key":  # under JIT a human signs in per task: nothing standing
+            passed = on_behalf_agents(scenario, h.id) if s.delegation == "pass_through" else ()
+            creds.append(CredentialDescriptor(id=f"key:{h.id}", subject=h.id, holders=passed, kind="static_key",
+                                              attributes={"binding": s.binding, "mfa": s.mfa}))
     return creds
 
 
@@ -205,6 +233,12 @@ class _Builder:
             self.g.graph["strategy"] = strategy.name
         for h in s.humans:
             self.add_node("human", h.id, title=h.title, approver=h.approver)
+        for i, h in enumerate(s.humans):
+            for j, r in enumerate(h.roles):
+                if self.ref(r, self.ix.roles, "role", f"humans.{i}.roles.{j}"):
+                    self.add_edge(node_id("human", h.id), node_id("role", r), "has_role",
+                                  f"{h.id}'s own credential carries role {r}, so whoever presents it can use "
+                                  f"every grant of {r}")
         for r in s.resources:
             self.add_node("resource", r.id, kind=r.kind, sensitivity=r.sensitivity,
                           sensitivity_weight=float(w.sensitivity[r.sensitivity]), records=int(r.records),
@@ -303,20 +337,47 @@ class _Builder:
             creds = standing_credentials(s) if strategy is None else strategy_credentials(s, strategy)
         for c in creds:
             self.credential(c)
+        self.stored_secrets()
         if self.problems:
             raise InputError(self.problems, title="cannot build the world graph")
         return self.g
 
+    def stored_secrets(self) -> None:
+        """``stores_secret`` edges: each resource listing a principal's secret that keeps its key."""
+        fatigue = self.s.attacker.mfa_fatigue_probability > 0
+        for r in self.s.resources:
+            for owner in dict.fromkeys(r.secrets):
+                key = node_id("credential", f"key:{owner}")
+                if key not in self.g:
+                    continue  # no key at rest: a JIT principal, or a shared account nobody uses
+                storage = self.strategy.of(owner).secret_storage if self.strategy is not None else "config"
+                if storage == "broker" or (storage == "vault" and r.kind != "vault"):
+                    continue
+                where = "a vault" if r.kind == "vault" else "written in it"
+                reason = (f"{r.id} holds {owner}'s key ({where}; secret_storage: {storage}): whoever reads, lists "
+                          f"or exports {r.id} obtains it")
+                node = self.g.nodes[key]
+                usable = True
+                if node.get("binding") == "sender_constrained":
+                    usable, reason = False, reason + ", but the key is sender-constrained: useless to a thief"
+                elif node.get("mfa") and not fatigue:
+                    usable, reason = False, reason + ", but the key needs MFA: useless to a thief"
+                self.add_edge(node_id("resource", r.id), key, "stores_secret", reason, usable=usable)
+
     def credential(self, c: CredentialDescriptor) -> None:
         loc = f"credential {c.id}"
-        subject = c.subject.split(":", 1)[1] if c.subject.startswith(("agent:", "shared_account:")) else c.subject
+        subject = c.subject.split(":", 1)[1] if c.subject.startswith(("agent:", "shared_account:", "human:")) \
+            else c.subject
         if subject in self.ix.agents:
             subject_type, subject_text = "agent", f"agent {subject}"
         elif subject in self.ix.shared_accounts:
             subject_type, subject_text = "shared_account", f"shared account {subject}"
+        elif subject in self.ix.humans:
+            subject_type, subject_text = "human", f"{subject}"
         else:
             self.problems.append(Problem(f"unknown subject {subject!r}", loc, suggestion=did_you_mean(
-                subject, list(self.ix.agents) + list(self.ix.shared_accounts), "agents or shared accounts")))
+                subject, list(self.ix.agents) + list(self.ix.shared_accounts) + list(self.ix.humans),
+                "agents, shared accounts or humans")))
             return
         scoped = c.grants is not None
         attrs = {k: v for k, v in c.attributes.items() if k not in ("type", "label")}
@@ -345,9 +406,10 @@ class _Builder:
                 continue
             holder = node_id("agent", h)
             implied = not scoped and (holder == sub or self.g.has_edge(holder, sub, key="holds"))
-            self.add_edge(holder, me, "holds",
-                          f"{h} holds credential {c.id} ({c.kind.replace('_', ' ')}), so it can present it",
-                          implied=implied)
+            why = (f"{h} runs tasks on {subject}'s credential {c.id}, handed to it, so it can present it"
+                   if subject_type == "human" else
+                   f"{h} holds credential {c.id} ({c.kind.replace('_', ' ')}), so it can present it")
+            self.add_edge(holder, me, "holds", why, implied=implied)
 
 
 def build_graph(scenario: Scenario, credentials: Sequence[CredentialDescriptor] | None = None,

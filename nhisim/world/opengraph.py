@@ -25,8 +25,9 @@ Custom kinds join BloodHound's pathfinding only through an *extension definition
 (:func:`opengraph_extension`), uploaded once on BloodHound's OpenGraph Management page:
 it names every ``NHI_`` node kind (icon, colour) and every edge kind with
 ``is_traversable``. A kind is traversable when an attacker holding the start of the edge
-can use what the end can: ``has_role``, ``holds``, ``acts_for``, ``grants`` and
-``may_delegate_to`` are; ``owns`` (accountability) and ``exposes`` (what a tool offers,
+can use what the end can: ``has_role``, ``holds``, ``acts_for``, ``grants``,
+``may_delegate_to`` and ``stores_secret`` are (BloodHound follows a stored secret from any
+grant on its resource; nhisim's own analysis only from a read, list or export); ``owns`` (accountability) and ``exposes`` (what a tool offers,
 not who may call it) are not. BloodHound decides traversability per kind, not per edge,
 so edges nhisim's own analysis does not follow (``usable=False``,
 ``passes_authority=False``, ``implied=True``) are written with the kind ``NHI_<Kind>Inert``,
@@ -60,7 +61,7 @@ from nhisim.world.graph import node_id, split_node_id
 
 NAMESPACE = "NHI"
 EXTENSION_NAME = "NHISim"
-EXTENSION_VERSION = "v1.0.0"  # bump when a kind is added, removed or changes traversability
+EXTENSION_VERSION = "v1.1.0"  # bump when a kind is added, removed or changes traversability
 
 NODE_KINDS = {
     "human": "NHI_Human",
@@ -79,6 +80,7 @@ EDGE_KINDS = {
     "exposes": "NHI_Exposes",
     "may_delegate_to": "NHI_MayDelegateTo",
     "acts_for": "NHI_ActsFor",
+    "stores_secret": "NHI_StoresSecret",
 }
 PRINCIPAL_KIND = "NHI_Principal"
 INERT_SUFFIX = "Inert"
@@ -87,7 +89,7 @@ RUNTIME_CREDENTIAL_KIND = "NHI_RuntimeCredential"
 OVERLAY_EDGE_KINDS = {"compromised": "NHI_Compromised", "acquired": "NHI_Acquired", "performed": "NHI_Performed"}
 
 TRAVERSABLE = {"owns": False, "has_role": True, "holds": True, "grants": True, "exposes": False,
-               "may_delegate_to": True, "acts_for": True}
+               "may_delegate_to": True, "acts_for": True, "stores_secret": True}
 
 # Reserved by BloodHound: objectid is the node id itself; lastseen is set at ingest; reconcile is stripped.
 RESERVED_PROPERTIES = frozenset({"objectid", "lastseen", "reconcile"})
@@ -116,6 +118,7 @@ _EDGE_INFO = {
     "exposes": "One operation the tool offers on the resource.",
     "may_delegate_to": "The delegate acts for the delegator (a confused deputy can pass authority on).",
     "acts_for": "Presenting the credential is acting as its subject.",
+    "stores_secret": "The credential is written in the resource: whoever reads it obtains the credential.",
 }
 _OVERLAY_EDGE_INFO = {
     "compromised": "In a simulated run, the attacker compromised this identity.",
@@ -398,7 +401,7 @@ def attack_overlay(graph: nx.MultiDiGraph, events: Any, run: str | None = None, 
     def principal_node(name: str | None) -> str | None:
         if name is None:
             return None
-        for t in ("agent", "shared_account"):
+        for t in ("agent", "shared_account", "human"):
             if node_id(t, name) in graph:
                 return opengraph_id(node_id(t, name), prefix)
         return None

@@ -9,18 +9,33 @@ metrics and narration read ``STEERS_AGENT`` and ``LABEL``, the knob rules
 from __future__ import annotations
 
 import typing
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from nhisim.scenario.base import Id, Model
+from nhisim.scenario.units import Distribution
 
 #: what a ``REFERENCES`` value may name: a section of the scenario, or ``principals``
-#: (an agent or a shared account)
+#: (an agent, a shared account, or a human holding a credential)
 REFERENCE_POOLS = ("agents", "accounts", "principals", "tasks")
 #: what ``EVIDENCE`` may be: a ``compromise`` or ``outage`` event of the threat's incident,
 #: or ``overreach`` (benign requests outside their task's intent, by the threat's agents)
 EVIDENCE_KINDS = ("compromise", "outage", "overreach")
+
+
+class ThreatDetection(Model):
+    """How this threat's incident is detected, where it differs from the scenario's ``detection``."""
+
+    baseline_delay: Distribution | None = Field(
+        None, description="time until monitoring notices this incident unaided, in place of the monitoring "
+                          "level's (from the compromise, or from the attacker's first use: clock)")
+    clock: Literal["compromise", "first_use"] = Field(
+        "compromise", description="where the baseline delay starts: at the compromise, or at the attacker's "
+                                  "first request (a leak nobody uses is invisible)")
+    shared_with: Id | None = Field(
+        None, description="the id of another threat of the same breach: when either incident is detected, the "
+                          "other is detected at the same moment, and both are responded to")
 
 
 class ThreatModel(Model):
@@ -33,6 +48,9 @@ class ThreatModel(Model):
 
     id: Id | None = Field(None, description="names this threat in results and self-checks (default: <kind>-<position>)")
     description: str = Field("", description="free text: what this attack is in the story")
+    detection: ThreatDetection | None = Field(
+        None, description="this incident's own detection: a baseline delay, when its clock starts, a detection "
+                          "shared with another threat (threats that open an incident only)")
 
     #: a noun phrase for narration: "a secret leak"
     LABEL: ClassVar[str]
@@ -51,6 +69,10 @@ class ThreatModel(Model):
     #: field -> field naming a shared account: the first must name one of that account's
     #: holders (and is checked only when the account exists)
     HOLDER_OF: ClassVar[dict[str, str]] = {}
+
+    def effective_id(self, index: int) -> str:
+        """The id the threat goes by in results and the event log: its own, or ``<kind>-<index>``."""
+        return self.id or f"{self.kind}-{index}"
 
     @classmethod
     def kind_name(cls) -> str:

@@ -23,7 +23,7 @@ class SecretLeak(ThreatModel):
     REFERENCES: ClassVar[dict[str, str]] = {"principal": "principals"}
 
     kind: Literal["secret_leak"] = Field(description="secret_leak: a credential leaks and the attacker uses it")
-    principal: Id = Field(description="agent or shared account whose credential leaks")
+    principal: Id = Field(description="agent, shared account or human (with roles) whose credential leaks")
     at: Distribution = Field(description="when the credential leaks")
     channel: Literal["logs", "repository", "prompt", "vendor_store", "memory", "other"] = Field(
         "logs", description="where the credential leaks to (told in reports)")
@@ -33,3 +33,6 @@ class SecretLeak(ThreatModel):
     )
     attacker_delay: Distribution = Field(default_factory=lambda: {"fixed": 600},
                                          description="time from the leak until the attacker first uses it")
+    republish: bool = Field(
+        False, description="the secret is written into the same place again after each rotation: every new key "
+                           "(or identity document) of the principal goes to the attacker when it is issued")

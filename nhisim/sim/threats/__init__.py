@@ -34,7 +34,7 @@ def registry() -> dict[str, ModuleType]:
 
 def threat_id(threat, index: int) -> str:
     """The id a threat goes by in the event log (its own, or kind-index)."""
-    return threat.id or f"{threat.kind}-{index}"
+    return threat.effective_id(index)
 
 
 def install_threats(sim: EngineSurface) -> None:

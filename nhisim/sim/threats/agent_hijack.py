@@ -2,7 +2,8 @@
 
 The steered agent acts with its own live authority: it presents what it holds, can ask
 the issuer for tokens as itself, and can delegate. Intent checks confine it to its
-current task's intent; its off-intent attempts are denied and raise alerts.
+current task's intent; its off-intent attempts are denied and raise alerts. The keys the
+agent read in resources (copies in its context) are the attacker's too.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def _hijack(sim: EngineSurface, threat: Any, threat_id: str, start: float, durat
     agent = threat.agent
     incident = Incident(threat_id, KIND, sim.env.now, agent, host=agent, window_end=sim.env.now + duration,
                         can_mint_as=agent if sim.controls(agent).credential == "jit_token" else None,
-                        targets_from_host=True, steers=True, follows_host=True)
+                        targets_from_host=True, steers=True, follows_host=True, copies_of=agent)
     sim.open_incident(incident, sim.usable_holdings(agent))
     yield sim.env.timeout(duration)
     sim.release(incident, f"the hijack of {agent} ended")

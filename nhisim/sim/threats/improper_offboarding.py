@@ -31,4 +31,4 @@ def _offboard(sim: EngineSurface, threat: Any, threat_id: str, retired_at: float
     yield sim.env.timeout(leak_after)
     stolen, _ = leaked_credentials(sim, threat.agent, "access")
     _, minting = leaked_credentials(sim, threat.agent, "minting")
-    open_leak(sim, threat_id, KIND, delay, (stolen, minting), holder=threat.agent)
+    open_leak(sim, threat_id, KIND, delay, (stolen, minting), holder=threat.agent, copies_of=threat.agent)
