@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nhisim.cli.common import (
@@ -15,11 +14,11 @@ from nhisim.cli.common import (
     SafeConsole,
     app,
     is_stdio,
-    live,
     load_scenario_arg,
     make_console,
     no_stdio_folder,
     report_input_error,
+    runs_bar,
     stdin_once,
 )
 from nhisim.cli.envelope import emit, error_of
@@ -208,11 +207,9 @@ def check(
         if as_json:
             emit(ctx, error=error_of(bad[0]))
         raise typer.Exit(2)
-    with Progress(TextColumn("checking"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=not live(as_json, err), transient=True) as progress:
-        task = progress.add_task("runs", total=None)
+    with runs_bar(as_json, on=err, elapsed=True) as track:
         frame = run_check([model if is_stdio(p) else p for p, model in models], seeds=seeds, alpha=alpha, jobs=jobs,
-                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+                          progress=track("checking"))
     failed = failures(frame)
     if as_json:
         emit(ctx, frame, error=error_of(RuntimeError(f"{len(failed)} of {len(frame)} checks do not hold"))

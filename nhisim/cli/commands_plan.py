@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nhisim.cli.commands_sim import output_dir
@@ -19,6 +18,7 @@ from nhisim.cli.common import (
     no_stdio_folder,
     parse_sets,
     plain,
+    runs_bar,
     scenario_arg,
 )
 from nhisim.cli.envelope import emit
@@ -63,16 +63,10 @@ def plan(
         no_stdio_folder(out, "--out")
         output_dir(out)
     source_model, rest = scenario_arg(file, parse_sets(set_))
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeRemainingColumn(), console=err_console, disable=quiet or as_json, transient=True) as bar:
-        task = bar.add_task("plan", total=None)
-
-        def tick(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with runs_bar(quiet or as_json) as track:
         result = make_plan(source_model, source, target, steps=steps, by=by, objective=objective, assume=assume,
                            replications=replications, seed=seed, executor=executor, workers=workers,
-                           progress=tick, overrides=rest)
+                           progress=track("plan"), overrides=rest)
     written = _write(out, result) if out is not None else []
     if as_json:
         emit(ctx, {"scenario": result.scenario.name, "from": source, "to": target, "by": by,

@@ -13,7 +13,6 @@ from nhisim.cli.common import (
     JSON_OPTION,
     app,
     is_stdio,
-    live,
     load_scenario_arg,
     make_console,
     no_stdio_folder,
@@ -21,6 +20,7 @@ from nhisim.cli.common import (
     output_target,
     parse_sets,
     plain,
+    runs_bar,
     scenario_arg,
     status,
 )
@@ -48,20 +48,13 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
                           seed: int | None = None, baseline: str | None = None, overrides: dict | None = None,
                           workers: int | None = None, quiet: bool = False):
     """Compare on a process pool (results identical to serial runs) with a progress bar."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from nhisim.experiments import compare
 
     workers = _workers(workers)
     executor = "processes" if workers > 1 else "serial"
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeElapsedColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
+    with runs_bar(quiet, on=err, elapsed=True) as track:
         name = getattr(source, "name", None) if not isinstance(source, (str, Path)) else Path(source).name
-        task = progress.add_task(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})", total=None)
-
-        def tick(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
-
+        tick = track(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})")
         return compare(source, strategies=strategies, replications=replications, seed=seed, baseline=baseline,
                        overrides=overrides or None, progress=tick, executor=executor, workers=workers)
 

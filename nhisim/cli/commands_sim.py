@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from nhisim.cli.common import (
@@ -16,13 +15,13 @@ from nhisim.cli.common import (
     app,
     force_if,
     is_stdio,
-    live,
     make_console,
     messages_console,
     no_stdio_folder,
     output_target,
     parse_sets,
     plain,
+    runs_bar,
     scenario_arg,
     stdin_once,
 )
@@ -135,15 +134,10 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
 
     stdin_once(files)
     out = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                  TimeRemainingColumn(), console=err, disable=not live(quiet, err), transient=True) as progress:
+    with runs_bar(quiet, on=err) as track:
         for file in files:
-            task = progress.add_task(STDIN_NAME if is_stdio(file) else plain(file.name), total=None)
-
-            def tick(done: int, total: int, task=task) -> None:
-                progress.update(task, completed=done, total=total)
-
             source, rest = scenario_arg(file, overrides)
+            tick = track(STDIN_NAME if is_stdio(file) else plain(file.name))
             out.append(compare(source, strategies=strategies, replications=replications, seed=seed,
                                baseline=baseline, overrides=rest, progress=tick, engine=engine,
                                executor=executor, workers=workers))

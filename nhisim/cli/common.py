@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -49,6 +49,29 @@ def live(quiet: bool, on: Console) -> bool:
     """Whether to show a progress bar: not ``quiet``, and ``on`` is a terminal (in a pipe or a log a
     bar shows nothing but leaves a blank line)."""
     return not quiet and on.is_terminal
+
+
+@contextmanager
+def runs_bar(quiet: bool, *, on: Console | None = None, elapsed: bool = False
+             ) -> Iterator[Callable[[str], Callable[[int, int], None]]]:
+    """A progress bar of runs on ``on`` (standard error), shown only where :func:`live` says.
+
+    Yields ``track(description)``, which adds a line to the bar and returns the
+    ``progress(done, total)`` callback the experiments call. ``elapsed`` shows the time
+    spent rather than the time left.
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    console = on or err_console
+    clock = TimeElapsedColumn() if elapsed else TimeRemainingColumn()
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                  clock, console=console, disable=not live(quiet, console), transient=True) as progress:
+
+        def track(description: str) -> Callable[[int, int], None]:
+            task = progress.add_task(description, total=None)
+            return lambda done, total: progress.update(task, completed=done, total=total)
+
+        yield track
 
 
 app = typer.Typer(
