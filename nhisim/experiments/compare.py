@@ -62,6 +62,13 @@ def mean_ci(values: Sequence[float], level: float = 0.95, floor: float = -math.i
     return m, max(m - half, floor), min(m + half, ceiling), n
 
 
+def paired_difference(own: pd.Series, base: pd.Series) -> np.ndarray:
+    """``own - base`` replication by replication (both indexed by replication, in ``base``'s order), as
+    floats; NaN where either has no value, or both are infinite alike."""
+    with np.errstate(invalid="ignore"):
+        return (own.astype(float).reindex(base.index) - base.astype(float)).to_numpy()
+
+
 @dataclass
 class Comparison:
     """Runs of several strategies on one scenario, paired by replication."""
@@ -97,13 +104,20 @@ class Comparison:
             for metric in metrics:
                 mean, lo, hi, n = mean_ci(own[metric].tolist(), level, floor=0.0,
                                           ceiling=1.0 if vocabulary.kind(metric) == "share" else math.inf)
-                diffs = (own[metric] - base[metric].reindex(own.index)).tolist()
+                diffs = paired_difference(own[metric], base[metric])
                 with np.errstate(invalid="ignore"):
                     d_mean, d_lo, d_hi, _ = mean_ci(diffs, level)
                 rows.append({"strategy": strategy, "metric": metric, "mean": mean, "ci_low": lo, "ci_high": hi,
                              "n": n, "baseline": self.baseline, "diff": d_mean, "diff_ci_low": d_lo,
                              "diff_ci_high": d_hi, "better": _better(metric, d_lo, d_hi)})
         return ReadableFrame(pd.DataFrame(rows, columns=SUMMARY_COLUMNS), per_row=SUMMARY_VALUES)
+
+    def paired(self, strategy: str, metric: str) -> np.ndarray:
+        """Per replication of the baseline: ``strategy``'s ``metric`` minus the baseline's (the paired
+        difference; NaN where either run has no value)."""
+        runs = self.runs.set_index("replication")
+        return paired_difference(runs.loc[runs["strategy"] == strategy, metric],
+                                 runs.loc[runs["strategy"] == self.baseline, metric])
 
     def table(self, metrics: Sequence[str] | None = None) -> ReadableFrame:
         """Wide table of means: one row per strategy, one column per metric (numbers that print in units)."""

@@ -200,28 +200,20 @@ def _each_leaks(model: Scenario, moves: list[Candidate]) -> Scenario:
     return with_overrides(model, {"threats": threats}, name=f"<{model.name} with a leak of every candidate>")
 
 
-def _paired(comparison, name: str, baseline: str, metric: str) -> np.ndarray:
-    """Per replication: baseline minus ``name`` of ``metric`` (positive: ``name`` is lower)."""
-    runs = comparison.runs
-    base = runs[runs["strategy"] == baseline].set_index("replication")[metric].astype(float)
-    own = runs[runs["strategy"] == name].set_index("replication")[metric].astype(float)
-    return (base - own.reindex(base.index)).to_numpy()
-
-
 def _rank(comparison, source: str, moves: list[Candidate], alone: list[Strategy], objective: str,
           steps: int) -> pd.DataFrame:
     base_mean = mean_ci(comparison.runs.loc[comparison.runs["strategy"] == source, objective].tolist())[0]
     rows = []
     diffs = []
     for i, (c, strategy) in enumerate(zip(moves, alone, strict=True)):
-        d = _paired(comparison, strategy.name, source, objective)
+        d = -comparison.paired(strategy.name, objective)  # positive: the move lowers it
         diffs.append(d)
         mean, lo, hi, n = mean_ci(list(d))
         row = {"index": i, "candidate": c.name, "principals": ", ".join(c.principals), "reduction": mean,
                "ci_low": lo, "ci_high": hi, "n": n, "no_effect": bool(n) and bool(np.all(d[~np.isnan(d)] == 0)),
                "relative": mean / base_mean if base_mean and math.isfinite(base_mean) else math.nan}
         for metric in UTILITY:  # the move's paired change of each utility metric (moved minus source)
-            change = -_paired(comparison, strategy.name, source, metric)
+            change = comparison.paired(strategy.name, metric)
             row[f"{metric}_change"] = float(np.nanmean(change)) if np.isfinite(change).any() else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -273,13 +265,13 @@ def _steps(comparison, source: str, order: list[Candidate], objective: str) -> p
     for k, name in enumerate(names):
         own = comparison.runs.loc[comparison.runs["strategy"] == name, objective].astype(float).tolist()
         mean, _, _, _ = mean_ci(own)
-        d = _paired(comparison, name, source, objective)
+        d = -comparison.paired(name, objective)
         reduction, lo, hi, _ = mean_ci(list(d)) if k else (0.0, 0.0, 0.0, len(d))
         row = {"step": k, "moved": order[k - 1].name if k else "", "principals_moved":
                sum(len(c.principals) for c in order[:k]), objective: mean, "reduction": reduction,
                "ci_low": lo, "ci_high": hi}
         for metric in UTILITY:
-            change = -_paired(comparison, name, source, metric)
+            change = comparison.paired(name, metric)
             row[f"{metric}_change"] = float(np.nanmean(change)) if k and np.isfinite(change).any() else 0.0
         rows.append(row)
     return pd.DataFrame(rows)
