@@ -928,20 +928,17 @@ class Simulation:
             keys.append(self.keys[agent])
         return keys
 
-    def delegator_scope(self, ctx: TaskRun) -> tuple[frozenset[int], float]:
-        """What a delegator can hand on (scope) and until when (its credentials' lifetime)."""
-        usable = self._delegator_credentials(ctx)
-        scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
-        until = max((c.unusable_at for c in usable), default=self.env.now)
-        return scope, until
-
-    def _delegator_credentials(self, ctx: TaskRun) -> list[Credential]:
-        """The usable credentials a delegator's hand-off draws on."""
+    def delegator_credentials(self, ctx: TaskRun) -> tuple[list[Credential], frozenset[int], float]:
+        """What a delegator's hand-off draws on: its usable credentials, what they let it hand on
+        (scope) and until when (their lifetime)."""
         creds = ([ctx.token] if ctx.token is not None else []) + ctx.creds
         if not creds and ctx.agent in self._static:
             creds = self.static_keys_of(ctx.agent)
         now = self.env.now
-        return [c for c in creds if c.usable(now)]
+        usable = [c for c in creds if c.usable(now)]
+        scope = frozenset().union(*(c.scope for c in usable)) if usable else frozenset()
+        until = max((c.unusable_at for c in usable), default=now)
+        return usable, scope, until
 
     def exchange_token(self, ctx: TaskRun, delegate: str, sub: CompiledTask, sub_id: str, *,
                        malicious: bool = False, incident: Incident | None = None
@@ -951,7 +948,7 @@ class Simulation:
             own = yield from self._task_token(ctx)
             if own is None:
                 return None
-        scope, until = self.delegator_scope(ctx)
+        parents, scope, until = self.delegator_credentials(ctx)
         lifetime = min(self._controls[ctx.agent].ttl, until - self.env.now)
         if lifetime <= 0:
             return None
@@ -963,7 +960,7 @@ class Simulation:
         if token is not None:
             ctx.own.append(token)
             if self._cascades:
-                self._exchanged_from(self._delegator_credentials(ctx), token)
+                self._exchanged_from(parents, token)  # what its scope was drawn from
         return token
 
     # ------------------------------------------------------------------ incidents
