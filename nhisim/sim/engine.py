@@ -39,7 +39,7 @@ from typing import Any
 
 import simpy
 
-from nhisim.memory import collector_paused
+from nhisim.memory import collector_paused, without_collector
 from nhisim.scenario import workload
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
 from nhisim.scenario.strategy import account_users, resolve_strategy, scenario_strategy
@@ -70,6 +70,7 @@ RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last ho
 class Simulation:
     """One run: a scenario, a strategy, a seed."""
 
+    @without_collector  # compiling a large estate makes hundreds of thousands of containers, none garbage
     def __init__(self, scenario: Scenario, strategy: str | Strategy | Any = "rbac", seed: int | None = None,
                  horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None) -> None:
         self.scenario = scenario
