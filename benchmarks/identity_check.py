@@ -15,6 +15,15 @@ of wording alone (a reason sentence) changes the ``events`` digest but not ``dec
 (every column but ``reason``) nor ``metrics``: ``--parts decisions,metrics`` compares
 only those. Metrics are compared one by one over the names both sides computed: a metric
 added since the reference is no difference.
+
+A written file also keeps each run's metric values and the platform it was written on
+(``_platform``: machine, C library, Python): ``tests/test_identity.py`` checks this tree
+against ``tests/data/identity.json`` in CI, digests and all on the platform that wrote it,
+and the metric values (to a relative 1e-9) anywhere else, where the C library's ``log``
+and ``exp`` may round the last bit of a random draw differently. A change meant to move
+results records them again, and its commit says why::
+
+    python benchmarks/identity_check.py --write tests/data/identity.json --seeds 1 --engines native
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -47,6 +57,17 @@ def _metrics_digests(metrics: dict) -> dict[str, str]:
     return {name: _digest_values([float(value)]) for name, value in sorted(metrics.items())}
 
 
+def platform_fingerprint() -> str:
+    """What decides the last bit of a run's numbers: the machine, its C library (``log``, ``exp``) and Python."""
+    libc = " ".join(part for part in platform.libc_ver() if part) or "unknown libc"
+    return f"{platform.system()} {platform.machine()}, {libc}, Python {platform.python_version()}"
+
+
+def _metric_values(metrics: dict) -> dict[str, float | None]:
+    """Each metric's value as a plain float (JSON has no NaN: a NaN is None)."""
+    return {name: (None if math.isnan(float(value)) else float(value)) for name, value in sorted(metrics.items())}
+
+
 def _stream_metrics(log):
     """A digest gathering the metrics as the run flushes ``log`` (None for a revision without one)."""
     try:
@@ -59,7 +80,8 @@ def _stream_metrics(log):
 
 
 def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[str] | None = None) -> dict:
-    """{scenario/strategy/engine/seed: {"events": digest, "metrics": digest, "rows": n}}."""
+    """{scenario/strategy/engine/seed: {"events": digest, "decisions": digest, "values": {metric: value},
+    "streamed_apart": [metrics gathered chunk by chunk that differ from the whole log's], "rows": n}}."""
     from nhisim.metrics import compute_metrics
     from nhisim.scenario.loader import load_scenario
     from nhisim.sim.engine import Simulation
@@ -81,15 +103,17 @@ def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[s
                         [name for name in columns] + [v for name in columns for v in columns[name]])
                     decided = [name for name in columns if name != "reason"]
                     decision_digest = _digest_values(decided + [v for name in decided for v in columns[name]])
-                    metrics = _metrics_digests(compute_metrics(log.columns()))
-                    if streamed is not None:  # gathered as the log was flushed: each must equal the whole log's
-                        for name, digest in _metrics_digests(compute_metrics(streamed)).items():
-                            if digest != metrics.get(name):
-                                metrics[name] = "gathered as the log was flushed, it differs from the whole log's"
+                    values = compute_metrics(log.columns())
+                    whole = _metrics_digests(values)
+                    # gathered as the log was flushed, each metric must equal the whole log's
+                    streamed_apart = [] if streamed is None else sorted(
+                        name for name, digest in _metrics_digests(compute_metrics(streamed)).items()
+                        if digest != whole.get(name))
                     out[f"{path.stem}/{strategy}/{engine}/{seed}"] = {
                         "events": event_digest,
                         "decisions": decision_digest,
-                        "metrics": metrics,
+                        "values": _metric_values(values),
+                        "streamed_apart": streamed_apart,
                         "rows": len(frame),
                     }
     return out
@@ -98,24 +122,34 @@ def run_digests(scenario_dir: Path, seeds: int, engines: list[str], only: list[s
 PARTS = ("rows", "events", "decisions", "metrics")
 
 
+def metric_digests(run: dict) -> dict[str, str]:
+    """A run's metric digests: from its values (this script's files), or as stored (files of older revisions)."""
+    if "values" in run:
+        return _metrics_digests({name: math.nan if value is None else value for name, value in run["values"].items()})
+    return run.get("metrics", {})
+
+
 def compare(before: dict, after: dict, parts: tuple[str, ...] = PARTS) -> list[str]:
+    """Every difference between two sets of runs, one line each (none: behaviour unchanged)."""
     problems = []
-    for key in sorted(set(before) | set(after)):
+    for key in sorted((set(before) | set(after)) - {"_platform"}):
         if key not in after:
             problems.append(f"{key}: missing after")
-        elif key not in before:
+            continue
+        if key not in before:
             problems.append(f"{key}: new run (not in the reference)")
-        else:
-            for part in parts:
-                if part not in before[key]:
-                    continue
-                was, now = before[key][part], after[key][part]
-                if isinstance(was, dict) and isinstance(now, dict):  # metrics: a metric added since is no difference
-                    changed = sorted(name for name in was.keys() & now.keys() if was[name] != now[name])
-                    if changed or was.keys() - now.keys():
-                        problems.append(f"{key}: {part} differ ({', '.join(changed or sorted(was.keys() - now.keys()))})")
-                elif was != now:
-                    problems.append(f"{key}: {part} differ")
+            continue
+        if after[key].get("streamed_apart"):
+            problems.append(f"{key}: metrics gathered as the log was flushed differ from the whole log's "
+                            f"({', '.join(after[key]['streamed_apart'])})")
+        for part in parts:
+            if part == "metrics":  # one by one: a metric added since the reference is no difference
+                was, now = metric_digests(before[key]), metric_digests(after[key])
+                changed = sorted(name for name in was.keys() & now.keys() if was[name] != now[name])
+                if changed or was.keys() - now.keys():
+                    problems.append(f"{key}: metrics differ ({', '.join(changed or sorted(was.keys() - now.keys()))})")
+            elif part in before[key] and before[key][part] != after[key][part]:
+                problems.append(f"{key}: {part} differ")
     return problems
 
 
@@ -156,8 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         before = json.loads(Path(args.check).read_text())
     after = run_digests(Path(args.scenario_dir), args.seeds, engines, only)
     if args.write:
+        runs = len(after)
+        after["_platform"] = platform_fingerprint()
         Path(args.write).write_text(json.dumps(after, indent=1, sort_keys=True) + "\n")
-        print(f"{len(after)} runs written to {args.write}")
+        print(f"{runs} runs written to {args.write}")
         return 0
     problems = compare(before, after, parts)
     for line in problems:
