@@ -14,10 +14,12 @@ in its own process, so every figure is given both as measured and relative to th
   in bare SimPy events);
 - loading a 10,000-agent estate from YAML (``nhisim generate`` output), first load in a
   fresh process: wall, and the same in bare SimPy events;
-- growth: CPU of one run (simulation and metrics) from 100 to 10,000 agents, per 1,000 agents.
+- growth: CPU of one run (simulation and metrics) from 100 to 10,000 agents, per 1,000 agents;
+- the pack: ``nhisim compare`` of every scenario × 4 strategies × 30 replications on 2
+  workers, as a user types it: wall (the files both trees load).
 
     python benchmarks/bench_scale.py                       # everything (about 25 min on 2 cores)
-    python benchmarks/bench_scale.py --only calls,load     # some figures
+    python benchmarks/bench_scale.py --only calls,load,pack  # some figures
     python benchmarks/bench_scale.py --no-before           # this tree only
 
 The estate is ``bench_engine.bench_estate``: generated, one tool per 20 agents, one
@@ -126,7 +128,38 @@ def probe_load(path: str) -> dict:
             "bare": (before + _bare()) / 2, "rss": _peak_rss()}
 
 
-PROBES = {"calls": probe_calls, "run": probe_run, "write_estate": probe_write_estate, "load": probe_load}
+def probe_loads(paths: list[str]) -> dict:
+    """Which of ``paths`` this tree loads (a reference revision may not know a newer scenario's features)."""
+    from nhisim.scenario.loader import load_scenario
+
+    loadable = []
+    for path in paths:
+        try:
+            load_scenario(path)
+        except Exception:  # noqa: BLE001 - any refusal: the file is left out of the comparison
+            continue
+        loadable.append(path)
+    return {"loadable": loadable}
+
+
+def probe_pack(paths: list[str], strategies: str, replications: int, workers: int) -> dict:
+    """``nhisim compare`` of ``paths`` as a user types it, in a fresh process: its wall time."""
+    import time
+
+    with tempfile.TemporaryDirectory() as out:
+        command = [sys.executable, "-m", "nhisim", "compare", *paths, "--strategies", strategies,
+                   "-r", str(replications), "--workers", str(workers), "--out", out]
+        before = _bare()
+        wall = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, NHISIM_FORCE="1"))
+        wall = time.perf_counter() - wall
+        if done.returncode:
+            raise SystemExit(f"nhisim compare failed: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+    return {"wall": wall, "bare": (before + _bare()) / 2, "runs": len(paths) * len(strategies.split(",")) * replications}
+
+
+PROBES = {"calls": probe_calls, "run": probe_run, "write_estate": probe_write_estate, "load": probe_load,
+          "loads": probe_loads, "pack": probe_pack}
 
 
 # --------------------------------------------------------------------------- running probes
@@ -249,7 +282,28 @@ def figure_growth(trees: Trees, sizes: list[int], horizon: float, strategies: li
             print(line)
 
 
-FIGURES = ("calls", "day", "load", "growth")
+def figure_pack(trees: Trees, replications: int, workers: int, results: dict) -> None:
+    strategies = ",".join(STRATEGIES)
+    print(f"\n== The pack × {len(STRATEGIES)} strategies × {replications} replications on {workers} workers "
+          f"(nhisim compare scenarios/*.yaml --strategies {strategies} -r {replications} --workers {workers}), wall")
+    paths = [str(path) for path in sorted((ROOT / "scenarios").glob("*.yaml"))]
+    for tree in trees.names:  # this tree's pack, less what a tree cannot load: both compare the same files
+        paths = trees.run(tree, "loads", paths=paths).get("loadable", [])
+    left_out = sorted({path.stem for path in (ROOT / "scenarios").glob("*.yaml")} - {Path(p).stem for p in paths})
+    print(f"   {len(paths)} scenarios" + (f" (left out, the reference cannot load them: {', '.join(left_out)})"
+                                          if left_out else ""))
+    got = {tree: trees.run(tree, "pack", paths=paths, strategies=strategies, replications=replications,
+                           workers=workers) for tree in trees.names}
+    results["pack"] = {"scenarios": [Path(p).stem for p in paths], **got}
+    print(f"{'tree':<8}{'runs':>8}{'wall s':>8}{'runs/s':>8}{'bare cost':>12}{'speed-up':>10}")
+    for tree, f in got.items():
+        if f:
+            speedup = _speedup(got.get("before", {}), f, "wall") if tree == "after" else ""
+            print(f"{tree:<8}{f['runs']:>8,}{f['wall']:>8.1f}{f['runs'] / f['wall']:>8.1f}{_bare_cost(f, 'wall'):>12}"
+                  f"{speedup:>10}")
+
+
+FIGURES = ("calls", "day", "load", "growth", "pack")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,300,1000,3000,10000", help="estate sizes of the growth figure")
     parser.add_argument("--growth-hours", type=float, default=6.0, help="simulated hours of the growth figure")
     parser.add_argument("--growth-strategies", default="rbac,zsp")
+    parser.add_argument("--pack-replications", type=int, default=30)
+    parser.add_argument("--pack-workers", type=int, default=2)
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE")
     args = parser.parse_args(argv)
     if args.probe:
@@ -284,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
             figure_day(trees, args.day_agents, results)
         if "load" in chosen:
             figure_load(trees, args.day_agents, results)
+        if "pack" in chosen:
+            figure_pack(trees, args.pack_replications, args.pack_workers, results)
         if "growth" in chosen:
             figure_growth(trees, [int(s) for s in args.sizes.split(",")], args.growth_hours * 3600.0,
                           args.growth_strategies.split(","), results)
