@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -166,3 +167,52 @@ def test_a_dead_worker_process_is_a_clear_error_not_a_traceback(command, tmp_pat
     code, out, err = run_cli([*argv, "--executor", "processes", "--workers", "2"], capsys)
     assert code == 1 and "error:" in err and "a worker process died" in err
     assert "Traceback" not in out + err
+
+
+
+INTERRUPTED_POOL = """
+import os, signal, time
+from nhisim import interrupt
+from nhisim.experiments.executors import ProcessExecutor, using_executor
+
+def slow(shared, task):
+    time.sleep(0.5)
+    return task
+
+big = b"x" * 2_000_000  # each task's payload overfills the pipe to the workers
+interrupt.install()
+try:
+    # a wide window: many tasks wait unsent in the pool, as a few do on a busy machine
+    with using_executor(ProcessExecutor(workers=2, window=8), owned=True) as executor:
+        try:
+            for i, _ in executor.imap_unordered(slow, range(40), big):
+                os.killpg(0, signal.SIGTERM)  # as a service manager stops a command: its whole group
+                time.sleep(5)
+        finally:
+            time.sleep(0.3)  # the command winds down (a progress bar stops) before the pool is stopped
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX process groups")
+def test_a_pool_whose_workers_die_with_the_command_lets_it_exit(tmp_path):
+    """SIGTERM to the command's process group while tasks wait in the pool: the workers die, the
+    command stops, and its process exits at once with nothing on stderr (the pool's own thread
+    does not crash on work the command dropped, and exit does not wait on a pipe to a dead worker)."""
+    import signal
+    import subprocess
+
+    script = tmp_path / "interrupted_pool.py"
+    script.write_text(INTERRUPTED_POOL)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the process did not exit: {stderr[-2000:]}")
+    assert proc.returncode == 0 and stdout.strip() == "stopped", stdout + stderr
+    assert stderr == "", stderr

@@ -179,8 +179,14 @@ class ProcessExecutor(Executor):
             self.cancel()
 
     def cancel(self) -> None:
-        for future in list(self._pending):
-            future.cancel()
+        # After Ctrl-C or SIGTERM the workers may be dying with the command (a signal to its process
+        # group). A task cancelled here while the pool finds a worker dead stops the pool's own thread
+        # (it marks every waiting task failed, and a cancelled one cannot be) before that thread closes
+        # its pipe to the workers: the process would then never exit. The owner stops the pool next
+        # (``terminate``), which drops the waiting tasks itself.
+        if not interrupt.received():
+            for future in list(self._pending):
+                future.cancel()
         self._pending.clear()
 
     def close(self) -> None:
@@ -189,15 +195,15 @@ class ProcessExecutor(Executor):
             self._pool = None
 
     def terminate(self) -> None:
-        self.cancel()
+        self._pending.clear()  # not cancelled one by one (see cancel): the pool drops them itself
         pool, self._pool = self._pool, None
         if pool is None:
             return
         processes = list(getattr(pool, "_processes", {}).values() or [])
+        pool.shutdown(wait=False, cancel_futures=True)  # before the workers go, so the pool's thread hears it first
         for p in processes:
             with contextlib.suppress(Exception):
                 p.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
         for p in processes:
             with contextlib.suppress(Exception):
                 p.join(timeout=2)
