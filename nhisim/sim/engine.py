@@ -474,8 +474,6 @@ class Simulation:
             if self._controls[human].revoke_at_task_end:  # the requester's controls end what it lent the task
                 for cred in lent:
                     self.revoke(cred, f"task {ctx.id} ended")
-        elif plan.switch is None:  # the common case, without the layer that handles a redirection
-            ok, why = yield from self._run_objective(ctx, template, plan, len(template.steps))
         else:
             ok, why = yield from self._run_steps(ctx)
         if self.current_task.get(agent) is ctx:
