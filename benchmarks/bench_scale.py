@@ -1,4 +1,4 @@
-"""Scale: this tree beside a reference revision (default 72b000c), measured in the same run.
+"""Scale: this tree beside a reference revision (default 514b636, main before the scale work), measured in the same run.
 
 Every figure is measured in its own subprocess, once with this tree and once with the
 reference, extracted from git (``git archive REV``) into a temporary folder and put
@@ -39,7 +39,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BEFORE = "72b000c"
+BEFORE = "514b636"
 STRATEGIES = ("shared_account", "rbac", "zsp", "intent")
 DAY = 86400.0
 MiB = 2**20
