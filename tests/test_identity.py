@@ -74,3 +74,27 @@ def test_the_comparison_sees_a_run_that_moved():
     assert any("events differ" in line for line in problems)
     assert _values_apart(recorded, moved)
     assert not check.compare(recorded, {key: runs[key] for key in recorded})  # seed 0 itself matches
+
+
+def test_a_run_watched_as_it_goes_gives_the_same_event_log():
+    """``progress`` stops and resumes the run at each hundredth of its horizon: every pack scenario ×
+    strategy (seed 1) gives the same event log as unwatched, and is told its simulated time, up to
+    the horizon."""
+    import nhisim
+    from nhisim.scenario.loader import load_scenario
+    from nhisim.sim.engine import Simulation
+
+    for path in sorted(PACK.glob("*.yaml")):
+        scenario = load_scenario(path)
+        for strategy in scenario.strategies:
+            told: list[tuple[float, float]] = []
+            watched = Simulation(scenario, strategy, seed=1).run(progress=lambda now, end, told=told: told.append(
+                (now, end)))
+            unwatched = Simulation(scenario, strategy, seed=1).run()
+            assert watched.to_frame().equals(unwatched.to_frame()), f"{path.stem}/{strategy}"
+            horizon = scenario.run.horizon
+            assert len(told) == 100 and told[-1] == (horizon, horizon)
+            assert [now for now, _ in told] == sorted(now for now, _ in told)
+    told = []
+    result = nhisim.run(PACK / "leaked_key.yaml", "zsp", progress=lambda now, end: told.append(now))
+    assert told[-1] == load_scenario(PACK / "leaked_key.yaml").run.horizon and result.metrics

@@ -56,3 +56,40 @@ def test_auto_means_a_jupyter_kernel(shell, expected, monkeypatch):
 def test_a_value_that_is_no_progress_setting_is_refused():
     with pytest.raises(InputError, match="not a progress setting"):
         nhisim.compare(LEAK, strategies=["rbac"], replications=1, overrides=SMALL, progress="yes")
+
+
+def _stderr_on_a_terminal(args: list[str]) -> tuple[int, str, str]:
+    """``nhisim ARGS`` with its standard error on a pseudo-terminal (as in a shell): (exit code, stdout,
+    what the terminal received)."""
+    import os
+    import pty
+    import subprocess
+
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "nhisim", *args], stdout=subprocess.PIPE, stderr=follower,
+                                text=True, env={**os.environ, "TERM": "xterm", "COLUMNS": "120"})
+        os.close(follower)
+        received = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the terminal's other end is closed: the command has ended
+                break
+            if not chunk:
+                break
+            received += chunk
+        stdout = proc.stdout.read()
+        proc.wait(timeout=120)
+    finally:
+        os.close(leader)
+    return proc.returncode, stdout, received.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_a_run_shows_its_simulated_time_on_a_terminal_unless_quiet():
+    code, out, terminal = _stderr_on_a_terminal(["run", str(LEAK), "-s", "zsp"])
+    assert code == 0 and "time-weighted exposure" in out.lower()
+    assert "of 1.0 d simulated" in terminal and "leaked_key.yaml · zsp" in terminal
+    code, out, terminal = _stderr_on_a_terminal(["run", str(LEAK), "-s", "zsp", "-q"])
+    assert code == 0 and "time-weighted exposure" in out.lower() and "simulated" not in terminal

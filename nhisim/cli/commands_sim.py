@@ -24,6 +24,7 @@ from nhisim.cli.common import (
     runs_bar,
     scenario_arg,
     stdin_once,
+    time_bar,
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
@@ -67,6 +68,7 @@ def run(
                                                       "engine, else native)"),
     force: bool = typer.Option(False, "--force", help="run even when the work estimate is over the limit "
                                                       "(NHISIM_FORCE=1 does the same)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (for logs and scripts)"),
 ) -> None:
     """Run one scenario under one strategy with one seed and print its metrics."""
     from contextlib import nullcontext
@@ -80,7 +82,9 @@ def run(
                              binary=not csv, as_json=as_json) if events is not None else nullcontext())
     with writing as target:
         source, overrides = scenario_arg(file, parse_sets(set_))
-        result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine)
+        with time_bar(quiet or as_json, f"{plain(STDIN_NAME if is_stdio(file) else file.name)} · {strategy}") as shown:
+            result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine,
+                              progress=shown)
         if target is not None:
             with whole_file(target) as temp, open(temp, "wb") as fh:  # opened here: Arrow cannot open every name
                 if csv:

@@ -74,6 +74,27 @@ def runs_bar(quiet: bool, *, on: Console | None = None, elapsed: bool = False
         yield track
 
 
+@contextmanager
+def time_bar(quiet: bool, description: str, *, on: Console | None = None
+             ) -> Iterator[Callable[[float, float], None]]:
+    """A progress bar of one run's simulated time on ``on`` (standard error), shown only where
+    :func:`live` says. Yields the ``progress(now, horizon)`` callback a run calls."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nhisim.scenario.units import format_duration
+
+    console = on or err_console
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[simulated]}"),
+                  TimeElapsedColumn(), console=console, disable=not live(quiet, console), transient=True) as progress:
+        task = progress.add_task(description, total=None, simulated="")
+
+        def advance(now: float, horizon: float) -> None:
+            progress.update(task, completed=now, total=horizon,
+                            simulated=f"{format_duration(now)} of {format_duration(horizon)} simulated")
+
+        yield advance
+
+
 app = typer.Typer(
     name="nhisim",
     help="A discrete-event laboratory for the identities of AI agents.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,17 +56,19 @@ class RunResult:
 
 
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,
-             keep_events: bool = True, name: str | None = None, engine: str | None = None) -> RunResult:
+             keep_events: bool = True, name: str | None = None, engine: str | None = None,
+             progress: Callable[[float, float], None] | None = None) -> RunResult:
     """Run the engine once and compute the metrics (the unit of work every executor runs).
 
     The metrics are gathered as the log is written (a :class:`~nhisim.metrics.LogDigest`
     reads each chunk as it is flushed); without ``keep_events`` the log keeps no rows, so
-    a run's memory does not grow with its log.
+    a run's memory does not grow with its log. ``progress(now, horizon)`` is told the
+    simulated time as it passes each hundredth of the horizon (the results are the same).
     """
     sim = Simulation(scenario, strategy, seed=seed, engine=engine)
     digest = LogDigest()
     sim.log.stream_to(digest.add, keep=keep_events)
-    log = sim.run()
+    log = sim.run(progress)
     log.flush()
     metrics = compute_metrics(digest)
     return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics,
@@ -74,15 +76,17 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
 
 
 def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac", seed: int | None = None,
-        overrides: Mapping[str, Any] | None = None, engine: str | None = None) -> RunResult:
+        overrides: Mapping[str, Any] | None = None, engine: str | None = None,
+        progress: Callable[[float, float], None] | None = None) -> RunResult:
     """Run one scenario under one strategy with one seed.
 
     ``strategy`` is a name from the scenario's ``strategies`` (or a preset), or a
     :class:`~nhisim.strategies.Strategy`. Same inputs and seed, same event log.
+    ``progress(now, horizon)``, if given, is told the simulated time as the run goes.
     """
     model = as_scenario(scenario, overrides)
     if not isinstance(scenario, Scenario):  # refused here, where the message can name the file
         resolved = (scenario_strategy(model, strategy) if isinstance(strategy, str)
                     else resolve_strategy(strategy, scenario=model))
         workload.check_run(model, resolved, file=str(scenario))
-    return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine)
+    return simulate(model, strategy, model.run.seed if seed is None else seed, engine=engine, progress=progress)
