@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from cli_helpers import run_cli
@@ -408,3 +409,20 @@ def test_json_and_standard_output_do_not_mix(tmp_path, capsys, monkeypatch):
     code, out, _ = run_cli(["graph", LEAK, "--out", "-", "--format", "svg", "--json"], capsys)
     assert code == 2 and "JSON envelope" in strict_json(out)["error"]["message"]
     assert not any(tmp_path.iterdir())
+
+
+def test_compare_keeps_the_runs_event_logs_only_for_its_results_folder(tmp_path, capsys):
+    """Without --out the table and the envelope come from the runs' metrics alone: the same as with
+    every event log kept, which only --out writes (events.parquet)."""
+    from nhisim.cli.commands_sim import run_comparisons
+
+    files = [Path(LEAK)]
+    kept, lean = (run_comparisons(files, ["rbac", "zsp"], 3, None, None, {}, quiet=True, keep_events=keep)
+                  for keep in (True, False))
+    assert kept[0].runs.equals(lean[0].runs) and kept[0].summary().equals(lean[0].summary())
+    assert len(kept[0].events) and not len(lean[0].events)
+    code, out, _ = run_cli(["compare", LEAK, "--strategies", "rbac,zsp", "-r", "3", "--json"], capsys)
+    assert code == 0 and json.loads(out)["result"]["runs"]
+    code, _, _ = run_cli(["compare", LEAK, "--strategies", "rbac,zsp", "-r", "3", "--out", str(tmp_path / "r")],
+                         capsys)
+    assert code == 0 and len(pd.read_parquet(tmp_path / "r" / "events.parquet")) > 0

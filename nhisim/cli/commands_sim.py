@@ -132,8 +132,9 @@ def comparison_table(comparison, metrics=None) -> Table:
 
 def run_comparisons(files: list[Path], strategies: list[str] | None, replications: int | None, seed: int | None,
                     baseline: str | None, overrides: dict, quiet: bool, engine: str | None = None,
-                    executor: str = "serial", workers: int | None = None):
-    """Compare on each file with a progress bar; return the Comparison objects."""
+                    executor: str = "serial", workers: int | None = None, keep_events: bool = True):
+    """Compare on each file with a progress bar; return the Comparison objects (with every run's
+    event log if ``keep_events``: the runs' metrics are the same either way)."""
     from nhisim.experiments import compare
 
     stdin_once(files)
@@ -144,7 +145,7 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
             tick = track(STDIN_NAME if is_stdio(file) else plain(file.name))
             out.append(compare(source, strategies=strategies, replications=replications, seed=seed,
                                baseline=baseline, overrides=rest, progress=tick, engine=engine,
-                               executor=executor, workers=workers))
+                               executor=executor, workers=workers, keep_events=keep_events))
     return out
 
 
@@ -176,8 +177,10 @@ def compare(
             output_dir(out)
             keep_results(out, overwrite)  # a refused folder is left as it was, its lock file untouched
             held.enter_context(FolderLock(out, "comparison"))  # no sweep or comparison writes here meanwhile
+        # the event logs are written with the results (--out); a table or an envelope needs none of them
         comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                      quiet=quiet or as_json, engine=engine, executor=executor, workers=workers)
+                                      quiet=quiet or as_json, engine=engine, executor=executor, workers=workers,
+                                      keep_events=out is not None)
         written = write_results(out, comparisons, files, overwrite) if out is not None else []
     notes = [note for comparison in comparisons for note in comparison.notes]
     if as_json:
