@@ -250,8 +250,9 @@ def test_parallel_comparison_equals_serial():
     parallel = compare_with_progress(model, ["rbac", "intent"], 2, workers=2, quiet=True)
     serial = compare(model, strategies=["rbac", "intent"], replications=2)
     pd.testing.assert_frame_equal(parallel.runs, serial.runs)
-    for key, events in serial.run_events.items():
-        pd.testing.assert_frame_equal(parallel.run_events[key], events)
+    assert set(parallel.run_events) == {("rbac", 0), ("intent", 0)}  # what the report draws: replication 0
+    for key, events in parallel.run_events.items():
+        pd.testing.assert_frame_equal(events, serial.run_events[key])
 
 
 # --------------------------------------------------------------------------- sweep folders
@@ -338,3 +339,22 @@ def test_sweep_report_shows_the_sensitivity_indices_and_their_warnings(sweep_fol
     for warning in warnings:  # beside the table, escaped as HTML
         assert f"<li>{warning.replace(chr(39), '&#x27;')}</li>" in text
     assert "sample design" in sections["provenance"] and "sobol, n = 4" in sections["provenance"]
+
+
+def test_a_report_keeps_only_the_event_logs_it_draws(tmp_path):
+    """A comparison made for a report keeps the logs of the replication it draws (a large estate's logs
+    of every run would fill memory); that replication's logs, the runs and the report are those of a
+    comparison that kept every log."""
+    leak = Path(__file__).resolve().parents[1] / "scenarios" / "leaked_key.yaml"
+    options = dict(strategies=["rbac", "zsp"], replications=3, overrides={"run.horizon": "12h"})
+    every = compare(leak, **options)
+    drawn = compare(leak, **options, keep_events={1})
+    assert set(drawn.run_events) == {("rbac", 1), ("zsp", 1)} and drawn.runs.equals(every.runs)
+    assert all(drawn.run_events[key].equals(every.run_events[key]) for key in drawn.run_events)
+    pages = []
+    for made in (every, drawn):
+        folder = tmp_path / str(len(pages))
+        folder.mkdir()
+        path = write_report(made, folder / "report.md", format="md", replication=1)
+        pages.append(re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+\S*", "", path.read_text()))
+    assert pages[0] == pages[1] and "Attack timeline under zsp" in pages[1]

@@ -46,8 +46,9 @@ def _workers(workers: int | None) -> int:
 
 def compare_with_progress(source, strategies: list[str] | None = None, replications: int | None = None,
                           seed: int | None = None, baseline: str | None = None, overrides: dict | None = None,
-                          workers: int | None = None, quiet: bool = False):
-    """Compare on a process pool (results identical to serial runs) with a progress bar."""
+                          workers: int | None = None, quiet: bool = False, replication: int = 0):
+    """Compare on a process pool (results identical to serial runs) with a progress bar, keeping the
+    event logs of ``replication`` only: what the report draws (timelines, reach, replays)."""
     from nhisim.experiments import compare
 
     workers = _workers(workers)
@@ -56,7 +57,8 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
         name = getattr(source, "name", None) if not isinstance(source, (str, Path)) else Path(source).name
         tick = track(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})")
         return compare(source, strategies=strategies, replications=replications, seed=seed, baseline=baseline,
-                       overrides=overrides or None, progress=tick, executor=executor, workers=workers)
+                       overrides=overrides or None, progress=tick, executor=executor, workers=workers,
+                       keep_events={replication})
 
 
 def _default_out(kind: str, fmt: str, source: Path, name: str) -> Path:
@@ -138,7 +140,7 @@ def report(
 
         def run_comparison():
             made = compare_with_progress(given, _split(strategies), replications, seed, baseline, overrides,
-                                         workers, quiet=as_json)
+                                         workers, quiet=as_json, replication=replication)
             _check_replication(replication, made)
             return made
 

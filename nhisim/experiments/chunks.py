@@ -96,7 +96,7 @@ class SharedScenario:
     data: dict | None = None
     model: Any = None
     engine: str | None = None
-    keep_events: bool = False
+    keep_events: bool | frozenset[int] = False  # every run's event log, none, or those of these replications
     capture_errors: bool = True
     # strategies given as objects rather than named in the scenario (what a migration plan compares)
     strategies: dict[str, Any] = field(default_factory=dict)
@@ -172,8 +172,10 @@ def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
                     os._exit(1)
                 if any(i in failing for i in ids):
                     raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
+            keep = shared.keep_events
             result = simulate(model, shared.strategies.get(spec.strategy, spec.strategy), spec.seed, spec.replication,
-                              keep_events=shared.keep_events, name=spec.strategy, engine=shared.engine)
+                              keep_events=keep if isinstance(keep, bool) else spec.replication in keep,
+                              name=spec.strategy, engine=shared.engine)
             outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
         except Exception as exc:
             if not shared.capture_errors:

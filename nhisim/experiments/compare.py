@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,7 +164,7 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str | Strategy] | Non
 
 def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | Strategy] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
-            overrides: Mapping[str, Any] | None = None, keep_events: bool = True,
+            overrides: Mapping[str, Any] | None = None, keep_events: bool | Collection[int] = True,
             progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
             scheduler: str | None = None) -> Comparison:
@@ -178,6 +178,8 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     results are identical whichever runs them. ``progress`` is ``"auto"`` (a bar in a
     Jupyter notebook, nothing elsewhere), ``True`` (a tqdm bar anywhere), ``False``, or a
     function ``progress(done, total)`` (see :mod:`nhisim.experiments.progress`).
+    ``keep_events`` keeps every run's event log (True), none (False: the metrics are the
+    same), or those of the replications it lists (what a report draws: ``{0}``).
     """
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
@@ -200,7 +202,8 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
                        file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
-    shared = SharedScenario(model=model, engine=engine, keep_events=keep_events, capture_errors=False,
+    kept = keep_events if isinstance(keep_events, bool) else frozenset(int(r) for r in keep_events)
+    shared = SharedScenario(model=model, engine=engine, keep_events=kept, capture_errors=False,
                             strategies=objects)
     done = [0]
 
