@@ -43,6 +43,17 @@ def _temporary(target: Path) -> Path:
     return path
 
 
+def temporary_beside(target: str | os.PathLike) -> Path:
+    """A new, empty temporary file in ``target``'s folder, for a file written there bit by bit
+    before it is put in place (a name :func:`is_temporary` knows)."""
+    return _temporary(Path(target))
+
+
+def naming(exc: OSError, target: str | os.PathLike) -> OSError:
+    """The same failure, naming ``target`` (what the user asked for, never a temporary file)."""
+    return _named(exc, Path(target))
+
+
 def make_folders(folder: str | os.PathLike) -> Path:
     """``mkdir -p`` without recursion: a path thousands of folders deep fails with its OS error,
     not Python's recursion limit (``Path.mkdir(parents=True)`` recurses once per missing folder)."""

@@ -426,3 +426,35 @@ def test_compare_keeps_the_runs_event_logs_only_for_its_results_folder(tmp_path,
     code, _, _ = run_cli(["compare", LEAK, "--strategies", "rbac,zsp", "-r", "3", "--out", str(tmp_path / "r")],
                          capsys)
     assert code == 0 and len(pd.read_parquet(tmp_path / "r" / "events.parquet")) > 0
+
+
+def test_compare_writes_each_runs_event_log_as_it_finishes(tmp_path, capsys):
+    """--out writes events.parquet run by run (a large estate's logs never sit in memory together):
+    the file holds what a comparison keeping every log holds, in the order of the runs."""
+    from nhisim.experiments import compare
+
+    out = tmp_path / "results"
+    code, _, _ = run_cli(["compare", LEAK, "--strategies", "rbac,zsp", "-r", "3", "--executor", "processes",
+                          "--workers", "2", "--out", str(out)], capsys)
+    assert code == 0 and sorted(p.name for p in out.iterdir()) == [".nhisim.lock", "comparison.json",
+                                                                     "events.parquet", "runs.parquet"]
+    kept = compare(LEAK, strategies=["rbac", "zsp"], replications=3)
+    expected = kept.events.assign(scenario=kept.scenario.name)
+    expected["in_intent"] = expected["in_intent"].astype("boolean")
+    expected.to_parquet(tmp_path / "expected.parquet", index=False)
+    assert pd.read_parquet(out / "events.parquet").equals(pd.read_parquet(tmp_path / "expected.parquet"))
+    handed: list[tuple[str, int]] = []
+    lean = compare(LEAK, strategies=["rbac", "zsp"], replications=3, executor="processes", workers=2,
+                   events_to=lambda strategy, replication, frame: handed.append((strategy, replication)))
+    assert handed == [(s, r) for r in range(3) for s in ("rbac", "zsp")] and not lean.run_events
+
+
+def test_a_comparison_that_fails_leaves_no_event_log_behind(tmp_path, capsys, monkeypatch):
+    from nhisim.experiments.executors import FAIL_RUNS_ENV
+
+    monkeypatch.setenv(FAIL_RUNS_ENV, "exit:zsp/2")  # the worker running zsp's third replication dies
+    out = tmp_path / "results"
+    code, _, err = run_cli(["compare", LEAK, "--strategies", "rbac,zsp", "-r", "3", "--executor", "processes",
+                            "--workers", "2", "--out", str(out)], capsys)
+    assert code == 1 and "a worker process died" in err
+    assert sorted(p.name for p in out.iterdir()) == [".nhisim.lock"]  # no results, no partial file

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +29,7 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
-from nhisim.files import FolderLock, make_folders, whole_file, whole_files
+from nhisim.files import FolderLock, make_folders, naming, temporary_beside, whole_file, whole_files
 
 console = make_console()
 err = make_console(stderr=True)
@@ -132,9 +133,11 @@ def comparison_table(comparison, metrics=None) -> Table:
 
 def run_comparisons(files: list[Path], strategies: list[str] | None, replications: int | None, seed: int | None,
                     baseline: str | None, overrides: dict, quiet: bool, engine: str | None = None,
-                    executor: str = "serial", workers: int | None = None, keep_events: bool = True):
+                    executor: str = "serial", workers: int | None = None, keep_events: bool = True,
+                    events_to: StreamedEvents | None = None):
     """Compare on each file with a progress bar; return the Comparison objects (with every run's
-    event log if ``keep_events``: the runs' metrics are the same either way)."""
+    event log if ``keep_events``: the runs' metrics are the same either way). With ``events_to``
+    the logs go there as the runs finish, and the comparisons do not hold them."""
     from nhisim.experiments import compare
 
     stdin_once(files)
@@ -145,7 +148,8 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
             tick = track(STDIN_NAME if is_stdio(file) else plain(file.name))
             out.append(compare(source, strategies=strategies, replications=replications, seed=seed,
                                baseline=baseline, overrides=rest, progress=tick, engine=engine,
-                               executor=executor, workers=workers, keep_events=keep_events))
+                               executor=executor, workers=workers, keep_events=keep_events,
+                               events_to=events_to.add if events_to is not None else None))
     return out
 
 
@@ -172,16 +176,19 @@ def compare(
     """Compare strategies on scenarios with paired random runs and confidence intervals."""
     force_if(force)
     with contextlib.ExitStack() as held:
+        events = None
         if out is not None:
             no_stdio_folder(out, "--out")
             output_dir(out)
             keep_results(out, overwrite)  # a refused folder is left as it was, its lock file untouched
             held.enter_context(FolderLock(out, "comparison"))  # no sweep or comparison writes here meanwhile
-        # the event logs are written with the results (--out); a table or an envelope needs none of them
+            events = held.enter_context(StreamedEvents(out))
+        # the event logs are written with the results (--out), as the runs finish; a table or an
+        # envelope needs none of them
         comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
                                       quiet=quiet or as_json, engine=engine, executor=executor, workers=workers,
-                                      keep_events=out is not None)
-        written = write_results(out, comparisons, files, overwrite) if out is not None else []
+                                      keep_events=out is not None, events_to=events)
+        written = write_results(out, comparisons, files, overwrite, events) if out is not None else []
     notes = [note for comparison in comparisons for note in comparison.notes]
     if as_json:
         runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
@@ -217,7 +224,8 @@ def keep_results(out: Path, overwrite: bool) -> None:
                                 location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
-def write_results(out: Path, comparisons, files: list[Path] | None = None, overwrite: bool = False) -> list[Path]:
+def write_results(out: Path, comparisons, files: list[Path] | None = None, overwrite: bool = False,
+                  streamed: StreamedEvents | None = None) -> list[Path]:
     """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
     (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications),
     put in place together; returns the files written.
@@ -236,19 +244,109 @@ def write_results(out: Path, comparisons, files: list[Path] | None = None, overw
                   f"{taken}", markup=False, soft_wrap=True)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
     frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
-    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if frames else [])
+    with_events = bool(frames) or (streamed is not None and streamed.runs > 0)
+    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if with_events else [])
     # a scenario read from standard input has no file to name (the effective scenario is stored whole)
     named = [None if is_stdio(f) else f for f in files or []]
     with whole_files(*targets) as temps:
         with open(temps[0], "wb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
             runs.to_parquet(fh, index=False)
         temps[1].write_bytes(comparison_meta_json(comparisons, named).encode("utf-8"))
-        if frames:
+        if streamed is not None and streamed.runs:
+            streamed.move_to(temps[2])
+        elif frames:
             events = pd.concat(frames, ignore_index=True)
             events["in_intent"] = events["in_intent"].astype("boolean")
             with open(temps[2], "wb") as fh:
                 events.to_parquet(fh, index=False)
     return targets
+
+
+class StreamedEvents:
+    """Every run's event log appended to a Parquet file as the runs finish, in the order of the
+    runs: a comparison of a large estate writes its logs without holding them (a 1,000-agent
+    day's log is hundreds of MB as a table). Small logs are gathered into row groups of about
+    :attr:`ROW_GROUP` rows (compressed as well as one table would be). The file is a temporary
+    one in the results folder until :func:`write_results` puts it in place with the others; a
+    command that stops first removes it."""
+
+    ROW_GROUP = 262_144
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        try:
+            self.path = temporary_beside(folder / "events.parquet")
+        except OSError as exc:
+            raise naming(exc, folder) from None
+        self.runs = 0
+        self._file = None
+        self._writer = None
+        self._waiting: list = []  # tables of runs not written yet
+        self._waiting_rows = 0
+
+    def __enter__(self) -> StreamedEvents:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        with contextlib.suppress(OSError):  # already failing, or already put in place
+            self._close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def add(self, strategy: str, replication: int, frame: pd.DataFrame) -> None:
+        """One run's log (``scenario``, ``strategy`` and ``replication`` columns added)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
+        rows["in_intent"] = rows["in_intent"].astype("boolean")
+        table = pa.Table.from_pandas(rows, schema=_events_schema(), preserve_index=False)
+        try:
+            if self._writer is None:
+                self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
+                self._writer = pq.ParquetWriter(self._file, table.schema)
+            self._waiting.append(table)
+            self._waiting_rows += len(table)
+            self.runs += 1
+            if self._waiting_rows >= self.ROW_GROUP:
+                self._write()
+        except OSError as exc:  # a full disk: name the results folder, never the temporary file
+            raise naming(exc, self.folder) from None
+
+    def move_to(self, target: Path) -> None:
+        """Close the file and put it at ``target`` (a temporary path of :func:`whole_files`)."""
+        try:
+            self._write()
+            self._close()
+            os.replace(self.path, target)
+        except OSError as exc:
+            raise naming(exc, self.folder) from None
+
+    def _write(self) -> None:
+        import pyarrow as pa
+
+        if self._waiting:
+            self._writer.write_table(pa.concat_tables(self._waiting), row_group_size=max(self._waiting_rows, 1))
+            self._waiting, self._waiting_rows = [], 0
+
+    def _close(self) -> None:
+        self._waiting, self._waiting_rows = [], 0
+        writer, file, self._writer, self._file = self._writer, self._file, None, None
+        if writer is not None:
+            writer.close()
+        if file is not None:
+            file.close()
+
+
+def _events_schema():
+    """The Arrow schema of ``events.parquet``: the event log's columns, then the run's ids."""
+    import pyarrow as pa
+
+    from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
+
+    kinds = {"malicious": pa.bool_(), "in_intent": pa.bool_()}
+    fields = [(name, pa.float64() if name in NUMBER_COLUMNS else kinds.get(name, pa.string())) for name in COLUMNS]
+    return pa.schema([*fields, ("strategy", pa.string()), ("replication", pa.int64()), ("scenario", pa.string())])
 
 
 def _free_folder(taken: Path) -> Path:

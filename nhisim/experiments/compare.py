@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,7 +167,8 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
             overrides: Mapping[str, Any] | None = None, keep_events: bool | Collection[int] = True,
             progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
-            scheduler: str | None = None) -> Comparison:
+            scheduler: str | None = None,
+            events_to: Callable[[str, int, pd.DataFrame], None] | None = None) -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
 
     ``strategies`` are names of the scenario's strategies or presets, or
@@ -179,7 +180,10 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     Jupyter notebook, nothing elsewhere), ``True`` (a tqdm bar anywhere), ``False``, or a
     function ``progress(done, total)`` (see :mod:`nhisim.experiments.progress`).
     ``keep_events`` keeps every run's event log (True), none (False: the metrics are the
-    same), or those of the replications it lists (what a report draws: ``{0}``).
+    same), or those of the replications it lists (what a report draws: ``{0}``). With
+    ``events_to``, each kept log is handed to ``events_to(strategy, replication, frame)`` as
+    its run finishes and is not held by the comparison (a large estate's logs, written as
+    they come, would not fit in memory together).
     """
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
@@ -214,12 +218,25 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     with (reporting(progress, f"compare {model.name}") as report, interrupted_as(stopped),
           using_executor(executor, workers, scheduler) as ex):
 
+        position = {(spec.strategy, spec.replication): i for i, spec in enumerate(specs)}
+        early: dict[int, Any] = {}  # runs done before one listed ahead of them
+        handed = [0]  # the runs whose logs went to events_to, in the order of specs
+
         def tick(outcomes: list) -> None:
             done[0] += len(outcomes)
+            if events_to is not None:  # in the order of the runs, whichever finished first
+                early.update((position[(o.spec.strategy, o.spec.replication)], o) for o in outcomes)
+                while handed[0] in early:
+                    outcome = early.pop(handed[0])
+                    handed[0] += 1
+                    if outcome.events is not None:
+                        events_to(outcome.spec.strategy, outcome.spec.replication, outcome.events)
+                        outcome.events = None
             if report:
                 report(done[0], len(specs))
 
-        size = 1 if ex.name == "serial" else None  # serially, progress after every run
+        # serially, progress after every run; logs handed on as they come travel one run at a time
+        size = 1 if ex.name == "serial" or events_to is not None else None
         outcomes = run_specs(ex, shared, specs, None, size, tick)
     results = [RunResult(o.scenario, o.spec.strategy, o.spec.seed, o.spec.replication, o.metrics or {}, o.events)
                for o in outcomes]
