@@ -36,22 +36,13 @@ def is_temporary(name: str) -> bool:
     return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
 
 
-def _temporary(target: Path) -> Path:
+def temporary_beside(target: str | os.PathLike) -> Path:
+    """A new, empty temporary file in ``target``'s folder (a name :func:`is_temporary` knows),
+    to write before it is put in place."""
     # short, whatever the target's name: a 255-byte name plus a suffix would be too long
-    path = target.with_name(f"{TEMP_PREFIX}{os.getpid()}-{next(_counter)}{TEMP_SUFFIX}")
+    path = Path(target).with_name(f"{TEMP_PREFIX}{os.getpid()}-{next(_counter)}{TEMP_SUFFIX}")
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as to any file
     return path
-
-
-def temporary_beside(target: str | os.PathLike) -> Path:
-    """A new, empty temporary file in ``target``'s folder, for a file written there bit by bit
-    before it is put in place (a name :func:`is_temporary` knows)."""
-    return _temporary(Path(target))
-
-
-def naming(exc: OSError, target: str | os.PathLike) -> OSError:
-    """The same failure, naming ``target`` (what the user asked for, never a temporary file)."""
-    return _named(exc, Path(target))
 
 
 def make_folders(folder: str | os.PathLike) -> Path:
@@ -71,8 +62,8 @@ def make_folders(folder: str | os.PathLike) -> Path:
     return folder
 
 
-def _named(exc: OSError, target: Path) -> OSError:
-    """The same failure, naming the file the user asked for (never our temporary file)."""
+def naming(exc: OSError, target: str | os.PathLike) -> OSError:
+    """The same failure, naming ``target``: what the user asked for, never a temporary file."""
     return OSError(exc.errno, exc.strerror or str(exc), os.fspath(target))
 
 
@@ -90,31 +81,31 @@ def whole_files(*targets: str | os.PathLike) -> Iterator[list[Path]]:
         for path in paths:
             try:
                 make_folders(path.parent)
-                temps.append(_temporary(path))
+                temps.append(temporary_beside(path))
             except OSError as exc:
-                raise _named(exc, path) from None
+                raise naming(exc, path) from None
         yield temps
         for path, temp in zip(paths, temps, strict=True):
             try:
                 with open(temp, "rb+") as fh:
                     os.fsync(fh.fileno())
             except OSError as exc:
-                raise _named(exc, path) from None
+                raise naming(exc, path) from None
         with interrupt.held():
             for path, temp in zip(paths, temps, strict=True):
                 try:
                     os.replace(temp, path)
                 except OSError as exc:
-                    raise _named(exc, path) from None
+                    raise naming(exc, path) from None
                 _written.append(path)
         for folder in {p.parent for p in paths}:
             _fsync_folder(folder)
     except OSError as exc:
         if exc.filename in {os.fspath(t) for t in temps}:  # a writer that names our temporary file
-            raise _named(exc, paths[[os.fspath(t) for t in temps].index(exc.filename)]) from None
+            raise naming(exc, paths[[os.fspath(t) for t in temps].index(exc.filename)]) from None
         if exc.filename is None:  # which file failed is not said: name it, or the folder they share
             folders = {p.parent for p in paths}
-            raise _named(exc, paths[0] if len(paths) == 1 else folders.pop() if len(folders) == 1 else paths[0]
+            raise naming(exc, paths[0] if len(paths) == 1 else folders.pop() if len(folders) == 1 else paths[0]
                          ) from None
         raise
     finally:
@@ -217,4 +208,5 @@ class FolderLock:
         self.release()
 
 
-__all__ = ["FolderLock", "is_temporary", "make_folders", "whole_file", "whole_files", "write_whole", "written"]
+__all__ = ["FolderLock", "is_temporary", "make_folders", "naming", "temporary_beside", "whole_file", "whole_files",
+           "write_whole", "written"]

@@ -224,11 +224,12 @@ def keep_results(out: Path, overwrite: bool) -> None:
                                 location="--out", suggestion="give a new folder, or --overwrite to replace it")
 
 
-def write_results(out: Path, comparisons, files: list[Path] | None = None, overwrite: bool = False,
-                  streamed: StreamedEvents | None = None) -> list[Path]:
-    """runs.parquet (one row per run), events.parquet (every run's event log), and comparison.json
-    (what ``nhisim report`` needs to rebuild each comparison: scenario, strategies, baseline, seed, replications),
-    put in place together; returns the files written.
+def write_results(out: Path, comparisons, files: list[Path] | None, overwrite: bool,
+                  events: StreamedEvents) -> list[Path]:
+    """runs.parquet (one row per run), events.parquet (every run's event log, written as the runs
+    finished: ``events``), and comparison.json (what ``nhisim report`` needs to rebuild each
+    comparison: scenario, strategies, baseline, seed, replications), put in place together;
+    returns the files written.
 
     ``out`` is checked again first: if results appeared there meanwhile (written by something
     that does not take the folder lock), the comparison goes to a new folder beside it rather
@@ -243,22 +244,15 @@ def write_results(out: Path, comparisons, files: list[Path] | None = None, overw
         err.print(f"note: {exc.problems[0].message}; this comparison is saved in {out} instead of "
                   f"{taken}", markup=False, soft_wrap=True)
     runs = pd.concat([c.runs for c in comparisons], ignore_index=True)
-    frames = [c.events.assign(scenario=c.scenario.name) for c in comparisons if len(c.events)]
-    with_events = bool(frames) or (streamed is not None and streamed.runs > 0)
-    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if with_events else [])
+    targets = [out / "runs.parquet", out / META_FILE] + ([out / "events.parquet"] if events.runs else [])
     # a scenario read from standard input has no file to name (the effective scenario is stored whole)
     named = [None if is_stdio(f) else f for f in files or []]
     with whole_files(*targets) as temps:
         with open(temps[0], "wb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
             runs.to_parquet(fh, index=False)
         temps[1].write_bytes(comparison_meta_json(comparisons, named).encode("utf-8"))
-        if streamed is not None and streamed.runs:
-            streamed.move_to(temps[2])
-        elif frames:
-            events = pd.concat(frames, ignore_index=True)
-            events["in_intent"] = events["in_intent"].astype("boolean")
-            with open(temps[2], "wb") as fh:
-                events.to_parquet(fh, index=False)
+        if events.runs:
+            events.move_to(temps[2])
     return targets
 
 
