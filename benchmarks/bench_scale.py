@@ -205,6 +205,21 @@ def _speedup(before: dict, after: dict, key: str, higher_is_better: bool = False
     return f"{(a / b if higher_is_better else b / a):.2f}x"
 
 
+def _print_trees(got: dict[str, dict], cells, key: str, higher_is_better: bool = False, lead: str = "",
+                 width: int = 10) -> None:
+    """One line per tree that gave figures: ``lead``, the tree, ``cells(figures)``, and (for this
+    tree) its speed-up on ``key`` over the reference."""
+    for tree, f in got.items():
+        if f:
+            speedup = _speedup(got.get("before", {}), f, key, higher_is_better) if tree == "after" else ""
+            print(f"{lead}{tree:<8}{cells(f)}{speedup:>{width}}")
+
+
+def _rss(figures: dict) -> str:
+    """Peak RSS, and in brackets the RSS with the estate built, before the run."""
+    return f"{figures['rss'] / MiB:,.0f} MiB ({figures['estate_rss'] / MiB:,.0f})"
+
+
 def _bare_cost(figures: dict, key: str = "cpu") -> str:
     """A time in bare SimPy events: how many the loop runs in that time, in millions."""
     return f"{figures[key] * figures['bare'] / 1e6:,.1f} M" if figures.get(key) and figures.get("bare") else "-"
@@ -222,12 +237,8 @@ def figure_calls(trees: Trees, agents: int, repeat: int, results: dict) -> None:
         got = {tree: trees.run(tree, "calls", agents=agents, horizon=DAY, strategy=strategy, repeat=repeat)
                for tree in trees.names}
         results.setdefault("calls", {})[strategy] = got
-        for tree, f in got.items():
-            if not f:
-                continue
-            speedup = _speedup(got.get("before", {}), f, "ratio", higher_is_better=True) if tree == "after" else ""
-            print(f"{strategy:<16}{tree:<8}{f['calls']:>10,}{f['cpu']:>8.2f}{f['calls_per_s']:>10,.0f}"
-                  f"{f['bare']:>12,.0f}{f['ratio']:>8.3f}{speedup:>10}")
+        _print_trees(got, lambda f: f"{f['calls']:>10,}{f['cpu']:>8.2f}{f['calls_per_s']:>10,.0f}{f['bare']:>12,.0f}"
+                                    f"{f['ratio']:>8.3f}", "ratio", higher_is_better=True, lead=f"{strategy:<16}")
 
 
 def figure_day(trees: Trees, agents: int, results: dict) -> None:
@@ -239,13 +250,8 @@ def figure_day(trees: Trees, agents: int, results: dict) -> None:
     for strategy in STRATEGIES:
         got = {tree: trees.run(tree, "run", agents=agents, horizon=DAY, strategy=strategy) for tree in trees.names}
         results.setdefault("day", {})[strategy] = got
-        for tree, f in got.items():
-            if not f:
-                continue
-            speedup = _speedup(got.get("before", {}), f, "cpu") if tree == "after" else ""
-            rss = f"{f['rss'] / MiB:,.0f} MiB ({f['estate_rss'] / MiB:,.0f})"
-            print(f"{strategy:<16}{tree:<8}{f['wall']:>8.1f}{f['cpu']:>8.1f}{_bare_cost(f):>12}{rss:>18}"
-                  f"{speedup:>14}")
+        _print_trees(got, lambda f: f"{f['wall']:>8.1f}{f['cpu']:>8.1f}{_bare_cost(f):>12}{_rss(f):>18}", "cpu",
+                     lead=f"{strategy:<16}", width=14)
 
 
 def figure_load(trees: Trees, agents: int, results: dict) -> None:
@@ -257,11 +263,8 @@ def figure_load(trees: Trees, agents: int, results: dict) -> None:
     results["load"] = got
     print(f"   the file: {size:,} bytes, written by estate_to_yaml")
     print(f"{'tree':<8}{'wall s':>8}{'CPU s':>8}{'bare cost':>12}{'peak RSS':>12}{'speed-up':>10}")
-    for tree, f in got.items():
-        if f:
-            speedup = _speedup(got.get("before", {}), f, "wall") if tree == "after" else ""
-            print(f"{tree:<8}{f['wall']:>8.2f}{f['cpu']:>8.2f}{_bare_cost(f):>12}{f['rss'] / MiB:>8,.0f} MiB"
-                  f"{speedup:>10}")
+    _print_trees(got, lambda f: f"{f['wall']:>8.2f}{f['cpu']:>8.2f}{_bare_cost(f):>12}{f['rss'] / MiB:>8,.0f} MiB",
+                 "wall")
 
 
 def figure_growth(trees: Trees, sizes: list[int], horizon: float, strategies: list[str], results: dict) -> None:
@@ -296,11 +299,8 @@ def figure_pack(trees: Trees, replications: int, workers: int, results: dict) ->
                            workers=workers) for tree in trees.names}
     results["pack"] = {"scenarios": [Path(p).stem for p in paths], **got}
     print(f"{'tree':<8}{'runs':>8}{'wall s':>8}{'runs/s':>8}{'bare cost':>12}{'speed-up':>10}")
-    for tree, f in got.items():
-        if f:
-            speedup = _speedup(got.get("before", {}), f, "wall") if tree == "after" else ""
-            print(f"{tree:<8}{f['runs']:>8,}{f['wall']:>8.1f}{f['runs'] / f['wall']:>8.1f}{_bare_cost(f, 'wall'):>12}"
-                  f"{speedup:>10}")
+    _print_trees(got, lambda f: f"{f['runs']:>8,}{f['wall']:>8.1f}{f['runs'] / f['wall']:>8.1f}"
+                                f"{_bare_cost(f, 'wall'):>12}", "wall")
 
 
 FIGURES = ("calls", "day", "load", "growth", "pack")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 
@@ -332,6 +333,7 @@ class StreamedEvents:
             file.close()
 
 
+@functools.cache
 def _events_schema():
     """The Arrow schema of ``events.parquet``: the event log's columns, then the run's ids."""
     import pyarrow as pa
