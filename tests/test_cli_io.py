@@ -363,6 +363,36 @@ def test_run_events_to_standard_output_are_csv(tmp_path, capsys):
     assert "blast radius" in err  # the metrics table goes to stderr
 
 
+def test_run_events_files_are_the_run_s_log_written_as_it_goes(tmp_path, capsys, monkeypatch):
+    """--events writes the log while the run goes, never holding it whole (a large estate's day is
+    millions of rows): the files are the log nhisim.run keeps, row for row."""
+    import pyarrow.parquet as pq
+
+    import nhisim
+    from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, EventLog
+
+    kept = nhisim.run(LEAK, "zsp").events
+
+    def refuse(self):
+        raise AssertionError("the command built the whole log")
+
+    monkeypatch.setattr(EventLog, "to_frame", refuse)
+    for name in ("e.csv", "e.parquet"):
+        code, _, err = run_cli(["run", LEAK, "-s", "zsp", "--events", str(tmp_path / name), "-q"], capsys)
+        assert code == 0, err
+    assert (tmp_path / "e.csv").read_text() == kept.to_csv(index=False)
+    back = pd.read_parquet(tmp_path / "e.parquet")
+    assert back.attrs == kept.attrs and list(back.columns) == list(COLUMNS) and len(back) == len(kept)
+    for column in COLUMNS:
+        assert back[column].isna().tolist() == kept[column].isna().tolist(), column
+        present = kept[column].notna()
+        assert back.loc[present, column].tolist() == kept.loc[present, column].tolist(), column
+    schema = pq.read_schema(tmp_path / "e.parquet")  # the same types whatever the run holds
+    types = {column: str(schema.field(column).type) for column in COLUMNS}
+    assert types == {column: "double" if column in NUMBER_COLUMNS else "bool" if column in ("malicious", "in_intent")
+                     else "string" for column in COLUMNS}
+
+
 def test_reports_go_to_standard_output_self_contained(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run_cli(["report", LEAK, "-r", "2", "--strategies", "rbac,zsp", "--workers", "1", "--set",

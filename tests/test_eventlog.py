@@ -209,3 +209,76 @@ def test_memory_per_row_stays_bounded():
     assert arrays / len(log) < 60  # the codes and floats, about 40 B/row
     assert log.nbytes() / len(log) < 250  # with the tables and the text they archive
     assert all(chunk.dtype != object for chunks in log._chunks for chunk in chunks)
+
+
+def _pieces_in_time_order(log: EventLog, end: float) -> tuple[list[dict], eventlog.InTimeOrder]:
+    pieces: list[dict] = []
+    ordered = eventlog.InTimeOrder(pieces.append, end)
+    log.stream_to(ordered.add)
+    return pieces, ordered
+
+
+def _joined(pieces: list[dict]) -> dict[str, list]:
+    import numpy as np
+
+    return {name: np.concatenate([p[name] for p in pieces]).tolist() if pieces else [] for name in COLUMNS}
+
+
+def _same_columns(a: dict[str, list], b: dict[str, list]) -> bool:
+    """Equal column by column, NaN equal to NaN."""
+    return all(len(a[c]) == len(b[c]) and all(x == y or (x != x and y != y) for x, y in zip(a[c], b[c], strict=True))
+               for c in COLUMNS)
+
+
+@given(st.lists(st.floats(0, 100, allow_nan=False), max_size=60),
+       st.lists(st.floats(0, 50, allow_nan=False), max_size=20), st.integers(1, 9))
+@settings(max_examples=80, deadline=None)
+def test_a_log_streamed_in_time_order_is_its_sorted_columns(steps, tail, flush_every):
+    """What ``nhisim run --events`` writes as the run goes is, row for row, the log sorted by time:
+    rows logged as time passes, then rows logged after the run for its end or later, in any order."""
+    import itertools
+
+    eventlog_flush = eventlog._FLUSH_EVERY
+    eventlog._FLUSH_EVERY = flush_every
+    try:
+        times = list(itertools.accumulate(steps))  # the clock only moves on
+        end = math.nextafter(times[-1], math.inf) if times else 0.0  # the horizon: after every row of the run
+        log = EventLog()
+        pieces, ordered = _pieces_in_time_order(log, end)
+        for i, t in enumerate(times + [end + later for later in tail]):
+            log.add(t, "threat", code=f"c{i % 4}", reason=f"row {i}", value=float(i) if i % 3 else None)
+        log.flush()
+        ordered.finish()
+    finally:
+        eventlog._FLUSH_EVERY = eventlog_flush
+    assert _same_columns(_joined(pieces), {name: values.tolist() for name, values in log.columns().items()})
+    assert all((p["t"][1:] >= p["t"][:-1]).all() for p in pieces)
+
+
+def test_a_row_older_than_what_was_handed_on_is_refused(monkeypatch):
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 2)
+    log = EventLog()
+    pieces, _ = _pieces_in_time_order(log, 10.0)
+    for t in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+        log.add(t, "threat", reason="on time")
+    assert pieces  # the first chunks went on
+    log.add(0.5, "threat", reason="late")
+    with pytest.raises(RuntimeError, match="out of time order"):
+        log.add(7.0, "threat", reason="flushes the late row")
+
+
+def test_every_pack_run_streams_its_log_in_time_order(monkeypatch):
+    """The engine logs in time order but for the rows written after its run: on every pack scenario
+    and strategy the streamed pieces are the log, sorted."""
+    from nhisim.pack import pack_files
+
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 64)  # many chunks, a tail split across them
+    for path in pack_files():
+        scenario = load_scenario(path)
+        for strategy in scenario.strategies:
+            sim = Simulation(scenario, strategy, seed=0)
+            pieces, ordered = _pieces_in_time_order(sim.log, sim.horizon)
+            sim.run().flush()
+            ordered.finish()
+            expected = {name: values.tolist() for name, values in sim.log.columns().items()}
+            assert _same_columns(_joined(pieces), expected), (path.name, strategy)

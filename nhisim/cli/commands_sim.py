@@ -84,15 +84,16 @@ def run(
                              binary=not csv, as_json=as_json) if events is not None else nullcontext())
     with writing as target:
         source, overrides = scenario_arg(file, parse_sets(set_))
-        with time_bar(quiet or as_json, f"{plain(STDIN_NAME if is_stdio(file) else file.name)} · {strategy}") as shown:
-            result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine,
-                              progress=shown)
-        if target is not None:
-            with whole_file(target) as temp, open(temp, "wb") as fh:  # opened here: Arrow cannot open every name
-                if csv:
-                    result.events.to_csv(fh, index=False)
-                else:
-                    result.events.to_parquet(fh, index=False)
+        with contextlib.ExitStack() as held:
+            log_to = None  # without --events, the run keeps no log at all
+            if target is not None:  # the log goes to the file as the run writes it, never held whole
+                temp = held.enter_context(whole_file(target))
+                fh = held.enter_context(open(temp, "wb"))  # opened here: Arrow cannot open every name
+                log_to = (CsvRows(fh) if csv else held.enter_context(LogParquet(fh))).add
+            with time_bar(quiet or as_json, f"{plain(STDIN_NAME if is_stdio(file) else file.name)} · {strategy}"
+                          ) as shown:
+                result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine,
+                                  progress=shown, events_to=log_to, keep_events=False)
     if as_json:
         emit(ctx, {"scenario": result.scenario, "strategy": result.strategy, "seed": result.seed,
                    "replication": result.replication, "metrics": result.metrics},
@@ -257,15 +258,108 @@ def write_results(out: Path, comparisons, files: list[Path] | None, overwrite: b
     return targets
 
 
+class CsvRows:
+    """An event log written to CSV as it comes, in pieces (the header once): the same bytes as
+    the whole frame's ``to_csv``."""
+
+    def __init__(self, fh) -> None:
+        self._fh = fh
+        self._header = True
+
+    def add(self, columns: dict, meta: dict) -> None:
+        pd.DataFrame(columns, copy=False).to_csv(self._fh, header=self._header, index=False)
+        self._header = False
+
+
+class ParquetRows:
+    """Arrow tables appended to one Parquet file (an open binary file), gathered into row groups
+    of about :attr:`ROW_GROUP` rows, so many small pieces compress as well as one table would.
+    The file's schema is the first table's; :meth:`close` completes the file."""
+
+    ROW_GROUP = 262_144
+
+    def __init__(self, fh) -> None:
+        self._fh = fh
+        self._writer = None
+        self._waiting: list = []  # tables not written yet
+        self._waiting_rows = 0
+
+    def add(self, table) -> None:
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._fh, table.schema)
+        self._waiting.append(table)
+        self._waiting_rows += len(table)
+        if self._waiting_rows >= self.ROW_GROUP:
+            self.write()
+
+    def write(self) -> None:
+        """Write the rows waiting as one row group."""
+        import pyarrow as pa
+
+        if self._waiting:
+            self._writer.write_table(pa.concat_tables(self._waiting), row_group_size=max(self._waiting_rows, 1))
+            self._waiting, self._waiting_rows = [], 0
+
+    def close(self, schema=None) -> None:
+        """Write what is waiting and complete the file (with no table yet: an empty file of ``schema``)."""
+        import pyarrow.parquet as pq
+
+        if self._writer is None and schema is not None:
+            self._writer = pq.ParquetWriter(self._fh, schema)
+        if self._writer is not None:
+            self.write()
+            writer, self._writer = self._writer, None
+            writer.close()
+
+    def abandon(self) -> None:
+        """Let go of the file without completing it (the command is failing)."""
+        self._waiting, self._waiting_rows = [], 0
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+
+class LogParquet:
+    """One run's event log written to a Parquet file as it comes (:func:`_log_schema`: the same
+    columns and types whatever the run; the frames' ``attrs``, the run's ids, kept as pandas
+    keeps them). A context manager: the file is complete once it closes."""
+
+    def __init__(self, fh) -> None:
+        self._rows = ParquetRows(fh)
+        self._metadata: dict[bytes, bytes] | None = None
+
+    def __enter__(self) -> LogParquet:
+        return self
+
+    def __exit__(self, kind, *exc_info) -> None:
+        if kind is None:
+            self._rows.close(_log_schema())
+        else:
+            self._rows.abandon()
+
+    def add(self, columns: dict, meta: dict) -> None:
+        """A piece of the log by column (``meta``: the run's ids, kept as the frame's attrs)."""
+        import json
+
+        import pyarrow as pa
+
+        if self._metadata is None:
+            self._metadata = {b"PANDAS_ATTRS": json.dumps(meta).encode()} if meta else {}
+        schema = _log_schema().with_metadata(self._metadata)
+        self._rows.add(pa.Table.from_arrays([pa.array(columns[field.name], type=field.type, from_pandas=True)
+                                             for field in schema], schema=schema))
+
+
 class StreamedEvents:
     """Every run's event log appended to a Parquet file as the runs finish, in the order of the
     runs: a comparison of a large estate writes its logs without holding them (a 1,000-agent
-    day's log is hundreds of MB as a table). Small logs are gathered into row groups of about
-    :attr:`ROW_GROUP` rows (compressed as well as one table would be). The file is a temporary
-    one in the results folder until :func:`write_results` puts it in place with the others; a
-    command that stops first removes it."""
-
-    ROW_GROUP = 262_144
+    day's log is hundreds of MB as a table). Small logs are gathered into row groups
+    (:class:`ParquetRows`). The file is a temporary one in the results folder until
+    :func:`write_results` puts it in place with the others; a command that stops first
+    removes it."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -275,9 +369,7 @@ class StreamedEvents:
             raise naming(exc, folder) from None
         self.runs = 0
         self._file = None
-        self._writer = None
-        self._waiting: list = []  # tables of runs not written yet
-        self._waiting_rows = 0
+        self._rows: ParquetRows | None = None
 
     def __enter__(self) -> StreamedEvents:
         return self
@@ -291,46 +383,48 @@ class StreamedEvents:
     def add(self, strategy: str, replication: int, frame: pd.DataFrame) -> None:
         """One run's log (``scenario``, ``strategy`` and ``replication`` columns added)."""
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
         rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
         rows["in_intent"] = rows["in_intent"].astype("boolean")
         table = pa.Table.from_pandas(rows, schema=_events_schema(), preserve_index=False)
         try:
-            if self._writer is None:
+            if self._rows is None:
                 self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
-                self._writer = pq.ParquetWriter(self._file, table.schema)
-            self._waiting.append(table)
-            self._waiting_rows += len(table)
+                self._rows = ParquetRows(self._file)
+            self._rows.add(table)
             self.runs += 1
-            if self._waiting_rows >= self.ROW_GROUP:
-                self._write()
         except OSError as exc:  # a full disk: name the results folder, never the temporary file
             raise naming(exc, self.folder) from None
 
     def move_to(self, target: Path) -> None:
         """Close the file and put it at ``target`` (a temporary path of :func:`whole_files`)."""
         try:
-            self._write()
+            if self._rows is not None:
+                self._rows.close()
             self._close()
             os.replace(self.path, target)
         except OSError as exc:
             raise naming(exc, self.folder) from None
 
-    def _write(self) -> None:
-        import pyarrow as pa
-
-        if self._waiting:
-            self._writer.write_table(pa.concat_tables(self._waiting), row_group_size=max(self._waiting_rows, 1))
-            self._waiting, self._waiting_rows = [], 0
-
     def _close(self) -> None:
-        self._waiting, self._waiting_rows = [], 0
-        writer, file, self._writer, self._file = self._writer, self._file, None, None
-        if writer is not None:
-            writer.close()
+        rows, file, self._rows, self._file = self._rows, self._file, None, None
+        if rows is not None:
+            rows.abandon()
         if file is not None:
             file.close()
+
+
+@functools.cache
+def _log_schema():
+    """The Arrow schema of an event log file: numbers float64, ``malicious`` and ``in_intent`` bool (the
+    latter null where there is no task), the other columns text."""
+    import pyarrow as pa
+
+    from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
+
+    kinds = {"malicious": pa.bool_(), "in_intent": pa.bool_()}
+    return pa.schema([(name, pa.float64() if name in NUMBER_COLUMNS else kinds.get(name, pa.string()))
+                      for name in COLUMNS])
 
 
 @functools.cache
@@ -338,11 +432,8 @@ def _events_schema():
     """The Arrow schema of ``events.parquet``: the event log's columns, then the run's ids."""
     import pyarrow as pa
 
-    from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
-
-    kinds = {"malicious": pa.bool_(), "in_intent": pa.bool_()}
-    fields = [(name, pa.float64() if name in NUMBER_COLUMNS else kinds.get(name, pa.string())) for name in COLUMNS]
-    return pa.schema([*fields, ("strategy", pa.string()), ("replication", pa.int64()), ("scenario", pa.string())])
+    return pa.schema([*_log_schema(), ("strategy", pa.string()), ("replication", pa.int64()),
+                      ("scenario", pa.string())])
 
 
 def _free_folder(taken: Path) -> Path:

@@ -288,17 +288,24 @@ def no_stdio_folder(path: Path | None, option: str, what: str = "results") -> No
                                 location=option, suggestion=f"give a folder name, e.g. {option} results")
 
 
-def write_stdout(data: bytes) -> None:
-    """Bytes to standard output, after whatever text is already there."""
+def write_stdout(path: Path) -> None:
+    """A file's bytes to standard output, after whatever text is already there (copied a block at
+    a time: an event log can be gigabytes)."""
+    import codecs
+    import shutil
     import sys
 
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)
-    if buffer is None:
-        sys.stdout.write(data.decode("utf-8", "replace"))
-    else:
-        buffer.write(data)
-        buffer.flush()
+    with open(path, "rb") as fh:
+        if buffer is None:  # a text-only stream: decode across block boundaries
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                sys.stdout.write(decoder.decode(block))
+            sys.stdout.write(decoder.decode(b"", final=True))
+        else:
+            shutil.copyfileobj(fh, buffer, 1 << 20)
+            buffer.flush()
     sys.stdout.flush()
 
 
@@ -327,7 +334,7 @@ def output_target(path: Path, option: str = "--out", what: str = "file", *, suff
     with tempfile.TemporaryDirectory(prefix="nhisim-stdout-") as folder:
         target = Path(folder) / f"stdout{suffix}"
         yield target
-        write_stdout(target.read_bytes())
+        write_stdout(target)
 
 
 def messages_console(stdout_taken: bool) -> Console:

@@ -633,6 +633,77 @@ class LogChunk:
         decode = self._tables[name].live_by_code.__getitem__
         return set(map(decode, np.unique(self._columns[_INDEX[name]][rows]).tolist()))
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every column of the chunk decoded, in log order: what :meth:`EventLog.columns` gives
+        for these rows (numbers as float64, NaN where missing; text and in_intent as object
+        arrays, None where missing)."""
+        columns: dict[str, np.ndarray] = {}
+        for index, name in enumerate(COLUMNS):
+            kind = _KIND[index]
+            stored = self._columns[index]
+            if kind is _TEXT:
+                codes, inverse = np.unique(stored, return_inverse=True)  # each distinct value decoded once
+                values = np.array(list(map(self._tables[name].live_by_code.__getitem__, codes.tolist())),
+                                  dtype=object)
+                columns[name] = values[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=object)
+            elif kind is _NUMBER:
+                columns[name] = self.numbers(name).copy()
+            elif kind is _INTENT:
+                columns[name] = _INTENT_VALUE[stored]
+            else:
+                columns[name] = stored.copy()
+        return columns
+
+
+class InTimeOrder:
+    """A streamed log handed on in pieces sorted by time: their concatenation is, row for row,
+    what :meth:`EventLog.columns` gives (a stable sort of the whole log by time).
+
+    Attach with ``log.stream_to(InTimeOrder(consumer, end).add)`` and call :meth:`finish`
+    after the log's last :meth:`~EventLog.flush`; ``consumer(columns)`` receives each piece
+    as a dict of NumPy arrays. A run logs each row at the simulated time it happens, so the
+    rows before ``end`` (the run's horizon, which its clock never reaches) come in time order
+    and go on as they come. Rows at ``end`` or later are those written once the run is over
+    (its end; detections and responses projected past it), in any order: they are held, and
+    handed on last, sorted. A row before ``end`` that comes after a later one is a bug in the
+    engine, and raises.
+    """
+
+    __slots__ = ("_consumer", "_end", "_handed_up_to", "_held")
+
+    def __init__(self, consumer: Callable[[dict[str, np.ndarray]], None], end: float) -> None:
+        self._consumer = consumer
+        self._end = end
+        self._held: list[dict[str, np.ndarray]] = []  # rows at or after the end
+        self._handed_up_to = -np.inf  # the latest time handed on
+
+    def add(self, chunk: LogChunk) -> None:
+        """Take one flushed chunk (a :meth:`EventLog.stream_to` consumer)."""
+        piece = chunk.columns()
+        t = piece["t"]
+        after = t >= self._end
+        if after.any():
+            self._held.append({name: values[after] for name, values in piece.items()})
+            before = ~after
+            piece = {name: values[before] for name, values in piece.items()}
+            t = piece["t"]
+        if not len(t):
+            return
+        if t[0] < self._handed_up_to or not (t[1:] >= t[:-1]).all():
+            late = t[0] if t[0] < self._handed_up_to else t[1:][t[1:] < t[:-1]][0]
+            raise RuntimeError(f"a row logged for t={late:g} came after a later one: the run's log is out of "
+                               "time order")
+        self._handed_up_to = float(t[-1])
+        self._consumer(piece)
+
+    def finish(self) -> None:
+        """Hand on the rows held, sorted (after the log's last flush)."""
+        if self._held:
+            held = {name: np.concatenate([piece[name] for piece in self._held]) for name in COLUMNS}
+            order = np.argsort(held["t"], kind="stable")
+            self._held = []
+            self._consumer({name: values[order] for name, values in held.items()})
+
 
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
