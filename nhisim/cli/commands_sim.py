@@ -89,7 +89,7 @@ def run(
             if target is not None:  # the log goes to the file as the run writes it, never held whole
                 temp = held.enter_context(whole_file(target))
                 fh = held.enter_context(open(temp, "wb"))  # opened here: Arrow cannot open every name
-                log_to = (CsvRows(fh) if csv else held.enter_context(LogParquet(fh))).add
+                log_to = held.enter_context(CsvRows(fh) if csv else LogParquet(fh)).add
             with time_bar(quiet or as_json, f"{plain(STDIN_NAME if is_stdio(file) else file.name)} · {strategy}"
                           ) as shown:
                 result = run_once(source, strategy=strategy, seed=seed, overrides=overrides, engine=engine,
@@ -259,14 +259,39 @@ def write_results(out: Path, comparisons, files: list[Path] | None, overwrite: b
 
 
 class CsvRows:
-    """An event log written to CSV as it comes, in pieces (the header once): the same bytes as
-    the whole frame's ``to_csv``."""
+    """An event log written to CSV as it comes, a batch of about :attr:`BATCH` rows at a time (the
+    header once): the same bytes as the whole frame's ``to_csv``. A context manager: the last
+    batch is written when it closes."""
+
+    BATCH = 65_536
 
     def __init__(self, fh) -> None:
         self._fh = fh
         self._header = True
+        self._waiting: list[dict] = []
+        self._waiting_rows = 0
+
+    def __enter__(self) -> CsvRows:
+        return self
+
+    def __exit__(self, kind, *exc_info) -> None:
+        if kind is None:
+            self.write()
 
     def add(self, columns: dict, meta: dict) -> None:
+        self._waiting.append(columns)
+        self._waiting_rows += len(columns["t"])
+        if self._waiting_rows >= self.BATCH:
+            self.write()
+
+    def write(self) -> None:
+        """Write the rows waiting."""
+        import numpy as np
+
+        if not self._waiting:
+            return
+        pieces, self._waiting, self._waiting_rows = self._waiting, [], 0
+        columns = {name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}
         pd.DataFrame(columns, copy=False).to_csv(self._fh, header=self._header, index=False)
         self._header = False
 
@@ -370,6 +395,7 @@ class StreamedEvents:
         self.runs = 0
         self._file = None
         self._rows: ParquetRows | None = None
+        self._metadata: dict[bytes, bytes] | None = None
 
     def __enter__(self) -> StreamedEvents:
         return self
@@ -384,9 +410,18 @@ class StreamedEvents:
         """One run's log (``scenario``, ``strategy`` and ``replication`` columns added)."""
         import pyarrow as pa
 
-        rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
-        rows["in_intent"] = rows["in_intent"].astype("boolean")
-        table = pa.Table.from_pandas(rows, schema=_events_schema(), preserve_index=False)
+        schema = _events_schema()
+        if self._metadata is None:  # pandas' account of the columns, which read_parquet follows: the first run's
+            rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
+            rows["in_intent"] = rows["in_intent"].astype("boolean")
+            self._metadata = pa.Table.from_pandas(rows, schema=schema, preserve_index=False).schema.metadata
+        n = len(frame)  # the columns converted one by one: pandas' own conversion costs twice as much
+        ids = {"strategy": pa.scalar(strategy, pa.string()), "replication": pa.scalar(replication, pa.int64()),
+               "scenario": pa.scalar(frame.attrs.get("scenario"), pa.string())}
+        table = pa.Table.from_arrays(
+            [pa.repeat(ids[field.name], n) if field.name in ids else
+             pa.array(frame[field.name], type=field.type, from_pandas=True) for field in schema],
+            schema=schema.with_metadata(self._metadata))
         try:
             if self._rows is None:
                 self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
