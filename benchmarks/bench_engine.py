@@ -6,7 +6,11 @@ Times are CPU seconds of this process (time another tenant of a shared machine t
 is not counted); each strategy runs ``--repeat`` times, each run between two bare
 loops, and the median ratio is reported.
 
-    python benchmarks/bench_engine.py [--agents 1000] [--horizon 1d] [--engine native] [--repeat 3]
+    python benchmarks/bench_engine.py [--agents 1000] [--horizon 1d] [--engine native] [--repeat 3] [--active N]
+
+``--active N`` leaves only the first N agents starting tasks (the others only take delegated
+sub-tasks): a large estate with a small active set, which tells a call's cost from the
+estate's size apart from its cost from the work's spread across agents.
 """
 
 from __future__ import annotations
@@ -31,6 +35,14 @@ def bench_estate(agents: int):
                {"id": "overreach", "kind": "runtime_discovery", "probability": 0.05}]
     parsed = type(scenario).model_validate({"name": "x", "threats": threats}).threats
     return scenario.model_copy(update={"threats": list(parsed)})
+
+
+def with_active_agents(scenario, active: int):
+    """``scenario`` where only its first ``active`` agents start tasks of their own."""
+    agents = [agent if i < active else agent.model_copy(update={
+        "behaviour": agent.behaviour.model_copy(update={"task_rate_multiplier": 0.0})})
+        for i, agent in enumerate(scenario.agents)]
+    return scenario.model_copy(update={"agents": agents})
 
 
 def bare_simpy_events_per_second(n: int = 300_000) -> float:
@@ -81,8 +93,9 @@ def structural_floor(scenario, horizon: float) -> float:
     for agent in world.agents.values():
         for template_id in agent.tasks:
             template = world.tasks[template_id]
-            if template.rate > 0:
-                agenda.start(arrivals(template, template.rate))
+            rate = template.rate * agent.rate_multiplier
+            if rate > 0:
+                agenda.start(arrivals(template, rate))
     start = time.process_time()
     env.run(until=horizon)
     return calls[0] / (time.process_time() - start)
@@ -96,10 +109,15 @@ def main() -> None:
     parser.add_argument("--strategies", default="shared_account,rbac,zsp,intent")
     parser.add_argument("--repeat", type=int, default=3, help="runs per strategy; the median ratio is shown")
     parser.add_argument("--no-memory", action="store_true", help="skip the (slower) traced-memory run")
+    parser.add_argument("--active", type=int, default=None, help="only the first N agents start tasks")
     args = parser.parse_args()
     horizon = parse_duration(args.horizon)
     scenario = bench_estate(args.agents)
-    print(f"estate: {len(scenario.agents)} agents, {len(scenario.tasks)} task templates; horizon {args.horizon}")
+    if args.active is not None:
+        scenario = with_active_agents(scenario, args.active)
+    active = "" if args.active is None else f" ({min(args.active, len(scenario.agents))} starting tasks)"
+    print(f"estate: {len(scenario.agents)} agents{active}, {len(scenario.tasks)} task templates; "
+          f"horizon {args.horizon}")
     print("ratio = engine tool calls/s ÷ bare SimPy timeout events/s, the bare loop timed just before and after")
     print(f"{'strategy':<16}{'tool calls':>12}{'rows':>12}{'cpu s':>10}{'calls/s':>12}{'bare ev/s':>12}{'ratio':>8}")
     before = bare_simpy_events_per_second()
