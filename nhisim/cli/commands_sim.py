@@ -354,7 +354,7 @@ class LogParquet:
 
     def __init__(self, fh) -> None:
         self._rows = ParquetRows(fh)
-        self._metadata: dict[bytes, bytes] | None = None
+        self._schema = None  # with the run's ids, from the first piece
 
     def __enter__(self) -> LogParquet:
         return self
@@ -369,13 +369,9 @@ class LogParquet:
         """A piece of the log by column (``meta``: the run's ids, kept as the frame's attrs)."""
         import json
 
-        import pyarrow as pa
-
-        if self._metadata is None:
-            self._metadata = {b"PANDAS_ATTRS": json.dumps(meta).encode()} if meta else {}
-        schema = _log_schema().with_metadata(self._metadata)
-        self._rows.add(pa.Table.from_arrays([pa.array(columns[field.name], type=field.type, from_pandas=True)
-                                             for field in schema], schema=schema))
+        if self._schema is None:
+            self._schema = _log_schema().with_metadata({b"PANDAS_ATTRS": json.dumps(meta).encode()} if meta else {})
+        self._rows.add(_arrow_table(columns, self._schema))
 
 
 class StreamedEvents:
@@ -415,13 +411,8 @@ class StreamedEvents:
             rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
             rows["in_intent"] = rows["in_intent"].astype("boolean")
             self._metadata = pa.Table.from_pandas(rows, schema=schema, preserve_index=False).schema.metadata
-        n = len(frame)  # the columns converted one by one: pandas' own conversion costs twice as much
-        ids = {"strategy": pa.scalar(strategy, pa.string()), "replication": pa.scalar(replication, pa.int64()),
-               "scenario": pa.scalar(frame.attrs.get("scenario"), pa.string())}
-        table = pa.Table.from_arrays(
-            [pa.repeat(ids[field.name], n) if field.name in ids else
-             pa.array(frame[field.name], type=field.type, from_pandas=True) for field in schema],
-            schema=schema.with_metadata(self._metadata))
+        table = _arrow_table(frame, schema.with_metadata(self._metadata),
+                             {"strategy": strategy, "replication": replication, "scenario": frame.attrs.get("scenario")})
         try:
             if self._rows is None:
                 self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
@@ -447,6 +438,19 @@ class StreamedEvents:
             rows.abandon()
         if file is not None:
             file.close()
+
+
+def _arrow_table(columns, schema, constants: dict | None = None):
+    """An Arrow table of ``schema`` from ``columns`` (a DataFrame, or a dict of arrays; ``in_intent``
+    may hold None), converted column by column: pandas' own conversion costs twice as much.
+    ``constants`` fill the columns they name (a run's ids) on every row."""
+    import pyarrow as pa
+
+    constants = constants or {}
+    rows = len(columns["t"])
+    return pa.Table.from_arrays(
+        [pa.repeat(pa.scalar(constants[field.name], field.type), rows) if field.name in constants else
+         pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema], schema=schema)
 
 
 @functools.cache

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,10 +22,6 @@ from nhisim.strategies import Strategy
 
 ID_COLUMNS = ("scenario", "strategy", "seed", "replication")
 LogPieces = Callable[[dict[str, np.ndarray], dict[str, Any]], None]  # (a piece of a log by column, the run's ids)
-
-
-def _hand_on(events_to: LogPieces, meta: dict[str, Any], columns: dict[str, np.ndarray]) -> None:
-    events_to(columns, meta)
 
 
 def as_scenario(scenario: Scenario | str | os.PathLike, overrides: Mapping[str, Any] | None = None) -> Scenario:
@@ -85,7 +80,8 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
     sim.log.stream_to(digest.add, keep=keep_events)
     ordered = None
     if events_to is not None:
-        ordered = InTimeOrder(functools.partial(_hand_on, events_to, sim.log.meta), sim.horizon)
+        meta = sim.log.meta
+        ordered = InTimeOrder(lambda columns: events_to(columns, meta), sim.horizon)
         sim.log.stream_to(ordered.add, keep=keep_events)
     log = sim.run(progress)
     log.flush()

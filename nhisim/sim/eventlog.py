@@ -645,7 +645,7 @@ class LogChunk:
                 codes, inverse = np.unique(stored, return_inverse=True)  # each distinct value decoded once
                 values = np.array(list(map(self._tables[name].live_by_code.__getitem__, codes.tolist())),
                                   dtype=object)
-                columns[name] = values[inverse.reshape(-1)] if len(values) else np.empty(0, dtype=object)
+                columns[name] = values[inverse.reshape(-1)]
             elif kind is _NUMBER:
                 columns[name] = self.numbers(name).copy()
             elif kind is _INTENT:
