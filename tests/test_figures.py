@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -219,6 +221,34 @@ def test_delegation_reach_accepts_a_mapping_and_focuses_big_estates(comparison):
     assert "idle-bot" in {t.get_text() for t in visible_axes(everyone)[0].texts}
     with pytest.raises(InputError, match="no event log"):
         F.delegation_reach(comparison.scenario, comparison, replication=99)
+
+
+def test_a_focused_delegation_reach_draws_the_same_in_every_process(tmp_path):
+    """A big estate's reach figure, drawn around the attack, is the same picture whatever a process's
+    string hashing (networkx lists a small subgraph's nodes in the order of a set: the edges were
+    drawn, and the agents ordered, differently from one run of a report to the next)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "draw.py"
+    script.write_text(
+        "import hashlib, io, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import report_fixtures as R\n"
+        "from nhisim.experiments import run\n"
+        "from nhisim.reports import figures as F\n"
+        "from nhisim.scenario.loader import validate_data\n"
+        "data = R.estate_data()\n"
+        "data['agents'] += [{'id': f'idle-{i}', 'owner': 'alice', 'roles': ['triage'], 'tools': ['tix']}\n"
+        "                   for i in range(40)]\n"
+        "bigger = validate_data(data, file='<bigger>')\n"
+        "fig = F.delegation_reach(bigger, [run(bigger, 'rbac')], max_agents=4)\n"
+        "png = io.BytesIO()\n"
+        "fig.savefig(png, format='png', dpi=20)\n"
+        "print(hashlib.sha256(png.getvalue()).hexdigest())\n")
+    drawn = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in (1, 2, 3)}
+    assert len(drawn) == 1
 
 
 @pytest.fixture

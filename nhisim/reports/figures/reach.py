@@ -191,7 +191,7 @@ def delegation_reach(scenario, source: Any, replication: int = 0, strategies: Se
         if len(kept) < len(agents):
             note = (f" · {len(kept)} of {len(agents)} agents shown: those the attacker acted as and their "
                     "delegation links")
-            h = h.subgraph(kept + accounts + resources).copy()
+            h = _induced(nx, h, set(kept + accounts + resources))
             agents = [a for a in agents if a in set(kept)]
     pos = _reach_layout(h, agents, accounts, resources)
     n = len(runs)
@@ -245,6 +245,16 @@ def delegation_reach(scenario, source: Any, replication: int = 0, strategies: Se
         fig.suptitle(f"{scenario.name}: delegation graph and the attacker's reach (replication {replication})"
                      + ("\n" + note.strip(" ·") if note else ""))
     return fig
+
+
+def _induced(nx, h, nodes: set[str]):
+    """The subgraph of ``h`` on ``nodes``, its nodes and edges in ``h``'s order (networkx's
+    ``subgraph`` lists a small subgraph's nodes in the order of a set: the drawing would change
+    from one process to the next)."""
+    sub = nx.DiGraph()
+    sub.add_nodes_from((n, d) for n, d in h.nodes(data=True) if n in nodes)
+    sub.add_edges_from((u, v, d) for u, v, d in h.edges(data=True) if u in nodes and v in nodes)
+    return sub
 
 
 def _focus(h, agents: list[str], accounts: list[str], reaches: dict[str, dict], max_agents: int) -> list[str]:
