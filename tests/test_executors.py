@@ -170,6 +170,66 @@ def test_a_dead_worker_process_is_a_clear_error_not_a_traceback(command, tmp_pat
 
 
 
+HALF_SENT = """
+import os, signal, struct, sys, time
+from nhisim import interrupt
+from nhisim.experiments.executors import ProcessExecutor, using_executor
+
+def half_sent(shared, task):
+    if task == 0:  # die halfway through sending a result, as a worker killed by a signal may
+        frame = sys._getframe()
+        while frame is not None and "result_queue" not in frame.f_locals:
+            frame = frame.f_back
+        if frame is None:
+            print("no results queue", flush=True)
+            os._exit(3)
+        frame.f_locals["result_queue"]._writer._send(struct.pack("!i", 1 << 20) + b"half")
+        print("half sent", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+
+interrupt.install()
+try:
+    with using_executor(ProcessExecutor(workers=2), owned=True) as executor:
+        print("working", flush=True)
+        for _ in executor.imap_unordered(half_sent, range(2)):
+            pass
+except KeyboardInterrupt:
+    print("stopped", flush=True)
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX signals")
+def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exit(tmp_path):
+    """A worker killed while it writes its result leaves half a message in the pool's results pipe.
+    The command, stopped by SIGTERM, exits with its code: the pool's own thread no longer waits for
+    the rest of the message (for ever: the command's exit waited on it, one run in dozens)."""
+    import signal
+    import subprocess
+
+    script = tmp_path / "half_sent.py"
+    script.write_text(HALF_SENT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        assert proc.stdout.readline().strip() == "working"
+        told = proc.stdout.readline().strip()  # the first worker sends half its result and dies
+        if told == "no results queue":
+            pytest.skip("this Python's pool workers keep their results queue elsewhere")
+        assert told == "half sent", told + proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"the process did not exit: {stderr[-2000:]}")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0 and stdout.strip() == "stopped", stdout + stderr
+
+
 INTERRUPTED_POOL = """
 import os, signal, time
 from nhisim import interrupt

@@ -200,6 +200,7 @@ class ProcessExecutor(Executor):
         if pool is None:
             return
         processes = list(getattr(pool, "_processes", {}).values() or [])
+        manager = getattr(pool, "_executor_manager_thread", None)
         pool.shutdown(wait=False, cancel_futures=True)  # before the workers go, so the pool's thread hears it first
         for p in processes:
             with contextlib.suppress(Exception):
@@ -207,6 +208,14 @@ class ProcessExecutor(Executor):
         for p in processes:
             with contextlib.suppress(Exception):
                 p.join(timeout=2)
+        # A worker stopped halfway through sending a result leaves half a message in the results
+        # pipe: the pool's thread waits for the rest, for ever (this process holds the pipe's write
+        # end, so no end of file comes), and the interpreter waits for that thread at exit. With
+        # the workers gone, nothing writes there any more: closing our end lets the thread read
+        # the end of the file, find the pool broken, and stop.
+        results = getattr(manager, "result_queue", None)
+        with contextlib.suppress(Exception):
+            results._writer.close()
 
 
 __all__ = ["Executor", "ExecutorError", "ProcessExecutor", "SerialExecutor", "default_workers"]
