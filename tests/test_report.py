@@ -162,6 +162,35 @@ def test_results_folder_rebuilds_the_comparison(results_folder):
     assert rebuilt.summary().equals(original.summary())
 
 
+def _report_files(comparison, folder: Path, replication: int) -> tuple[str, dict[str, bytes]]:
+    """The Markdown text of ``comparison``'s report (without its date) and its figures' PNG bytes."""
+    folder.mkdir()
+    path = write_report(comparison, folder / "report.md", format="md", replication=replication)
+    text = re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+\S*", "", path.read_text())
+    return text, {png.name: png.read_bytes() for png in folder.rglob("*.png")}
+
+
+def _missing_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def test_a_results_folder_reads_only_the_stories_a_report_draws(results_folder, tmp_path):
+    """``nhisim report DIR`` reads of events.parquet only the stories of the replication it draws (a
+    large estate's logs would not fit in memory): the rows a comparison keeping stories keeps, and a
+    report the same, text and figures, as from the whole logs."""
+    folder, file = results_folder
+    whole, _ = load_results(folder, replication=1)
+    told, _ = load_results(folder, replication=1, event_rows="story")
+    kept = compare(file, strategies=["rbac", "intent"], replications=2, keep_events={1}, event_rows="story")
+    assert set(told.run_events) == set(kept.run_events) == {("rbac", 1), ("intent", 1)}
+    for key, story in told.run_events.items():
+        assert story.attrs["rows"] == "story" and len(story) < len(whole.run_events[key])
+        pd.testing.assert_frame_equal(_missing_as_none(story), _missing_as_none(kept.run_events[key]))
+        metrics = pd.Series(story.attrs["metrics"])
+        assert metrics.equals(pd.Series(kept.run_events[key].attrs["metrics"]).astype(float))
+    assert _report_files(whole, tmp_path / "whole", 1) == _report_files(told, tmp_path / "story", 1)
+
+
 def test_report_command_on_a_results_folder(results_folder, capsys):
     folder, _ = results_folder
     code, out, err = run_cli(["report", str(folder)], capsys)
@@ -248,9 +277,9 @@ def test_parallel_comparison_equals_serial():
 
     model = R.estate()
     parallel = compare_with_progress(model, ["rbac", "intent"], 2, workers=2, quiet=True)
-    serial = compare(model, strategies=["rbac", "intent"], replications=2)
+    serial = compare(model, strategies=["rbac", "intent"], replications=2, event_rows="story")
     pd.testing.assert_frame_equal(parallel.runs, serial.runs)
-    assert set(parallel.run_events) == {("rbac", 0), ("intent", 0)}  # what the report draws: replication 0
+    assert set(parallel.run_events) == {("rbac", 0), ("intent", 0)}  # what the report draws: replication 0's story
     for key, events in parallel.run_events.items():
         pd.testing.assert_frame_equal(events, serial.run_events[key])
 
@@ -343,18 +372,20 @@ def test_sweep_report_shows_the_sensitivity_indices_and_their_warnings(sweep_fol
 
 def test_a_report_keeps_only_the_event_logs_it_draws(tmp_path):
     """A comparison made for a report keeps the logs of the replication it draws (a large estate's logs
-    of every run would fill memory); that replication's logs, the runs and the report are those of a
-    comparison that kept every log."""
+    of every run would fill memory), and of those only their stories (nhisim.metrics.story: what a
+    report tells); the runs, the report's text and its figures are those of a comparison that kept
+    every whole log."""
     leak = Path(__file__).resolve().parents[1] / "scenarios" / "leaked_key.yaml"
     options = dict(strategies=["rbac", "zsp"], replications=3, overrides={"run.horizon": "12h"})
     every = compare(leak, **options)
     drawn = compare(leak, **options, keep_events={1})
+    told = compare(leak, **options, keep_events={1}, event_rows="story")
     assert set(drawn.run_events) == {("rbac", 1), ("zsp", 1)} and drawn.runs.equals(every.runs)
     assert all(drawn.run_events[key].equals(every.run_events[key]) for key in drawn.run_events)
-    pages = []
-    for made in (every, drawn):
-        folder = tmp_path / str(len(pages))
-        folder.mkdir()
-        path = write_report(made, folder / "report.md", format="md", replication=1)
-        pages.append(re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+\S*", "", path.read_text()))
-    assert pages[0] == pages[1] and "Attack timeline under zsp" in pages[1]
+    assert set(told.run_events) == set(drawn.run_events) and told.runs.equals(every.runs)
+    for key, story in told.run_events.items():  # no routine work: its tasks, their allowed calls
+        assert len(story) < len(drawn.run_events[key]) and not story["event"].isin(["task_start", "task_end"]).any()
+        assert not (story["event"].eq("request") & story["decision"].eq("allow") & ~story["malicious"]).any()
+    reports = [_report_files(made, tmp_path / str(i), 1) for i, made in enumerate((every, drawn, told))]
+    assert reports[0] == reports[1] == reports[2] and "Attack timeline under zsp" in reports[0][0]
+    assert any("timeline" in name for name in reports[0][1])

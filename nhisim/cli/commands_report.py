@@ -48,7 +48,7 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
                           seed: int | None = None, baseline: str | None = None, overrides: dict | None = None,
                           workers: int | None = None, quiet: bool = False, replication: int = 0):
     """Compare on a process pool (results identical to serial runs) with a progress bar, keeping the
-    event logs of ``replication`` only: what the report draws (timelines, reach, replays)."""
+    stories of ``replication``'s event logs only: what the report draws (timelines, reach, replays)."""
     from nhisim.experiments import compare
 
     workers = _workers(workers)
@@ -58,7 +58,7 @@ def compare_with_progress(source, strategies: list[str] | None = None, replicati
         tick = track(f"{plain(name)} ({workers} worker{'s' if workers > 1 else ''})")
         return compare(source, strategies=strategies, replications=replications, seed=seed, baseline=baseline,
                        overrides=overrides or None, progress=tick, executor=executor, workers=workers,
-                       keep_events={replication})
+                       keep_events={replication}, event_rows="story")
 
 
 def _default_out(kind: str, fmt: str, source: Path, name: str) -> Path:
@@ -148,7 +148,8 @@ def report(
         comparison = None if out is not None else run_comparison()  # the default file is named after it
         target = out or _default_out("file", fmt, source, comparison.scenario.name)
     elif source.is_dir():
-        comparison, scenario_file = load_results(source, scenario=scenario, replication=replication)
+        comparison, scenario_file = load_results(source, scenario=scenario, replication=replication,
+                                                 event_rows="story")
         _check_replication(replication, comparison)
         target = out or _default_out("folder", fmt, source, comparison.scenario.name)
     else:
@@ -267,7 +268,7 @@ def _story_for(scenario, strategy: str, seed: int, limit: int):
     from nhisim.experiments.run import simulate
     from nhisim.reports.narrate import narrate
 
-    result = simulate(scenario, strategy, seed, name=strategy)
+    result = simulate(scenario, strategy, seed, name=strategy, event_rows="story")  # all a replay tells
     return narrate(result.events, scenario, strategy, limit=limit), result
 
 

@@ -97,6 +97,7 @@ class SharedScenario:
     model: Any = None
     engine: str | None = None
     keep_events: bool | frozenset[int] = False  # every run's event log, none, or those of these replications
+    event_rows: str = "all"  # what a kept log holds: every row, or its story (nhisim.metrics.story)
     capture_errors: bool = True
     # strategies given as objects rather than named in the scenario (what a migration plan compares)
     strategies: dict[str, Any] = field(default_factory=dict)
@@ -175,7 +176,7 @@ def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
             keep = shared.keep_events
             result = simulate(model, shared.strategies.get(spec.strategy, spec.strategy), spec.seed, spec.replication,
                               keep_events=keep if isinstance(keep, bool) else spec.replication in keep,
-                              name=spec.strategy, engine=shared.engine)
+                              name=spec.strategy, engine=shared.engine, event_rows=shared.event_rows)
             outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
         except Exception as exc:
             if not shared.capture_errors:

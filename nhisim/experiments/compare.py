@@ -31,7 +31,7 @@ from nhisim.experiments.executors import (
     using_executor,
 )
 from nhisim.experiments.progress import Progress, reporting
-from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
+from nhisim.experiments.run import EVENT_ROWS, ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
 from nhisim.metrics.readable import ReadableFrame
 from nhisim.scenario import workload
@@ -168,7 +168,8 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
             progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
             scheduler: str | None = None,
-            events_to: Callable[[str, int, pd.DataFrame], None] | None = None) -> Comparison:
+            events_to: Callable[[str, int, pd.DataFrame], None] | None = None,
+            event_rows: str = "all") -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
 
     ``strategies`` are names of the scenario's strategies or presets, or
@@ -183,7 +184,9 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     same), or those of the replications it lists (what a report draws: ``{0}``). With
     ``events_to``, each kept log is handed to ``events_to(strategy, replication, frame)`` as
     its run finishes and is not held by the comparison (a large estate's logs, written as
-    they come, would not fit in memory together).
+    they come, would not fit in memory together). ``event_rows="story"`` keeps of each log
+    only the rows that tell the attack and its effects (:mod:`nhisim.metrics.story`), all
+    that a report draws: a large estate's report then holds no routine work.
     """
     model = as_scenario(scenario, overrides)
     names = resolve_names(model, strategies)
@@ -206,9 +209,12 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
                        file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
+    if event_rows not in EVENT_ROWS:
+        raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
+                                suggestion=f"one of {', '.join(EVENT_ROWS)}")
     kept = keep_events if isinstance(keep_events, bool) else frozenset(int(r) for r in keep_events)
-    shared = SharedScenario(model=model, engine=engine, keep_events=kept, capture_errors=False,
-                            strategies=objects)
+    shared = SharedScenario(model=model, engine=engine, keep_events=kept, event_rows=event_rows,
+                            capture_errors=False, strategies=objects)
     done = [0]
 
     def stopped() -> interrupt.Interrupted:

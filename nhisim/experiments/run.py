@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nhisim.metrics import METRIC_COLUMNS, LogDigest, compute_metrics, with_metric_types
+from nhisim.metrics.story import ALL, STORY, keep_story, story_frame
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
@@ -21,6 +22,7 @@ from nhisim.sim.rng import stream_seed
 from nhisim.strategies import Strategy
 
 ID_COLUMNS = ("scenario", "strategy", "seed", "replication")
+EVENT_ROWS = (ALL, STORY)  # what a kept event log holds: every row, or the story (nhisim.metrics.story)
 LogPieces = Callable[[dict[str, np.ndarray], dict[str, Any]], None]  # (a piece of a log by column, the run's ids)
 
 
@@ -61,7 +63,7 @@ class RunResult:
 def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replication: int = 0,
              keep_events: bool = True, name: str | None = None, engine: str | None = None,
              progress: Callable[[float, float], None] | None = None,
-             events_to: LogPieces | None = None) -> RunResult:
+             events_to: LogPieces | None = None, event_rows: str = "all") -> RunResult:
     """Run the engine once and compute the metrics (the unit of work every executor runs).
 
     The metrics are gathered as the log is written (a :class:`~nhisim.metrics.LogDigest`
@@ -73,11 +75,17 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
     to a NumPy array (as :meth:`~nhisim.sim.eventlog.EventLog.columns` gives them;
     ``pandas.DataFrame(columns)`` is the piece as a frame), ``meta`` holds the run's ids (the
     frame's ``attrs``). With ``keep_events=False`` too, a large run goes to a file without
-    being held.
+    being held. ``event_rows="story"`` keeps only the rows that tell the attack and its
+    effects (:mod:`nhisim.metrics.story`: what a report draws), and holds no more while the
+    run goes; the metrics are those of the whole log.
     """
+    if event_rows not in EVENT_ROWS:
+        raise ValueError(f"event_rows is one of {', '.join(EVENT_ROWS)}, not {event_rows!r}")
     sim = Simulation(scenario, strategy, seed=seed, engine=engine)
     digest = LogDigest()
     sim.log.stream_to(digest.add, keep=keep_events)
+    if keep_events and event_rows == STORY:
+        keep_story(sim.log)
     ordered = None
     if events_to is not None:
         meta = sim.log.meta
@@ -88,8 +96,10 @@ def simulate(scenario: Scenario, strategy: str | Strategy, seed: int, replicatio
     if ordered is not None:
         ordered.finish()
     metrics = compute_metrics(digest)
-    return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics,
-                     log.to_frame() if keep_events else None)
+    events = None
+    if keep_events:
+        events = story_frame(log, metrics) if event_rows == STORY else log.to_frame()
+    return RunResult(scenario.name, name or sim.strategy.name, seed, replication, metrics, events)
 
 
 def run(scenario: Scenario | str | os.PathLike, strategy: str | Strategy = "rbac", seed: int | None = None,

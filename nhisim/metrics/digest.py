@@ -28,7 +28,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from nhisim.errors import InputError
 from nhisim.metrics.lifecycle import IncidentView, Rows, incident_views, log_column
+from nhisim.metrics.story import STORY
 from nhisim.sim.eventlog import NUMBER_COLUMNS
 
 
@@ -373,6 +375,11 @@ def digest_of(events: pd.DataFrame | Mapping[str, np.ndarray] | LogDigest) -> Lo
     """The digest of a whole log (a DataFrame, or ``EventLog.columns()``); a digest is returned as is."""
     if isinstance(events, LogDigest):
         return events.finish()
+    if isinstance(events, pd.DataFrame) and events.attrs.get("rows") == STORY:
+        raise InputError.single("this event log is a run's story (the rows a report tells), not its whole log: "
+                                "its metrics cannot be computed from it",
+                                suggestion="read them from its attrs['metrics'], or keep the whole log "
+                                           "(event_rows='all')")
     digest = LogDigest()
     digest.add(FrameChunk(events))
     return digest.finish()

@@ -405,6 +405,7 @@ class _Narrator:
 
     def _totals(self) -> None:
         from nhisim.metrics import compute_metrics
+        from nhisim.metrics.story import is_story
 
         t_end = max(float(self.ev["t"].max()), self.horizon) if len(self.ev) else self.horizon
         parts = []
@@ -423,8 +424,9 @@ class _Narrator:
             self.out.append((t_end, f"PIVOT (incident {key[0]}): {how} ({key[1]}), and "
                                     + (f"reached {', '.join(reached)} with it." if reached
                                        else "reached nothing with it."), "summary"))
+        m = self.ev.attrs.get("metrics") if is_story(self.ev) else None
         try:
-            m = compute_metrics(self.ev)
+            m = m or compute_metrics(self.ev)
         except Exception:  # a log without the columns the metrics need: tell the story without totals
             return
         bits = []

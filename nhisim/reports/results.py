@@ -16,8 +16,11 @@ replication a report draws (``replication``), so a large folder stays cheap to r
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ import pandas as pd
 from nhisim.errors import InputError, did_you_mean
 from nhisim.files import write_whole
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
+from nhisim.metrics.story import ALL, STORY, credentials_in, lifecycle_filter, story_rows, unroutine_filter
 
 META_FILE = "comparison.json"
 FORMAT = "nhisim-comparison/1"
@@ -104,26 +108,99 @@ def _scenario(entry: dict[str, Any], folder: Path):
                        + (f" at {file}" if file else ""), "re-run `nhisim compare FILE --out DIR`")
 
 
-def _events(folder: Path, scenario: str, replication: int | None) -> dict[tuple[str, int], pd.DataFrame]:
-    path = folder / "events.parquet"
-    if not path.is_file():
-        return {}
-    filters = [("scenario", "==", scenario)]
-    if replication is not None:
-        filters.append(("replication", "==", int(replication)))
+def _read_events(path: Path, read: Callable[[Any], pd.DataFrame]) -> pd.DataFrame:
+    """``read(file)`` of events.parquet, any failure told as bad input."""
     try:
         with open(path, "rb") as fh:  # opened here: Arrow cannot open a name that is not UTF-8
-            frame = pd.read_parquet(fh, filters=filters)
+            return read(fh)
     except Exception as exc:  # a truncated or foreign file: report without events rather than fail
         raise InputError.single(f"cannot read events.parquet: {exc}", file=str(path),
                                 suggestion="re-run `nhisim compare FILE --out DIR`") from None
+
+
+def _events(folder: Path, scenario: str, replication: int | None, event_rows: str = "all",
+            runs: pd.DataFrame | None = None) -> dict[tuple[str, int], pd.DataFrame]:
+    """The event logs of ``replication`` (every one with None), whole or (``event_rows="story"``)
+    their stories, read from the file with a filter so the routine rows are never held."""
+    import pyarrow.compute as pc
+
+    path = folder / "events.parquet"
+    if not path.is_file():
+        return {}
+    ids: dict[str, Any] = {"scenario": scenario}
+    if replication is not None:
+        ids["replication"] = int(replication)
+    filters = functools.reduce(operator.and_, (pc.field(name) == value for name, value in ids.items()))
+    if event_rows == STORY:
+        frame = _read_events(path, lambda fh: _read_stories(fh, filters, ids))
+    else:
+        frame = _read_events(path, lambda fh: pd.read_parquet(fh, filters=filters))
+    metrics = {} if runs is None else {(s, r): row for s, r, row in zip(
+        runs["strategy"], runs["replication"], runs[list(METRIC_COLUMNS)].astype("float64").to_dict("records"),
+        strict=True)}
     out = {}
     for (strategy, rep), group in frame.groupby(["strategy", "replication"], sort=False):
         events = group.drop(columns=[c for c in ID_EVENT_COLUMNS if c in group.columns]).reset_index(drop=True)
         if "in_intent" in events.columns:
             events["in_intent"] = events["in_intent"].astype(object).where(events["in_intent"].notna(), None)
+        if event_rows == STORY:  # a credential another run's story names is no part of this one's
+            events = events[story_rows(_columns(events))].reset_index(drop=True)
+            events.attrs.update(rows=STORY, metrics=metrics.get((str(strategy), int(rep)), {}))
         out[(str(strategy), int(rep))] = events
     return out
+
+
+STORY_KEYS = ("scenario", "replication", "strategy", "event", "malicious", "decision", "code", "in_intent",
+              "credential")  # the columns that say which rows a story keeps
+
+
+def _read_stories(fh: Any, runs: Any, ids: dict[str, Any]) -> pd.DataFrame:
+    """The rows of the runs ``runs`` (a filter on the ids; ``ids`` their values by column) that
+    their stories may keep, read column by column: a large run is one row group of millions of
+    rows, and decoding all its columns at once would hold them all. The lifecycle rows kept are
+    those of credentials some run's story names (the caller keeps, run by run, those of its own)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(fh)
+    wanted = runs & unroutine_filter()
+    position = {name: source.schema_arrow.get_field_index(name) for name in ids}
+    picked = []  # (row group, its rows a story may keep: the key columns and each row's position)
+    for group in range(source.num_row_groups):
+        if not all(_may_hold(source.metadata.row_group(group).column(position[name]).statistics, value)
+                   for name, value in ids.items()):
+            continue  # another run's: skipped on the file's statistics, unread
+        keys = source.read_row_group(group, columns=list(STORY_KEYS))
+        keys = keys.append_column("row", pa.array(np.arange(keys.num_rows)))
+        rows = keys.filter(wanted)
+        if rows.num_rows:
+            picked.append((group, rows))
+    named = credentials_in(value for _, rows in picked
+                           for value in rows.filter(lifecycle_filter(()))["credential"].to_pylist())
+    pieces = []
+    for group, rows in picked:
+        taken = rows.filter(lifecycle_filter(named))["row"]
+        pieces.append(pa.table([source.read_row_group(group, columns=[name]).column(0).take(taken)
+                                for name in source.schema_arrow.names], schema=source.schema_arrow))
+    table = pa.concat_tables(pieces) if pieces else source.schema_arrow.empty_table()
+    return table.to_pandas()
+
+
+def _may_hold(statistics: Any, value: Any) -> bool:
+    """Whether a row group whose column has these statistics may hold ``value``."""
+    if statistics is None or not statistics.has_min_max:
+        return True
+    return statistics.min <= value <= statistics.max
+
+
+def _columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """The columns the story's selection reads, typed as a run's own (``malicious`` bool, text as objects)."""
+    columns = {name: frame[name].to_numpy(dtype=object) for name in ("credential", "event", "decision", "code")}
+    for values in columns.values():
+        values[pd.isna(values)] = None  # what a run's own columns hold where a value is missing
+    columns["malicious"] = frame["malicious"].to_numpy(dtype=bool)
+    return columns
 
 
 def with_every_metric(runs: pd.DataFrame) -> pd.DataFrame:
@@ -136,13 +213,19 @@ def with_every_metric(runs: pd.DataFrame) -> pd.DataFrame:
     return with_metric_types(runs)
 
 
-def load_results(folder: str | os.PathLike, scenario: str | None = None, replication: int | None = 0):
+def load_results(folder: str | os.PathLike, scenario: str | None = None, replication: int | None = 0,
+                 event_rows: str = "all"):
     """Rebuild a :class:`~nhisim.experiments.Comparison` from a results folder.
 
     ``scenario`` names the comparison when the folder holds several (one per scenario
     file given to ``compare``). Only the event logs of ``replication`` are read (all of
-    them with ``None``). Returns ``(comparison, scenario_file or None)``.
+    them with ``None``); ``event_rows="story"`` reads only their stories
+    (:mod:`nhisim.metrics.story`: what a report draws). Returns ``(comparison,
+    scenario_file or None)``.
     """
+    if event_rows not in (ALL, STORY):
+        raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
+                                suggestion=f"one of {ALL}, {STORY}")
     from nhisim.experiments.compare import Comparison
 
     folder = Path(folder)
@@ -177,7 +260,7 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
     runs = runs[runs["strategy"].isin(order)].sort_values(
         ["replication", "strategy"], key=lambda col: col.map(order) if col.name == "strategy" else col,
         kind="stable").reset_index(drop=True)
-    events = _events(folder, entry["scenario_name"], replication)
+    events = _events(folder, entry["scenario_name"], replication, event_rows, runs)
     horizon = float(model.run.horizon)
     seeds = dict(zip(zip(runs["strategy"], runs["replication"], strict=True), runs["seed"], strict=True))
     for (strategy, rep), frame in events.items():

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from typing import Any
@@ -223,8 +223,8 @@ def _compress_numbers(floats: np.ndarray, compress: bool) -> tuple[np.ndarray, n
 class EventLog:
     """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_consumers", "_distinct_tables", "_keep", "_number_tables", "_rows", "_tables",
-                 "meta")
+    __slots__ = ("_buffer", "_chunks", "_consumers", "_distinct_tables", "_keep", "_number_tables", "_rows",
+                 "_select", "_tables", "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
@@ -242,6 +242,7 @@ class EventLog:
         self._distinct_tables = tuple({id(table): table for table in tables.values()}.values())
         self._consumers: list[Callable[[LogChunk], None]] = []
         self._keep = True
+        self._select: Callable[[LogChunk], np.ndarray] | None = None  # which rows of a chunk the log keeps
         self.meta: dict[str, Any] = dict(meta or {})
 
     def stream_to(self, consumer: Callable[[LogChunk], None], *, keep: bool = True) -> None:
@@ -255,6 +256,14 @@ class EventLog:
             raise RuntimeError("stream_to() must come before the first flush: earlier rows would be missed")
         self._consumers.append(consumer)
         self._keep = self._keep and keep
+
+    def keep_only(self, select: Callable[[LogChunk], np.ndarray]) -> None:
+        """Keep only the rows ``select(chunk)`` marks (a bool array over the chunk's rows) of each
+        chunk flushed; consumers still see every row. :meth:`columns` then reads the rows kept,
+        and ``len()`` still counts every row logged. Call before the first flush."""
+        if self._rows:
+            raise RuntimeError("keep_only() must come before the first flush: earlier rows are kept already")
+        self._select = select
 
     def flush(self) -> None:
         """Encode the rows still buffered (and hand them to the consumers)."""
@@ -461,15 +470,18 @@ class EventLog:
             elif kind is _TEXT:
                 chunk = chunk.astype(_code_dtype(len(self._tables[COLUMNS[index]])), copy=False)
             columns.append(chunk)
+        view = LogChunk(self._tables, columns, number_tables, self._rows, rows)
         if self._keep:
-            for index, chunk in enumerate(columns):
+            kept = columns
+            if self._select is not None:
+                selected = self._select(view)
+                kept = [chunk[selected] for chunk in columns]
+            for index, chunk in enumerate(kept):
                 self._chunks[index].append(chunk)
             for index, table in number_tables.items():
                 self._number_tables[index].append(table)
-        if self._consumers:
-            view = LogChunk(self._tables, columns, number_tables, self._rows, rows)
-            for consumer in self._consumers:
-                consumer(view)
+        for consumer in self._consumers:
+            consumer(view)
         for table in self._distinct_tables:
             table.next_chunk()
         self._rows += rows
@@ -543,19 +555,24 @@ class EventLog:
         index = _INDEX[name]
         return self._decode(index, self._stored(index)).tolist()
 
-    def columns(self) -> dict[str, np.ndarray]:
+    def columns(self, names: Sequence[str] = COLUMNS, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """The whole log by column, sorted by time (stable): NumPy arrays, what the metrics read.
 
         ``t`` and the other numbers are floats (NaN where missing), ``malicious`` is bool,
-        text columns and ``in_intent`` are object arrays (None where missing).
+        text columns and ``in_intent`` are object arrays (None where missing). ``names`` keeps
+        only those columns, and ``rows`` (positions in the sorted log, or a bool mask over it)
+        only those rows: nothing else is decoded.
         """
         t = self._stored(0)
         order = None
         if not (t[1:] >= t[:-1]).all():  # a few rows are logged for a time other than now
             order = np.argsort(t, kind="stable")
+        if rows is not None:
+            order = (np.arange(len(t)) if order is None else order)[rows]
         columns: dict[str, np.ndarray] = {}
         lookups: dict[int, np.ndarray] = {}
-        for i, name in enumerate(COLUMNS):
+        for name in names:
+            i = _INDEX[name]
             stored = t if i == 0 else self._stored(i)
             if order is not None:
                 stored = stored[order]  # reorder the compact codes, then decode
