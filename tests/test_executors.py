@@ -170,6 +170,15 @@ def test_a_dead_worker_process_is_a_clear_error_not_a_traceback(command, tmp_pat
 
 
 
+def _start_script(path: Path, text: str):
+    """Run ``text`` as a Python script in a session of its own (this checkout importable), pipes open."""
+    import subprocess
+
+    path.write_text(text)
+    return subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
 HALF_SENT = """
 import os, signal, struct, sys, time
 from nhisim import interrupt
@@ -207,11 +216,7 @@ def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exi
     import signal
     import subprocess
 
-    script = tmp_path / "half_sent.py"
-    script.write_text(HALF_SENT)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    proc = _start_script(tmp_path / "half_sent.py", HALF_SENT)
     try:
         assert proc.stdout.readline().strip() == "working"
         told = proc.stdout.readline().strip()  # the first worker sends half its result and dies
@@ -263,11 +268,7 @@ def test_a_pool_whose_workers_die_with_the_command_lets_it_exit(tmp_path):
     import signal
     import subprocess
 
-    script = tmp_path / "interrupted_pool.py"
-    script.write_text(INTERRUPTED_POOL)
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    proc = _start_script(tmp_path / "interrupted_pool.py", INTERRUPTED_POOL)
     try:
         stdout, stderr = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
