@@ -479,6 +479,34 @@ def test_compare_writes_each_runs_event_log_as_it_finishes(tmp_path, capsys):
     assert handed == [(s, r) for r in range(3) for s in ("rbac", "zsp")] and not lean.run_events
 
 
+def test_a_comparison_can_have_its_workers_write_the_logs_to_files(tmp_path):
+    """compare(events_to=f, log_folder=D): each worker writes its run's log to a file of D as the run
+    goes (no log crosses between processes whole), and f receives the file: the same log, with the
+    run's ids, as a comparison keeping every log holds."""
+    from nhisim.errors import InputError
+    from nhisim.experiments import compare
+    from nhisim.experiments.logfiles import LogFile
+
+    kept = compare(LEAK, strategies=["rbac", "zsp"], replications=2)
+    handed: dict = {}
+    lean = compare(LEAK, strategies=["rbac", "zsp"], replications=2, executor="processes", workers=2,
+                   events_to=lambda strategy, replication, file: handed.setdefault((strategy, replication), file),
+                   log_folder=tmp_path)
+    assert list(handed) == [(s, r) for r in range(2) for s in ("rbac", "zsp")] and not lean.run_events
+    assert lean.runs.equals(kept.runs)
+    for (strategy, replication), file in handed.items():
+        assert isinstance(file, LogFile) and Path(file.path).parent == tmp_path
+        frame = pd.read_parquet(file.path)
+        expected = kept.run_events[(strategy, replication)]
+        assert file.rows == len(frame) == len(expected)
+        assert (frame["strategy"] == strategy).all() and (frame["replication"] == replication).all()
+        assert (frame["scenario"] == kept.scenario.name).all()
+        pd.testing.assert_frame_equal(frame[list(expected.columns)].astype(object).where(frame.notna(), None),
+                                      expected.astype(object).where(expected.notna(), None))
+    with pytest.raises(InputError, match="log_folder"):
+        compare(LEAK, strategies=["rbac"], replications=1, log_folder=tmp_path)
+
+
 def test_a_comparison_that_fails_leaves_no_event_log_behind(tmp_path, capsys, monkeypatch):
     from nhisim.experiments.executors import FAIL_RUNS_ENV
 

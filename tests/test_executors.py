@@ -180,8 +180,9 @@ def _start_script(path: Path, text: str):
 
 
 HALF_SENT = """
-import os, signal, struct, sys, time
+import faulthandler, os, signal, struct, sys, time
 from nhisim import interrupt
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # the test asks for every thread's stack if it hangs
 from nhisim.experiments.executors import ProcessExecutor, using_executor
 
 def half_sent(shared, task):
@@ -226,9 +227,13 @@ def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exi
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"the process did not exit: {stderr[-2000:]}")
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            stdout, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            stdout, stderr = proc.communicate()
+        pytest.fail(f"the process did not exit: {stderr[-4000:]}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

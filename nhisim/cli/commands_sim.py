@@ -30,6 +30,7 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
+from nhisim.experiments.logfiles import LogFile, LogParquet, ParquetRows, arrow_table, events_schema
 from nhisim.files import FolderLock, make_folders, naming, temporary_beside, whole_file, whole_files
 
 console = make_console()
@@ -139,7 +140,8 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
                     events_to: StreamedEvents | None = None):
     """Compare on each file with a progress bar; return the Comparison objects (with every run's
     event log if ``keep_events``: the runs' metrics are the same either way). With ``events_to``
-    the logs go there as the runs finish, and the comparisons do not hold them."""
+    the logs go there as the runs finish (each worker writes its runs' to a file as they go), and
+    the comparisons do not hold them."""
     from nhisim.experiments import compare
 
     stdin_once(files)
@@ -151,7 +153,8 @@ def run_comparisons(files: list[Path], strategies: list[str] | None, replication
             out.append(compare(source, strategies=strategies, replications=replications, seed=seed,
                                baseline=baseline, overrides=rest, progress=tick, engine=engine,
                                executor=executor, workers=workers, keep_events=keep_events,
-                               events_to=events_to.add if events_to is not None else None))
+                               events_to=events_to.add if events_to is not None else None,
+                               log_folder=events_to.log_folder if events_to is not None else None))
     return out
 
 
@@ -187,9 +190,14 @@ def compare(
             events = held.enter_context(StreamedEvents(out))
         # the event logs are written with the results (--out), as the runs finish; a table or an
         # envelope needs none of them
-        comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
-                                      quiet=quiet or as_json, engine=engine, executor=executor, workers=workers,
-                                      keep_events=out is not None, events_to=events)
+        try:
+            comparisons = run_comparisons(files, _split(strategies), replications, seed, baseline, parse_sets(set_),
+                                          quiet=quiet or as_json, engine=engine, executor=executor, workers=workers,
+                                          keep_events=out is not None, events_to=events)
+        except OSError as exc:  # a worker writing a log to the results folder: name the folder, not its file
+            if events is None or not str(exc.filename or "").startswith(str(events.log_folder)):
+                raise
+            raise naming(exc, out) from None
         written = write_results(out, comparisons, files, overwrite, events) if out is not None else []
     notes = [note for comparison in comparisons for note in comparison.notes]
     if as_json:
@@ -296,128 +304,60 @@ class CsvRows:
         self._header = False
 
 
-class ParquetRows:
-    """Arrow tables appended to one Parquet file (an open binary file), gathered into row groups
-    of about :attr:`ROW_GROUP` rows, so many small pieces compress as well as one table would.
-    The file's schema is the first table's; :meth:`close` completes the file."""
-
-    ROW_GROUP = 262_144
-
-    def __init__(self, fh) -> None:
-        self._fh = fh
-        self._writer = None
-        self._waiting: list = []  # tables not written yet
-        self._waiting_rows = 0
-
-    def add(self, table) -> None:
-        import pyarrow.parquet as pq
-
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(self._fh, table.schema)
-        self._waiting.append(table)
-        self._waiting_rows += len(table)
-        if self._waiting_rows >= self.ROW_GROUP:
-            self.write()
-
-    def write(self) -> None:
-        """Write the rows waiting as one row group."""
-        import pyarrow as pa
-
-        if self._waiting:
-            self._writer.write_table(pa.concat_tables(self._waiting), row_group_size=max(self._waiting_rows, 1))
-            self._waiting, self._waiting_rows = [], 0
-
-    def close(self, schema=None) -> None:
-        """Write what is waiting and complete the file (with no table yet: an empty file of ``schema``)."""
-        import pyarrow.parquet as pq
-
-        if self._writer is None and schema is not None:
-            self._writer = pq.ParquetWriter(self._fh, schema)
-        if self._writer is not None:
-            self.write()
-            writer, self._writer = self._writer, None
-            writer.close()
-
-    def abandon(self) -> None:
-        """Let go of the file without completing it (the command is failing)."""
-        self._waiting, self._waiting_rows = [], 0
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.close()
-
-
-class LogParquet:
-    """One run's event log written to a Parquet file as it comes (:func:`_log_schema`: the same
-    columns and types whatever the run; the frames' ``attrs``, the run's ids, kept as pandas
-    keeps them). A context manager: the file is complete once it closes."""
-
-    def __init__(self, fh) -> None:
-        self._rows = ParquetRows(fh)
-        self._schema = None  # with the run's ids, from the first piece
-
-    def __enter__(self) -> LogParquet:
-        return self
-
-    def __exit__(self, kind, *exc_info) -> None:
-        if kind is None:
-            self._rows.close(_log_schema())
-        else:
-            self._rows.abandon()
-
-    def add(self, columns: dict, meta: dict) -> None:
-        """A piece of the log by column (``meta``: the run's ids, kept as the frame's attrs)."""
-        import json
-
-        if self._schema is None:
-            self._schema = _log_schema().with_metadata({b"PANDAS_ATTRS": json.dumps(meta).encode()} if meta else {})
-        self._rows.add(_arrow_table(columns, self._schema))
-
-
 class StreamedEvents:
     """Every run's event log appended to a Parquet file as the runs finish, in the order of the
     runs: a comparison of a large estate writes its logs without holding them (a 1,000-agent
-    day's log is hundreds of MB as a table). Small logs are gathered into row groups
-    (:class:`ParquetRows`). The file is a temporary one in the results folder until
-    :func:`write_results` puts it in place with the others; a command that stops first
-    removes it."""
+    day's log is hundreds of MB as a table). Each worker writes its run's log to a file of
+    :attr:`log_folder` as the run goes (:class:`~nhisim.experiments.logfiles.LogFile`), which
+    is copied in a row group at a time; a log that comes whole (a frame) is converted.
+    Small logs are gathered into row groups (:class:`ParquetRows`). The file is a temporary one
+    in the results folder until :func:`write_results` puts it in place with the others; a
+    command that stops first removes it, and the workers' files."""
 
     def __init__(self, folder: Path) -> None:
+        import tempfile
+
         self.folder = folder
         try:
             self.path = temporary_beside(folder / "events.parquet")
+            self.log_folder = Path(tempfile.mkdtemp(prefix=".nhisim-logs-", dir=folder))
         except OSError as exc:
             raise naming(exc, folder) from None
         self.runs = 0
         self._file = None
         self._rows: ParquetRows | None = None
-        self._metadata: dict[bytes, bytes] | None = None
 
     def __enter__(self) -> StreamedEvents:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        import shutil
+
         with contextlib.suppress(OSError):  # already failing, or already put in place
             self._close()
         with contextlib.suppress(OSError):
             self.path.unlink()
+        shutil.rmtree(self.log_folder, ignore_errors=True)
 
-    def add(self, strategy: str, replication: int, frame: pd.DataFrame) -> None:
-        """One run's log (``scenario``, ``strategy`` and ``replication`` columns added)."""
-        import pyarrow as pa
+    def add(self, strategy: str, replication: int, events: pd.DataFrame | LogFile) -> None:
+        """One run's log (``scenario``, ``strategy`` and ``replication`` columns added), or the file a
+        worker wrote it to (with them), which is then removed."""
+        import pyarrow.parquet as pq
 
-        schema = _events_schema()
-        if self._metadata is None:  # pandas' account of the columns, which read_parquet follows: the first run's
-            rows = frame.assign(strategy=strategy, replication=replication, scenario=frame.attrs.get("scenario"))
-            rows["in_intent"] = rows["in_intent"].astype("boolean")
-            self._metadata = pa.Table.from_pandas(rows, schema=schema, preserve_index=False).schema.metadata
-        table = _arrow_table(frame, schema.with_metadata(self._metadata),
-                             {"strategy": strategy, "replication": replication, "scenario": frame.attrs.get("scenario")})
+        schema = _events_schema_for_pandas()
         try:
             if self._rows is None:
                 self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
                 self._rows = ParquetRows(self._file)
-            self._rows.add(table)
+            if isinstance(events, LogFile):
+                with open(events.path, "rb") as fh:
+                    source = pq.ParquetFile(fh)
+                    for group in range(source.num_row_groups):
+                        self._rows.add(source.read_row_group(group).replace_schema_metadata(schema.metadata))
+                os.unlink(events.path)
+            else:
+                self._rows.add(arrow_table(events, schema, {"strategy": strategy, "replication": replication,
+                                                            "scenario": events.attrs.get("scenario")}))
             self.runs += 1
         except OSError as exc:  # a full disk: name the results folder, never the temporary file
             raise naming(exc, self.folder) from None
@@ -440,39 +380,15 @@ class StreamedEvents:
             file.close()
 
 
-def _arrow_table(columns, schema, constants: dict | None = None):
-    """An Arrow table of ``schema`` from ``columns`` (a DataFrame, or a dict of arrays; ``in_intent``
-    may hold None), converted column by column: pandas' own conversion costs twice as much.
-    ``constants`` fill the columns they name (a run's ids) on every row."""
-    import pyarrow as pa
-
-    constants = constants or {}
-    rows = len(columns["t"])
-    return pa.Table.from_arrays(
-        [pa.repeat(pa.scalar(constants[field.name], field.type), rows) if field.name in constants else
-         pa.array(columns[field.name], type=field.type, from_pandas=True) for field in schema], schema=schema)
-
-
 @functools.cache
-def _log_schema():
-    """The Arrow schema of an event log file: numbers float64, ``malicious`` and ``in_intent`` bool (the
-    latter null where there is no task), the other columns text."""
+def _events_schema_for_pandas():
+    """:func:`~nhisim.experiments.logfiles.events_schema` with pandas' account of its columns (what
+    ``read_parquet`` follows): text as text, ``in_intent`` as a nullable boolean."""
     import pyarrow as pa
 
-    from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
-
-    kinds = {"malicious": pa.bool_(), "in_intent": pa.bool_()}
-    return pa.schema([(name, pa.float64() if name in NUMBER_COLUMNS else kinds.get(name, pa.string()))
-                      for name in COLUMNS])
-
-
-@functools.cache
-def _events_schema():
-    """The Arrow schema of ``events.parquet``: the event log's columns, then the run's ids."""
-    import pyarrow as pa
-
-    return pa.schema([*_log_schema(), ("strategy", pa.string()), ("replication", pa.int64()),
-                      ("scenario", pa.string())])
+    rows = events_schema().empty_table().to_pandas()
+    rows["in_intent"] = rows["in_intent"].astype("boolean")
+    return pa.Table.from_pandas(rows, schema=events_schema(), preserve_index=False).schema
 
 
 def _free_folder(taken: Path) -> Path:

@@ -10,6 +10,7 @@ finish together.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
 import os
@@ -98,6 +99,9 @@ class SharedScenario:
     engine: str | None = None
     keep_events: bool | frozenset[int] = False  # every run's event log, none, or those of these replications
     event_rows: str = "all"  # what a kept log holds: every row, or its story (nhisim.metrics.story)
+    # a folder (of this machine) where each kept log is written as its run goes (a LogFile is handed
+    # back, not the log): a large estate's log then never crosses between processes
+    log_folder: str | None = None
     capture_errors: bool = True
     # strategies given as objects rather than named in the scenario (what a migration plan compares)
     strategies: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +122,7 @@ class RunOutcome:
     spec: RunSpec
     scenario: str
     metrics: dict[str, float] | None
-    events: pd.DataFrame | None = None
+    events: pd.DataFrame | Any | None = None  # the log, or the LogFile it was written to (log_folder)
     error: str | None = None
 
 
@@ -174,15 +178,45 @@ def run_chunk(shared: SharedScenario, job: ChunkJob) -> list[RunOutcome]:
                 if any(i in failing for i in ids):
                     raise RuntimeError(f"injected failure ({FAIL_RUNS_ENV})")
             keep = shared.keep_events
-            result = simulate(model, shared.strategies.get(spec.strategy, spec.strategy), spec.seed, spec.replication,
-                              keep_events=keep if isinstance(keep, bool) else spec.replication in keep,
-                              name=spec.strategy, engine=shared.engine, event_rows=shared.event_rows)
+            keeps = keep if isinstance(keep, bool) else spec.replication in keep
+            strategy = shared.strategies.get(spec.strategy, spec.strategy)
+            if keeps and shared.log_folder is not None:
+                result = _simulate_to_file(shared, model, strategy, spec)
+            else:
+                result = simulate(model, strategy, spec.seed, spec.replication, keep_events=keeps, name=spec.strategy,
+                                  engine=shared.engine, event_rows=shared.event_rows)
             outcomes.append(RunOutcome(spec, result.scenario, result.metrics, result.events))
         except Exception as exc:
             if not shared.capture_errors:
                 raise
             outcomes.append(RunOutcome(spec, name, None, None, _describe(exc)))
     return outcomes
+
+
+def _simulate_to_file(shared: SharedScenario, model: Any, strategy: Any, spec: RunSpec) -> Any:
+    """Run ``spec`` writing its log to a new file of ``shared.log_folder`` as it goes; its result's
+    ``events`` is the :class:`~nhisim.experiments.logfiles.LogFile` (a file half written, the run
+    failing, is removed)."""
+    import uuid
+
+    from nhisim.experiments.logfiles import LogFile, LogParquet, events_schema
+    from nhisim.experiments.run import simulate
+    from nhisim.files import naming
+
+    path = os.path.join(shared.log_folder, f"run-{uuid.uuid4().hex}.parquet")
+    try:
+        with open(path, "wb") as fh, LogParquet(fh, events_schema(), {
+                "strategy": spec.strategy, "replication": spec.replication, "scenario": model.name}) as log:
+            result = simulate(model, strategy, spec.seed, spec.replication, keep_events=False, name=spec.strategy,
+                              engine=shared.engine, events_to=log.add)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        if isinstance(exc, OSError) and exc.filename is None:  # written through a file object: name the file
+            raise naming(exc, path) from None
+        raise
+    result.events = LogFile(path, log.rows)
+    return result
 
 
 __all__ = ["FAIL_RUNS_ENV", "ChunkJob", "RunOutcome", "RunSpec", "SharedScenario", "chunk_size_for", "chunk_sizes",

@@ -30,6 +30,7 @@ from nhisim.experiments.executors import (
     run_specs,
     using_executor,
 )
+from nhisim.experiments.logfiles import LogFile
 from nhisim.experiments.progress import Progress, reporting
 from nhisim.experiments.run import EVENT_ROWS, ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
@@ -168,8 +169,8 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
             progress: Progress = "auto", engine: str | None = None,
             executor: str | Executor | None = "serial", workers: int | None = None,
             scheduler: str | None = None,
-            events_to: Callable[[str, int, pd.DataFrame], None] | None = None,
-            event_rows: str = "all") -> Comparison:
+            events_to: Callable[[str, int, pd.DataFrame | LogFile], None] | None = None,
+            event_rows: str = "all", log_folder: str | os.PathLike | None = None) -> Comparison:
     """Run every strategy ``replications`` times with paired seeds and return a :class:`Comparison`.
 
     ``strategies`` are names of the scenario's strategies or presets, or
@@ -184,7 +185,11 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     same), or those of the replications it lists (what a report draws: ``{0}``). With
     ``events_to``, each kept log is handed to ``events_to(strategy, replication, frame)`` as
     its run finishes and is not held by the comparison (a large estate's logs, written as
-    they come, would not fit in memory together). ``event_rows="story"`` keeps of each log
+    they come, would not fit in memory together). With ``log_folder`` too (a folder of this
+    machine), each kept log is written there by the worker running it, as the run goes, and
+    ``events_to`` receives a :class:`~nhisim.experiments.logfiles.LogFile` naming the file,
+    which it then owns: no log is held or sent between processes whole (the serial and process
+    executors). ``event_rows="story"`` keeps of each log
     only the rows that tell the attack and its effects (:mod:`nhisim.metrics.story`), all
     that a report draws: a large estate's report then holds no routine work.
     """
@@ -212,9 +217,17 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     if event_rows not in EVENT_ROWS:
         raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
                                 suggestion=f"one of {', '.join(EVENT_ROWS)}")
+    if log_folder is not None and (events_to is None or event_rows != "all"):
+        raise InputError.single("log_folder writes whole logs for events_to to take", location="log_folder",
+                                suggestion="give events_to too, and keep event_rows='all'")
+    if log_folder is not None and (scheduler is not None or getattr(executor, "scheduler", None)):
+        raise InputError.single("log_folder is a folder of this machine; a Dask scheduler's workers may run elsewhere",
+                                location="log_folder", suggestion="leave log_folder out: the logs then come back "
+                                                                  "from the workers whole")
     kept = keep_events if isinstance(keep_events, bool) else frozenset(int(r) for r in keep_events)
     shared = SharedScenario(model=model, engine=engine, keep_events=kept, event_rows=event_rows,
-                            capture_errors=False, strategies=objects)
+                            capture_errors=False, strategies=objects,
+                            log_folder=None if log_folder is None else os.fspath(log_folder))
     done = [0]
 
     def stopped() -> interrupt.Interrupted:
