@@ -35,7 +35,9 @@ nothing the cyclic garbage collector walks value by value. Per column:
 
 *Reading* decodes: :meth:`EventLog.columns` gives every column as a NumPy array sorted by
 time (stable; the compact codes are reordered, then decoded), the metrics' input;
-:meth:`EventLog.to_frame` builds a pandas DataFrame from it on demand.
+:meth:`EventLog.to_frame` builds a pandas DataFrame from it on demand. A log may keep
+only some rows of each chunk (:meth:`EventLog.keep_only`: what a report tells), while its
+consumers still read them all.
 
 Columns
 -------
