@@ -507,6 +507,23 @@ def test_a_comparison_can_have_its_workers_write_the_logs_to_files(tmp_path):
         compare(LEAK, strategies=["rbac"], replications=1, log_folder=tmp_path)
 
 
+def test_a_comparison_refuses_to_keep_more_logs_than_memory_holds(monkeypatch):
+    """compare() keeps every run's log by default: where that would take more than half the machine's
+    memory it is refused before any run, with the ways out; the metrics alone, one replication's
+    stories, or NHISIM_FORCE run."""
+    from nhisim.errors import InputError
+    from nhisim.experiments import compare
+
+    monkeypatch.setattr(sys.modules["nhisim.experiments.compare"], "physical_memory", lambda: 2**20)  # 1 MiB
+    with pytest.raises(InputError, match="event logs would hold") as info:
+        compare(LEAK, strategies=["rbac", "zsp"], replications=3)
+    assert "keep_events={0}" in info.value.render() and "NHISIM_FORCE" in info.value.render()
+    assert not compare(LEAK, strategies=["rbac", "zsp"], replications=3, keep_events=False).run_events
+    assert compare(LEAK, strategies=["rbac"], replications=3, keep_events={0}, event_rows="story").run_events
+    monkeypatch.setenv("NHISIM_FORCE", "1")
+    assert len(compare(LEAK, strategies=["rbac"], replications=1).run_events) == 1
+
+
 def test_a_comparison_that_fails_leaves_no_event_log_behind(tmp_path, capsys, monkeypatch):
     from nhisim.experiments.executors import FAIL_RUNS_ENV
 

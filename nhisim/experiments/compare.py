@@ -163,6 +163,33 @@ def resolve_names(scenario: Scenario, strategies: Sequence[str | Strategy] | Non
     return names
 
 
+BYTES_PER_EVENT = 1000  # a kept log as a frame: about 450 bytes a row, one to two rows per event estimated
+
+
+def physical_memory() -> int | None:
+    """This machine's memory in bytes (None where it cannot be told)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_kept_logs(events: float, *, file: str = "") -> None:
+    """Refuse (unless forced) a comparison whose kept event logs, ``events`` estimated in all, would
+    take more than half of this machine's memory: it would be killed, or swap, long after it began."""
+    memory = physical_memory()
+    held = events * BYTES_PER_EVENT
+    if memory is None or held <= memory / 2 or workload.forced():
+        return
+    raise InputError.single(
+        f"keeping these runs' event logs would hold about {held / 2**30:,.1f} GiB, more than half of this "
+        f"machine's {memory / 2**30:,.1f} GiB",
+        file=file, location="keep_events",
+        suggestion="keep_events=False for the metrics alone, keep_events={0} for one replication's logs, "
+                   "event_rows='story' for what a report tells, or events_to=f to take each log as its run "
+                   f"finishes; {workload.FORCE_ENV}=1 runs it anyway", title="too much to hold")
+
+
 def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | Strategy] | None = None,
             replications: int | None = None, seed: int | None = None, baseline: str | None = None,
             overrides: Mapping[str, Any] | None = None, keep_events: bool | Collection[int] = True,
@@ -211,8 +238,12 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
     # refused before the run list is built: a billion replications must not fill memory first
     objects = {s.name: s for s in strategies or () if isinstance(s, Strategy)}
-    workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
-                       file="" if isinstance(scenario, Scenario) else str(scenario))
+    total = workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
+                               file="" if isinstance(scenario, Scenario) else str(scenario))
+    if events_to is None and event_rows == "all":
+        kept_share = (1.0 if keep_events else 0.0) if isinstance(keep_events, bool) else \
+            len({int(r) for r in keep_events} & set(range(replications))) / replications
+        check_kept_logs(total * kept_share, file="" if isinstance(scenario, Scenario) else str(scenario))
     specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     if event_rows not in EVENT_ROWS:
         raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
