@@ -179,6 +179,24 @@ def _start_script(path: Path, text: str):
                             start_new_session=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
 
 
+def _finished(proc, timeout: float) -> tuple[str, str]:
+    """A script's (stdout, stderr) once it exits; if it does not within ``timeout`` s, a failure that
+    shows every thread's stack (the scripts dump them on SIGUSR1), and the script killed."""
+    import signal
+    import subprocess
+
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)
+        try:
+            _, stderr = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, stderr = proc.communicate()
+        pytest.fail(f"the process did not exit: {stderr[-4000:]}")
+
+
 HALF_SENT = """
 import faulthandler, os, signal, struct, sys, time
 from nhisim import interrupt
@@ -215,7 +233,6 @@ def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exi
     The command, stopped by SIGTERM, exits with its code: the pool's own thread no longer waits for
     the rest of the message (for ever: the command's exit waited on it, one run in dozens)."""
     import signal
-    import subprocess
 
     proc = _start_script(tmp_path / "half_sent.py", HALF_SENT)
     try:
@@ -225,15 +242,7 @@ def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exi
             pytest.skip("this Python's pool workers keep their results queue elsewhere")
         assert told == "half sent", told + proc.stderr.read()
         proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGUSR1)
-        try:
-            stdout, stderr = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            stdout, stderr = proc.communicate()
-        pytest.fail(f"the process did not exit: {stderr[-4000:]}")
+        stdout, stderr = _finished(proc, 30)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -241,8 +250,9 @@ def test_a_worker_dead_halfway_through_a_result_does_not_hold_the_command_at_exi
 
 
 INTERRUPTED_POOL = """
-import os, signal, time
+import faulthandler, os, signal, time
 from nhisim import interrupt
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 from nhisim.experiments.executors import ProcessExecutor, using_executor
 
 def slow(shared, task):
@@ -270,15 +280,8 @@ def test_a_pool_whose_workers_die_with_the_command_lets_it_exit(tmp_path):
     """SIGTERM to the command's process group while tasks wait in the pool: the workers die, the
     command stops, and its process exits at once with nothing on stderr (the pool's own thread
     does not crash on work the command dropped, and exit does not wait on a pipe to a dead worker)."""
-    import signal
-    import subprocess
 
     proc = _start_script(tmp_path / "interrupted_pool.py", INTERRUPTED_POOL)
-    try:
-        stdout, stderr = proc.communicate(timeout=60)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"the process did not exit: {stderr[-2000:]}")
+    stdout, stderr = _finished(proc, 60)
     assert proc.returncode == 0 and stdout.strip() == "stopped", stdout + stderr
     assert stderr == "", stderr
