@@ -30,7 +30,7 @@ from nhisim.cli.common import (
 )
 from nhisim.cli.envelope import emit
 from nhisim.errors import InputError
-from nhisim.experiments.logfiles import LogFile, LogParquet, ParquetRows, arrow_table, events_schema
+from nhisim.experiments.logfiles import LogFile, LogParquet, ParquetRows, events_schema
 from nhisim.files import FolderLock, make_folders, naming, temporary_beside, whole_file, whole_files
 
 console = make_console()
@@ -309,8 +309,7 @@ class StreamedEvents:
     runs: a comparison of a large estate writes its logs without holding them (a 1,000-agent
     day's log is hundreds of MB as a table). Each worker writes its run's log to a file of
     :attr:`log_folder` as the run goes (:class:`~nhisim.experiments.logfiles.LogFile`), which
-    is copied in a row group at a time; a log that comes whole (a frame) is converted.
-    Small logs are gathered into row groups (:class:`ParquetRows`). The file is a temporary one
+    is copied in a row group at a time. Small logs are gathered into row groups (:class:`ParquetRows`). The file is a temporary one
     in the results folder until :func:`write_results` puts it in place with the others; a
     command that stops first removes it, and the workers' files."""
 
@@ -339,25 +338,21 @@ class StreamedEvents:
             self.path.unlink()
         shutil.rmtree(self.log_folder, ignore_errors=True)
 
-    def add(self, strategy: str, replication: int, events: pd.DataFrame | LogFile) -> None:
-        """One run's log (``scenario``, ``strategy`` and ``replication`` columns added), or the file a
-        worker wrote it to (with them), which is then removed."""
+    def add(self, strategy: str, replication: int, events: LogFile) -> None:
+        """One run's log: the file its worker wrote it to (with ``scenario``, ``strategy`` and
+        ``replication`` columns), which is then removed."""
         import pyarrow.parquet as pq
 
-        schema = _events_schema_for_pandas()
+        metadata = _events_schema_for_pandas().metadata
         try:
             if self._rows is None:
                 self._file = open(self.path, "wb")  # opened here: Arrow cannot open a name that is not UTF-8
                 self._rows = ParquetRows(self._file)
-            if isinstance(events, LogFile):
-                with open(events.path, "rb") as fh:
-                    source = pq.ParquetFile(fh)
-                    for group in range(source.num_row_groups):
-                        self._rows.add(source.read_row_group(group).replace_schema_metadata(schema.metadata))
-                os.unlink(events.path)
-            else:
-                self._rows.add(arrow_table(events, schema, {"strategy": strategy, "replication": replication,
-                                                            "scenario": events.attrs.get("scenario")}))
+            with open(events.path, "rb") as fh:
+                source = pq.ParquetFile(fh)
+                for group in range(source.num_row_groups):
+                    self._rows.add(source.read_row_group(group).replace_schema_metadata(metadata))
+            os.unlink(events.path)
             self.runs += 1
         except OSError as exc:  # a full disk: name the results folder, never the temporary file
             raise naming(exc, self.folder) from None

@@ -32,9 +32,10 @@ from nhisim.experiments.executors import (
 )
 from nhisim.experiments.logfiles import LogFile
 from nhisim.experiments.progress import Progress, reporting
-from nhisim.experiments.run import EVENT_ROWS, ID_COLUMNS, RunResult, as_scenario, replication_seed
+from nhisim.experiments.run import ID_COLUMNS, RunResult, as_scenario, replication_seed
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
 from nhisim.metrics.readable import ReadableFrame
+from nhisim.metrics.story import check_event_rows
 from nhisim.scenario import workload
 from nhisim.scenario.models import Scenario
 from nhisim.scenario.strategy import scenario_strategy
@@ -236,18 +237,7 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
     if baseline not in names:
         raise InputError.single(f"baseline {baseline!r} is not among the compared strategies",
                                 location="--baseline", suggestion=did_you_mean(baseline, names, "strategies"))
-    # refused before the run list is built: a billion replications must not fill memory first
-    objects = {s.name: s for s in strategies or () if isinstance(s, Strategy)}
-    total = workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
-                               file="" if isinstance(scenario, Scenario) else str(scenario))
-    if events_to is None and event_rows == "all":
-        kept_share = (1.0 if keep_events else 0.0) if isinstance(keep_events, bool) else \
-            len({int(r) for r in keep_events} & set(range(replications))) / replications
-        check_kept_logs(total * kept_share, file="" if isinstance(scenario, Scenario) else str(scenario))
-    specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
-    if event_rows not in EVENT_ROWS:
-        raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
-                                suggestion=f"one of {', '.join(EVENT_ROWS)}")
+    check_event_rows(event_rows)
     if log_folder is not None and (events_to is None or event_rows != "all"):
         raise InputError.single("log_folder writes whole logs for events_to to take", location="log_folder",
                                 suggestion="give events_to too, and keep event_rows='all'")
@@ -255,6 +245,16 @@ def compare(scenario: Scenario | str | os.PathLike, strategies: Sequence[str | S
         raise InputError.single("log_folder is a folder of this machine; a Dask scheduler's workers may run elsewhere",
                                 location="log_folder", suggestion="leave log_folder out: the logs then come back "
                                                                   "from the workers whole")
+    # refused before the run list is built: a billion replications must not fill memory first
+    objects = {s.name: s for s in strategies or () if isinstance(s, Strategy)}
+    file = "" if isinstance(scenario, Scenario) else str(scenario)
+    total = workload.check_job(model, [objects.get(n) or scenario_strategy(model, n) for n in names], replications,
+                               file=file)
+    if events_to is None and event_rows == "all":
+        kept_share = (1.0 if keep_events else 0.0) if isinstance(keep_events, bool) else \
+            len({int(r) for r in keep_events} & set(range(replications))) / replications
+        check_kept_logs(total * kept_share, file=file)
+    specs = [RunSpec(0, name, replication_seed(seed, r), r) for r in range(replications) for name in names]
     kept = keep_events if isinstance(keep_events, bool) else frozenset(int(r) for r in keep_events)
     shared = SharedScenario(model=model, engine=engine, keep_events=kept, event_rows=event_rows,
                             capture_errors=False, strategies=objects,

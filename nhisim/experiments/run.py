@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nhisim.metrics import METRIC_COLUMNS, LogDigest, compute_metrics, with_metric_types
-from nhisim.metrics.story import ALL, STORY, keep_story, story_frame
+from nhisim.metrics.story import EVENT_ROWS, STORY, keep_story, story_frame
 from nhisim.scenario import workload
 from nhisim.scenario.loader import load_scenario, with_overrides
 from nhisim.scenario.models import Scenario
@@ -22,7 +22,6 @@ from nhisim.sim.rng import stream_seed
 from nhisim.strategies import Strategy
 
 ID_COLUMNS = ("scenario", "strategy", "seed", "replication")
-EVENT_ROWS = (ALL, STORY)  # what a kept event log holds: every row, or the story (nhisim.metrics.story)
 LogPieces = Callable[[dict[str, np.ndarray], dict[str, Any]], None]  # (a piece of a log by column, the run's ids)
 
 

@@ -35,9 +35,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nhisim.errors import InputError
 from nhisim.sim.eventlog import COLUMNS, EventLog, LogChunk
 
 ALL, STORY = "all", "story"  # what a kept log holds: every row, or its story (the attrs["rows"] of its frame)
+EVENT_ROWS = (ALL, STORY)
+SELECTING = ("event", "malicious", "decision", "code", "credential")  # the columns story_rows reads
+
+
+def check_event_rows(event_rows: str) -> None:
+    """Refuse a kind of kept log other than :data:`EVENT_ROWS`."""
+    if event_rows not in EVENT_ROWS:
+        raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
+                                suggestion=f"one of {', '.join(EVENT_ROWS)}")
 
 
 def unroutine(chunk: LogChunk) -> np.ndarray:
@@ -81,7 +91,7 @@ def credentials_in(values: Iterable[str | None]) -> set[str]:
     """The credentials a credential column's values name (a compromise hands over several: ``a|b``)."""
     named: set[str] = set()
     for value in set(values):
-        if value:
+        if isinstance(value, str) and value:  # not None, nor the NaN a stored log reads back
             named.update(value.split("|"))
     return named
 
@@ -94,9 +104,8 @@ def lifecycle(columns: Mapping[str, np.ndarray]) -> np.ndarray:
 
 
 def story_rows(columns: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Which rows of a log without routine work (``event``, ``malicious``, ``decision``, ``code``
-    and ``credential`` columns) its story keeps: all but the lifecycle rows of credentials that
-    no other row names."""
+    """Which rows of a log without routine work (its :data:`SELECTING` columns) its story keeps:
+    all but the lifecycle rows of credentials that no other row names."""
     cycle = lifecycle(columns)
     credential = columns["credential"]
     named = named_credentials(columns)
@@ -112,7 +121,7 @@ def keep_story(log: EventLog) -> None:
 
 def story_columns(log: EventLog) -> dict[str, np.ndarray]:
     """The story of a log that kept it (:func:`keep_story`), by column, sorted by time."""
-    selection = story_rows(log.columns(("event", "malicious", "decision", "code", "credential")))
+    selection = story_rows(log.columns(SELECTING))
     return log.columns(COLUMNS, np.flatnonzero(selection))
 
 
@@ -131,5 +140,6 @@ def is_story(events: object) -> bool:
     return isinstance(events, pd.DataFrame) and events.attrs.get("rows") == STORY
 
 
-__all__ = ["ALL", "STORY", "credentials_in", "is_story", "keep_story", "lifecycle", "lifecycle_filter",
-           "named_credentials", "story_columns", "story_frame", "story_rows", "unroutine", "unroutine_filter"]
+__all__ = ["ALL", "EVENT_ROWS", "SELECTING", "STORY", "check_event_rows", "credentials_in", "is_story", "keep_story",
+           "lifecycle", "lifecycle_filter", "named_credentials", "story_columns", "story_frame", "story_rows",
+           "unroutine", "unroutine_filter"]

@@ -29,7 +29,16 @@ import pandas as pd
 from nhisim.errors import InputError, did_you_mean
 from nhisim.files import write_whole
 from nhisim.metrics import METRIC_COLUMNS, with_metric_types
-from nhisim.metrics.story import ALL, STORY, credentials_in, lifecycle_filter, story_rows, unroutine_filter
+from nhisim.metrics.lifecycle import log_column
+from nhisim.metrics.story import (
+    SELECTING,
+    STORY,
+    check_event_rows,
+    credentials_in,
+    lifecycle_filter,
+    story_rows,
+    unroutine_filter,
+)
 
 META_FILE = "comparison.json"
 FORMAT = "nhisim-comparison/1"
@@ -131,20 +140,21 @@ def _events(folder: Path, scenario: str, replication: int | None, event_rows: st
     if replication is not None:
         ids["replication"] = int(replication)
     filters = functools.reduce(operator.and_, (pc.field(name) == value for name, value in ids.items()))
+    metrics = {}  # a story's run's metrics, from runs.parquet
     if event_rows == STORY:
         frame = _read_events(path, lambda fh: _read_stories(fh, filters, ids))
+        if runs is not None:
+            metrics = dict(zip(zip(runs["strategy"], runs["replication"], strict=True),
+                               runs[list(METRIC_COLUMNS)].astype("float64").to_dict("records"), strict=True))
     else:
         frame = _read_events(path, lambda fh: pd.read_parquet(fh, filters=filters))
-    metrics = {} if runs is None else {(s, r): row for s, r, row in zip(
-        runs["strategy"], runs["replication"], runs[list(METRIC_COLUMNS)].astype("float64").to_dict("records"),
-        strict=True)}
     out = {}
     for (strategy, rep), group in frame.groupby(["strategy", "replication"], sort=False):
         events = group.drop(columns=[c for c in ID_EVENT_COLUMNS if c in group.columns]).reset_index(drop=True)
         if "in_intent" in events.columns:
             events["in_intent"] = events["in_intent"].astype(object).where(events["in_intent"].notna(), None)
         if event_rows == STORY:  # a credential another run's story names is no part of this one's
-            events = events[story_rows(_columns(events))].reset_index(drop=True)
+            events = events[story_rows({name: log_column(events, name) for name in SELECTING})].reset_index(drop=True)
             events.attrs.update(rows=STORY, metrics=metrics.get((str(strategy), int(rep)), {}))
         out[(str(strategy), int(rep))] = events
     return out
@@ -194,15 +204,6 @@ def _may_hold(statistics: Any, value: Any) -> bool:
     return statistics.min <= value <= statistics.max
 
 
-def _columns(frame: pd.DataFrame) -> dict[str, Any]:
-    """The columns the story's selection reads, typed as a run's own (``malicious`` bool, text as objects)."""
-    columns = {name: frame[name].to_numpy(dtype=object) for name in ("credential", "event", "decision", "code")}
-    for values in columns.values():
-        values[pd.isna(values)] = None  # what a run's own columns hold where a value is missing
-    columns["malicious"] = frame["malicious"].to_numpy(dtype=bool)
-    return columns
-
-
 def with_every_metric(runs: pd.DataFrame) -> pd.DataFrame:
     """``runs`` with a NaN column for each metric it was written without, in metric order, and the
     metric types of today (counts as ``Int64`` in a folder that stored them as floats)."""
@@ -223,9 +224,7 @@ def load_results(folder: str | os.PathLike, scenario: str | None = None, replica
     (:mod:`nhisim.metrics.story`: what a report draws). Returns ``(comparison,
     scenario_file or None)``.
     """
-    if event_rows not in (ALL, STORY):
-        raise InputError.single(f"event_rows is {event_rows!r}", location="event_rows",
-                                suggestion=f"one of {ALL}, {STORY}")
+    check_event_rows(event_rows)
     from nhisim.experiments.compare import Comparison
 
     folder = Path(folder)
