@@ -43,13 +43,13 @@ def support_estate(**extra: Any) -> dict:
     return data
 
 
-def delegating_estate(lookup: str = "30s", **extra: Any) -> dict:
+def delegating_estate(lookup: str = "30s", rate: str = "12/h", **extra: Any) -> dict:
     """``lead`` hands every ticket's CRM lookup (``lookup`` long) to ``helper``; both roles reach the CRM."""
     return support_estate(
         agents=[{"id": "lead", "owner": "alice", "roles": ["support"], "tools": ["crm", "tix"], "tasks": ["ticket"],
                  "may_delegate_to": ["helper"]},
                 {"id": "helper", "owner": "alice", "roles": ["support"], "tools": ["crm"], "tasks": ["lookup"]}],
-        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": "12/h",
+        tasks=[{"id": "ticket", "requested_by": "alice", "arrival_rate": rate,
                 "intent": {"operations": ["tix:read:tickets", "crm:read:crm-db"]},
                 "steps": [{"call": "tix:read:tickets", "duration": "10s"},
                           {"delegate": {"agent": "helper", "task": "lookup"}}]},

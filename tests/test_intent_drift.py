@@ -17,6 +17,8 @@ from nhisim.errors import InputError
 from nhisim.metrics import compute_metrics
 from nhisim.sim.engine import Simulation
 
+TIME_EPSILON = 1e-6  # a wait is a difference of two clock readings: 60 s may read 59.99999999999999
+
 
 def run(data: dict, strategy: str, seed: int = 1) -> tuple[pd.DataFrame, dict]:
     log = Simulation(build(data), strategy, seed=seed).run()
@@ -50,7 +52,8 @@ def test_deny_mode_fails_every_task_whose_needed_discovery_it_denies():
 
 
 def test_a_discovery_the_task_does_not_need_is_a_side_trip():
-    events, m = run(discovering(0.0), "intent")
+    # every denial raises an alert: alerts enough would make sensitive calls wait for a human (risk posture)
+    events, m = run(discovering(0.0, calm={"base": "intent", "risk_escalation_alerts": 1000}), "calm")
     assert m["overreach_attempts"] > 5 and m["overreach_allowed"] == 0
     assert m["needed_denied"] == 0 and m["task_success_rate"] == 1.0
     assert set(events.loc[events.event == "discover", "code"]) == {"optional"}
@@ -74,7 +77,7 @@ def test_escalate_sends_the_needed_call_to_a_human_who_approves_it():
     data["approval"] = {"approval_probability": 1.0, "review_time": "1m"}
     events, m = run(data, "escalate")
     overreach = benign_requests(events)[benign_requests(events).in_intent == False]  # noqa: E712
-    assert (overreach.code == "approved").all() and (overreach.wait >= 60).all()
+    assert (overreach.code == "approved").all() and (overreach.wait >= 60 - TIME_EPSILON).all()
     assert m["needed_denied"] == 0 and m["task_success_rate"] == 1.0
 
 
@@ -108,7 +111,7 @@ def test_redeclare_by_policy_waits_for_the_policy_then_allows_under_the_wider_in
     data["redeclaration"] = {"policy_latency": "7s"}
     events, m = run(data, "redeclare")
     redeclares = events[events.event == "redeclare"]
-    assert len(redeclares) > 5 and (redeclares.decision == "allow").all() and (redeclares.wait == 7).all()
+    assert len(redeclares) > 5 and (redeclares.decision == "allow").all() and ((redeclares.wait - 7).abs() < TIME_EPSILON).all()
     overreach = benign_requests(events)[benign_requests(events).in_intent == False]  # noqa: E712
     assert set(overreach.code) == {"redeclared"} and (overreach.decision == "allow").all()
     # each discovery waited for the policy: the request comes 7 s (and an issuer round-trip) after it
@@ -138,9 +141,9 @@ def test_redeclare_by_a_human_waits_in_the_queue_then_succeeds_or_fails_by_the_d
     data["approval"] = {"review_time": "2m"}
     events, m = run(data, "human")
     redeclares = events[events.event == "redeclare"]
-    assert len(redeclares) > 5 and (redeclares.wait >= 120).all()
+    assert len(redeclares) > 5 and (redeclares.wait >= 120 - TIME_EPSILON).all()
     assert (redeclares.decision == ("allow" if chance else "deny")).all()
-    assert m["task_success_rate"] == success and m["approval_wait_s"] >= 120 * len(redeclares)
+    assert m["task_success_rate"] == success and m["approval_wait_s"] >= 120 * len(redeclares) - TIME_EPSILON
 
 
 def test_a_task_may_redeclare_only_so_many_times():

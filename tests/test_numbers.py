@@ -121,8 +121,9 @@ def test_a_sender_constrained_static_key_is_useless_to_a_thief(strategy, estate)
 
 def offboarding_estate(revokes: bool):
     return build(support_estate(
+        # the leak comes after the last task token's TTL: the thief holds only the identity document
         threats=[{"id": "orphan", "kind": "improper_offboarding", "agent": "bot", "retired_at": "1h",
-                  "leak_after": "10m", "attacker_delay": 0}],
+                  "leak_after": "20m", "attacker_delay": 0}],
         detection=NO_DETECTION, run={"horizon": "6h"},
         strategies={"zsp_orphans": {"base": "zsp", "offboarding_revokes": revokes, "identity_ttl": "2h"}}))
 
@@ -166,9 +167,10 @@ def test_never_in_a_duration_knob_runs(knob, base):
 
 
 def delegate_estate(strategy: dict):
-    """``lead`` hands every ticket's CRM lookup to ``helper`` (a 10-minute step); both roles reach the CRM."""
+    """``lead`` hands every ticket's CRM lookup to ``helper`` (a 10-minute step, two a minute, so it always
+    holds a fresh delegated credential); both roles reach the CRM."""
     data = delegating_estate(
-        lookup="10m",
+        lookup="10m", rate="120/h",
         threats=[leak(principal="helper", at="3h")], detection=NO_DETECTION, run={"horizon": "5h"},
         strategies={"s": strategy})
     return build(data)

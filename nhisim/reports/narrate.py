@@ -7,10 +7,10 @@ sentence), detection, revocation and its propagation, quarantine, the end of the
 attacker's access, and what the controls cost legitimate work (collateral denials,
 overreach, denied requests, failed tasks; the first few of each, then a count)::
 
-    t=05:54 COMPROMISE: support-bot's credential leaked (logs): the attacker obtained sta-1
+    t=05:54 COMPROMISE: support-bot's credential leaked (logs): the attacker obtained sta-support-bot#1
             (static key of support-bot). With it the attacker can reach export crm-db, read crm-db,
             ... (potential blast radius 190).
-    t=06:04 the attacker used support-bot's static key sta-1 to export crm-db (critical):
+    t=06:04 the attacker used support-bot's static key sta-support-bot#1 to export crm-db (critical):
             ALLOWED under rbac
 
 ``kind`` is one of :data:`KINDS`; :data:`MAJOR` are the moments worth a pause in class.
@@ -28,6 +28,7 @@ import pandas as pd
 from nhisim.reports.format import fmt
 from nhisim.scenario.threats import threat_models
 from nhisim.sim.decisions import told  # the one decision vocabulary, as a story tells it
+from nhisim.sim.state import template_of
 
 KINDS = ("compromise", "acquire", "malicious_allowed", "malicious_denied", "malicious_repeats", "detect", "revoke",
          "propagated", "expired", "quarantine", "release", "give_up", "collateral", "overreach", "discover",
@@ -213,7 +214,7 @@ class _Narrator:
             elif event == "give_up":
                 self.say(r.t, f"the attacker gave up on incident {r.incident}: {r.reason}", "give_up")
             elif event == "task_end" and str(r.decision) == "failed":
-                template = str(r.task).split("#")[0].split("/", 1)[-1] if isinstance(r.task, str) else "a task"
+                template = template_of(r.task) if isinstance(r.task, str) else "a task"
                 if self.limited("task_failed", (r.principal, template, r.reason)):
                     self.say(r.t, f"{r.principal}'s task {template} failed: {r.reason}", "task_failed")
             elif event == "discover" and str(r.code) == "needed":

@@ -6,8 +6,10 @@ Every quantity is stored in SI base units so the engine never parses text:
   ``1w``, a bare number of seconds, or ``never`` / ``inf`` for no end;
 - a **rate** is events per second; written ``12/h``, ``1/min``, ``0.5/d`` (a bare
   number is per second);
-- a **distribution** is a small typed object with a ``sample(rng)`` method and a
-  ``mean`` property. Written as a duration (fixed), or one of::
+- a **distribution** is a small typed object with a ``sample(rng)`` method, its inverse
+  CDF (``quantile(u)`` for one uniform number, ``quantiles(u)`` for an array: what the
+  workload's block draws use) and a ``mean`` property. Written as a duration (fixed), or
+  one of::
 
       {fixed: 30s}
       {exponential: 30s}                    # mean
@@ -22,8 +24,10 @@ import math
 import re
 from collections.abc import Callable
 from random import Random
+from statistics import NormalDist
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -184,6 +188,9 @@ Rate = Annotated[
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+_STANDARD_NORMAL = NormalDist()
+
+
 class _Dist(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -194,6 +201,14 @@ class _Dist(BaseModel):
     def sample(self, rng: Random) -> float:
         """One draw (the same as ``sampler()(rng)``)."""
         return self.sampler()(rng)
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        """The inverse CDF of each uniform number in ``u`` (each in [0, 1)), as an array of the same shape."""
+        raise NotImplementedError
+
+    def quantile(self, u: float) -> float:
+        """The inverse CDF of one uniform number in [0, 1), in plain floating point (what a single draw uses)."""
+        raise NotImplementedError
 
 
 class Fixed(_Dist):
@@ -208,6 +223,12 @@ class Fixed(_Dist):
     def sampler(self) -> Callable[[Random], float]:
         value = self.fixed
         return lambda rng: value
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        return np.full(np.shape(u), self.fixed)
+
+    def quantile(self, u: float) -> float:
+        return self.fixed
 
 
 class Exponential(_Dist):
@@ -225,6 +246,18 @@ class Exponential(_Dist):
             return lambda rng: mean
         rate = 1.0 / mean
         return lambda rng: rng.expovariate(rate)
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        mean = self.exponential
+        if mean == 0 or math.isinf(mean):
+            return np.full(np.shape(u), mean)
+        return -mean * np.log1p(-u)
+
+    def quantile(self, u: float) -> float:
+        mean = self.exponential
+        if mean == 0 or math.isinf(mean):
+            return mean
+        return -mean * math.log1p(-u)
 
 
 class Uniform(_Dist):
@@ -246,6 +279,14 @@ class Uniform(_Dist):
     def sampler(self) -> Callable[[Random], float]:
         low, high = self.uniform
         return lambda rng: rng.uniform(low, high)
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        low, high = self.uniform
+        return low + (high - low) * u
+
+    def quantile(self, u: float) -> float:
+        low, high = self.uniform
+        return low + (high - low) * u
 
 
 class LognormalParams(BaseModel):
@@ -269,6 +310,20 @@ class Lognormal(_Dist):
         mu, sigma = math.log(self.lognormal.median), self.lognormal.sigma
         return lambda rng: rng.lognormvariate(mu, sigma)
 
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        from scipy.special import ndtri  # the standard normal's inverse CDF, for arrays
+
+        if self.lognormal.median == 0:
+            return np.zeros(np.shape(u))
+        return np.exp(math.log(self.lognormal.median) + self.lognormal.sigma * ndtri(u))
+
+    def quantile(self, u: float) -> float:
+        if self.lognormal.median == 0:
+            return 0.0
+        if u <= 0.0:
+            return 0.0  # the normal's inverse CDF is -inf there
+        return math.exp(math.log(self.lognormal.median) + self.lognormal.sigma * _STANDARD_NORMAL.inv_cdf(u))
+
 
 class Empirical(_Dist):
     """One of the listed durations, equally likely (observed data)."""
@@ -283,6 +338,13 @@ class Empirical(_Dist):
         values = tuple(self.empirical)
         count = len(values)
         return lambda rng: values[int(rng.random() * count)]
+
+    def quantiles(self, u: np.ndarray) -> np.ndarray:
+        values = np.array(self.empirical, dtype=float)
+        return values[np.minimum((np.asarray(u) * len(values)).astype(np.int64), len(values) - 1)]
+
+    def quantile(self, u: float) -> float:
+        return self.empirical[min(int(u * len(self.empirical)), len(self.empirical) - 1)]
 
 
 def _coerce_distribution(value: Any) -> Any:

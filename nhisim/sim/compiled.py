@@ -23,7 +23,7 @@ from nhisim.scenario.models import (
     RuntimeDiscovery,
     Scenario,
 )
-from nhisim.scenario.units import Fixed
+from nhisim.scenario.units import Distribution, Fixed
 
 #: an argument as a request carries it: a number in ten-thousandths, or text
 ArgValue = int | str
@@ -34,7 +34,7 @@ class CompiledStep:
     """One step of a task template: a call (``op`` set) or a delegation (``delegate_to`` set)."""
 
     op: int | None
-    draw_duration: Callable[[Random], float]  # the step's service time distribution, as a plain function
+    duration: Distribution  # the step's service time
     destination: str
     approval: bool
     delegate_to: str | None = None
@@ -242,10 +242,10 @@ def compile_world(scenario: Scenario) -> CompiledWorld:
         for step in task.steps:
             if isinstance(step, CallStep):
                 op = world.op_index[step.call.key]
-                steps.append(CompiledStep(op, step.duration.sampler(), step.destination, step.approval,
+                steps.append(CompiledStep(op, step.duration, step.destination, step.approval,
                                           draw_args=_argument_drawer(scenario, step, world.op_params[op])))
             else:
-                steps.append(CompiledStep(None, Fixed(fixed=0).sampler(), "internal", False,
+                steps.append(CompiledStep(None, Fixed(fixed=0), "internal", False,
                                           step.delegate.agent, step.delegate.task))
         constraints = {}
         for key, texts in task.intent.constraints.items():

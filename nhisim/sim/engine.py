@@ -5,8 +5,9 @@ One :class:`Simulation` is one scenario × one strategy × one seed. ``run()`` r
 
 Workload. Each agent receives tasks of each template it serves as a Poisson process.
 A task's whole plan (service times, approval dice, discovery dice, sub-task plans) is
-drawn at its arrival from the stream of (agent, template), so every strategy sees the
-same work. A task obtains credentials as the strategy says, runs its steps (tool calls
+drawn at its arrival from the stream of (agent, template) (:mod:`nhisim.sim.plans`), so
+every strategy sees the same work. Task and credential ids never depend on the order of
+events elsewhere in the run (:func:`~nhisim.sim.state.template_of`, :meth:`Simulation.new_credential`). A task obtains credentials as the strategy says, runs its steps (tool calls
 through the enforcement point, human approvals, delegated sub-tasks) and ends ``ok``
 or ``failed`` (a denied call fails the task).
 
@@ -50,8 +51,9 @@ from nhisim.sim.credentials import Credential, propagation_delay
 from nhisim.sim.decisions import INTENT_CODES, outcome
 from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
-from nhisim.sim.rng import stream
-from nhisim.sim.state import Incident, StepPlan, TaskPlan, TaskRun
+from nhisim.sim.plans import Program, Stream
+from nhisim.sim.rng import stream, uniform_at
+from nhisim.sim.state import Incident, TaskPlan, TaskRun
 from nhisim.strategies import Strategy
 
 __all__ = ["Incident", "Simulation", "TaskRun"]
@@ -105,18 +107,19 @@ class Simulation:
         self.incidents: list[Incident] = []
         self.outages: list[tuple[float, float]] = []
         self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
-        self._cred_counter = 0
+        self._generations: dict[str, int] = {}  # "kind-subject" -> keys and identity documents issued so far
         # each principal's controls (the strategy's default, or its own in a mixed estate)
         self._controls: dict[str, Strategy] = {p: self.strategy.of(p) for p in (
             *self.world.agents, *self.world.accounts, *self.world.human_scope)}
         self._static = {a for a in self.world.agents if self._controls[a].credential == "static_key"}
         self._static_cache: dict[str, list[Credential]] = {}
         self._scope_values: dict[frozenset[int], float] = {}
-        self._task_counter: dict[str, int] = {}
-        self._issuer_rng = stream(self.seed, "issuer")
+        self._task_counter: dict[str, int] = {}  # agent/template -> tasks a plug-in started
+        self._issuer_draws: dict[str, int] = {}  # agent -> issuer round trips drawn outside any task or incident
+        self._programs: dict[tuple[str, str, int], Program] = {}
+        self._issuer_latency = scenario.issuer.latency
         # the scenario's distributions as plain functions: no model lookups per draw
         self._draw_review_time = scenario.approval.review_time.sampler()
-        self._draw_issuer_latency = scenario.issuer.latency.sampler()
         self._draw_policy_latency = scenario.redeclaration.policy_latency.sampler()
         self._policy_max_level = SENSITIVITY_LEVELS.index(scenario.redeclaration.policy_max_sensitivity)
         self._redeclare_rngs: dict[str, Random] = {}
@@ -180,12 +183,17 @@ class Simulation:
                        chain: tuple[str, ...] = (), parent: Credential | None = None,
                        mint_scope: frozenset[int] = frozenset(), issued_at: float | None = None,
                        malicious: bool = False, actor: str | None = None, incident: str = "",
-                       reason: str = "") -> Credential:
-        """Create a credential and log its issue."""
-        self._cred_counter += 1
+                       reason: str = "", named_by: Incident | None = None) -> Credential:
+        """Create a credential and log its issue.
+
+        Its id never depends on the order of events elsewhere in the run: ``<kind>-<incident>#n``
+        for the n-th credential an attacker obtains in incident ``named_by``; ``<kind>-<task>``
+        for the first credential issued for ``task`` (``.2``, ``.3`` for its renewals and
+        re-issues); ``<kind>-<subject>#g`` for the g-th key or identity document of ``subject``.
+        """
         now = self.env.now if issued_at is None else issued_at
         cred = Credential(
-            id=f"{kind[:3]}-{self._cred_counter}", kind=kind, subject=subject, holders=holders, scope=scope,
+            id=self._credential_id(kind[:3], subject, task, named_by), kind=kind, subject=subject, holders=holders, scope=scope,
             issued_at=now, expires_at=now + lifetime, binding=binding or self.controls(subject).binding,
             mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
             intent=intent, chain=chain, parent=parent,
@@ -200,6 +208,29 @@ class Simulation:
                        reason=reason or ISSUE_REASONS.get(kind, kind), value=value, until=cred.expires_at,
                        incident=incident or None)
         return cred
+
+    def _credential_id(self, prefix: str, subject: str, task: TaskRun | None, incident: Incident | None) -> str:
+        if incident is not None:
+            incident.issued += 1
+            return f"{prefix}-{incident.id}#{incident.issued}"
+        if task is not None:
+            task.issued += 1
+            return f"{prefix}-{task.id}" if task.issued == 1 else f"{prefix}-{task.id}.{task.issued}"
+        key = f"{prefix}-{subject}"
+        generation = self._generations[key] = self._generations.get(key, 0) + 1
+        return f"{key}#{generation}"
+
+    def _issuer_round_trip(self, agent: str, ctx: TaskRun | None, incident: Incident | None) -> float:
+        """The time of a round trip to the token issuer that no plan drew: the n-th of the incident, else of
+        the task, else of the agent (a draw of its own, so it does not depend on what other tasks did)."""
+        owner: Incident | TaskRun | None = incident if incident is not None else ctx
+        if owner is not None:
+            owner.issuer_draws += 1
+            key, n = owner.id, owner.issuer_draws
+        else:
+            key = agent
+            n = self._issuer_draws[agent] = self._issuer_draws.get(agent, 0) + 1
+        return self._issuer_latency.quantile(uniform_at(self.seed, "issuer", key, n))
 
     def _hold(self, holder: str, cred: Credential) -> None:
         """``holder`` now holds ``cred``. Dead credentials are dropped as they pile up (a dead one
@@ -366,7 +397,7 @@ class Simulation:
         retries = self.scenario.issuer.max_retries
         attempt = 0
         while True:
-            delay = latency if latency is not None and attempt == 0 else self._draw_issuer_latency(self._issuer_rng)
+            delay = latency if latency is not None and attempt == 0 else self._issuer_round_trip(agent, ctx, incident)
             yield delay
             now = self.env.now
             doc = identity or self.identity_docs.get(agent)
@@ -395,7 +426,7 @@ class Simulation:
         actor = incident.actor if incident else agent
         return self.new_credential(kind, agent if not chain else chain[-1], {agent}, scope, ttl, task=ctx,
                                    intent=intent, chain=chain, parent=parent, malicious=malicious, actor=actor,
-                                   incident=incident.id if incident else "")
+                                   incident=incident.id if incident else "", named_by=incident)
 
     def log_refusal(self, agent: str, presenter: str, ctx: TaskRun | None, refusal: tuple[str, str],
                     malicious: bool, incident: Incident | None) -> None:
@@ -408,52 +439,44 @@ class Simulation:
     # ------------------------------------------------------------------ workload
 
     def _arrivals(self, agent: str, template: CompiledTask, rate: float) -> Generator:
-        rng = stream(self.seed, "arrivals", f"{agent}/{template.id}")
-        plan_rng = stream(self.seed, "plans", f"{agent}/{template.id}")
-        # arguments, needed discoveries and goal switches draw from a stream of their own, so a
-        # scenario that uses none of them draws exactly what it did before they existed
-        extras_rng = stream(self.seed, "plan-extras", f"{agent}/{template.id}")
+        """Tasks of ``template`` arriving at ``agent``: ``agent/template#n`` is the stream's n-th arrival."""
+        key = f"{agent}/{template.id}"
+        arrivals = Stream(self.seed, key, rate, self.program(agent, template.id))
+        program, extras, switch_program = arrivals.program, arrivals.extras, self._switch_program
         while True:
-            yield rng.expovariate(rate)
-            plan = self._draw_plan(agent, template, plan_rng, 0, extras_rng)
+            gap, row = arrivals.next()
+            yield gap
+            plan = program.plan(row, extras, switch_program)
             if agent in self.retired:
                 continue
-            self.agenda.start(self._task(agent, template, plan, None))
+            self.agenda.start(self._task(agent, template, plan, None, task_id=f"{key}#{arrivals.taken}"))
 
-    def _draw_plan(self, agent: str, template: CompiledTask, rng: Random, depth: int, extras: Random) -> TaskPlan:
-        """Everything random about one task, drawn up front so every strategy sees the same."""
-        draw_review = self._draw_review_time
-        steps: list[StepPlan | TaskPlan | None] = []
-        for step in template.steps:
-            if step.delegate_to is not None:
-                sub = self.world.tasks[step.sub_task]
-                steps.append(self._draw_plan(step.delegate_to, sub, rng, depth + 1, extras) if depth < 16 else None)
-            else:
-                args = step.draw_args(extras) if step.draw_args is not None else None
-                if step.approval:
-                    steps.append(StepPlan(step.draw_duration(rng), draw_review(rng), rng.random(), args))
-                else:
-                    steps.append(StepPlan(step.draw_duration(rng), 0.0, 1.0, args))
-        profile = self.world.agents[agent]
-        roll, where, which = rng.random(), rng.random(), rng.random()
-        overreach = (int(where * len(template.steps)), which) if roll < profile.discovery_probability else None
-        issuer_latency = self._draw_issuer_latency(rng)
-        review_time, approve_roll = draw_review(rng), rng.random()
-        needed = overreach is not None and profile.needed_share > 0 and extras.random() < profile.needed_share
-        switch = None
-        if depth == 0 and profile.goal_switch_probability > 0 and extras.random() < profile.goal_switch_probability:
-            after = 1 + int(extras.random() * len(template.steps))  # after 1 .. all of its steps
-            others = sorted(set(profile.tasks) - {template.id})
-            target = self.world.tasks[others[int(extras.random() * len(others))]]
-            switch = (after, target.id, self._draw_plan(agent, target, extras, depth + 1, extras))
-        return TaskPlan(tuple(steps), overreach, issuer_latency, review_time, approve_roll, needed, switch)
+    def program(self, agent: str, template_id: str, depth: int = 0) -> Program:
+        """The plan layout of ``template_id`` served by ``agent`` (a goal switch's new objective starts at depth 1)."""
+        found = self._programs.get((agent, template_id, depth))
+        if found is None:
+            found = self._programs[(agent, template_id, depth)] = Program(
+                self.world, agent, self.world.tasks[template_id], review=self.scenario.approval.review_time,
+                issuer_latency=self._issuer_latency, depth=depth)
+        return found
+
+    def _switch_program(self, agent: str, template_id: str) -> Program:
+        return self.program(agent, template_id, 1)
 
     def next_task_id(self, agent: str, template: CompiledTask) -> str:
-        """A fresh id for a task instance: ``agent/template#n``."""
+        """A fresh id for a task a plug-in starts (an attacker's sub-task): ``agent/template~n``."""
         key = f"{agent}/{template.id}"
         n = self._task_counter.get(key, 0) + 1
         self._task_counter[key] = n
-        return f"{key}#{n}"
+        return f"{key}~{n}"
+
+    @staticmethod
+    def sub_task_id(ctx: TaskRun, delegate: str, sub: CompiledTask) -> str:
+        """The id of the sub-task ``ctx`` delegates next: ``<its id>>delegate/template`` (``#k`` for its k-th
+        delegation, from the second on)."""
+        ctx.delegations += 1
+        name = f"{ctx.id}>{delegate}/{sub.id}"
+        return name if ctx.delegations == 1 else f"{name}#{ctx.delegations}"
 
     def _task(self, agent: str, template: CompiledTask, plan: TaskPlan, parent: TaskRun | None,
               passed: list[Credential] | None = None, token: Credential | None = None,
@@ -548,7 +571,7 @@ class Simulation:
         scope; TTL ``ttl``), after an issuer round-trip; None when the issuer is down past the retries."""
         attempt = 0
         while True:
-            yield self._draw_issuer_latency(self._issuer_rng)
+            yield self._issuer_round_trip(ctx.agent, ctx, None)
             if self.issuer_up(self.env.now):
                 break
             attempt += 1
@@ -912,7 +935,8 @@ class Simulation:
                 if delegate not in cred.holders:
                     cred.holders.add(delegate)
                     self._hold(delegate, cred)
-            ok = yield from self._task(delegate, sub, plan, ctx, passed=passed)
+            ok = yield from self._task(delegate, sub, plan, ctx, passed=passed,
+                                       task_id=self.sub_task_id(ctx, delegate, sub))
             return ok
         lost = self.lossy_hop(ctx.agent, delegate)
         if lost is not None:
@@ -921,10 +945,11 @@ class Simulation:
                                                                          f"{lost}"), False, None)
                 return False
             # the delegate works on its own authority: the intent chain and the originating human are lost
-            ok = yield from self._task(delegate, sub, plan, ctx, detached=True)
+            ok = yield from self._task(delegate, sub, plan, ctx, detached=True,
+                                       task_id=self.sub_task_id(ctx, delegate, sub))
             return ok
-        sub_id = self.next_task_id(delegate, sub)
-        token = yield from self.exchange_token(ctx, delegate, sub, sub_id)
+        sub_id = self.sub_task_id(ctx, delegate, sub)
+        token = yield from self.exchange_token(ctx, delegate, sub, sub_id, latency=plan.issuer_latency)
         if token is None:
             return False
         ok = yield from self._task(delegate, sub, plan, ctx, token=token, task_id=sub_id)
@@ -955,9 +980,11 @@ class Simulation:
         return usable, scope, until
 
     def exchange_token(self, ctx: TaskRun, delegate: str, sub: CompiledTask, sub_id: str, *,
-                       malicious: bool = False, incident: Incident | None = None
+                       malicious: bool = False, incident: Incident | None = None, latency: float | None = None
                        ) -> Generator[Any, Any, Credential | None]:
-        """RFC 8693 token exchange: scope = delegator's ∩ sub-task intent, TTL ≤ delegator's, chain kept."""
+        """RFC 8693 token exchange: scope = delegator's ∩ sub-task intent, TTL ≤ delegator's, chain kept.
+
+        ``latency`` is the exchange's round trip to the issuer, when the sub-task's plan drew it."""
         if ctx.agent not in self._static and not ctx.exchanged:
             own = yield from self._task_token(ctx)
             if own is None:
@@ -970,7 +997,7 @@ class Simulation:
         sub_ctx = TaskRun(sub_id, delegate, sub, ctx.human, None, chain, ctx, self.env.now)
         token = yield from self.obtain_token(
             delegate, scope & sub.intent, sub_ctx, kind="delegated_token", lifetime=lifetime, chain=chain,
-            parent=ctx.token, intent=sub, malicious=malicious, incident=incident)
+            parent=ctx.token, intent=sub, malicious=malicious, incident=incident, latency=latency)
         if token is not None:
             ctx.own.append(token)
             if self._cascades:

@@ -38,11 +38,22 @@ class TaskPlan(NamedTuple):
 
 
 
+def template_of(task_id: str) -> str:
+    """The template a task id names (ids never contain ``/ # > ~``, so the grammar is unambiguous).
+
+    A root task is ``agent/template#n`` (the n-th arrival of that stream), a sub-task
+    ``<delegator's task>>delegate/template`` (``#k`` when it is its delegator's k-th
+    delegation, from the second on), a task a plug-in starts ``agent/template~n``.
+    """
+    last = task_id.rsplit(">", 1)[-1]
+    return last.split("/", 1)[-1].split("#", 1)[0].split("~", 1)[0]
+
+
 class TaskRun:
-    """One task instance in flight."""
+    """One task instance in flight (see :func:`template_of` for how its id is made)."""
 
     __slots__ = ("id", "agent", "template", "human", "plan", "creds", "token", "own", "chain", "parent",
-                 "start", "exchanged", "intent", "redeclarations")
+                 "start", "exchanged", "intent", "redeclarations", "issued", "issuer_draws", "delegations")
 
     def __init__(self, id: str, agent: str, template: CompiledTask, human: str | None, plan: TaskPlan | None,
                  chain: tuple[str, ...], parent: TaskRun | None, start: float) -> None:
@@ -60,6 +71,9 @@ class TaskRun:
         self.exchanged = False
         self.intent = template  # the intent declared for it now (re-declared, or its new objective's)
         self.redeclarations = 0
+        self.issued = 0  # credentials named after this task so far
+        self.issuer_draws = 0  # round trips to the issuer drawn for it that its plan did not hold
+        self.delegations = 0  # sub-tasks it has delegated so far
 
 
 class Incident:
@@ -108,6 +122,8 @@ class Incident:
         self.rng_detection: Random | None = None
         self.rng_anomaly: Random | None = None  # behavioural analytics' dice, drawn only when they are on
         self.rng_mfa: Random | None = None  # MFA fatigue's dice, drawn only when a stolen key needs MFA
+        self.issued = 0  # credentials the attacker obtained from an issuer in this incident so far
+        self.issuer_draws = 0  # its round trips to the issuer so far
 
     @property
     def active(self) -> bool:
