@@ -204,6 +204,15 @@ class _Dist(BaseModel):
 
     def quantiles(self, u: np.ndarray) -> np.ndarray:
         """The inverse CDF of each uniform number in ``u`` (each in [0, 1)), as an array of the same shape."""
+        return type(self).column_quantiles([self])(np.asarray(u, dtype=float)[..., None])[..., 0]
+
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        """A function giving the inverse CDF of ``u[..., k]`` under ``distributions[k]`` (all of this class) in
+        one array operation, its parameters made into arrays once.
+
+        Element by element the same numbers as each distribution's own :meth:`quantiles`.
+        """
         raise NotImplementedError
 
     def quantile(self, u: float) -> float:
@@ -224,8 +233,10 @@ class Fixed(_Dist):
         value = self.fixed
         return lambda rng: value
 
-    def quantiles(self, u: np.ndarray) -> np.ndarray:
-        return np.full(np.shape(u), self.fixed)
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        value = np.array([d.fixed for d in distributions], dtype=float)
+        return lambda u: np.broadcast_to(value, np.shape(u)).copy()
 
     def quantile(self, u: float) -> float:
         return self.fixed
@@ -247,11 +258,14 @@ class Exponential(_Dist):
         rate = 1.0 / mean
         return lambda rng: rng.expovariate(rate)
 
-    def quantiles(self, u: np.ndarray) -> np.ndarray:
-        mean = self.exponential
-        if mean == 0 or math.isinf(mean):
-            return np.full(np.shape(u), mean)
-        return -mean * np.log1p(-u)
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        mean = np.array([d.exponential for d in distributions], dtype=float)
+        degenerate = (mean == 0) | np.isinf(mean)  # always the mean itself
+        scale = -np.where(degenerate, 0.0, mean)
+        if degenerate.any():
+            return lambda u: np.where(degenerate, mean, scale * np.log1p(-u))
+        return lambda u: scale * np.log1p(-u)
 
     def quantile(self, u: float) -> float:
         mean = self.exponential
@@ -280,9 +294,11 @@ class Uniform(_Dist):
         low, high = self.uniform
         return lambda rng: rng.uniform(low, high)
 
-    def quantiles(self, u: np.ndarray) -> np.ndarray:
-        low, high = self.uniform
-        return low + (high - low) * u
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        low = np.array([d.uniform[0] for d in distributions], dtype=float)
+        width = np.array([d.uniform[1] for d in distributions], dtype=float) - low
+        return lambda u: low + width * u
 
     def quantile(self, u: float) -> float:
         low, high = self.uniform
@@ -310,12 +326,17 @@ class Lognormal(_Dist):
         mu, sigma = math.log(self.lognormal.median), self.lognormal.sigma
         return lambda rng: rng.lognormvariate(mu, sigma)
 
-    def quantiles(self, u: np.ndarray) -> np.ndarray:
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
         from scipy.special import ndtri  # the standard normal's inverse CDF, for arrays
 
-        if self.lognormal.median == 0:
-            return np.zeros(np.shape(u))
-        return np.exp(math.log(self.lognormal.median) + self.lognormal.sigma * ndtri(u))
+        median = np.array([d.lognormal.median for d in distributions], dtype=float)
+        mu = np.array([math.log(m) if m > 0 else 0.0 for m in median])
+        sigma = np.array([d.lognormal.sigma for d in distributions], dtype=float)
+        zero = median == 0
+        if zero.any():
+            return lambda u: np.where(zero, 0.0, np.exp(mu + sigma * ndtri(u)))
+        return lambda u: np.exp(mu + sigma * ndtri(u))
 
     def quantile(self, u: float) -> float:
         if self.lognormal.median == 0:
@@ -339,9 +360,17 @@ class Empirical(_Dist):
         count = len(values)
         return lambda rng: values[int(rng.random() * count)]
 
-    def quantiles(self, u: np.ndarray) -> np.ndarray:
-        values = np.array(self.empirical, dtype=float)
-        return values[np.minimum((np.asarray(u) * len(values)).astype(np.int64), len(values) - 1)]
+    @classmethod
+    def column_quantiles(cls, distributions: list[Any]) -> Callable[[np.ndarray], np.ndarray]:
+        tables = [np.array(d.empirical, dtype=float) for d in distributions]
+
+        def transform(u: np.ndarray) -> np.ndarray:
+            out = np.empty(np.shape(u))
+            for k, values in enumerate(tables):  # lists of different lengths: a column at a time
+                out[..., k] = values[np.minimum((u[..., k] * len(values)).astype(np.int64), len(values) - 1)]
+            return out
+
+        return transform
 
     def quantile(self, u: float) -> float:
         return self.empirical[min(int(u * len(self.empirical)), len(self.empirical) - 1)]

@@ -70,16 +70,18 @@ class Program:
         self.width = 1  # column 0: the arrival gap
         self._review = review
         self._issuer_latency = issuer_latency
-        self._columns: dict[int, tuple[Any, list[int]]] = {}  # id(distribution) -> (it, its columns)
+        self._columns: dict[type, tuple[list[Any], list[int]]] = {}  # kind -> (distributions, their columns)
         self.uses_extras = False  # whether a plan draws from the extras stream
         self.root = self._node(agent, template, depth)
-        self._groups = [(dist, np.array(cols)) for dist, cols in self._columns.values()]
+        self._groups = [(kind.column_quantiles(found), np.array(cols)) for kind, (found, cols) in self._columns.items()]
 
     def _column(self, distribution: Any = None) -> int:
         column = self.width
         self.width += 1
         if distribution is not None:
-            self._columns.setdefault(id(distribution), (distribution, []))[1].append(column)
+            found, columns = self._columns.setdefault(type(distribution), ([], []))
+            found.append(distribution)
+            columns.append(column)
         return column
 
     def _node(self, agent: str, template: CompiledTask, depth: int) -> PlanNode:
@@ -109,10 +111,11 @@ class Program:
         return node
 
     def values(self, uniforms: np.ndarray) -> np.ndarray:
-        """Rows of values from rows of uniform numbers: each distribution's column by its inverse CDF."""
+        """Rows of values from rows of uniform numbers: each distribution's column by its inverse CDF
+        (one array operation per kind of distribution)."""
         values = uniforms.copy()
-        for distribution, columns in self._groups:
-            values[:, columns] = distribution.quantiles(uniforms[:, columns])
+        for transform, columns in self._groups:
+            values[:, columns] = transform(uniforms[:, columns])
         return values
 
     def plan(self, row: list[float], extras: Callable[[], Random],
