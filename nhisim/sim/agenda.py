@@ -54,6 +54,12 @@ class Agenda:
         """Run ``process`` now, up to its first wait."""
         self._resume(process, None)
 
+    def at(self, time: float, process: Generator) -> None:
+        """Start ``process`` at ``time`` exactly (not now plus a wait, which may round), up to its first wait."""
+        heappush(self._heap, (time, next(self._order), process))
+        if not self._draining and time < self._armed_at:
+            self._arm(time)
+
     def _resume(self, process: Generator, value: Any) -> None:
         try:
             wait = process.send(value)

@@ -44,7 +44,7 @@ from nhisim.memory import collector_paused, without_collector
 from nhisim.scenario import workload
 from nhisim.scenario.models import SENSITIVITY_LEVELS, Scenario, exchange_blocked
 from nhisim.scenario.strategy import account_users, resolve_strategy, scenario_strategy
-from nhisim.sim import attacker, detection, threats
+from nhisim.sim import attacker, bulk, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import Credential, propagation_delay
@@ -75,7 +75,8 @@ class Simulation:
 
     @without_collector  # compiling a large estate makes hundreds of thousands of containers, none garbage
     def __init__(self, scenario: Scenario, strategy: str | Strategy | Any = "rbac", seed: int | None = None,
-                 horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None) -> None:
+                 horizon: float | None = None, world: CompiledWorld | None = None, engine: str | None = None,
+                 bulk: bool = True) -> None:
         self.scenario = scenario
         if isinstance(strategy, str):
             self.strategy = scenario_strategy(scenario, strategy)
@@ -86,6 +87,7 @@ class Simulation:
         # a valid scenario can still describe a run that never ends: refuse it before starting
         workload.check_run(scenario, self.strategy, self.horizon)
         self.world = world or compile_world(scenario)
+        self.bulk = bulk  # quiet work computed in bulk (nhisim.sim.bulk); False: everything call by call
         self.env = simpy.Environment()
         self.agenda = Agenda(self.env)
         self.log = EventLog(meta={"scenario": scenario.name, "strategy": self.strategy.name, "seed": self.seed,
@@ -156,12 +158,20 @@ class Simulation:
         # each other: dead, they are cycles only the collector frees, so it runs.
         with collector_paused(not self._cascades):
             self._issue_standing_credentials()
+            quiet = bulk.quiet_streams(self) if self.bulk else set()
+            in_bulk = []
             for agent in self.world.agents.values():
                 for template_id in agent.tasks:
                     template = self.world.tasks[template_id]
                     rate = template.rate * agent.rate_multiplier
                     if rate > 0:
-                        self.agenda.start(self._arrivals(agent.id, template, rate))
+                        if (agent.id, template_id) in quiet:
+                            in_bulk.append((agent.id, template, rate))
+                        else:
+                            self.agenda.start(self._arrivals(agent.id, template, rate))
+            executor = bulk.BulkExecutor(self, in_bulk) if in_bulk else None
+            if executor is not None:
+                self.agenda.start(executor.run())
             threats.install_threats(self)
             try:
                 if progress is None or not math.isfinite(self.horizon):
@@ -172,6 +182,8 @@ class Simulation:
                         progress(self.env.now, self.horizon)
             finally:
                 self.agenda.close()  # work still in flight at the horizon stops here
+                if executor is not None:
+                    executor.finish()
         detection.finalize_incidents(self)
         self.log.run_end(self.horizon, reason=f"horizon reached ({self.horizon:g} s)")
         return self.log
@@ -442,7 +454,7 @@ class Simulation:
         """Tasks of ``template`` arriving at ``agent``: ``agent/template#n`` is the stream's n-th arrival."""
         key = f"{agent}/{template.id}"
         arrivals = Stream(self.seed, key, rate, self.program(agent, template.id))
-        program, extras, switch_program = arrivals.program, arrivals.extras, self._switch_program
+        program, extras, switch_program = arrivals.program, arrivals.extras, self.switch_program
         while True:
             gap, row = arrivals.next()
             yield gap
@@ -460,7 +472,8 @@ class Simulation:
                 issuer_latency=self._issuer_latency, depth=depth)
         return found
 
-    def _switch_program(self, agent: str, template_id: str) -> Program:
+    def switch_program(self, agent: str, template_id: str) -> Program:
+        """The plan layout of a goal switch's new objective (it starts at depth 1)."""
         return self.program(agent, template_id, 1)
 
     def next_task_id(self, agent: str, template: CompiledTask) -> str:
@@ -477,6 +490,15 @@ class Simulation:
         ctx.delegations += 1
         name = f"{ctx.id}>{delegate}/{sub.id}"
         return name if ctx.delegations == 1 else f"{name}#{ctx.delegations}"
+
+    def task_process(self, agent: str, template: CompiledTask, plan: TaskPlan, task_id: str) -> Generator:
+        """A root task of ``template`` at ``agent`` with its plan, as a process to start on the agenda."""
+        return self._task(agent, template, plan, None, task_id=task_id)
+
+    @property
+    def anomaly_probability(self) -> float:
+        """The chance behavioural analytics flag a request outside its principal's usual pattern."""
+        return self._anomaly_p
 
     def _task(self, agent: str, template: CompiledTask, plan: TaskPlan, parent: TaskRun | None,
               passed: list[Credential] | None = None, token: Credential | None = None,
@@ -693,7 +715,7 @@ class Simulation:
         if cred is not None:
             return cred
         if ctx.agent in self._static:
-            return self._static_credential(ctx.agent, op)
+            return self.static_credential(ctx.agent, op)
         token = yield from self._task_token(ctx)
         return token
 
@@ -723,7 +745,7 @@ class Simulation:
             self.last_token[ctx.agent] = token
         return token
 
-    def _static_credential(self, agent: str, op: int) -> Credential | None:
+    def static_credential(self, agent: str, op: int) -> Credential | None:
         """The static key an agent presents for ``op`` (its shared account's first, then its own)."""
         keys = self._static_cache.get(agent)
         if keys is None:
@@ -738,7 +760,7 @@ class Simulation:
         if ctx.creds or ctx.exchanged:
             cred = yield from self.credential_for(ctx, op)
         elif ctx.agent in self._static:
-            cred = self._static_credential(ctx.agent, op)
+            cred = self.static_credential(ctx.agent, op)
         elif self._keeps_token(ctx.token, self.env.now):
             cred = ctx.token  # what _task_token returns, without a generator round-trip
         else:

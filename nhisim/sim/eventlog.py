@@ -83,7 +83,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from itertools import accumulate, chain, islice
 from operator import itemgetter
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -225,8 +225,8 @@ def _compress_numbers(floats: np.ndarray, compress: bool) -> tuple[np.ndarray, n
 class EventLog:
     """Columnar, append-only log of one run (see the module docstring for the storage)."""
 
-    __slots__ = ("_buffer", "_chunks", "_consumers", "_distinct_tables", "_keep", "_number_tables", "_rows",
-                 "_select", "_tables", "meta")
+    __slots__ = ("_buffer", "_chunks", "_consumers", "_distinct_tables", "_keep", "_number_tables", "_pending",
+                 "_rows", "_select", "_tables", "meta")
 
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self._buffer: list[tuple] = []
@@ -245,6 +245,7 @@ class EventLog:
         self._consumers: list[Callable[[LogChunk], None]] = []
         self._keep = True
         self._select: Callable[[LogChunk], np.ndarray] | None = None  # which rows of a chunk the log keeps
+        self._pending: PendingRows | None = None  # rows written ahead of time (merge_from)
         self.meta: dict[str, Any] = dict(meta or {})
 
     def stream_to(self, consumer: Callable[[LogChunk], None], *, keep: bool = True) -> None:
@@ -431,16 +432,47 @@ class EventLog:
             row[_INDEX["malicious"] + 1] = False
         self._push(tuple(row))
 
+    def merge_from(self, source: PendingRows) -> None:
+        """Take rows written ahead of time from ``source`` (rows computed in bulk): at each flush, those
+        due by then join the buffered rows, and the chunk is sorted by time (stable). None of them may
+        be due before a row already flushed."""
+        self._pending = source
+
     def _flush(self) -> None:
-        """Encode the buffered rows into one typed chunk per column and drop the tuples.
+        """Encode the buffered rows (and the pending rows now due) into one typed chunk per column.
 
         Rows are grouped by layout; each field a layout names is encoded once for its rows
         (into every column it fills), each column it does not name is filled with the
-        layout's constant, and the pieces are put back in log order.
+        layout's constant, and the pieces are put back in log order. Pending rows come as
+        columns already (:meth:`merge_from`); the chunk is then put in time order.
         """
         buffer = self._buffer
+        due = self._pending.take(self._encode_text) if self._pending is not None else None
+        if due is not None:
+            columns = self._encode_buffer() if buffer else None
+            if columns is None:
+                columns = due
+            else:
+                columns = [np.concatenate((mine, theirs)) for mine, theirs in zip(columns, due, strict=True)]
+                t = columns[0]
+                if not (t[1:] >= t[:-1]).all():
+                    order = np.argsort(t, kind="stable")
+                    columns = [column[order] for column in columns]
+            self._store(columns)
+            buffer.clear()
+            return
         if not buffer:
             return
+        self._store(self._encode_buffer())
+        buffer.clear()
+
+    def _encode_text(self, name: str, values: tuple) -> np.ndarray:
+        """The codes of ``values`` in text column ``name`` (what pending rows are coded with when due)."""
+        return self._tables[name].encode(values, len(values))
+
+    def _encode_buffer(self) -> list[np.ndarray]:
+        """The buffered rows as one array per column, in log order (text as codes, numbers as float64)."""
+        buffer = self._buffer
         rows = len(buffer)
         layouts = np.fromiter(map(_LAYOUT_OF, buffer), dtype=np.int8, count=rows)
         order = np.argsort(layouts, kind="stable")  # a radix sort, for int8
@@ -461,11 +493,19 @@ class EventLog:
             for index, value in constants:
                 pieces[index].append(self._constant(index, value, count))
         columns: list[np.ndarray] = []
-        number_tables: dict[int, np.ndarray | None] = {}
-        for index, parts in enumerate(pieces):
+        for parts in pieces:
             in_layout_order = np.concatenate(parts) if len(parts) > 1 else parts[0]
             chunk = np.empty_like(in_layout_order)
             chunk[order] = in_layout_order
+            columns.append(chunk)
+        return columns
+
+    def _store(self, encoded: list[np.ndarray]) -> None:
+        """Keep one chunk (a column each, in log order), as narrow as it goes, and hand it to the consumers."""
+        rows = len(encoded[0])
+        columns: list[np.ndarray] = []
+        number_tables: dict[int, np.ndarray | None] = {}
+        for index, chunk in enumerate(encoded):
             kind = _KIND[index]
             if kind is _NUMBER:
                 chunk, number_tables[index] = _compress_numbers(chunk, index != 0)  # t is new nearly every row
@@ -487,7 +527,6 @@ class EventLog:
         for table in self._distinct_tables:
             table.next_chunk()
         self._rows += rows
-        buffer.clear()
 
     def _encode(self, index: int, values: tuple, rows: int) -> np.ndarray:
         """One field of one layout's rows, as column ``index`` stores it (numbers: float64)."""
@@ -508,7 +547,7 @@ class EventLog:
         return self._encode(index, (value,), 1).repeat(rows)
 
     def __len__(self) -> int:
-        return self._rows + len(self._buffer)
+        return self._rows + len(self._buffer) + (len(self._pending) if self._pending is not None else 0)
 
     def _stored(self, index: int) -> np.ndarray:
         """One column as stored, in log order: float64, bool, or int codes (text, in_intent)."""
@@ -593,6 +632,20 @@ class EventLog:
         frame = pd.DataFrame(self.columns(), copy=False)
         frame.attrs.update(self.meta)
         return frame
+
+
+class PendingRows(Protocol):
+    """Rows written ahead of time, handed to the log as they fall due (:meth:`EventLog.merge_from`)."""
+
+    def take(self, encode_text: Callable[[str, tuple], np.ndarray]) -> list[np.ndarray] | None:
+        """The rows due now, sorted by time (stable), one array per column of :data:`COLUMNS` as
+        :meth:`EventLog._encode_buffer` gives them (text coded by ``encode_text(column, values)``);
+        None when none are due."""
+        ...
+
+    def __len__(self) -> int:
+        """Rows held, not taken yet."""
+        ...
 
 
 class LogChunk:

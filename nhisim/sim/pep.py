@@ -67,6 +67,11 @@ class NativeEvaluator:
         self._risk_after = strategy.risk_escalation_alerts
         self._jit_intent = strategy.jit_scope == "intent"
 
+    @property
+    def checks_intent(self) -> bool:
+        """Whether it checks requests against their task's intent (and the agent's risk posture)."""
+        return self._intent
+
     def still_valid(self, now: float, presenter: str, cred: Credential, op: int | None = None,
                     destination: str | None = None, intent: CompiledTask | None = None, args: tuple | None = None
                     ) -> tuple[str, str, str] | None:

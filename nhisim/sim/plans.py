@@ -173,7 +173,8 @@ class Stream:
     row. The stream draws :data:`BLOCK` rows at a time; the numbers do not depend on it.
     """
 
-    __slots__ = ("_block", "_draws", "_extras", "_gaps", "_next", "_seed", "key", "program", "rate", "taken")
+    __slots__ = ("_block", "_draws", "_extras", "_gaps", "_last", "_next", "_rows", "_seed", "_times", "key",
+                 "program", "rate", "taken")
 
     def __init__(self, seed: int, key: str, rate: float, program: Program) -> None:
         self.key = key
@@ -186,6 +187,9 @@ class Stream:
         self._gaps: list[float] = []
         self._next = 0
         self.taken = 0  # tasks handed out so far (the next one is number taken + 1)
+        self._last = 0.0  # the latest arrival drawn by :meth:`take`
+        self._times = np.empty(0)  # arrivals drawn by :meth:`take`, not handed out yet
+        self._rows = np.empty((0, program.width))  # ... and their plan rows
 
     def extras(self) -> Random:
         """The stream's Python stream for arguments, needed discoveries and goal switches (made when first read)."""
@@ -209,3 +213,23 @@ class Stream:
         self._next = i + 1
         self.taken += 1
         return self._gaps[i], self._block[i].tolist()
+
+    def take(self, until: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """Every task not handed out yet that arrives before ``until``: arrival times, plan rows, and the
+        first one's number (what :meth:`next` would have handed out one at a time; use one or the other).
+
+        An arrival time is the previous one plus the gap, added in order, as the agenda adds them.
+        """
+        while self._last < until:
+            count = int(min(4096, max(BLOCK, self.rate * (until - self._last) * 1.25 + 4)))
+            gaps, rows = self.draw(count)
+            times = np.cumsum(np.concatenate(([self._last], gaps)))[1:]
+            self._last = float(times[-1])
+            self._times = np.concatenate((self._times, times))
+            self._rows = np.concatenate((self._rows, rows))
+        count = int(np.searchsorted(self._times, until, side="left"))
+        times, rows = self._times[:count], self._rows[:count]
+        self._times, self._rows = self._times[count:], self._rows[count:]
+        first = self.taken + 1
+        self.taken += count
+        return times, rows, first

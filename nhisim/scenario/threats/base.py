@@ -69,6 +69,25 @@ class ThreatModel(Model):
     #: field -> field naming a shared account: the first must name one of that account's
     #: holders (and is checked only when the account exists)
     HOLDER_OF: ClassVar[dict[str, str]] = {}
+    #: whether the principals the threat names (its ``REFERENCES`` to agents, accounts and
+    #: principals) have their credentials or state read or changed while the run goes: the
+    #: engine then runs their work call by call (False for a threat that only shapes the work)
+    INVOLVES_NAMED: ClassVar[bool] = True
+
+    def involved(self) -> list[str]:
+        """The ids of the principals whose run-time state this threat reads or changes."""
+        if not self.INVOLVES_NAMED:
+            return []
+        found: list[str] = []
+        for name, pool in self.REFERENCES.items():
+            if pool == "tasks":
+                continue
+            value = getattr(self, name)
+            if isinstance(value, str):
+                found.append(value)
+            elif isinstance(value, list | tuple):
+                found.extend(v for v in value if isinstance(v, str))
+        return found
 
     def effective_id(self, index: int) -> str:
         """The id the threat goes by in results and the event log: its own, or ``<kind>-<index>``."""

@@ -22,6 +22,7 @@ class RuntimeDiscovery(ThreatModel):
     LABEL: ClassVar[str] = "runtime discovery (overreach)"
     EVIDENCE: ClassVar[str] = "overreach"
     REFERENCES: ClassVar[dict[str, str]] = {"agents": "agents"}
+    INVOLVES_NAMED: ClassVar[bool] = False  # it sets how often tasks overreach; the work itself shows it
 
     kind: Literal["runtime_discovery"] = Field(
         description="runtime_discovery: benign agents try operations outside their task's intent")

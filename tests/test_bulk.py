@@ -1,0 +1,120 @@
+"""Quiet work computed in bulk writes the rows the call-by-call engine writes (``nhisim.sim.bulk``)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from engine_fixtures import build, draw_attacked_estate
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nhisim.metrics import compute_metrics
+from nhisim.pack import pack_files
+from nhisim.scenario.generate import generate_estate
+from nhisim.scenario.loader import load_scenario
+from nhisim.sim import bulk
+from nhisim.sim.engine import Simulation
+
+
+def both_ways(scenario, strategy: str, seed: int) -> tuple[dict, dict, Simulation]:
+    """The log's columns call by call, and with quiet work in bulk (and the bulk run)."""
+    alone = Simulation(scenario, strategy, seed=seed, bulk=False).run().columns()
+    sim = Simulation(scenario, strategy, seed=seed, bulk=True)
+    return alone, sim.run().columns(), sim
+
+
+def assert_same_rows(expected: dict, got: dict) -> None:
+    """Row for row, in time order."""
+    assert len(expected["t"]) == len(got["t"])
+    for name, column in expected.items():
+        if column.dtype.kind == "f":
+            assert np.array_equal(column, got[name], equal_nan=True), name
+        else:
+            assert column.tolist() == got[name].tolist(), name
+
+
+def assert_same_up_to_ties(expected: dict, got: dict) -> None:
+    """The same rows (rows logged at one time may come in another order) and the same metrics."""
+    def canonical(columns: dict) -> pd.DataFrame:
+        frame = pd.DataFrame(columns).astype(str)
+        return frame.sort_values(list(frame.columns)).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(canonical(expected), canonical(got))
+    mine, theirs = compute_metrics(expected), compute_metrics(got)
+    for name, value in mine.items():
+        other = theirs[name]
+        assert value == other or (isinstance(value, float) and math.isnan(value) and math.isnan(other)), name
+
+
+def bulk_tasks(sim: Simulation, columns: dict) -> int:
+    """How many root tasks of the run came from quiet streams."""
+    quiet = {f"{agent}/{template}" for agent, template in bulk.quiet_streams(sim)}
+    starts = columns["task"][columns["event"] == "task_start"]
+    return sum(task.split("#")[0] in quiet for task in starts.tolist())
+
+
+def test_every_pack_run_is_the_same_with_quiet_work_in_bulk():
+    used = 0
+    for path in pack_files():
+        scenario = load_scenario(path)
+        for strategy in scenario.strategies:
+            alone, together, sim = both_ways(scenario, strategy, 0)
+            assert_same_rows(alone, together)
+            used += bulk_tasks(sim, together) > 0
+    assert used >= 8  # the pack's larger estates have quiet streams under static keys
+
+
+def rotating_estate() -> dict:
+    """A generated estate whose keys rotate every 2 h (so calls of one task may present two keys), with a
+    template that always runs past its deadline and a role that lacks an operation its template calls."""
+    scenario = generate_estate(agents=40, tools=6, resources=10, fanout=2, depth=2, shared_share=0.3, seed=11)
+    data = scenario.model_dump(mode="json", exclude_unset=True)
+    data["strategies"] = {"rbac": {"base": "rbac", "rotation": "2h"},
+                          "shared_account": {"base": "shared_account", "rotation": "2h"}}
+    data["run"] = {"horizon": "8h"}
+    tasks = {task["id"]: task for task in data["tasks"]}
+    calls = [task for task in data["tasks"] if all("call" in step for step in task["steps"])
+             and task.get("arrival_rate") not in (None, 0, "0")]
+    calls[0]["deadline"] = "1s"  # its second call comes after the deadline
+    calls[0]["steps"] = [{"call": calls[0]["steps"][0]["call"], "duration": "2s"}] * 3
+    denied = calls[1]
+    denied_call = denied["steps"][-1]["call"]
+    for role in data["roles"]:
+        role["grants"] = [grant for grant in role["grants"] if grant != denied_call]
+    assert tasks  # the estate has templates
+    return data
+
+
+@pytest.mark.parametrize("strategy", ["rbac", "shared_account"])
+def test_rotations_deadlines_and_denials_are_the_same_in_bulk(strategy):
+    scenario = build(rotating_estate())
+    alone, together, sim = both_ways(scenario, strategy, 5)
+    assert_same_rows(alone, together)
+    events = pd.DataFrame(together)
+    starts = (events.event == "task_start").sum()
+    assert bulk_tasks(sim, together) > starts / 2
+    quiet = {f"{agent}/{template}" for agent, template in bulk.quiet_streams(sim)}
+    events = events[events.task.astype(str).str.split("#").str[0].isin(quiet)]  # what the bulk path wrote
+    ends = events[events.event == "task_end"]
+    assert ends.reason.str.startswith("deadline of").any()
+    assert ends.reason.str.endswith("was denied").any()
+    keys_per_task = events[events.event == "request"].groupby("task").credential.nunique()
+    assert (keys_per_task > 1).any()  # a rotation fell inside a task
+
+
+@st.composite
+def attacked_estates(draw):
+    data, seed = draw_attacked_estate(draw, agents=(6, 16), depth=(1, 3), latest=7000, max_delay=900,
+                                      overreach=[0.0, 0.3])
+    return build(data), draw(st.sampled_from(["shared_account", "rbac", "zsp", "intent"])), seed
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(attacked_estates())
+def test_bulk_and_call_by_call_agree_on_attacked_estates(case):
+    scenario, strategy, seed = case
+    alone, together, _ = both_ways(scenario, strategy, seed)
+    assert_same_up_to_ties(alone, together)
