@@ -29,16 +29,17 @@ is known when the window is computed.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
 from nhisim.sim.pep import NativeEvaluator
-from nhisim.sim.plans import CALL, Stream
+from nhisim.sim.plans import DELEGATE, Stream
 
 if TYPE_CHECKING:
     from nhisim.sim.compiled import CompiledTask
@@ -88,33 +89,154 @@ def involved_principals(sim: Simulation) -> set[str]:
     return found | named
 
 
-def quiet_streams(sim: Simulation) -> set[tuple[str, str]]:
-    """The (agent, template) streams whose every task :class:`BulkExecutor` can compute (module docstring)."""
+def quiet_streams(sim: Simulation) -> dict[tuple[str, str], _Program]:
+    """The (agent, template) streams whose every task :class:`BulkExecutor` can compute (module docstring),
+    each with its program."""
     if type(sim.pep) is not NativeEvaluator or sim.pep.checks_intent:
-        return set()
+        return {}
     world = sim.world
-    involved = involved_principals(sim)
-    quiet = set()
+    sim.bulk_involved = involved_principals(sim)
+    quiet = {}
     for agent in world.agents.values():
-        if agent.id in involved or sim.controls(agent.id).credential != "static_key":
-            continue
-        if agent.goal_switch_probability > 0:
-            continue
-        keys = sim.static_keys_of(agent.id)
-        if not keys or any(key.subject in involved for key in keys):
+        if agent.id in sim.bulk_involved or agent.goal_switch_probability > 0:
             continue
         for template_id in agent.tasks:
             template = world.tasks[template_id]
             if template.on_behalf or template.rate * agent.rate_multiplier <= 0:
                 continue
-            if any(step.delegate_to is not None or step.approval or step.draw_args is not None
-                   for step in template.steps):
+            try:
+                quiet[(agent.id, template_id)] = _Program(sim, agent.id, template, sim.program(agent.id, template_id))
+            except _NotQuiet:
                 continue
-            if sim.anomaly_probability > 0 and any(
-                    sim.out_of_pattern(sim.static_credential(agent.id, step.op), step.op) for step in template.steps):
-                continue
-            quiet.add((agent.id, template_id))
     return quiet
+
+
+class _NotQuiet(Exception):
+    """A stream the bulk path cannot compute (its tasks run call by call)."""
+
+
+CALL_STEP, START, END = range(3)  # instructions of a stream's program (a call, a sub-task's start, a task's end)
+
+
+@dataclass(eq=False)
+class _Node:
+    """One task of a stream's delegation tree."""
+
+    agent: str
+    template: CompiledTask
+    chain: str  # the actor chain a task-start row shows
+    suffix: str  # its task id after its root's (``>delegate/template`` ...)
+    parent: _Node | None
+    passed: list[str]  # the subjects of the keys its delegators hand it, in the order it tries them
+    index: int = 0
+    layout: Any = None  # its plan layout (nhisim.sim.plans.PlanNode): where its dice are in a plan row
+    candidates: list[int] = field(default_factory=list)  # the operations a runtime discovery picks from
+
+
+class _Program:
+    """A quiet stream's tasks as a straight list of instructions, each with what it writes.
+
+    An instruction is (kind, node, ...): ``CALL_STEP`` (the node's deadline checked, then a
+    call: its operation, duration column, the key's subject, the decision), ``START`` (the
+    parent's deadline checked, then the child starts, handed the parent's keys) or ``END``
+    (the node ends ``ok``). Raises :class:`_NotQuiet` for what the bulk path leaves call by call.
+    """
+
+    def __init__(self, sim: Simulation, agent: str, template: CompiledTask, plan_program: Any,
+                 involved: set[str] | None = None) -> None:
+        self.sim = sim
+        self.involved = involved if involved is not None else sim.bulk_involved
+        self.nodes: list[_Node] = []
+        self.instructions: list[tuple] = []
+        self.subjects: set[str] = set()
+        self.handed: list[tuple[str, list[str]]] = []  # per START: (delegate, subjects of the keys handed)
+        self.discovers = False  # whether a node may try an operation outside its intent
+        self.discoveries_in_bulk = sim.anomaly_probability == 0  # a discovery's alert dice are drawn call by call
+        layout = plan_program.root if plan_program is not None else None
+        root = _Node(agent, template, agent, "", None, [])
+        self._walk(root, layout)
+        self.instructions.append((END, root))
+
+    def _keys_of(self, agent: str) -> list[Any]:
+        sim = self.sim
+        if agent in self.involved or sim.controls(agent).credential != "static_key":
+            raise _NotQuiet(agent)
+        keys = sim.static_keys_of(agent)
+        if not keys or any(key.subject in self.involved for key in keys):
+            raise _NotQuiet(agent)
+        return keys
+
+    def _walk(self, node: _Node, layout: Any) -> None:
+        sim, world = self.sim, self.sim.world
+        node.index = len(self.nodes)
+        node.layout = layout
+        self.nodes.append(node)
+        own_keys = self._keys_of(node.agent)
+        profile = world.agents[node.agent]
+        if profile.discovery_probability > 0:
+            self.discovers = True
+            if profile.needed_share > 0:  # whether it is needed is drawn from the stream's extras, in order
+                self.discoveries_in_bulk = False
+            node.candidates = sorted(profile.tool_ops - node.template.intent)  # as the engine lists them
+            self.subjects.update(node.passed)  # the keys it may present for one: handed, or its own
+            self.subjects.update(key.subject for key in own_keys)
+        delegations = 0
+        for position, step in enumerate(node.template.steps):
+            if step.approval or step.draw_args is not None:
+                raise _NotQuiet(node.template.id)
+            plan_step = layout.steps[position] if layout is not None else None
+            if step.delegate_to is not None:
+                if plan_step is not None and plan_step[0] != DELEGATE:
+                    raise _NotQuiet(step.sub_task)  # past 16 hops: the sub-task never starts
+                if sim.controls(node.agent).delegation != "pass_through":
+                    raise _NotQuiet(node.agent)
+                delegations += 1
+                suffix = f"{node.suffix}>{step.delegate_to}/{step.sub_task}" + (
+                    f"#{delegations}" if delegations > 1 else "")
+                passed = node.passed + [key.subject for key in own_keys]
+                child = _Node(step.delegate_to, world.tasks[step.sub_task], f"{node.chain}>{step.delegate_to}",
+                              suffix, node, passed)
+                self.subjects.update(passed)
+                self.instructions.append((START, node, child, position))
+                self.handed.append((child.agent, passed))
+                self._walk(child, plan_step[1] if plan_step is not None else None)
+                self.instructions.append((END, child))
+                continue
+            key = self._key_for(node, step.op)
+            self.subjects.add(key.subject)
+            if sim.anomaly_probability > 0 and sim.out_of_pattern(key, step.op):
+                raise _NotQuiet(node.agent)
+            decision = self._decide(node, key, step.op, step.destination, None)
+            duration = plan_step[1] if plan_step is not None else -1
+            self.instructions.append((CALL_STEP, node, step.op, duration, key.subject, decision, position))
+
+    def discovered(self, node: _Node, choice: int) -> tuple[int, str, tuple[str, str, str], str]:
+        """A runtime discovery's ``choice``-th candidate: its operation, key subject, decision, and the
+        discovery's reason."""
+        world = self.sim.world
+        op = node.candidates[choice]
+        key = self._key_for(node, op)
+        decision = self._decide(node, key, op, "internal", world.op_default_args[op])
+        return op, key.subject, decision, f"{node.agent} discovered {world.label(op)} at run time; its task does not need it"
+
+    def _decide(self, node: _Node, key: Any, op: int, destination: str, args: tuple | None) -> tuple[str, str, str]:
+        """The decision on ``node``'s agent presenting ``key`` for ``op`` (the same at any time, for a quiet key)."""
+        if key.subject != node.agent and key.subject in node.passed and node.agent not in key.holders:
+            key = copy.copy(key)  # decided as the engine decides it: the delegate holds it by then
+            key.holders = set(key.holders) | {node.agent}
+        return self.sim.pep.decide(self.sim.env.now, node.agent, key, op, destination, node.template, args)
+
+    def _key_for(self, node: _Node, op: int) -> Any:
+        """The key the node's agent presents for ``op``: the first one handed to it that covers it, else its own."""
+        sim = self.sim
+        for subject in node.passed:
+            key = sim.current_key(subject)
+            if op in key.scope:
+                return key
+        key = sim.static_credential(node.agent, op)
+        if key is None:
+            raise _NotQuiet(node.agent)
+        return key
 
 
 # --------------------------------------------------------------------------- keys in time
@@ -241,9 +363,12 @@ class _Rows:
         self.window = _Vocabulary(_WINDOW_CODES)
         self._none = run.code(None)
         self._groups: list[list[np.ndarray]] = []
+        self._who: list[np.ndarray] = []
 
-    def add(self, rows: int, **columns: Any) -> None:
-        """A group of ``rows`` rows: each column an array, or one value for every row (text as codes)."""
+    def add(self, rows: int, who: np.ndarray, **columns: Any) -> None:
+        """A group of ``rows`` rows of the tasks ``who`` (positions in the window): each column an array, or
+        one value for every row (text as codes)."""
+        self._who.append(who)
         group = []
         for name in COLUMNS:
             value = columns.get(name)
@@ -259,13 +384,16 @@ class _Rows:
                 group.append(np.full(rows, value if value is not None else self._none, dtype=np.int32))
         self._groups.append(group)
 
-    def batch(self, horizon: float) -> _Batch:
-        """The rows before ``horizon`` (the run never reaches it), sorted by time (stable)."""
+    def batch(self, horizon: float, drop: np.ndarray | None = None) -> _Batch:
+        """The rows before ``horizon`` (the run never reaches it), but those of the tasks ``drop`` marks,
+        sorted by time (stable)."""
         if not self._groups:
             return _Batch(np.empty(0), [], self.run.values, self.window.values)
         columns = [np.concatenate(parts) for parts in zip(*self._groups, strict=True)]
         t = columns[0]
         keep = t < horizon
+        if drop is not None and drop.any():
+            keep &= ~drop[np.concatenate(self._who)]
         if not keep.all():
             columns = [column[keep] for column in columns]
             t = columns[0]
@@ -278,44 +406,46 @@ class _Rows:
 
 
 class _Quiet:
-    """One quiet stream: its draws, and what each of its calls is."""
+    """One quiet stream: its draws and its program."""
 
-    def __init__(self, sim: Simulation, agent: str, template: CompiledTask, rate: float) -> None:
+    def __init__(self, sim: Simulation, agent: str, template: CompiledTask, rate: float, program: _Program) -> None:
         self.agent = agent
         self.template = template
         self.key = f"{agent}/{template.id}"
         self.stream = Stream(sim.seed, self.key, rate, sim.program(agent, template.id))
-        node = self.stream.program.root
-        if not all(step[0] == CALL for step in node.steps):
-            raise ValueError(f"{self.key} delegates: not a quiet stream")
-        self.durations = [step[1] for step in node.steps]
-        self.roll = node.roll
-        self.discovery = node.discovery
-        self.ops = [step.op for step in template.steps]
-        keys = [sim.static_credential(agent, op) for op in self.ops]
-        self.subjects = [key.subject for key in keys]
-        self.decisions = [sim.pep.decide(sim.env.now, agent, key, op, step.destination, template)
-                          for key, op, step in zip(keys, self.ops, template.steps, strict=True)]
+        self.program = program
+        layout = self.stream.program
+        self.rolls = [(node.roll, node.discovery) for node in _layout_nodes(layout.root) if node.discovery > 0]
+
+
+def _layout_nodes(node: Any) -> list[Any]:
+    """A plan layout's nodes, depth first."""
+    found = [node]
+    for step in node.steps:
+        if step[0] == DELEGATE:
+            found.extend(_layout_nodes(step[1]))
+    return found
 
 
 class BulkExecutor:
     """Computes the quiet streams' tasks a window at a time, one window ahead of the clock."""
 
-    def __init__(self, sim: Simulation, streams: list[tuple[str, CompiledTask, float]]) -> None:
+    def __init__(self, sim: Simulation, streams: list[tuple[str, CompiledTask, float, _Program]]) -> None:
         self.sim = sim
         self.rows = BulkRows(lambda: sim.env.now)
-        self.quiet = [_Quiet(sim, agent, template, rate) for agent, template, rate in streams]
-        total_rate = sum(rate for _, _, rate in streams)
+        self.quiet = [_Quiet(sim, agent, template, rate, program) for agent, template, rate, program in streams]
+        total_rate = sum(stream[2] for stream in streams)
         self.window = min(MAX_WINDOW, max(MIN_WINDOW, TASKS_PER_WINDOW / total_rate if total_rate > 0 else MAX_WINDOW))
         self.vocabulary = _Vocabulary()
         self.vocabulary.code(None)
-        subjects = sorted({subject for q in self.quiet for subject in q.subjects})
+        subjects = sorted({subject for q in self.quiet for subject in q.program.subjects})
         self.subject_index = {subject: i for i, subject in enumerate(subjects)}
         self.timelines = [KeyTimeline(sim.current_key(subject), sim.controls(subject).rotation) for subject in subjects]
         self._in_service = np.zeros(len(subjects), dtype=np.intp)  # each subject's key in service at a window's start
         self._key_end = np.zeros(len(subjects))  # ... when it is rotated away
         self._key_code = np.zeros(len(subjects), dtype=np.int32)  # ... and its id's code
-        self._tables = self._step_tables()
+        self._holders_added: set[tuple[str, str]] = set()  # (delegate, subject): handed that key once already
+        self._tables()
         self._computed_until = 0.0
         sim.log.merge_from(self.rows)
 
@@ -333,61 +463,116 @@ class BulkExecutor:
         """The run is over: every row held is due."""
         self.rows.clock = lambda: math.inf
 
-    # ------------------------------------------------------------------ what the streams share
+    # ------------------------------------------------------------------ the programs as tables
 
-    def _step_tables(self) -> list[dict[str, np.ndarray]]:
-        """Per step number, per stream: what its call at that step is and how it is decided."""
+    def _tables(self) -> None:
+        """Per stream and instruction slot (padded), what the instruction does and writes; per stream and
+        node, what its task rows show."""
         world = self.sim.world
         code = self.vocabulary.code
-        width = max((len(q.ops) for q in self.quiet), default=0)
-        tables = []
-        for step in range(width):
-            columns: dict[str, list] = {name: [] for name in (
-                "op", "subject", "principal", "tool", "action", "resource", "decision", "code", "reason", "allowed",
-                "why")}
-            for q in self.quiet:
-                if step < len(q.ops):
-                    op = q.ops[step]
-                    decision, short, reason = q.decisions[step]
-                    subject = q.subjects[step]
-                    tool, action, resource = world.op_keys[op]
-                    values = (op, self.subject_index[subject], code(subject), code(tool), code(action),
-                              code(resource), code(decision), code(short), code(reason), decision == "allow",
-                              code(f"{world.label(op)} was denied"))
-                else:
-                    values = (0, 0, 0, 0, 0, 0, 0, 0, 0, True, 0)
-                for name, value in zip(columns, values, strict=True):
-                    columns[name].append(value)
-            table = {name: np.array(values, dtype=bool if name == "allowed" else np.intp if name in ("op", "subject")
-                                    else np.int32) for name, values in columns.items()}
-            table["value"] = np.asarray(world.op_value, dtype=float)[table["op"]]
-            table["records"] = np.asarray(world.op_records, dtype=float)[table["op"]]
-            tables.append(table)
-        code = self.vocabulary.code
-        self._agent = np.array([code(q.agent) for q in self.quiet], dtype=np.int32)
-        self._human = np.array([code(q.template.human) for q in self.quiet], dtype=np.int32)
-        self._steps = np.array([len(q.ops) for q in self.quiet], dtype=np.intp)
-        self._deadline = np.array([q.template.deadline for q in self.quiet])
-        self._late = np.array([code(f"deadline of {q.template.deadline:g} s passed") for q in self.quiet],
-                              dtype=np.int32)
-        self._words = {word: code(word) for word in ("task_start", "request", "task_end", "arrival", "root", "ok",
-                                                     "failed", "", DONE)}
-        return tables
+        programs = [q.program for q in self.quiet]
+        streams = len(programs)
+        slots = max(len(p.instructions) for p in programs)
+        nodes = max(len(p.nodes) for p in programs)
+        depth = 1 + max(_depth(node) for p in programs for node in p.nodes)
+        self.slots, self.node_count = slots, nodes
+        intp, i32 = np.intp, np.int32
+        kind = np.full((streams, slots), -1, dtype=intp)
+        node = np.zeros((streams, slots), dtype=intp)
+        child = np.zeros((streams, slots), dtype=intp)
+        op = np.zeros((streams, slots), dtype=intp)
+        duration = np.zeros((streams, slots), dtype=intp)
+        subject = np.zeros((streams, slots), dtype=intp)
+        allowed = np.ones((streams, slots), dtype=bool)
+        text = {name: np.zeros((streams, slots), dtype=i32) for name in (
+            "principal", "tool", "action", "resource", "decision", "code", "reason", "why")}
+        stack = np.full((streams, slots, depth), -1, dtype=intp)  # the nodes a failure there ends, innermost first
+        upward = np.zeros((streams, slots, depth), dtype=i32)  # ... and why each ancestor fails
+        position = np.full((streams, slots), -2, dtype=intp)  # the step a CALL_STEP or START is in its node
+        agent = np.zeros((streams, nodes), dtype=i32)
+        chain = np.zeros((streams, nodes), dtype=i32)
+        dice = np.zeros((streams, nodes, 3), dtype=intp)  # plan-row columns of a node's discovery dice
+        discovery = np.zeros((streams, nodes))
+        node_steps = np.ones((streams, nodes))
+        widest = max((len(n.candidates) for p in programs for n in p.nodes), default=0)
+        choices = np.zeros((streams, nodes))
+        candidate = {name: np.zeros((streams, nodes, max(widest, 1)), dtype=intp if name in ("op", "subject")
+                                    else i32)
+                     for name in ("op", "subject", "principal", "tool", "action", "resource", "decision", "code",
+                                  "reason", "found")}
+        deadline = np.zeros((streams, nodes))
+        late = np.zeros((streams, nodes), dtype=i32)
+        self.suffixes: list[list[str]] = []
+        for s, program in enumerate(programs):
+            self.suffixes.append([n.suffix for n in program.nodes])
+            for n in program.nodes:
+                agent[s, n.index] = code(n.agent)
+                chain[s, n.index] = code(n.chain)
+                deadline[s, n.index] = n.template.deadline
+                late[s, n.index] = code(f"deadline of {n.template.deadline:g} s passed")
+                if n.candidates and n.layout is not None:
+                    dice[s, n.index] = (n.layout.roll, n.layout.where, n.layout.which)
+                    discovery[s, n.index] = n.layout.discovery
+                    node_steps[s, n.index] = len(n.template.steps)
+                    choices[s, n.index] = len(n.candidates)
+            for j, instruction in enumerate(program.instructions):
+                kind[s, j] = instruction[0]
+                at = instruction[1]
+                node[s, j] = at.index
+                failing = at
+                chain_up = [failing]
+                while chain_up[-1].parent is not None:
+                    chain_up.append(chain_up[-1].parent)
+                for level, member in enumerate(chain_up):
+                    stack[s, j, level] = member.index
+                    if level:
+                        below = chain_up[level - 1]
+                        upward[s, j, level] = code(f"sub-task {below.template.id} delegated to {below.agent} failed")
+                if instruction[0] == START:
+                    child[s, j] = instruction[2].index
+                    position[s, j] = instruction[3]
+                elif instruction[0] == CALL_STEP:
+                    _, _, the_op, column, the_subject, (decision, short, reason), position[s, j] = instruction
+                    tool, action, resource = world.op_keys[the_op]
+                    op[s, j], duration[s, j] = the_op, column
+                    subject[s, j] = self.subject_index[the_subject]
+                    allowed[s, j] = decision == "allow"
+                    for name, value in zip(text, (the_subject, tool, action, resource, decision, short, reason,
+                                                  f"{world.label(the_op)} was denied"), strict=True):
+                        text[name][s, j] = code(value)
+        self.kind, self.node, self.child, self.op, self.duration, self.subject = kind, node, child, op, duration, subject
+        self.allowed, self.text, self.stack, self.upward = allowed, text, stack, upward
+        self.agent, self.chain, self.deadline, self.late = agent, chain, deadline, late
+        self.position, self.dice, self.discovery, self.node_steps = position, dice, discovery, node_steps
+        self.choices, self.candidate = choices, candidate
+        self._resolved = np.zeros(candidate["op"].shape, dtype=bool)  # candidates decided so far (when first picked)
+        self.human = np.array([code(q.template.human) for q in self.quiet], dtype=i32)
+        self.value = np.asarray(world.op_value, dtype=float)
+        self.records = np.asarray(world.op_records, dtype=float)
+        self.words = {word: code(word) for word in ("task_start", "request", "task_end", "arrival", "delegated",
+                                                    "root", "sub", "ok", "failed", "", DONE, "discover", "optional")}
+        self.handed = [program.handed for program in programs]
+        self.node_count_of = np.array([len(program.nodes) for program in programs])
+        # per subject, per stream: the stream hands keys on and this subject's is among its keys
+        self._hands_on_subject = [np.array([bool(p.handed) and subject in p.subjects for p in programs])
+                                  for subject in self.subject_index]
 
     # ------------------------------------------------------------------ one window
 
     def _compute(self, start: float, end: float) -> None:
         self._computed_until = end
         rows = _Rows(self.vocabulary)
-        arrivals, streams, numbers, durations = [], [], [], []
-        width = len(self._tables)
+        arrivals, streams, numbers, plans = [], [], [], []
+        width = max(q.stream.program.width for q in self.quiet)
         for index, q in enumerate(self.quiet):
             times, values, first = q.stream.take(end)
             if not len(times):
                 continue
             number = np.arange(first, first + len(times))
-            if q.discovery > 0:
-                overreach = values[:, q.roll] < q.discovery
+            if q.rolls and not q.program.discoveries_in_bulk:
+                overreach = np.zeros(len(times), dtype=bool)
+                for roll, chance in q.rolls:
+                    overreach |= values[:, roll] < chance
                 if overreach.any():
                     for at, row, n in zip(times[overreach], values[overreach], number[overreach], strict=True):
                         self._call_by_call(q, float(at), row.tolist(), int(n))
@@ -399,65 +584,42 @@ class BulkExecutor:
             streams.append(np.full(len(times), index, dtype=np.intp))
             numbers.append(number)
             padded = np.zeros((len(times), width))
-            padded[:, :len(q.durations)] = values[:, q.durations]
-            durations.append(padded)
+            padded[:, :values.shape[1]] = values
+            plans.append(padded)
+        drop = None
         if arrivals:
             self._keys_at(start)
-            self._lockstep(rows, np.concatenate(arrivals), np.concatenate(streams), np.concatenate(numbers),
-                           np.concatenate(durations))
-        self.rows.add(rows.batch(self.sim.horizon))
+            arrivals, streams, numbers, plans = (np.concatenate(arrivals), np.concatenate(streams),
+                                                 np.concatenate(numbers), np.concatenate(plans))
+            ended = self._lockstep(rows, arrivals, streams, numbers, plans)
+            drop = self._across_rotations(arrivals, ended, streams)
+            for k in np.flatnonzero(drop).tolist():
+                q = self.quiet[streams[k]]
+                self._call_by_call(q, float(arrivals[k]), plans[k, :q.stream.program.width].tolist(), int(numbers[k]))
+        self.rows.add(rows.batch(self.sim.horizon, drop))
+
+    def _across_rotations(self, arrivals: np.ndarray, ended: np.ndarray, streams: np.ndarray) -> np.ndarray:
+        """The tasks of streams that hand keys on during which one of their keys is rotated: the keys a
+        delegate tries then depend on which it was handed when, so they run call by call."""
+        drop = np.zeros(len(arrivals), dtype=bool)
+        if not len(arrivals):
+            return drop
+        latest = float(ended.max())
+        for index, timeline in enumerate(self.timelines):
+            if self._key_end[index] > latest:
+                continue
+            timeline.cover(latest)
+            for rotation in timeline.ends[self._in_service[index]:]:
+                if rotation > latest:
+                    break
+                spanning = (arrivals < rotation) & (rotation <= ended) & self._hands_on_subject[index][streams]
+                drop |= spanning
+        return drop
 
     def _call_by_call(self, q: _Quiet, at: float, row: list[float], number: int) -> None:
         sim = self.sim
         plan = q.stream.program.plan(row, q.stream.extras, sim.switch_program)
         sim.agenda.at(at, sim.task_process(q.agent, q.template, plan, f"{q.key}#{number}"))
-
-    def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
-                  durations: np.ndarray) -> None:
-        """Run every task of the window at once, a step at a time, and write their rows."""
-        words = self._words
-        count = len(arrivals)
-        keys = [q.key for q in self.quiet]
-        window_code = rows.window.code
-        tasks = np.array([window_code(f"{keys[s]}#{n}") for s, n in zip(streams.tolist(), numbers.tolist(),
-                                                                         strict=True)], dtype=np.int32)
-        agents = self._agent[streams]
-        humans = self._human[streams]
-        rows.add(count, t=arrivals, event=words["task_start"], principal=agents, presenter=agents, actor=agents,
-                 chain=agents, task=tasks, audit_human=humans, code=words["arrival"])
-        ends = _Ends(rows, arrivals, agents, tasks, humans, words)
-        t = arrivals.copy()
-        running = np.ones(count, dtype=bool)
-        steps = self._steps[streams]
-        deadline = self._deadline[streams]
-        for step, table in enumerate(self._tables):
-            has = running & (steps > step)
-            late = has & (t - arrivals > deadline)
-            if late.any():
-                ends.add(np.flatnonzero(late), t, False, self._late[streams])
-                running &= ~late
-                has &= ~late
-            which = np.flatnonzero(has)
-            if not len(which):
-                if not running.any():
-                    break
-                continue
-            on = streams[which]
-            at = t[which]
-            rows.add(len(which), t=at, event=words["request"], principal=table["principal"][on],
-                     presenter=agents[which], actor=agents[which],
-                     credential=self._credentials(rows, table["subject"][on], at), chain=words[""],
-                     tool=table["tool"][on], action=table["action"][on], resource=table["resource"][on],
-                     task=tasks[which], in_intent=True, decision=table["decision"][on], code=table["code"][on],
-                     reason=table["reason"][on], value=table["value"][on], records=table["records"][on], wait=0.0)
-            allowed = table["allowed"][on]
-            if not allowed.all():
-                denied = which[~allowed]
-                ends.add(denied, t, False, table["why"][streams])
-                running[denied] = False
-            going = which[allowed]
-            t[going] = t[going] + durations[going, step]
-        ends.add(np.flatnonzero(running), t, True, np.full(count, words[DONE], dtype=np.int32))
 
     def _keys_at(self, start: float) -> None:
         """Note each subject's key in service at ``start`` (a window's calls come no earlier)."""
@@ -471,7 +633,186 @@ class BulkExecutor:
             self._key_end[index] = timeline.ends[generation]
             self._key_code[index] = code(timeline.ids[generation])
 
-    def _credentials(self, rows: _Rows, subjects: np.ndarray, at: np.ndarray) -> np.ndarray:
+    def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
+                  plans: np.ndarray) -> np.ndarray:
+        """Run every task of the window at once, an instruction at a time, and write their rows; returns
+        when each task ended."""
+        words = self.words
+        count = len(arrivals)
+        window_code = rows.window.code
+        # each task's id, and its sub-tasks' (root id + the node's suffix)
+        task = np.zeros((count, self.node_count), dtype=np.int32)
+        keys = [q.key for q in self.quiet]
+        roots = [f"{keys[s]}#{n}" for s, n in zip(streams.tolist(), numbers.tolist(), strict=True)]
+        task[:, 0] = list(map(window_code, roots))
+        suffixes = self.suffixes
+        for k in np.flatnonzero(self.node_count_of[streams] > 1).tolist():  # sub-tasks: the root's id, then theirs
+            root = roots[k]
+            for index, suffix in enumerate(suffixes[streams[k]][1:], start=1):
+                task[k, index] = window_code(root + suffix)
+        humans = self.human[streams]
+        everyone = np.arange(count)
+        began = np.zeros((count, self.node_count))  # when each of a task's nodes started
+        began[:, 0] = arrivals
+        agents0 = self.agent[streams, 0]
+        rows.add(count, t=arrivals, event=words["task_start"], principal=agents0, presenter=agents0, actor=agents0,
+                 chain=self.chain[streams, 0], task=task[:, 0], audit_human=humans, code=words["arrival"], who=everyone)
+        t = arrivals.copy()
+        running = np.ones(count, dtype=bool)
+        found_at, found_which = self._discoveries(streams, plans)
+        for j in range(self.slots):
+            kinds = self.kind[streams, j]
+            nodes = self.node[streams, j]
+            checking = running & ((kinds == CALL_STEP) | (kinds == START))
+            late = checking & (t - began[everyone, nodes] > self.deadline[streams, nodes])
+            if late.any():
+                which = np.flatnonzero(late)
+                self._unwind(rows, which, j, t, began, streams, task, humans, self.late[streams[which], nodes[which]])
+                running[which] = False
+            if found_at is not None:
+                stepping = running & ((kinds == CALL_STEP) | (kinds == START))
+                discovering = np.flatnonzero(stepping & (found_at[everyone, nodes] == self.position[streams, j]))
+                if len(discovering):
+                    self._discover(rows, discovering, t, streams[discovering], nodes[discovering],
+                                   found_which[discovering, nodes[discovering]], task)
+            calls = np.flatnonzero(running & (kinds == CALL_STEP))
+            if len(calls):
+                self._calls(rows, calls, j, t, began, streams, task, humans, plans, running)
+            starts = np.flatnonzero(running & (kinds == START))
+            if len(starts):
+                on = streams[starts]
+                child = self.child[on, j]
+                began[starts, child] = t[starts]
+                agents = self.agent[on, child]
+                rows.add(len(starts), who=starts, t=t[starts], event=words["task_start"], principal=agents, presenter=agents,
+                         actor=agents, chain=self.chain[on, child], task=task[starts, child],
+                         audit_human=humans[starts], code=words["delegated"])
+                self._hand_keys(starts, j, t, streams)
+            ends = np.flatnonzero(running & (kinds == END))
+            if len(ends):
+                on = streams[ends]
+                ended = self.node[on, j]
+                at = t[ends]
+                agents = self.agent[on, ended]
+                root = ended == 0
+                rows.add(len(ends), who=ends, t=at, event=words["task_end"], principal=agents, presenter=agents, actor=agents,
+                         task=task[ends, ended], audit_human=humans[ends], decision=words["ok"],
+                         code=np.where(root, words["root"], words["sub"]).astype(np.int32), reason=words[DONE],
+                         latency=at - began[ends, ended])
+                running[ends[root]] = False
+            if not running.any():
+                break
+        return t
+
+    def _resolve(self, pick: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        """Decide the discovery candidates picked for the first time (most never are)."""
+        world, code, candidate = self.sim.world, self.vocabulary.code, self.candidate
+        fresh = ~self._resolved[pick]
+        for s, n, c in set(zip(*(part[fresh].tolist() for part in pick), strict=True)):
+            program = self.quiet[s].program
+            the_op, the_subject, (decision, short, reason), found = program.discovered(program.nodes[n], c)
+            tool, action, resource = world.op_keys[the_op]
+            values = (the_op, self.subject_index[the_subject], code(the_subject), code(tool), code(action),
+                      code(resource), code(decision), code(short), code(reason), code(found))
+            for name, value in zip(candidate, values, strict=True):
+                candidate[name][s, n, c] = value
+            self._resolved[s, n, c] = True
+
+    def _discoveries(self, streams: np.ndarray, plans: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
+        if not self.discovery.any():
+            return None, None
+        dice = self.dice[streams]  # (tasks, nodes, 3)
+        roll = np.take_along_axis(plans, dice[:, :, 0], axis=1)
+        where = np.take_along_axis(plans, dice[:, :, 1], axis=1)
+        which = np.take_along_axis(plans, dice[:, :, 2], axis=1)
+        found = roll < self.discovery[streams]
+        at = np.where(found, (where * self.node_steps[streams]).astype(np.intp), -1)
+        choice = (which * self.choices[streams]).astype(np.intp)
+        return at, choice
+
+    def _discover(self, rows: _Rows, which: np.ndarray, t: np.ndarray, on: np.ndarray, nodes: np.ndarray,
+                  choice: np.ndarray, task: np.ndarray) -> None:
+        """Tasks trying an operation outside their intent now: the discovery, then the request."""
+        words, candidate = self.words, self.candidate
+        at = t[which]
+        agents = self.agent[on, nodes]
+        tasks = task[which, nodes]
+        pick = (on, nodes, choice)
+        if not self._resolved[pick].all():
+            self._resolve(pick)
+        ops = candidate["op"][pick]
+        rows.add(len(which), who=which, t=at, event=words["discover"], principal=agents, presenter=agents,
+                 actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
+                 resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
+                 reason=candidate["found"][pick])
+        rows.add(len(which), who=which, t=at, event=words["request"], principal=candidate["principal"][pick],
+                 presenter=agents, actor=agents, credential=self._credentials(candidate["subject"][pick], at),
+                 chain=words[""], tool=candidate["tool"][pick], action=candidate["action"][pick],
+                 resource=candidate["resource"][pick], task=tasks, in_intent=False,
+                 decision=candidate["decision"][pick], code=candidate["code"][pick],
+                 reason=candidate["reason"][pick], value=self.value[ops], records=self.records[ops], wait=0.0)
+
+    def _calls(self, rows: _Rows, calls: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
+               streams: np.ndarray, task: np.ndarray, humans: np.ndarray, plans: np.ndarray,
+               running: np.ndarray) -> None:
+        """The calls of instruction slot ``j``: their rows; a denial ends the task (and its delegators)."""
+        text = self.text
+        on = streams[calls]
+        at = t[calls]
+        nodes = self.node[on, j]
+        agents = self.agent[on, nodes]
+        ops = self.op[on, j]
+        rows.add(len(calls), who=calls, t=at, event=self.words["request"], principal=text["principal"][on, j],
+                 presenter=agents, actor=agents, credential=self._credentials(self.subject[on, j], at),
+                 chain=self.words[""], tool=text["tool"][on, j], action=text["action"][on, j],
+                 resource=text["resource"][on, j], task=task[calls, nodes], in_intent=True,
+                 decision=text["decision"][on, j], code=text["code"][on, j], reason=text["reason"][on, j],
+                 value=self.value[ops], records=self.records[ops], wait=0.0)
+        allowed = self.allowed[on, j]
+        if not allowed.all():
+            denied = calls[~allowed]
+            self._unwind(rows, denied, j, t, began, streams, task, humans, text["why"][streams[denied], j])
+            running[denied] = False
+        going = calls[allowed]
+        t[going] = t[going] + plans[going, self.duration[streams[going], j]]
+
+    def _unwind(self, rows: _Rows, which: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
+                streams: np.ndarray, task: np.ndarray, humans: np.ndarray, why: np.ndarray) -> None:
+        """Tasks failing at slot ``j``: the failing task ends with ``why``, then each of its delegators."""
+        on = streams[which]
+        at = t[which]
+        for level in range(self.stack.shape[2]):
+            nodes = self.stack[on, j, level]
+            here = nodes >= 0
+            if not here.any():
+                break
+            rows_here = which[here]
+            ended = nodes[here]
+            agents = self.agent[on[here], ended]
+            reason = why[here] if level == 0 else self.upward[on[here], j, level]
+            rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents, presenter=agents,
+                     actor=agents, task=task[rows_here, ended], audit_human=humans[rows_here],
+                     decision=self.words["failed"],
+                     code=np.where(ended == 0, self.words["root"], self.words["sub"]).astype(np.int32),
+                     reason=reason, latency=at[here] - began[rows_here, ended])
+
+    def _hand_keys(self, starts: np.ndarray, j: int, t: np.ndarray, streams: np.ndarray) -> None:
+        """A delegator hands its keys to its delegate, which then holds them: at the first hand-off of each
+        key to each delegate, add it as the key's holder at that moment, as the engine does."""
+        sim = self.sim
+        for k in starts.tolist():
+            s = int(streams[k])
+            handed = self.handed[s][int(np.count_nonzero(self.kind[s, :j] == START))]
+            delegate, subjects = handed
+            for subject in subjects:
+                if (delegate, subject) in self._holders_added:
+                    continue
+                self._holders_added.add((delegate, subject))
+                if delegate not in sim.current_key(subject).holders:
+                    sim.agenda.at(float(t[k]), _hand_over(sim, delegate, subject))
+
+    def _credentials(self, subjects: np.ndarray, at: np.ndarray) -> np.ndarray:
         """The code of the key each call presents: its subject's key in service at the call's time."""
         timelines = self.timelines
         code = self.vocabulary.code
@@ -484,20 +825,17 @@ class BulkExecutor:
         return out
 
 
-class _Ends:
-    """Writes the task_end rows of a window's tasks."""
+def _depth(node: _Node) -> int:
+    depth = 0
+    while node.parent is not None:
+        node, depth = node.parent, depth + 1
+    return depth
 
-    def __init__(self, rows: _Rows, arrivals: np.ndarray, agents: np.ndarray, tasks: np.ndarray,
-                 humans: np.ndarray, words: dict[str, int]) -> None:
-        self.rows, self.arrivals, self.agents, self.tasks, self.humans, self.words = (
-            rows, arrivals, agents, tasks, humans, words)
 
-    def add(self, which: np.ndarray, t: np.ndarray, ok: bool, why: np.ndarray) -> None:
-        if not len(which):
-            return
-        at = t[which]
-        agents = self.agents[which]
-        self.rows.add(len(which), t=at, event=self.words["task_end"], principal=agents, presenter=agents,
-                      actor=agents, task=self.tasks[which], audit_human=self.humans[which],
-                      decision=self.words["ok" if ok else "failed"], code=self.words["root"], reason=why[which],
-                      latency=at - self.arrivals[which])
+def _hand_over(sim: Simulation, delegate: str, subject: str):
+    """At a hand-off's moment: the delegate holds the subject's key in service (a process on the agenda)."""
+    key = sim.current_key(subject)
+    if delegate not in key.holders:
+        sim.hold(delegate, key)
+    return
+    yield  # a generator: the agenda starts it at its time

@@ -88,6 +88,7 @@ class Simulation:
         workload.check_run(scenario, self.strategy, self.horizon)
         self.world = world or compile_world(scenario)
         self.bulk = bulk  # quiet work computed in bulk (nhisim.sim.bulk); False: everything call by call
+        self.bulk_involved: set[str] = set()  # the principals whose work stays call by call (bulk.quiet_streams)
         self.env = simpy.Environment()
         self.agenda = Agenda(self.env)
         self.log = EventLog(meta={"scenario": scenario.name, "strategy": self.strategy.name, "seed": self.seed,
@@ -158,7 +159,7 @@ class Simulation:
         # each other: dead, they are cycles only the collector frees, so it runs.
         with collector_paused(not self._cascades):
             self._issue_standing_credentials()
-            quiet = bulk.quiet_streams(self) if self.bulk else set()
+            quiet = bulk.quiet_streams(self) if self.bulk else {}
             in_bulk = []
             for agent in self.world.agents.values():
                 for template_id in agent.tasks:
@@ -166,7 +167,7 @@ class Simulation:
                     rate = template.rate * agent.rate_multiplier
                     if rate > 0:
                         if (agent.id, template_id) in quiet:
-                            in_bulk.append((agent.id, template, rate))
+                            in_bulk.append((agent.id, template, rate, quiet[(agent.id, template_id)]))
                         else:
                             self.agenda.start(self._arrivals(agent.id, template, rate))
             executor = bulk.BulkExecutor(self, in_bulk) if in_bulk else None
@@ -243,6 +244,11 @@ class Simulation:
             key = agent
             n = self._issuer_draws[agent] = self._issuer_draws.get(agent, 0) + 1
         return self._issuer_latency.quantile(uniform_at(self.seed, "issuer", key, n))
+
+    def hold(self, holder: str, cred: Credential) -> None:
+        """``holder`` now holds ``cred`` too (a delegator handed it on)."""
+        cred.holders.add(holder)
+        self._hold(holder, cred)
 
     def _hold(self, holder: str, cred: Credential) -> None:
         """``holder`` now holds ``cred``. Dead credentials are dropped as they pile up (a dead one
