@@ -292,6 +292,12 @@ class _Vocabulary:
             self.values.append(value)
         return found
 
+    def fresh(self, values: list[str]) -> np.ndarray:
+        """Codes for values known to be new and distinct (a window's task ids), without looking them up."""
+        first = self._first + len(self.values)
+        self.values.extend(values)
+        return np.arange(first, first + len(values), dtype=np.int32)
+
 
 @dataclass
 class _Batch:
@@ -349,10 +355,34 @@ class BulkRows:
             if name in NUMBER_COLUMNS or name in ("malicious", "in_intent"):
                 out.append(values)
                 continue
-            distinct, inverse = np.unique(values, return_inverse=True)
-            codes = encode_text(name, tuple(map(batch.value, distinct.tolist())))
-            out.append(codes.astype(np.intp)[inverse.reshape(-1)])
+            out.append(_recode(values, batch, lambda found, name=name: encode_text(name, found)))
         return out
+
+
+def _recode(values: np.ndarray, batch: _Batch, encode: Callable[[tuple], np.ndarray]) -> np.ndarray:
+    """A text column's codes in a batch as the log's table codes (each distinct value encoded once).
+
+    Codes are small integers in two ranges (the run's, the window's), so the distinct ones
+    are found by marking, not by sorting.
+    """
+    out = np.empty(len(values), dtype=np.intp)
+    window = values >= _WINDOW_CODES
+    for part, offset, table in ((~window, 0, batch.run_values), (window, _WINDOW_CODES, batch.window_values)):
+        if part.all():
+            local = values - offset
+        elif part.any():
+            local = values[part] - offset
+        else:
+            continue
+        seen = np.zeros(len(table), dtype=bool)
+        seen[local] = True
+        distinct = np.flatnonzero(seen)
+        remap = np.empty(len(table), dtype=np.intp)
+        remap[distinct] = encode(tuple(table[i] for i in distinct.tolist()))
+        if part.all():
+            return remap[local]
+        out[part] = remap[local]
+    return out
 
 
 class _Rows:
@@ -553,6 +583,8 @@ class BulkExecutor:
                                                     "root", "sub", "ok", "failed", "", DONE, "discover", "optional")}
         self.handed = [program.handed for program in programs]
         self.node_count_of = np.array([len(program.nodes) for program in programs])
+        self.program_length = np.array([len(program.instructions) for program in programs])
+        self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
         # per subject, per stream: the stream hands keys on and this subject's is among its keys
         self._hands_on_subject = [np.array([bool(p.handed) and subject in p.subjects for p in programs])
                                   for subject in self.subject_index]
@@ -589,8 +621,11 @@ class BulkExecutor:
         drop = None
         if arrivals:
             self._keys_at(start)
-            arrivals, streams, numbers, plans = (np.concatenate(arrivals), np.concatenate(streams),
-                                                 np.concatenate(numbers), np.concatenate(plans))
+            streams = np.concatenate(streams)
+            longest_first = np.argsort(-self.program_length[streams], kind="stable")  # slot j: a prefix still runs
+            arrivals, streams, numbers, plans = (np.concatenate(arrivals)[longest_first], streams[longest_first],
+                                                 np.concatenate(numbers)[longest_first],
+                                                 np.concatenate(plans)[longest_first])
             ended = self._lockstep(rows, arrivals, streams, numbers, plans)
             drop = self._across_rotations(arrivals, ended, streams)
             for k in np.flatnonzero(drop).tolist():
@@ -636,20 +671,20 @@ class BulkExecutor:
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
                   plans: np.ndarray) -> np.ndarray:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
-        when each task ended."""
+        when each task ended. The tasks come longest program first: at slot ``j`` only a prefix of them
+        has an instruction left."""
         words = self.words
         count = len(arrivals)
-        window_code = rows.window.code
         # each task's id, and its sub-tasks' (root id + the node's suffix)
         task = np.zeros((count, self.node_count), dtype=np.int32)
         keys = [q.key for q in self.quiet]
         roots = [f"{keys[s]}#{n}" for s, n in zip(streams.tolist(), numbers.tolist(), strict=True)]
-        task[:, 0] = list(map(window_code, roots))
+        task[:, 0] = rows.window.fresh(roots)
         suffixes = self.suffixes
         for k in np.flatnonzero(self.node_count_of[streams] > 1).tolist():  # sub-tasks: the root's id, then theirs
             root = roots[k]
-            for index, suffix in enumerate(suffixes[streams[k]][1:], start=1):
-                task[k, index] = window_code(root + suffix)
+            names = suffixes[streams[k]]
+            task[k, 1:len(names)] = rows.window.fresh([root + suffix for suffix in names[1:]])
         humans = self.human[streams]
         everyone = np.arange(count)
         began = np.zeros((count, self.node_count))  # when each of a task's nodes started
@@ -660,25 +695,31 @@ class BulkExecutor:
         t = arrivals.copy()
         running = np.ones(count, dtype=bool)
         found_at, found_which = self._discoveries(streams, plans)
+        length = self.program_length[streams]
         for j in range(self.slots):
-            kinds = self.kind[streams, j]
-            nodes = self.node[streams, j]
-            checking = running & ((kinds == CALL_STEP) | (kinds == START))
-            late = checking & (t - began[everyone, nodes] > self.deadline[streams, nodes])
+            n = int(np.searchsorted(-length, -j, side="left"))  # the tasks whose program has an instruction j
+            if not n:
+                break
+            mine = streams[:n]
+            kinds = self.kind[mine, j]
+            nodes = self.node[mine, j]
+            alive = running[:n]
+            checking = alive & ((kinds == CALL_STEP) | (kinds == START))
+            late = checking & (t[:n] - began[everyone[:n], nodes] > self.deadline[mine, nodes])
             if late.any():
                 which = np.flatnonzero(late)
                 self._unwind(rows, which, j, t, began, streams, task, humans, self.late[streams[which], nodes[which]])
                 running[which] = False
             if found_at is not None:
-                stepping = running & ((kinds == CALL_STEP) | (kinds == START))
-                discovering = np.flatnonzero(stepping & (found_at[everyone, nodes] == self.position[streams, j]))
+                stepping = alive & ((kinds == CALL_STEP) | (kinds == START))
+                discovering = np.flatnonzero(stepping & (found_at[everyone[:n], nodes] == self.position[mine, j]))
                 if len(discovering):
                     self._discover(rows, discovering, t, streams[discovering], nodes[discovering],
                                    found_which[discovering, nodes[discovering]], task)
-            calls = np.flatnonzero(running & (kinds == CALL_STEP))
+            calls = np.flatnonzero(alive & (kinds == CALL_STEP))
             if len(calls):
                 self._calls(rows, calls, j, t, began, streams, task, humans, plans, running)
-            starts = np.flatnonzero(running & (kinds == START))
+            starts = np.flatnonzero(alive & (kinds == START))
             if len(starts):
                 on = streams[starts]
                 child = self.child[on, j]
@@ -688,7 +729,7 @@ class BulkExecutor:
                          actor=agents, chain=self.chain[on, child], task=task[starts, child],
                          audit_human=humans[starts], code=words["delegated"])
                 self._hand_keys(starts, j, t, streams)
-            ends = np.flatnonzero(running & (kinds == END))
+            ends = np.flatnonzero(alive & (kinds == END))
             if len(ends):
                 on = streams[ends]
                 ended = self.node[on, j]
@@ -700,8 +741,6 @@ class BulkExecutor:
                          code=np.where(root, words["root"], words["sub"]).astype(np.int32), reason=words[DONE],
                          latency=at - began[ends, ended])
                 running[ends[root]] = False
-            if not running.any():
-                break
         return t
 
     def _resolve(self, pick: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
@@ -801,10 +840,18 @@ class BulkExecutor:
         """A delegator hands its keys to its delegate, which then holds them: at the first hand-off of each
         key to each delegate, add it as the key's holder at that moment, as the engine does."""
         sim = self.sim
-        for k in starts.tolist():
+        on = streams[starts]
+        fresh = ~self._handed_all[on, j]
+        if not fresh.any():
+            return
+        starts, on = starts[fresh], on[fresh]
+        order = np.lexsort((t[starts], on))  # by stream, then time: each stream's first hand-off here
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = on[order][1:] != on[order][:-1]
+        for k in starts[order][first].tolist():
             s = int(streams[k])
-            handed = self.handed[s][int(np.count_nonzero(self.kind[s, :j] == START))]
-            delegate, subjects = handed
+            self._handed_all[s, j] = True
+            delegate, subjects = self.handed[s][int(np.count_nonzero(self.kind[s, :j] == START))]
             for subject in subjects:
                 if (delegate, subject) in self._holders_added:
                     continue
