@@ -594,8 +594,8 @@ class BulkExecutor:
     def _compute(self, start: float, end: float) -> None:
         self._computed_until = end
         rows = _Rows(self.vocabulary)
-        arrivals, streams, numbers, plans = [], [], [], []
-        width = max(q.stream.program.width for q in self.quiet)
+        arrivals, streams, numbers, blocks, bases = [], [], [], [], []
+        offset = 0
         for index, q in enumerate(self.quiet):
             times, values, first = q.stream.take(end)
             if not len(times):
@@ -615,22 +615,24 @@ class BulkExecutor:
             arrivals.append(times)
             streams.append(np.full(len(times), index, dtype=np.intp))
             numbers.append(number)
-            padded = np.zeros((len(times), width))
-            padded[:, :values.shape[1]] = values
-            plans.append(padded)
+            blocks.append(values.ravel())  # plan rows of different widths, one after the other
+            bases.append(offset + np.arange(len(times)) * values.shape[1])
+            offset += values.size
         drop = None
         if arrivals:
             self._keys_at(start)
             streams = np.concatenate(streams)
             longest_first = np.argsort(-self.program_length[streams], kind="stable")  # slot j: a prefix still runs
-            arrivals, streams, numbers, plans = (np.concatenate(arrivals)[longest_first], streams[longest_first],
-                                                 np.concatenate(numbers)[longest_first],
-                                                 np.concatenate(plans)[longest_first])
+            arrivals, streams, numbers, base = (np.concatenate(arrivals)[longest_first], streams[longest_first],
+                                                np.concatenate(numbers)[longest_first],
+                                                np.concatenate(bases)[longest_first])
+            plans = _PlanRows(np.concatenate(blocks), base)
             ended = self._lockstep(rows, arrivals, streams, numbers, plans)
             drop = self._across_rotations(arrivals, ended, streams)
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
-                self._call_by_call(q, float(arrivals[k]), plans[k, :q.stream.program.width].tolist(), int(numbers[k]))
+                row = plans.values[base[k]:base[k] + q.stream.program.width]
+                self._call_by_call(q, float(arrivals[k]), row.tolist(), int(numbers[k]))
         self.rows.add(rows.batch(self.sim.horizon, drop))
 
     def _across_rotations(self, arrivals: np.ndarray, ended: np.ndarray, streams: np.ndarray) -> np.ndarray:
@@ -669,7 +671,7 @@ class BulkExecutor:
             self._key_code[index] = code(timeline.ids[generation])
 
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
-                  plans: np.ndarray) -> np.ndarray:
+                  plans: _PlanRows) -> np.ndarray:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
         when each task ended. The tasks come longest program first: at slot ``j`` only a prefix of them
         has an instruction left."""
@@ -757,14 +759,13 @@ class BulkExecutor:
                 candidate[name][s, n, c] = value
             self._resolved[s, n, c] = True
 
-    def _discoveries(self, streams: np.ndarray, plans: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _discoveries(self, streams: np.ndarray, plans: _PlanRows) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
         if not self.discovery.any():
             return None, None
         dice = self.dice[streams]  # (tasks, nodes, 3)
-        roll = np.take_along_axis(plans, dice[:, :, 0], axis=1)
-        where = np.take_along_axis(plans, dice[:, :, 1], axis=1)
-        which = np.take_along_axis(plans, dice[:, :, 2], axis=1)
+        everyone = np.arange(len(streams))
+        roll, where, which = (plans.at(everyone[:, None], dice[:, :, i]) for i in range(3))
         found = roll < self.discovery[streams]
         at = np.where(found, (where * self.node_steps[streams]).astype(np.intp), -1)
         choice = (which * self.choices[streams]).astype(np.intp)
@@ -793,7 +794,7 @@ class BulkExecutor:
                  reason=candidate["reason"][pick], value=self.value[ops], records=self.records[ops], wait=0.0)
 
     def _calls(self, rows: _Rows, calls: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
-               streams: np.ndarray, task: np.ndarray, humans: np.ndarray, plans: np.ndarray,
+               streams: np.ndarray, task: np.ndarray, humans: np.ndarray, plans: _PlanRows,
                running: np.ndarray) -> None:
         """The calls of instruction slot ``j``: their rows; a denial ends the task (and its delegators)."""
         text = self.text
@@ -814,7 +815,7 @@ class BulkExecutor:
             self._unwind(rows, denied, j, t, began, streams, task, humans, text["why"][streams[denied], j])
             running[denied] = False
         going = calls[allowed]
-        t[going] = t[going] + plans[going, self.duration[streams[going], j]]
+        t[going] = t[going] + plans.at(going, self.duration[streams[going], j])
 
     def _unwind(self, rows: _Rows, which: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
                 streams: np.ndarray, task: np.ndarray, humans: np.ndarray, why: np.ndarray) -> None:
@@ -870,6 +871,20 @@ class BulkExecutor:
             generation = int(np.searchsorted(np.array(timeline.ends), at[row], side="right"))
             out[row] = code(timeline.ids[generation])
         return out
+
+
+class _PlanRows:
+    """A window's plan rows (of several widths) one after the other: task ``k``'s column ``c`` is
+    ``values[base[k] + c]``."""
+
+    __slots__ = ("base", "values")
+
+    def __init__(self, values: np.ndarray, base: np.ndarray) -> None:
+        self.values = values
+        self.base = base
+
+    def at(self, tasks: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        return self.values[self.base[tasks] + columns]
 
 
 def _depth(node: _Node) -> int:
