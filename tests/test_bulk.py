@@ -105,6 +105,29 @@ def test_rotations_deadlines_and_denials_are_the_same_in_bulk(strategy):
     assert (keys_per_task > 1).any()  # a rotation fell inside a task
 
 
+@pytest.mark.parametrize("ttl", ["15m", "40s"])
+def test_task_tokens_are_the_same_in_bulk(ttl):
+    """Under JIT controls a task's token is issued after the plan's round trip, at its first call, and revoked
+    at its end (if it still lives); a task that outlives its token (40 s) renews it call by call."""
+    data = rotating_estate()
+    data["strategies"] = {"zsp": {"base": "zsp", "ttl": ttl}, "zsp_kept": {"base": "zsp", "ttl": ttl,
+                                                                           "revoke_at_task_end": False}}
+    scenario = build(data)
+    for strategy in data["strategies"]:
+        alone, together, sim = both_ways(scenario, strategy, 5)
+        assert_same_rows(alone, together)
+        events = pd.DataFrame(together)
+        quiet = {f"{agent}/{template}" for agent, template in bulk.quiet_streams(sim)}
+        assert quiet
+        mine = events[events.task.astype(str).str.split("#").str[0].isin(quiet)]
+        issued = mine[(mine.event == "issue") & (mine.code == "jit_token")]
+        assert len(issued) > 100
+        revoked = events[(events.event == "revoke") & events.credential.isin(issued.credential)]
+        assert (len(revoked) > 0) == (strategy == "zsp")
+        renewed = issued.groupby("task").size()
+        assert (renewed.max() > 1) == (ttl == "40s")  # renewals ran call by call, with the same rows
+
+
 @st.composite
 def attacked_estates(draw):
     data, seed = draw_attacked_estate(draw, agents=(6, 16), depth=(1, 3), latest=7000, max_delay=900,

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
 from nhisim.sim.pep import NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
@@ -152,6 +153,19 @@ class _Program:
         self.handed: list[tuple[str, list[str]]] = []  # per START: (delegate, subjects of the keys handed)
         self.discovers = False  # whether a node may try an operation outside its intent
         self.discoveries_in_bulk = sim.anomaly_probability == 0  # a discovery's alert dice are drawn call by call
+        controls = sim.controls(agent)
+        self.jit = controls.credential == "jit_token"  # a token per task (root tasks that delegate nothing)
+        self.token: Credential | None = None
+        if self.jit:
+            if any(threat.EVIDENCE == "outage" for threat in sim.scenario.threats):
+                raise _NotQuiet(agent)  # whether the issuer answers depends on the time
+            role_scope = sim.world.agents[agent].role_scope
+            scope = role_scope & template.intent if controls.jit_scope == "intent" else role_scope
+            # the task's token as the engine issues it, for deciding its calls (the same at any time)
+            self.token = Credential(id="", kind="jit_token", subject=agent, holders={agent}, scope=scope, issued_at=0.0,
+                                    expires_at=math.inf, binding=controls.binding, task="", human=template.human,
+                                    intent=template)
+            self.token_value = sim.world.value(scope)
         layout = plan_program.root if plan_program is not None else None
         root = _Node(agent, template, agent, "", None, [])
         self._walk(root, layout)
@@ -159,7 +173,13 @@ class _Program:
 
     def _keys_of(self, agent: str) -> list[Any]:
         sim = self.sim
-        if agent in self.involved or sim.controls(agent).credential != "static_key":
+        if agent in self.involved:
+            raise _NotQuiet(agent)
+        if self.jit:
+            if self.nodes[1:]:
+                raise _NotQuiet(agent)  # a sub-task under JIT controls: left call by call
+            return []
+        if sim.controls(agent).credential != "static_key":
             raise _NotQuiet(agent)
         keys = sim.static_keys_of(agent)
         if not keys or any(key.subject in self.involved for key in keys):
@@ -186,6 +206,8 @@ class _Program:
                 raise _NotQuiet(node.template.id)
             plan_step = layout.steps[position] if layout is not None else None
             if step.delegate_to is not None:
+                if self.jit:
+                    raise _NotQuiet(node.agent)  # what a JIT delegator hands on depends on its token's timing
                 if plan_step is not None and plan_step[0] != DELEGATE:
                     raise _NotQuiet(step.sub_task)  # past 16 hops: the sub-task never starts
                 if sim.controls(node.agent).delegation != "pass_through":
@@ -203,7 +225,8 @@ class _Program:
                 self.instructions.append((END, child))
                 continue
             key = self._key_for(node, step.op)
-            self.subjects.add(key.subject)
+            if not self.jit:
+                self.subjects.add(key.subject)
             if sim.anomaly_probability > 0 and sim.out_of_pattern(key, step.op):
                 raise _NotQuiet(node.agent)
             decision = self._decide(node, key, step.op, step.destination, None)
@@ -227,7 +250,10 @@ class _Program:
         return self.sim.pep.decide(self.sim.env.now, node.agent, key, op, destination, node.template, args)
 
     def _key_for(self, node: _Node, op: int) -> Any:
-        """The key the node's agent presents for ``op``: the first one handed to it that covers it, else its own."""
+        """The key the node's agent presents for ``op``: the first one handed to it that covers it, else its own
+        (under JIT controls: the task's token)."""
+        if self.token is not None:
+            return self.token
         sim = self.sim
         for subject in node.passed:
             key = sim.current_key(subject)
@@ -565,7 +591,7 @@ class BulkExecutor:
                     _, _, the_op, column, the_subject, (decision, short, reason), position[s, j] = instruction
                     tool, action, resource = world.op_keys[the_op]
                     op[s, j], duration[s, j] = the_op, column
-                    subject[s, j] = self.subject_index[the_subject]
+                    subject[s, j] = -1 if program.jit else self.subject_index[the_subject]
                     allowed[s, j] = decision == "allow"
                     for name, value in zip(text, (the_subject, tool, action, resource, decision, short, reason,
                                                   f"{world.label(the_op)} was denied"), strict=True):
@@ -580,9 +606,21 @@ class BulkExecutor:
         self.value = np.asarray(world.op_value, dtype=float)
         self.records = np.asarray(world.op_records, dtype=float)
         self.words = {word: code(word) for word in ("task_start", "request", "task_end", "arrival", "delegated",
-                                                    "root", "sub", "ok", "failed", "", DONE, "discover", "optional")}
+                                                    "root", "sub", "ok", "failed", "", DONE, "discover", "optional",
+                                                    "issue", "allow", "jit_token", ISSUE_REASONS["jit_token"],
+                                                    "revoke", "lifecycle")}
         self.handed = [program.handed for program in programs]
         self.node_count_of = np.array([len(program.nodes) for program in programs])
+        # JIT streams: a token per task, issued at its first call after the plan's round trip to the issuer
+        self.jit = np.array([program.jit for program in programs])
+        self.ttl = np.array([self.sim.controls(q.agent).ttl for q in self.quiet])
+        self.latency_column = np.array([q.stream.program.root.latency for q in self.quiet], dtype=np.intp)
+        self.token_value = np.array([program.token_value if program.jit else math.nan for program in programs])
+        self.revokes = np.array([program.jit and self.sim.controls(q.agent).revoke_at_task_end
+                                 for q, program in zip(self.quiet, programs, strict=True)])
+        self._propagation = [self.sim.controls(q.agent).propagation for q in self.quiet]
+        self._cache_ttl = [self.sim.controls(q.agent).cache_ttl for q in self.quiet]
+        self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
         # per subject, per stream: the stream hands keys on and this subject's is among its keys
@@ -627,8 +665,8 @@ class BulkExecutor:
                                                 np.concatenate(numbers)[longest_first],
                                                 np.concatenate(bases)[longest_first])
             plans = _PlanRows(np.concatenate(blocks), base)
-            ended = self._lockstep(rows, arrivals, streams, numbers, plans)
-            drop = self._across_rotations(arrivals, ended, streams)
+            ended, renew = self._lockstep(rows, arrivals, streams, numbers, plans)
+            drop = self._across_rotations(arrivals, ended, streams) | renew
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
                 row = plans.values[base[k]:base[k] + q.stream.program.width]
@@ -671,33 +709,35 @@ class BulkExecutor:
             self._key_code[index] = code(timeline.ids[generation])
 
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
-                  plans: _PlanRows) -> np.ndarray:
+                  plans: _PlanRows) -> tuple[np.ndarray, np.ndarray]:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
-        when each task ended. The tasks come longest program first: at slot ``j`` only a prefix of them
-        has an instruction left."""
+        when each task ended, and which must run call by call after all (a token renewed mid-task). The
+        tasks come longest program first: at slot ``j`` only a prefix of them has an instruction left."""
         words = self.words
         count = len(arrivals)
+        w = _Window(rows, streams, plans, arrivals, self.node_count)
         # each task's id, and its sub-tasks' (root id + the node's suffix)
-        task = np.zeros((count, self.node_count), dtype=np.int32)
         keys = [q.key for q in self.quiet]
         roots = [f"{keys[s]}#{n}" for s, n in zip(streams.tolist(), numbers.tolist(), strict=True)]
-        task[:, 0] = rows.window.fresh(roots)
+        w.task[:, 0] = rows.window.fresh(roots)
         suffixes = self.suffixes
         for k in np.flatnonzero(self.node_count_of[streams] > 1).tolist():  # sub-tasks: the root's id, then theirs
             root = roots[k]
             names = suffixes[streams[k]]
-            task[k, 1:len(names)] = rows.window.fresh([root + suffix for suffix in names[1:]])
-        humans = self.human[streams]
-        everyone = np.arange(count)
-        began = np.zeros((count, self.node_count))  # when each of a task's nodes started
-        began[:, 0] = arrivals
+            w.task[k, 1:len(names)] = rows.window.fresh([root + suffix for suffix in names[1:]])
+        jit = np.flatnonzero(self.jit[streams])
+        if len(jit):
+            w.token[jit] = rows.window.fresh([f"jit-{roots[k]}" for k in jit.tolist()])
+        w.roots = roots
+        w.humans = self.human[streams]
         agents0 = self.agent[streams, 0]
-        rows.add(count, t=arrivals, event=words["task_start"], principal=agents0, presenter=agents0, actor=agents0,
-                 chain=self.chain[streams, 0], task=task[:, 0], audit_human=humans, code=words["arrival"], who=everyone)
-        t = arrivals.copy()
-        running = np.ones(count, dtype=bool)
+        everyone = np.arange(count)
+        rows.add(count, who=everyone, t=arrivals, event=words["task_start"], principal=agents0, presenter=agents0,
+                 actor=agents0, chain=self.chain[streams, 0], task=w.task[:, 0], audit_human=w.humans,
+                 code=words["arrival"])
         found_at, found_which = self._discoveries(streams, plans)
         length = self.program_length[streams]
+        t, began, running = w.t, w.began, w.running
         for j in range(self.slots):
             n = int(np.searchsorted(-length, -j, side="left"))  # the tasks whose program has an instruction j
             if not n:
@@ -710,40 +750,39 @@ class BulkExecutor:
             late = checking & (t[:n] - began[everyone[:n], nodes] > self.deadline[mine, nodes])
             if late.any():
                 which = np.flatnonzero(late)
-                self._unwind(rows, which, j, t, began, streams, task, humans, self.late[streams[which], nodes[which]])
-                running[which] = False
+                self._unwind(w, which, j, self.late[streams[which], nodes[which]])
             if found_at is not None:
                 stepping = alive & ((kinds == CALL_STEP) | (kinds == START))
                 discovering = np.flatnonzero(stepping & (found_at[everyone[:n], nodes] == self.position[mine, j]))
                 if len(discovering):
-                    self._discover(rows, discovering, t, streams[discovering], nodes[discovering],
-                                   found_which[discovering, nodes[discovering]], task)
+                    self._discover(w, discovering, nodes[discovering], found_which[discovering, nodes[discovering]])
             calls = np.flatnonzero(alive & (kinds == CALL_STEP))
             if len(calls):
-                self._calls(rows, calls, j, t, began, streams, task, humans, plans, running)
+                self._calls(w, calls, j)
             starts = np.flatnonzero(alive & (kinds == START))
             if len(starts):
                 on = streams[starts]
                 child = self.child[on, j]
                 began[starts, child] = t[starts]
                 agents = self.agent[on, child]
-                rows.add(len(starts), who=starts, t=t[starts], event=words["task_start"], principal=agents, presenter=agents,
-                         actor=agents, chain=self.chain[on, child], task=task[starts, child],
-                         audit_human=humans[starts], code=words["delegated"])
+                rows.add(len(starts), who=starts, t=t[starts], event=words["task_start"], principal=agents,
+                         presenter=agents, actor=agents, chain=self.chain[on, child], task=w.task[starts, child],
+                         audit_human=w.humans[starts], code=words["delegated"])
                 self._hand_keys(starts, j, t, streams)
             ends = np.flatnonzero(alive & (kinds == END))
             if len(ends):
                 on = streams[ends]
                 ended = self.node[on, j]
+                root = ended == 0
+                self._revoke_tokens(w, ends[root])
                 at = t[ends]
                 agents = self.agent[on, ended]
-                root = ended == 0
-                rows.add(len(ends), who=ends, t=at, event=words["task_end"], principal=agents, presenter=agents, actor=agents,
-                         task=task[ends, ended], audit_human=humans[ends], decision=words["ok"],
+                rows.add(len(ends), who=ends, t=at, event=words["task_end"], principal=agents, presenter=agents,
+                         actor=agents, task=w.task[ends, ended], audit_human=w.humans[ends], decision=words["ok"],
                          code=np.where(root, words["root"], words["sub"]).astype(np.int32), reason=words[DONE],
                          latency=at - began[ends, ended])
                 running[ends[root]] = False
-        return t
+        return t, w.renew
 
     def _resolve(self, pick: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
@@ -753,8 +792,8 @@ class BulkExecutor:
             program = self.quiet[s].program
             the_op, the_subject, (decision, short, reason), found = program.discovered(program.nodes[n], c)
             tool, action, resource = world.op_keys[the_op]
-            values = (the_op, self.subject_index[the_subject], code(the_subject), code(tool), code(action),
-                      code(resource), code(decision), code(short), code(reason), code(found))
+            values = (the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject), code(tool),
+                      code(action), code(resource), code(decision), code(short), code(reason), code(found))
             for name, value in zip(candidate, values, strict=True):
                 candidate[name][s, n, c] = value
             self._resolved[s, n, c] = True
@@ -771,57 +810,102 @@ class BulkExecutor:
         choice = (which * self.choices[streams]).astype(np.intp)
         return at, choice
 
-    def _discover(self, rows: _Rows, which: np.ndarray, t: np.ndarray, on: np.ndarray, nodes: np.ndarray,
-                  choice: np.ndarray, task: np.ndarray) -> None:
+    def _discover(self, w: _Window, which: np.ndarray, nodes: np.ndarray, choice: np.ndarray) -> None:
         """Tasks trying an operation outside their intent now: the discovery, then the request."""
         words, candidate = self.words, self.candidate
-        at = t[which]
+        on = w.streams[which]
         agents = self.agent[on, nodes]
-        tasks = task[which, nodes]
+        tasks = w.task[which, nodes]
         pick = (on, nodes, choice)
         if not self._resolved[pick].all():
             self._resolve(pick)
+        w.rows.add(len(which), who=which, t=w.t[which], event=words["discover"], principal=agents, presenter=agents,
+                   actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
+                   resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
+                   reason=candidate["found"][pick])
+        self._obtain_tokens(w, which)
         ops = candidate["op"][pick]
-        rows.add(len(which), who=which, t=at, event=words["discover"], principal=agents, presenter=agents,
-                 actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
-                 resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
-                 reason=candidate["found"][pick])
-        rows.add(len(which), who=which, t=at, event=words["request"], principal=candidate["principal"][pick],
-                 presenter=agents, actor=agents, credential=self._credentials(candidate["subject"][pick], at),
-                 chain=words[""], tool=candidate["tool"][pick], action=candidate["action"][pick],
-                 resource=candidate["resource"][pick], task=tasks, in_intent=False,
-                 decision=candidate["decision"][pick], code=candidate["code"][pick],
-                 reason=candidate["reason"][pick], value=self.value[ops], records=self.records[ops], wait=0.0)
+        self._requests(w, which, nodes, candidate["subject"][pick], candidate["principal"][pick],
+                       candidate["tool"][pick], candidate["action"][pick], candidate["resource"][pick], False,
+                       candidate["decision"][pick], candidate["code"][pick], candidate["reason"][pick], ops)
 
-    def _calls(self, rows: _Rows, calls: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
-               streams: np.ndarray, task: np.ndarray, humans: np.ndarray, plans: _PlanRows,
-               running: np.ndarray) -> None:
+    def _calls(self, w: _Window, calls: np.ndarray, j: int) -> None:
         """The calls of instruction slot ``j``: their rows; a denial ends the task (and its delegators)."""
         text = self.text
-        on = streams[calls]
-        at = t[calls]
-        nodes = self.node[on, j]
-        agents = self.agent[on, nodes]
-        ops = self.op[on, j]
-        rows.add(len(calls), who=calls, t=at, event=self.words["request"], principal=text["principal"][on, j],
-                 presenter=agents, actor=agents, credential=self._credentials(self.subject[on, j], at),
-                 chain=self.words[""], tool=text["tool"][on, j], action=text["action"][on, j],
-                 resource=text["resource"][on, j], task=task[calls, nodes], in_intent=True,
-                 decision=text["decision"][on, j], code=text["code"][on, j], reason=text["reason"][on, j],
-                 value=self.value[ops], records=self.records[ops], wait=0.0)
+        on = w.streams[calls]
+        self._obtain_tokens(w, calls)
+        self._requests(w, calls, self.node[on, j], self.subject[on, j], text["principal"][on, j],
+                       text["tool"][on, j], text["action"][on, j], text["resource"][on, j], True,
+                       text["decision"][on, j], text["code"][on, j], text["reason"][on, j], self.op[on, j])
         allowed = self.allowed[on, j]
         if not allowed.all():
             denied = calls[~allowed]
-            self._unwind(rows, denied, j, t, began, streams, task, humans, text["why"][streams[denied], j])
-            running[denied] = False
+            self._unwind(w, denied, j, text["why"][w.streams[denied], j])
         going = calls[allowed]
-        t[going] = t[going] + plans.at(going, self.duration[streams[going], j])
+        w.t[going] = w.t[going] + w.plans.at(going, self.duration[w.streams[going], j])
 
-    def _unwind(self, rows: _Rows, which: np.ndarray, j: int, t: np.ndarray, began: np.ndarray,
-                streams: np.ndarray, task: np.ndarray, humans: np.ndarray, why: np.ndarray) -> None:
+    def _requests(self, w: _Window, which: np.ndarray, nodes: np.ndarray, subjects: np.ndarray,
+                  principal: np.ndarray, tool: np.ndarray, action: np.ndarray, resource: np.ndarray,
+                  in_intent: bool, decision: np.ndarray, code: np.ndarray, reason: np.ndarray, ops: np.ndarray) -> None:
+        """Request rows of the tasks ``which`` now: on a key in service, or on the task's token."""
+        at = w.t[which]
+        on = w.streams[which]
+        agents = self.agent[on, nodes]
+        jit = self.jit[on]
+        none = self.words_none
+        if jit.any():
+            credential = np.where(jit, w.token[which], 0).astype(np.int32)
+            if not jit.all():
+                credential[~jit] = self._credentials(subjects[~jit], at[~jit])
+            audit_task = np.where(jit, w.task[which, 0], none).astype(np.int32)
+            audit_human = np.where(jit, w.humans[which], none).astype(np.int32)
+            w.renew[which] |= jit & (at >= w.expires[which])  # the token has expired: the engine renews it
+        else:
+            credential, audit_task, audit_human = self._credentials(subjects, at), None, None
+        w.rows.add(len(which), who=which, t=at, event=self.words["request"], principal=principal, presenter=agents,
+                   actor=agents, credential=credential, chain=self.words[""], tool=tool, action=action,
+                   resource=resource, task=w.task[which, nodes], audit_task=audit_task, audit_human=audit_human,
+                   in_intent=in_intent, decision=decision, code=code, reason=reason, value=self.value[ops],
+                   records=self.records[ops], wait=0.0)
+
+    def _obtain_tokens(self, w: _Window, which: np.ndarray) -> None:
+        """Tasks under JIT controls making their first call: a round trip to the issuer, then their token."""
+        words = self.words
+        first = which[self.jit[w.streams[which]] & np.isnan(w.expires[which])]
+        if not len(first):
+            return
+        on = w.streams[first]
+        w.t[first] = w.t[first] + w.plans.at(first, self.latency_column[on])
+        at = w.t[first]
+        w.expires[first] = at + self.ttl[on]
+        agents = self.agent[on, 0]
+        w.rows.add(len(first), who=first, t=at, event=words["issue"], principal=agents, presenter=agents,
+                   actor=agents, credential=w.token[first], chain=words[""], task=w.task[first, 0],
+                   audit_task=w.task[first, 0], audit_human=w.humans[first], decision=words["allow"],
+                   code=words["jit_token"], reason=words[ISSUE_REASONS["jit_token"]], value=self.token_value[on],
+                   until=w.expires[first])
+
+    def _revoke_tokens(self, w: _Window, which: np.ndarray) -> None:
+        """Tasks ending now whose controls revoke their token at the task's end (if it still lives)."""
+        if not len(which):
+            return
+        revoked = which[self.revokes[w.streams[which]] & (w.t[which] < w.expires[which])]  # NaN: no token
+        if not len(revoked):
+            return
+        on = w.streams[revoked]
+        at = w.t[revoked]
+        effective = np.array([propagation_delay(self._propagation[s], self._cache_ttl[s], now, until)
+                              for s, now, until in zip(on.tolist(), at.tolist(), w.expires[revoked].tolist(),
+                                                       strict=True)])
+        reasons = w.rows.window.fresh([f"task {w.roots[k]} ended" for k in revoked.tolist()])
+        w.rows.add(len(revoked), who=revoked, t=at, event=self.words["revoke"], principal=self.agent[on, 0],
+                   credential=w.token[revoked], chain=self.words[""], decision=self.words["revoke"],
+                   code=self.words["lifecycle"], reason=reasons, until=effective)
+
+    def _unwind(self, w: _Window, which: np.ndarray, j: int, why: np.ndarray) -> None:
         """Tasks failing at slot ``j``: the failing task ends with ``why``, then each of its delegators."""
-        on = streams[which]
-        at = t[which]
+        on = w.streams[which]
+        at = w.t[which]
         for level in range(self.stack.shape[2]):
             nodes = self.stack[on, j, level]
             here = nodes >= 0
@@ -829,13 +913,15 @@ class BulkExecutor:
                 break
             rows_here = which[here]
             ended = nodes[here]
+            self._revoke_tokens(w, rows_here[ended == 0])
             agents = self.agent[on[here], ended]
             reason = why[here] if level == 0 else self.upward[on[here], j, level]
-            rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents, presenter=agents,
-                     actor=agents, task=task[rows_here, ended], audit_human=humans[rows_here],
-                     decision=self.words["failed"],
-                     code=np.where(ended == 0, self.words["root"], self.words["sub"]).astype(np.int32),
-                     reason=reason, latency=at[here] - began[rows_here, ended])
+            w.rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents,
+                       presenter=agents, actor=agents, task=w.task[rows_here, ended], audit_human=w.humans[rows_here],
+                       decision=self.words["failed"],
+                       code=np.where(ended == 0, self.words["root"], self.words["sub"]).astype(np.int32),
+                       reason=reason, latency=at[here] - w.began[rows_here, ended])
+        w.running[which] = False
 
     def _hand_keys(self, starts: np.ndarray, j: int, t: np.ndarray, streams: np.ndarray) -> None:
         """A delegator hands its keys to its delegate, which then holds them: at the first hand-off of each
@@ -871,6 +957,24 @@ class BulkExecutor:
             generation = int(np.searchsorted(np.array(timeline.ends), at[row], side="right"))
             out[row] = code(timeline.ids[generation])
         return out
+
+
+class _Window:
+    """What the tasks of one window are doing while it is computed (per task, in window order)."""
+
+    def __init__(self, rows: _Rows, streams: np.ndarray, plans: _PlanRows, arrivals: np.ndarray, nodes: int) -> None:
+        count = len(arrivals)
+        self.rows, self.streams, self.plans = rows, streams, plans
+        self.t = arrivals.copy()  # each task's clock
+        self.began = np.zeros((count, nodes))  # when each of a task's nodes started
+        self.began[:, 0] = arrivals
+        self.running = np.ones(count, dtype=bool)
+        self.task = np.zeros((count, nodes), dtype=np.int32)  # the codes of its nodes' task ids
+        self.token = np.zeros(count, dtype=np.int32)  # under JIT controls: its token's id
+        self.expires = np.full(count, math.nan)  # ... and when it expires (NaN: none issued yet)
+        self.renew = np.zeros(count, dtype=bool)  # it outlived its token: call by call after all
+        self.humans = np.zeros(count, dtype=np.int32)
+        self.roots: list[str] = []
 
 
 class _PlanRows:

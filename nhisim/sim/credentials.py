@@ -26,6 +26,14 @@ import math
 from dataclasses import dataclass
 
 INF = math.inf
+#: what an issue row says of a credential, by kind (unless the issuer says more)
+ISSUE_REASONS = {
+    "jit_token": "just-in-time token issued for a task",
+    "delegated_token": "token exchanged for a delegated sub-task (scope narrowed, actor chain kept)",
+    "workload_identity": "workload identity document issued (attested, no secret at rest)",
+    "static_key": "static key issued",
+    "shared_key": "shared account key issued",
+}
 
 
 @dataclass(slots=True, eq=False)

@@ -47,7 +47,7 @@ from nhisim.scenario.strategy import account_users, resolve_strategy, scenario_s
 from nhisim.sim import attacker, bulk, detection, threats
 from nhisim.sim.agenda import Agenda
 from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
-from nhisim.sim.credentials import Credential, propagation_delay
+from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import INTENT_CODES, outcome
 from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
@@ -58,13 +58,6 @@ from nhisim.strategies import Strategy
 
 __all__ = ["Incident", "Simulation", "TaskRun"]
 
-ISSUE_REASONS = {
-    "jit_token": "just-in-time token issued for a task",
-    "delegated_token": "token exchanged for a delegated sub-task (scope narrowed, actor chain kept)",
-    "workload_identity": "workload identity document issued (attested, no secret at rest)",
-    "static_key": "static key issued",
-    "shared_key": "shared account key issued",
-}
 SESSION_REASON = "session of {human} signed in for task {task}, which runs on its credential"
 RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
 PROGRESS_STEPS = 100  # a run watched through ``progress`` reports each hundredth of its horizon
