@@ -530,32 +530,33 @@ class BulkExecutor:
         streams = len(programs)
         slots = max(len(p.instructions) for p in programs)
         nodes = max(len(p.nodes) for p in programs)
-        depth = 1 + max(_depth(node) for p in programs for node in p.nodes)
+        self.depth = 1 + max(_depth(node) for p in programs for node in p.nodes)
         self.slots, self.node_count = slots, nodes
-        intp, i32 = np.intp, np.int32
-        kind = np.full((streams, slots), -1, dtype=intp)
-        node = np.zeros((streams, slots), dtype=intp)
-        child = np.zeros((streams, slots), dtype=intp)
-        op = np.zeros((streams, slots), dtype=intp)
-        duration = np.zeros((streams, slots), dtype=intp)
-        subject = np.zeros((streams, slots), dtype=intp)
+        i32 = np.int32
+        kind = np.full((streams, slots), -1, dtype=np.int8)
+        node = np.zeros((streams, slots), dtype=i32)
+        child = np.zeros((streams, slots), dtype=i32)
+        op = np.zeros((streams, slots), dtype=i32)
+        duration = np.zeros((streams, slots), dtype=i32)
+        subject = np.zeros((streams, slots), dtype=i32)
         allowed = np.ones((streams, slots), dtype=bool)
         text = {name: np.zeros((streams, slots), dtype=i32) for name in (
             "principal", "tool", "action", "resource", "decision", "code", "reason", "why")}
-        stack = np.full((streams, slots, depth), -1, dtype=intp)  # the nodes a failure there ends, innermost first
-        upward = np.zeros((streams, slots, depth), dtype=i32)  # ... and why each ancestor fails
-        position = np.full((streams, slots), -2, dtype=intp)  # the step a CALL_STEP or START is in its node
+        position = np.full((streams, slots), -2, dtype=i32)  # the step a CALL_STEP or START is in its node
+        parent = np.full((streams, nodes), -1, dtype=i32)  # a failure ends the node, then its delegators
+        upward = np.zeros((streams, nodes), dtype=i32)  # why a node's delegator fails when it does
         agent = np.zeros((streams, nodes), dtype=i32)
         chain = np.zeros((streams, nodes), dtype=i32)
-        dice = np.zeros((streams, nodes, 3), dtype=intp)  # plan-row columns of a node's discovery dice
+        dice = np.zeros((streams, nodes, 3), dtype=i32)  # plan-row columns of a node's discovery dice
         discovery = np.zeros((streams, nodes))
         node_steps = np.ones((streams, nodes))
-        widest = max((len(n.candidates) for p in programs for n in p.nodes), default=0)
         choices = np.zeros((streams, nodes))
-        candidate = {name: np.zeros((streams, nodes, max(widest, 1)), dtype=intp if name in ("op", "subject")
-                                    else i32)
-                     for name in ("op", "subject", "principal", "tool", "action", "resource", "decision", "code",
-                                  "reason", "found")}
+        first_choice = np.zeros((streams, nodes), dtype=np.int64)  # where a node's candidates start, flat
+        total = sum(len(n.candidates) for p in programs for n in p.nodes)
+        candidate = {name: np.zeros(max(total, 1), dtype=i32) for name in (
+            "op", "subject", "principal", "tool", "action", "resource", "decision", "code", "reason", "found")}
+        self._candidate_of = np.zeros((max(total, 1), 3), dtype=i32)  # flat candidate -> (stream, node, choice)
+        filled = 0
         deadline = np.zeros((streams, nodes))
         late = np.zeros((streams, nodes), dtype=i32)
         self.suffixes: list[list[str]] = []
@@ -566,24 +567,21 @@ class BulkExecutor:
                 chain[s, n.index] = code(n.chain)
                 deadline[s, n.index] = n.template.deadline
                 late[s, n.index] = code(f"deadline of {n.template.deadline:g} s passed")
+                if n.parent is not None:
+                    parent[s, n.index] = n.parent.index
+                    upward[s, n.index] = code(f"sub-task {n.template.id} delegated to {n.agent} failed")
                 if n.candidates and n.layout is not None:
                     dice[s, n.index] = (n.layout.roll, n.layout.where, n.layout.which)
                     discovery[s, n.index] = n.layout.discovery
                     node_steps[s, n.index] = len(n.template.steps)
                     choices[s, n.index] = len(n.candidates)
+                    first_choice[s, n.index] = filled
+                    self._candidate_of[filled:filled + len(n.candidates)] = [
+                        (s, n.index, c) for c in range(len(n.candidates))]
+                    filled += len(n.candidates)
             for j, instruction in enumerate(program.instructions):
                 kind[s, j] = instruction[0]
-                at = instruction[1]
-                node[s, j] = at.index
-                failing = at
-                chain_up = [failing]
-                while chain_up[-1].parent is not None:
-                    chain_up.append(chain_up[-1].parent)
-                for level, member in enumerate(chain_up):
-                    stack[s, j, level] = member.index
-                    if level:
-                        below = chain_up[level - 1]
-                        upward[s, j, level] = code(f"sub-task {below.template.id} delegated to {below.agent} failed")
+                node[s, j] = instruction[1].index
                 if instruction[0] == START:
                     child[s, j] = instruction[2].index
                     position[s, j] = instruction[3]
@@ -597,10 +595,10 @@ class BulkExecutor:
                                                   f"{world.label(the_op)} was denied"), strict=True):
                         text[name][s, j] = code(value)
         self.kind, self.node, self.child, self.op, self.duration, self.subject = kind, node, child, op, duration, subject
-        self.allowed, self.text, self.stack, self.upward = allowed, text, stack, upward
+        self.allowed, self.text, self.parent, self.upward = allowed, text, parent, upward
         self.agent, self.chain, self.deadline, self.late = agent, chain, deadline, late
         self.position, self.dice, self.discovery, self.node_steps = position, dice, discovery, node_steps
-        self.choices, self.candidate = choices, candidate
+        self.choices, self.candidate, self.first_choice = choices, candidate, first_choice
         self._resolved = np.zeros(candidate["op"].shape, dtype=bool)  # candidates decided so far (when first picked)
         self.human = np.array([code(q.template.human) for q in self.quiet], dtype=i32)
         self.value = np.asarray(world.op_value, dtype=float)
@@ -784,19 +782,19 @@ class BulkExecutor:
                 running[ends[root]] = False
         return t, w.renew
 
-    def _resolve(self, pick: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
         world, code, candidate = self.sim.world, self.vocabulary.code, self.candidate
-        fresh = ~self._resolved[pick]
-        for s, n, c in set(zip(*(part[fresh].tolist() for part in pick), strict=True)):
+        for flat in set(pick[~self._resolved[pick]].tolist()):
+            s, n, c = self._candidate_of[flat].tolist()
             program = self.quiet[s].program
             the_op, the_subject, (decision, short, reason), found = program.discovered(program.nodes[n], c)
             tool, action, resource = world.op_keys[the_op]
             values = (the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject), code(tool),
                       code(action), code(resource), code(decision), code(short), code(reason), code(found))
             for name, value in zip(candidate, values, strict=True):
-                candidate[name][s, n, c] = value
-            self._resolved[s, n, c] = True
+                candidate[name][flat] = value
+            self._resolved[flat] = True
 
     def _discoveries(self, streams: np.ndarray, plans: _PlanRows) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
@@ -816,7 +814,7 @@ class BulkExecutor:
         on = w.streams[which]
         agents = self.agent[on, nodes]
         tasks = w.task[which, nodes]
-        pick = (on, nodes, choice)
+        pick = self.first_choice[on, nodes] + choice
         if not self._resolved[pick].all():
             self._resolve(pick)
         w.rows.add(len(which), who=which, t=w.t[which], event=words["discover"], principal=agents, presenter=agents,
@@ -906,8 +904,9 @@ class BulkExecutor:
         """Tasks failing at slot ``j``: the failing task ends with ``why``, then each of its delegators."""
         on = w.streams[which]
         at = w.t[which]
-        for level in range(self.stack.shape[2]):
-            nodes = self.stack[on, j, level]
+        nodes = self.node[on, j]
+        reasons = why
+        for _ in range(self.depth):
             here = nodes >= 0
             if not here.any():
                 break
@@ -915,12 +914,15 @@ class BulkExecutor:
             ended = nodes[here]
             self._revoke_tokens(w, rows_here[ended == 0])
             agents = self.agent[on[here], ended]
-            reason = why[here] if level == 0 else self.upward[on[here], j, level]
+            reason = reasons[here]
             w.rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents,
                        presenter=agents, actor=agents, task=w.task[rows_here, ended], audit_human=w.humans[rows_here],
                        decision=self.words["failed"],
                        code=np.where(ended == 0, self.words["root"], self.words["sub"]).astype(np.int32),
                        reason=reason, latency=at[here] - w.began[rows_here, ended])
+            reasons = np.zeros(len(which), dtype=np.int32)
+            reasons[here] = self.upward[on[here], ended]  # its delegator fails because it did
+            nodes = np.where(here, self.parent[on, np.maximum(nodes, 0)], -1)
         w.running[which] = False
 
     def _hand_keys(self, starts: np.ndarray, j: int, t: np.ndarray, streams: np.ndarray) -> None:
