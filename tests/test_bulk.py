@@ -124,8 +124,10 @@ def test_task_tokens_are_the_same_in_bulk(ttl):
         assert len(issued) > 100
         revoked = events[(events.event == "revoke") & events.credential.isin(issued.credential)]
         assert (len(revoked) > 0) == (strategy == "zsp")
-        renewed = issued.groupby("task").size()
-        assert (renewed.max() > 1) == (ttl == "40s")  # renewals ran call by call, with the same rows
+        if ttl == "40s":  # tasks outlived their tokens: renewed call by call, with the same rows
+            assert issued.groupby("task").size().max() > 1
+        delegated = mine[(mine.event == "request") & (mine.principal != mine.presenter)]
+        assert len(delegated)  # delegates presented their delegators' tokens
 
 
 @st.composite

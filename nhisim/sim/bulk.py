@@ -132,6 +132,16 @@ class _Node:
     index: int = 0
     layout: Any = None  # its plan layout (nhisim.sim.plans.PlanNode): where its dice are in a plan row
     candidates: list[int] = field(default_factory=list)  # the operations a runtime discovery picks from
+    token: Credential | None = None  # under JIT controls: its task's token as the engine issues it
+    token_value: float = 0.0  # ... and the value of its scope
+
+    def ancestors(self) -> list[_Node]:
+        """Its delegators, nearest first."""
+        found, node = [], self.parent
+        while node is not None:
+            found.append(node)
+            node = node.parent
+        return found
 
 
 class _Program:
@@ -153,19 +163,10 @@ class _Program:
         self.handed: list[tuple[str, list[str]]] = []  # per START: (delegate, subjects of the keys handed)
         self.discovers = False  # whether a node may try an operation outside its intent
         self.discoveries_in_bulk = sim.anomaly_probability == 0  # a discovery's alert dice are drawn call by call
-        controls = sim.controls(agent)
-        self.jit = controls.credential == "jit_token"  # a token per task (root tasks that delegate nothing)
-        self.token: Credential | None = None
-        if self.jit:
-            if any(threat.EVIDENCE == "outage" for threat in sim.scenario.threats):
-                raise _NotQuiet(agent)  # whether the issuer answers depends on the time
-            role_scope = sim.world.agents[agent].role_scope
-            scope = role_scope & template.intent if controls.jit_scope == "intent" else role_scope
-            # the task's token as the engine issues it, for deciding its calls (the same at any time)
-            self.token = Credential(id="", kind="jit_token", subject=agent, holders={agent}, scope=scope, issued_at=0.0,
-                                    expires_at=math.inf, binding=controls.binding, task="", human=template.human,
-                                    intent=template)
-            self.token_value = sim.world.value(scope)
+        self.jit = sim.controls(agent).credential == "jit_token"  # a token per task and sub-task
+        self.human = template.human
+        if self.jit and any(threat.EVIDENCE == "outage" for threat in sim.scenario.threats):
+            raise _NotQuiet(agent)  # whether the issuer answers depends on the time
         layout = plan_program.root if plan_program is not None else None
         root = _Node(agent, template, agent, "", None, [])
         self._walk(root, layout)
@@ -175,9 +176,9 @@ class _Program:
         sim = self.sim
         if agent in self.involved:
             raise _NotQuiet(agent)
+        if (sim.controls(agent).credential == "jit_token") != self.jit:
+            raise _NotQuiet(agent)  # static keys and tokens in one tree: left call by call
         if self.jit:
-            if self.nodes[1:]:
-                raise _NotQuiet(agent)  # a sub-task under JIT controls: left call by call
             return []
         if sim.controls(agent).credential != "static_key":
             raise _NotQuiet(agent)
@@ -193,6 +194,13 @@ class _Program:
         self.nodes.append(node)
         own_keys = self._keys_of(node.agent)
         profile = world.agents[node.agent]
+        if self.jit:  # the token the engine would issue it (for deciding its calls: the same at any time)
+            controls = sim.controls(node.agent)
+            scope = profile.role_scope & node.template.intent if controls.jit_scope == "intent" else profile.role_scope
+            node.token = Credential(id="", kind="jit_token", subject=node.agent, holders={node.agent}, scope=scope,
+                                    issued_at=0.0, expires_at=math.inf, binding=controls.binding, task="",
+                                    human=self.human, intent=node.template)
+            node.token_value = world.value(scope)
         if profile.discovery_probability > 0:
             self.discovers = True
             if profile.needed_share > 0:  # whether it is needed is drawn from the stream's extras, in order
@@ -206,8 +214,8 @@ class _Program:
                 raise _NotQuiet(node.template.id)
             plan_step = layout.steps[position] if layout is not None else None
             if step.delegate_to is not None:
-                if self.jit:
-                    raise _NotQuiet(node.agent)  # what a JIT delegator hands on depends on its token's timing
+                if self.jit:  # a discovery's request would try the delegators' tokens: left call by call
+                    self.discoveries_in_bulk = False
                 if plan_step is not None and plan_step[0] != DELEGATE:
                     raise _NotQuiet(step.sub_task)  # past 16 hops: the sub-task never starts
                 if sim.controls(node.agent).delegation != "pass_through":
@@ -220,7 +228,8 @@ class _Program:
                               suffix, node, passed)
                 self.subjects.update(passed)
                 self.instructions.append((START, node, child, position))
-                self.handed.append((child.agent, passed))
+                if not self.jit:
+                    self.handed.append((child.agent, passed))
                 self._walk(child, plan_step[1] if plan_step is not None else None)
                 self.instructions.append((END, child))
                 continue
@@ -231,7 +240,10 @@ class _Program:
                 raise _NotQuiet(node.agent)
             decision = self._decide(node, key, step.op, step.destination, None)
             duration = plan_step[1] if plan_step is not None else -1
-            self.instructions.append((CALL_STEP, node, step.op, duration, key.subject, decision, position))
+            # under JIT controls a delegate first tries its delegators' tokens (nearest first) that cover the call
+            handed = [(step.op in up.token.scope, self._decide(node, up.token, step.op, step.destination, None))
+                      for up in node.ancestors()] if self.jit else []
+            self.instructions.append((CALL_STEP, node, step.op, duration, key.subject, decision, position, handed))
 
     def discovered(self, node: _Node, choice: int) -> tuple[int, str, tuple[str, str, str], str]:
         """A runtime discovery's ``choice``-th candidate: its operation, key subject, decision, and the
@@ -252,8 +264,8 @@ class _Program:
     def _key_for(self, node: _Node, op: int) -> Any:
         """The key the node's agent presents for ``op``: the first one handed to it that covers it, else its own
         (under JIT controls: the task's token)."""
-        if self.token is not None:
-            return self.token
+        if node.token is not None:
+            return node.token
         sim = self.sim
         for subject in node.passed:
             key = sim.current_key(subject)
@@ -559,10 +571,29 @@ class BulkExecutor:
         filled = 0
         deadline = np.zeros((streams, nodes))
         late = np.zeros((streams, nodes), dtype=i32)
+        # under JIT controls, per node: its token's round trip (plan column), TTL, value, revocation at its end
+        latency_column = np.zeros((streams, nodes), dtype=i32)
+        ttl = np.zeros((streams, nodes))
+        token_value = np.zeros((streams, nodes))
+        revokes = np.zeros((streams, nodes), dtype=bool)
+        self._propagation: list[list[tuple[str, float]]] = []
+        # ... and per call, the delegators' tokens it tries first (flat: base + level - 1, nearest first)
+        option_base = np.zeros((streams, slots), dtype=np.int64)
+        option_count = np.zeros((streams, slots), dtype=i32)
+        options: dict[str, list] = {name: [] for name in ("covered", "allowed", "node", "principal", "decision",
+                                                          "code", "reason")}
         self.suffixes: list[list[str]] = []
         for s, program in enumerate(programs):
             self.suffixes.append([n.suffix for n in program.nodes])
+            self._propagation.append([(self.sim.controls(n.agent).propagation, self.sim.controls(n.agent).cache_ttl)
+                                      for n in program.nodes])
             for n in program.nodes:
+                if program.jit:
+                    controls = self.sim.controls(n.agent)
+                    latency_column[s, n.index] = n.layout.latency
+                    ttl[s, n.index] = controls.ttl
+                    token_value[s, n.index] = n.token_value
+                    revokes[s, n.index] = controls.revoke_at_task_end
                 agent[s, n.index] = code(n.agent)
                 chain[s, n.index] = code(n.chain)
                 deadline[s, n.index] = n.template.deadline
@@ -586,7 +617,14 @@ class BulkExecutor:
                     child[s, j] = instruction[2].index
                     position[s, j] = instruction[3]
                 elif instruction[0] == CALL_STEP:
-                    _, _, the_op, column, the_subject, (decision, short, reason), position[s, j] = instruction
+                    _, _, the_op, column, the_subject, (decision, short, reason), position[s, j], handed = instruction
+                    option_base[s, j], option_count[s, j] = len(options["node"]), len(handed)
+                    for up, (covered, (up_decision, up_short, up_reason)) in zip(
+                            instruction[1].ancestors() if handed else [], handed, strict=True):
+                        for name, value in zip(options, (covered, up_decision == "allow", up.index, code(up.agent),
+                                                         code(up_decision), code(up_short), code(up_reason)),
+                                               strict=True):
+                            options[name].append(value)
                     tool, action, resource = world.op_keys[the_op]
                     op[s, j], duration[s, j] = the_op, column
                     subject[s, j] = -1 if program.jit else self.subject_index[the_subject]
@@ -611,13 +649,10 @@ class BulkExecutor:
         self.node_count_of = np.array([len(program.nodes) for program in programs])
         # JIT streams: a token per task, issued at its first call after the plan's round trip to the issuer
         self.jit = np.array([program.jit for program in programs])
-        self.ttl = np.array([self.sim.controls(q.agent).ttl for q in self.quiet])
-        self.latency_column = np.array([q.stream.program.root.latency for q in self.quiet], dtype=np.intp)
-        self.token_value = np.array([program.token_value if program.jit else math.nan for program in programs])
-        self.revokes = np.array([program.jit and self.sim.controls(q.agent).revoke_at_task_end
-                                 for q, program in zip(self.quiet, programs, strict=True)])
-        self._propagation = [self.sim.controls(q.agent).propagation for q in self.quiet]
-        self._cache_ttl = [self.sim.controls(q.agent).cache_ttl for q in self.quiet]
+        self.latency_column, self.ttl, self.token_value, self.revokes = latency_column, ttl, token_value, revokes
+        self.option_base, self.option_count = option_base, option_count
+        self.options = {name: np.array(values, dtype=bool if name in ("covered", "allowed") else i32)
+                        for name, values in options.items()}
         self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
@@ -723,9 +758,6 @@ class BulkExecutor:
             root = roots[k]
             names = suffixes[streams[k]]
             w.task[k, 1:len(names)] = rows.window.fresh([root + suffix for suffix in names[1:]])
-        jit = np.flatnonzero(self.jit[streams])
-        if len(jit):
-            w.token[jit] = rows.window.fresh([f"jit-{roots[k]}" for k in jit.tolist()])
         w.roots = roots
         w.humans = self.human[streams]
         agents0 = self.agent[streams, 0]
@@ -766,13 +798,15 @@ class BulkExecutor:
                 rows.add(len(starts), who=starts, t=t[starts], event=words["task_start"], principal=agents,
                          presenter=agents, actor=agents, chain=self.chain[on, child], task=w.task[starts, child],
                          audit_human=w.humans[starts], code=words["delegated"])
-                self._hand_keys(starts, j, t, streams)
+                static = starts[~self.jit[on]]
+                if len(static):
+                    self._hand_keys(static, j, t, streams)
             ends = np.flatnonzero(alive & (kinds == END))
             if len(ends):
                 on = streams[ends]
                 ended = self.node[on, j]
                 root = ended == 0
-                self._revoke_tokens(w, ends[root])
+                self._revoke_tokens(w, ends, ended)
                 at = t[ends]
                 agents = self.agent[on, ended]
                 rows.add(len(ends), who=ends, t=at, event=words["task_end"], principal=agents, presenter=agents,
@@ -821,83 +855,145 @@ class BulkExecutor:
                    actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
                    resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
                    reason=candidate["found"][pick])
-        self._obtain_tokens(w, which)
+        self._obtain_tokens(w, which, nodes)  # a discovery under JIT controls: its node's own token
         ops = candidate["op"][pick]
-        self._requests(w, which, nodes, candidate["subject"][pick], candidate["principal"][pick],
-                       candidate["tool"][pick], candidate["action"][pick], candidate["resource"][pick], False,
-                       candidate["decision"][pick], candidate["code"][pick], candidate["reason"][pick], ops)
+        self._requests(w, which, nodes, nodes, self._keys(w, which, nodes, candidate["subject"][pick]),
+                       candidate["principal"][pick], candidate["tool"][pick], candidate["action"][pick],
+                       candidate["resource"][pick], False, candidate["decision"][pick], candidate["code"][pick],
+                       candidate["reason"][pick], ops)
 
     def _calls(self, w: _Window, calls: np.ndarray, j: int) -> None:
         """The calls of instruction slot ``j``: their rows; a denial ends the task (and its delegators)."""
         text = self.text
         on = w.streams[calls]
-        self._obtain_tokens(w, calls)
-        self._requests(w, calls, self.node[on, j], self.subject[on, j], text["principal"][on, j],
-                       text["tool"][on, j], text["action"][on, j], text["resource"][on, j], True,
-                       text["decision"][on, j], text["code"][on, j], text["reason"][on, j], self.op[on, j])
+        nodes = self.node[on, j]
+        principal, decision, code, reason = (text[name][on, j] for name in ("principal", "decision", "code", "reason"))
         allowed = self.allowed[on, j]
+        presented = nodes  # whose key or token each call presents: its own node's, or a delegator's token
+        jit = self.jit[on]
+        if jit.any():
+            chosen = self._handed_token(w, calls, j)
+            handed = chosen >= 0
+            if handed.any():
+                pick = chosen[handed]
+                presented = nodes.copy()
+                presented[handed] = self.options["node"][pick]
+                principal, decision, code, reason = principal.copy(), decision.copy(), code.copy(), reason.copy()
+                allowed = allowed.copy()
+                for target, name in ((principal, "principal"), (decision, "decision"), (code, "code"),
+                                     (reason, "reason")):
+                    target[handed] = self.options[name][pick]
+                allowed[handed] = self.options["allowed"][pick]
+            own = calls[jit & ~handed]
+            self._obtain_tokens(w, own, self.node[w.streams[own], j])
+        self._requests(w, calls, nodes, presented, self._keys(w, calls, presented, self.subject[on, j]), principal,
+                       text["tool"][on, j], text["action"][on, j], text["resource"][on, j], True, decision, code,
+                       reason, self.op[on, j])
         if not allowed.all():
             denied = calls[~allowed]
             self._unwind(w, denied, j, text["why"][w.streams[denied], j])
         going = calls[allowed]
         w.t[going] = w.t[going] + w.plans.at(going, self.duration[w.streams[going], j])
 
-    def _requests(self, w: _Window, which: np.ndarray, nodes: np.ndarray, subjects: np.ndarray,
-                  principal: np.ndarray, tool: np.ndarray, action: np.ndarray, resource: np.ndarray,
-                  in_intent: bool, decision: np.ndarray, code: np.ndarray, reason: np.ndarray, ops: np.ndarray) -> None:
-        """Request rows of the tasks ``which`` now: on a key in service, or on the task's token."""
+    def _handed_token(self, w: _Window, calls: np.ndarray, j: int) -> np.ndarray:
+        """Per call (under JIT controls): the option (flat index) of the first delegator's token that covers it and
+        still lives, nearest delegator first; -1: none, the call presents its own node's token."""
+        on = w.streams[calls]
+        count = self.option_count[on, j]
+        chosen = np.full(len(calls), -1, dtype=np.int64)
+        if not count.any():
+            return chosen
+        base = self.option_base[on, j]
+        t = w.t[calls]
+        for level in range(int(count.max())):
+            open_ = (chosen < 0) & (level < count)
+            if not open_.any():
+                break
+            option = base + level
+            option[~open_] = 0
+            up = self.options["node"][option]
+            until = w.expires[calls, up]
+            usable = open_ & self.options["covered"][option] & (t < until)  # NaN: it had no token
+            chosen[usable] = option[usable]
+        return chosen
+
+    def _keys(self, w: _Window, which: np.ndarray, presented: np.ndarray, subjects: np.ndarray) -> np.ndarray:
+        """The credential codes the tasks ``which`` present now: a token of the node ``presented`` (JIT), or the
+        key in service of ``subjects``."""
+        jit = self.jit[w.streams[which]]
+        if jit.all():
+            return w.token[which, presented]
+        credential = self._credentials(np.maximum(subjects, 0), w.t[which])
+        if jit.any():
+            credential[jit] = w.token[which[jit], presented[jit]]
+        return credential
+
+    def _requests(self, w: _Window, which: np.ndarray, nodes: np.ndarray, presented: np.ndarray,
+                  credential: np.ndarray, principal: np.ndarray, tool: np.ndarray, action: np.ndarray,
+                  resource: np.ndarray, in_intent: bool, decision: np.ndarray, code: np.ndarray, reason: np.ndarray,
+                  ops: np.ndarray) -> None:
+        """Request rows of the tasks ``which`` (at their ``nodes``) now, presenting ``credential``: a key in
+        service, or the token of the node ``presented`` (which the audit trail names)."""
         at = w.t[which]
         on = w.streams[which]
         agents = self.agent[on, nodes]
         jit = self.jit[on]
         none = self.words_none
         if jit.any():
-            credential = np.where(jit, w.token[which], 0).astype(np.int32)
-            if not jit.all():
-                credential[~jit] = self._credentials(subjects[~jit], at[~jit])
-            audit_task = np.where(jit, w.task[which, 0], none).astype(np.int32)
+            audit_task = np.where(jit, w.task[which, presented], none).astype(np.int32)
             audit_human = np.where(jit, w.humans[which], none).astype(np.int32)
-            w.renew[which] |= jit & (at >= w.expires[which])  # the token has expired: the engine renews it
+            mine = jit & (presented == nodes)  # its own token: expired, the engine renews it (call by call)
+            w.renew[which] |= mine & (at >= w.expires[which, nodes])
         else:
-            credential, audit_task, audit_human = self._credentials(subjects, at), None, None
+            audit_task = audit_human = None
         w.rows.add(len(which), who=which, t=at, event=self.words["request"], principal=principal, presenter=agents,
                    actor=agents, credential=credential, chain=self.words[""], tool=tool, action=action,
                    resource=resource, task=w.task[which, nodes], audit_task=audit_task, audit_human=audit_human,
                    in_intent=in_intent, decision=decision, code=code, reason=reason, value=self.value[ops],
                    records=self.records[ops], wait=0.0)
 
-    def _obtain_tokens(self, w: _Window, which: np.ndarray) -> None:
-        """Tasks under JIT controls making their first call: a round trip to the issuer, then their token."""
-        words = self.words
-        first = which[self.jit[w.streams[which]] & np.isnan(w.expires[which])]
-        if not len(first):
-            return
-        on = w.streams[first]
-        w.t[first] = w.t[first] + w.plans.at(first, self.latency_column[on])
-        at = w.t[first]
-        w.expires[first] = at + self.ttl[on]
-        agents = self.agent[on, 0]
-        w.rows.add(len(first), who=first, t=at, event=words["issue"], principal=agents, presenter=agents,
-                   actor=agents, credential=w.token[first], chain=words[""], task=w.task[first, 0],
-                   audit_task=w.task[first, 0], audit_human=w.humans[first], decision=words["allow"],
-                   code=words["jit_token"], reason=words[ISSUE_REASONS["jit_token"]], value=self.token_value[on],
-                   until=w.expires[first])
+    def _node_ids(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> list[str]:
+        """The task ids of the nodes ``nodes`` of the tasks ``which``."""
+        suffixes, roots, streams = self.suffixes, w.roots, w.streams
+        return [roots[k] + suffixes[streams[k]][n] for k, n in zip(which.tolist(), nodes.tolist(), strict=True)]
 
-    def _revoke_tokens(self, w: _Window, which: np.ndarray) -> None:
-        """Tasks ending now whose controls revoke their token at the task's end (if it still lives)."""
+    def _obtain_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
+        """Tasks under JIT controls whose node makes its first call on its own token: a round trip to the
+        issuer (the node's plan), then the token."""
+        words = self.words
+        on = w.streams[which]
+        first = self.jit[on] & np.isnan(w.expires[which, nodes])
+        if not first.any():
+            return
+        which, nodes, on = which[first], nodes[first], on[first]
+        w.t[which] = w.t[which] + w.plans.at(which, self.latency_column[on, nodes])
+        at = w.t[which]
+        w.expires[which, nodes] = at + self.ttl[on, nodes]
+        w.token[which, nodes] = w.rows.window.fresh([f"jit-{task}" for task in self._node_ids(w, which, nodes)])
+        agents = self.agent[on, nodes]
+        tasks = w.task[which, nodes]
+        w.rows.add(len(which), who=which, t=at, event=words["issue"], principal=agents, presenter=agents,
+                   actor=agents, credential=w.token[which, nodes], chain=words[""], task=tasks, audit_task=tasks,
+                   audit_human=w.humans[which], decision=words["allow"], code=words["jit_token"],
+                   reason=words[ISSUE_REASONS["jit_token"]], value=self.token_value[on, nodes],
+                   until=w.expires[which, nodes])
+
+    def _revoke_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
+        """Tasks whose node ``nodes`` ends now: its token is revoked if its controls say so (and it still lives)."""
         if not len(which):
             return
-        revoked = which[self.revokes[w.streams[which]] & (w.t[which] < w.expires[which])]  # NaN: no token
-        if not len(revoked):
+        on = w.streams[which]
+        at = w.t[which]
+        keep = self.revokes[on, nodes] & (at < w.expires[which, nodes])  # NaN: no token
+        if not keep.any():
             return
-        on = w.streams[revoked]
-        at = w.t[revoked]
-        effective = np.array([propagation_delay(self._propagation[s], self._cache_ttl[s], now, until)
-                              for s, now, until in zip(on.tolist(), at.tolist(), w.expires[revoked].tolist(),
-                                                       strict=True)])
-        reasons = w.rows.window.fresh([f"task {w.roots[k]} ended" for k in revoked.tolist()])
-        w.rows.add(len(revoked), who=revoked, t=at, event=self.words["revoke"], principal=self.agent[on, 0],
-                   credential=w.token[revoked], chain=self.words[""], decision=self.words["revoke"],
+        which, nodes, on, at = which[keep], nodes[keep], on[keep], at[keep]
+        until = w.expires[which, nodes]
+        effective = np.array([propagation_delay(*self._propagation[s][n], now, end) for s, n, now, end in zip(
+            on.tolist(), nodes.tolist(), at.tolist(), until.tolist(), strict=True)])
+        reasons = w.rows.window.fresh([f"task {task} ended" for task in self._node_ids(w, which, nodes)])
+        w.rows.add(len(which), who=which, t=at, event=self.words["revoke"], principal=self.agent[on, nodes],
+                   credential=w.token[which, nodes], chain=self.words[""], decision=self.words["revoke"],
                    code=self.words["lifecycle"], reason=reasons, until=effective)
 
     def _unwind(self, w: _Window, which: np.ndarray, j: int, why: np.ndarray) -> None:
@@ -912,7 +1008,7 @@ class BulkExecutor:
                 break
             rows_here = which[here]
             ended = nodes[here]
-            self._revoke_tokens(w, rows_here[ended == 0])
+            self._revoke_tokens(w, rows_here, ended)
             agents = self.agent[on[here], ended]
             reason = reasons[here]
             w.rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents,
@@ -972,8 +1068,8 @@ class _Window:
         self.began[:, 0] = arrivals
         self.running = np.ones(count, dtype=bool)
         self.task = np.zeros((count, nodes), dtype=np.int32)  # the codes of its nodes' task ids
-        self.token = np.zeros(count, dtype=np.int32)  # under JIT controls: its token's id
-        self.expires = np.full(count, math.nan)  # ... and when it expires (NaN: none issued yet)
+        self.token = np.zeros((count, nodes), dtype=np.int32)  # under JIT controls: each node's token id
+        self.expires = np.full((count, nodes), math.nan)  # ... and when it expires (NaN: none issued yet)
         self.renew = np.zeros(count, dtype=bool)  # it outlived its token: call by call after all
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []
