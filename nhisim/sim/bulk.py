@@ -214,8 +214,6 @@ class _Program:
                 raise _NotQuiet(node.template.id)
             plan_step = layout.steps[position] if layout is not None else None
             if step.delegate_to is not None:
-                if self.jit:  # a discovery's request would try the delegators' tokens: left call by call
-                    self.discoveries_in_bulk = False
                 if plan_step is not None and plan_step[0] != DELEGATE:
                     raise _NotQuiet(step.sub_task)  # past 16 hops: the sub-task never starts
                 if sim.controls(node.agent).delegation != "pass_through":
@@ -245,14 +243,18 @@ class _Program:
                       for up in node.ancestors()] if self.jit else []
             self.instructions.append((CALL_STEP, node, step.op, duration, key.subject, decision, position, handed))
 
-    def discovered(self, node: _Node, choice: int) -> tuple[int, str, tuple[str, str, str], str]:
-        """A runtime discovery's ``choice``-th candidate: its operation, key subject, decision, and the
-        discovery's reason."""
+    def discovered(self, node: _Node, choice: int) -> tuple[int, str, tuple[str, str, str], str, list]:
+        """A runtime discovery's ``choice``-th candidate: its operation, key subject, decision, the discovery's
+        reason, and (under JIT controls) whether each delegator's token covers it, with the decision on it."""
         world = self.sim.world
         op = node.candidates[choice]
         key = self._key_for(node, op)
-        decision = self._decide(node, key, op, "internal", world.op_default_args[op])
-        return op, key.subject, decision, f"{node.agent} discovered {world.label(op)} at run time; its task does not need it"
+        args = world.op_default_args[op]
+        decision = self._decide(node, key, op, "internal", args)
+        handed = [(op in up.token.scope, self._decide(node, up.token, op, "internal", args))
+                  for up in node.ancestors()] if self.jit else []
+        reason = f"{node.agent} discovered {world.label(op)} at run time; its task does not need it"
+        return op, key.subject, decision, reason, handed
 
     def _decide(self, node: _Node, key: Any, op: int, destination: str, args: tuple | None) -> tuple[str, str, str]:
         """The decision on ``node``'s agent presenting ``key`` for ``op`` (the same at any time, for a quiet key)."""
@@ -568,6 +570,8 @@ class BulkExecutor:
         candidate = {name: np.zeros(max(total, 1), dtype=i32) for name in (
             "op", "subject", "principal", "tool", "action", "resource", "decision", "code", "reason", "found")}
         self._candidate_of = np.zeros((max(total, 1), 3), dtype=i32)  # flat candidate -> (stream, node, choice)
+        self.candidate_option_base = np.zeros(max(total, 1), dtype=np.int64)  # its delegators' tokens to try
+        self.candidate_option_count = np.zeros(max(total, 1), dtype=i32)
         filled = 0
         deadline = np.zeros((streams, nodes))
         late = np.zeros((streams, nodes), dtype=i32)
@@ -580,8 +584,8 @@ class BulkExecutor:
         # ... and per call, the delegators' tokens it tries first (flat: base + level - 1, nearest first)
         option_base = np.zeros((streams, slots), dtype=np.int64)
         option_count = np.zeros((streams, slots), dtype=i32)
-        options: dict[str, list] = {name: [] for name in ("covered", "allowed", "node", "principal", "decision",
-                                                          "code", "reason")}
+        self._option_lists = {name: [] for name in ("covered", "allowed", "node", "principal", "decision", "code",
+                                                    "reason")}
         self.suffixes: list[list[str]] = []
         for s, program in enumerate(programs):
             self.suffixes.append([n.suffix for n in program.nodes])
@@ -618,13 +622,8 @@ class BulkExecutor:
                     position[s, j] = instruction[3]
                 elif instruction[0] == CALL_STEP:
                     _, _, the_op, column, the_subject, (decision, short, reason), position[s, j], handed = instruction
-                    option_base[s, j], option_count[s, j] = len(options["node"]), len(handed)
-                    for up, (covered, (up_decision, up_short, up_reason)) in zip(
-                            instruction[1].ancestors() if handed else [], handed, strict=True):
-                        for name, value in zip(options, (covered, up_decision == "allow", up.index, code(up.agent),
-                                                         code(up_decision), code(up_short), code(up_reason)),
-                                               strict=True):
-                            options[name].append(value)
+                    if handed:
+                        option_base[s, j], option_count[s, j] = self._add_options(instruction[1].ancestors(), handed)
                     tool, action, resource = world.op_keys[the_op]
                     op[s, j], duration[s, j] = the_op, column
                     subject[s, j] = -1 if program.jit else self.subject_index[the_subject]
@@ -651,14 +650,28 @@ class BulkExecutor:
         self.jit = np.array([program.jit for program in programs])
         self.latency_column, self.ttl, self.token_value, self.revokes = latency_column, ttl, token_value, revokes
         self.option_base, self.option_count = option_base, option_count
-        self.options = {name: np.array(values, dtype=bool if name in ("covered", "allowed") else i32)
-                        for name, values in options.items()}
+        self._freeze_options()
         self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
         # per subject, per stream: the stream hands keys on and this subject's is among its keys
         self._hands_on_subject = [np.array([bool(p.handed) and subject in p.subjects for p in programs])
                                   for subject in self.subject_index]
+
+    def _freeze_options(self) -> None:
+        """The delegators' tokens calls may try, as arrays (again, after discovery candidates added theirs)."""
+        self.options = {name: np.array(values, dtype=bool if name in ("covered", "allowed") else np.int32)
+                        for name, values in self._option_lists.items()}
+
+    def _add_options(self, up_nodes: list[_Node], handed: list) -> tuple[int, int]:
+        """Add the options of one call (the delegators ``up_nodes``, nearest first); its (base, count)."""
+        code, lists = self.vocabulary.code, self._option_lists
+        base = len(lists["node"])
+        for up, (covered, (decision, short, reason)) in zip(up_nodes, handed, strict=True):
+            for name, value in zip(lists, (covered, decision == "allow", up.index, code(up.agent), code(decision),
+                                           code(short), code(reason)), strict=True):
+                lists[name].append(value)
+        return base, len(handed)
 
     # ------------------------------------------------------------------ one window
 
@@ -819,16 +832,24 @@ class BulkExecutor:
     def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
         world, code, candidate = self.sim.world, self.vocabulary.code, self.candidate
+        added = False
         for flat in set(pick[~self._resolved[pick]].tolist()):
             s, n, c = self._candidate_of[flat].tolist()
             program = self.quiet[s].program
-            the_op, the_subject, (decision, short, reason), found = program.discovered(program.nodes[n], c)
+            node = program.nodes[n]
+            the_op, the_subject, (decision, short, reason), found, handed = program.discovered(node, c)
+            if handed:
+                self.candidate_option_base[flat], self.candidate_option_count[flat] = self._add_options(
+                    node.ancestors(), handed)
+                added = True
             tool, action, resource = world.op_keys[the_op]
             values = (the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject), code(tool),
                       code(action), code(resource), code(decision), code(short), code(reason), code(found))
             for name, value in zip(candidate, values, strict=True):
                 candidate[name][flat] = value
             self._resolved[flat] = True
+        if added:
+            self._freeze_options()
 
     def _discoveries(self, streams: np.ndarray, plans: _PlanRows) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
@@ -855,37 +876,23 @@ class BulkExecutor:
                    actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
                    resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
                    reason=candidate["found"][pick])
-        self._obtain_tokens(w, which, nodes)  # a discovery under JIT controls: its node's own token
         ops = candidate["op"][pick]
-        self._requests(w, which, nodes, nodes, self._keys(w, which, nodes, candidate["subject"][pick]),
-                       candidate["principal"][pick], candidate["tool"][pick], candidate["action"][pick],
-                       candidate["resource"][pick], False, candidate["decision"][pick], candidate["code"][pick],
-                       candidate["reason"][pick], ops)
+        presented, principal, decision, code, reason, _ = self._present(
+            w, which, nodes, self.candidate_option_base[pick], self.candidate_option_count[pick],
+            candidate["principal"][pick], candidate["decision"][pick], candidate["code"][pick],
+            candidate["reason"][pick], None)
+        self._requests(w, which, nodes, presented, self._keys(w, which, presented, candidate["subject"][pick]),
+                       principal, candidate["tool"][pick], candidate["action"][pick], candidate["resource"][pick],
+                       False, decision, code, reason, ops)
 
     def _calls(self, w: _Window, calls: np.ndarray, j: int) -> None:
         """The calls of instruction slot ``j``: their rows; a denial ends the task (and its delegators)."""
         text = self.text
         on = w.streams[calls]
         nodes = self.node[on, j]
-        principal, decision, code, reason = (text[name][on, j] for name in ("principal", "decision", "code", "reason"))
-        allowed = self.allowed[on, j]
-        presented = nodes  # whose key or token each call presents: its own node's, or a delegator's token
-        jit = self.jit[on]
-        if jit.any():
-            chosen = self._handed_token(w, calls, j)
-            handed = chosen >= 0
-            if handed.any():
-                pick = chosen[handed]
-                presented = nodes.copy()
-                presented[handed] = self.options["node"][pick]
-                principal, decision, code, reason = principal.copy(), decision.copy(), code.copy(), reason.copy()
-                allowed = allowed.copy()
-                for target, name in ((principal, "principal"), (decision, "decision"), (code, "code"),
-                                     (reason, "reason")):
-                    target[handed] = self.options[name][pick]
-                allowed[handed] = self.options["allowed"][pick]
-            own = calls[jit & ~handed]
-            self._obtain_tokens(w, own, self.node[w.streams[own], j])
+        presented, principal, decision, code, reason, allowed = self._present(
+            w, calls, nodes, self.option_base[on, j], self.option_count[on, j], text["principal"][on, j],
+            text["decision"][on, j], text["code"][on, j], text["reason"][on, j], self.allowed[on, j])
         self._requests(w, calls, nodes, presented, self._keys(w, calls, presented, self.subject[on, j]), principal,
                        text["tool"][on, j], text["action"][on, j], text["resource"][on, j], True, decision, code,
                        reason, self.op[on, j])
@@ -895,15 +902,41 @@ class BulkExecutor:
         going = calls[allowed]
         w.t[going] = w.t[going] + w.plans.at(going, self.duration[w.streams[going], j])
 
-    def _handed_token(self, w: _Window, calls: np.ndarray, j: int) -> np.ndarray:
-        """Per call (under JIT controls): the option (flat index) of the first delegator's token that covers it and
-        still lives, nearest delegator first; -1: none, the call presents its own node's token."""
-        on = w.streams[calls]
-        count = self.option_count[on, j]
-        chosen = np.full(len(calls), -1, dtype=np.int64)
+    def _present(self, w: _Window, which: np.ndarray, nodes: np.ndarray, base: np.ndarray, count: np.ndarray,
+                 principal: np.ndarray, decision: np.ndarray, code: np.ndarray, reason: np.ndarray,
+                 allowed: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """What the tasks ``which`` (at ``nodes``) present for a call now, and how it is decided: their key, or
+        under JIT controls the first delegator's token that covers it and still lives (options ``base`` ..
+        ``base + count``), else their node's own token (issued now if it has none). The given arrays are
+        the own credential's; returns (node whose token is presented, principal, decision, code, reason,
+        allowed)."""
+        presented = nodes
+        jit = self.jit[w.streams[which]]
+        if not jit.any():
+            return presented, principal, decision, code, reason, allowed
+        chosen = self._handed_token(w, which, base, count)
+        handed = chosen >= 0
+        if handed.any():
+            pick = chosen[handed]
+            presented = nodes.copy()
+            presented[handed] = self.options["node"][pick]
+            principal, decision, code, reason = principal.copy(), decision.copy(), code.copy(), reason.copy()
+            for target, name in ((principal, "principal"), (decision, "decision"), (code, "code"), (reason, "reason")):
+                target[handed] = self.options[name][pick]
+            if allowed is not None:
+                allowed = allowed.copy()
+                allowed[handed] = self.options["allowed"][pick]
+        own = jit & ~handed
+        self._obtain_tokens(w, which[own], nodes[own])
+        return presented, principal, decision, code, reason, allowed
+
+    def _handed_token(self, w: _Window, which: np.ndarray, base: np.ndarray, count: np.ndarray) -> np.ndarray:
+        """Per task: the option (flat index) of the first delegator's token that covers the call and still
+        lives, nearest delegator first; -1: none, the call presents its own node's token."""
+        chosen = np.full(len(which), -1, dtype=np.int64)
         if not count.any():
             return chosen
-        base = self.option_base[on, j]
+        calls = which
         t = w.t[calls]
         for level in range(int(count.max())):
             open_ = (chosen < 0) & (level < count)
