@@ -130,6 +130,23 @@ def test_task_tokens_are_the_same_in_bulk(ttl):
         assert len(delegated)  # delegates presented their delegators' tokens
 
 
+def test_identity_documents_renewed_in_bulk_are_those_the_engine_issues():
+    """Under intent controls every task runs call by call (its decisions read alerts), while the agents'
+    identity documents are renewed in bulk: each task's token is still issued on the document in service."""
+    data = rotating_estate()
+    data["strategies"] = {"intent": "intent", "zsp": {"base": "zsp", "identity_ttl": "20m"}}
+    scenario = build(data)
+    for strategy in data["strategies"]:
+        alone, together, sim = both_ways(scenario, strategy, 5)
+        assert_same_rows(alone, together)
+        assert sim.identities_in_bulk
+        events = pd.DataFrame(together)
+        renewals = events[(events.event == "issue") & (events.code == "workload_identity") & (events.t > 0)]
+        assert len(renewals) > 2 * len(sim.identities_in_bulk)
+        assert ((events.event == "issue") & (events.code == "jit_token") & (events.t > renewals.t.min())).any()
+        assert not (events.code == "identity_unusable").any()
+
+
 @st.composite
 def attacked_estates(draw):
     data, seed = draw_attacked_estate(draw, agents=(6, 16), depth=(1, 3), latest=7000, max_delay=900,

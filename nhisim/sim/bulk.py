@@ -93,10 +93,10 @@ def involved_principals(sim: Simulation) -> set[str]:
 def quiet_streams(sim: Simulation) -> dict[tuple[str, str], _Program]:
     """The (agent, template) streams whose every task :class:`BulkExecutor` can compute (module docstring),
     each with its program."""
+    sim.bulk_involved = involved_principals(sim)
     if type(sim.pep) is not NativeEvaluator or sim.pep.checks_intent:
         return {}
     world = sim.world
-    sim.bulk_involved = involved_principals(sim)
     quiet = {}
     for agent in world.agents.values():
         if agent.id in sim.bulk_involved or agent.goal_switch_probability > 0:
@@ -110,6 +110,15 @@ def quiet_streams(sim: Simulation) -> dict[tuple[str, str], _Program]:
             except _NotQuiet:
                 continue
     return quiet
+
+
+def identities_to_renew(sim: Simulation) -> list[str]:
+    """The agents whose identity documents :class:`BulkExecutor` renews (after :func:`quiet_streams`): those
+    under JIT controls that no threat involves, while nothing can take the issuer down."""
+    if any(threat.EVIDENCE == "outage" for threat in sim.scenario.threats):
+        return []
+    return [agent for agent in sim.world.agents if agent not in sim.bulk_involved
+            and sim.controls(agent).credential == "jit_token" and sim.identity_docs.get(agent) is not None]
 
 
 class _NotQuiet(Exception):
@@ -435,17 +444,17 @@ class _Rows:
         self._groups: list[list[np.ndarray]] = []
         self._who: list[np.ndarray] = []
 
-    def add(self, rows: int, who: np.ndarray, **columns: Any) -> None:
-        """A group of ``rows`` rows of the tasks ``who`` (positions in the window): each column an array, or
-        one value for every row (text as codes)."""
-        self._who.append(who)
+    def add(self, rows: int, who: np.ndarray | None, **columns: Any) -> None:
+        """A group of ``rows`` rows of the tasks ``who`` (positions in the window; None: rows of no task):
+        each column an array, or one value for every row (text as codes)."""
+        self._who.append(np.full(rows, -1, dtype=np.intp) if who is None else who)
         group = []
         for name in COLUMNS:
             value = columns.get(name)
             if isinstance(value, np.ndarray):
                 group.append(value)
             elif name in NUMBER_COLUMNS:
-                group.append(np.full(rows, math.nan if value is None else value))
+                group.append(np.full(rows, math.nan if value is None else value, dtype=float))
             elif name == "malicious":
                 group.append(np.zeros(rows, dtype=bool))
             elif name == "in_intent":
@@ -463,7 +472,8 @@ class _Rows:
         t = columns[0]
         keep = t < horizon
         if drop is not None and drop.any():
-            keep &= ~drop[np.concatenate(self._who)]
+            who = np.concatenate(self._who)
+            keep &= (who < 0) | ~drop[np.maximum(who, 0)]
         if not keep.all():
             columns = [column[keep] for column in columns]
             t = columns[0]
@@ -500,14 +510,17 @@ def _layout_nodes(node: Any) -> list[Any]:
 class BulkExecutor:
     """Computes the quiet streams' tasks a window at a time, one window ahead of the clock."""
 
-    def __init__(self, sim: Simulation, streams: list[tuple[str, CompiledTask, float, _Program]]) -> None:
+    def __init__(self, sim: Simulation, streams: list[tuple[str, CompiledTask, float, _Program]],
+                 renewed: list[str] = ()) -> None:
         self.sim = sim
         self.rows = BulkRows(lambda: sim.env.now)
         self.quiet = [_Quiet(sim, agent, template, rate, program) for agent, template, rate, program in streams]
-        total_rate = sum(stream[2] for stream in streams)
-        self.window = min(MAX_WINDOW, max(MIN_WINDOW, TASKS_PER_WINDOW / total_rate if total_rate > 0 else MAX_WINDOW))
         self.vocabulary = _Vocabulary()
         self.vocabulary.code(None)
+        self.identities = IdentityRenewals(sim, list(renewed), self.vocabulary)
+        sim.identities_in_bulk = set(renewed)
+        total_rate = sum(stream[2] for stream in streams)
+        self.window = min(MAX_WINDOW, max(MIN_WINDOW, TASKS_PER_WINDOW / total_rate if total_rate > 0 else MAX_WINDOW))
         subjects = sorted({subject for q in self.quiet for subject in q.program.subjects})
         self.subject_index = {subject: i for i, subject in enumerate(subjects)}
         self.timelines = [KeyTimeline(sim.current_key(subject), sim.controls(subject).rotation) for subject in subjects]
@@ -515,7 +528,8 @@ class BulkExecutor:
         self._key_end = np.zeros(len(subjects))  # ... when it is rotated away
         self._key_code = np.zeros(len(subjects), dtype=np.int32)  # ... and its id's code
         self._holders_added: set[tuple[str, str]] = set()  # (delegate, subject): handed that key once already
-        self._tables()
+        if self.quiet:
+            self._tables()
         self._computed_until = 0.0
         sim.log.merge_from(self.rows)
 
@@ -703,6 +717,7 @@ class BulkExecutor:
             bases.append(offset + np.arange(len(times)) * values.shape[1])
             offset += values.size
         drop = None
+        self.identities.rows(rows, end)
         if arrivals:
             self._keys_at(start)
             streams = np.concatenate(streams)
@@ -1106,6 +1121,48 @@ class _Window:
         self.renew = np.zeros(count, dtype=bool)  # it outlived its token: call by call after all
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []
+
+
+class IdentityRenewals:
+    """The identity documents of agents no threat involves, renewed at their expiry in bulk.
+
+    The engine renews a document when its SimPy timeout fires, at ``issued + (expires - issued)``,
+    with a document of ``identity_ttl``, while the issuer is up; for these agents it always is,
+    and nothing else replaces their documents. So every renewal's row is known in advance and
+    written here; the document itself is made when something reads it
+    (:meth:`~nhisim.sim.engine.Simulation.identity_of`), as the engine would have made it.
+    """
+
+    def __init__(self, sim: Simulation, agents: list[str], vocabulary: _Vocabulary) -> None:
+        self.agents = agents
+        docs = [sim.identity_docs[agent] for agent in agents]
+        self._next = np.array([doc.issued_at + max(doc.expires_at - doc.issued_at, 0.0) for doc in docs])
+        self._ttl = np.array([sim.controls(agent).identity_ttl for agent in agents])
+        self._generation = np.array([int(doc.id.rsplit("#", 1)[1]) for doc in docs], dtype=np.int64)
+        code = vocabulary.code
+        self._agent = np.array([code(agent) for agent in agents], dtype=np.int32)
+        self._reason = np.array([code(f"workload identity document of {agent} (attested, no secret at rest)")
+                                 for agent in agents], dtype=np.int32)
+        self._words = {word: code(word) for word in ("issue", "allow", "workload_identity", "")}
+        self._value = sim.world.value(frozenset())
+
+    def rows(self, rows: _Rows, end: float) -> None:
+        """The renewals due before ``end`` (the window's end; those before were written already)."""
+        words = self._words
+        while True:
+            due = np.flatnonzero(self._next < end)
+            if not len(due):
+                return
+            at = self._next[due]
+            until = at + self._ttl[due]
+            self._generation[due] += 1
+            ids = rows.window.fresh([f"wor-{self.agents[i]}#{g}" for i, g in zip(
+                due.tolist(), self._generation[due].tolist(), strict=True)])
+            agents = self._agent[due]
+            rows.add(len(due), who=None, t=at, event=words["issue"], principal=agents, presenter=agents, actor=agents,
+                     credential=ids, chain=words[""], decision=words["allow"], code=words["workload_identity"],
+                     reason=self._reason[due], value=self._value, until=until)
+            self._next[due] = at + np.maximum(until - at, 0.0)
 
 
 class _PlanRows:

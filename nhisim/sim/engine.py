@@ -82,6 +82,7 @@ class Simulation:
         self.world = world or compile_world(scenario)
         self.bulk = bulk  # quiet work computed in bulk (nhisim.sim.bulk); False: everything call by call
         self.bulk_involved: set[str] = set()  # the principals whose work stays call by call (bulk.quiet_streams)
+        self.identities_in_bulk: set[str] = set()  # agents whose identity documents are renewed in bulk
         self.env = simpy.Environment()
         self.agenda = Agenda(self.env)
         self.log = EventLog(meta={"scenario": scenario.name, "strategy": self.strategy.name, "seed": self.seed,
@@ -163,7 +164,8 @@ class Simulation:
                             in_bulk.append((agent.id, template, rate, quiet[(agent.id, template_id)]))
                         else:
                             self.agenda.start(self._arrivals(agent.id, template, rate))
-            executor = bulk.BulkExecutor(self, in_bulk) if in_bulk else None
+            renewed = bulk.identities_to_renew(self) if self.bulk else []
+            executor = bulk.BulkExecutor(self, in_bulk, renewed) if in_bulk or renewed else None
             if executor is not None:
                 self.agenda.start(executor.run())
             threats.install_threats(self)
@@ -339,8 +341,31 @@ class Simulation:
         return self.keys.get(subject)
 
     def identity_of(self, agent: str) -> Credential | None:
-        """An agent's current workload identity document."""
-        return self.identity_docs.get(agent)
+        """An agent's current workload identity document.
+
+        The documents of an agent renewed in bulk (:class:`~nhisim.sim.bulk.IdentityRenewals`)
+        are made when read: each one the engine would have issued since, as it would have.
+        """
+        doc = self.identity_docs.get(agent)
+        if doc is not None and agent in self.identities_in_bulk:
+            now = self.env.now
+            renewal = doc.issued_at + max(doc.expires_at - doc.issued_at, 0.0)  # when its renewal's timeout fires
+            while renewal <= now:  # at a tie the renewal (a SimPy event) comes first
+                doc = self._renewed_identity(agent, renewal)
+                renewal = doc.issued_at + max(doc.expires_at - doc.issued_at, 0.0)
+        return doc
+
+    def _renewed_identity(self, agent: str, at: float) -> Credential:
+        """The document ``issue_identity`` issues at ``at``, made without its row (the bulk path wrote it)."""
+        s = self.controls(agent)
+        doc = Credential(id=self._credential_id("wor", agent, None, None), kind="workload_identity", subject=agent,
+                         holders={agent}, scope=frozenset(), issued_at=at, expires_at=at + s.identity_ttl,
+                         binding=s.binding,
+                         mint_scope=self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset())
+        self._hold(agent, doc)
+        self.identity_docs[agent] = doc
+        self._reissued(doc)
+        return doc
 
     def latest_token(self, agent: str) -> Credential | None:
         """The last task token an agent obtained (possibly dead by now)."""
@@ -379,6 +404,8 @@ class Simulation:
     def _renew_identity(self, doc: Credential) -> Generator:
         yield self.env.timeout(max(doc.expires_at - self.env.now, 0.0))
         agent = doc.subject
+        if agent in self.identities_in_bulk:
+            return  # renewed in bulk: the document is made when read (identity_of)
         while agent not in self.retired and agent not in self.quarantined:
             if self.identity_docs.get(agent) is not doc:
                 return  # replaced meanwhile (re-provisioned): its successor renews itself
@@ -411,7 +438,7 @@ class Simulation:
             delay = latency if latency is not None and attempt == 0 else self._issuer_round_trip(agent, ctx, incident)
             yield delay
             now = self.env.now
-            doc = identity or self.identity_docs.get(agent)
+            doc = identity or self.identity_of(agent)
             refusal = None
             if not self.issuer_up(now):
                 refusal = ("issuer_down", "the token issuer is unavailable")
