@@ -668,9 +668,13 @@ class BulkExecutor:
         self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
-        # per subject, per stream: the stream hands keys on and this subject's is among its keys
-        self._hands_on_subject = [np.array([bool(p.handed) and subject in p.subjects for p in programs])
-                                  for subject in self.subject_index]
+        # per subject: the streams that hand keys on, this subject's among them
+        handing: dict[str, list[int]] = {}
+        for index, program in enumerate(programs):
+            if program.handed:
+                for subject in program.subjects:
+                    handing.setdefault(subject, []).append(index)
+        self._handing = [np.array(handing.get(subject, []), dtype=np.intp) for subject in self.subject_index]
 
     def _freeze_options(self) -> None:
         """The delegators' tokens calls may try, as arrays (again, after discovery candidates added theirs)."""
@@ -748,7 +752,7 @@ class BulkExecutor:
             for rotation in timeline.ends[self._in_service[index]:]:
                 if rotation > latest:
                     break
-                spanning = (arrivals < rotation) & (rotation <= ended) & self._hands_on_subject[index][streams]
+                spanning = (arrivals < rotation) & (rotation <= ended) & np.isin(streams, self._handing[index])
                 drop |= spanning
         return drop
 
