@@ -427,7 +427,7 @@ def _recode(values: np.ndarray, batch: _Batch, encode: Callable[[tuple], np.ndar
         seen[local] = True
         distinct = np.flatnonzero(seen)
         remap = np.empty(len(table), dtype=np.intp)
-        remap[distinct] = encode(tuple(table[i] for i in distinct.tolist()))
+        remap[distinct] = encode(list(map(table.__getitem__, distinct.tolist())))
         if part.all():
             return remap[local]
         out[part] = remap[local]
@@ -600,6 +600,7 @@ class BulkExecutor:
         option_count = np.zeros((streams, slots), dtype=i32)
         self._option_lists = {name: [] for name in ("covered", "allowed", "node", "principal", "decision", "code",
                                                     "reason")}
+        self.options: dict[str, np.ndarray] | None = None
         self.suffixes: list[list[str]] = []
         for s, program in enumerate(programs):
             self.suffixes.append([n.suffix for n in program.nodes])
@@ -677,19 +678,37 @@ class BulkExecutor:
         self._handing = [np.array(handing.get(subject, []), dtype=np.intp) for subject in self.subject_index]
 
     def _freeze_options(self) -> None:
-        """The delegators' tokens calls may try, as arrays (again, after discovery candidates added theirs)."""
-        self.options = {name: np.array(values, dtype=bool if name in ("covered", "allowed") else np.int32)
-                        for name, values in self._option_lists.items()}
+        """The delegators' tokens calls may try, as arrays (with room to add those of discovery candidates)."""
+        lists = self._option_lists
+        size = len(lists["node"])
+        self._options_used = size
+        self.options = {}
+        for name, values in lists.items():
+            array = np.zeros(max(2 * size, 64), dtype=bool if name in ("covered", "allowed") else np.int32)
+            array[:size] = values
+            self.options[name] = array
+        self._option_lists = {name: [] for name in lists}  # from now on, added straight to the arrays
 
     def _add_options(self, up_nodes: list[_Node], handed: list) -> tuple[int, int]:
         """Add the options of one call (the delegators ``up_nodes``, nearest first); its (base, count)."""
-        code, lists = self.vocabulary.code, self._option_lists
-        base = len(lists["node"])
-        for up, (covered, (decision, short, reason)) in zip(up_nodes, handed, strict=True):
-            for name, value in zip(lists, (covered, decision == "allow", up.index, code(up.agent), code(decision),
-                                           code(short), code(reason)), strict=True):
-                lists[name].append(value)
-        return base, len(handed)
+        code = self.vocabulary.code
+        rows = [(covered, decision == "allow", up.index, code(up.agent), code(decision), code(short), code(reason))
+                for up, (covered, (decision, short, reason)) in zip(up_nodes, handed, strict=True)]
+        if self.options is None:  # still building the tables: lists
+            base = len(self._option_lists["node"])
+            for row in rows:
+                for name, value in zip(self._option_lists, row, strict=True):
+                    self._option_lists[name].append(value)
+            return base, len(rows)
+        base = self._options_used
+        end = base + len(rows)
+        if end > len(self.options["node"]):
+            self.options = {name: np.concatenate((array, np.zeros_like(array))) for name, array in
+                            self.options.items()}
+        for name, values in zip(self.options, zip(*rows, strict=True), strict=True):
+            self.options[name][base:end] = values
+        self._options_used = end
+        return base, len(rows)
 
     # ------------------------------------------------------------------ one window
 
@@ -851,7 +870,6 @@ class BulkExecutor:
     def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
         world, code, candidate = self.sim.world, self.vocabulary.code, self.candidate
-        added = False
         for flat in set(pick[~self._resolved[pick]].tolist()):
             s, n, c = self._candidate_of[flat].tolist()
             program = self.quiet[s].program
@@ -860,15 +878,12 @@ class BulkExecutor:
             if handed:
                 self.candidate_option_base[flat], self.candidate_option_count[flat] = self._add_options(
                     node.ancestors(), handed)
-                added = True
             tool, action, resource = world.op_keys[the_op]
             values = (the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject), code(tool),
                       code(action), code(resource), code(decision), code(short), code(reason), code(found))
             for name, value in zip(candidate, values, strict=True):
                 candidate[name][flat] = value
             self._resolved[flat] = True
-        if added:
-            self._freeze_options()
 
     def _discoveries(self, streams: np.ndarray, plans: _PlanRows) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
