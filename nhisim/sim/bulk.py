@@ -363,6 +363,29 @@ class _Batch:
     def value(self, code: int) -> str | None:
         return self.run_values[code] if code < _WINDOW_CODES else self.window_values[code - _WINDOW_CODES]
 
+    def compact(self) -> None:
+        """Drop the rows taken, and the window's values only they used."""
+        start = self.taken
+        self.t = self.t[start:].copy()
+        columns = [column[start:].copy() for column in self.columns]
+        used = np.zeros(len(self.window_values), dtype=bool)
+        for index, name in enumerate(COLUMNS):
+            if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"):
+                codes = columns[index]
+                used[codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
+        kept = np.flatnonzero(used)
+        renumber = np.zeros(len(self.window_values), dtype=np.int32)
+        renumber[kept] = np.arange(len(kept), dtype=np.int32) + _WINDOW_CODES
+        for index, name in enumerate(COLUMNS):
+            if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"):
+                codes = columns[index]
+                window = codes >= _WINDOW_CODES
+                if window.any():
+                    codes[window] = renumber[codes[window] - _WINDOW_CODES]
+        self.window_values = [self.window_values[i] for i in kept.tolist()]
+        self.columns = columns
+        self.taken = 0
+
 
 class BulkRows:
     """Rows computed ahead of time, handed to the log as they fall due (``clock()`` says up to when)."""
@@ -386,6 +409,8 @@ class BulkRows:
             if end > batch.taken:
                 pieces.append(self._piece(batch, batch.taken, end, encode_text))
                 batch.taken = end
+                if end < len(batch.t) and end > len(batch.t) // 2:
+                    batch.compact()  # a few long tasks' last rows should not hold the whole window
         self._batches = [batch for batch in self._batches if batch.taken < len(batch.t)]
         if not pieces:
             return None
