@@ -6,7 +6,9 @@ Times are CPU seconds of this process (time another tenant of a shared machine t
 is not counted); each strategy runs ``--repeat`` times, each run between two bare
 loops, and the median ratio is reported.
 
-    python benchmarks/bench_engine.py [--agents 1000] [--horizon 1d] [--engine native] [--repeat 3] [--active N]
+    python benchmarks/bench_engine.py [--agents 1000] [--horizon 1d] [--engine native] [--repeat 3] [--active N] [--both]
+
+``--both`` runs each strategy call by call too (``Simulation(bulk=False)``), beside the default.
 
 ``--active N`` leaves only the first N agents starting tasks (the others only take delegated
 sub-tasks): a large estate with a small active set, which tells a call's cost from the
@@ -110,6 +112,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per strategy; the median ratio is shown")
     parser.add_argument("--no-memory", action="store_true", help="skip the (slower) traced-memory run")
     parser.add_argument("--active", type=int, default=None, help="only the first N agents start tasks")
+    parser.add_argument("--both", action="store_true",
+                        help="each strategy twice: call by call (Simulation(bulk=False)) and with quiet work in bulk")
     args = parser.parse_args()
     horizon = parse_duration(args.horizon)
     scenario = bench_estate(args.agents)
@@ -124,12 +128,13 @@ def main() -> None:
     floor = structural_floor(scenario, horizon)
     bare = (before + bare_simpy_events_per_second()) / 2
     print(f"{'(floor: no logic)':<16}{'':>12}{'':>12}{'':>10}{floor:>12,.0f}{bare:>12,.0f}{floor / bare:>8.3f}")
-    for name in args.strategies.split(","):
+    for name, bulk in [(name, bulk) for name in args.strategies.split(",") for bulk in ((False, True) if args.both
+                                                                                     else (True,))]:
         samples = []
         for _ in range(max(1, args.repeat)):
             gc.collect()
             before = bare_simpy_events_per_second()
-            sim = Simulation(scenario, name, seed=1, horizon=horizon, engine=args.engine)
+            sim = Simulation(scenario, name, seed=1, horizon=horizon, engine=args.engine, bulk=bulk)
             start = time.process_time()
             log = sim.run()
             elapsed = time.process_time() - start
@@ -137,7 +142,8 @@ def main() -> None:
             calls = sum(1 for e in log.column("event") if e == "request")
             samples.append((calls / elapsed / bare, elapsed, calls / elapsed, bare, calls, len(log)))
         ratio, elapsed, rate, bare, calls, rows = sorted(samples)[len(samples) // 2]  # the median run
-        print(f"{name:<16}{calls:>12,}{rows:>12,}{elapsed:>10.2f}{rate:>12,.0f}{bare:>12,.0f}{ratio:>8.3f}")
+        label = name if not args.both else f"{name} ({'bulk' if bulk else 'call'})"
+        print(f"{label:<16}{calls:>12,}{rows:>12,}{elapsed:>10.2f}{rate:>12,.0f}{bare:>12,.0f}{ratio:>8.3f}")
     if not args.no_memory:
         gc.collect()
         tracemalloc.start()
