@@ -41,6 +41,7 @@ from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
 from nhisim.sim.pep import NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
+from nhisim.sim.rng import uniform_at
 
 if TYPE_CHECKING:
     from nhisim.sim.compiled import CompiledTask
@@ -774,8 +775,8 @@ class BulkExecutor:
                                                 np.concatenate(numbers)[longest_first],
                                                 np.concatenate(bases)[longest_first])
             plans = _PlanRows(np.concatenate(blocks), base)
-            ended, renew = self._lockstep(rows, arrivals, streams, numbers, plans)
-            drop = self._across_rotations(arrivals, ended, streams) | renew
+            ended = self._lockstep(rows, arrivals, streams, numbers, plans)
+            drop = self._across_rotations(arrivals, ended, streams)
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
                 row = plans.values[base[k]:base[k] + q.stream.program.width]
@@ -818,10 +819,10 @@ class BulkExecutor:
             self._key_code[index] = code(timeline.ids[generation])
 
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
-                  plans: _PlanRows) -> tuple[np.ndarray, np.ndarray]:
+                  plans: _PlanRows) -> np.ndarray:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
-        when each task ended, and which must run call by call after all (a token renewed mid-task). The
-        tasks come longest program first: at slot ``j`` only a prefix of them has an instruction left."""
+        when each task ended. The tasks come longest program first: at slot ``j`` only a prefix of them
+        has an instruction left."""
         words = self.words
         count = len(arrivals)
         w = _Window(rows, streams, plans, arrivals, self.node_count)
@@ -890,7 +891,7 @@ class BulkExecutor:
                          code=np.where(root, words["root"], words["sub"]).astype(np.int32), reason=words[DONE],
                          latency=at - began[ends, ended])
                 running[ends[root]] = False
-        return t, w.renew
+        return t
 
     def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
@@ -1034,8 +1035,6 @@ class BulkExecutor:
         if jit.any():
             audit_task = np.where(jit, w.task[which, presented], none).astype(np.int32)
             audit_human = np.where(jit, w.humans[which], none).astype(np.int32)
-            mine = jit & (presented == nodes)  # its own token: expired, the engine renews it (call by call)
-            w.renew[which] |= mine & (at >= w.expires[which, nodes])
         else:
             audit_task = audit_human = None
         w.rows.add(len(which), who=which, t=at, event=self.words["request"], principal=principal, presenter=agents,
@@ -1050,18 +1049,34 @@ class BulkExecutor:
         return [roots[k] + suffixes[streams[k]][n] for k, n in zip(which.tolist(), nodes.tolist(), strict=True)]
 
     def _obtain_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
-        """Tasks under JIT controls whose node makes its first call on its own token: a round trip to the
-        issuer (the node's plan), then the token."""
+        """Tasks under JIT controls whose node calls on its own token now and has none that lives: a round trip
+        to the issuer (for its first token, the node's plan; for a renewal, the n-th draw of the task's own
+        issuer stream), then the token (``jit-<task>``, then ``.2``, ``.3``)."""
         words = self.words
         on = w.streams[which]
-        first = self.jit[on] & np.isnan(w.expires[which, nodes])
-        if not first.any():
+        until = w.expires[which, nodes]
+        first = np.isnan(until)
+        needed = self.jit[on] & (first | (w.t[which] >= until))
+        if not needed.any():
             return
-        which, nodes, on = which[first], nodes[first], on[first]
-        w.t[which] = w.t[which] + w.plans.at(which, self.latency_column[on, nodes])
+        which, nodes, on, first = which[needed], nodes[needed], on[needed], first[needed]
+        latency = self.latency_column[on, nodes]
+        wait = w.plans.at(which, latency)
+        ids = self._node_ids(w, which, nodes)
+        if not first.all():  # renewals: drawn as the engine draws them (rng.uniform_at), one at a time
+            sim = self.sim
+            issuer = sim.scenario.issuer.latency
+            for row in np.flatnonzero(~first).tolist():
+                k, n = int(which[row]), int(nodes[row])
+                w.draws[k, n] += 1
+                wait[row] = issuer.quantile(uniform_at(sim.seed, "issuer", ids[row], int(w.draws[k, n])))
+        w.t[which] = w.t[which] + wait
         at = w.t[which]
         w.expires[which, nodes] = at + self.ttl[on, nodes]
-        w.token[which, nodes] = w.rows.window.fresh([f"jit-{task}" for task in self._node_ids(w, which, nodes)])
+        w.issued[which, nodes] += 1
+        issued = w.issued[which, nodes].tolist()
+        w.token[which, nodes] = w.rows.window.fresh([f"jit-{task}" if count == 1 else f"jit-{task}.{count}"
+                                                     for task, count in zip(ids, issued, strict=True)])
         agents = self.agent[on, nodes]
         tasks = w.task[which, nodes]
         w.rows.add(len(which), who=which, t=at, event=words["issue"], principal=agents, presenter=agents,
@@ -1162,7 +1177,8 @@ class _Window:
         self.task = np.zeros((count, nodes), dtype=np.int32)  # the codes of its nodes' task ids
         self.token = np.zeros((count, nodes), dtype=np.int32)  # under JIT controls: each node's token id
         self.expires = np.full((count, nodes), math.nan)  # ... and when it expires (NaN: none issued yet)
-        self.renew = np.zeros(count, dtype=bool)  # it outlived its token: call by call after all
+        self.issued = np.zeros((count, nodes), dtype=np.int32)  # tokens issued for each node so far
+        self.draws = np.zeros((count, nodes), dtype=np.int32)  # ... and round trips drawn for it (renewals)
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []
 
