@@ -11,20 +11,28 @@ writes. Only the order of rows logged at the very same time may differ.
 ``Simulation(..., bulk=False)`` runs everything call by call; ``tests/test_bulk.py``
 compares the two.
 
-When a stream is quiet (:func:`quiet_streams`). Its agent is involved in no threat
+When a stream is quiet (:func:`quiet_streams`). Its agents are involved in no threat
 (:meth:`~nhisim.scenario.threats.base.ThreatModel.involved`, closed over shared accounts,
 over the agents that may delegate to an involved one, and over every principal whose
-key a resource holds), presents static keys (``credential: static_key``), and the run's
-evaluator is the native one without a check of intent (so a decision depends on the
-key's scope alone, never on the time, alerts or quarantine); its template makes calls
-only (no delegation, no step that needs approval, no arguments, no goal switch, not on
-its requester's behalf); under behavioural analytics, every call is in its principal's
-usual pattern. A task of a quiet stream that will try an operation outside its intent (a
-runtime discovery) runs call by call from its arrival, with its plan.
+key a resource holds), and the run's evaluator is the native one without a check of
+intent, so a decision depends on the credential alone, never on the time, alerts or
+quarantine. Its template and the sub-tasks it delegates (pass-through) make calls only:
+no step that needs approval, no arguments, no goal switch, not on a requester's behalf.
+Every agent of the tree presents static keys, or every one JIT tokens (and then no threat
+may take the issuer down). Under behavioural analytics, every call must be in its
+principal's usual pattern.
 
-Keys. A call presents the key in service when it is made; a quiet key changes only by
-rotation, at times known in advance (:class:`KeyTimeline`), so the key each call shows
-is known when the window is computed.
+What a task of a quiet stream does, as :class:`_Program` lists it: calls (deadline
+checked first), sub-tasks started and ended, a failure ending the failing task and each
+of its delegators, a runtime discovery's request. Keys: the key in service when the call
+is made (rotations are known in advance: :class:`KeyTimeline`), a delegator's handed on
+first. Tokens: issued at a node's first call on its own after the plan's round trip,
+renewed when expired (the round trip then drawn from the task's own issuer stream),
+revoked at its end; a delegate tries its delegators' live tokens first. Still run call by
+call, from their arrival: a task whose discovery draws whether it is needed (or rolls
+behavioural analytics' dice), and a task of a tree handing keys on during which one of
+them is rotated. Identity documents of agents no threat involves are renewed here too
+(:class:`IdentityRenewals`).
 """
 
 from __future__ import annotations
