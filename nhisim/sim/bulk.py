@@ -59,7 +59,6 @@ Simulation = Any  # the engine's Simulation (nhisim.sim.engine imports this modu
 TASKS_PER_WINDOW = 40_000  # about how many tasks a window computes at once (bounds its memory)
 MIN_WINDOW, MAX_WINDOW = 60.0, 6 * 3600.0  # seconds
 DONE = "all steps done"
-_INDEX = {name: i for i, name in enumerate(COLUMNS)}
 
 
 # --------------------------------------------------------------------------- which streams are quiet
@@ -171,15 +170,13 @@ class _Program:
     (the node ends ``ok``). Raises :class:`_NotQuiet` for what the bulk path leaves call by call.
     """
 
-    def __init__(self, sim: Simulation, agent: str, template: CompiledTask, plan_program: Any,
-                 involved: set[str] | None = None) -> None:
+    def __init__(self, sim: Simulation, agent: str, template: CompiledTask, plan_program: Any) -> None:
         self.sim = sim
-        self.involved = involved if involved is not None else sim.bulk_involved
+        self.involved = sim.bulk_involved
         self.nodes: list[_Node] = []
         self.instructions: list[tuple] = []
         self.subjects: set[str] = set()
         self.handed: list[tuple[str, list[str]]] = []  # per START: (delegate, subjects of the keys handed)
-        self.discovers = False  # whether a node may try an operation outside its intent
         self.discoveries_in_bulk = sim.anomaly_probability == 0  # a discovery's alert dice are drawn call by call
         self.jit = sim.controls(agent).credential == "jit_token"  # a token per task and sub-task
         self.human = template.human
@@ -214,13 +211,12 @@ class _Program:
         profile = world.agents[node.agent]
         if self.jit:  # the token the engine would issue it (for deciding its calls: the same at any time)
             controls = sim.controls(node.agent)
-            scope = profile.role_scope & node.template.intent if controls.jit_scope == "intent" else profile.role_scope
+            scope = sim.task_token_scope(node.agent, node.template)
             node.token = Credential(id="", kind="jit_token", subject=node.agent, holders={node.agent}, scope=scope,
                                     issued_at=0.0, expires_at=math.inf, binding=controls.binding, task="",
                                     human=self.human, intent=node.template)
             node.token_value = world.value(scope)
         if profile.discovery_probability > 0:
-            self.discovers = True
             if profile.needed_share > 0:  # whether it is needed is drawn from the stream's extras, in order
                 self.discoveries_in_bulk = False
             node.candidates = sorted(profile.tool_ops - node.template.intent)  # as the engine lists them
@@ -799,7 +795,7 @@ class BulkExecutor:
             return drop
         latest = float(ended.max())
         for index, timeline in enumerate(self.timelines):
-            if self._key_end[index] > latest:
+            if self._key_end[index] > latest or not len(self._handing[index]):
                 continue
             timeline.cover(latest)
             for rotation in timeline.ends[self._in_service[index]:]:

@@ -191,8 +191,8 @@ class Simulation:
                        chain: tuple[str, ...] = (), parent: Credential | None = None,
                        mint_scope: frozenset[int] = frozenset(), issued_at: float | None = None,
                        malicious: bool = False, actor: str | None = None, incident: str = "",
-                       reason: str = "", named_by: Incident | None = None) -> Credential:
-        """Create a credential and log its issue.
+                       reason: str = "", named_by: Incident | None = None, log: bool = True) -> Credential:
+        """Create a credential and log its issue (``log=False``: a row the bulk path wrote already).
 
         Its id never depends on the order of events elsewhere in the run: ``<kind>-<incident>#n``
         for the n-th credential an attacker obtains in incident ``named_by``; ``<kind>-<task>``
@@ -208,6 +208,8 @@ class Simulation:
         )
         for holder in holders:
             self._hold(holder, cred)
+        if not log:
+            return cred
         value = self._scope_values.get(scope)
         if value is None:
             value = self._scope_values[scope] = self.world.value(scope)
@@ -357,15 +359,7 @@ class Simulation:
 
     def _renewed_identity(self, agent: str, at: float) -> Credential:
         """The document ``issue_identity`` issues at ``at``, made without its row (the bulk path wrote it)."""
-        s = self.controls(agent)
-        doc = Credential(id=self._credential_id("wor", agent, None, None), kind="workload_identity", subject=agent,
-                         holders={agent}, scope=frozenset(), issued_at=at, expires_at=at + s.identity_ttl,
-                         binding=s.binding,
-                         mint_scope=self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset())
-        self._hold(agent, doc)
-        self.identity_docs[agent] = doc
-        self._reissued(doc)
-        return doc
+        return self._identity(agent, self.controls(agent).identity_ttl, issued_at=at, log=False)
 
     def latest_token(self, agent: str) -> Credential | None:
         """The last task token an agent obtained (possibly dead by now)."""
@@ -381,13 +375,20 @@ class Simulation:
 
     def issue_identity(self, agent: str, lifetime: float | None = None) -> Credential:
         """A fresh workload identity document for ``agent`` (renewed at its expiry while the agent works)."""
+        return self._identity(agent, self.controls(agent).identity_ttl if lifetime is None else lifetime)
+
+    def _identity(self, agent: str, lifetime: float, *, issued_at: float | None = None, log: bool = True
+                  ) -> Credential:
+        """A workload identity document for ``agent``, now in service. ``log=False``: one the bulk path
+        renewed (its row written, its successor made when read), else logged and renewed at its expiry."""
         s = self.controls(agent)
         mint_scope = self.world.agents[agent].role_scope if s.jit_scope == "role" else frozenset()
-        doc = self.new_credential("workload_identity", agent, {agent}, frozenset(),
-                                  s.identity_ttl if lifetime is None else lifetime, mint_scope=mint_scope,
+        doc = self.new_credential("workload_identity", agent, {agent}, frozenset(), lifetime, mint_scope=mint_scope,
+                                  issued_at=issued_at, log=log,
                                   reason=f"workload identity document of {agent} (attested, no secret at rest)")
         self.identity_docs[agent] = doc
-        self.env.process(self._renew_identity(doc))
+        if log:
+            self.env.process(self._renew_identity(doc))
         self._reissued(doc)
         return doc
 
@@ -755,15 +756,18 @@ class Simulation:
         return token is not None and now < token.expires_at and (now < token.effective_at
                                                                    or token.revoked_by_response)
 
+    def task_token_scope(self, agent: str, intent: CompiledTask) -> frozenset[int]:
+        """The scope of the token a task of ``agent`` asks for: its roles, ∩ the task's intent under intent scope."""
+        scope = self.world.agents[agent].role_scope
+        return scope & intent.intent if self._controls[agent].jit_scope == "intent" else scope
+
     def _task_token(self, ctx: TaskRun) -> Generator[Any, Any, Credential | None]:
         """This task's own JIT token: obtained from the issuer, or renewed when it has expired."""
         token = ctx.token
         if not self._keeps_token(token, self.env.now):
-            scope = self.world.agents[ctx.agent].role_scope
-            if self._controls[ctx.agent].jit_scope == "intent":
-                scope = scope & ctx.intent.intent
             latency = ctx.plan.issuer_latency if token is None else None
-            token = yield from self.obtain_token(ctx.agent, scope, ctx, intent=ctx.intent, latency=latency)
+            token = yield from self.obtain_token(ctx.agent, self.task_token_scope(ctx.agent, ctx.intent), ctx,
+                                                 intent=ctx.intent, latency=latency)
             if token is None:
                 return None
             ctx.token = token
