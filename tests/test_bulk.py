@@ -131,8 +131,8 @@ def test_task_tokens_are_the_same_in_bulk(ttl):
 
 
 def test_identity_documents_renewed_in_bulk_are_those_the_engine_issues():
-    """Under intent controls every task runs call by call (its decisions read alerts), while the agents'
-    identity documents are renewed in bulk: each task's token is still issued on the document in service."""
+    """The agents' identity documents are renewed in bulk: each task's token, in bulk or call by call, is still
+    issued on the document in service."""
     data = rotating_estate()
     data["strategies"] = {"intent": "intent", "zsp": {"base": "zsp", "identity_ttl": "20m"}}
     scenario = build(data)
@@ -145,6 +145,36 @@ def test_identity_documents_renewed_in_bulk_are_those_the_engine_issues():
         assert len(renewals) > 2 * len(sim.identities_in_bulk)
         assert ((events.event == "issue") & (events.code == "jit_token") & (events.t > renewals.t.min())).any()
         assert not (events.code == "identity_unusable").any()
+
+
+@pytest.mark.parametrize("strategy", ["intent", "intent_40s", "intent_wary"])
+def test_token_exchange_and_risk_postures_are_the_same_in_bulk(strategy):
+    """Under intent controls the bulk path exchanges tokens for sub-tasks (denied once expired: at 40 s, some
+    before the sub-task's last call, some before a hand-off) and counts each agent's alerts; a task with a
+    call the agent's risk posture would escalate, or whose agents' alerts are not all known, moves call by
+    call from its arrival. Same rows either way."""
+    data = rotating_estate()
+    data["strategies"] = {"intent": "intent", "intent_40s": {"base": "intent", "ttl": "40s"},
+                          "intent_wary": {"base": "intent", "risk_escalation_alerts": 1}}
+    data["threats"] = [{"kind": "runtime_discovery", "probability": 0.3}]  # alerts, and so risk postures
+    alone, together, sim = both_ways(build(data), strategy, 5)
+    assert_same_rows(alone, together)
+    written = sim.bulk_executor.written  # rows the bulk path wrote, by (event, code)
+    assert written[("task_start", "exchanged")] > 100
+    assert written[("issue", "delegated_token")] == written[("task_start", "exchanged")]
+    assert written[("request", "intent_operation")] > 100  # discoveries denied: alerts
+    assert written[("request", "expired")] > 0  # an exchanged token is never renewed
+    events = pd.DataFrame(together)
+    escalated = events[(events.event == "request") & events.reason.astype(str).str.contains("risk posture")]
+    assert len(escalated) > 50
+    moved = sim.bulk_executor.postures.moved_tasks
+    assert 0 < moved < written[("task_start", "arrival")]  # most root tasks are still written in bulk
+    if strategy == "intent_40s":  # a delegate's token outlived: its own hand-off fails, no sub-task starts
+        ends = events[(events.event == "task_end") & events.reason.astype(str).str.startswith("sub-task")]
+        started = set(events.task[events.event == "task_start"])
+        assert any(not any(task.startswith(f"{parent}>{delegate}/{sub}") for task in started)
+                   for parent, (sub, delegate) in zip(ends.task, ends.reason.str.extract(
+                       r"sub-task (\S+) delegated to (\S+) failed").itertuples(index=False), strict=True))
 
 
 @st.composite

@@ -51,7 +51,7 @@ from nhisim.sim.compiled import CompiledTask, CompiledWorld, compile_world
 from nhisim.sim.credentials import Credential, propagation_delay
 from nhisim.sim.decisions import INTENT_CODES, outcome
 from nhisim.sim.enforcement import make_evaluator
-from nhisim.sim.engine import RISK_WINDOW
+from nhisim.sim.pep import RISK_WINDOW
 from nhisim.strategies import Strategy, preset_names
 
 CALL_COLUMNS = ("strategy", "trace", "run", "agent", "template", "tool", "operation", "at_s", "decision", "code",

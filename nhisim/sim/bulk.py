@@ -46,8 +46,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
+from nhisim.sim.decisions import EXPIRED, INTENT_CODES
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
-from nhisim.sim.pep import NativeEvaluator
+from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
 
@@ -102,8 +103,10 @@ def quiet_streams(sim: Simulation) -> dict[tuple[str, str], _Program]:
     """The (agent, template) streams whose every task :class:`BulkExecutor` can compute (module docstring),
     each with its program."""
     sim.bulk_involved = involved_principals(sim)
-    if type(sim.pep) is not NativeEvaluator or sim.pep.checks_intent:
+    if type(sim.pep) is not NativeEvaluator:
         return {}
+    if sim.pep.checks_intent and sim.pep.strategy.out_of_intent != "deny":
+        return {}  # a request outside its intent is escalated, monitored or re-declared: call by call
     world = sim.world
     quiet = {}
     for agent in world.agents.values():
@@ -151,6 +154,7 @@ class _Node:
     candidates: list[int] = field(default_factory=list)  # the operations a runtime discovery picks from
     token: Credential | None = None  # under JIT controls: its task's token as the engine issues it
     token_value: float = 0.0  # ... and the value of its scope
+    exchanged: bool = False  # it works on a token its delegator exchanged for it (its only credential)
 
     def ancestors(self) -> list[_Node]:
         """Its delegators, nearest first."""
@@ -179,6 +183,8 @@ class _Program:
         self.handed: list[tuple[str, list[str]]] = []  # per START: (delegate, subjects of the keys handed)
         self.discoveries_in_bulk = sim.anomaly_probability == 0  # a discovery's alert dice are drawn call by call
         self.jit = sim.controls(agent).credential == "jit_token"  # a token per task and sub-task
+        self.delegation = sim.controls(agent).delegation  # how every delegator of the tree hands work on
+        self.checks_intent = sim.pep.checks_intent
         self.human = template.human
         if self.jit and any(threat.EVIDENCE == "outage" for threat in sim.scenario.threats):
             raise _NotQuiet(agent)  # whether the issuer answers depends on the time
@@ -186,6 +192,8 @@ class _Program:
         root = _Node(agent, template, agent, "", None, [])
         self._walk(root, layout)
         self.instructions.append((END, root))
+        if self.checks_intent and not self.discoveries_in_bulk:
+            raise _NotQuiet(agent)  # the alerts of its discoveries feed risk postures the bulk path reads
 
     def _keys_of(self, agent: str) -> list[Any]:
         sim = self.sim
@@ -209,7 +217,7 @@ class _Program:
         self.nodes.append(node)
         own_keys = self._keys_of(node.agent)
         profile = world.agents[node.agent]
-        if self.jit:  # the token the engine would issue it (for deciding its calls: the same at any time)
+        if self.jit and node.token is None:  # the token the engine would issue it (its calls are decided on it)
             controls = sim.controls(node.agent)
             scope = sim.task_token_scope(node.agent, node.template)
             node.token = Credential(id="", kind="jit_token", subject=node.agent, holders={node.agent}, scope=scope,
@@ -230,14 +238,15 @@ class _Program:
             if step.delegate_to is not None:
                 if plan_step is not None and plan_step[0] != DELEGATE:
                     raise _NotQuiet(step.sub_task)  # past 16 hops: the sub-task never starts
-                if sim.controls(node.agent).delegation != "pass_through":
-                    raise _NotQuiet(node.agent)
+                exchange = self._hands_on(node.agent, step.delegate_to)
                 delegations += 1
                 suffix = f"{node.suffix}>{step.delegate_to}/{step.sub_task}" + (
                     f"#{delegations}" if delegations > 1 else "")
-                passed = node.passed + [key.subject for key in own_keys]
+                passed = [] if exchange else node.passed + [key.subject for key in own_keys]
                 child = _Node(step.delegate_to, world.tasks[step.sub_task], f"{node.chain}>{step.delegate_to}",
                               suffix, node, passed)
+                if exchange:
+                    self._exchanged_token(node, child)
                 self.subjects.update(passed)
                 self.instructions.append((START, node, child, position))
                 if not self.jit:
@@ -251,10 +260,12 @@ class _Program:
             if sim.anomaly_probability > 0 and sim.out_of_pattern(key, step.op):
                 raise _NotQuiet(node.agent)
             decision = self._decide(node, key, step.op, step.destination, None)
+            if decision[0] not in ("allow", "deny"):
+                raise _NotQuiet(node.template.id)  # escalated or re-declared: a human's queue
             duration = plan_step[1] if plan_step is not None else -1
             # under JIT controls a delegate first tries its delegators' tokens (nearest first) that cover the call
             handed = [(step.op in up.token.scope, self._decide(node, up.token, step.op, step.destination, None))
-                      for up in node.ancestors()] if self.jit else []
+                      for up in node.ancestors()] if self.jit and self.delegation == "pass_through" else []
             self.instructions.append((CALL_STEP, node, step.op, duration, key.subject, decision, position, handed))
 
     def discovered(self, node: _Node, choice: int) -> tuple[int, str, tuple[str, str, str], str, list]:
@@ -266,9 +277,37 @@ class _Program:
         args = world.op_default_args[op]
         decision = self._decide(node, key, op, "internal", args)
         handed = [(op in up.token.scope, self._decide(node, up.token, op, "internal", args))
-                  for up in node.ancestors()] if self.jit else []
+                  for up in node.ancestors()] if self.jit and self.delegation == "pass_through" else []
         reason = f"{node.agent} discovered {world.label(op)} at run time; its task does not need it"
         return op, key.subject, decision, reason, handed
+
+    def _hands_on(self, delegator: str, delegate: str) -> bool:
+        """Whether ``delegator`` hands work to ``delegate`` by token exchange (else it passes its credentials
+        through); raises :class:`_NotQuiet` for hand-offs the bulk path leaves call by call."""
+        sim = self.sim
+        mode = sim.controls(delegator).delegation
+        if mode != self.delegation:
+            raise _NotQuiet(delegator)  # both ways in one tree
+        if mode == "pass_through":
+            if self.checks_intent:
+                raise _NotQuiet(delegator)  # a delegate's calls would read its delegator's risk posture
+            return False
+        if mode != "token_exchange" or not self.jit or sim.lossy_hop(delegator, delegate) is not None \
+                or sim.cascades:
+            raise _NotQuiet(delegator)
+        return True
+
+    def _exchanged_token(self, node: _Node, child: _Node) -> None:
+        """The token ``node`` exchanges for its sub-task ``child`` as the engine issues it (RFC 8693: the
+        delegator's scope ∩ the sub-task's intent, the actor chain kept), for deciding its calls."""
+        sim = self.sim
+        scope = node.token.scope & child.template.intent
+        child.token = Credential(id="", kind="delegated_token", subject=child.agent, holders={child.agent},
+                                 scope=scope, issued_at=0.0, expires_at=math.inf,
+                                 binding=sim.controls(child.agent).binding, task="", human=self.human,
+                                 intent=child.template, chain=tuple(child.chain.split(">")), parent=node.token)
+        child.token_value = sim.world.value(scope)
+        child.exchanged = True
 
     def _decide(self, node: _Node, key: Any, op: int, destination: str, args: tuple | None) -> tuple[str, str, str]:
         """The decision on ``node``'s agent presenting ``key`` for ``op`` (the same at any time, for a quiet key)."""
@@ -561,17 +600,18 @@ class BulkExecutor:
         if self.quiet:
             self._tables()
         self._computed_until = 0.0
+        self.written: dict[tuple[str | None, str | None], int] = {}  # rows written here, by (event, code)
+        self.postures = RiskPostures(self) if self.quiet and RiskPostures.needed(sim) else None
         sim.log.merge_from(self.rows)
 
     def run(self):
-        """The executor on the agenda: each window computed while the one before runs."""
+        """The executor on the agenda: each window computed as it begins (what the run did before it is known)."""
         horizon = self.sim.horizon
-        self._compute(0.0, min(self.window, horizon))
         while self._computed_until < horizon:
             start = self._computed_until
             self._compute(start, min(start + self.window, horizon))
-            yield start - self.sim.env.now  # wake when the window computed last time begins
-            self.sim.log.flush()  # the rows due by now go to the log: pending rows stay about two windows
+            yield self._computed_until - self.sim.env.now  # wake when the window ends
+            self.sim.log.flush()  # the rows due by now go to the log: pending rows stay about one window
 
     def finish(self) -> None:
         """The run is over: every row held is due."""
@@ -624,6 +664,11 @@ class BulkExecutor:
         ttl = np.zeros((streams, nodes))
         token_value = np.zeros((streams, nodes))
         revokes = np.zeros((streams, nodes), dtype=bool)
+        exchanged = np.zeros((streams, nodes), dtype=bool)  # ... whether it works on an exchanged token
+        token_chain = np.full((streams, nodes), code(""), dtype=i32)  # ... the chain its token's rows show
+        widest = max([1] + [sum(child.parent is n and child.exchanged for child in p.nodes) for p in programs
+                            for n in p.nodes])
+        exchange_children = np.full((streams, nodes, widest), -1, dtype=i32)  # ... the tokens it exchanged
         self._propagation: list[list[tuple[str, float]]] = []
         # ... and per call, the delegators' tokens it tries first (flat: base + level - 1, nearest first)
         option_base = np.zeros((streams, slots), dtype=np.int64)
@@ -643,6 +688,11 @@ class BulkExecutor:
                     ttl[s, n.index] = controls.ttl
                     token_value[s, n.index] = n.token_value
                     revokes[s, n.index] = controls.revoke_at_task_end
+                    if n.exchanged:
+                        exchanged[s, n.index] = True
+                        token_chain[s, n.index] = code(n.chain)
+                        siblings = exchange_children[s, n.parent.index]
+                        siblings[int(np.count_nonzero(siblings >= 0))] = n.index
                 agent[s, n.index] = code(n.agent)
                 chain[s, n.index] = code(n.chain)
                 deadline[s, n.index] = n.template.deadline
@@ -688,12 +738,15 @@ class BulkExecutor:
         self.words = {word: code(word) for word in ("task_start", "request", "task_end", "arrival", "delegated",
                                                     "root", "sub", "ok", "failed", "", DONE, "discover", "optional",
                                                     "issue", "allow", "jit_token", ISSUE_REASONS["jit_token"],
+                                                    "delegated_token", ISSUE_REASONS["delegated_token"], "exchanged",
                                                     "revoke", "lifecycle")}
+        self.expired = tuple(code(value) for value in EXPIRED)  # an exchanged token used after it expired
         self.handed = [program.handed for program in programs]
         self.node_count_of = np.array([len(program.nodes) for program in programs])
         # JIT streams: a token per task, issued at its first call after the plan's round trip to the issuer
         self.jit = np.array([program.jit for program in programs])
         self.latency_column, self.ttl, self.token_value, self.revokes = latency_column, ttl, token_value, revokes
+        self.exchanged, self.token_chain, self.exchange_children = exchanged, token_chain, exchange_children
         self.option_base, self.option_count = option_base, option_count
         self._freeze_options()
         self.words_none = code(None)
@@ -779,13 +832,30 @@ class BulkExecutor:
                                                 np.concatenate(numbers)[longest_first],
                                                 np.concatenate(bases)[longest_first])
             plans = _PlanRows(np.concatenate(blocks), base)
-            ended = self._lockstep(rows, arrivals, streams, numbers, plans)
-            drop = self._across_rotations(arrivals, ended, streams)
+            w = self._lockstep(rows, arrivals, streams, numbers, plans)
+            drop = self._across_rotations(arrivals, w.t, streams)
+            moved: dict[int, np.ndarray] = {}
+            if self.postures is not None:
+                ejected, moved = self.postures.window(w, start, end)
+                drop |= ejected
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
                 row = plans.values[base[k]:base[k] + q.stream.program.width]
-                self._call_by_call(q, float(arrivals[k]), row.tolist(), int(numbers[k]))
-        self.rows.add(rows.batch(self.sim.horizon, drop))
+                ended = self.postures.track(moved[k]) if k in moved else None
+                self._call_by_call(q, float(arrivals[k]), row.tolist(), int(numbers[k]), ended)
+        batch = rows.batch(self.sim.horizon, drop)
+        self._count(batch)
+        self.rows.add(batch)
+
+    def _count(self, batch: _Batch) -> None:
+        """Tally the rows a window wrote by event and code (:attr:`written`)."""
+        if not len(batch.t):
+            return
+        event, code = batch.columns[COLUMNS.index("event")], batch.columns[COLUMNS.index("code")]
+        pairs, counts = np.unique(np.stack((event, code)), axis=1, return_counts=True)
+        for (e, c), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
+            key = (batch.value(e), batch.value(c))
+            self.written[key] = self.written.get(key, 0) + n
 
     def _across_rotations(self, arrivals: np.ndarray, ended: np.ndarray, streams: np.ndarray) -> np.ndarray:
         """The tasks of streams that hand keys on during which one of their keys is rotated: the keys a
@@ -805,10 +875,13 @@ class BulkExecutor:
                 drop |= spanning
         return drop
 
-    def _call_by_call(self, q: _Quiet, at: float, row: list[float], number: int) -> None:
+    def _call_by_call(self, q: _Quiet, at: float, row: list[float], number: int,
+                      ended: Callable[[], None] | None = None) -> None:
+        """Run a task of a quiet stream call by call from its arrival (``ended()`` is called when it ends)."""
         sim = self.sim
         plan = q.stream.program.plan(row, q.stream.extras, sim.switch_program)
-        sim.agenda.at(at, sim.task_process(q.agent, q.template, plan, f"{q.key}#{number}"))
+        process = sim.task_process(q.agent, q.template, plan, f"{q.key}#{number}")
+        sim.agenda.at(at, process if ended is None else _then(process, ended))
 
     def _keys_at(self, start: float) -> None:
         """Note each subject's key in service at ``start`` (a window's calls come no earlier)."""
@@ -825,7 +898,7 @@ class BulkExecutor:
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
                   plans: _PlanRows) -> np.ndarray:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
-        when each task ended. The tasks come longest program first: at slot ``j`` only a prefix of them
+        the window (``t``: when each task ended). The tasks come longest program first: at slot ``j`` only a prefix of them
         has an instruction left."""
         words = self.words
         count = len(arrivals)
@@ -847,6 +920,7 @@ class BulkExecutor:
                  actor=agents0, chain=self.chain[streams, 0], task=w.task[:, 0], audit_human=w.humans,
                  code=words["arrival"])
         found_at, found_which = self._discoveries(streams, plans)
+        w.found = found_at
         length = self.program_length[streams]
         t, began, running = w.t, w.began, w.running
         for j in range(self.slots):
@@ -872,13 +946,16 @@ class BulkExecutor:
                 self._calls(w, calls, j)
             starts = np.flatnonzero(alive & (kinds == START))
             if len(starts):
+                starts = self._exchange(w, starts, j)
+            if len(starts):
                 on = streams[starts]
                 child = self.child[on, j]
                 began[starts, child] = t[starts]
                 agents = self.agent[on, child]
+                how = np.where(self.exchanged[on, child], words["exchanged"], words["delegated"]).astype(np.int32)
                 rows.add(len(starts), who=starts, t=t[starts], event=words["task_start"], principal=agents,
                          presenter=agents, actor=agents, chain=self.chain[on, child], task=w.task[starts, child],
-                         audit_human=w.humans[starts], code=words["delegated"])
+                         audit_human=w.humans[starts], code=how)
                 static = starts[~self.jit[on]]
                 if len(static):
                     self._hand_keys(static, j, t, streams)
@@ -890,12 +967,13 @@ class BulkExecutor:
                 self._revoke_tokens(w, ends, ended)
                 at = t[ends]
                 agents = self.agent[on, ended]
+                w.ended[ends, ended] = at
                 rows.add(len(ends), who=ends, t=at, event=words["task_end"], principal=agents, presenter=agents,
                          actor=agents, task=w.task[ends, ended], audit_human=w.humans[ends], decision=words["ok"],
                          code=np.where(root, words["root"], words["sub"]).astype(np.int32), reason=words[DONE],
                          latency=at - began[ends, ended])
                 running[ends[root]] = False
-        return t
+        return w
 
     def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
@@ -940,6 +1018,7 @@ class BulkExecutor:
                    actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
                    resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
                    reason=candidate["found"][pick])
+        w.found_at[which, nodes] = w.t[which]
         ops = candidate["op"][pick]
         presented, principal, decision, code, reason, _ = self._present(
             w, which, nodes, self.candidate_option_base[pick], self.candidate_option_count[pick],
@@ -990,9 +1069,53 @@ class BulkExecutor:
             if allowed is not None:
                 allowed = allowed.copy()
                 allowed[handed] = self.options["allowed"][pick]
-        own = jit & ~handed
+        exchanged = self.exchanged[w.streams[which], nodes]
+        own = jit & ~handed & ~exchanged
         self._obtain_tokens(w, which[own], nodes[own])
+        if exchanged.any():  # its only credential, never renewed: after it expires, every call is denied
+            expired = exchanged & (w.t[which] >= w.expires[which, nodes])
+            if expired.any():
+                decision, code, reason = decision.copy(), code.copy(), reason.copy()
+                decision[expired], code[expired], reason[expired] = self.expired
+                if allowed is not None:
+                    allowed = allowed.copy()
+                    allowed[expired] = False
         return presented, principal, decision, code, reason, allowed
+
+    def _exchange(self, w: _Window, starts: np.ndarray, j: int) -> np.ndarray:
+        """Sub-tasks starting now whose delegator hands work on by token exchange: the delegator's own token
+        (obtained or renewed if it works on its own), then the exchange's round trip (the sub-task plan's)
+        and the delegated token, for the delegator's scope ∩ the sub-task's intent and at most the
+        delegator's TTL and remaining life; with no life left the hand-off fails. Returns the starts that go on."""
+        on = w.streams[starts]
+        child = self.child[on, j]
+        exchange = self.exchanged[on, child]
+        if not exchange.any():
+            return starts
+        which, on, child = starts[exchange], on[exchange], child[exchange]
+        delegator = self.node[on, j]
+        own = ~self.exchanged[on, delegator]
+        if own.any():
+            self._obtain_tokens(w, which[own], delegator[own])
+        lifetime = np.minimum(self.ttl[on, delegator], w.expires[which, delegator] - w.t[which])
+        going = lifetime > 0
+        if not going.all():
+            self._unwind(w, which[~going], j, self.upward[on[~going], child[~going]])
+            which, on, child, lifetime = which[going], on[going], child[going], lifetime[going]
+        w.t[which] = w.t[which] + w.plans.at(which, self.latency_column[on, child])
+        at = w.t[which]
+        w.expires[which, child] = at + lifetime
+        w.got[which, child] = at
+        w.token[which, child] = w.rows.window.fresh([f"del-{task}" for task in self._node_ids(w, which, child)])
+        words = self.words
+        agents = self.agent[on, child]
+        tasks = w.task[which, child]
+        w.rows.add(len(which), who=which, t=at, event=words["issue"], principal=agents, presenter=agents,
+                   actor=agents, credential=w.token[which, child], chain=self.chain[on, child], task=tasks,
+                   audit_task=tasks, audit_human=w.humans[which], decision=words["allow"],
+                   code=words["delegated_token"], reason=words[ISSUE_REASONS["delegated_token"]],
+                   value=self.token_value[on, child], until=w.expires[which, child])
+        return np.sort(np.concatenate((starts[~exchange], which)))
 
     def _handed_token(self, w: _Window, which: np.ndarray, base: np.ndarray, count: np.ndarray) -> np.ndarray:
         """Per task: the option (flat index) of the first delegator's token that covers the call and still
@@ -1041,8 +1164,10 @@ class BulkExecutor:
             audit_human = np.where(jit, w.humans[which], none).astype(np.int32)
         else:
             audit_task = audit_human = None
+        if self.postures is not None:
+            self.postures.note(w, which, at, on, nodes, decision, code, ops)
         w.rows.add(len(which), who=which, t=at, event=self.words["request"], principal=principal, presenter=agents,
-                   actor=agents, credential=credential, chain=self.words[""], tool=tool, action=action,
+                   actor=agents, credential=credential, chain=self.token_chain[on, presented], tool=tool, action=action,
                    resource=resource, task=w.task[which, nodes], audit_task=audit_task, audit_human=audit_human,
                    in_intent=in_intent, decision=decision, code=code, reason=reason, value=self.value[ops],
                    records=self.records[ops], wait=0.0)
@@ -1077,6 +1202,7 @@ class BulkExecutor:
         w.t[which] = w.t[which] + wait
         at = w.t[which]
         w.expires[which, nodes] = at + self.ttl[on, nodes]
+        w.got[which, nodes] = at
         w.issued[which, nodes] += 1
         issued = w.issued[which, nodes].tolist()
         w.token[which, nodes] = w.rows.window.fresh([f"jit-{task}" if count == 1 else f"jit-{task}.{count}"
@@ -1090,22 +1216,35 @@ class BulkExecutor:
                    until=w.expires[which, nodes])
 
     def _revoke_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
-        """Tasks whose node ``nodes`` ends now: its token is revoked if its controls say so (and it still lives)."""
+        """Tasks whose node ``nodes`` ends now: if its controls say so, the tokens it obtained that still live
+        are revoked, in the order it obtained them: its own, and those it exchanged for its sub-tasks."""
         if not len(which):
             return
         on = w.streams[which]
         at = w.t[which]
-        keep = self.revokes[on, nodes] & (at < w.expires[which, nodes])  # NaN: no token
+        keep = self.revokes[on, nodes]
         if not keep.any():
             return
         which, nodes, on, at = which[keep], nodes[keep], on[keep], at[keep]
-        until = w.expires[which, nodes]
-        effective = np.array([propagation_delay(*self._propagation[s][n], now, end) for s, n, now, end in zip(
-            on.tolist(), nodes.tolist(), at.tolist(), until.tolist(), strict=True)])
-        reasons = w.rows.window.fresh([f"task {task} ended" for task in self._node_ids(w, which, nodes)])
-        w.rows.add(len(which), who=which, t=at, event=self.words["revoke"], principal=self.agent[on, nodes],
-                   credential=w.token[which, nodes], chain=self.words[""], decision=self.words["revoke"],
-                   code=self.words["lifecycle"], reason=reasons, until=effective)
+        # the node's own token, then each exchanged one (column 0: its own)
+        held = np.concatenate((np.where(self.exchanged[on, nodes], -1, nodes)[:, None],
+                               self.exchange_children[on, nodes]), axis=1)
+        rows, columns = np.nonzero(held >= 0)
+        token_node = held[rows, columns]
+        live = at[rows] < w.expires[which[rows], token_node]  # NaN: none obtained
+        rows, token_node = rows[live], token_node[live]
+        if not len(rows):
+            return
+        order = np.lexsort((w.got[which[rows], token_node], rows))  # per task, in the order obtained
+        rows, token_node = rows[order], token_node[order]
+        tasks, streams, now = which[rows], on[rows], at[rows]
+        until = w.expires[tasks, token_node]
+        effective = np.array([propagation_delay(*self._propagation[s][n], when, end) for s, n, when, end in zip(
+            streams.tolist(), token_node.tolist(), now.tolist(), until.tolist(), strict=True)])
+        reasons = w.rows.window.fresh([f"task {task} ended" for task in self._node_ids(w, tasks, nodes[rows])])
+        w.rows.add(len(rows), who=tasks, t=now, event=self.words["revoke"], principal=self.agent[streams, token_node],
+                   credential=w.token[tasks, token_node], chain=self.token_chain[streams, token_node],
+                   decision=self.words["revoke"], code=self.words["lifecycle"], reason=reasons, until=effective)
 
     def _unwind(self, w: _Window, which: np.ndarray, j: int, why: np.ndarray) -> None:
         """Tasks failing at slot ``j``: the failing task ends with ``why``, then each of its delegators."""
@@ -1122,6 +1261,7 @@ class BulkExecutor:
             self._revoke_tokens(w, rows_here, ended)
             agents = self.agent[on[here], ended]
             reason = reasons[here]
+            w.ended[rows_here, ended] = at[here]
             w.rows.add(len(rows_here), who=rows_here, t=at[here], event=self.words["task_end"], principal=agents,
                        presenter=agents, actor=agents, task=w.task[rows_here, ended], audit_human=w.humans[rows_here],
                        decision=self.words["failed"],
@@ -1168,6 +1308,177 @@ class BulkExecutor:
         return out
 
 
+class RiskPostures:
+    """The agents' risk postures under a check of intent, for the tasks computed in bulk.
+
+    The enforcement point escalates an agent's sensitive in-intent call (level 2 and up)
+    once ``risk_escalation_alerts`` alerts were raised on it in the last hour (by its own
+    requests denied as outside their intent). An escalation waits in the approvers' queue,
+    which only the call-by-call path runs. So a window is computed as if no call were
+    escalated, then checked: each sensitive call is counted the alerts raised on its agent
+    in the hour before it: those the run raised before the window (call by call, or from
+    earlier windows), and those of every task computed in bulk.
+
+    A task of the window runs call by call instead, from its arrival, if it has a call that
+    would have been escalated, a sensitive call of a *hot* agent at or after the moment that
+    agent became hot (its alerts from then on are not all known), or any sensitive call
+    after the window's end (the next window's alerts are not known yet). An agent is hot
+    from the window's start if it also works in tasks run call by call that may still
+    raise alerts on it in the window (tasks of streams that are not quiet; tasks moved call
+    by call before that have not ended); and, when a task moves call by call, from that
+    task's first such call if one of its sub-tasks still running or yet to run may raise an
+    alert on it after that (a discovery its plan has not reached yet, or a step denied as
+    outside its intent), as from then on those alerts may come at other times (until nothing
+    changes). The alerts of the tasks kept are raised in the run
+    at their times (:meth:`~nhisim.sim.engine.Simulation.note_alert`) for the calls made
+    call by call, which also see their own.
+    """
+
+    @staticmethod
+    def needed(sim: Simulation) -> bool:
+        return sim.pep.checks_intent and sim.pep.strategy.risk_escalation_alerts is not None
+
+    def __init__(self, executor: BulkExecutor) -> None:
+        sim = executor.sim
+        world = sim.world
+        self.sim = sim
+        self.threshold = sim.pep.strategy.risk_escalation_alerts
+        self.names = list(world.agents)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        code_to_index = {executor.vocabulary.code(name): i for name, i in self.index.items()}
+        self.agent_index = np.vectorize(lambda c: code_to_index.get(int(c), -1), otypes=[np.intp])(executor.agent)
+        self.node_count_of = executor.node_count_of
+        self.level = np.asarray(world.op_level)
+        vocabulary = executor.vocabulary
+        self.allow, self.deny = vocabulary.code("allow"), vocabulary.code("deny")
+        self.intent_codes = np.array(sorted(vocabulary.code(c) for c in INTENT_CODES), dtype=np.int32)
+        # per stream and node: whether one of its steps is denied as outside its intent (an alert each time)
+        self.alerting = np.zeros(executor.agent.shape, dtype=bool)
+        steps = (executor.kind == CALL_STEP) & (executor.text["decision"] == self.deny) & np.isin(
+            executor.text["code"], self.intent_codes)
+        rows, slots = np.nonzero(steps)
+        self.alerting[rows, executor.node[rows, slots]] = True
+        quiet = {(q.agent, q.template.id) for q in executor.quiet}
+        always: set[str] = set()  # agents in tasks of streams that are not quiet
+        for agent in world.agents.values():
+            involved = agent.id in sim.bulk_involved
+            for template_id in agent.tasks:
+                if involved or (world.tasks[template_id].rate * agent.rate_multiplier > 0
+                                and (agent.id, template_id) not in quiet):
+                    always |= _tree_agents(world, agent.id, template_id)
+        self.always = np.array(sorted(self.index[name] for name in always), dtype=np.intp)
+        self.moved: dict[int, np.ndarray] = {}  # tasks moved call by call, not ended: their agents that may alert
+        self.moved_tasks = 0  # tasks moved call by call in all
+        self._moves = 0
+        self.raised: list[tuple[float, str]] = []  # alerts the run raised since the last window
+        sim.alert_log = self.raised
+        self.recent_agent, self.recent_t = np.empty(0, dtype=np.intp), np.empty(0)  # raised, the last hour
+        self.pending_agent, self.pending_t = np.empty(0, dtype=np.intp), np.empty(0)  # computed, not raised yet
+
+    def note(self, w: _Window, which: np.ndarray, at: np.ndarray, streams: np.ndarray, nodes: np.ndarray,
+             decision: np.ndarray, code: np.ndarray, ops: np.ndarray) -> None:
+        """Requests written: those that raise an alert on their agent, and the sensitive ones allowed."""
+        alert = (decision == self.deny) & np.isin(code, self.intent_codes)
+        risky = (decision == self.allow) & (self.level[ops] >= 2)
+        keep = alert | risky
+        if keep.any():
+            w.postures.append((which[keep], at[keep], self.agent_index[streams[keep], nodes[keep]], alert[keep]))
+
+    def window(self, w: _Window, start: float, end: float) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """The window ``start``..``end`` is computed (the run is at ``start``): the tasks to run call by call
+        (see the class), with the agents of each that may raise alerts after it moved. The alerts of the
+        others are raised in the run at their times."""
+        count = len(w.t)
+        ejected = np.zeros(count, dtype=bool)
+        moved: dict[int, np.ndarray] = {}
+        self._known(start)
+        if not w.postures:
+            return ejected, moved
+        which, at, agent, alert = (np.concatenate(parts) for parts in zip(*w.postures, strict=True))
+        hot = np.full(len(self.names), math.inf)
+        hot[self.always] = start
+        for agents in self.moved.values():
+            hot[agents] = start
+        alerts_agent = np.concatenate((self.recent_agent, self.pending_agent, agent[alert]))
+        alerts_t = np.concatenate((self.recent_t, self.pending_t, at[alert]))
+        risky = ~alert
+        r_which, r_t, r_agent = which[risky], at[risky], agent[risky]
+        # the calls that would have been escalated
+        order = np.lexsort((alerts_t, alerts_agent))
+        alerts_agent, alerts_t = alerts_agent[order], alerts_t[order]
+        escalated = np.zeros(len(r_t), dtype=bool)
+        enough = (np.searchsorted(alerts_agent, r_agent, side="right")
+                  - np.searchsorted(alerts_agent, r_agent, side="left")) >= self.threshold
+        for a in np.unique(r_agent[enough]).tolist():
+            lo, hi = int(np.searchsorted(alerts_agent, a, "left")), int(np.searchsorted(alerts_agent, a, "right"))
+            times = alerts_t[lo:hi]
+            mine = np.flatnonzero(r_agent == a)
+            calls = r_t[mine]
+            raised = np.searchsorted(times, calls, side="right")  # alerts raised by then
+            forgotten = np.searchsorted(times + RISK_WINDOW, calls, side="right")  # ... and forgotten since
+            escalated[mine[raised - forgotten >= self.threshold]] = True
+        # tasks with such a call, a sensitive call of a hot agent, or one after the window; from its first, the
+        # agents of the task that may raise alerts after it are hot
+        streams = w.streams
+        since = np.full(count, math.inf)
+        while True:
+            flagged = escalated | (r_t >= np.minimum(hot[r_agent], end))
+            first = np.full(count, math.inf)
+            np.minimum.at(first, r_which[flagged], r_t[flagged])
+            changed = False
+            for k in np.flatnonzero(first < since).tolist():
+                since[k] = first[k]
+                s, nodes = streams[k], self.node_count_of[streams[k]]
+                may_alert = self.alerting[s, :nodes] if w.found is None else (  # a discovery still to come
+                    self.alerting[s, :nodes] | ((w.found[k, :nodes] >= 0) & (w.found_at[k, :nodes] >= since[k])))
+                agents = self.agent_index[s, :nodes][may_alert & (w.ended[k, :nodes] >= since[k])]
+                moved[k] = agents
+                lower = agents[hot[agents] > since[k]]
+                if len(lower):
+                    hot[lower] = since[k]
+                    changed = True
+            if not changed:
+                break
+        ejected[list(moved)] = True
+        self.moved_tasks += len(moved)
+        kept = alert & ~ejected[which]
+        self._raise(agent[kept], at[kept])
+        return ejected, moved
+
+    def track(self, agents: np.ndarray) -> Callable[[], None] | None:
+        """A task moved call by call whose ``agents`` may raise alerts: they are hot until it ends (call the
+        returned function then)."""
+        if not len(agents):
+            return None
+        self._moves += 1
+        number = self._moves
+        self.moved[number] = agents
+
+        def ended() -> None:
+            del self.moved[number]
+        return ended
+
+    def _known(self, start: float) -> None:
+        """At a window's start: the alerts raised in the last hour, and those computed not raised yet."""
+        if self.raised:
+            at = np.array([t for t, _ in self.raised])
+            agents = np.array([self.index[name] for _, name in self.raised], dtype=np.intp)
+            self.raised.clear()
+            self.recent_agent = np.concatenate((self.recent_agent, agents))
+            self.recent_t = np.concatenate((self.recent_t, at))
+        live = self.recent_t + RISK_WINDOW > start
+        self.recent_agent, self.recent_t = self.recent_agent[live], self.recent_t[live]
+        waiting = self.pending_t > start
+        self.pending_agent, self.pending_t = self.pending_agent[waiting], self.pending_t[waiting]
+
+    def _raise(self, agents: np.ndarray, at: np.ndarray) -> None:
+        sim = self.sim
+        for a, t in zip(agents.tolist(), at.tolist(), strict=True):
+            sim.agenda.at(t, _alert(sim, self.names[a]))
+        self.pending_agent = np.concatenate((self.pending_agent, agents))
+        self.pending_t = np.concatenate((self.pending_t, at))
+
+
 class _Window:
     """What the tasks of one window are doing while it is computed (per task, in window order)."""
 
@@ -1183,6 +1494,11 @@ class _Window:
         self.expires = np.full((count, nodes), math.nan)  # ... and when it expires (NaN: none issued yet)
         self.issued = np.zeros((count, nodes), dtype=np.int32)  # tokens issued for each node so far
         self.draws = np.zeros((count, nodes), dtype=np.int32)  # ... and round trips drawn for it (renewals)
+        self.got = np.zeros((count, nodes))  # ... when its token in hand was issued
+        self.postures: list[tuple[np.ndarray, ...]] = []  # requests that raise an alert or read a risk posture
+        self.ended = np.full((count, nodes), math.inf)  # when each of a task's nodes ended (inf: it never did)
+        self.found: np.ndarray | None = None  # at which step each node tries an operation outside its intent
+        self.found_at = np.full((count, nodes), math.inf)  # ... and when it did (inf: it never got there)
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []
 
@@ -1248,6 +1564,35 @@ def _depth(node: _Node) -> int:
     while node.parent is not None:
         node, depth = node.parent, depth + 1
     return depth
+
+
+def _tree_agents(world: Any, agent: str, template_id: str) -> set[str]:
+    """The agents a task of ``template_id`` at ``agent`` may involve: it and its delegates, down the tree."""
+    found, pending = set(), [(agent, template_id)]
+    while pending:
+        who, template = pending.pop()
+        if (who, template) in found:
+            continue
+        found.add((who, template))
+        pending.extend((step.delegate_to, step.sub_task) for step in world.tasks[template].steps
+                       if step.delegate_to is not None)
+    return {who for who, _ in found}
+
+
+def _then(process: Any, ended: Callable[[], None]):
+    """``process``, then ``ended()``."""
+    try:
+        result = yield from process
+    finally:
+        ended()
+    return result
+
+
+def _alert(sim: Simulation, agent: str):
+    """At an alert's moment: it counts on ``agent``'s risk posture for the next hour (a process on the agenda)."""
+    sim.note_alert(agent)
+    return
+    yield  # a generator: the agenda starts it at its time
 
 
 def _hand_over(sim: Simulation, delegate: str, subject: str):

@@ -51,6 +51,7 @@ from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import INTENT_CODES, outcome
 from nhisim.sim.enforcement import make_evaluator
 from nhisim.sim.eventlog import EventLog
+from nhisim.sim.pep import RISK_WINDOW
 from nhisim.sim.plans import Program, Stream
 from nhisim.sim.rng import stream, uniform_at
 from nhisim.sim.state import Incident, TaskPlan, TaskRun
@@ -59,7 +60,6 @@ from nhisim.strategies import Strategy
 __all__ = ["Incident", "Simulation", "TaskRun"]
 
 SESSION_REASON = "session of {human} signed in for task {task}, which runs on its credential"
-RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts of the last hour
 PROGRESS_STEPS = 100  # a run watched through ``progress`` reports each hundredth of its horizon
 
 
@@ -89,6 +89,8 @@ class Simulation:
                                   "horizon": self.horizon})
         self.quarantined: dict[str, float] = {}
         self.alerts: dict[str, int] = {}
+        self.bulk_executor: bulk.BulkExecutor | None = None  # what computes quiet work in bulk (once running)
+        self.alert_log: list[tuple[float, str]] | None = None  # (time, agent) of each alert, for whoever reads it
         self.retired: set[str] = set()
         spec = scenario.strategies.get(self.strategy.name)
         self.engine = engine or (spec.engine if spec is not None and spec.engine else "native")
@@ -165,7 +167,7 @@ class Simulation:
                         else:
                             self.agenda.start(self._arrivals(agent.id, template, rate))
             renewed = bulk.identities_to_renew(self) if self.bulk else []
-            executor = bulk.BulkExecutor(self, in_bulk, renewed) if in_bulk or renewed else None
+            executor = self.bulk_executor = bulk.BulkExecutor(self, in_bulk, renewed) if in_bulk or renewed else None
             if executor is not None:
                 self.agenda.start(executor.run())
             threats.install_threats(self)
@@ -521,6 +523,11 @@ class Simulation:
     def task_process(self, agent: str, template: CompiledTask, plan: TaskPlan, task_id: str) -> Generator:
         """A root task of ``template`` at ``agent`` with its plan, as a process to start on the agenda."""
         return self._task(agent, template, plan, None, task_id=task_id)
+
+    @property
+    def cascades(self) -> bool:
+        """Whether some subject's controls revoke the tokens exchanged from its credentials in cascade."""
+        return self._cascades
 
     @property
     def anomaly_probability(self) -> float:
@@ -1167,6 +1174,8 @@ class Simulation:
         """Count an alert on ``agent`` for its risk posture; alerts older than the window are forgotten."""
         self.alerts[agent] = self.alerts.get(agent, 0) + 1
         self.agenda.start(self._forget_alert(agent))
+        if self.alert_log is not None:
+            self.alert_log.append((self.env.now, agent))
 
     def _forget_alert(self, agent: str) -> Generator:
         yield RISK_WINDOW
