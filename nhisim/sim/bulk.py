@@ -852,10 +852,13 @@ class BulkExecutor:
         if not len(batch.t):
             return
         event, code = batch.columns[COLUMNS.index("event")], batch.columns[COLUMNS.index("code")]
-        pairs, counts = np.unique(np.stack((event, code)), axis=1, return_counts=True)
-        for (e, c), n in zip(pairs.T.tolist(), counts.tolist(), strict=True):
-            key = (batch.value(e), batch.value(c))
-            self.written[key] = self.written.get(key, 0) + n
+        # counted, not sorted: events are a handful of words, codes words of the run's vocabulary
+        for e in np.flatnonzero(np.bincount(event)).tolist():
+            codes = code[event == e]
+            for c, n in enumerate(np.bincount(codes[codes < _WINDOW_CODES]).tolist()):
+                if n:
+                    key = (batch.value(e), batch.value(c))
+                    self.written[key] = self.written.get(key, 0) + n
 
     def _across_rotations(self, arrivals: np.ndarray, ended: np.ndarray, streams: np.ndarray) -> np.ndarray:
         """The tasks of streams that hand keys on during which one of their keys is rotated: the keys a
