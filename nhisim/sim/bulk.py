@@ -14,13 +14,16 @@ compares the two.
 When a stream is quiet (:func:`quiet_streams`). Its agents are involved in no threat
 (:meth:`~nhisim.scenario.threats.base.ThreatModel.involved`, closed over shared accounts,
 over the agents that may delegate to an involved one, and over every principal whose
-key a resource holds), and the run's evaluator is the native one without a check of
-intent, so a decision depends on the credential alone, never on the time, alerts or
-quarantine. Its template and the sub-tasks it delegates (pass-through) make calls only:
-no step that needs approval, no arguments, no goal switch, not on a requester's behalf.
-Every agent of the tree presents static keys, or every one JIT tokens (and then no threat
-may take the issuer down). Under behavioural analytics, every call must be in its
-principal's usual pattern.
+key a resource holds), and the run's evaluator is the native one, so a decision depends
+on the credential, and under a check of intent on the agent's risk posture, never on
+quarantine. Its template and the sub-tasks it delegates make calls only: no step that
+needs approval, no arguments, no goal switch, not on a requester's behalf. Every agent of
+the tree presents static keys, or every one JIT tokens (and then no threat may take the
+issuer down); every delegator hands work on the same way, passing its credentials
+through, or (JIT tokens) by token exchange. Under behavioural analytics, every call must
+be in its principal's usual pattern. Under a check of intent, a request outside its
+intent must be denied (not escalated, monitored or re-declared), a delegator must
+exchange tokens, and whether a discovery is needed must not be drawn.
 
 What a task of a quiet stream does, as :class:`_Program` lists it: calls (deadline
 checked first), sub-tasks started and ended, a failure ending the failing task and each
@@ -28,11 +31,15 @@ of its delegators, a runtime discovery's request. Keys: the key in service when 
 is made (rotations are known in advance: :class:`KeyTimeline`), a delegator's handed on
 first. Tokens: issued at a node's first call on its own after the plan's round trip,
 renewed when expired (the round trip then drawn from the task's own issuer stream),
-revoked at its end; a delegate tries its delegators' live tokens first. Still run call by
-call, from their arrival: a task whose discovery draws whether it is needed (or rolls
-behavioural analytics' dice), and a task of a tree handing keys on during which one of
-them is rotated. Identity documents of agents no threat involves are renewed here too
-(:class:`IdentityRenewals`).
+revoked at its end; a delegate tries its delegators' live tokens first, or, under token
+exchange, works on the token its delegator exchanged for it (the sub-task plan's round
+trip; never renewed, so denied once expired; revoked at the delegator's end). Risk
+postures: each window is checked against the alerts the run and the window raise
+(:class:`RiskPostures`); a task the check cannot vouch for moves call by call from its
+arrival. Still run call by call, from their arrival: a task whose discovery draws whether
+it is needed (or rolls behavioural analytics' dice), and a task of a tree handing keys on
+during which one of them is rotated. Identity documents of agents no threat involves are
+renewed here too (:class:`IdentityRenewals`).
 """
 
 from __future__ import annotations
@@ -577,7 +584,7 @@ def _layout_nodes(node: Any) -> list[Any]:
 
 
 class BulkExecutor:
-    """Computes the quiet streams' tasks a window at a time, one window ahead of the clock."""
+    """Computes the quiet streams' tasks a window at a time, as each window begins (the run before it is known)."""
 
     def __init__(self, sim: Simulation, streams: list[tuple[str, CompiledTask, float, _Program]],
                  renewed: list[str] = ()) -> None:
@@ -855,10 +862,10 @@ class BulkExecutor:
         # counted, not sorted: events are a handful of words, codes words of the run's vocabulary
         for e in np.flatnonzero(np.bincount(event)).tolist():
             codes = code[event == e]
-            for c, n in enumerate(np.bincount(codes[codes < _WINDOW_CODES]).tolist()):
-                if n:
-                    key = (batch.value(e), batch.value(c))
-                    self.written[key] = self.written.get(key, 0) + n
+            counts = np.bincount(codes[codes < _WINDOW_CODES])
+            for c in np.flatnonzero(counts).tolist():
+                key = (batch.value(e), batch.value(c))
+                self.written[key] = self.written.get(key, 0) + int(counts[c])
 
     def _across_rotations(self, arrivals: np.ndarray, ended: np.ndarray, streams: np.ndarray) -> np.ndarray:
         """The tasks of streams that hand keys on during which one of their keys is rotated: the keys a
@@ -1328,11 +1335,12 @@ class RiskPostures:
     after the window's end (the next window's alerts are not known yet). An agent is hot
     from the window's start if it also works in tasks run call by call that may still
     raise alerts on it in the window (tasks of streams that are not quiet; tasks moved call
-    by call before that have not ended); and, when a task moves call by call, from that
-    task's first such call if one of its sub-tasks still running or yet to run may raise an
-    alert on it after that (a discovery its plan has not reached yet, or a step denied as
-    outside its intent), as from then on those alerts may come at other times (until nothing
-    changes). The alerts of the tasks kept are raised in the run
+    by call before that have not ended); and, when a task moves call by call, if one of its
+    sub-tasks still running or yet to run at that task's first such call may raise an alert
+    on it after that call (a discovery its plan has not reached yet, or a step denied as
+    outside its intent), as that alert may come at another time: from when the window had
+    that discovery (call by call, the task has only waited longer by then), else from that
+    first call (until nothing changes). The alerts of the tasks kept are raised in the run
     at their times (:meth:`~nhisim.sim.engine.Simulation.note_alert`) for the calls made
     call by call, which also see their own.
     """
@@ -1432,13 +1440,21 @@ class RiskPostures:
             for k in np.flatnonzero(first < since).tolist():
                 since[k] = first[k]
                 s, nodes = streams[k], self.node_count_of[streams[k]]
-                may_alert = self.alerting[s, :nodes] if w.found is None else (  # a discovery still to come
-                    self.alerting[s, :nodes] | ((w.found[k, :nodes] >= 0) & (w.found_at[k, :nodes] >= since[k])))
-                agents = self.agent_index[s, :nodes][may_alert & (w.ended[k, :nodes] >= since[k])]
+                # its nodes not ended by then that may still raise an alert, and from when: a discovery the
+                # window reached later comes no earlier call by call (the task only waits more), others from then
+                going = w.ended[k, :nodes] >= since[k]
+                when = np.where(self.alerting[s, :nodes], since[k], math.inf)
+                if w.found is not None:
+                    reached = w.found_at[k, :nodes]
+                    discovery = (w.found[k, :nodes] >= 0) & (reached >= since[k])
+                    when = np.minimum(when, np.where(discovery, np.where(reached < math.inf, reached, since[k]),
+                                                     math.inf))
+                alerts = going & (when < math.inf)
+                agents, when = self.agent_index[s, :nodes][alerts], when[alerts]
                 moved[k] = agents
-                lower = agents[hot[agents] > since[k]]
-                if len(lower):
-                    hot[lower] = since[k]
+                lower = hot[agents] > when
+                if lower.any():
+                    np.minimum.at(hot, agents[lower], when[lower])
                     changed = True
             if not changed:
                 break
