@@ -112,6 +112,9 @@ def _sum_in_time_order(t: np.ndarray, positions: np.ndarray, values: np.ndarray)
     return float(np.nansum(values[_time_order(t, positions)])) if len(values) else 0.0
 
 
+_INDEX_LIMIT = 1 << 16  # credentials indexed before the expired ones are dropped (then twice those left)
+
+
 class LogDigest:
     """What the metrics need of one run's log (feed it chunks with :meth:`add`, then :meth:`finish`)."""
 
@@ -147,8 +150,11 @@ class LogDigest:
         self._latencies: list[np.ndarray] = []
         # credentials issued: their time, position, value and expiry; revocations met so far
         self._issued: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._credential_index: dict[str, int] = {}
+        self._credential_index: dict[str, int] = {}  # the credentials that may still be revoked
         self._revoked_until = array("d")  # per credential issued, the earliest revocation effective (inf: none)
+        self._expires = array("d")  # ... and its expiry (inf: none)
+        self._dropped: list[tuple[str, np.ndarray]] = []  # those dropped: ids one a line, and their indexes
+        self._index_limit = _INDEX_LIMIT
         self._pending_revocations: dict[str, float] = {}  # revocations of credentials not issued (yet)
         self._finished = False
 
@@ -189,6 +195,37 @@ class LogDigest:
         approvals = chunk.equals("event", "approval")
         if approvals.any():
             self._approvals.append((t[approvals], positions[approvals], chunk.numbers("wait")[approvals]))
+        if len(self._credential_index) > self._index_limit:
+            self._forget_expired(self._max_t)
+
+    def _forget_expired(self, now: float) -> None:
+        """Move out of the index the credentials expired by ``now``: chunks come in time order, and no
+        credential is revoked once expired, so none is looked up again while chunks come. They stay
+        findable, one id a line (:meth:`credential_end` of a credential an attacker took after it died)."""
+        expires = np.frombuffer(self._expires, dtype=float)
+        kept, ids, indexes = {}, [], []
+        for credential, i in self._credential_index.items():
+            if expires[i] > now:
+                kept[credential] = i
+            else:
+                ids.append(credential)
+                indexes.append(i)
+        del expires  # the array grows again
+        if ids:
+            self._dropped.append(("\n" + "\n".join(ids) + "\n", np.array(indexes, dtype=np.int64)))
+        self._credential_index = kept
+        self._index_limit = max(_INDEX_LIMIT, 2 * len(kept))
+
+    def _index_of(self, credential: str) -> int | None:
+        i = self._credential_index.get(credential)
+        if i is not None:
+            return i
+        line = f"\n{credential}\n"
+        for text, indexes in self._dropped:
+            found = text.find(line)
+            if found >= 0:
+                return int(indexes[text.count("\n", 0, found)])
+        return None
 
     def _requests(self, chunk: Chunk, t: np.ndarray, positions: np.ndarray, malicious: np.ndarray) -> None:
         is_request = chunk.equals("event", "request")
@@ -243,8 +280,9 @@ class LogDigest:
             if pending and credential in pending:
                 revoked[i] = pending.pop(credential)
         self._revoked_until.extend(revoked)
-        self._issued.append((t[issued], positions[issued], chunk.numbers("value")[issued],
-                             chunk.numbers("until")[issued]))
+        until = chunk.numbers("until")[issued]
+        self._expires.extend(np.where(np.isnan(until), math.inf, until).tolist())
+        self._issued.append((t[issued], positions[issued], chunk.numbers("value")[issued], until))
 
     def _revocations(self, credentials: list, until: np.ndarray) -> None:
         index = self._credential_index
@@ -313,7 +351,7 @@ class LogDigest:
 
     def credential_end(self, credential: str) -> float:
         """When a credential issued in the run became unusable (expiry or revocation effective; inf if unknown)."""
-        i = self._credential_index.get(credential)
+        i = self._index_of(credential)
         return math.inf if i is None else float(self._credential_end[i])
 
     @property

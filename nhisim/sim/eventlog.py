@@ -128,10 +128,12 @@ class _Table:
     last two chunks are dropped from it (they stay in the archive). Values of a run come
     and go (a task's id, its credential's, the reasons that name them), so the dict stays
     small; a dropped value that comes back is coded again, under a new code that decodes
-    to the same text.
+    to the same text. A log that keeps no rows (``stream_to(..., keep=False)``) archives
+    nothing: its consumers decode each chunk as it is flushed, through ``live``.
     """
 
-    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "live", "live_by_code")
+    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "_size", "archive", "live",
+                 "live_by_code")
 
     def __init__(self) -> None:
         self.live: dict[str | None, int] = {None: -1}
@@ -140,11 +142,13 @@ class _Table:
         self._recent_before: list[np.ndarray] = []  # ... and of the chunk before
         self._segments: list[str] = []
         self._ends = array("q")  # in characters of the joined segments
+        self._size = 0  # codes handed out
         self._limit = _LIVE_VALUES
+        self.archive = True  # False: a log that keeps no rows needs no values but the live ones
 
     def __len__(self) -> int:
-        """Codes handed out (the archive's size)."""
-        return len(self._ends)
+        """Codes handed out."""
+        return self._size
 
     def encode(self, values: tuple, rows: int) -> np.ndarray:
         """The codes of one chunk of a column, as narrow an int type as the table allows."""
@@ -153,7 +157,7 @@ class _Table:
         except KeyError:
             self._add(values)
             codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
-        codes = codes.astype(_code_dtype(len(self._ends)))  # intp, then narrowed: faster than narrow at once
+        codes = codes.astype(_code_dtype(self._size))  # intp, then narrowed: faster than narrow at once
         self._recent.append(codes)
         if len(self.live) > self._limit:
             self._prune()
@@ -167,11 +171,13 @@ class _Table:
             text = "".join(new)
         except TypeError:
             raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
-        start = len(self._ends)
+        start = self._size
+        self._size += len(new)
         live.update(zip(new, range(start, start + len(new)), strict=True))
         self.live_by_code.update(zip(range(start, start + len(new)), new, strict=True))
-        self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
-        self._segments.append(text)
+        if self.archive:
+            self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
+            self._segments.append(text)
 
     def next_chunk(self) -> None:
         """The chunk is done: its codes become the previous chunk's."""
@@ -259,6 +265,9 @@ class EventLog:
             raise RuntimeError("stream_to() must come before the first flush: earlier rows would be missed")
         self._consumers.append(consumer)
         self._keep = self._keep and keep
+        if not self._keep:  # no row is read after its flush: values need not be archived for decoding later
+            for table in self._distinct_tables:
+                table.archive = False
 
     def keep_only(self, select: Callable[[LogChunk], np.ndarray]) -> None:
         """Keep only the rows ``select(chunk)`` marks (a bool array over the chunk's rows) of each
