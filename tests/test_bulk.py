@@ -177,6 +177,19 @@ def test_token_exchange_and_risk_postures_are_the_same_in_bulk(strategy):
                        r"sub-task (\S+) delegated to (\S+) failed").itertuples(index=False), strict=True))
 
 
+@pytest.mark.parametrize("controls", [{"ttl": "15m"}, {"ttl": "40s", "revoke_at_task_end": False}])
+def test_token_exchange_without_an_intent_check_is_the_same_in_bulk(controls):
+    """zsp with token exchange for delegation: sub-tasks work on exchanged tokens, in bulk."""
+    data = rotating_estate()
+    data["strategies"] = {"zsp_exchange": {"base": "zsp", "delegation": "token_exchange", **controls}}
+    alone, together, sim = both_ways(build(data), "zsp_exchange", 5)
+    assert_same_rows(alone, together)
+    written = sim.bulk_executor.written
+    assert written[("task_start", "exchanged")] > 100
+    assert written[("issue", "delegated_token")] == written[("task_start", "exchanged")]
+    assert sim.bulk_executor.postures is None  # no intent check: no risk posture to count
+
+
 @st.composite
 def attacked_estates(draw):
     data, seed = draw_attacked_estate(draw, agents=(6, 16), depth=(1, 3), latest=7000, max_delay=900,
