@@ -733,7 +733,8 @@ class BulkExecutor:
                     for name, value in zip(text, (the_subject, tool, action, resource, decision, short, reason,
                                                   f"{world.label(the_op)} was denied"), strict=True):
                         text[name][s, j] = code(value)
-        self.kind, self.node, self.child, self.op, self.duration, self.subject = kind, node, child, op, duration, subject
+        self.kind, self.node, self.child, self.op = kind, node, child, op
+        self.duration, self.subject = duration, subject
         self.allowed, self.text, self.parent, self.upward = allowed, text, parent, upward
         self.agent, self.chain, self.deadline, self.late = agent, chain, deadline, late
         self.position, self.dice, self.discovery, self.node_steps = position, dice, discovery, node_steps
@@ -906,10 +907,10 @@ class BulkExecutor:
             self._key_code[index] = code(timeline.ids[generation])
 
     def _lockstep(self, rows: _Rows, arrivals: np.ndarray, streams: np.ndarray, numbers: np.ndarray,
-                  plans: _PlanRows) -> np.ndarray:
+                  plans: _PlanRows) -> _Window:
         """Run every task of the window at once, an instruction at a time, and write their rows; returns
-        the window (``t``: when each task ended). The tasks come longest program first: at slot ``j`` only a prefix of them
-        has an instruction left."""
+        the window (``t``: when each task ended). The tasks come longest program first: at slot ``j``
+        only a prefix of them has an instruction left."""
         words = self.words
         count = len(arrivals)
         w = _Window(rows, streams, plans, arrivals, self.node_count)

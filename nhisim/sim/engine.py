@@ -203,7 +203,8 @@ class Simulation:
         """
         now = self.env.now if issued_at is None else issued_at
         cred = Credential(
-            id=self._credential_id(kind[:3], subject, task, named_by), kind=kind, subject=subject, holders=holders, scope=scope,
+            id=self._credential_id(kind[:3], subject, task, named_by), kind=kind, subject=subject, holders=holders,
+            scope=scope,
             issued_at=now, expires_at=now + lifetime, binding=binding or self.controls(subject).binding,
             mint_scope=mint_scope, task=task.id if task else None, human=task.human if task else None,
             intent=intent, chain=chain, parent=parent,

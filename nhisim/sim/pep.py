@@ -48,8 +48,9 @@ from nhisim.sim.decisions import (  # the one decision vocabulary; re-exported a
 )
 from nhisim.strategies import Strategy
 
-__all__ = ["RISK_WINDOW", "ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INTENT_OP", "INTENT_SENS", "MFA",
-           "NO_INTENT", "QUARANTINED", "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER", "NativeEvaluator"]
+__all__ = ["RISK_WINDOW", "ALLOW", "ALLOW_INTENT", "EXPIRED", "INTENT_ARG", "INTENT_DEST", "INTENT_OP", "INTENT_SENS",
+           "MFA", "NO_INTENT", "QUARANTINED", "REVOKED", "REVOKED_RESPONSE", "RISK", "SCOPE", "SENDER",
+           "NativeEvaluator"]
 
 RISK_WINDOW = 3600.0  # an agent's risk posture counts the alerts raised on it in the last hour
 
