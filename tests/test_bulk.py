@@ -190,6 +190,35 @@ def test_token_exchange_without_an_intent_check_is_the_same_in_bulk(controls):
     assert sim.bulk_executor.postures is None  # no intent check: no risk posture to count
 
 
+def test_a_run_in_bulk_that_keeps_no_rows_streams_the_call_by_call_log(monkeypatch):
+    """A sweep's run keeps no rows: its consumers decode each chunk as it is flushed, the ids and reasons of
+    the tasks written in bulk through the blocks they came in (some windows' blocks cut down as their rows
+    are taken). The pieces are the call-by-call log, the metrics its metrics, and no block outlives the run."""
+    from nhisim.metrics.digest import LogDigest, digest_of
+    from nhisim.sim import eventlog
+
+    monkeypatch.setattr(eventlog, "_FLUSH_EVERY", 512)  # many chunks, each window's rows taken in pieces
+    cut_down = []
+    keep_of = eventlog._Table.keep_of
+    monkeypatch.setattr(eventlog._Table, "keep_of", lambda table, *args: cut_down.append(1) or keep_of(table, *args))
+    data = rotating_estate()
+    data["strategies"] = {"zsp": {"base": "zsp", "ttl": "40s", "delegation": "token_exchange"}}
+    scenario = build(data)
+    alone = Simulation(scenario, "zsp", seed=5, bulk=False).run().columns()
+    sim = Simulation(scenario, "zsp", seed=5, bulk=True)
+    pieces: list[dict] = []
+    ordered = eventlog.InTimeOrder(pieces.append, sim.horizon)
+    digest = LogDigest()
+    sim.log.stream_to(digest.add, keep=False)
+    sim.log.stream_to(ordered.add, keep=False)
+    sim.run().flush()
+    ordered.finish()
+    assert_same_rows(alone, {name: np.concatenate([piece[name] for piece in pieces]) for name in alone})
+    assert compute_metrics(digest) == pytest.approx(compute_metrics(digest_of(alone)), nan_ok=True)
+    assert cut_down
+    assert not any(table._fresh for table in sim.log._distinct_tables)
+
+
 @st.composite
 def attacked_estates(draw):
     data, seed = draw_attacked_estate(draw, agents=(6, 16), depth=(1, 3), latest=7000, max_delay=900,

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -54,7 +54,7 @@ import numpy as np
 
 from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
-from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS
+from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, FreshValues
 from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
@@ -399,20 +399,55 @@ class _Vocabulary:
         return np.arange(first, first + len(values), dtype=np.int32)
 
 
+_TEXT_INDEXES = tuple(i for i, name in enumerate(COLUMNS)
+                      if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+
+
 @dataclass
 class _Batch:
     """Rows of one window, sorted by time: per column an array of codes (text: below
     :data:`_WINDOW_CODES` into the run's vocabulary, from it into the window's), floats
-    (numbers), or bools and int8 (malicious, in_intent)."""
+    (numbers), or bools and int8 (malicious, in_intent).
+
+    The window's own values (ids and reasons, each new) go to the log as blocks
+    (:meth:`~nhisim.sim.eventlog._Table.reserve`), one per log table whose columns use
+    them, when the first rows fall due: ``fresh`` holds, per table, the block and each
+    window code's code in it (-1: not in that table's columns).
+    """
 
     t: np.ndarray
     columns: list[np.ndarray]
     run_values: list[str | None]
     window_values: list[str | None]
     taken: int = 0
+    fresh: dict[int, tuple[Any, FreshValues, np.ndarray]] | None = None
 
     def value(self, code: int) -> str | None:
         return self.run_values[code] if code < _WINDOW_CODES else self.window_values[code - _WINDOW_CODES]
+
+    def reserve(self, tables: Mapping[str, Any]) -> None:
+        """Code the window's values in the log's tables (as blocks: none is looked up there)."""
+        used: dict[int, tuple[Any, np.ndarray]] = {}
+        for index in _TEXT_INDEXES:
+            table = tables[COLUMNS[index]]
+            codes = self.columns[index]
+            window = codes[codes >= _WINDOW_CODES] - _WINDOW_CODES
+            if len(window):
+                if id(table) not in used:
+                    used[id(table)] = (table, np.zeros(len(self.window_values), dtype=bool))
+                used[id(table)][1][window] = True
+        self.fresh = {}
+        for key, (table, marked) in used.items():
+            positions = np.flatnonzero(marked)
+            block = table.reserve([self.window_values[i] for i in positions.tolist()])
+            log_codes = np.full(len(self.window_values), -1, dtype=np.int64)
+            log_codes[positions] = block.codes
+            self.fresh[key] = (table, block, log_codes)
+
+    def done(self) -> None:
+        """No row is left to take: the blocks may go once the log is through with them."""
+        for _, block, _ in (self.fresh or {}).values():
+            block.done = True
 
     def compact(self) -> None:
         """Drop the rows taken, and the window's values only they used."""
@@ -420,20 +455,23 @@ class _Batch:
         self.t = self.t[start:].copy()
         columns = [column[start:].copy() for column in self.columns]
         used = np.zeros(len(self.window_values), dtype=bool)
-        for index, name in enumerate(COLUMNS):
-            if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"):
-                codes = columns[index]
-                used[codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
+        for index in _TEXT_INDEXES:
+            codes = columns[index]
+            used[codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
         kept = np.flatnonzero(used)
         renumber = np.zeros(len(self.window_values), dtype=np.int32)
         renumber[kept] = np.arange(len(kept), dtype=np.int32) + _WINDOW_CODES
-        for index, name in enumerate(COLUMNS):
-            if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"):
-                codes = columns[index]
-                window = codes >= _WINDOW_CODES
-                if window.any():
-                    codes[window] = renumber[codes[window] - _WINDOW_CODES]
+        for index in _TEXT_INDEXES:
+            codes = columns[index]
+            window = codes >= _WINDOW_CODES
+            if window.any():
+                codes[window] = renumber[codes[window] - _WINDOW_CODES]
         self.window_values = [self.window_values[i] for i in kept.tolist()]
+        if self.fresh is not None:
+            for key, (table, block, log_codes) in self.fresh.items():
+                log_codes = log_codes[kept]
+                still = log_codes[log_codes >= 0]
+                self.fresh[key] = (table, table.keep_of(block, block.find(still)), log_codes)
         self.columns = columns
         self.taken = 0
 
@@ -452,15 +490,17 @@ class BulkRows:
         if len(batch.t):
             self._batches.append(batch)
 
-    def take(self, encode_text: Callable[[str, tuple], np.ndarray]) -> list[np.ndarray] | None:
+    def take(self, tables: Mapping[str, Any]) -> list[np.ndarray] | None:
         due = self.clock()
         pieces: list[list[np.ndarray]] = []
         for batch in self._batches:
             end = int(np.searchsorted(batch.t, due, side="right"))
             if end > batch.taken:
-                pieces.append(self._piece(batch, batch.taken, end, encode_text))
+                pieces.append(self._piece(batch, batch.taken, end, tables))
                 batch.taken = end
-                if end < len(batch.t) and end > len(batch.t) // 2:
+                if end == len(batch.t):
+                    batch.done()
+                elif end > len(batch.t) // 2:
                     batch.compact()  # a few long tasks' last rows should not hold the whole window
         self._batches = [batch for batch in self._batches if batch.taken < len(batch.t)]
         if not pieces:
@@ -472,42 +512,46 @@ class BulkRows:
         return [column[order] for column in columns]
 
     @staticmethod
-    def _piece(batch: _Batch, start: int, end: int, encode_text: Callable[[str, tuple], np.ndarray]
-               ) -> list[np.ndarray]:
+    def _piece(batch: _Batch, start: int, end: int, tables: Mapping[str, Any]) -> list[np.ndarray]:
+        if batch.fresh is None:
+            batch.reserve(tables)
         out = []
         for index, name in enumerate(COLUMNS):
             values = batch.columns[index][start:end]
             if name in NUMBER_COLUMNS or name in ("malicious", "in_intent"):
                 out.append(values)
                 continue
-            out.append(_recode(values, batch, lambda found, name=name: encode_text(name, found)))
+            table = tables[name]
+            fresh = batch.fresh.get(id(table))
+            out.append(_recode(values, batch.run_values, table, None if fresh is None else fresh[2]))
         return out
 
 
-def _recode(values: np.ndarray, batch: _Batch, encode: Callable[[tuple], np.ndarray]) -> np.ndarray:
-    """A text column's codes in a batch as the log's table codes (each distinct value encoded once).
+def _recode(values: np.ndarray, run_values: list[str | None], table: Any, fresh: np.ndarray | None) -> np.ndarray:
+    """A text column's codes in a batch as the log's table codes: the window's values through their
+    block (``fresh``, per window code), the run's looked up (each distinct value once).
 
-    Codes are small integers in two ranges (the run's, the window's), so the distinct ones
-    are found by marking, not by sorting.
+    Run codes are small integers, so the distinct ones are found by marking, not by sorting.
     """
-    out = np.empty(len(values), dtype=np.intp)
     window = values >= _WINDOW_CODES
-    for part, offset, table in ((~window, 0, batch.run_values), (window, _WINDOW_CODES, batch.window_values)):
-        if part.all():
-            local = values - offset
-        elif part.any():
-            local = values[part] - offset
-        else:
-            continue
-        seen = np.zeros(len(table), dtype=bool)
-        seen[local] = True
-        distinct = np.flatnonzero(seen)
-        remap = np.empty(len(table), dtype=np.intp)
-        remap[distinct] = encode(list(map(table.__getitem__, distinct.tolist())))
-        if part.all():
-            return remap[local]
-        out[part] = remap[local]
-    return out
+    if window.all():
+        return fresh[values - _WINDOW_CODES]
+    out = np.empty(len(values), dtype=np.int64)
+    run = ~window
+    if window.any():
+        out[window] = fresh[values[window] - _WINDOW_CODES]
+        local = values[run]
+    else:
+        local = values
+    seen = np.zeros(len(run_values), dtype=bool)
+    seen[local] = True
+    distinct = np.flatnonzero(seen)
+    remap = np.empty(len(run_values), dtype=np.int64)
+    remap[distinct] = table.encode(list(map(run_values.__getitem__, distinct.tolist())), len(distinct))
+    if window.any():
+        out[run] = remap[local]
+        return out
+    return remap[local]
 
 
 class _Rows:

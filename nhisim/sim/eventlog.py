@@ -25,7 +25,10 @@ nothing the cyclic garbage collector walks value by value. Per column:
   it has coded once, as text in code order; its lookup dict holds only the values of the
   last two chunks once it outgrows ``_LIVE_VALUES`` (a task's id, its credential's and the
   reasons naming them come and go; one that comes back is coded again, and decodes the
-  same). A chunk's codes are as narrow as its table allows (int8, int16, int32);
+  same). Values made in bulk (:class:`FreshValues`: the ids and reasons of a window of
+  tasks computed ahead of time) are coded as a block, without the lookup dict: none of
+  them is ever looked up by value. A chunk's codes are as narrow as its table allows
+  (int8, int16, int32);
 * numbers (t, value, records, until, wait, latency): float64, a missing number being NaN
   (builders log NaN, not None: NumPy converts floats alone several times faster). Except
   for t, a chunk whose values take few distinct bit patterns (missing, or a few dozen
@@ -80,7 +83,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import accumulate, chain, islice
 from operator import itemgetter
 from typing import Any, Protocol
@@ -118,6 +121,31 @@ def _get_all(mapping: dict, keys: tuple) -> tuple:
     return itemgetter(*keys)(mapping) if len(keys) > 1 else (mapping[keys[0]],)
 
 
+class FreshValues:
+    """A block of values a table coded without looking them up (:meth:`_Table.reserve`).
+
+    Values made in bulk, each distinct and new (a window's task ids, token ids and the
+    reasons naming them), that no one ever looks up by value (:meth:`LogChunk.equals` does
+    not find them; decoding does). ``codes`` (ascending) decode to ``values``. The block
+    stays decodable until the end of the chunk in which its maker sets ``done`` (when
+    :meth:`_Table.next_chunk` drops it).
+    """
+
+    __slots__ = ("codes", "done", "values")
+
+    def __init__(self, codes: np.ndarray, values: np.ndarray) -> None:
+        self.codes = codes
+        self.values = values
+        self.done = False
+
+    def find(self, codes: np.ndarray) -> np.ndarray:
+        """Where each of ``codes`` is in the block (-1: not in it)."""
+        if not len(self.codes):
+            return np.full(len(codes), -1, dtype=np.intp)
+        at = np.minimum(np.searchsorted(self.codes, codes), len(self.codes) - 1)
+        return np.where(self.codes[at] == codes, at, -1)
+
+
 class _Table:
     """Interning table of a text column (or of the columns that share it).
 
@@ -128,12 +156,14 @@ class _Table:
     last two chunks are dropped from it (they stay in the archive). Values of a run come
     and go (a task's id, its credential's, the reasons that name them), so the dict stays
     small; a dropped value that comes back is coded again, under a new code that decodes
-    to the same text. A log that keeps no rows (``stream_to(..., keep=False)``) archives
-    nothing: its consumers decode each chunk as it is flushed, through ``live``.
+    to the same text. Values made in bulk are coded as blocks (:class:`FreshValues`),
+    never entering ``live``. A log that keeps no rows (``stream_to(..., keep=False)``)
+    archives nothing: its consumers decode each chunk as it is flushed, through ``live``
+    and the blocks in use.
     """
 
-    __slots__ = ("_ends", "_limit", "_recent", "_recent_before", "_segments", "_size", "archive", "live",
-                 "live_by_code")
+    __slots__ = ("_ends", "_fresh", "_limit", "_recent", "_recent_before", "_segments", "_size", "archive",
+                 "live", "live_by_code")
 
     def __init__(self) -> None:
         self.live: dict[str | None, int] = {None: -1}
@@ -144,6 +174,7 @@ class _Table:
         self._ends = array("q")  # in characters of the joined segments
         self._size = 0  # codes handed out
         self._limit = _LIVE_VALUES
+        self._fresh: list[FreshValues] = []  # blocks of values made in bulk, still decodable
         self.archive = True  # False: a log that keeps no rows needs no values but the live ones
 
     def __len__(self) -> int:
@@ -167,22 +198,45 @@ class _Table:
         """Code and archive the values not coded yet (in order of first use)."""
         live = self.live
         new = [value for value in dict.fromkeys(values) if value not in live]
+        start = self._archive(new)
+        live.update(zip(new, range(start, start + len(new)), strict=True))
+        self.live_by_code.update(zip(range(start, start + len(new)), new, strict=True))
+
+    def _archive(self, new: list) -> int:
+        """Hand out codes to ``new`` values (archived, if the table archives): the first code."""
         try:
             text = "".join(new)
         except TypeError:
             raise TypeError(f"a text column takes str or None, not {new!r:.200}") from None
         start = self._size
         self._size += len(new)
-        live.update(zip(new, range(start, start + len(new)), strict=True))
-        self.live_by_code.update(zip(range(start, start + len(new)), new, strict=True))
         if self.archive:
             self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
             self._segments.append(text)
+        return start
+
+    def reserve(self, values: list[str]) -> FreshValues:
+        """Code ``values`` as a block: each distinct, never coded before, never looked up by value (set the
+        block's ``done`` when its maker is through with it)."""
+        start = self._archive(values)
+        block = FreshValues(np.arange(start, start + len(values), dtype=np.int64), np.array(values, dtype=object))
+        self._fresh.append(block)
+        return block
+
+    def keep_of(self, block: FreshValues, kept: np.ndarray) -> FreshValues:
+        """A block of the values of ``block`` at ``kept`` (ascending positions), under the same codes: what
+        its maker still uses (``block`` is done: the chunk being made may use the others)."""
+        smaller = FreshValues(block.codes[kept], block.values[kept])
+        block.done = True
+        self._fresh.append(smaller)
+        return smaller
 
     def next_chunk(self) -> None:
         """The chunk is done: its codes become the previous chunk's."""
         self._recent_before = self._recent
         self._recent = []
+        if self._fresh:  # the consumers are through with the chunk: blocks done by then may go
+            self._fresh = [block for block in self._fresh if not block.done]
 
     def _prune(self) -> None:
         """Keep in ``live`` only the values of the last two chunks."""
@@ -191,6 +245,22 @@ class _Table:
         self.live = {value: code for value, code in self.live.items() if code in recent}
         self.live_by_code = {code: value for value, code in self.live.items()}
         self._limit = max(_LIVE_VALUES, 2 * len(self.live))  # pruning stays rare however many stay live
+
+    def decode(self, codes: np.ndarray) -> list:
+        """The values of ``codes`` of the chunk being made (live, or in a block in use)."""
+        if not self._fresh:
+            return list(map(self.live_by_code.__getitem__, codes.tolist()))
+        values = np.empty(len(codes), dtype=object)
+        rest = np.ones(len(codes), dtype=bool)
+        for block in self._fresh:
+            at = block.find(codes)
+            found = at >= 0
+            if found.any():
+                values[found] = block.values[at[found]]
+                rest &= ~found
+        if rest.any():
+            values[np.flatnonzero(rest)] = list(map(self.live_by_code.__getitem__, codes[rest].tolist()))
+        return values.tolist()
 
     def lookup(self) -> np.ndarray:
         """Code -> value, an object array; code -1 (its last item) is None."""
@@ -456,7 +526,7 @@ class EventLog:
         columns already (:meth:`merge_from`); the chunk is then put in time order.
         """
         buffer = self._buffer
-        due = self._pending.take(self._encode_text) if self._pending is not None else None
+        due = self._pending.take(self._tables) if self._pending is not None else None
         if due is not None:
             columns = self._encode_buffer() if buffer else None
             if columns is None:
@@ -474,10 +544,6 @@ class EventLog:
             return
         self._store(self._encode_buffer())
         buffer.clear()
-
-    def _encode_text(self, name: str, values: tuple) -> np.ndarray:
-        """The codes of ``values`` in text column ``name`` (what pending rows are coded with when due)."""
-        return self._tables[name].encode(values, len(values))
 
     def _encode_buffer(self) -> list[np.ndarray]:
         """The buffered rows as one array per column, in log order (text as codes, numbers as float64)."""
@@ -646,9 +712,10 @@ class EventLog:
 class PendingRows(Protocol):
     """Rows written ahead of time, handed to the log as they fall due (:meth:`EventLog.merge_from`)."""
 
-    def take(self, encode_text: Callable[[str, tuple], np.ndarray]) -> list[np.ndarray] | None:
+    def take(self, tables: Mapping[str, _Table]) -> list[np.ndarray] | None:
         """The rows due now, sorted by time (stable), one array per column of :data:`COLUMNS` as
-        :meth:`EventLog._encode_buffer` gives them (text coded by ``encode_text(column, values)``);
+        :meth:`EventLog._encode_buffer` gives them (text coded by ``tables[column]``: its
+        :meth:`~_Table.encode`, or blocks of values made in bulk, :meth:`~_Table.reserve`);
         None when none are due."""
         ...
 
@@ -677,7 +744,7 @@ class LogChunk:
         self.rows = rows
 
     def equals(self, name: str, value: str) -> np.ndarray:
-        """Where a text column holds ``value``."""
+        """Where a text column holds ``value`` (a value looked up by value: never one made in bulk)."""
         code = self._tables[name].live.get(value)
         if code is None:
             return np.zeros(self.rows, dtype=bool)
@@ -702,7 +769,7 @@ class LogChunk:
         index = _INDEX[name]
         kind = _KIND[index]
         if kind is _TEXT:
-            return list(map(self._tables[name].live_by_code.__getitem__, self._columns[index][rows].tolist()))
+            return self._tables[name].decode(self._columns[index][rows])
         if kind is _NUMBER:
             return self.numbers(name)[rows].tolist()
         if kind is _INTENT:
@@ -711,8 +778,7 @@ class LogChunk:
 
     def distinct(self, name: str, rows: np.ndarray) -> set:
         """The distinct values of a text column at ``rows`` (each decoded once)."""
-        decode = self._tables[name].live_by_code.__getitem__
-        return set(map(decode, np.unique(self._columns[_INDEX[name]][rows]).tolist()))
+        return set(self._tables[name].decode(np.unique(self._columns[_INDEX[name]][rows])))
 
     def columns(self) -> dict[str, np.ndarray]:
         """Every column of the chunk decoded, in log order: what :meth:`EventLog.columns` gives
@@ -724,8 +790,8 @@ class LogChunk:
             stored = self._columns[index]
             if kind is _TEXT:
                 codes, inverse = np.unique(stored, return_inverse=True)  # each distinct value decoded once
-                values = np.array(list(map(self._tables[name].live_by_code.__getitem__, codes.tolist())),
-                                  dtype=object)
+                values = np.empty(len(codes), dtype=object)
+                values[:] = self._tables[name].decode(codes)
                 columns[name] = values[inverse.reshape(-1)]
             elif kind is _NUMBER:
                 columns[name] = self.numbers(name).copy()
