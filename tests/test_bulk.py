@@ -152,7 +152,8 @@ def test_token_exchange_and_risk_postures_are_the_same_in_bulk(strategy):
     """Under intent controls the bulk path exchanges tokens for sub-tasks (denied once expired: at 40 s, some
     before the sub-task's last call, some before a hand-off) and counts each agent's alerts; a task with a
     call the agent's risk posture would escalate, or whose agents' alerts are not all known, moves call by
-    call from its arrival. Same rows either way."""
+    call from its arrival (the agents of a moved task that waits for a review, from when it ends). Same rows
+    either way."""
     data = rotating_estate()
     data["strategies"] = {"intent": "intent", "intent_40s": {"base": "intent", "ttl": "40s"},
                           "intent_wary": {"base": "intent", "risk_escalation_alerts": 1}}
@@ -169,12 +170,30 @@ def test_token_exchange_and_risk_postures_are_the_same_in_bulk(strategy):
     assert len(escalated) > 50
     moved = sim.bulk_executor.postures.moved_tasks
     assert 0 < moved < written[("task_start", "arrival")]  # most root tasks are still written in bulk
+    assert sim.bulk_executor.postures.reviews_waited  # a window began while a moved task waited for a review
     if strategy == "intent_40s":  # a delegate's token outlived: its own hand-off fails, no sub-task starts
         ends = events[(events.event == "task_end") & events.reason.astype(str).str.startswith("sub-task")]
         started = set(events.task[events.event == "task_start"])
         assert any(not any(task.startswith(f"{parent}>{delegate}/{sub}") for task in started)
                    for parent, (sub, delegate) in zip(ends.task, ends.reason.str.extract(
                        r"sub-task (\S+) delegated to (\S+) failed").itertuples(index=False), strict=True))
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7])
+def test_tasks_moved_call_by_call_count_on_later_windows(monkeypatch, seed):
+    """Two-minute windows: tasks moved call by call are still running (most of them waiting for a review) as
+    many windows begin, and their later alerts escalate other tasks of their agents. Same rows either way
+    (seed 6 tells apart counting their agents hot from the review's end, or an hour late, or never)."""
+    monkeypatch.setattr(bulk, "MIN_WINDOW", 120.0)
+    monkeypatch.setattr(bulk, "MAX_WINDOW", 120.0)
+    data = rotating_estate()
+    data["strategies"] = {"intent_wary": {"base": "intent", "risk_escalation_alerts": 1}}
+    data["threats"] = [{"kind": "runtime_discovery", "probability": 0.3}]
+    alone, together, sim = both_ways(build(data), "intent_wary", seed)
+    assert_same_rows(alone, together)
+    postures = sim.bulk_executor.postures
+    assert postures.moved_tasks > 300
+    assert postures.reviews_waited > 5000
 
 
 @pytest.mark.parametrize("controls", [{"ttl": "15m"}, {"ttl": "40s", "revoke_at_task_end": False}])

@@ -893,7 +893,7 @@ class BulkExecutor:
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
                 row = plans.values[base[k]:base[k] + q.stream.program.width]
-                ended = self.postures.track(moved[k]) if k in moved else None
+                ended = self.postures.track(moved[k], f"{q.key}#{int(numbers[k])}") if k in moved else None
                 self._call_by_call(q, float(arrivals[k]), row.tolist(), int(numbers[k]), ended)
         batch = rows.batch(self.sim.horizon, drop)
         self._count(batch)
@@ -1380,7 +1380,9 @@ class RiskPostures:
     after the window's end (the next window's alerts are not known yet). An agent is hot
     from the window's start if it also works in tasks run call by call that may still
     raise alerts on it in the window (tasks of streams that are not quiet; tasks moved call
-    by call before that have not ended); and, when a task moves call by call, if one of its
+    by call before that have not ended, from when the review they wait for ends, if they
+    wait for one: :attr:`~nhisim.sim.engine.Simulation.in_review`); and, when a task moves
+    call by call, if one of its
     sub-tasks still running or yet to run at that task's first such call may raise an alert
     on it after that call (a discovery its plan has not reached yet, or a step denied as
     outside its intent), as that alert may come at another time: from when the window had
@@ -1423,8 +1425,10 @@ class RiskPostures:
                                 and (agent.id, template_id) not in quiet):
                     always |= _tree_agents(world, agent.id, template_id)
         self.always = np.array(sorted(self.index[name] for name in always), dtype=np.intp)
-        self.moved: dict[int, np.ndarray] = {}  # tasks moved call by call, not ended: their agents that may alert
+        # tasks moved call by call, not ended: their ids and agents that may alert
+        self.moved: dict[int, tuple[str, np.ndarray]] = {}
         self.moved_tasks = 0  # tasks moved call by call in all
+        self.reviews_waited = 0  # times a window began while a moved task waited for a review
         self._moves = 0
         self.raised: list[tuple[float, str]] = []  # alerts the run raised since the last window
         sim.alert_log = self.raised
@@ -1453,8 +1457,11 @@ class RiskPostures:
         which, at, agent, alert = (np.concatenate(parts) for parts in zip(*w.postures, strict=True))
         hot = np.full(len(self.names), math.inf)
         hot[self.always] = start
-        for agents in self.moved.values():
-            hot[agents] = start
+        in_review = self.sim.in_review
+        for task, agents in self.moved.values():  # a tree waiting for a review makes no call until it ends
+            review_ends = in_review.get(task, start)
+            self.reviews_waited += review_ends > start
+            hot[agents] = np.minimum(hot[agents], max(start, review_ends))
         alerts_agent = np.concatenate((self.recent_agent, self.pending_agent, agent[alert]))
         alerts_t = np.concatenate((self.recent_t, self.pending_t, at[alert]))
         risky = ~alert
@@ -1509,14 +1516,14 @@ class RiskPostures:
         self._raise(agent[kept], at[kept])
         return ejected, moved
 
-    def track(self, agents: np.ndarray) -> Callable[[], None] | None:
-        """A task moved call by call whose ``agents`` may raise alerts: they are hot until it ends (call the
-        returned function then)."""
+    def track(self, agents: np.ndarray, task: str) -> Callable[[], None] | None:
+        """Task ``task`` moved call by call, whose ``agents`` may raise alerts: they are hot until it ends
+        (call the returned function then), but while it waits for a review."""
         if not len(agents):
             return None
         self._moves += 1
         number = self._moves
-        self.moved[number] = agents
+        self.moved[number] = (task, agents)
 
         def ended() -> None:
             del self.moved[number]

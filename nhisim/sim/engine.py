@@ -33,6 +33,7 @@ renewal, outages, triage and response are SimPy processes.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Generator
 from random import Random
@@ -106,6 +107,10 @@ class Simulation:
         self.incidents: list[Incident] = []
         self.outages: list[tuple[float, float]] = []
         self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
+        # when each reviewer is next free once every review asked so far is done: reviews are served first
+        # come, first served and none leaves the queue, so each one's end is known when it is asked for
+        self._reviewers_free = [0.0] * scenario.approval.reviewers
+        self.in_review: dict[str, float] = {}  # root task id -> when the review its tree waits for ends
         self._generations: dict[str, int] = {}  # "kind-subject" -> keys and identity documents issued so far
         # each principal's controls (the strategy's default, or its own in a mixed estate)
         self._controls: dict[str, Strategy] = {p: self.strategy.of(p) for p in (
@@ -681,7 +686,7 @@ class Simulation:
             duration, review_time, approve_roll, args = steps_plan[index]
             if step.approval:
                 approved, wait = yield from self.approval(review_time, approve_roll < self.scenario.approval
-                                                          .approval_probability)
+                                                          .approval_probability, ctx)
                 self.log.approval(env.now, agent=ctx.agent, task=ctx.id, approved=approved, wait=wait,
                                   reason=f"a human {'approved' if approved else 'rejected'} "
                                     f"{self.world.label(step.op)} after {wait:.0f} s")
@@ -727,12 +732,29 @@ class Simulation:
         allowed = yield from self._call(ctx, op, "internal", False, self.world.op_default_args[op])
         return allowed or not needed
 
-    def approval(self, review_time: float, approve: bool) -> Generator[Any, Any, tuple[bool, float]]:
-        """Wait for a reviewer's slot and their review; (``approve``, seconds waited)."""
+    def approval(self, review_time: float, approve: bool, task: TaskRun | None = None
+                 ) -> Generator[Any, Any, tuple[bool, float]]:
+        """Wait for a reviewer's slot and their review; (``approve``, seconds waited).
+
+        While it waits, :attr:`in_review` tells when the review of ``task``'s tree ends (a tree
+        does one thing at a time: it makes no call before then).
+        """
         start = self.env.now
-        with self.approvers.request() as slot:
-            yield slot
-            yield review_time
+        ends = max(start, heapq.heappop(self._reviewers_free)) + review_time
+        heapq.heappush(self._reviewers_free, ends)
+        root = task
+        while root is not None and root.parent is not None:
+            root = root.parent
+        if root is not None:
+            self.in_review[root.id] = ends
+        try:
+            with self.approvers.request() as slot:
+                yield slot
+                yield review_time
+        finally:
+            if root is not None:
+                del self.in_review[root.id]
+        assert self.env.now == ends, "a review ended other than first come, first served"
         return approve, self.env.now - start
 
     # ------------------------------------------------------------------ calls
@@ -812,7 +834,7 @@ class Simulation:
             cred, decision, code, reason, wait = yield from self.redeclare(ctx, cred, op, destination, args, reason)
         if decision == "escalate":
             approved, waited = yield from self.approval(ctx.plan.review_time, ctx.plan.approve_roll
-                                                        < self.scenario.approval.approval_probability)
+                                                        < self.scenario.approval.approval_probability, ctx)
             wait += waited
             decision, code = ("allow", "approved") if approved else ("deny", "rejected")
             reason = f"escalated ({reason}); a human {'approved' if approved else 'rejected'} it"
@@ -931,7 +953,7 @@ class Simulation:
             rng = self._redeclare_rng(ctx, incident)
             review, roll = self._draw_review_time(rng), rng.random()
             chance = rules.attacker_approval_probability if incident is not None else rules.approval_probability
-            approved, waited = yield from self.approval(review, roll < chance)
+            approved, waited = yield from self.approval(review, roll < chance, ctx)
             how = f"a human {'approved' if approved else 'refused'} it after {waited:.0f} s"
         self.log.redeclare(env.now, agent=ctx.agent, actor=incident.actor if incident else ctx.agent, task=ctx.id,
                            op=self.world.op_keys[op], approved=approved, wait=env.now - start,
