@@ -64,6 +64,21 @@ SESSION_REASON = "session of {human} signed in for task {task}, which runs on it
 PROGRESS_STEPS = 100  # a run watched through ``progress`` reports each hundredth of its horizon
 
 
+class _ReviewQueue(list):
+    """The requests waiting for a reviewer. At the run's end they are dropped all at once: a
+    request closed then has nothing to leave (SimPy removes each by a scan of the queue)."""
+
+    def remove(self, request: Any) -> None:
+        if self:
+            super().remove(request)
+
+
+class _Reviewers(simpy.Resource):
+    """The approvers' queue: a SimPy resource whose waiting requests can be dropped at once."""
+
+    PutQueue = _ReviewQueue
+
+
 class Simulation:
     """One run: a scenario, a strategy, a seed."""
 
@@ -106,7 +121,7 @@ class Simulation:
         self.current_task: dict[str, TaskRun] = {}
         self.incidents: list[Incident] = []
         self.outages: list[tuple[float, float]] = []
-        self.approvers = simpy.Resource(self.env, capacity=scenario.approval.reviewers)
+        self.approvers = _Reviewers(self.env, capacity=scenario.approval.reviewers)
         # when each reviewer is next free once every review asked so far is done: reviews are served first
         # come, first served and none leaves the queue, so each one's end is known when it is asked for
         self._reviewers_free = [0.0] * scenario.approval.reviewers
@@ -184,6 +199,7 @@ class Simulation:
                         self.env.run(until=self.horizon * step / PROGRESS_STEPS)
                         progress(self.env.now, self.horizon)
             finally:
+                self.approvers.put_queue.clear()  # the reviews still waiting go at once, not one scan each
                 self.agenda.close()  # work still in flight at the horizon stops here
                 if executor is not None:
                     executor.finish()
