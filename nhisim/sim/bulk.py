@@ -64,7 +64,7 @@ if TYPE_CHECKING:
 
 Simulation = Any  # the engine's Simulation (nhisim.sim.engine imports this module, not the other way)
 
-TASKS_PER_WINDOW = 40_000  # about how many tasks a window computes at once (bounds its memory)
+TASKS_PER_WINDOW = 80_000  # about how many tasks a window computes at once (bounds its memory)
 MIN_WINDOW, MAX_WINDOW = 60.0, 6 * 3600.0  # seconds
 DONE = "all steps done"
 
