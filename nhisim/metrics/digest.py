@@ -23,6 +23,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Mapping
+from itertools import compress
 from typing import Protocol
 
 import numpy as np
@@ -202,17 +203,15 @@ class LogDigest:
         """Move out of the index the credentials expired by ``now``: chunks come in time order, and no
         credential is revoked once expired, so none is looked up again while chunks come. They stay
         findable, one id a line (:meth:`credential_end` of a credential an attacker took after it died)."""
-        expires = np.frombuffer(self._expires, dtype=float)
-        kept, ids, indexes = {}, [], []
-        for credential, i in self._credential_index.items():
-            if expires[i] > now:
-                kept[credential] = i
-            else:
-                ids.append(credential)
-                indexes.append(i)
-        del expires  # the array grows again
-        if ids:
-            self._dropped.append(("\n" + "\n".join(ids) + "\n", np.array(indexes, dtype=np.int64)))
+        index = self._credential_index
+        credentials = list(index)
+        indexes = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+        live = np.frombuffer(self._expires, dtype=float)[indexes] > now  # a copy: the array grows again
+        if not live.all():
+            dropped = ~live
+            ids = list(compress(credentials, dropped.tolist()))
+            self._dropped.append(("\n" + "\n".join(ids) + "\n", indexes[dropped]))
+        kept = dict(zip(compress(credentials, live.tolist()), indexes[live].tolist(), strict=True))
         self._credential_index = kept
         self._index_limit = max(_INDEX_LIMIT, 2 * len(kept))
 
@@ -272,30 +271,34 @@ class LogDigest:
             return
         self.credentials_issued += len(issued)
         first = len(self._revoked_until)
-        index = self._credential_index
+        credentials = chunk.values("credential", issued)
+        self._credential_index.update(zip(credentials, range(first, first + len(credentials)), strict=True))
         pending = self._pending_revocations
         revoked = [math.inf] * len(issued)
-        for i, credential in enumerate(chunk.values("credential", issued)):
-            index[credential] = first + i
-            if pending and credential in pending:
-                revoked[i] = pending.pop(credential)
+        if pending:
+            for i, credential in enumerate(credentials):
+                if credential in pending:
+                    revoked[i] = pending.pop(credential)
         self._revoked_until.extend(revoked)
         until = chunk.numbers("until")[issued]
         self._expires.extend(np.where(np.isnan(until), math.inf, until).tolist())
         self._issued.append((t[issued], positions[issued], chunk.numbers("value")[issued], until))
 
     def _revocations(self, credentials: list, until: np.ndarray) -> None:
-        index = self._credential_index
-        revoked = self._revoked_until
-        for credential, effective in zip(credentials, until.tolist(), strict=True):
-            if effective != effective:  # NaN: no time to go by
-                continue
-            i = index.get(credential)
-            if i is not None:
-                revoked[i] = min(revoked[i], effective)
-            else:
-                self._pending_revocations[credential] = min(self._pending_revocations.get(credential, math.inf),
-                                                            effective)
+        find = self._credential_index.get
+        found = [find(credential, -1) for credential in credentials]
+        positions = np.array(found, dtype=np.int64)
+        timed = ~np.isnan(until)  # NaN: no time to go by
+        known = timed & (positions >= 0)
+        if known.any():
+            revoked = np.frombuffer(self._revoked_until, dtype=float)
+            np.minimum.at(revoked, positions[known], until[known])
+            del revoked  # the array grows again
+        if not known[timed].all():
+            pending = self._pending_revocations
+            for credential, effective in zip(compress(credentials, (timed & ~known).tolist()),
+                                             until[timed & ~known].tolist(), strict=True):
+                pending[credential] = min(pending.get(credential, math.inf), effective)
 
     # ------------------------------------------------------------------ what the metrics read
 
