@@ -399,6 +399,8 @@ class _Vocabulary:
         return np.arange(first, first + len(values), dtype=np.int32)
 
 
+_COLUMN_DTYPE = tuple(np.dtype(float) if name in NUMBER_COLUMNS else np.dtype(bool) if name == "malicious"
+                      else np.dtype(np.int8) if name == "in_intent" else np.dtype(np.int32) for name in COLUMNS)
 _TEXT_INDEXES = tuple(i for i, name in enumerate(COLUMNS)
                       if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
 
@@ -561,43 +563,56 @@ class _Rows:
         self.run = run
         self.window = _Vocabulary(_WINDOW_CODES)
         self._none = run.code(None)
-        self._groups: list[list[np.ndarray]] = []
+        self._groups: list[list[Any]] = []
+        self._sizes: list[int] = []  # rows of each group
         self._who: list[np.ndarray] = []
 
     def add(self, rows: int, who: np.ndarray | None, **columns: Any) -> None:
         """A group of ``rows`` rows of the tasks ``who`` (positions in the window; None: rows of no task):
         each column an array, or one value for every row (text as codes)."""
         self._who.append(np.full(rows, -1, dtype=np.intp) if who is None else who)
-        group = []
+        group: list[Any] = []  # per column, an array, or the value of every row (filled in by batch)
         for name in COLUMNS:
             value = columns.get(name)
             if isinstance(value, np.ndarray):
                 group.append(value)
             elif name in NUMBER_COLUMNS:
-                group.append(np.full(rows, math.nan if value is None else value, dtype=float))
+                group.append(math.nan if value is None else float(value))
             elif name == "malicious":
-                group.append(np.zeros(rows, dtype=bool))
+                group.append(False)
             elif name == "in_intent":
-                group.append(np.full(rows, -1 if value is None else int(value), dtype=np.int8))
+                group.append(-1 if value is None else int(value))
             else:
-                group.append(np.full(rows, value if value is not None else self._none, dtype=np.int32))
+                group.append(value if value is not None else self._none)
+        self._sizes.append(rows)
         self._groups.append(group)
+
+    def _column(self, index: int) -> np.ndarray:
+        """Column ``index`` of every group, one after the other."""
+        parts = [group[index] for group in self._groups]
+        if all(isinstance(part, np.ndarray) for part in parts):
+            return np.concatenate(parts)
+        base = _COLUMN_DTYPE[index]
+        dtype = np.result_type(base, *{part.dtype for part in parts if isinstance(part, np.ndarray)})
+        column = np.empty(sum(self._sizes), dtype=dtype)
+        start = 0
+        for part, size in zip(parts, self._sizes, strict=True):
+            column[start:start + size] = part
+            start += size
+        return column
 
     def batch(self, horizon: float, drop: np.ndarray | None = None) -> _Batch:
         """The rows before ``horizon`` (the run never reaches it), but those of the tasks ``drop`` marks,
         sorted by time (stable)."""
         if not self._groups:
             return _Batch(np.empty(0), [], self.run.values, self.window.values)
-        columns = [np.concatenate(parts) for parts in zip(*self._groups, strict=True)]
+        columns = [self._column(index) for index in range(len(COLUMNS))]
         t = columns[0]
-        keep = t < horizon
+        order = np.argsort(t, kind="stable")  # then the rows kept, in that order: one gather per column
+        order = order[:int(np.searchsorted(t[order], horizon, side="left"))]
         if drop is not None and drop.any():
-            who = np.concatenate(self._who)
-            keep &= (who < 0) | ~drop[np.maximum(who, 0)]
-        if not keep.all():
-            columns = [column[keep] for column in columns]
-            t = columns[0]
-        order = np.argsort(t, kind="stable")
+            who = np.concatenate(self._who)[order]
+            order = order[(who < 0) | ~drop[np.maximum(who, 0)]]
         columns = [column[order] for column in columns]
         return _Batch(columns[0], columns, self.run.values, self.window.values)
 
