@@ -1048,8 +1048,9 @@ class BulkExecutor:
     def _resolve(self, pick: np.ndarray) -> None:
         """Decide the discovery candidates picked for the first time (most never are)."""
         world, code, candidate = self.sim.world, self.vocabulary.code, self.candidate
-        for flat in set(pick[~self._resolved[pick]].tolist()):
-            s, n, c = self._candidate_of[flat].tolist()
+        flats = np.unique(pick[~self._resolved[pick]])
+        resolved = []  # per candidate, its value of each of candidate's columns
+        for flat, (s, n, c) in zip(flats.tolist(), self._candidate_of[flats].tolist(), strict=True):
             program = self.quiet[s].program
             node = program.nodes[n]
             the_op, the_subject, (decision, short, reason), found, handed = program.discovered(node, c)
@@ -1057,11 +1058,12 @@ class BulkExecutor:
                 self.candidate_option_base[flat], self.candidate_option_count[flat] = self._add_options(
                     node.ancestors(), handed)
             tool, action, resource = world.op_keys[the_op]
-            values = (the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject), code(tool),
-                      code(action), code(resource), code(decision), code(short), code(reason), code(found))
-            for name, value in zip(candidate, values, strict=True):
-                candidate[name][flat] = value
-            self._resolved[flat] = True
+            resolved.append((the_op, -1 if program.jit else self.subject_index[the_subject], code(the_subject),
+                             code(tool), code(action), code(resource), code(decision), code(short), code(reason),
+                             code(found)))
+        for name, values in zip(candidate, zip(*resolved, strict=True), strict=True):
+            candidate[name][flats] = values
+        self._resolved[flats] = True
 
     def _discoveries(self, streams: np.ndarray, plans: _PlanRows) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
