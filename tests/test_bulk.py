@@ -196,6 +196,21 @@ def test_tasks_moved_call_by_call_count_on_later_windows(monkeypatch, seed):
     assert postures.reviews_waited > 5000
 
 
+@pytest.mark.parametrize("seed", [3, 6])
+def test_a_discovery_before_a_moved_tasks_first_flagged_call_may_alert_after_it(monkeypatch, seed):
+    """40-second tokens: a discovery's denied request waits for a renewed token, so it may come after the
+    task's first flagged call though the discovery came before it, and after the window's end. That alert
+    is not known to the next window: the agent must count as hot there (seeds 3 and 6 told it apart)."""
+    monkeypatch.setattr(bulk, "MIN_WINDOW", 120.0)
+    monkeypatch.setattr(bulk, "MAX_WINDOW", 120.0)
+    data = rotating_estate()
+    data["strategies"] = {"intent_wary": {"base": "intent", "risk_escalation_alerts": 1, "ttl": "40s"}}
+    data["threats"] = [{"kind": "runtime_discovery", "probability": 0.3}]
+    alone, together, sim = both_ways(build(data), "intent_wary", seed)
+    assert_same_rows(alone, together)
+    assert sim.bulk_executor.postures.moved_tasks > 100
+
+
 @pytest.mark.parametrize("controls", [{"ttl": "15m"}, {"ttl": "40s", "revoke_at_task_end": False}])
 def test_token_exchange_without_an_intent_check_is_the_same_in_bulk(controls):
     """zsp with token exchange for delegation: sub-tasks work on exchanged tokens, in bulk."""

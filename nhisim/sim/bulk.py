@@ -1090,12 +1090,13 @@ class BulkExecutor:
                    actor=agents, task=tasks, tool=candidate["tool"][pick], action=candidate["action"][pick],
                    resource=candidate["resource"][pick], in_intent=False, code=words["optional"],
                    reason=candidate["found"][pick])
-        w.found_at[which, nodes] = w.t[which]
         ops = candidate["op"][pick]
         presented, principal, decision, code, reason, _ = self._present(
             w, which, nodes, self.candidate_option_base[pick], self.candidate_option_count[pick],
             candidate["principal"][pick], candidate["decision"][pick], candidate["code"][pick],
             candidate["reason"][pick], None)
+        w.found_at[which, nodes] = w.t[which]  # the request, once the token in hand is renewed if need be
+        w.found_batch[which, nodes] = w.notes
         self._requests(w, which, nodes, presented, self._keys(w, which, presented, candidate["subject"][pick]),
                        principal, candidate["tool"][pick], candidate["action"][pick], candidate["resource"][pick],
                        False, decision, code, reason, ops)
@@ -1399,14 +1400,16 @@ class RiskPostures:
     raise alerts on it in the window (tasks of streams that are not quiet; tasks moved call
     by call before that have not ended, from when the review they wait for ends, if they
     wait for one: :attr:`~nhisim.sim.engine.Simulation.in_review`); and, when a task moves
-    call by call, if one of its
-    sub-tasks still running or yet to run at that task's first such call may raise an alert
-    on it after that call (a discovery its plan has not reached yet, or a step denied as
+    call by call, if one of its sub-tasks still running or yet to run at that task's first
+    such call may raise an alert on it after that call (a discovery, or a step denied as
     outside its intent), as that alert may come at another time: from when the window had
-    that discovery (call by call, the task has only waited longer by then), else from that
-    first call (until nothing changes). The alerts of the tasks kept are raised in the run
-    at their times (:meth:`~nhisim.sim.engine.Simulation.note_alert`) for the calls made
-    call by call, which also see their own.
+    that discovery's request, if after that call (call by call, the task has only waited
+    longer by then), else from that first call (until nothing changes): a request, not the
+    discovery, as it may wait for a renewed token. The alerts of the tasks kept are raised
+    in the run at their times (:meth:`~nhisim.sim.engine.Simulation.note_alert`) for the
+    calls made call by call, which also see their own; a moved task's alerts before its
+    first such call come as computed, and later windows count them as they count the kept
+    tasks' alerts.
     """
 
     @staticmethod
@@ -1458,8 +1461,11 @@ class RiskPostures:
         alert = (decision == self.deny) & np.isin(code, self.intent_codes)
         risky = (decision == self.allow) & (self.level[ops] >= 2)
         keep = alert | risky
+        batch = w.notes  # within a task, a later batch is a later request
+        w.notes += 1
         if keep.any():
-            w.postures.append((which[keep], at[keep], self.agent_index[streams[keep], nodes[keep]], alert[keep]))
+            w.postures.append((which[keep], at[keep], self.agent_index[streams[keep], nodes[keep]], alert[keep],
+                               np.full(int(keep.sum()), batch)))
 
     def window(self, w: _Window, start: float, end: float) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """The window ``start``..``end`` is computed (the run is at ``start``): the tasks to run call by call
@@ -1471,7 +1477,7 @@ class RiskPostures:
         self._known(start)
         if not w.postures:
             return ejected, moved
-        which, at, agent, alert = (np.concatenate(parts) for parts in zip(*w.postures, strict=True))
+        which, at, agent, alert, batch = (np.concatenate(parts) for parts in zip(*w.postures, strict=True))
         hot = np.full(len(self.names), math.inf)
         hot[self.always] = start
         in_review = self.sim.in_review
@@ -1482,7 +1488,7 @@ class RiskPostures:
         alerts_agent = np.concatenate((self.recent_agent, self.pending_agent, agent[alert]))
         alerts_t = np.concatenate((self.recent_t, self.pending_t, at[alert]))
         risky = ~alert
-        r_which, r_t, r_agent = which[risky], at[risky], agent[risky]
+        r_which, r_t, r_agent, r_batch = which[risky], at[risky], agent[risky], batch[risky]
         # the calls that would have been escalated
         order = np.lexsort((alerts_t, alerts_agent))
         alerts_agent, alerts_t = alerts_agent[order], alerts_t[order]
@@ -1501,36 +1507,46 @@ class RiskPostures:
         # agents of the task that may raise alerts after it are hot
         streams = w.streams
         since = np.full(count, math.inf)
+        since_batch = np.full(count, np.iinfo(np.int64).max)  # ... and its request's batch (its place in the task)
+        width = w.ended.shape[1]
         while True:
             flagged = escalated | (r_t >= np.minimum(hot[r_agent], end))
-            first = np.full(count, math.inf)
-            np.minimum.at(first, r_which[flagged], r_t[flagged])
-            changed = False
-            for k in np.flatnonzero(first < since).tolist():
-                since[k] = first[k]
-                s, nodes = streams[k], self.node_count_of[streams[k]]
-                # its nodes not ended by then that may still raise an alert, and from when: a discovery the
-                # window reached later comes no earlier call by call (the task only waits more), others from then
-                going = w.ended[k, :nodes] >= since[k]
-                when = np.where(self.alerting[s, :nodes], since[k], math.inf)
-                if w.found is not None:
-                    reached = w.found_at[k, :nodes]
-                    discovery = (w.found[k, :nodes] >= 0) & (reached >= since[k])
-                    when = np.minimum(when, np.where(discovery, np.where(reached < math.inf, reached, since[k]),
-                                                     math.inf))
-                alerts = going & (when < math.inf)
-                agents, when = self.agent_index[s, :nodes][alerts], when[alerts]
-                moved[k] = agents
-                lower = hot[agents] > when
-                if lower.any():
-                    np.minimum.at(hot, agents[lower], when[lower])
-                    changed = True
-            if not changed:
+            first = np.full(count, np.iinfo(np.int64).max)
+            np.minimum.at(first, r_which[flagged], r_batch[flagged])  # a task's first is its earliest batch
+            tasks = np.flatnonzero(first < since_batch)
+            if not len(tasks):
                 break
+            since_batch[tasks] = first[tasks]
+            np.minimum.at(since, r_which[flagged], r_t[flagged])  # ... and its earliest time
+            on, at_since, after = streams[tasks], since[tasks][:, None], since_batch[tasks][:, None]
+            # their nodes not ended by then that may still raise an alert, and from when: a discovery whose
+            # request the window had after that call comes no earlier call by call (the task only waits
+            # more), one it never had from then; one before it is as computed (counted below)
+            going = (w.ended[tasks] >= at_since) & (np.arange(width) < self.node_count_of[on][:, None])
+            when = np.where(self.alerting[on, :width], at_since, math.inf)
+            if w.found is not None:
+                reached, asked = w.found_at[tasks], w.found_batch[tasks]
+                discovery = (w.found[tasks] >= 0) & ((asked > after) | (asked < 0)) & going
+                when = np.minimum(when, np.where(discovery, np.where(reached < math.inf, reached, at_since),
+                                                 math.inf))
+            alerts = going & (when < math.inf)
+            agents = self.agent_index[on, :width]
+            for k, mine, theirs in zip(tasks.tolist(), alerts, agents, strict=True):
+                moved[k] = theirs[mine]
+            agents, when = agents[alerts], when[alerts]
+            lower = hot[agents] > when
+            if not lower.any():
+                break
+            np.minimum.at(hot, agents[lower], when[lower])
         ejected[list(moved)] = True
         self.moved_tasks += len(moved)
         kept = alert & ~ejected[which]
         self._raise(agent[kept], at[kept])
+        # a moved task's alerts before its first flagged call come as computed: it raises them itself, and
+        # later windows count them (those after this window's end are not raised yet when the next begins)
+        before = alert & ejected[which] & (batch < since_batch[which])
+        self.pending_agent = np.concatenate((self.pending_agent, agent[before]))
+        self.pending_t = np.concatenate((self.pending_t, at[before]))
         return ejected, moved
 
     def track(self, agents: np.ndarray, task: str) -> Callable[[], None] | None:
@@ -1586,7 +1602,9 @@ class _Window:
         self.postures: list[tuple[np.ndarray, ...]] = []  # requests that raise an alert or read a risk posture
         self.ended = np.full((count, nodes), math.inf)  # when each of a task's nodes ended (inf: it never did)
         self.found: np.ndarray | None = None  # at which step each node tries an operation outside its intent
-        self.found_at = np.full((count, nodes), math.inf)  # ... and when it did (inf: it never got there)
+        self.found_at = np.full((count, nodes), math.inf)  # ... and when its request came (inf: it never did)
+        self.found_batch = np.full((count, nodes), -1, dtype=np.int64)  # ... and its batch of requests (-1: none)
+        self.notes = 0  # batches of requests noted for risk postures so far, in the order the tasks made them
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []
 
