@@ -903,6 +903,8 @@ class BulkExecutor:
             drop = self._across_rotations(arrivals, w.t, streams)
             moved: dict[int, np.ndarray] = {}
             if self.postures is not None:
+                # no quiet stream hands static keys under an intent check: the check need not know of these
+                assert not drop.any(), "tasks across a key rotation under a risk-posture check"
                 ejected, moved = self.postures.window(w, start, end)
                 drop |= ejected
             for k in np.flatnonzero(drop).tolist():
