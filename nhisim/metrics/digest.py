@@ -294,10 +294,11 @@ class LogDigest:
             revoked = np.frombuffer(self._revoked_until, dtype=float)
             np.minimum.at(revoked, positions[known], until[known])
             del revoked  # the array grows again
-        if not known[timed].all():
+        unknown = timed & ~known  # not issued (yet)
+        if unknown.any():
             pending = self._pending_revocations
-            for credential, effective in zip(compress(credentials, (timed & ~known).tolist()),
-                                             until[timed & ~known].tolist(), strict=True):
+            for credential, effective in zip(compress(credentials, unknown.tolist()), until[unknown].tolist(),
+                                             strict=True):
                 pending[credential] = min(pending.get(credential, math.inf), effective)
 
     # ------------------------------------------------------------------ what the metrics read

@@ -54,7 +54,7 @@ import numpy as np
 
 from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
-from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, FreshValues
+from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues
 from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
@@ -401,8 +401,7 @@ class _Vocabulary:
 
 _COLUMN_DTYPE = tuple(np.dtype(float) if name in NUMBER_COLUMNS else np.dtype(bool) if name == "malicious"
                       else np.dtype(np.int8) if name == "in_intent" else np.dtype(np.int32) for name in COLUMNS)
-_TEXT_INDEXES = tuple(i for i, name in enumerate(COLUMNS)
-                      if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+_TEXT_INDEXES = tuple(COLUMNS.index(name) for name in TEXT_COLUMNS)
 
 
 @dataclass
@@ -517,15 +516,11 @@ class BulkRows:
     def _piece(batch: _Batch, start: int, end: int, tables: Mapping[str, Any]) -> list[np.ndarray]:
         if batch.fresh is None:
             batch.reserve(tables)
-        out = []
-        for index, name in enumerate(COLUMNS):
-            values = batch.columns[index][start:end]
-            if name in NUMBER_COLUMNS or name in ("malicious", "in_intent"):
-                out.append(values)
-                continue
-            table = tables[name]
+        out = [column[start:end] for column in batch.columns]
+        for index in _TEXT_INDEXES:
+            table = tables[COLUMNS[index]]
             fresh = batch.fresh.get(id(table))
-            out.append(_recode(values, batch.run_values, table, None if fresh is None else fresh[2]))
+            out[index] = _recode(out[index], batch.run_values, table, None if fresh is None else fresh[2])
         return out
 
 
@@ -1097,8 +1092,8 @@ class BulkExecutor:
             w, which, nodes, self.candidate_option_base[pick], self.candidate_option_count[pick],
             candidate["principal"][pick], candidate["decision"][pick], candidate["code"][pick],
             candidate["reason"][pick], None)
-        w.found_at[which, nodes] = w.t[which]  # the request, once the token in hand is renewed if need be
-        w.found_batch[which, nodes] = w.notes
+        w.asked_at[which, nodes] = w.t[which]  # the request, once the token in hand is renewed if need be
+        w.asked_batch[which, nodes] = w.notes
         self._requests(w, which, nodes, presented, self._keys(w, which, presented, candidate["subject"][pick]),
                        principal, candidate["tool"][pick], candidate["action"][pick], candidate["resource"][pick],
                        False, decision, code, reason, ops)
@@ -1527,7 +1522,7 @@ class RiskPostures:
             going = (w.ended[tasks] >= at_since) & (np.arange(width) < self.node_count_of[on][:, None])
             when = np.where(self.alerting[on, :width], at_since, math.inf)
             if w.found is not None:
-                reached, asked = w.found_at[tasks], w.found_batch[tasks]
+                reached, asked = w.asked_at[tasks], w.asked_batch[tasks]
                 discovery = (w.found[tasks] >= 0) & ((asked > after) | (asked < 0)) & going
                 when = np.minimum(when, np.where(discovery, np.where(reached < math.inf, reached, at_since),
                                                  math.inf))
@@ -1547,8 +1542,7 @@ class RiskPostures:
         # a moved task's alerts before its first flagged call come as computed: it raises them itself, and
         # later windows count them (those after this window's end are not raised yet when the next begins)
         before = alert & ejected[which] & (batch < since_batch[which])
-        self.pending_agent = np.concatenate((self.pending_agent, agent[before]))
-        self.pending_t = np.concatenate((self.pending_t, at[before]))
+        self._pend(agent[before], at[before])
         return ejected, moved
 
     def track(self, agents: np.ndarray, task: str) -> Callable[[], None] | None:
@@ -1581,6 +1575,10 @@ class RiskPostures:
         sim = self.sim
         for a, t in zip(agents.tolist(), at.tolist(), strict=True):
             sim.agenda.at(t, _alert(sim, self.names[a]))
+        self._pend(agents, at)
+
+    def _pend(self, agents: np.ndarray, at: np.ndarray) -> None:
+        """Alerts computed, to be raised at their times: later windows count them."""
         self.pending_agent = np.concatenate((self.pending_agent, agents))
         self.pending_t = np.concatenate((self.pending_t, at))
 
@@ -1604,8 +1602,8 @@ class _Window:
         self.postures: list[tuple[np.ndarray, ...]] = []  # requests that raise an alert or read a risk posture
         self.ended = np.full((count, nodes), math.inf)  # when each of a task's nodes ended (inf: it never did)
         self.found: np.ndarray | None = None  # at which step each node tries an operation outside its intent
-        self.found_at = np.full((count, nodes), math.inf)  # ... and when its request came (inf: it never did)
-        self.found_batch = np.full((count, nodes), -1, dtype=np.int64)  # ... and its batch of requests (-1: none)
+        self.asked_at = np.full((count, nodes), math.inf)  # ... when that discovery's request came (inf: never)
+        self.asked_batch = np.full((count, nodes), -1, dtype=np.int64)  # ... and its batch of requests (-1: none)
         self.notes = 0  # batches of requests noted for risk postures so far, in the order the tasks made them
         self.humans = np.zeros(count, dtype=np.int32)
         self.roots: list[str] = []

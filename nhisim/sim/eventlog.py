@@ -101,7 +101,7 @@ _FLUSH_EVERY = 4096  # rows buffered as tuples before they are encoded into type
 _LIVE_VALUES = 16384  # an interning table forgets its values not seen lately beyond this many
 # columns that hold the same kind of value share one interning table (named here)
 _SHARED_TABLE = {"presenter": "principal", "actor": "principal", "chain": "principal", "audit_task": "task"}
-_TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
+TEXT_COLUMNS = tuple(name for name in COLUMNS if name not in NUMBER_COLUMNS and name not in ("malicious", "in_intent"))
 _NAN = float("nan")
 _NAN_BITS = np.float64(_NAN).view(np.int64)  # the NaN a missing number is stored as
 _INTENT_CODE = {None: -1, False: 0, True: 1}
@@ -313,7 +313,7 @@ class EventLog:
             i: [] for i, kind in enumerate(_KIND) if kind is _NUMBER}
         self._rows = 0  # rows in the chunks
         tables: dict[str, _Table] = {}  # text column -> its interning table (shared ones: one object)
-        for name in _TEXT_COLUMNS:
+        for name in TEXT_COLUMNS:
             owner = _SHARED_TABLE.get(name, name)
             tables[name] = tables[owner] if owner in tables else _Table()
         self._tables = tables
