@@ -54,7 +54,7 @@ import numpy as np
 
 from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
-from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues
+from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype
 from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
@@ -441,7 +441,7 @@ class _Batch:
         for key, (table, marked) in used.items():
             positions = np.flatnonzero(marked)
             block = table.reserve([self.window_values[i] for i in positions.tolist()])
-            log_codes = np.full(len(self.window_values), -1, dtype=np.int64)
+            log_codes = np.full(len(self.window_values), -1, dtype=code_dtype(len(table)))
             log_codes[positions] = block.codes
             self.fresh[key] = (table, block, log_codes)
 
@@ -491,7 +491,7 @@ class BulkRows:
         if len(batch.t):
             self._batches.append(batch)
 
-    def take(self, tables: Mapping[str, Any]) -> list[np.ndarray] | None:
+    def take(self, tables: Mapping[str, Any]) -> list[list[np.ndarray]]:
         due = self.clock()
         pieces: list[list[np.ndarray]] = []
         for batch in self._batches:
@@ -504,13 +504,7 @@ class BulkRows:
                 elif end > len(batch.t) // 2:
                     batch.compact()  # a few long tasks' last rows should not hold the whole window
         self._batches = [batch for batch in self._batches if batch.taken < len(batch.t)]
-        if not pieces:
-            return None
-        if len(pieces) == 1:
-            return pieces[0]
-        columns = [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
-        order = np.argsort(columns[0], kind="stable")
-        return [column[order] for column in columns]
+        return pieces  # the log merges them (with its own rows), in one sort
 
     @staticmethod
     def _piece(batch: _Batch, start: int, end: int, tables: Mapping[str, Any]) -> list[np.ndarray]:
@@ -533,20 +527,18 @@ def _recode(values: np.ndarray, run_values: list[str | None], table: Any, fresh:
     window = values >= _WINDOW_CODES
     if window.all():
         return fresh[values - _WINDOW_CODES]
-    out = np.empty(len(values), dtype=np.int64)
-    run = ~window
-    if window.any():
-        out[window] = fresh[values[window] - _WINDOW_CODES]
-        local = values[run]
-    else:
-        local = values
+    some_window = window.any()
+    local = values[~window] if some_window else values
     seen = np.zeros(len(run_values), dtype=bool)
     seen[local] = True
     distinct = np.flatnonzero(seen)
-    remap = np.empty(len(run_values), dtype=np.int64)
-    remap[distinct] = table.encode(list(map(run_values.__getitem__, distinct.tolist())), len(distinct))
-    if window.any():
-        out[run] = remap[local]
+    codes = table.encode(list(map(run_values.__getitem__, distinct.tolist())), len(distinct))
+    remap = np.empty(len(run_values), dtype=code_dtype(len(table)))  # as narrow as the log will keep them
+    remap[distinct] = codes
+    if some_window:
+        out = np.empty(len(values), dtype=np.result_type(remap, fresh))
+        out[window] = fresh[values[window] - _WINDOW_CODES]
+        out[~window] = remap[local]
         return out
     return remap[local]
 
@@ -582,9 +574,9 @@ class _Rows:
         self._sizes.append(rows)
         self._groups.append(group)
 
-    def _column(self, index: int) -> np.ndarray:
-        """Column ``index`` of every group, one after the other."""
-        parts = [group[index] for group in self._groups]
+    def _column(self, parts: list[Any], index: int) -> np.ndarray:
+        """Column ``index`` of every group (``parts``, one per group; an array in at least one), one
+        group after the other."""
         if all(isinstance(part, np.ndarray) for part in parts):
             return np.concatenate(parts)
         base = _COLUMN_DTYPE[index]
@@ -601,14 +593,27 @@ class _Rows:
         sorted by time (stable)."""
         if not self._groups:
             return _Batch(np.empty(0), [], self.run.values, self.window.values)
-        columns = [self._column(index) for index in range(len(COLUMNS))]
-        t = columns[0]
+        t = self._column([group[0] for group in self._groups], 0)
         order = np.argsort(t, kind="stable")  # then the rows kept, in that order: one gather per column
         order = order[:int(np.searchsorted(t[order], horizon, side="left"))]
         if drop is not None and drop.any():
             who = np.concatenate(self._who)[order]
             order = order[(who < 0) | ~drop[np.maximum(who, 0)]]
-        columns = [column[order] for column in columns]
+        columns = [t[order]]
+        group_of_row = None  # the group of each row kept, for the columns whose groups each give one value
+        for index in range(1, len(COLUMNS)):
+            parts = [group[index] for group in self._groups]
+            if any(isinstance(part, np.ndarray) for part in parts):
+                columns.append(self._column(parts, index)[order])
+                continue
+            values = np.array(parts, dtype=_COLUMN_DTYPE[index])
+            bits = values.view(f"u{values.itemsize}")  # bits, so that NaN equals NaN
+            if (bits == bits[0]).all():
+                columns.append(np.full(len(order), values[0]))
+                continue
+            if group_of_row is None:
+                group_of_row = np.repeat(np.arange(len(parts), dtype=np.int32), self._sizes)[order]
+            columns.append(values[group_of_row])
         return _Batch(columns[0], columns, self.run.values, self.window.values)
 
 
