@@ -48,6 +48,7 @@ import copy
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -440,7 +441,8 @@ class _Batch:
         self.fresh = {}
         for key, (table, marked) in used.items():
             positions = np.flatnonzero(marked)
-            block = table.reserve([self.window_values[i] for i in positions.tolist()])
+            block = table.reserve(self.window_values if len(positions) == len(marked)
+                                  else _picked(self.window_values, positions.tolist()))
             log_codes = np.full(len(self.window_values), -1, dtype=code_dtype(len(table)))
             log_codes[positions] = block.codes
             self.fresh[key] = (table, block, log_codes)
@@ -1071,12 +1073,14 @@ class BulkExecutor:
         """Per task and node: at which step it tries an operation outside its intent (-1: none), and which."""
         if not self.discovery.any():
             return None, None
-        dice = self.dice[streams]  # (tasks, nodes, 3)
         everyone = np.arange(len(streams))
-        roll, where, which = (plans.at(everyone[:, None], dice[:, :, i]) for i in range(3))
-        found = roll < self.discovery[streams]
-        at = np.where(found, (where * self.node_steps[streams]).astype(np.intp), -1)
-        choice = (which * self.choices[streams]).astype(np.intp)
+        found = plans.at(everyone[:, None], self.dice[streams, :, 0]) < self.discovery[streams]  # (tasks, nodes)
+        tasks, nodes = np.nonzero(found)  # few: where and which are read for these only
+        on = streams[tasks]
+        at = np.full(found.shape, -1, dtype=np.intp)
+        at[tasks, nodes] = (plans.at(tasks, self.dice[on, nodes, 1]) * self.node_steps[on, nodes]).astype(np.intp)
+        choice = np.zeros(found.shape, dtype=np.intp)  # read only where at >= 0
+        choice[tasks, nodes] = (plans.at(tasks, self.dice[on, nodes, 2]) * self.choices[on, nodes]).astype(np.intp)
         return at, choice
 
     def _discover(self, w: _Window, which: np.ndarray, nodes: np.ndarray, choice: np.ndarray) -> None:
@@ -1668,6 +1672,11 @@ class _PlanRows:
 
     def at(self, tasks: np.ndarray, columns: np.ndarray) -> np.ndarray:
         return self.values[self.base[tasks] + columns]
+
+
+def _picked(values: list, positions: list[int]) -> list:
+    """``values`` at ``positions``, in one C-level call."""
+    return list(itemgetter(*positions)(values)) if len(positions) > 1 else [values[p] for p in positions]
 
 
 def _depth(node: _Node) -> int:

@@ -211,7 +211,12 @@ class _Table:
         start = self._size
         self._size += len(new)
         if self.archive:
-            self._ends.extend(islice(accumulate(map(len, new), initial=self._ends[-1] if start else 0), 1, None))
+            last = self._ends[-1] if start else 0
+            if len(new) > 64:  # a block made in bulk
+                ends = np.cumsum(np.fromiter(map(len, new), dtype=np.int64, count=len(new))) + last
+                self._ends.frombytes(ends.tobytes())
+            else:
+                self._ends.extend(islice(accumulate(map(len, new), initial=last), 1, None))
             self._segments.append(text)
         return start
 
