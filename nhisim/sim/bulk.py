@@ -57,6 +57,7 @@ from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype
 from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
+from nhisim.sim.ordering import stable_argsort
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
 
@@ -596,7 +597,7 @@ class _Rows:
         if not self._groups:
             return _Batch(np.empty(0), [], self.run.values, self.window.values)
         t = self._column([group[0] for group in self._groups], 0)
-        order = np.argsort(t, kind="stable")  # then the rows kept, in that order: one gather per column
+        order = stable_argsort(t)  # then the rows kept, in that order: one gather per column
         order = order[:int(np.searchsorted(t[order], horizon, side="left"))]
         if drop is not None and drop.any():
             who = np.concatenate(self._who)[order]

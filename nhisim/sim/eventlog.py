@@ -91,6 +91,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from nhisim.sim.ordering import stable_argsort
+
 COLUMNS = (
     "t", "event", "principal", "presenter", "actor", "credential", "chain", "tool", "action", "resource",
     "task", "audit_task", "audit_human", "malicious", "in_intent", "decision", "code", "reason", "value",
@@ -542,7 +544,7 @@ class EventLog:
             columns = [np.concatenate(pieces) for pieces in zip(*parts, strict=True)]
             t = columns[0]
             if not (t[1:] >= t[:-1]).all():
-                order = np.argsort(t, kind="stable")
+                order = stable_argsort(t)
                 columns = [column[order] for column in columns]
         self._store(columns)
         buffer.clear()
