@@ -72,6 +72,25 @@ def test_a_tasks_numbers_do_not_depend_on_how_many_are_drawn_at_once():
     assert stream.taken == count
 
 
+def test_take_hands_out_uniform_rows_that_some_columns_turn_into_the_values_next_gives():
+    count = 2 * BLOCK + 3
+    stream = _stream()
+    one_at_a_time = [row for _, row in (stream.next() for _ in range(count))]
+    _, uniforms, first = _stream().take(1e9)
+    assert first == 1 and len(uniforms) >= count
+    uniforms = uniforms[:count]
+    program = stream.program
+    every = list(range(1, program.width))
+    for columns in ([], [1], every[::2], every):
+        key, turn = program.some_values(columns)
+        rows = uniforms.copy()
+        turn(rows)
+        for column in range(program.width):
+            wanted = [row[column] for row in one_at_a_time] if column in columns else uniforms[:, column].tolist()
+            assert rows[:, column].tolist() == wanted, (columns, column)
+        assert key == _stream().program.some_values(columns)[0]  # another stream of this layout: turned in one call
+
+
 def test_arrival_gaps_are_exponential_at_the_streams_rate():
     gaps, _ = _stream().draw(20_000)
     assert gaps.mean() == pytest.approx(3600 / 12, rel=0.03)

@@ -56,8 +56,8 @@ import numpy as np
 from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype
-from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.ordering import stable_argsort
+from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
 from nhisim.sim.rng import uniform_at
 
@@ -634,6 +634,9 @@ class _Quiet:
         self.program = program
         layout = self.stream.program
         self.rolls = [(node.roll, node.discovery) for node in _layout_nodes(layout.root) if node.discovery > 0]
+        # the plan columns a window reads as values, and the function making them (set with the tables)
+        self.plan_key: Any = None
+        self.plan_values: Callable[[np.ndarray], None] | None = None
 
 
 def _layout_nodes(node: Any) -> list[Any]:
@@ -819,6 +822,11 @@ class BulkExecutor:
         self.exchanged, self.token_chain, self.exchange_children = exchanged, token_chain, exchange_children
         self.option_base, self.option_count = option_base, option_count
         self._freeze_options()
+        for s, q in enumerate(self.quiet):  # the plan columns read as values: durations, issuer round trips
+            read = set(duration[s][kind[s] == CALL_STEP].tolist())
+            if programs[s].jit:
+                read.update(latency_column[s, :len(programs[s].nodes)].tolist())
+            q.plan_key, q.plan_values = q.stream.program.some_values(read)
         self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
@@ -868,40 +876,38 @@ class BulkExecutor:
     def _compute(self, start: float, end: float) -> None:
         self._computed_until = end
         rows = _Rows(self.vocabulary)
-        arrivals, streams, numbers, blocks, bases = [], [], [], [], []
-        offset = 0
+        arrivals, streams, numbers, drawn = [], [], [], {}
         for index, q in enumerate(self.quiet):
-            times, values, first = q.stream.take(end)
+            times, uniforms, first = q.stream.take(end)
             if not len(times):
                 continue
             number = np.arange(first, first + len(times))
             if q.rolls and not q.program.discoveries_in_bulk:
                 overreach = np.zeros(len(times), dtype=bool)
-                for roll, chance in q.rolls:
-                    overreach |= values[:, roll] < chance
+                for roll, chance in q.rolls:  # dice: uniform numbers as drawn
+                    overreach |= uniforms[:, roll] < chance
                 if overreach.any():
-                    for at, row, n in zip(times[overreach], values[overreach], number[overreach], strict=True):
+                    values = q.stream.program.values(uniforms[overreach])
+                    for at, row, n in zip(times[overreach], values, number[overreach], strict=True):
                         self._call_by_call(q, float(at), row.tolist(), int(n))
                     keep = ~overreach
-                    times, values, number = times[keep], values[keep], number[keep]
+                    times, uniforms, number = times[keep], uniforms[keep], number[keep]
                     if not len(times):
                         continue
             arrivals.append(times)
             streams.append(np.full(len(times), index, dtype=np.intp))
             numbers.append(number)
-            blocks.append(values.ravel())  # plan rows of different widths, one after the other
-            bases.append(offset + np.arange(len(times)) * values.shape[1])
-            offset += values.size
+            drawn[index] = uniforms
         drop = None
         self.identities.rows(rows, end)
         if arrivals:
             self._keys_at(start)
             streams = np.concatenate(streams)
             longest_first = np.argsort(-self.program_length[streams], kind="stable")  # slot j: a prefix still runs
-            arrivals, streams, numbers, base = (np.concatenate(arrivals)[longest_first], streams[longest_first],
-                                                np.concatenate(numbers)[longest_first],
-                                                np.concatenate(bases)[longest_first])
-            plans = _PlanRows(np.concatenate(blocks), base)
+            plans = self._plan_rows(drawn)
+            plans.base = plans.base[longest_first]
+            arrivals, streams, numbers = (np.concatenate(arrivals)[longest_first], streams[longest_first],
+                                          np.concatenate(numbers)[longest_first])
             w = self._lockstep(rows, arrivals, streams, numbers, plans)
             drop = self._across_rotations(arrivals, w.t, streams)
             moved: dict[int, np.ndarray] = {}
@@ -912,12 +918,34 @@ class BulkExecutor:
                 drop |= ejected
             for k in np.flatnonzero(drop).tolist():
                 q = self.quiet[streams[k]]
-                row = plans.values[base[k]:base[k] + q.stream.program.width]
+                row = q.stream.program.values(plans.uniforms_of(k, q.stream.program.width))[0]
                 ended = self.postures.track(moved[k], f"{q.key}#{int(numbers[k])}") if k in moved else None
                 self._call_by_call(q, float(arrivals[k]), row.tolist(), int(numbers[k]), ended)
         batch = rows.batch(self.sim.horizon, drop)
         self._count(batch)
         self.rows.add(batch)
+
+    def _plan_rows(self, drawn: dict[int, np.ndarray]) -> _PlanRows:
+        """The window's plan rows (``drawn``: per stream, its rows of uniform numbers), the columns it reads
+        as values turned a layout at a time: the streams whose layouts turn alike, one after the other,
+        in one call. ``base`` comes in the order of ``drawn``."""
+        alike: dict[Any, list[int]] = {}
+        for index in drawn:
+            alike.setdefault(self.quiet[index].plan_key, []).append(index)
+        blocks, regions, base_of, offset = [], [], {}, 0
+        for indexes in alike.values():
+            start = offset
+            for index in indexes:
+                uniforms = drawn[index]
+                blocks.append(uniforms.ravel())
+                base_of[index] = offset + np.arange(len(uniforms)) * uniforms.shape[1]
+                offset += uniforms.size
+            regions.append((start, offset, drawn[indexes[0]].shape[1], self.quiet[indexes[0]].plan_values))
+        uniforms = np.concatenate(blocks)
+        values = uniforms.copy()
+        for start, stop, width, turn in regions:
+            turn(values[start:stop].reshape(-1, width))
+        return _PlanRows(values, np.concatenate([base_of[index] for index in drawn]), uniforms)
 
     def _count(self, batch: _Batch) -> None:
         """Tally the rows a window wrote by event and code (:attr:`written`)."""
@@ -1663,16 +1691,24 @@ class IdentityRenewals:
 
 class _PlanRows:
     """A window's plan rows (of several widths) one after the other: task ``k``'s column ``c`` is
-    ``values[base[k] + c]``."""
+    ``values[base[k] + c]``. The columns the window reads as values (call durations, round trips to
+    the token issuer) are values; the others are the uniform numbers drawn (the dice are read as
+    such), as ``uniforms`` holds every column."""
 
-    __slots__ = ("base", "values")
+    __slots__ = ("base", "uniforms", "values")
 
-    def __init__(self, values: np.ndarray, base: np.ndarray) -> None:
+    def __init__(self, values: np.ndarray, base: np.ndarray, uniforms: np.ndarray) -> None:
         self.values = values
         self.base = base
+        self.uniforms = uniforms
 
     def at(self, tasks: np.ndarray, columns: np.ndarray) -> np.ndarray:
         return self.values[self.base[tasks] + columns]
+
+    def uniforms_of(self, task: int, width: int) -> np.ndarray:
+        """Task ``task``'s row of uniform numbers (one row of ``width`` columns)."""
+        start = int(self.base[task])
+        return self.uniforms[start:start + width][None, :]
 
 
 def _picked(values: list, positions: list[int]) -> list:

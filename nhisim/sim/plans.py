@@ -21,7 +21,7 @@ order the task's plan reads them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 from random import Random
 from typing import Any
@@ -118,6 +118,26 @@ class Program:
             values[:, columns] = transform(uniforms[:, columns])
         return values
 
+    def some_values(self, columns: Collection[int]) -> tuple[Hashable, Callable[[np.ndarray], None]]:
+        """A function turning ``columns`` of rows of uniform numbers into values, in place (the other
+        columns stay as drawn), element by element what :meth:`values` gives; and a key, equal for
+        layouts whose function is the same (so their rows may be turned in one call)."""
+        wanted = set(columns)
+        groups, key = [], [self.width]
+        for kind, (found, all_columns) in self._columns.items():
+            picked = [(distribution, column) for distribution, column in zip(found, all_columns, strict=True)
+                      if column in wanted]
+            if picked:
+                distributions, picked_columns = zip(*picked, strict=True)
+                groups.append((kind.column_quantiles(list(distributions)), np.array(picked_columns)))
+                key.append((kind, distributions, picked_columns))
+
+        def turn(rows: np.ndarray) -> None:
+            for transform, at in groups:
+                rows[:, at] = transform(rows[:, at])
+
+        return tuple(key), turn
+
     def plan(self, row: list[float], extras: Callable[[], Random],
              switch_program: Callable[[str, str], Program]) -> TaskPlan:
         """The plan of one task (and its sub-tasks) from its row of values.
@@ -189,7 +209,7 @@ class Stream:
         self.taken = 0  # tasks handed out so far (the next one is number taken + 1)
         self._last = 0.0  # the latest arrival drawn by :meth:`take`
         self._times = np.empty(0)  # arrivals drawn by :meth:`take`, not handed out yet
-        self._rows = np.empty((0, program.width))  # ... and their plan rows
+        self._rows = np.empty((0, program.width))  # ... and their plan rows (uniform numbers)
 
     def extras(self) -> Random:
         """The stream's Python stream for arguments, needed discoveries and goal switches (made when first read)."""
@@ -199,9 +219,13 @@ class Stream:
 
     def draw(self, count: int) -> tuple[np.ndarray, np.ndarray]:
         """The next ``count`` tasks' arrival gaps and plan rows of values (not handed out by :meth:`next`)."""
-        uniforms = self._draws.random((count, self.program.width))
-        gaps = -np.log1p(-uniforms[:, 0]) / self.rate
+        gaps, uniforms = self._draw_uniforms(count)
         return gaps, self.program.values(uniforms)
+
+    def _draw_uniforms(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``count`` tasks' arrival gaps and plan rows of uniform numbers."""
+        uniforms = self._draws.random((count, self.program.width))
+        return -np.log1p(-uniforms[:, 0]) / self.rate, uniforms
 
     def next(self) -> tuple[float, list[float]]:
         """The next task: the gap since the one before, and its plan row."""
@@ -215,14 +239,15 @@ class Stream:
         return self._gaps[i], self._block[i].tolist()
 
     def take(self, until: float) -> tuple[np.ndarray, np.ndarray, int]:
-        """Every task not handed out yet that arrives before ``until``: arrival times, plan rows, and the
+        """Every task not handed out yet that arrives before ``until``: arrival times, plan rows of
+        uniform numbers (:meth:`Program.values` turns them into what :meth:`next` hands out), and the
         first one's number (what :meth:`next` would have handed out one at a time; use one or the other).
 
         An arrival time is the previous one plus the gap, added in order, as the agenda adds them.
         """
         while self._last < until:
             count = int(min(4096, max(BLOCK, self.rate * (until - self._last) * 1.25 + 4)))
-            gaps, rows = self.draw(count)
+            gaps, rows = self._draw_uniforms(count)
             times = np.cumsum(np.concatenate(([self._last], gaps)))[1:]
             self._last = float(times[-1])
             self._times = np.concatenate((self._times, times))
