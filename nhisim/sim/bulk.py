@@ -434,6 +434,8 @@ class _Batch:
         for index in _TEXT_INDEXES:
             table = tables[COLUMNS[index]]
             codes = self.columns[index]
+            if not len(codes) or codes.max() < _WINDOW_CODES:  # most columns hold none of the window's values
+                continue
             window = codes[codes >= _WINDOW_CODES] - _WINDOW_CODES
             if len(window):
                 if id(table) not in used:
@@ -459,18 +461,19 @@ class _Batch:
         self.t = self.t[start:].copy()
         columns = [column[start:].copy() for column in self.columns]
         used = np.zeros(len(self.window_values), dtype=bool)
-        for index in _TEXT_INDEXES:
+        window_columns = [index for index in _TEXT_INDEXES if len(columns[index])
+                          and columns[index].max() >= _WINDOW_CODES]
+        for index in window_columns:
             codes = columns[index]
             used[codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
         kept = np.flatnonzero(used)
         renumber = np.zeros(len(self.window_values), dtype=np.int32)
         renumber[kept] = np.arange(len(kept), dtype=np.int32) + _WINDOW_CODES
-        for index in _TEXT_INDEXES:
+        for index in window_columns:
             codes = columns[index]
             window = codes >= _WINDOW_CODES
-            if window.any():
-                codes[window] = renumber[codes[window] - _WINDOW_CODES]
-        self.window_values = [self.window_values[i] for i in kept.tolist()]
+            codes[window] = renumber[codes[window] - _WINDOW_CODES]
+        self.window_values = _picked(self.window_values, kept.tolist())
         if self.fresh is not None:
             for key, (table, block, log_codes) in self.fresh.items():
                 log_codes = log_codes[kept]
@@ -527,10 +530,10 @@ def _recode(values: np.ndarray, run_values: list[str | None], table: Any, fresh:
 
     Run codes are small integers, so the distinct ones are found by marking, not by sorting.
     """
-    window = values >= _WINDOW_CODES
-    if window.all():
+    some_window = len(values) > 0 and values.max() >= _WINDOW_CODES  # most columns hold none of the window's
+    window = values >= _WINDOW_CODES if some_window else None
+    if some_window and window.all():
         return fresh[values - _WINDOW_CODES]
-    some_window = window.any()
     local = values[~window] if some_window else values
     seen = np.zeros(len(run_values), dtype=bool)
     seen[local] = True
