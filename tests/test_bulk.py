@@ -16,6 +16,7 @@ from nhisim.pack import pack_files
 from nhisim.scenario.generate import generate_estate
 from nhisim.scenario.loader import load_scenario
 from nhisim.sim import bulk
+from nhisim.sim.credentials import PROPAGATIONS, propagation_delay, propagation_delays
 from nhisim.sim.engine import Simulation
 
 
@@ -266,3 +267,16 @@ def test_bulk_and_call_by_call_agree_on_attacked_estates(case):
     scenario, strategy, seed = case
     alone, together, _ = both_ways(scenario, strategy, seed)
     assert_same_up_to_ties(alone, together)
+
+
+_times = st.floats(min_value=0, max_value=1e7, allow_nan=False)
+
+
+@given(st.lists(st.tuples(st.sampled_from(PROPAGATIONS), _times, _times, _times | st.just(math.inf)),
+                min_size=1, max_size=20))
+def test_revocations_in_bulk_take_effect_when_the_engine_says(cases):
+    """The bulk path's delays (arrays) are the engine's propagation_delay, element by element."""
+    kinds, ttls, nows, expiries = zip(*cases, strict=True)
+    got = propagation_delays(np.array([PROPAGATIONS.index(kind) for kind in kinds]), np.array(ttls), np.array(nows),
+                             np.array(expiries))
+    assert got.tolist() == [propagation_delay(*case) for case in cases]

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from nhisim.sim.credentials import ISSUE_REASONS, Credential, propagation_delay
+from nhisim.sim.credentials import ISSUE_REASONS, PROPAGATIONS, Credential, propagation_delays
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
 from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype
 from nhisim.sim.ordering import stable_argsort
@@ -744,7 +744,9 @@ class BulkExecutor:
         widest = max([1] + [sum(child.parent is n and child.exchanged for child in p.nodes) for p in programs
                             for n in p.nodes])
         exchange_children = np.full((streams, nodes, widest), -1, dtype=i32)  # ... the tokens it exchanged
-        self._propagation: list[list[tuple[str, float]]] = []
+        # ... how a revocation of its token propagates (an index into PROPAGATIONS), and its cache's TTL
+        propagation = np.zeros((streams, nodes), dtype=np.int8)
+        cache_ttl = np.zeros((streams, nodes))
         # ... and per call, the delegators' tokens it tries first (flat: base + level - 1, nearest first)
         option_base = np.zeros((streams, slots), dtype=np.int64)
         option_count = np.zeros((streams, slots), dtype=i32)
@@ -754,8 +756,10 @@ class BulkExecutor:
         self.suffixes: list[list[str]] = []
         for s, program in enumerate(programs):
             self.suffixes.append([n.suffix for n in program.nodes])
-            self._propagation.append([(self.sim.controls(n.agent).propagation, self.sim.controls(n.agent).cache_ttl)
-                                      for n in program.nodes])
+            for n in program.nodes:
+                controls = self.sim.controls(n.agent)
+                propagation[s, n.index] = PROPAGATIONS.index(controls.propagation)
+                cache_ttl[s, n.index] = controls.cache_ttl
             for n in program.nodes:
                 if program.jit:
                     controls = self.sim.controls(n.agent)
@@ -823,6 +827,7 @@ class BulkExecutor:
         self.jit = np.array([program.jit for program in programs])
         self.latency_column, self.ttl, self.token_value, self.revokes = latency_column, ttl, token_value, revokes
         self.exchanged, self.token_chain, self.exchange_children = exchanged, token_chain, exchange_children
+        self.propagation, self.cache_ttl = propagation, cache_ttl
         self.option_base, self.option_count = option_base, option_count
         self._freeze_options()
         for s, q in enumerate(self.quiet):  # the plan columns read as values: durations, issuer round trips
@@ -1018,7 +1023,6 @@ class BulkExecutor:
             root = roots[k]
             names = suffixes[streams[k]]
             w.task[k, 1:len(names)] = rows.window.fresh([root + suffix for suffix in names[1:]])
-        w.roots = roots
         w.humans = self.human[streams]
         agents0 = self.agent[streams, 0]
         everyone = np.arange(count)
@@ -1285,8 +1289,7 @@ class BulkExecutor:
 
     def _node_ids(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> list[str]:
         """The task ids of the nodes ``nodes`` of the tasks ``which``."""
-        suffixes, roots, streams = self.suffixes, w.roots, w.streams
-        return [roots[k] + suffixes[streams[k]][n] for k, n in zip(which.tolist(), nodes.tolist(), strict=True)]
+        return _picked(w.rows.window.values, (w.task[which, nodes] - _WINDOW_CODES).tolist())
 
     def _obtain_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
         """Tasks under JIT controls whose node calls on its own token now and has none that lives: a round trip
@@ -1350,8 +1353,8 @@ class BulkExecutor:
         rows, token_node = rows[order], token_node[order]
         tasks, streams, now = which[rows], on[rows], at[rows]
         until = w.expires[tasks, token_node]
-        effective = np.array([propagation_delay(*self._propagation[s][n], when, end) for s, n, when, end in zip(
-            streams.tolist(), token_node.tolist(), now.tolist(), until.tolist(), strict=True)])
+        effective = propagation_delays(self.propagation[streams, token_node], self.cache_ttl[streams, token_node],
+                                        now, until)
         reasons = w.rows.window.fresh([f"task {task} ended" for task in self._node_ids(w, tasks, nodes[rows])])
         w.rows.add(len(rows), who=tasks, t=now, event=self.words["revoke"], principal=self.agent[streams, token_node],
                    credential=w.token[tasks, token_node], chain=self.token_chain[streams, token_node],
@@ -1647,7 +1650,6 @@ class _Window:
         self.asked_batch = np.full((count, nodes), -1, dtype=np.int64)  # ... and its batch of requests (-1: none)
         self.notes = 0  # batches of requests noted for risk postures so far, in the order the tasks made them
         self.humans = np.zeros(count, dtype=np.int32)
-        self.roots: list[str] = []
 
 
 class IdentityRenewals:

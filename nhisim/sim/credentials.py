@@ -25,6 +25,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 INF = math.inf
 #: what an issue row says of a credential, by kind (unless the issuer says more)
 ISSUE_REASONS = {
@@ -86,6 +88,9 @@ class Credential:
         return ">".join(self.chain)
 
 
+PROPAGATIONS = ("immediate", "cache", "at_expiry")
+
+
 def propagation_delay(propagation: str, cache_ttl: float, now: float, expires_at: float) -> float:
     """When a revocation made at ``now`` is effective at every enforcement point."""
     if propagation == "immediate":
@@ -96,3 +101,12 @@ def propagation_delay(propagation: str, cache_ttl: float, now: float, expires_at
         # a self-contained token is honoured until it expires; a key with no expiry is looked up
         return expires_at if math.isfinite(expires_at) else now
     raise ValueError(f"unknown propagation {propagation!r}")
+
+
+def propagation_delays(propagation: np.ndarray, cache_ttl: np.ndarray, now: np.ndarray,
+                       expires_at: np.ndarray) -> np.ndarray:
+    """:func:`propagation_delay` of arrays, element by element (``propagation``: indexes into
+    :data:`PROPAGATIONS`)."""
+    at_expiry = np.where(np.isfinite(expires_at), expires_at, now)
+    cached = np.minimum(now + cache_ttl, expires_at)
+    return np.select([propagation == 0, propagation == 1], [now, cached], at_expiry)
