@@ -637,9 +637,6 @@ class _Quiet:
         self.program = program
         layout = self.stream.program
         self.rolls = [(node.roll, node.discovery) for node in _layout_nodes(layout.root) if node.discovery > 0]
-        # the plan columns a window reads as values, and the function making them (set with the tables)
-        self.plan_key: Any = None
-        self.plan_values: Callable[[np.ndarray], None] | None = None
 
 
 def _layout_nodes(node: Any) -> list[Any]:
@@ -830,11 +827,21 @@ class BulkExecutor:
         self.propagation, self.cache_ttl = propagation, cache_ttl
         self.option_base, self.option_count = option_base, option_count
         self._freeze_options()
-        for s, q in enumerate(self.quiet):  # the plan columns read as values: durations, issuer round trips
+        # the plan columns a window reads as values (durations, issuer round trips), and the function making
+        # them: one per layout, whatever streams share it (their rows are turned in one call)
+        layouts: dict[Any, int] = {}
+        self._plan_turns: list[Callable[[np.ndarray], None]] = []
+        self.plan_layout = np.zeros(streams, dtype=np.intp)
+        self.plan_width = np.array([q.stream.program.width for q in self.quiet], dtype=np.intp)
+        for s, q in enumerate(self.quiet):
             read = set(duration[s][kind[s] == CALL_STEP].tolist())
             if programs[s].jit:
                 read.update(latency_column[s, :len(programs[s].nodes)].tolist())
-            q.plan_key, q.plan_values = q.stream.program.some_values(read)
+            key, turn = q.stream.program.some_values(read)
+            if key not in layouts:
+                layouts[key] = len(self._plan_turns)
+                self._plan_turns.append(turn)
+            self.plan_layout[s] = layouts[key]
         self.words_none = code(None)
         self.program_length = np.array([len(program.instructions) for program in programs])
         self._handed_all = np.zeros((streams, slots), dtype=bool)  # a START whose keys every delegate holds now
@@ -884,38 +891,47 @@ class BulkExecutor:
     def _compute(self, start: float, end: float) -> None:
         self._computed_until = end
         rows = _Rows(self.vocabulary)
-        arrivals, streams, numbers, drawn = [], [], [], {}
+        # per stream with tasks in the window: its index, arrivals, rows of uniform numbers, first task's number
+        indexes, arrivals, drawn, firsts = [], [], [], []
+        skipped: dict[int, np.ndarray] = {}  # ... and, of those that run some tasks call by call, the others' numbers
         for index, q in enumerate(self.quiet):
             times, uniforms, first = q.stream.take(end)
             if not len(times):
                 continue
-            number = np.arange(first, first + len(times))
             if q.rolls and not q.program.discoveries_in_bulk:
                 overreach = np.zeros(len(times), dtype=bool)
                 for roll, chance in q.rolls:  # dice: uniform numbers as drawn
                     overreach |= uniforms[:, roll] < chance
                 if overreach.any():
+                    number = np.arange(first, first + len(times))
                     values = q.stream.program.values(uniforms[overreach])
                     for at, row, n in zip(times[overreach], values, number[overreach], strict=True):
                         self._call_by_call(q, float(at), row.tolist(), int(n))
                     keep = ~overreach
-                    times, uniforms, number = times[keep], uniforms[keep], number[keep]
+                    times, uniforms = times[keep], uniforms[keep]
                     if not len(times):
                         continue
+                    skipped[len(indexes)] = number[keep]
+            indexes.append(index)
             arrivals.append(times)
-            streams.append(np.full(len(times), index, dtype=np.intp))
-            numbers.append(number)
-            drawn[index] = uniforms
+            drawn.append(uniforms)
+            firsts.append(first)
         drop = None
         self.identities.rows(rows, end)
-        if arrivals:
+        if indexes:
             self._keys_at(start)
-            streams = np.concatenate(streams)
+            counts = np.array([len(times) for times in arrivals])
+            starts = np.cumsum(counts) - counts  # each stream's first task in the window
+            within = np.arange(int(counts.sum())) - np.repeat(starts, counts)  # a task's place in its stream's
+            streams = np.repeat(np.array(indexes, dtype=np.intp), counts)
+            numbers = np.repeat(np.array(firsts), counts) + within
+            for position, kept in skipped.items():
+                numbers[starts[position]:starts[position] + counts[position]] = kept
             longest_first = np.argsort(-self.program_length[streams], kind="stable")  # slot j: a prefix still runs
-            plans = self._plan_rows(drawn)
+            plans = self._plan_rows(np.array(indexes), counts, within, drawn)
             plans.base = plans.base[longest_first]
-            arrivals, streams, numbers = (np.concatenate(arrivals)[longest_first], streams[longest_first],
-                                          np.concatenate(numbers)[longest_first])
+            arrivals, streams, numbers = np.concatenate(arrivals)[longest_first], streams[longest_first], \
+                numbers[longest_first]
             w = self._lockstep(rows, arrivals, streams, numbers, plans)
             drop = self._across_rotations(arrivals, w.t, streams)
             moved: dict[int, np.ndarray] = {}
@@ -933,27 +949,29 @@ class BulkExecutor:
         self._count(batch)
         self.rows.add(batch)
 
-    def _plan_rows(self, drawn: dict[int, np.ndarray]) -> _PlanRows:
-        """The window's plan rows (``drawn``: per stream, its rows of uniform numbers), the columns it reads
-        as values turned a layout at a time: the streams whose layouts turn alike, one after the other,
-        in one call. ``base`` comes in the order of ``drawn``."""
-        alike: dict[Any, list[int]] = {}
-        for index in drawn:
-            alike.setdefault(self.quiet[index].plan_key, []).append(index)
-        blocks, regions, base_of, offset = [], [], {}, 0
-        for indexes in alike.values():
-            start = offset
-            for index in indexes:
-                uniforms = drawn[index]
-                blocks.append(uniforms.ravel())
-                base_of[index] = offset + np.arange(len(uniforms)) * uniforms.shape[1]
-                offset += uniforms.size
-            regions.append((start, offset, drawn[indexes[0]].shape[1], self.quiet[indexes[0]].plan_values))
-        uniforms = np.concatenate(blocks)
+    def _plan_rows(self, indexes: np.ndarray, counts: np.ndarray, within: np.ndarray,
+                   drawn: list[np.ndarray]) -> _PlanRows:
+        """The window's plan rows (``drawn``: the rows of uniform numbers of the streams ``indexes``, ``counts``
+        of them; ``within``: each task's place among its stream's), the columns it reads as values turned
+        a layout at a time: the streams whose layouts turn alike, one after the other, in one call.
+        ``base`` comes in the order of the streams' tasks."""
+        layouts = self.plan_layout[indexes]
+        by_layout = np.argsort(layouts, kind="stable")
+        widths = self.plan_width[indexes]
+        sizes = counts * widths
+        offsets = np.empty_like(sizes)
+        offsets[by_layout] = np.cumsum(sizes[by_layout]) - sizes[by_layout]
+        uniforms = np.concatenate([drawn[i] for i in by_layout.tolist()], axis=None)
         values = uniforms.copy()
-        for start, stop, width, turn in regions:
-            turn(values[start:stop].reshape(-1, width))
-        return _PlanRows(values, np.concatenate([base_of[index] for index in drawn]), uniforms)
+        sorted_layouts = layouts[by_layout]
+        cuts = np.flatnonzero(sorted_layouts[1:] != sorted_layouts[:-1]) + 1
+        for first, last in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(by_layout)])).tolist(),
+                               strict=True):
+            begin = int(offsets[by_layout[first]])
+            stop = int(offsets[by_layout[last - 1]] + sizes[by_layout[last - 1]])
+            self._plan_turns[int(sorted_layouts[first])](values[begin:stop].reshape(-1, int(widths[by_layout[first]])))
+        base = np.repeat(offsets, counts) + within * np.repeat(widths, counts)
+        return _PlanRows(values, base, uniforms)
 
     def _count(self, batch: _Batch) -> None:
         """Tally the rows a window wrote by event and code (:attr:`written`)."""

@@ -252,7 +252,9 @@ class Stream:
             self._last = float(times[-1])
             self._times = np.concatenate((self._times, times))
             self._rows = np.concatenate((self._rows, rows))
-        count = int(np.searchsorted(self._times, until, side="left"))
+        if not len(self._times) or self._times[0] >= until:  # a slow stream: no task this time
+            return self._times[:0], self._rows[:0], self.taken + 1
+        count = int(self._times.searchsorted(until, side="left"))
         times, rows = self._times[:count], self._rows[:count]
         self._times, self._rows = self._times[count:], self._rows[count:]
         first = self.taken + 1
