@@ -757,9 +757,7 @@ class BulkExecutor:
                 controls = self.sim.controls(n.agent)
                 propagation[s, n.index] = PROPAGATIONS.index(controls.propagation)
                 cache_ttl[s, n.index] = controls.cache_ttl
-            for n in program.nodes:
                 if program.jit:
-                    controls = self.sim.controls(n.agent)
                     latency_column[s, n.index] = n.layout.latency
                     ttl[s, n.index] = controls.ttl
                     token_value[s, n.index] = n.token_value
@@ -930,8 +928,8 @@ class BulkExecutor:
             longest_first = np.argsort(-self.program_length[streams], kind="stable")  # slot j: a prefix still runs
             plans = self._plan_rows(np.array(indexes), counts, within, drawn)
             plans.base = plans.base[longest_first]
-            arrivals, streams, numbers = np.concatenate(arrivals)[longest_first], streams[longest_first], \
-                numbers[longest_first]
+            arrivals = np.concatenate(arrivals)[longest_first]
+            streams, numbers = streams[longest_first], numbers[longest_first]
             w = self._lockstep(rows, arrivals, streams, numbers, plans)
             drop = self._across_rotations(arrivals, w.t, streams)
             moved: dict[int, np.ndarray] = {}
@@ -964,12 +962,11 @@ class BulkExecutor:
         uniforms = np.concatenate([drawn[i] for i in by_layout.tolist()], axis=None)
         values = uniforms.copy()
         sorted_layouts = layouts[by_layout]
-        cuts = np.flatnonzero(sorted_layouts[1:] != sorted_layouts[:-1]) + 1
-        for first, last in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(by_layout)])).tolist(),
-                               strict=True):
-            begin = int(offsets[by_layout[first]])
-            stop = int(offsets[by_layout[last - 1]] + sizes[by_layout[last - 1]])
-            self._plan_turns[int(sorted_layouts[first])](values[begin:stop].reshape(-1, int(widths[by_layout[first]])))
+        bounds = np.concatenate(([0], np.flatnonzero(sorted_layouts[1:] != sorted_layouts[:-1]) + 1, [len(layouts)]))
+        for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):  # one layout's streams
+            head, tail = by_layout[first], by_layout[last - 1]
+            rows = values[offsets[head]:offsets[tail] + sizes[tail]].reshape(-1, widths[head])
+            self._plan_turns[layouts[head]](rows)
         base = np.repeat(offsets, counts) + within * np.repeat(widths, counts)
         return _PlanRows(values, base, uniforms)
 
