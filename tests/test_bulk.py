@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from engine_fixtures import build, draw_attacked_estate
+from engine_fixtures import build, delegating_estate, draw_attacked_estate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -280,3 +280,16 @@ def test_revocations_in_bulk_take_effect_when_the_engine_says(cases):
     got = propagation_delays(np.array([PROPAGATIONS.index(kind) for kind in kinds]), np.array(ttls), np.array(nows),
                              np.array(expiries))
     assert got.tolist() == [propagation_delay(*case) for case in cases]
+
+
+@pytest.mark.parametrize("strategy", ["rbac", "zsp"])
+def test_measured_durations_are_the_same_in_bulk(strategy):
+    """Durations given as measured samples (an empirical distribution, as ``nhisim import otel`` writes)
+    are turned from the plan's numbers in bulk as call by call."""
+    scenario = build(delegating_estate(lookup={"empirical": ["2s", "5s", "30s", "2m"]}, rate="120/h",
+                                       run={"horizon": "6h"}))
+    alone, together, sim = both_ways(scenario, strategy, 3)
+    assert bulk.quiet_streams(sim)
+    assert_same_rows(alone, together)
+    ends = pd.DataFrame(together).query("event == 'task_end' and code == 'sub'")
+    assert set(ends.latency.round(6)) >= {2.0, 5.0, 30.0}  # helpers' lookups took the measured times

@@ -51,8 +51,8 @@ def test_draws_by_inverse_cdf_have_the_distributions_mean(distribution):
     assert distribution.quantiles(u).mean() == pytest.approx(distribution.mean, rel=0.02)
 
 
-def _stream(seed: int = 4) -> Stream:
-    scenario = build(delegating_estate(lookup={"lognormal": {"median": "30s", "sigma": 1.0}}))
+def _stream(seed: int = 4, lookup: dict | None = None) -> Stream:
+    scenario = build(delegating_estate(lookup=lookup or {"lognormal": {"median": "30s", "sigma": 1.0}}))
     world = compile_world(scenario)
     program = Program(world, "lead", world.tasks["ticket"], review=scenario.approval.review_time,
                       issuer_latency=scenario.issuer.latency)
@@ -72,11 +72,12 @@ def test_a_tasks_numbers_do_not_depend_on_how_many_are_drawn_at_once():
     assert stream.taken == count
 
 
-def test_take_hands_out_uniform_rows_that_some_columns_turn_into_the_values_next_gives():
+@pytest.mark.parametrize("lookup", [None, {"empirical": ["2s", "5s", "30s"]}], ids=["lognormal", "empirical"])
+def test_take_hands_out_uniform_rows_that_some_columns_turn_into_the_values_next_gives(lookup):
     count = 2 * BLOCK + 3
-    stream = _stream()
+    stream = _stream(lookup=lookup)
     one_at_a_time = [row for _, row in (stream.next() for _ in range(count))]
-    _, uniforms, first = _stream().take(1e9)
+    _, uniforms, first = _stream(lookup=lookup).take(1e9)
     assert first == 1 and len(uniforms) >= count
     uniforms = uniforms[:count]
     program = stream.program
@@ -88,7 +89,8 @@ def test_take_hands_out_uniform_rows_that_some_columns_turn_into_the_values_next
         for column in range(program.width):
             wanted = [row[column] for row in one_at_a_time] if column in columns else uniforms[:, column].tolist()
             assert rows[:, column].tolist() == wanted, (columns, column)
-        assert key == _stream().program.some_values(columns)[0]  # another stream of this layout: turned in one call
+        assert key == _stream(lookup=lookup).program.some_values(columns)[0]  # another stream of this layout: one call
+        hash(key)
 
 
 def test_arrival_gaps_are_exponential_at_the_streams_rate():

@@ -130,7 +130,7 @@ class Program:
             if picked:
                 distributions, picked_columns = zip(*picked, strict=True)
                 groups.append((kind.column_quantiles(list(distributions)), np.array(picked_columns)))
-                key.append((kind, distributions, picked_columns))
+                key.append((kind, tuple(map(_hashable, distributions)), picked_columns))
 
         def turn(rows: np.ndarray) -> None:
             for transform, at in groups:
@@ -184,6 +184,15 @@ class Program:
         uniforms = np.array([[rng.random() for _ in range(program.width)]])
         row = program.values(uniforms)[0].tolist()
         return after, target, program.plan(row, extras, switch_program)
+
+
+def _hashable(distribution: Any) -> Hashable:
+    """A distribution as a key, equal for equal distributions (an empirical one holds a list)."""
+    try:
+        hash(distribution)
+    except TypeError:
+        return type(distribution), repr(distribution)
+    return distribution
 
 
 class Stream:
