@@ -46,16 +46,15 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nhisim.sim.credentials import ISSUE_REASONS, PROPAGATIONS, Credential, propagation_delays
 from nhisim.sim.decisions import EXPIRED, INTENT_CODES
-from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype
+from nhisim.sim.eventlog import COLUMNS, NUMBER_COLUMNS, TEXT_COLUMNS, FreshValues, code_dtype, get_all
 from nhisim.sim.ordering import stable_argsort
 from nhisim.sim.pep import RISK_WINDOW, NativeEvaluator
 from nhisim.sim.plans import DELEGATE, Stream
@@ -421,7 +420,7 @@ class _Batch:
     t: np.ndarray
     columns: list[np.ndarray]
     run_values: list[str | None]
-    window_values: list[str | None]
+    window_values: Sequence[str | None]
     taken: int = 0
     fresh: dict[int, tuple[Any, FreshValues, np.ndarray]] | None = None
 
@@ -434,18 +433,15 @@ class _Batch:
         for index in _TEXT_INDEXES:
             table = tables[COLUMNS[index]]
             codes = self.columns[index]
-            if not len(codes) or codes.max() < _WINDOW_CODES:  # most columns hold none of the window's values
-                continue
-            window = codes[codes >= _WINDOW_CODES] - _WINDOW_CODES
-            if len(window):
+            if _holds_window_values(codes):
                 if id(table) not in used:
                     used[id(table)] = (table, np.zeros(len(self.window_values), dtype=bool))
-                used[id(table)][1][window] = True
+                used[id(table)][1][codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
         self.fresh = {}
         for key, (table, marked) in used.items():
             positions = np.flatnonzero(marked)
             block = table.reserve(self.window_values if len(positions) == len(marked)
-                                  else _picked(self.window_values, positions.tolist()))
+                                  else get_all(self.window_values, positions.tolist()))
             log_codes = np.full(len(self.window_values), -1, dtype=code_dtype(len(table)))
             log_codes[positions] = block.codes
             self.fresh[key] = (table, block, log_codes)
@@ -461,8 +457,7 @@ class _Batch:
         self.t = self.t[start:].copy()
         columns = [column[start:].copy() for column in self.columns]
         used = np.zeros(len(self.window_values), dtype=bool)
-        window_columns = [index for index in _TEXT_INDEXES if len(columns[index])
-                          and columns[index].max() >= _WINDOW_CODES]
+        window_columns = [index for index in _TEXT_INDEXES if _holds_window_values(columns[index])]
         for index in window_columns:
             codes = columns[index]
             used[codes[codes >= _WINDOW_CODES] - _WINDOW_CODES] = True
@@ -473,7 +468,7 @@ class _Batch:
             codes = columns[index]
             window = codes >= _WINDOW_CODES
             codes[window] = renumber[codes[window] - _WINDOW_CODES]
-        self.window_values = _picked(self.window_values, kept.tolist())
+        self.window_values = get_all(self.window_values, kept.tolist())
         if self.fresh is not None:
             for key, (table, block, log_codes) in self.fresh.items():
                 log_codes = log_codes[kept]
@@ -524,13 +519,19 @@ class BulkRows:
         return out
 
 
+def _holds_window_values(codes: np.ndarray) -> bool:
+    """Whether a text column's codes hold any of the window's own values (most columns hold none: told by
+    the largest code, not by a mask)."""
+    return len(codes) > 0 and codes.max() >= _WINDOW_CODES
+
+
 def _recode(values: np.ndarray, run_values: list[str | None], table: Any, fresh: np.ndarray | None) -> np.ndarray:
     """A text column's codes in a batch as the log's table codes: the window's values through their
     block (``fresh``, per window code), the run's looked up (each distinct value once).
 
     Run codes are small integers, so the distinct ones are found by marking, not by sorting.
     """
-    some_window = len(values) > 0 and values.max() >= _WINDOW_CODES  # most columns hold none of the window's
+    some_window = _holds_window_values(values)
     window = values >= _WINDOW_CODES if some_window else None
     if some_window and window.all():
         return fresh[values - _WINDOW_CODES]
@@ -1302,9 +1303,9 @@ class BulkExecutor:
                    in_intent=in_intent, decision=decision, code=code, reason=reason, value=self.value[ops],
                    records=self.records[ops], wait=0.0)
 
-    def _node_ids(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> list[str]:
+    def _node_ids(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> Sequence[str]:
         """The task ids of the nodes ``nodes`` of the tasks ``which``."""
-        return _picked(w.rows.window.values, (w.task[which, nodes] - _WINDOW_CODES).tolist())
+        return get_all(w.rows.window.values, (w.task[which, nodes] - _WINDOW_CODES).tolist())
 
     def _obtain_tokens(self, w: _Window, which: np.ndarray, nodes: np.ndarray) -> None:
         """Tasks under JIT controls whose node calls on its own token now and has none that lives: a round trip
@@ -1729,11 +1730,6 @@ class _PlanRows:
         """Task ``task``'s row of uniform numbers (one row of ``width`` columns)."""
         start = int(self.base[task])
         return self.uniforms[start:start + width][None, :]
-
-
-def _picked(values: list, positions: list[int]) -> list:
-    """``values`` at ``positions``, in one C-level call."""
-    return list(itemgetter(*positions)(values)) if len(positions) > 1 else [values[p] for p in positions]
 
 
 def _depth(node: _Node) -> int:

@@ -118,9 +118,10 @@ def code_dtype(size: int) -> type[np.signedinteger]:
     return np.int8 if size <= 128 else np.int16 if size <= 32768 else np.int32
 
 
-def _get_all(mapping: dict, keys: tuple) -> tuple:
-    """``mapping[key]`` for every key, in one C-level call (itemgetter of one key gives no tuple)."""
-    return itemgetter(*keys)(mapping) if len(keys) > 1 else (mapping[keys[0]],)
+def get_all(container: Any, keys: Sequence) -> tuple:
+    """``container[key]`` for every key (of a dict, or positions in a list), in one C-level call
+    (itemgetter of one key gives no tuple, of none is an error)."""
+    return itemgetter(*keys)(container) if len(keys) > 1 else tuple(container[key] for key in keys)
 
 
 class FreshValues:
@@ -186,10 +187,10 @@ class _Table:
     def encode(self, values: tuple, rows: int) -> np.ndarray:
         """The codes of one chunk of a column, as narrow an int type as the table allows."""
         try:  # most chunks of most columns bring no new value: one C-level pass
-            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+            codes = np.fromiter(get_all(self.live, values), dtype=np.intp, count=rows)
         except KeyError:
             self._add(values)
-            codes = np.fromiter(_get_all(self.live, values), dtype=np.intp, count=rows)
+            codes = np.fromiter(get_all(self.live, values), dtype=np.intp, count=rows)
         codes = codes.astype(code_dtype(self._size))  # intp, then narrowed: faster than narrow at once
         self._recent.append(codes)
         if len(self.live) > self._limit:
@@ -204,7 +205,7 @@ class _Table:
         live.update(zip(new, range(start, start + len(new)), strict=True))
         self.live_by_code.update(zip(range(start, start + len(new)), new, strict=True))
 
-    def _archive(self, new: list) -> int:
+    def _archive(self, new: Sequence) -> int:
         """Hand out codes to ``new`` values (archived, if the table archives): the first code."""
         try:
             text = "".join(new)
@@ -222,7 +223,7 @@ class _Table:
             self._segments.append(text)
         return start
 
-    def reserve(self, values: list[str]) -> FreshValues:
+    def reserve(self, values: Sequence[str]) -> FreshValues:
         """Code ``values`` as a block: each distinct, never coded before, never looked up by value (set the
         block's ``done`` when its maker is through with it)."""
         start = self._archive(values)
@@ -555,7 +556,7 @@ class EventLog:
         rows = len(buffer)
         layouts = np.fromiter(map(_LAYOUT_OF, buffer), dtype=np.int8, count=rows)
         order = np.argsort(layouts, kind="stable")  # a radix sort, for int8
-        grouped = _get_all(buffer, order.tolist())
+        grouped = get_all(buffer, order.tolist())
         pieces: list[list[np.ndarray]] = [[] for _ in COLUMNS]  # per column, one piece per layout, in layout order
         start = 0
         for layout, count in enumerate(np.bincount(layouts, minlength=len(_LAYOUTS)).tolist()):
@@ -619,7 +620,7 @@ class EventLog:
             return floats
         if kind is _BOOL:
             return np.fromiter(values, dtype=bool, count=rows)
-        return np.fromiter(_get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
+        return np.fromiter(get_all(_INTENT_CODE, values), dtype=np.intp, count=rows).astype(np.int8)
 
     def _constant(self, index: int, value: Any, rows: int) -> np.ndarray:
         """Column ``index`` of ``rows`` rows whose layout fixes it to ``value``."""

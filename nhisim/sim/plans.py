@@ -114,8 +114,7 @@ class Program:
         """Rows of values from rows of uniform numbers: each distribution's column by its inverse CDF
         (one array operation per kind of distribution)."""
         values = uniforms.copy()
-        for transform, columns in self._groups:
-            values[:, columns] = transform(uniforms[:, columns])
+        _turn(self._groups, values)
         return values
 
     def some_values(self, columns: Collection[int]) -> tuple[Hashable, Callable[[np.ndarray], None]]:
@@ -131,12 +130,7 @@ class Program:
                 distributions, picked_columns = zip(*picked, strict=True)
                 groups.append((kind.column_quantiles(list(distributions)), np.array(picked_columns)))
                 key.append((kind, tuple(map(_hashable, distributions)), picked_columns))
-
-        def turn(rows: np.ndarray) -> None:
-            for transform, at in groups:
-                rows[:, at] = transform(rows[:, at])
-
-        return tuple(key), turn
+        return tuple(key), lambda rows: _turn(groups, rows)
 
     def plan(self, row: list[float], extras: Callable[[], Random],
              switch_program: Callable[[str, str], Program]) -> TaskPlan:
@@ -184,6 +178,13 @@ class Program:
         uniforms = np.array([[rng.random() for _ in range(program.width)]])
         row = program.values(uniforms)[0].tolist()
         return after, target, program.plan(row, extras, switch_program)
+
+
+def _turn(groups: list[tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]], rows: np.ndarray) -> None:
+    """Turn rows of uniform numbers into values in place: per group (an inverse CDF, its columns), one
+    array operation (the groups' columns are distinct)."""
+    for transform, columns in groups:
+        rows[:, columns] = transform(rows[:, columns])
 
 
 def _hashable(distribution: Any) -> Hashable:
